@@ -1,0 +1,162 @@
+"""One exception hierarchy for hangar-git.
+
+Every error a user can cause or meet derives from :class:`HangarError`.
+Messages name the object concerned and say what to do next; facts live
+on the exception as attributes so code can act on them.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+
+class HangarError(Exception):
+    """Base class of every hangar-git error."""
+
+
+# -- not found ---------------------------------------------------------------
+class NotFoundError(HangarError, KeyError):
+    """A named thing (branch, commit, column, key, remote) does not exist."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotInitializedError(HangarError):
+    """The repository has no hangar store yet."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"no hangar repository at {path!r}: run `git hangar init` "
+            f"(or Repository(path).init(user_name, user_email)) first")
+
+
+class BranchNotFoundError(NotFoundError):
+    def __init__(self, branch: str) -> None:
+        self.branch = branch
+        super().__init__(
+            f"branch {branch!r} does not exist: `git hangar branch` lists branches")
+
+
+class CommitNotFoundError(NotFoundError):
+    def __init__(self, commit: str) -> None:
+        self.commit = commit
+        super().__init__(
+            f"commit {commit!r} does not exist: `git hangar log` lists commits")
+
+
+class ColumnNotFoundError(NotFoundError):
+    def __init__(self, column: str) -> None:
+        self.column = column
+        super().__init__(f"column {column!r} does not exist in this checkout")
+
+
+class SampleNotFoundError(NotFoundError):
+    def __init__(self, column: str, key: object) -> None:
+        self.column, self.key = column, key
+        super().__init__(f"column {column!r} has no sample with key {key!r}")
+
+
+class MissingDataError(HangarError, FileNotFoundError):
+    """A sample is recorded but its data is not on this machine."""
+
+    def __init__(self, column: str, key: object, digest: str = "") -> None:
+        self.column, self.key, self.digest = column, key, digest
+        super().__init__(
+            f"data of sample {key!r} in column {column!r} is not on this machine "
+            f"(remote reference): run `git hangar fetch-data REMOTE BRANCH "
+            f"--column {column}` to retrieve it")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+# -- already exists / bad input ----------------------------------------------
+class AlreadyExistsError(HangarError):
+    """A thing with that name already exists."""
+
+
+class InvalidNameError(HangarError, ValueError):
+    """A key, column, branch or remote name is not acceptable."""
+
+
+class SchemaError(HangarError, ValueError):
+    """A value does not fit the column's schema (kind, dtype or shape)."""
+
+    def __init__(self, message: str, *, expected: object = None, given: object = None) -> None:
+        self.expected, self.given = expected, given
+        super().__init__(message)
+
+
+class ImportFormatError(HangarError, ValueError):
+    """A file given to `git hangar add` cannot be read."""
+
+
+# -- state / conflict --------------------------------------------------------
+class PermissionDeniedError(HangarError):
+    """A write was attempted through a read-only checkout or a closed one."""
+
+
+class WriterLockError(HangarError):
+    """Another process holds the repository's writer lock."""
+
+    def __init__(self, message: str, holder: str = "") -> None:
+        self.holder = holder
+        super().__init__(message)
+
+
+class DirtyStagingError(HangarError):
+    """An operation needs a clean staging area but there are uncommitted changes."""
+
+
+class NothingToCommitError(HangarError):
+    """`commit` was called with no staged changes."""
+
+
+class MergeConflictError(HangarError):
+    """A 3-way merge found changes that cannot be combined automatically."""
+
+    def __init__(self, conflicts: "Sequence[object]") -> None:
+        self.conflicts = list(conflicts)
+        lines = [f"  {c}" for c in self.conflicts[:50]]
+        if len(self.conflicts) > 50:
+            lines.append(f"  ... and {len(self.conflicts) - 50} more")
+        super().__init__(
+            f"merge has {len(self.conflicts)} conflict(s); nothing was changed. "
+            f"Resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
+
+
+class NonFastForwardError(HangarError):
+    """A push would discard commits the remote has."""
+
+    def __init__(self, remote: str, branch: str) -> None:
+        self.remote, self.branch = remote, branch
+        super().__init__(
+            f"push of {branch!r} to {remote!r} rejected (non-fast-forward): the remote "
+            f"has commits you lack. Run `git hangar fetch {remote} {branch}`, merge "
+            f"{remote}/{branch} into {branch}, then push again")
+
+
+# -- corruption / transport -------------------------------------------------
+class IntegrityError(HangarError):
+    """Stored or received bytes do not match their digest."""
+
+    def __init__(self, message: str, *, expected: str = "", got: str = "") -> None:
+        self.expected, self.got = expected, got
+        super().__init__(message)
+
+
+class RemoteError(HangarError):
+    """A remote could not be reached, refused a request, or broke the protocol."""
+
+
+class ProtocolError(RemoteError):
+    """A peer sent a malformed or oversized message."""
+
+
+def join_names(names: Iterable[str]) -> str:
+    """Format names for an error message: 'a', 'b' and 'c'."""
+    items = [repr(n) for n in names]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
