@@ -1,0 +1,15 @@
+"""Storage layer: the content-addressed store of sample data."""
+from .base import ObjectInfo, ObjectStore
+from .objects import (BLOCK_SIZE, Digest, Meta, Value, check_dtype_supported, decode_value,
+                      digest_of, ndarray_meta, parse_meta, verify)
+from .tiledb_store import TileDBStore
+
+
+def open_store(uri: str, *, lock_path: str | None = None, read_only: bool = False) -> ObjectStore:
+    """Open (creating if needed) the store at a TileDB VFS URI."""
+    return TileDBStore.create(uri, lock_path=lock_path, read_only=read_only)
+
+
+__all__ = ["BLOCK_SIZE", "Digest", "Meta", "ObjectInfo", "ObjectStore", "TileDBStore", "Value",
+           "check_dtype_supported", "decode_value", "digest_of", "ndarray_meta", "open_store",
+           "parse_meta", "verify"]

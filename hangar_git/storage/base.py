@@ -1,0 +1,65 @@
+"""The object store interface every backend implements."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Union
+
+from .objects import Digest, Meta
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What the store knows of one object without reading it."""
+
+    digest: Digest
+    meta: Meta
+    nbytes: int
+
+
+class ObjectStore(ABC):
+    """Content-addressed store of sample bytes, named by digest.
+
+    Writes are buffered and become durable on :meth:`flush`; reads of
+    buffered objects work before that.
+    """
+
+    read_only: bool = False
+
+    @abstractmethod
+    def contains(self, digest: Digest) -> bool: ...
+
+    @abstractmethod
+    def missing(self, digests: Iterable[Digest]) -> list[Digest]:
+        """The given digests that this store does not hold, in order."""
+
+    @abstractmethod
+    def info(self, digest: Digest) -> ObjectInfo: ...
+
+    @abstractmethod
+    def read(self, digest: Digest) -> tuple[Meta, memoryview]:
+        """Meta and bytes of an object (verified); KeyError if absent."""
+
+    @abstractmethod
+    def read_many(self, digests: Iterable[Digest]) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        """Objects in the order asked, fetching storage in large batches."""
+
+    @abstractmethod
+    def put(self, digest: Digest, meta: Meta, data: Buffer) -> None:
+        """Add an object whose digest the caller computed from ``data``."""
+
+    @abstractmethod
+    def put_verified(self, digest: Digest, meta: Meta, data: Buffer) -> None:
+        """Add an object received from elsewhere, checking its digest first."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Make every buffered object durable (one write, one index)."""
+
+    @abstractmethod
+    def iter_objects(self) -> Iterator[ObjectInfo]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,141 @@
+"""Pack index: which chunk of the byte log holds each object.
+
+RECORD FORMAT IS PERMANENT (``HGPACK01``). One index file is written per
+store flush, next to the fragment it describes; all arrays are sorted by
+digest so lookups are binary searches and batch lookups are vectorised.
+
+Layout: magic, u64 header length, JSON header, then the arrays in the
+order of ``_OBJECT_FIELDS`` and ``_CHUNK_FIELDS``, then the SHA-256 of
+everything before it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import IntegrityError
+
+MAGIC = b"HGPACK01"
+LARGE = np.uint32(0xFFFFFFFF)
+"""Chunk number of an object stored as its own file (the large tier)."""
+
+_OBJECT_FIELDS = (("digests", "S32"), ("chunk", "<u4"), ("offset", "<u8"),
+                  ("nbytes", "<u8"), ("meta", "<u4"))
+_CHUNK_FIELDS = (("chunk_start", "<u8"), ("chunk_clen", "<u8"),
+                 ("chunk_ulen", "<u8"), ("chunk_sum", "S16"))
+
+
+@dataclass(eq=False)
+class PackIndex:
+    """Sorted object table of one pack plus its chunk table."""
+
+    name: str
+    digests: np.ndarray
+    chunk: np.ndarray
+    offset: np.ndarray
+    nbytes: np.ndarray
+    meta: np.ndarray
+    chunk_start: np.ndarray
+    chunk_clen: np.ndarray
+    chunk_ulen: np.ndarray
+    chunk_sum: np.ndarray
+    metas: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def find(self, raw: bytes) -> int:
+        """Row of the object with this raw digest, or -1."""
+        d = self.digests
+        i = int(d.searchsorted(raw))
+        # numpy drops trailing NULs of ``S`` items; digests are all 32 bytes,
+        # so comparing stripped forms is exact.
+        return i if i < len(d) and d[i] == raw.rstrip(b"\0") else -1
+
+    def find_many(self, raws: np.ndarray) -> np.ndarray:
+        """Rows of many raw digests (``S32`` array); -1 where absent."""
+        d = self.digests
+        if len(d) == 0:
+            return np.full(len(raws), -1, dtype=np.int64)
+        idx = d.searchsorted(raws)
+        clipped = np.minimum(idx, len(d) - 1)
+        return np.where(d[clipped] == raws, clipped, -1)
+
+    def encode(self) -> bytes:
+        header = json.dumps({"objects": len(self.digests), "chunks": len(self.chunk_start),
+                             "metas": self.metas}).encode()
+        parts = [MAGIC, struct.pack("<Q", len(header)), header]
+        for name, dt in _OBJECT_FIELDS + _CHUNK_FIELDS:
+            parts.append(np.ascontiguousarray(getattr(self, name), dtype=dt).tobytes())
+        body = b"".join(parts)
+        return body + hashlib.sha256(body).digest()
+
+    @classmethod
+    def decode(cls, name: str, blob: bytes) -> "PackIndex":
+        if len(blob) < 48 or blob[:8] != MAGIC:
+            raise IntegrityError(f"pack index {name} is not a hangar pack index")
+        body, trailer = blob[:-32], blob[-32:]
+        if hashlib.sha256(body).digest() != trailer:
+            raise IntegrityError(
+                f"pack index {name} is corrupt (checksum mismatch): run `git hangar fsck`")
+        (hlen,) = struct.unpack_from("<Q", body, 8)
+        header = json.loads(body[16:16 + hlen])
+        pos, arrays = 16 + hlen, {}
+        for fields, count in ((_OBJECT_FIELDS, header["objects"]), (_CHUNK_FIELDS, header["chunks"])):
+            for fname, dt in fields:
+                arr = np.frombuffer(body, dtype=dt, count=count, offset=pos)
+                arrays[fname] = arr
+                pos += arr.nbytes
+        return cls(name=name, metas=list(header["metas"]), **arrays)
+
+
+def build_index(name: str, entries: list[tuple[bytes, int, int, int, int]], metas: list[str],
+                chunks: list[tuple[int, int, int, bytes]]) -> PackIndex:
+    """Make a sorted index from (raw digest, chunk, offset, nbytes, meta) rows."""
+    n = len(entries)
+    digests = np.array([e[0] for e in entries], dtype="S32") if n else np.zeros(0, "S32")
+    cols = np.array([e[1:] for e in entries], dtype=np.uint64).reshape(n, 4)
+    order = np.argsort(digests, kind="stable")
+    return PackIndex(
+        name=name, digests=digests[order], chunk=cols[order, 0].astype("<u4"),
+        offset=cols[order, 1], nbytes=cols[order, 2], meta=cols[order, 3].astype("<u4"),
+        chunk_start=np.array([c[0] for c in chunks], dtype="<u8"),
+        chunk_clen=np.array([c[1] for c in chunks], dtype="<u8"),
+        chunk_ulen=np.array([c[2] for c in chunks], dtype="<u8"),
+        chunk_sum=np.array([c[3] for c in chunks], dtype="S16") if chunks else np.zeros(0, "S16"),
+        metas=metas)
+
+
+def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
+    """One index equivalent to several (used to keep lookups to few packs)."""
+    metas: list[str] = []
+    meta_pos: dict[str, int] = {}
+    parts: dict[str, list[np.ndarray]] = {f: [] for f, _ in _OBJECT_FIELDS + _CHUNK_FIELDS}
+    chunk_base = 0
+    for p in packs:
+        remap = np.array([meta_pos.setdefault(m, len(meta_pos)) for m in p.metas] or [0], dtype="<u4")
+        parts["digests"].append(p.digests)
+        parts["chunk"].append(np.where(p.chunk == LARGE, LARGE, p.chunk + chunk_base).astype("<u4"))
+        parts["offset"].append(p.offset)
+        parts["nbytes"].append(p.nbytes)
+        parts["meta"].append(remap[p.meta] if len(p.meta) else p.meta)
+        for f, _ in _CHUNK_FIELDS:
+            parts[f].append(getattr(p, f))
+        chunk_base += len(p.chunk_start)
+    metas = sorted(meta_pos, key=meta_pos.__getitem__)
+    arrays = {f: np.concatenate(v) if v else np.zeros(0, dt)
+              for (f, dt), v in zip(_OBJECT_FIELDS + _CHUNK_FIELDS, parts.values())}
+    digests = arrays["digests"]
+    order = np.argsort(digests, kind="stable")
+    keep = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        sorted_d = digests[order]
+        keep[1:] = sorted_d[1:] != sorted_d[:-1]
+    order = order[keep]
+    for f, _ in _OBJECT_FIELDS:
+        arrays[f] = arrays[f][order]
+    return PackIndex(name=name, metas=metas, **arrays)
