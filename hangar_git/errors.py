@@ -160,3 +160,24 @@ def join_names(names: Iterable[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# -- transport (appended by the transport layer) ------------------------------
+class ConnectionClosed(RemoteError):
+    """The peer closed the connection cleanly between two messages."""
+
+
+class HostKeyError(RemoteError):
+    """An SSH server's host key is unknown or has changed."""
+
+    def __init__(self, message: str, *, host: str = "", fingerprint: str = "") -> None:
+        self.host, self.fingerprint = host, fingerprint
+        super().__init__(message)
+
+
+class AuthenticationError(RemoteError):
+    """An SSH server refused every credential we offered."""
+
+
+class InvalidAddressError(RemoteError, ValueError):
+    """A remote address cannot be parsed."""

@@ -1,0 +1,390 @@
+"""Columns: typed, keyed collections of samples inside a checkout."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
+
+import numpy as np
+
+from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
+from ..bookkeeping.snapshot import ColumnRecords
+from ..errors import (MissingDataError, PermissionDeniedError, SampleNotFoundError, SchemaError)
+from ..storage import BLOCK_SIZE, Digest, Meta, digest_of, ndarray_meta, parse_meta
+
+if TYPE_CHECKING:
+    from .checkout import Checkout
+
+Key = Union[str, int]
+_MISSING = object()
+_BATCH = 4096
+
+
+def _enc(key: object) -> str:
+    """Encoded form of a valid key (fast path for plain ints)."""
+    if type(key) is int and -(1 << 63) <= key < (1 << 63):  # type: ignore[operator]
+        return f"i{key}"
+    return encode_key(check_key(key))
+
+
+class Column:
+    """A column of a checkout. Subclasses fix how values are encoded."""
+
+    column_type = ""
+
+    def __init__(self, checkout: "Checkout", name: str, schema: ColumnSchema,
+                 records: Optional[ColumnRecords]) -> None:
+        self._co = checkout
+        self._name = name
+        self._schema = schema
+        self._records = records
+        self._changes: dict[str, Optional[str]] = {}
+        self._count = records.count if records else 0
+        self._batching = 0
+
+    # -- description ----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def column_layout(self) -> str:
+        return self._schema.column_layout
+
+    @property
+    def schema_type(self) -> str:
+        return self._schema.schema_type
+
+    @property
+    def iswriteable(self) -> bool:
+        return self._co.is_writer and not self._co.closed
+
+    @property
+    def schema(self) -> ColumnSchema:
+        return self._schema
+
+    @property
+    def dtype(self) -> Any:
+        return str if self.column_type == "str" else bytes
+
+    @property
+    def shape(self) -> Optional[tuple[int, ...]]:
+        return None
+
+    def __repr__(self) -> str:
+        cls = "FlatSampleWriter" if self.iswriteable else "FlatSampleReader"
+        rows = [("Column Name", self._name), ("Writeable", self.iswriteable),
+                ("Column Type", self.column_type), ("Column Layout", self.column_layout),
+                ("Schema Type", self.schema_type), ("DType", self._dtype_text()),
+                ("Shape", self.shape), ("Number of Samples", len(self)),
+                ("Partial Remote References", self.contains_remote_references)]
+        return f"Hangar {cls}\n" + "".join(f"    {k:<26}: {v}\n" for k, v in rows)
+
+    def _dtype_text(self) -> str:
+        return str(self.dtype)
+
+    # -- value encoding (subclasses) --------------------------------------------
+    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+        raise NotImplementedError
+
+    def _decode(self, meta: str, data: memoryview) -> Any:
+        raise NotImplementedError
+
+    # -- lookups ---------------------------------------------------------------
+    def _digest(self, enc: str) -> Optional[str]:
+        digest = self._changes.get(enc, _MISSING)
+        if digest is _MISSING:
+            return self._records.get(enc) if self._records is not None else None
+        return digest  # type: ignore[return-value]
+
+    def _load(self, key: Key, digest: str) -> Any:
+        try:
+            meta, data = self._co._store.read(Digest(digest))
+        except KeyError:
+            raise MissingDataError(self._name, key, digest) from None
+        return self._decode(meta, data)
+
+    def __getitem__(self, key: Key) -> Any:
+        self._co._check_open()
+        digest = self._digest(_enc(key))
+        if digest is None:
+            raise SampleNotFoundError(self._name, key)
+        return self._load(key, digest)
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        """The sample at ``key``, or ``default`` if there is none (data must be local)."""
+        try:
+            return self[key]
+        except SampleNotFoundError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self._digest(_enc(key)) is not None
+        except Exception:  # invalid keys are simply not present
+            return False
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Key]:
+        return self.keys()
+
+    def _records_iter(self) -> Iterator[tuple[str, str]]:
+        """(encoded key, digest) of every sample, staged changes applied."""
+        self._co._check_open()
+        changes = self._changes
+        if self._records is not None:
+            for enc, digest in self._records.items():
+                if enc not in changes:
+                    yield enc, digest
+        for enc, digest in list(changes.items()):
+            if digest is not None:
+                yield enc, digest
+
+    def keys(self, local: bool = False) -> Iterator[Key]:
+        """Sample keys (``local=True``: only those whose data is on this machine)."""
+        if not local:
+            for enc, _ in self._records_iter():
+                yield decode_key(enc)
+            return
+        for batch in _batched(self._records_iter(), _BATCH):
+            missing = set(self._co._store.missing([d for _, d in batch]))  # type: ignore[misc]
+            for enc, digest in batch:
+                if digest not in missing:
+                    yield decode_key(enc)
+
+    def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
+        """(key, value) pairs, reading storage in large batches."""
+        store = self._co._store
+        for batch in _batched(self._records_iter(), _BATCH):
+            digests = [Digest(d) for _, d in batch]
+            missing = set(store.missing(digests))
+            if missing and not local:
+                enc, digest = next((e, d) for e, d in batch if d in missing)
+                raise MissingDataError(self._name, decode_key(enc), digest)
+            present = [(e, d) for e, d in batch if d not in missing]
+            for (enc, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
+                yield decode_key(enc), self._decode(meta, data)
+
+    def values(self, local: bool = False) -> Iterator[Any]:
+        for _, value in self.items(local=local):
+            yield value
+
+    # -- partial data -----------------------------------------------------------
+    @property
+    def remote_reference_keys(self) -> tuple[Key, ...]:
+        """Keys recorded here whose data is not on this machine."""
+        if self._is_known_complete():
+            return ()
+        out: list[Key] = []
+        for batch in _batched(self._records_iter(), _BATCH):
+            missing = set(self._co._store.missing([Digest(d) for _, d in batch]))
+            out.extend(decode_key(e) for e, d in batch if d in missing)
+        if not out and self._records is not None and not self._changes:
+            self._co._ctx.presence.mark_complete(self._records.tree)
+        return tuple(out)
+
+    @property
+    def contains_remote_references(self) -> bool:
+        """True when some samples' data has not been fetched to this machine."""
+        if self._is_known_complete():
+            return False
+        for batch in _batched(self._records_iter(), _BATCH):
+            if self._co._store.missing([Digest(d) for _, d in batch]):
+                return True
+        if self._records is not None and not self._changes:
+            self._co._ctx.presence.mark_complete(self._records.tree)
+        return False
+
+    def _is_known_complete(self) -> bool:
+        if self._records is None:
+            return not any(d is not None and not self._co._store.contains(Digest(d))
+                           for d in self._changes.values())
+        return (self._co._ctx.presence.is_complete(self._records.tree)
+                and all(d is None or self._co._store.contains(Digest(d)) for d in self._changes.values()))
+
+    # -- writes -------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if not self._co.is_writer:
+            raise PermissionDeniedError(
+                f"column {self._name!r} is read-only: open repo.checkout(write=True) to change it")
+        self._co._check_open()
+
+    def _stage(self, enc: str, digest: Optional[str]) -> None:
+        changes = self._changes
+        before = changes.get(enc, _MISSING)
+        if before is _MISSING:
+            before = self._records.get(enc) if self._records is not None else None
+        changes[enc] = digest
+        if before is None and digest is not None:
+            self._count += 1
+        elif before is not None and digest is None:
+            self._count -= 1
+        self._co._mark_dirty(self)
+
+    def __setitem__(self, key: Key, value: Any) -> None:
+        self._check_writable()
+        enc = _enc(key)
+        digest, meta, data = self._encode(value)
+        self._co._store.put(digest, meta, data)
+        self._stage(enc, digest)
+
+    def append(self, value: Any) -> str:
+        """Add a sample under a new random key, which is returned."""
+        key = uuid.uuid4().hex[:20]
+        self[key] = value
+        return key
+
+    def update(self, other: Union[dict, Iterable[tuple[Key, Any]]] = (), **kwargs: Any) -> None:
+        """Set many samples (from a mapping, pairs or keyword arguments)."""
+        items = other.items() if isinstance(other, dict) else other
+        for key, value in items:
+            self[key] = value
+        for key, value in kwargs.items():
+            self[key] = value
+
+    def __delitem__(self, key: Key) -> None:
+        self._check_writable()
+        enc = _enc(key)
+        if self._digest(enc) is None:
+            raise SampleNotFoundError(self._name, key)
+        self._stage(enc, None)
+
+    def pop(self, key: Key) -> Any:
+        """Remove a sample and return its value."""
+        value = self[key]
+        del self[key]
+        return value
+
+    # -- batching context ---------------------------------------------------------
+    def __enter__(self) -> "Column":
+        self._batching += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._batching -= 1
+        if self._batching == 0 and self._co.is_writer and not self._co.closed:
+            self._co._store.flush()
+
+
+class NdarrayColumn(Column):
+    """Arrays of one dtype; fixed shape, or any shape up to a maximum."""
+
+    column_type = "ndarray"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        s = self._schema
+        self._np_dtype = np.dtype(s.dtype)
+        self._np_shape = tuple(s.shape or ())
+        self._variable = s.variable_shape
+        self._meta = ndarray_meta(self._np_dtype, self._np_shape)
+        self._hash0 = hashlib.sha256(self._meta.encode() + b"\0")
+        self._nbytes = int(np.prod(self._np_shape, dtype=np.int64)) * self._np_dtype.itemsize
+        self._raw_view = self._np_dtype.kind in "mM"  # no buffer protocol for datetimes
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._np_dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._np_shape
+
+    def _dtype_text(self) -> str:
+        return str(self._np_dtype)
+
+    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+        if type(value) is not np.ndarray:
+            if not isinstance(value, np.ndarray):
+                raise SchemaError(
+                    f"column {self._name!r} holds numpy arrays; got {type(value).__name__}",
+                    expected="numpy.ndarray", given=type(value).__name__)
+        if value.dtype != self._np_dtype:
+            raise SchemaError(
+                f"column {self._name!r} expects dtype {self._np_dtype}, got {value.dtype}",
+                expected=str(self._np_dtype), given=str(value.dtype))
+        if value.shape != self._np_shape:
+            if not self._variable:
+                raise SchemaError(
+                    f"column {self._name!r} expects shape {self._np_shape}, got {value.shape}",
+                    expected=self._np_shape, given=value.shape)
+            return self._encode_variable(value)
+        if not value.flags.c_contiguous:
+            value = np.ascontiguousarray(value)
+        if self._raw_view:
+            value = value.reshape(-1).view(np.uint8)
+        if self._nbytes <= BLOCK_SIZE:
+            h = self._hash0.copy()
+            h.update(value)
+            return Digest(h.hexdigest()), self._meta, value
+        return digest_of(self._meta, value.data), self._meta, value
+
+    def _encode_variable(self, value: np.ndarray) -> tuple[Digest, Meta, Any]:
+        if value.ndim != len(self._np_shape) or any(g > m for g, m in zip(value.shape, self._np_shape)):
+            raise SchemaError(
+                f"column {self._name!r} takes arrays of {len(self._np_shape)} dimensions up to "
+                f"{self._np_shape}, got shape {value.shape}",
+                expected=self._np_shape, given=value.shape)
+        value = np.ascontiguousarray(value)
+        meta = ndarray_meta(self._np_dtype, value.shape)
+        raw = value.reshape(-1).view(np.uint8)
+        return digest_of(meta, raw.data), meta, raw
+
+    def _decode(self, meta: str, data: memoryview) -> np.ndarray:
+        if meta == self._meta:
+            return np.frombuffer(data, dtype=self._np_dtype).reshape(self._np_shape).copy()
+        _, dtype, shape = parse_meta(meta)
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+class StrColumn(Column):
+    """Text samples."""
+
+    column_type = "str"
+
+    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+        if not isinstance(value, str):
+            raise SchemaError(f"column {self._name!r} holds str values; got {type(value).__name__}",
+                              expected="str", given=type(value).__name__)
+        data = value.encode("utf-8")
+        return digest_of("str", data), Meta("str"), data
+
+    def _decode(self, meta: str, data: memoryview) -> str:
+        return bytes(data).decode("utf-8")
+
+
+class BytesColumn(Column):
+    """Raw byte samples."""
+
+    column_type = "bytes"
+
+    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+        if not isinstance(value, (bytes, bytearray)):
+            raise SchemaError(f"column {self._name!r} holds bytes values; got {type(value).__name__}",
+                              expected="bytes", given=type(value).__name__)
+        data = bytes(value)
+        return digest_of("bytes", data), Meta("bytes"), data
+
+    def _decode(self, meta: str, data: memoryview) -> bytes:
+        return bytes(data)
+
+
+COLUMN_CLASSES = {"ndarray": NdarrayColumn, "str": StrColumn, "bytes": BytesColumn}
+
+
+def make_column(checkout: "Checkout", name: str, schema: ColumnSchema,
+                records: Optional[ColumnRecords]) -> Column:
+    return COLUMN_CLASSES[schema.column_type](checkout, name, schema, records)
+
+
+def _batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in it:
+        batch.append(item)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,245 @@
+"""Thin, typed wrapper over pygit2: blobs, nested trees, commits and refs.
+
+This is the only module family that imports pygit2. Object ids cross the
+boundary as 40-hex strings (``Oid``).
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Iterator, NewType, Optional
+
+import pygit2
+from pygit2.enums import FileMode, SortMode
+
+from ..errors import CommitNotFoundError, HangarError, NotFoundError
+from ..locks import exclusive
+
+Oid = NewType("Oid", str)
+RefName = NewType("RefName", str)
+
+HANGAR_NS = "refs/hangar"
+HEADS = f"{HANGAR_NS}/heads/"
+REMOTES = f"{HANGAR_NS}/remotes/"
+STAGING = f"{HANGAR_NS}/staging"
+
+
+class RefChangedError(HangarError):
+    """A compare-and-swap ref update lost a race."""
+
+
+def branch_ref(branch: str) -> RefName:
+    return RefName(HEADS + branch)
+
+
+def remote_ref(remote: str, branch: str) -> RefName:
+    return RefName(f"{REMOTES}{remote}/{branch}")
+
+
+class GitRepo:
+    """A git repository holding hangar bookkeeping."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self._repo = repo
+        self.git_dir = os.path.abspath(repo.path)
+        self.work_dir = os.path.abspath(repo.workdir) if repo.workdir else None
+        self._blob_cache: dict[str, bytes] = {}
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    def discover(cls, path: str) -> Optional["GitRepo"]:
+        """The repository at ``path`` (work tree or git dir), or None."""
+        try:
+            return cls(pygit2.Repository(path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH))
+        except (pygit2.GitError, KeyError):
+            return None
+
+    @classmethod
+    def init(cls, path: str, bare: bool = False) -> "GitRepo":
+        return cls(pygit2.init_repository(path, bare=bare))
+
+    @property
+    def is_bare(self) -> bool:
+        return bool(self._repo.is_bare)
+
+    # -- objects ---------------------------------------------------------------
+    def read_blob(self, oid: str) -> bytes:
+        return self._repo[oid].data  # type: ignore[union-attr]
+
+    def write_blob(self, data: bytes) -> Oid:
+        return Oid(str(self._repo.create_blob(data)))
+
+    def has_object(self, oid: str) -> bool:
+        try:
+            return pygit2.Oid(hex=oid) in self._repo.odb
+        except ValueError:
+            return False
+
+    def tree_entries(self, tree_oid: Optional[str]) -> dict[str, tuple[Oid, bool]]:
+        """name -> (oid, is_tree) of a tree's direct entries."""
+        if tree_oid is None:
+            return {}
+        tree = self._repo[tree_oid]
+        return {e.name: (Oid(str(e.id)), e.type_str == "tree") for e in tree}  # type: ignore[union-attr]
+
+    def tree_lookup(self, tree_oid: Optional[str], path: tuple[str, ...]) -> Optional[Oid]:
+        """Oid at ``path`` inside a tree, or None."""
+        if tree_oid is None:
+            return None
+        obj = self._repo[tree_oid]
+        for part in path:
+            try:
+                obj = self._repo[obj[part].id]  # type: ignore[index]
+            except (KeyError, TypeError):
+                return None
+        return Oid(str(obj.id))
+
+    def update_tree(self, tree_oid: Optional[str], changes: dict[tuple[str, ...], Optional[str]]) -> Optional[Oid]:
+        """A tree equal to ``tree_oid`` with paths set to blob/tree oids (None removes).
+
+        Returns None when the result is empty (git has no use for empty trees).
+        Values may be blob or tree oids; the mode is taken from the object.
+        """
+        groups: dict[str, dict[tuple[str, ...], Optional[str]]] = {}
+        direct: dict[str, Optional[str]] = {}
+        for path, oid in changes.items():
+            if len(path) == 1:
+                direct[path[0]] = oid
+            else:
+                groups.setdefault(path[0], {})[path[1:]] = oid
+        base = self._repo[tree_oid] if tree_oid else None
+        builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()
+        for name, sub in groups.items():
+            existing = base[name].id if base is not None and name in base else None  # type: ignore[operator,index]
+            direct[name] = self.update_tree(str(existing) if existing else None, sub)
+        for name, oid in direct.items():
+            if oid is None:
+                if builder.get(name) is not None:
+                    builder.remove(name)
+            else:
+                obj_type = self._repo[oid].type_str
+                builder.insert(name, pygit2.Oid(hex=oid), FileMode.TREE if obj_type == "tree" else FileMode.BLOB)
+        if len(builder) == 0:
+            return None
+        return Oid(str(builder.write()))
+
+    def write_tree(self, entries: dict[str, str]) -> Optional[Oid]:
+        return self.update_tree(None, {(k,): v for k, v in entries.items()})
+
+    # -- commits -----------------------------------------------------------------
+    def create_commit(self, tree: Optional[str], parents: list[str], message: str,
+                      name: str, email: str, when: Optional[int] = None) -> Oid:
+        if tree is None:
+            tree = str(self._repo.TreeBuilder().write())
+        ts = int(time.time()) if when is None else when
+        sig = pygit2.Signature(name, email, ts, 0)
+        oid = self._repo.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
+                                       [pygit2.Oid(hex=p) for p in parents])
+        return Oid(str(oid))
+
+    def commit_info(self, oid: str) -> "CommitInfo":
+        try:
+            c = self._repo[oid]
+        except (KeyError, ValueError):
+            raise CommitNotFoundError(oid) from None
+        if c.type_str != "commit":
+            raise CommitNotFoundError(oid)
+        return CommitInfo(
+            oid=Oid(str(c.id)), tree=Oid(str(c.tree_id)), parents=[Oid(str(p)) for p in c.parent_ids],
+            message=c.message, author=c.author.name, email=c.author.email, time=c.commit_time)
+
+    def resolve_commit(self, spec: str) -> Oid:
+        """Full commit id from a full id, ``a=`` form or unique prefix."""
+        text = spec[2:] if spec.startswith("a=") else spec
+        try:
+            obj = self._repo.revparse_single(text)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise CommitNotFoundError(spec) from None
+        if obj.type_str != "commit" or len(text) < 4 or not all(c in "0123456789abcdef" for c in text.lower()):
+            raise CommitNotFoundError(spec)
+        return Oid(str(obj.id))
+
+    def merge_base(self, a: str, b: str) -> Optional[Oid]:
+        base = self._repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return Oid(str(base)) if base else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        if ancestor == descendant:
+            return True
+        return bool(self._repo.descendant_of(pygit2.Oid(hex=descendant), pygit2.Oid(hex=ancestor)))
+
+    def walk(self, heads: list[str]) -> Iterator["CommitInfo"]:
+        """Commits reachable from ``heads``, newest first (topological)."""
+        if not heads:
+            return
+        walker = self._repo.walk(pygit2.Oid(hex=heads[0]), SortMode.TOPOLOGICAL | SortMode.TIME)
+        for h in heads[1:]:
+            walker.push(pygit2.Oid(hex=h))
+        for c in walker:
+            yield CommitInfo(
+                oid=Oid(str(c.id)), tree=Oid(str(c.tree_id)), parents=[Oid(str(p)) for p in c.parent_ids],
+                message=c.message, author=c.author.name, email=c.author.email, time=c.commit_time)
+
+    # -- refs ----------------------------------------------------------------------
+    def get_ref(self, name: str) -> Optional[Oid]:
+        ref = self._repo.references.get(name)
+        return Oid(str(ref.target)) if ref is not None else None
+
+    def list_refs(self, prefix: str) -> dict[str, Oid]:
+        out = {}
+        for name in self._repo.references:
+            if name.startswith(prefix):
+                ref = self._repo.references[name]
+                if ref.type == pygit2.enums.ReferenceType.DIRECT:
+                    out[name[len(prefix):]] = Oid(str(ref.target))
+        return out
+
+    def set_ref(self, name: str, new: Optional[str], expected: Optional[str] = "any") -> None:
+        """Move (or delete, with ``new=None``) a ref if it still points at ``expected``.
+
+        ``expected=None`` means the ref must not exist; ``"any"`` skips the check.
+        Serialised between processes by a lock file, so concurrent movers of
+        one ref see exactly one winner.
+        """
+        if not pygit2.reference_is_valid_name(name):
+            raise NotFoundError(f"invalid ref name {name!r}")
+        with exclusive(os.path.join(self.git_dir, "hangar-refs.lock")):
+            current = self.get_ref(name)
+            if expected != "any" and current != expected:
+                raise RefChangedError(f"ref {name} moved to {current} (expected {expected})")
+            if new is None:
+                if current is not None:
+                    self._repo.references.delete(name)
+            else:
+                self._repo.references.create(name, pygit2.Oid(hex=new), force=True)
+
+    # -- config ----------------------------------------------------------------------
+    def config_get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        cfg = self._repo.config
+        return cfg[key] if key in cfg else default
+
+    def config_set(self, key: str, value: str) -> None:
+        self._repo.config[key] = value
+
+    def config_delete(self, key: str) -> None:
+        cfg = self._repo.config
+        if key in cfg:
+            del cfg[key]
+
+    def config_items(self, prefix: str) -> dict[str, str]:
+        out = {}
+        for entry in self._repo.config:
+            if entry.name.startswith(prefix):
+                out[entry.name] = entry.value
+        return out
+
+
+class CommitInfo:
+    """Facts of one commit."""
+
+    __slots__ = ("oid", "tree", "parents", "message", "author", "email", "time")
+
+    def __init__(self, oid: Oid, tree: Oid, parents: list[Oid], message: str,
+                 author: str, email: str, time: int) -> None:
+        self.oid, self.tree, self.parents = oid, tree, parents
+        self.message, self.author, self.email, self.time = message, author, email, time

@@ -1,0 +1,99 @@
+"""Read access to the records of one tree: columns, samples, metadata.
+
+Nothing is read until asked for: opening a snapshot of a million-sample
+commit reads one tree; a sample lookup reads one shard.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+from .gitrepo import GitRepo, Oid
+from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard, shard_path,
+                      shard_prefix)
+
+
+class ColumnRecords:
+    """Sample records (encoded key -> digest) of one column in one tree."""
+
+    def __init__(self, git: GitRepo, name: str, tree: Oid) -> None:
+        self.git, self.name, self.tree = git, name, tree
+        entries = git.tree_entries(tree)
+        self.schema = ColumnSchema.decode(git.read_blob(entries["schema.json"][0]))
+        self.stats = ColumnStats.decode(git.read_blob(entries["stats.json"][0]))
+        self.samples_tree: Optional[Oid] = entries["samples"][0] if "samples" in entries else None
+        self._shards: dict[str, dict[str, str]] = {}
+        self._known: dict[str, str] = {}
+
+    @property
+    def count(self) -> int:
+        return self.stats.count
+
+    @property
+    def digits(self) -> int:
+        return self.stats.shard_digits
+
+    def shard(self, prefix: str) -> dict[str, str]:
+        """Records of one shard (cached; do not mutate)."""
+        shard = self._shards.get(prefix)
+        if shard is None:
+            oid = self.git.tree_lookup(self.samples_tree, shard_path(prefix))
+            shard = decode_shard(self.git.read_blob(oid)) if oid else {}
+            self._shards[prefix] = shard
+            self._known.update(shard)
+        return shard
+
+    def get(self, enc: str) -> Optional[str]:
+        """Digest recorded for an encoded key, or None."""
+        digest = self._known.get(enc)
+        if digest is None:
+            prefix = shard_prefix(enc, self.stats.shard_digits)
+            if prefix not in self._shards:
+                digest = self.shard(prefix).get(enc)
+        return digest
+
+    def shard_oids(self) -> dict[str, Oid]:
+        """prefix -> blob oid of every non-empty shard."""
+        out: dict[str, Oid] = {}
+        self._walk(self.samples_tree, "", out)
+        return out
+
+    def _walk(self, tree: Optional[Oid], prefix: str, out: dict[str, Oid]) -> None:
+        for name, (oid, is_tree) in self.git.tree_entries(tree).items():
+            if is_tree:
+                self._walk(oid, prefix + name, out)
+            else:
+                out["" if name == "_" else prefix + name] = oid
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """(encoded key, digest) of every record, shard by shard."""
+        for prefix, oid in sorted(self.shard_oids().items()):
+            shard = self._shards.get(prefix)
+            if shard is None:
+                shard = decode_shard(self.git.read_blob(oid))
+            yield from shard.items()
+
+
+class Snapshot:
+    """The records of one root tree (a commit's or the staging area's)."""
+
+    def __init__(self, git: GitRepo, tree: Optional[Oid]) -> None:
+        self.git, self.tree = git, tree
+        root = git.tree_entries(tree)
+        self.column_trees: dict[str, Oid] = (
+            {n: o for n, (o, _) in git.tree_entries(root["columns"][0]).items()} if "columns" in root else {})
+        self._metadata_oid = root["metadata.json"][0] if "metadata.json" in root else None
+        self._metadata: Optional[dict[str, str]] = None
+        self._columns: dict[str, ColumnRecords] = {}
+
+    def column(self, name: str) -> ColumnRecords:
+        rec = self._columns.get(name)
+        if rec is None:
+            rec = ColumnRecords(self.git, name, self.column_trees[name])
+            self._columns[name] = rec
+        return rec
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        if self._metadata is None:
+            self._metadata = decode_metadata(self.git.read_blob(self._metadata_oid)) if self._metadata_oid else {}
+        return self._metadata

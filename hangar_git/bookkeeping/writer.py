@@ -1,0 +1,80 @@
+"""Write new trees from a base tree plus staged changes.
+
+Only shards touched by a change are rewritten; unchanged shards keep their
+blob ids, so history stays small and diffs can skip them.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Optional
+
+from .gitrepo import GitRepo, Oid
+from .records import (ColumnSchema, ColumnStats, encode_format, encode_metadata, encode_shard,
+                      shard_digits_for, shard_path, shard_prefix)
+from .snapshot import ColumnRecords
+
+
+def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSchema,
+                 changes: dict[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
+    """Tree of a column: ``base`` with ``changes`` (enc key -> digest, None deletes)."""
+    digits = base.digits if base else 0
+    count = base.count if base else 0
+    groups: dict[str, dict[str, Optional[str]]] = defaultdict(dict)
+    for enc, digest in changes.items():
+        groups[shard_prefix(enc, digits)][enc] = digest
+    new_shards: dict[str, dict[str, str]] = {}
+    for prefix, group in groups.items():
+        old = base.shard(prefix) if base else {}
+        new = dict(old)
+        for enc, digest in group.items():
+            if digest is None:
+                new.pop(enc, None)
+            else:
+                new[enc] = digest
+        count += len(new) - len(old)
+        new_shards[prefix] = new
+    new_digits = shard_digits_for(count, digits)
+    if new_digits != digits:
+        samples = _reshard(git, base, new_shards, digits, new_digits)
+    else:
+        updates = {shard_path(p): (git.write_blob(encode_shard(s)) if s else None)
+                   for p, s in new_shards.items()}
+        samples = git.update_tree(base.samples_tree if base else None, updates) if updates else (
+            base.samples_tree if base else None)
+    stats = ColumnStats(count=count, shard_digits=new_digits)
+    entries: dict[str, Optional[str]] = {"schema.json": git.write_blob(schema.encode()),
+                                         "stats.json": git.write_blob(stats.encode())}
+    if samples is not None:
+        entries["samples"] = samples
+    tree = git.update_tree(None, {(k,): v for k, v in entries.items()})
+    assert tree is not None
+    return tree, stats
+
+
+def _reshard(git: GitRepo, base: Optional[ColumnRecords], changed: dict[str, dict[str, str]],
+             old_digits: int, new_digits: int) -> Optional[Oid]:
+    records: dict[str, str] = {}
+    if base is not None:
+        for enc, digest in base.items():
+            if shard_prefix(enc, old_digits) not in changed:
+                records[enc] = digest
+    for shard in changed.values():
+        records.update(shard)
+    regrouped: dict[str, dict[str, str]] = defaultdict(dict)
+    for enc, digest in records.items():
+        regrouped[shard_prefix(enc, new_digits)][enc] = digest
+    updates = {shard_path(p): git.write_blob(encode_shard(s)) for p, s in regrouped.items()}
+    return git.update_tree(None, updates) if updates else None
+
+
+def write_root(git: GitRepo, base_root: Optional[str], columns: dict[str, Optional[str]],
+               metadata: Optional[dict[str, str]]) -> Oid:
+    """Root tree: ``base_root`` with column trees replaced (None removes) and new metadata."""
+    changes: dict[tuple[str, ...], Optional[str]] = {("hangar.json",): git.write_blob(encode_format())}
+    for name, tree in columns.items():
+        changes[("columns", name)] = tree
+    if metadata is not None:
+        changes[("metadata.json",)] = git.write_blob(encode_metadata(metadata))
+    root = git.update_tree(base_root, changes)
+    assert root is not None
+    return root

@@ -1,0 +1,94 @@
+"""Advisory file lock used to serialise store flushes between processes."""
+from __future__ import annotations
+
+import fcntl
+import json
+import socket
+import time
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def exclusive(path: str | None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (no-op when path is None)."""
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class HeldLock:
+    """An ownership lock file (``O_EXCL``) naming its holder (pid, host, time).
+
+    A lock whose holder process is gone (same host, pid not alive) is stale
+    and is taken over, with the previous holder reported in ``recovered``.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.recovered: str = ""
+
+    @staticmethod
+    def describe(info: dict) -> str:
+        return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+
+    def holder(self) -> dict | None:
+        try:
+            with open(self.path) as fh:
+                return json.load(fh)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def try_acquire(self) -> dict | None:
+        """Take the lock; return None on success, else the live holder's info."""
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                info = self.holder()
+                if info is None or _is_stale(info):
+                    self.recovered = self.describe(info or {})
+                    _remove(self.path)
+                    continue
+                return info
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+            return None
+        return self.holder() or {}
+
+    def release(self) -> None:
+        info = self.holder()
+        if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+            _remove(self.path)
+
+
+def _is_stale(info: dict) -> bool:
+    if info.get("host") != socket.gethostname():
+        return False
+    pid = int(info.get("pid", 0))
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
