@@ -50,6 +50,8 @@ def _ctx() -> tiledb.Ctx:
 
 
 def _compress(data: Buffer, typesize: int) -> bytes:
+    if memoryview(data).nbytes % typesize:  # blosc2 takes whole items only (mixed chunks, probes)
+        typesize = 1
     return blosc2.compress(data, typesize=typesize, clevel=5, codec=blosc2.Codec.LZ4,
                            filter=blosc2.Filter.SHUFFLE if typesize > 1 else blosc2.Filter.NOFILTER)
 
@@ -384,7 +386,7 @@ class TileDBStore(ObjectStore):
                             metas.setdefault(meta, len(metas))))
             buf.append(data)
             size += len(data)
-        if size:
+        if buf:  # also a chunk of only empty objects, which entries point at
             close_chunk()
         for digest, (meta, n) in large:
             entries.append((bytes.fromhex(digest), int(LARGE), 0, n, metas.setdefault(meta, len(metas))))
