@@ -1,0 +1,31 @@
+"""Transport: framed protocol, request/response, SSH client and server.
+
+Repository-agnostic: this package imports only hangar_git.errors, the
+standard library and paramiko/tqdm. SSH pieces load lazily.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .address import RemoteAddress, parse_address
+from .framing import Frame, FrameReader, FrameWriter
+from .rpc import ServiceHandler, Session, Stream, rpc_method, serve
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {
+    "open_session": "connect", "open_local_session_in_process": "connect",
+    "measure_raw_channel_throughput": "connect", "SSHVendor": "ssh", "ParamikoSSHVendor": "ssh",
+    "HangarSSHServer": "sshserver", "run_server": "sshserver", "progress": "progress",
+}
+
+__all__ = ["Frame", "FrameReader", "FrameWriter", "RemoteAddress", "ServiceHandler", "Session",
+           "Stream", "parse_address", "rpc_method", "serve", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 BUFFER_SIZE = 256 << 10
+_DRAIN = 1 << 31
 
 
 class ChannelRaw(io.RawIOBase):
@@ -20,6 +21,7 @@ class ChannelRaw(io.RawIOBase):
     def __init__(self, channel: Any) -> None:
         super().__init__()
         self._chan = channel
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -28,9 +30,14 @@ class ChannelRaw(io.RawIOBase):
         return True
 
     def readinto(self, buf: Any) -> int:
-        data = self._chan.recv(len(buf))
-        n = len(data)
-        buf[:n] = data
+        # Take everything paramiko has buffered at once: its pipe deletes read
+        # bytes from the front of an array, which is quadratic when it holds a
+        # large window and we ask for less than all of it.
+        if not self._pending:
+            self._pending = memoryview(self._chan.recv(_DRAIN))
+        n = min(len(buf), len(self._pending))
+        buf[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
         return n
 
     def write(self, data: Any) -> int:

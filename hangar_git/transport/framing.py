@@ -10,9 +10,8 @@ Wire format of one frame (all integers big-endian, record format is permanent)::
     header     JSON object
     payload    raw bytes
 
-The reader never trusts a length before checking it against its limits and
-never allocates more than it has received plus one chunk, so a hostile peer
-cannot make it reserve memory it does not send.
+The reader checks every length against its limits before reading; payload
+memory is committed only as bytes arrive (see ``FrameReader._read_exact``).
 """
 from __future__ import annotations
 
@@ -28,7 +27,6 @@ PREFIX = struct.Struct(">4sBIQ")
 MAX_KIND = 64
 DEFAULT_MAX_HEADER = 1 << 20
 DEFAULT_MAX_PAYLOAD = 256 << 20
-_CHUNK = 8 << 20
 _INLINE = 64 << 10
 _KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
 _DECODER = json.JSONDecoder(parse_constant=lambda name: _bad_constant(name))
@@ -50,7 +48,7 @@ class Frame(NamedTuple):
 
     kind: str
     header: dict[str, Any]
-    payload: bytes | bytearray = b""
+    payload: bytes = b""
 
 
 def _bad_constant(name: str) -> None:
@@ -145,7 +143,6 @@ class FrameReader:
     def __init__(self, reader: Reader, *, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  max_header: int = DEFAULT_MAX_HEADER) -> None:
         self._in = reader
-        self._readinto = getattr(reader, "readinto", None)
         self.max_payload = max_payload
         self.max_header = max_header
 
@@ -158,7 +155,7 @@ class FrameReader:
         self._check_prefix(magic, kind_len, header_len, payload_len)
         kind = self._read_kind(kind_len)
         header = decode_header(self._read_exact(header_len)) if header_len else {}
-        payload = self._read_payload(payload_len) if payload_len else b""
+        payload = self._read_exact(payload_len) if payload_len else b""
         return Frame(kind, header, payload)
 
     def _check_prefix(self, magic: bytes, kind_len: int, header_len: int, payload_len: int) -> None:
@@ -182,6 +179,12 @@ class FrameReader:
         return got if len(got) == n else got + self._read_exact(n - len(got))
 
     def _read_exact(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes.
+
+        A buffered reader's ``read(n)`` allocates the result without zeroing it
+        and reads straight into it, so a large payload is copied once and its
+        memory is only committed as bytes arrive.
+        """
         parts, need = [], n
         while need:
             chunk = self._in.read(need)
@@ -190,25 +193,3 @@ class FrameReader:
             parts.append(chunk)
             need -= len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def _read_payload(self, n: int) -> bytearray:
-        if n <= _CHUNK:
-            return self._fill(bytearray(n))
-        parts = [self._fill(bytearray(min(_CHUNK, n - done))) for done in range(0, n, _CHUNK)]
-        return bytearray().join(parts)
-
-    def _fill(self, buf: bytearray) -> bytearray:
-        view, pos, n = memoryview(buf), 0, len(buf)
-        while pos < n:
-            got = self._readinto_at(view[pos:])
-            if not got:
-                raise ProtocolError(f"connection closed in the middle of a frame ({n - pos} bytes missing)")
-            pos += got
-        return buf
-
-    def _readinto_at(self, view: memoryview) -> int:
-        if self._readinto is not None:
-            return self._readinto(view) or 0
-        chunk = self._in.read(len(view))
-        view[: len(chunk)] = chunk
-        return len(chunk)

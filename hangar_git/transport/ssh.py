@@ -21,10 +21,12 @@ from hangar_git.errors import AuthenticationError, HostKeyError, RemoteError
 
 from ._channelio import StderrTail, channel_streams
 
-# Tuned on loopback (see tests/transport/bench_transport.py): a large window keeps
-# the pipe full; 32 KiB packets are what OpenSSH accepts; GCM needs no separate MAC.
-WINDOW_SIZE = 1 << 27
-MAX_PACKET_SIZE = 1 << 15
+# Tuned on loopback (tests/transport/bench_transport.py): 16 MiB windows keep the
+# pipe full while bounding per-connection memory; packets up to 256 KiB (what we
+# accept; OpenSSH never sends more than its own limit) cut per-packet Python cost;
+# GCM needs no separate MAC.
+WINDOW_SIZE = 1 << 24
+MAX_PACKET_SIZE = 1 << 18
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 CONNECT_TIMEOUT = 15.0
 SYSTEM_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
@@ -171,6 +173,7 @@ class ParamikoSSHVendor(SSHVendor):
     def connect(self, target: SSHTarget, *, trust_host_key: bool = False) -> paramiko.SSHClient:
         """Open an authenticated SSHClient to ``target`` or raise a RemoteError subclass."""
         client = paramiko.SSHClient()
+        client.set_log_channel("hangar_git.transport.ssh")
         try:
             _load_known_hosts(client, target)
             client.set_missing_host_key_policy(_HostKeyPolicy(target, trust_host_key))
@@ -236,12 +239,11 @@ def _translate(exc: Exception, target: SSHTarget) -> Exception:
 def _closer(client: paramiko.SSHClient, chan: paramiko.Channel, writer: Any,
             stderr: StderrTail) -> Callable[[], None]:
     def close() -> None:
-        try:
-            writer.flush()
-            chan.shutdown_write()
-        except (OSError, ValueError, EOFError, paramiko.SSHException):
-            pass
-        chan.close()
+        for step in (writer.flush, chan.shutdown_write, chan.close):
+            try:
+                step()
+            except (OSError, ValueError, EOFError, paramiko.SSHException):
+                pass
         client.close()
         stderr.join(1.0)
     return close
