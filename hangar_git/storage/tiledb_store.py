@@ -333,7 +333,8 @@ class TileDBStore(ObjectStore):
                 self._write_large(digest, meta, data)
             self._pending_large[digest] = (meta, nbytes)
         else:
-            self._pending[digest] = (meta, bytes(data))
+            # bytes(memoryview): bytes() of a 0-d integer array would be bytes(int)
+            self._pending[digest] = (meta, bytes(memoryview(data)))
 
     def put_verified(self, digest: Digest, meta: Meta, data: Buffer) -> None:
         verify(digest, meta, data)
