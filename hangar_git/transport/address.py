@@ -40,8 +40,11 @@ class RemoteAddress:
             return self.path
         user = f"{self.user}@" if self.user else ""
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        if not self.path.startswith(("/", "~")) and not self.port:
+            return f"{user}{host}:{self.path}"  # scp-like keeps a home-relative path relative
         port = f":{self.port}" if self.port else ""
-        path = self.path if self.path.startswith("/") else "/" + self.path
+        path = self.path if self.path.startswith("/") else "/" + (
+            self.path if self.path.startswith("~") else "~/" + self.path)
         return f"ssh://{user}{host}{port}{path}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,7 +149,7 @@ def _parse_port(address: str, text: str) -> int:
 
 
 def _check_host(address: str, host: str) -> None:
-    if not host or not (_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host))):
-        raise InvalidAddressError(f"bad host name {host!r} in {address!r}")
     if host.startswith("-"):
         raise InvalidAddressError(f"host name {host!r} in {address!r} may not start with '-'")
+    if not host or not (_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host))):
+        raise InvalidAddressError(f"bad host name {host!r} in {address!r}")
