@@ -10,13 +10,14 @@ import numpy as np
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
 from ..errors import (MissingDataError, PermissionDeniedError, SampleNotFoundError, SchemaError)
-from ..storage import BLOCK_SIZE, Digest, Meta, digest_of, ndarray_meta, parse_meta
+from ..storage import BLOCK_SIZE, Digest, Meta, digest_of, digests_to_raw, ndarray_meta, parse_meta
 
 if TYPE_CHECKING:
     from .checkout import Checkout
 
 Key = Union[str, int]
 _MISSING = object()
+_UNHASHED = Digest("")  # large values: the store hashes them while writing
 _BATCH = 4096
 
 
@@ -154,6 +155,34 @@ class Column:
                 if digest not in missing:
                     yield decode_key(enc)
 
+    def _record_batches(self) -> Iterator[tuple[list[str], list[str]]]:
+        """(encoded keys, digests) in batches, staged changes applied."""
+        self._co._check_open()
+        changes = self._changes
+        if self._records is not None:
+            for encs, digests in self._records.shard_lists():
+                if changes:
+                    pairs = [(e, d) for e, d in zip(encs, digests) if e not in changes]
+                    encs, digests = [e for e, _ in pairs], [d for _, d in pairs]
+                if encs:
+                    yield encs, digests
+        staged = [(e, d) for e, d in changes.items() if d is not None]
+        if staged:
+            yield [e for e, _ in staged], [d for _, d in staged]
+
+    def _large_batches(self, size: int = 8 * _BATCH) -> Iterator[tuple[list[str], list[str]]]:
+        """Like :meth:`_record_batches`, merging small shards into batches of ~``size``."""
+        encs: list[str] = []
+        digests: list[str] = []
+        for e, d in self._record_batches():
+            encs += e
+            digests += d
+            if len(encs) >= size:
+                yield encs, digests
+                encs, digests = [], []
+        if encs:
+            yield encs, digests
+
     def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
         """(key, value) pairs, reading storage in large batches."""
         store = self._co._store
@@ -227,7 +256,10 @@ class Column:
         self._check_writable()
         enc = _enc(key)
         digest, meta, data = self._encode(value)
-        self._co._store.put(digest, meta, data)
+        if digest is _UNHASHED:
+            digest = self._co._store.put_new(meta, data)
+        else:
+            self._co._store.put(digest, meta, data)
         self._stage(enc, digest)
 
     def append(self, value: Any) -> str:
@@ -319,7 +351,7 @@ class NdarrayColumn(Column):
             h = self._hash0.copy()
             h.update(value)
             return Digest(h.hexdigest()), self._meta, value
-        return digest_of(self._meta, value.data), self._meta, value
+        return _UNHASHED, self._meta, value
 
     def _encode_variable(self, value: np.ndarray) -> tuple[Digest, Meta, Any]:
         if value.ndim != len(self._np_shape) or any(g > m for g, m in zip(value.shape, self._np_shape)):
@@ -331,6 +363,31 @@ class NdarrayColumn(Column):
         meta = ndarray_meta(self._np_dtype, value.shape)
         raw = value.reshape(-1).view(np.uint8)
         return digest_of(meta, raw.data), meta, raw
+
+    def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
+        """(key, array) pairs; fixed-shape columns gather whole chunks at once."""
+        if self._variable or self._nbytes == 0 or self._nbytes > BLOCK_SIZE:
+            yield from super().items(local=local)
+            return
+        store = self._co._store
+        for encs, digests in self._large_batches():
+            rows, found = store.gather(digests_to_raw(digests), self._nbytes)
+            values = rows.view(self._np_dtype).reshape((len(encs),) + self._np_shape)
+            for i in np.flatnonzero(~found).tolist():
+                try:
+                    meta, data = store.read(Digest(digests[i]))
+                except KeyError:
+                    if local:
+                        continue
+                    raise MissingDataError(self._name, decode_key(encs[i]), digests[i]) from None
+                values[i] = self._decode(meta, data)
+                found[i] = True
+            keys = [int(e[1:]) if e[0] == "i" else e[1:] for e in encs]
+            if found.all():
+                yield from zip(keys, values)
+            else:
+                for i in np.flatnonzero(found).tolist():
+                    yield keys[i], values[i]
 
     def _decode(self, meta: str, data: memoryview) -> np.ndarray:
         if meta == self._meta:

@@ -5,7 +5,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Union
 
-from .objects import Digest, Meta
+import numpy as np
+
+from .objects import Digest, Meta, digest_of
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -54,9 +56,23 @@ class ObjectStore(ABC):
     def put_verified(self, digest: Digest, meta: Meta, data: Buffer) -> None:
         """Add an object received from elsewhere, checking its digest first."""
 
+    def put_new(self, meta: Meta, data: Buffer) -> Digest:
+        """Hash and add an object; returns its digest."""
+        digest = digest_of(meta, data)
+        self.put(digest, meta, data)
+        return digest
+
     @abstractmethod
     def flush(self) -> None:
         """Make every buffered object durable (one write, one index)."""
+
+    def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+        """Many same-sized objects as rows of one array, plus a found-mask.
+
+        Backends without a batch path serve nothing here; callers then read
+        each object with :meth:`read`.
+        """
+        return np.empty((len(raws), itemsize), dtype=np.uint8), np.zeros(len(raws), dtype=bool)
 
     @abstractmethod
     def iter_objects(self) -> Iterator[ObjectInfo]: ...

@@ -33,7 +33,8 @@ _sha256 = hashlib.sha256
 _pool: ThreadPoolExecutor | None = None
 
 
-def _hash_pool() -> ThreadPoolExecutor:
+def hash_pool() -> ThreadPoolExecutor:
+    """Threads for hashing big objects (hashlib releases the GIL)."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hangar-hash")
@@ -66,8 +67,8 @@ def digest_of(meta: str, data: Union[bytes, memoryview]) -> Digest:
         h.update(view)
         return Digest(h.hexdigest())
     blocks = [view[i:i + BLOCK_SIZE] for i in range(0, n, BLOCK_SIZE)]
-    if n >= 8 * BLOCK_SIZE:
-        hashes = list(_hash_pool().map(lambda b: _sha256(b).digest(), blocks))
+    if n >= 2 * BLOCK_SIZE:
+        hashes = list(hash_pool().map(lambda b: _sha256(b).digest(), blocks))
     else:
         hashes = [_sha256(b).digest() for b in blocks]
     h = _sha256(meta.encode())
@@ -75,6 +76,20 @@ def digest_of(meta: str, data: Union[bytes, memoryview]) -> Digest:
     for part in hashes:
         h.update(part)
     return Digest(h.hexdigest())
+
+
+_HEX = np.zeros(256, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX[_c] = _i
+
+
+def digests_to_raw(digests: list[str]) -> np.ndarray:
+    """Hex digests as one ``S32`` array of raw digests (vectorised)."""
+    if not digests:
+        return np.zeros(0, dtype="S32")
+    nib = _HEX[np.frombuffer("".join(digests).encode("ascii"), dtype=np.uint8).reshape(-1, 64)]
+    raw = (nib[:, 0::2] << 4) | nib[:, 1::2]
+    return np.ascontiguousarray(raw).view("S32").ravel()
 
 
 def decode_value(meta: str, data: Union[bytes, memoryview, np.ndarray]) -> Value:

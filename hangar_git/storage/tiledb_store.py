@@ -31,12 +31,13 @@ import tiledb
 from ..errors import IntegrityError
 from .base import Buffer, ObjectInfo, ObjectStore
 from ..locks import exclusive
-from .objects import Digest, Meta, digest_of, verify
+from .objects import Digest, Meta, digest_of, hash_pool, verify
 from .packindex import LARGE, PackIndex, build_index, merge_indexes
 
 LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
 CACHE_BYTES = 64 << 20
+MEMO_MAX = 1 << 20
 MERGE_AT = 16
 TILE = 1 << 20
 _LARGE_MAGIC = b"HGLO"
@@ -85,6 +86,8 @@ class TileDBStore(ObjectStore):
         self._cache_bytes, self._cache_cap = 0, cache_bytes
         self._reader: tiledb.Array | None = None
         self._loaded = False
+        self._memo: dict[str, tuple[PackIndex, int, int, int, str]] = {}
+        self._dirs: set[str] = set()
 
     # -- layout --------------------------------------------------------------
     @property
@@ -197,6 +200,13 @@ class TileDBStore(ObjectStore):
 
     # -- reads ---------------------------------------------------------------
     def read(self, digest: Digest) -> tuple[Meta, memoryview]:
+        hit = self._memo.get(digest)
+        if hit is not None:
+            pack, chunk_no, off, end, meta = hit
+            data = self._cache.get((pack.name, chunk_no))
+            if data is None:
+                data = self._chunk(pack, chunk_no)
+            return Meta(meta), memoryview(data)[off:end]
         pending = self._pending.get(digest)
         if pending is not None:
             return Meta(pending[0]), memoryview(pending[1])
@@ -212,7 +222,41 @@ class TileDBStore(ObjectStore):
             return self._read_large(digest, meta)
         chunk = self._chunk(pack, chunk_no)
         off = int(pack.offset[row])
-        return Meta(meta), memoryview(chunk)[off:off + int(pack.nbytes[row])]
+        end = off + int(pack.nbytes[row])
+        if len(self._memo) < MEMO_MAX:
+            self._memo[digest] = (pack, chunk_no, off, end, meta)
+        return Meta(meta), memoryview(chunk)[off:end]
+
+    def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bytes of many same-sized objects as rows of one array.
+
+        ``raws`` are raw digests (``S32``). Returns ``(rows, found)``: rows of
+        objects not served here (absent, buffered, or in the large tier) are
+        left unset and flagged False in ``found``; callers read those singly.
+        """
+        self._ensure_loaded()
+        out = np.empty((len(raws), itemsize), dtype=np.uint8)
+        found = np.zeros(len(raws), dtype=bool)
+        span = np.arange(itemsize, dtype=np.int64)
+        for pack in self._packs:
+            rows = pack.find_many(raws)
+            hit = np.flatnonzero((rows >= 0) & ~found)
+            if not len(hit):
+                continue
+            r = rows[hit]
+            chunks = pack.chunk[r]
+            ok = (chunks != LARGE) & (pack.nbytes[r] == itemsize)
+            hit, r, chunks = hit[ok], r[ok], chunks[ok]
+            offsets = pack.offset[r].astype(np.int64)
+            needed = [int(c) for c in np.unique(chunks) if (pack.name, int(c)) not in self._cache]
+            for i in range(0, len(needed), 32):
+                self._load_chunks([(pack, c) for c in needed[i:i + 32]])
+            for c in np.unique(chunks):
+                sel = chunks == c
+                buf = np.frombuffer(self._chunk(pack, int(c)), dtype=np.uint8)
+                out[hit[sel]] = buf[offsets[sel][:, None] + span]
+            found[hit] = True
+        return out, found
 
     def read_many(self, digests: Iterable[Digest]) -> Iterator[tuple[Digest, Meta, memoryview]]:
         digests = list(digests)
@@ -282,6 +326,7 @@ class TileDBStore(ObjectStore):
             self._cache_bytes -= len(old)
 
     def _drop_cache(self) -> None:
+        self._memo.clear()
         self._cache.clear()
         self._cache_bytes = 0
 
@@ -307,21 +352,48 @@ class TileDBStore(ObjectStore):
         return Meta(meta), memoryview(data)
 
     def _write_large(self, digest: str, meta: str, data: Buffer) -> None:
+        tmp = self._write_large_tmp(meta, data)
+        self._publish_large(tmp, digest)
+
+    def _write_large_tmp(self, meta: str, data: Buffer) -> str:
+        """Write an object's file under a temporary name; returns that name."""
         view = memoryview(data).cast("B")
         flag, payload = _RAW, view
         if view.nbytes < (1 << 31) - 64:
             probe = view[: 1 << 16]
             if len(_compress(probe, _typesize(meta))) < 0.8 * probe.nbytes:
                 flag, payload = _BLOSC, memoryview(_compress(view, _typesize(meta)))
-        final = self._large_path(digest)
-        folder = final.rsplit("/", 1)[0]
-        if not self._vfs.is_dir(folder):
-            self._vfs.create_dir(folder)
         tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
         with self._vfs.open(tmp, "wb") as fh:
             fh.write(_LARGE_MAGIC + struct.pack("<BQ", flag, view.nbytes))
             fh.write(payload)
+        return tmp
+
+    def _publish_large(self, tmp: str, digest: str) -> None:
+        final = self._large_path(digest)
+        folder = final.rsplit("/", 1)[0]
+        if folder not in self._dirs:
+            if not self._vfs.is_dir(folder):
+                self._vfs.create_dir(folder)
+            self._dirs.add(folder)
         self._vfs.move_file(tmp, final)
+
+    def put_new(self, meta: Meta, data: Buffer) -> Digest:
+        """Hash and add an object; large objects are hashed while their file is written."""
+        view = memoryview(data).cast("B")
+        if view.nbytes < LARGE_THRESHOLD:
+            digest = digest_of(meta, view)
+            self.put(digest, meta, view)
+            return digest
+        future = hash_pool().submit(digest_of, meta, view)
+        tmp = self._write_large_tmp(meta, view)
+        digest = future.result()
+        if digest in self._pending_large or self._locate(digest) is not None:
+            self._vfs.remove_file(tmp)
+        else:
+            self._publish_large(tmp, digest)
+        self._pending_large[digest] = (meta, view.nbytes)
+        return digest
 
     # -- writes --------------------------------------------------------------
     def put(self, digest: Digest, meta: Meta, data: Buffer) -> None:
@@ -425,6 +497,7 @@ class TileDBStore(ObjectStore):
             self._packs, self._pack_names = [], set()
             self._write_index(merged)
             self._remap_cache(old, merged)
+            self._memo.clear()
             for pack in old:
                 self._vfs.remove_file(f"{self.uri}/index/{pack.name}.idx")
 
