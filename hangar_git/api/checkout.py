@@ -115,9 +115,11 @@ class Checkout:
 
     def __getitem__(self, index: Union[str, tuple]) -> Any:
         """``co[col]`` a column; ``co[col, key]`` a sample; ``co[col, [k1, k2]]`` several."""
-        if isinstance(index, tuple):
+        if type(index) is tuple:
             name, keys = index
-            col = self.columns[name]
+            col = self.columns._columns.get(name) or self.columns[name]
+            if type(keys) is int or type(keys) is str:
+                return col[keys]
             if isinstance(keys, (list, tuple)):
                 return [col[k] for k in keys]
             return col[keys]

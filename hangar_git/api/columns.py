@@ -106,11 +106,21 @@ class Column:
         return self._decode(meta, data)
 
     def __getitem__(self, key: Key) -> Any:
-        self._co._check_open()
-        digest = self._digest(_enc(key))
+        if self._co.closed:
+            self._co._check_open()
+        enc = f"i{key}" if type(key) is int else _enc(key)
+        digest = None
+        if not self._changes and self._records is not None:
+            digest = self._records._known.get(enc)
         if digest is None:
-            raise SampleNotFoundError(self._name, key)
-        return self._load(key, digest)
+            digest = self._digest(enc)
+            if digest is None:
+                raise SampleNotFoundError(self._name, key)
+        try:
+            meta, data = self._co._store.read(digest)  # type: ignore[arg-type]
+        except KeyError:
+            raise MissingDataError(self._name, key, digest) from None
+        return self._decode(meta, data)
 
     def get(self, key: Key, default: Any = None) -> Any:
         """The sample at ``key``, or ``default`` if there is none (data must be local)."""
