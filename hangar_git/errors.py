@@ -116,13 +116,20 @@ class NothingToCommitError(HangarError):
 class MergeConflictError(HangarError):
     """A 3-way merge found changes that cannot be combined automatically."""
 
+    SHOWN = 100
+
     def __init__(self, conflicts: "Sequence[object]") -> None:
         self.conflicts = list(conflicts)
-        lines = [f"  {c}" for c in self.conflicts[:50]]
-        if len(self.conflicts) > 50:
-            lines.append(f"  ... and {len(self.conflicts) - 50} more")
+        kinds: dict[str, int] = {}
+        for c in self.conflicts:
+            kind = str(getattr(c, "kind", "other"))
+            kinds[kind] = kinds.get(kind, 0) + 1
+        counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        lines = [f"  {c}" for c in self.conflicts[:self.SHOWN]]
+        if len(self.conflicts) > self.SHOWN:
+            lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more (all are in .conflicts)")
         super().__init__(
-            f"merge has {len(self.conflicts)} conflict(s); nothing was changed. "
+            f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. "
             f"Resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
 
 
