@@ -115,6 +115,7 @@ class Column:
         if digest is None:
             digest = self._digest(enc)
             if digest is None:
+                _enc(key)  # an out-of-range int is an invalid key, not an absent one
                 raise SampleNotFoundError(self._name, key)
         try:
             meta, data = self._co._store.read(digest)  # type: ignore[arg-type]
