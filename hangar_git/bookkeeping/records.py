@@ -25,6 +25,7 @@ compared by tree ids and only differing shards are read.
 from __future__ import annotations
 
 import json
+import numbers
 import re
 import zlib
 from dataclasses import asdict, dataclass
@@ -45,7 +46,7 @@ _INT64 = 1 << 63
 # -- names and keys ------------------------------------------------------------
 def check_name(name: object, what: str = "column") -> str:
     """Validate a column or metadata-free name: letters, digits, ``._-``, <= 64 chars."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):  # '$' would allow a final '\n'
         raise InvalidNameError(
             f"invalid {what} name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             f"not starting with '.' or '-'")
@@ -60,7 +61,7 @@ def check_key(key: object) -> Key:
     elif isinstance(key, str):
         if 0 < len(key) <= MAX_KEY_LEN and not _BAD_KEY_CHARS.search(key):
             return key
-    elif isinstance(key, int) and not isinstance(key, bool):  # numpy ints, IntEnum
+    elif isinstance(key, numbers.Integral) and not isinstance(key, bool):  # numpy ints, IntEnum
         return check_key(int(key))
     raise InvalidNameError(
         f"invalid sample key {key!r}: keys are ints (64-bit) or non-empty str of at most "
