@@ -12,7 +12,7 @@ import getpass
 import os
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 import paramiko
@@ -59,9 +59,11 @@ class SSHTarget:
     user: str
     identity_files: tuple[str, ...] = ()
     known_hosts_files: tuple[str, ...] = ()
+    global_known_hosts_files: tuple[str, ...] = (SYSTEM_KNOWN_HOSTS,)
+    identities_only: bool = False
+    use_agent: bool = True
     proxy_command: str | None = None
     timeout: float = CONNECT_TIMEOUT
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return f"ssh://{self.user}@{self.hostname}:{self.port}"
@@ -92,19 +94,23 @@ def load_ssh_config() -> paramiko.SSHConfig:
 def resolve_target(host: str, port: int | None, user: str | None) -> SSHTarget:
     """Apply ``~/.ssh/config`` to an address; explicit port/user win over the config."""
     cfg = load_ssh_config().lookup(host)
-    known = cfg.get("userknownhostsfile")
-    user_known = tuple(os.path.expanduser(p) for p in known.split()) if known else (
-        os.path.expanduser("~/.ssh/known_hosts"),)
     return SSHTarget(
         alias=host,
         hostname=cfg.get("hostname", host),
         port=port or int(cfg.get("port", 22)),
         user=user or cfg.get("user") or getpass.getuser(),
         identity_files=tuple(p for p in map(os.path.expanduser, cfg.get("identityfile", [])) if os.path.isfile(p)),
-        known_hosts_files=user_known,
+        known_hosts_files=_paths(cfg.get("userknownhostsfile"), "~/.ssh/known_hosts"),
+        global_known_hosts_files=_paths(cfg.get("globalknownhostsfile"), SYSTEM_KNOWN_HOSTS),
+        identities_only=cfg.get("identitiesonly", "no").lower() == "yes",
+        use_agent=cfg.get("identityagent", "").lower() != "none",
         proxy_command=cfg.get("proxycommand"),
         timeout=float(cfg.get("connecttimeout", CONNECT_TIMEOUT)),
     )
+
+
+def _paths(value: str | None, default: str) -> tuple[str, ...]:
+    return tuple(os.path.expanduser(p) for p in (value.split() if value else [default]))
 
 
 def fast_transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
@@ -180,7 +186,8 @@ class ParamikoSSHVendor(SSHVendor):
             client.connect(
                 target.hostname, target.port, target.user, key_filename=list(target.identity_files) or None,
                 timeout=target.timeout, banner_timeout=target.timeout, auth_timeout=target.timeout,
-                allow_agent=True, look_for_keys=True, transport_factory=fast_transport,
+                allow_agent=target.use_agent and not target.identities_only,
+                look_for_keys=not target.identities_only, transport_factory=fast_transport,
                 sock=paramiko.ProxyCommand(target.proxy_command) if target.proxy_command else None)
             return client
         except BaseException as exc:
@@ -205,7 +212,7 @@ class ParamikoSSHVendor(SSHVendor):
 
 
 def _load_known_hosts(client: paramiko.SSHClient, target: SSHTarget) -> None:
-    for path in (SYSTEM_KNOWN_HOSTS, *target.known_hosts_files):
+    for path in (*target.global_known_hosts_files, *target.known_hosts_files):
         if os.path.isfile(path):
             try:
                 client.load_system_host_keys(path)

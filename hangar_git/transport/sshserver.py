@@ -15,6 +15,7 @@ import shlex
 import socket
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 import paramiko
@@ -28,6 +29,7 @@ from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE
 log = logging.getLogger(__name__)
 STATE_DIR = ".hangar-server"
 _CLOSE_GRACE = 5.0
+_POLL = 0.1
 _KEY_RE = re.compile(r"(?:^|\s)((?:ssh|ecdsa|sk-ssh|sk-ecdsa)-[A-Za-z0-9@.-]+)\s+([A-Za-z0-9+/]+={0,2})(?:\s|$)")
 HandlerFactory = Callable[[str], ServiceHandler]
 
@@ -217,6 +219,10 @@ class HangarSSHServer:
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop accepting, drop open connections and wait for their threads."""
         self.stop_event.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
+        except OSError:
+            pass
         if self._thread is not None:
             self._thread.join(timeout)
         else:
@@ -271,16 +277,21 @@ class HangarSSHServer:
     def _session(self, transport: paramiko.Transport, peer: Any) -> None:
         iface = _Interface(self._keys)
         transport.start_server(server=iface)
-        chan = transport.accept(timeout=self.auth_timeout)
-        if chan is None:
-            log.info("%s opened no session in time", peer)
-            return
-        if not iface.exec_requested.wait(self.auth_timeout) or iface.command is None:
-            log.info("%s sent no exec request in time", peer)
+        deadline = time.monotonic() + self.auth_timeout
+        chan = None
+        while chan is None and self._alive(transport, deadline):
+            chan = transport.accept(timeout=_POLL)
+        while chan is not None and self._alive(transport, deadline) and not iface.exec_requested.is_set():
+            iface.exec_requested.wait(_POLL)
+        if chan is None or iface.command is None:
+            log.info("%s authenticated and asked for a command too late, or never", peer)
             return
         with chan:
             chan.send_exit_status(self._run(chan, iface.command))
         transport.join(_CLOSE_GRACE)  # let the client hang up first: no resets, no lost replies
+
+    def _alive(self, transport: paramiko.Transport, deadline: float) -> bool:
+        return transport.is_active() and not self.stop_event.is_set() and time.monotonic() < deadline
 
     def _run(self, chan: paramiko.Channel, command: bytes) -> int:
         """Run the requested serve loop on the channel; returns the exit status."""
