@@ -36,7 +36,7 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
         chosen, total = [], 0
         for d, n in zip(todo, sizes):
             if total + n > max_num_bytes:
-                continue
+                break
             chosen.append(d)
             total += n
     else:
