@@ -126,6 +126,9 @@ class TileDBStore(ObjectStore):
             self._packs.append(PackIndex.decode(name, blob))
             self._pack_names.add(name)
             new = True
+        if new and self._reader is not None:  # opened before these packs' bytes were written
+            self._reader.close()
+            self._reader = None
         current = {p.rsplit("/", 1)[-1][:-4] for p in names}
         if self._pack_names - current:  # merged away by another process
             self._packs = [p for p in self._packs if p.name in current]
