@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
+import weakref
 from typing import Any, Optional
 
 from ..bookkeeping import branches
@@ -12,7 +13,9 @@ from ..errors import BranchNotFoundError, HangarError, NotInitializedError, Writ
 from ..locks import HeldLock
 from ..storage import open_store
 from .checkout import ReaderCheckout, WriterCheckout
+from .remotes import Remotes, clone_into
 from .context import BRANCH_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
+from . import diff as _diff, log as _log, merge as _merge, summary as _summary
 
 
 class Repository:
@@ -25,6 +28,8 @@ class Repository:
     def __init__(self, path: str = ".", exists: bool = True) -> None:
         self._path = os.path.abspath(os.fspath(path))
         self._ctx: Optional[RepoContext] = None
+        self._remotes: Optional[Remotes] = None
+        self._writer: Optional[weakref.ref] = None
         git = GitRepo.discover(self._path)
         if git is not None and git.config_get(STORE_KEY):
             self._ctx = RepoContext(git)
@@ -80,6 +85,7 @@ class Repository:
             if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and self.list_branches():
                 raise BranchNotFoundError(name)
             co = WriterCheckout(ctx, name)
+            self._writer = weakref.ref(co)
             if name != ctx.default_branch:
                 ctx.git.config_set(BRANCH_KEY, name)
             return co
@@ -133,6 +139,91 @@ class Repository:
                     f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
                     f"switching to {name!r}")
         ctx.git.config_set(BRANCH_KEY, name)
+
+    # -- history: diff, merge, log, summary ---------------------------------------------
+    def _open_writer(self) -> Optional[WriterCheckout]:
+        co = self._writer() if self._writer is not None else None
+        return co if co is not None and not co.closed else None
+
+    def diff(self, a: Optional[str] = None, b: Optional[str] = None, *, branch: Optional[str] = None,
+             onto: Optional[str] = None) -> _diff.DiffResult:
+        """What changed, as a DiffResult (``print()`` it for a readable report).
+
+        * ``diff()``: the staging area against the head of the write branch (``status()``);
+        * ``diff(a, b)``: from ``a`` to ``b`` (branch names, ``remote/branch`` or commit digests);
+          ``diff(a)`` is ``diff(a, <write branch>)``;
+        * ``diff(branch='dev')``: what ``dev`` changed since it forked from the write branch
+          (or from ``onto``), i.e. from their merge base to ``dev``.
+        """
+        return _diff.diff(self.ctx, a, b, branch=branch, onto=onto, writer=self._open_writer())
+
+    def status(self, branch: Optional[str] = None) -> _diff.DiffResult:
+        """Uncommitted changes: the staging area of the write branch (or ``branch``) against its head."""
+        return _diff.status(self.ctx, branch, writer=self._open_writer())
+
+    def merge(self, message: str, master_branch: str, dev_branch: str) -> str:
+        """Merge ``dev_branch`` into ``master_branch``; returns master's new head digest.
+
+        Prints the strategy: fast-forward when master is an ancestor of dev, else a 3-way
+        merge against the merge base. Raises MergeConflictError (nothing changed) on
+        conflicts and DirtyStagingError if master has uncommitted changes.
+        """
+        return _merge.merge(self.ctx, message, master_branch, dev_branch, writer=self._open_writer())
+
+    def log(self, branch: Optional[str] = None, commit: Optional[str] = None, *,
+            return_contents: bool = False, show_time: bool = False, show_user: bool = False,
+            all_branches: bool = False, color: Optional[bool] = None) -> Optional[dict]:
+        """Print the commit graph from a branch (default: write branch) or commit, newest first.
+
+        With ``return_contents=True`` return a dict instead: ``head``, ``order`` (digests,
+        newest first), ``heads`` (branch -> digest, remotes as ``origin/x``), ``ancestors``
+        (digest -> parents) and ``specs`` (digest -> message, author, email, time).
+        """
+        ctx = self.ctx
+        if commit:
+            start: Optional[Oid] = ctx.git.resolve_commit(commit)
+        elif all_branches:
+            start = None
+        elif branch:
+            start = branches.branch_head(ctx.git, branch)
+        else:
+            start = ctx.git.get_ref(f"refs/hangar/heads/{ctx.default_branch}")
+        heads = list(_log.branch_labels(ctx).values()) if all_branches else None
+        return _log.log(ctx, start, heads=heads, return_contents=return_contents, show_time=show_time,
+                        show_user=show_user, colour=color)
+
+    def summary(self, branch: Optional[str] = None, commit: Optional[str] = None,
+                return_contents: bool = False) -> Optional[dict]:
+        """Print the tutorial's summary of a commit (default: head of the write branch)."""
+        ctx = self.ctx
+        if commit:
+            oid: Optional[Oid] = ctx.git.resolve_commit(commit)
+        else:
+            oid = ctx.git.get_ref(f"refs/hangar/heads/{branch or ctx.default_branch}")
+            if oid is None and branch:
+                oid = branches.branch_head(ctx.git, branch)
+        if oid is None:
+            print("No commits made")
+            return {} if return_contents else None
+        contents = _summary.contents(ctx, oid)
+        if return_contents:
+            return contents
+        print(_summary.report(contents))
+        return None
+
+    # -- remotes ---------------------------------------------------------------------
+    @property
+    def remote(self) -> "Remotes":
+        """Remotes of this repository: add/remove/list, push, fetch, fetch_data."""
+        if self._remotes is None:
+            self._remotes = Remotes(self)
+        return self._remotes
+
+    def clone(self, user_name: str, user_email: str, remote_address: str, *,
+              remove_old: bool = False, branch: Optional[str] = None) -> str:
+        """Create this repository from a remote: its default branch's records, no data."""
+        self.init(user_name, user_email, remove_old=remove_old)
+        return clone_into(self, remote_address, branch)
 
     def __repr__(self) -> str:
         state = "initialized" if self.initialized else "not initialized"

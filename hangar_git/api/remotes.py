@@ -1,0 +1,133 @@
+"""Remotes: named addresses in git config, and push/fetch/fetch-data through them."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Sequence
+
+from ..bookkeeping import branches
+from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
+from ..errors import AlreadyExistsError, BranchNotFoundError, InvalidNameError, NotFoundError
+from ..transport.connect import open_session
+from ..transport.fetch import fetch as fetch_records
+from ..transport.fetch_data import fetch_data as fetch_samples
+from ..transport.push import push as push_branch
+from ..transport.rpc import Session
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+_REMOTE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteInfo:
+    name: str
+    address: str
+
+
+def _key(name: str) -> str:
+    return f"hangar-remote.{name}.url"
+
+
+class Remotes:
+    """``repo.remote``: manage remotes and move records and data through them."""
+
+    def __init__(self, repo: "Repository") -> None:
+        self._repo = repo
+        self.quiet = False
+        self.trust_host_key = False
+
+    @property
+    def _git(self):  # type: ignore[no-untyped-def]
+        return self._repo.ctx.git
+
+    # -- configuration -------------------------------------------------------------
+    def add(self, name: str, address: str) -> RemoteInfo:
+        """Record a remote; ``address`` is ssh://..., user@host:path, file:// or a local path."""
+        if not isinstance(name, str) or not _REMOTE_NAME.match(name):
+            raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
+        if self._git.config_get(_key(name)) is not None:
+            raise AlreadyExistsError(f"remote {name!r} already exists: remove it first or pick another name")
+        self._git.config_set(_key(name), address)
+        return RemoteInfo(name, address)
+
+    def remove(self, name: str) -> RemoteInfo:
+        """Forget a remote and its remote-tracking branches."""
+        info = self._info(name)
+        self._git.config_delete(_key(name))
+        for b in list(self._git.list_refs(f"refs/hangar/remotes/{name}/")):
+            self._git.set_ref(remote_ref(name, b), None)
+        return info
+
+    def list_all(self) -> list[RemoteInfo]:
+        out = []
+        for key, value in sorted(self._git.config_items("hangar-remote.").items()):
+            if key.endswith(".url"):
+                out.append(RemoteInfo(key[len("hangar-remote."):-len(".url")], value))
+        return out
+
+    def _info(self, name: str) -> RemoteInfo:
+        address = self._git.config_get(_key(name))
+        if address is None:
+            raise NotFoundError(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
+        return RemoteInfo(name, address)
+
+    def connect(self, name: str) -> Session:
+        """An open protocol session with a remote (one per operation)."""
+        return open_session(self._info(name).address, trust_host_key=self.trust_host_key)
+
+    # -- operations ------------------------------------------------------------------
+    def push(self, remote: str, branch: str) -> str:
+        """Send ``branch`` (commits and missing data) to ``remote``; fast-forward only."""
+        ctx = self._repo.ctx
+        with self.connect(remote) as session:
+            push_branch(ctx.git, ctx.store, session, remote, branch, quiet=self.quiet)
+        return branch
+
+    def fetch(self, remote: str, branch: str) -> str:
+        """Fetch a branch's records (no data) into ``remote/branch``; returns that name."""
+        with self.connect(remote) as session:
+            result = fetch_records(self._repo.ctx.git, session, remote, branch, quiet=self.quiet)
+        return result.tracking_name
+
+    def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
+                   column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
+                   retrieve_all_history: bool = False) -> list[str]:
+        """Materialise sample data of a branch or commit; returns the commits covered."""
+        ctx = self._repo.ctx
+        git = ctx.git
+        if (branch is None) == (commit is None):
+            raise InvalidNameError("fetch_data needs exactly one of branch= or commit=")
+        if commit is not None:
+            head = git.resolve_commit(commit)
+        else:
+            head = git.get_ref(branch_ref(branch)) or git.get_ref(remote_ref(remote, branch))  # type: ignore[arg-type]
+            if head is None:
+                raise BranchNotFoundError(branch)  # type: ignore[arg-type]
+        commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
+        columns = set(column_names) if column_names else None
+        with self.connect(remote) as session:
+            fetch_samples(git, ctx.store, session, list(commits), columns=columns,
+                          max_num_bytes=max_num_bytes, quiet=self.quiet)
+        return list(commits)
+
+    def list_remote_branches(self, remote: str) -> dict[str, str]:
+        with self.connect(remote) as session:
+            return dict(session.call("list_refs").header["heads"])
+
+
+def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:
+    """Add ``origin``, fetch the default branch's records, make it the local write branch."""
+    remotes = Remotes(repo)
+    remotes.add("origin", remote_address)
+    with remotes.connect("origin") as session:
+        default = branch or session.server_info.get("default_branch") or "master"
+        heads = session.call("list_refs").header["heads"]
+        if default not in heads:
+            default = "master" if "master" in heads else (sorted(heads)[0] if heads else default)
+        if default in heads:
+            result = fetch_records(repo.ctx.git, session, "origin", default, quiet=remotes.quiet)
+            repo.ctx.git.set_ref(branch_ref(default), result.head)
+    repo.ctx.git.config_set("hangar.branch", default)
+    return default

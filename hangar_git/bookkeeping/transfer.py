@@ -1,0 +1,156 @@
+"""What must cross the wire: git objects and sample digests of new commits.
+
+These functions work on bookkeeping alone. They never read sample data.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Optional
+
+import pygit2
+
+from ..errors import IntegrityError
+from .gitrepo import GitRepo, Oid
+
+COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.ObjectType.TREE), \
+    int(pygit2.enums.ObjectType.BLOB)
+
+
+def new_commits(git: GitRepo, heads: list[str], haves: list[str]) -> list[Oid]:
+    """Commits reachable from ``heads`` but not from ``haves``, oldest first."""
+    repo = git._repo
+    walker = repo.walk(pygit2.Oid(hex=heads[0]), pygit2.enums.SortMode.TOPOLOGICAL
+                       | pygit2.enums.SortMode.REVERSE)
+    for h in heads[1:]:
+        walker.push(pygit2.Oid(hex=h))
+    for h in haves:
+        if git.has_object(h):
+            walker.hide(pygit2.Oid(hex=h))
+    return [Oid(str(c.id)) for c in walker]
+
+
+def _tree_closure(git: GitRepo, tree: str, seen: set[str], out: Optional[list[tuple[Oid, int]]]) -> None:
+    """Add a tree and everything under it not already in ``seen``."""
+    stack = [tree]
+    repo = git._repo
+    while stack:
+        oid = stack.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        if out is not None:
+            out.append((Oid(oid), TREE))
+        for entry in repo[oid]:  # type: ignore[union-attr]
+            child = str(entry.id)
+            if entry.type_str == "tree":
+                stack.append(child)
+            elif child not in seen:
+                seen.add(child)
+                if out is not None:
+                    out.append((Oid(child), BLOB))
+
+
+def objects_to_send(git: GitRepo, heads: list[str], haves: list[str]) -> list[tuple[Oid, int]]:
+    """(oid, type) of every git object the other side needs, parents before children."""
+    commits = new_commits(git, heads, haves)
+    seen: set[str] = set()
+    for h in haves:
+        if git.has_object(h):
+            _tree_closure(git, git.commit_info(h).tree, seen, None)
+    out: list[tuple[Oid, int]] = []
+    for c in commits:
+        _tree_closure(git, git.commit_info(c).tree, seen, out)
+        out.append((c, COMMIT))
+    return out
+
+
+def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
+    obj_type, data = git._repo.odb.read(pygit2.Oid(hex=oid))
+    return int(obj_type), data
+
+
+def write_raw(git: GitRepo, oid: str, obj_type: int, data: bytes) -> None:
+    """Store a received object, refusing one whose content does not match its id."""
+    if obj_type not in (COMMIT, TREE, BLOB):
+        raise IntegrityError(f"refusing git object {oid} of unexpected type {obj_type}")
+    got = str(pygit2.hash(data)) if obj_type == BLOB else None
+    if got is None:
+        header = {COMMIT: b"commit", TREE: b"tree"}[obj_type]
+        import hashlib
+        got = hashlib.sha1(header + b" " + str(len(data)).encode() + b"\0" + data).hexdigest()
+    if got != oid:
+        raise IntegrityError(f"git object {oid} arrived corrupt (hashes to {got}); nothing was stored",
+                             expected=oid, got=got)
+    git._repo.odb.write(obj_type, data)
+
+
+def missing_objects(git: GitRepo, oids: Iterable[str]) -> list[str]:
+    return [o for o in oids if not git.has_object(o)]
+
+
+def closure_complete(git: GitRepo, commit: str) -> bool:
+    """True when a commit, its parents' chain and all their trees are present."""
+    try:
+        for c in new_commits(git, [commit], []):
+            tree = git.commit_info(c).tree
+            if not git.has_object(tree):
+                return False
+            _check_tree(git, tree, set())
+    except (KeyError, ValueError, pygit2.GitError, IntegrityError):
+        return False
+    return True
+
+
+def _check_tree(git: GitRepo, tree: str, seen: set[str]) -> None:
+    stack = [tree]
+    while stack:
+        oid = stack.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        if not git.has_object(oid):
+            raise IntegrityError(f"missing git object {oid}")
+        obj = git._repo[oid]
+        if obj.type_str == "tree":
+            stack.extend(str(e.id) for e in obj)  # type: ignore[union-attr]
+
+
+def shard_digests(blob: bytes) -> Iterator[str]:
+    for line in blob.decode().split("\n"):
+        if line:
+            yield line[:64]
+
+
+def referenced_digests(git: GitRepo, commits: Iterable[str], haves: Iterable[str] = (),
+                       columns: Optional[set[str]] = None) -> dict[str, None]:
+    """Sample digests recorded by ``commits`` in shards that ``haves`` do not share.
+
+    Returns an insertion-ordered dict used as an ordered set. Only shard
+    blobs that differ are read; equal subtrees are skipped by id.
+    """
+    skip: set[str] = set()
+    for h in haves:
+        if git.has_object(h):
+            for name, samples in _column_samples(git, git.commit_info(h).tree, columns):
+                _tree_closure(git, samples, skip, None)
+    out: dict[str, None] = {}
+    for c in commits:
+        for name, samples in _column_samples(git, git.commit_info(c).tree, columns):
+            found: list[tuple[Oid, int]] = []
+            _tree_closure(git, samples, skip, found)
+            for oid, kind in found:
+                if kind == BLOB:
+                    for d in shard_digests(git.read_blob(oid)):
+                        out[d] = None
+    return out
+
+
+def _column_samples(git: GitRepo, root: str, columns: Optional[set[str]]) -> Iterator[tuple[str, str]]:
+    cols = git.tree_entries(root).get("columns")
+    if cols is None:
+        return
+    for name, (tree, _) in git.tree_entries(cols[0]).items():
+        if columns is not None and name not in columns:
+            continue
+        samples = git.tree_entries(tree).get("samples")
+        if samples is not None:
+            yield name, samples[0]

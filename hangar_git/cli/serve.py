@@ -1,0 +1,45 @@
+"""Server commands: `serve` (protocol on stdin/stdout) and `server` (standalone SSH server)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..transport.service import RepositoryService
+from ..transport.sshserver import run_server
+
+
+@click.command("serve")
+@click.argument("path", type=click.Path(file_okay=False))
+def serve_command(path: str) -> None:
+    """Speak the hangar protocol for the repository at PATH on stdin/stdout.
+
+    This is what an SSH exec channel runs (like git-upload-pack); users do
+    not call it directly.
+    """
+    service = RepositoryService(os.path.abspath(path))
+    service.run(sys.stdin.buffer, sys.stdout.buffer)
+
+
+@click.command("server")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=50051, show_default=True, type=int, help="TCP port.")
+@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Serve only repositories under this directory.")
+@click.option("--authorized-keys", "authorized_keys", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="OpenSSH authorized_keys file of the public keys allowed in.")
+@click.option("--host-key", type=click.Path(dir_okay=False),
+              help="Host private key (default: created under ROOT/.hangar-server/).")
+def server_command(ip: str, port: int, root: str, authorized_keys: str, host_key: str | None) -> None:
+    """Run a standalone SSH server for the repositories under --root.
+
+    Public-key authentication only; clients may run nothing but the hangar
+    protocol (no shell), on repositories inside ROOT. Stop with Ctrl-C.
+    """
+    run_server(ip, port, os.path.abspath(root), authorized_keys, host_key_path=host_key,
+               handler_factory=RepositoryService)
+
+
+COMMANDS = [serve_command, server_command]

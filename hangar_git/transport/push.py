@@ -1,0 +1,95 @@
+"""Push: send a branch's new commits and the data they reference, then move the remote branch."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
+from ..bookkeeping.transfer import COMMIT, objects_to_send, read_raw, referenced_digests
+from ..errors import BranchNotFoundError, HangarError, NonFastForwardError
+from ..storage import Digest, ObjectStore
+from .progress import progress
+from .rpc import Session
+from .service import send_data
+from .wire import batches, chunked
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    branch: str
+    old: str | None
+    new: str
+    commits: int
+    objects: int
+    samples: int
+    bytes: int
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.old == self.new
+
+
+def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch: str,
+         *, quiet: bool = False) -> PushResult:
+    """Push ``branch`` to the remote behind ``session`` (fast-forward only)."""
+    local = git.get_ref(branch_ref(branch))
+    if local is None:
+        raise BranchNotFoundError(branch)
+    heads: dict[str, str] = session.call("list_refs").header["heads"]
+    old = heads.get(branch)
+    if old == local:
+        git.set_ref(remote_ref(remote, branch), local)
+        return PushResult(branch, old, local, 0, 0, 0, 0)
+    if old is not None and (not git.has_object(old) or not git.is_ancestor(old, local)):
+        raise NonFastForwardError(remote, branch)
+    haves = [h for h in heads.values() if git.has_object(h)]
+    with progress("Counting objects", quiet=quiet) as bar:
+        todo = objects_to_send(git, [local], haves)
+        bar.update(len(todo))
+    commits = [oid for oid, kind in todo if kind == COMMIT]
+    digests = list(referenced_digests(git, commits, haves))
+    remote_missing = _remote_missing(session, digests)
+    local_absent = set(store.missing([Digest(d) for d in remote_missing]))
+    if local_absent:
+        raise HangarError(
+            f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
+            f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
+            f"remote that has them first")
+    nbytes = sum(store.info(Digest(d)).nbytes for d in remote_missing)
+    _send_data(session, store, remote_missing, nbytes, quiet)
+    _send_objects(session, git, todo, quiet)
+    with progress("Updating remote ref", total=1, quiet=quiet) as bar:
+        session.call("update_ref", {"branch": branch, "old": old, "new": local})
+        bar.update(1)
+    git.set_ref(remote_ref(remote, branch), local)
+    return PushResult(branch, old, local, len(commits), len(todo), len(remote_missing), nbytes)
+
+
+def _remote_missing(session: Session, digests: list[str]) -> list[str]:
+    out: list[str] = []
+    for part in chunked(digests):
+        out += session.call("missing_data", {"digests": part}).header["missing"]
+    return out
+
+
+def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes: int, quiet: bool) -> None:
+    if not digests:
+        return
+    with progress("Pushing data", total=nbytes, unit="B", quiet=quiet) as bar:
+        session.send("put_data", {"count": len(digests)})
+        send_data(store, session, digests, progress=bar)
+        session.send("end", {})
+        session.recv()
+
+
+def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool) -> None:
+    if not todo:
+        return
+    with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
+        session.send("put_objects", {"count": len(todo)})
+        for batch in batches(todo, lambda _: 1024):
+            raw = [read_raw(git, oid) for oid, _ in batch]
+            session.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
+                                     "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
+            bar.update(len(batch))
+        session.send("end", {})
+        session.recv()

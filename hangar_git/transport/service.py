@@ -1,0 +1,177 @@
+"""The server side of the protocol: one repository, every request untrusted.
+
+Run by ``git hangar serve PATH`` (stdin/stdout, under OpenSSH) and by the
+standalone ``git hangar server``. Clients may read refs, objects and data,
+and may add objects and data (each verified before it is kept) and move a
+branch under ``refs/hangar/heads/`` by compare-and-swap once everything
+the new commits reference is present.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from ..bookkeeping.branches import check_branch_name
+from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
+from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_send, read_raw,
+                                    referenced_digests, write_raw)
+from ..errors import (HangarError, IntegrityError, NonFastForwardError, NotInitializedError,
+                      ProtocolError)
+from ..storage import Digest, ObjectStore, open_store
+from .framing import Frame
+from .rpc import Reply, ServiceHandler, Stream, rpc_method
+from .wire import (BATCH_BYTES, MAX_BATCH_ITEMS, batches, check_digests, check_metas, check_oids,
+                   split_payload)
+
+
+class RepositoryService(ServiceHandler):
+    """Serves one hangar repository (bare or not)."""
+
+    server_name = "hangar-git"
+
+    def __init__(self, path: str) -> None:
+        git = GitRepo.discover(path)
+        if git is None or not git.config_get("hangar.store"):
+            raise NotInitializedError(path)
+        self.git = git
+        uri = git.config_get("hangar.store") or ""
+        hangar_dir = os.path.join(git.git_dir, "hangar")
+        self.store: ObjectStore = open_store(uri, lock_path=os.path.join(hangar_dir, "store.lock"))
+
+    def hello_info(self) -> dict[str, Any]:
+        return {"default_branch": self.git.config_get("hangar.branch") or "master"}
+
+    # -- refs and records -----------------------------------------------------------
+    @rpc_method
+    def list_refs(self, request: Frame, stream: Stream) -> Reply:
+        return {"heads": self.git.list_refs(HEADS)}
+
+    @rpc_method
+    def fetch_objects(self, request: Frame, stream: Stream) -> Reply:
+        wants = check_oids(request.header.get("wants"), "wants")
+        haves = check_oids(request.header.get("haves", []), "haves")
+        for w in wants:
+            if not self.git.has_object(w):
+                raise HangarError(f"the remote has no commit {w}")
+        todo = objects_to_send(self.git, wants, haves)
+        stream.send("count", {"objects": len(todo)})
+        for batch in batches(todo, lambda _: 1024):
+            raw = [read_raw(self.git, oid) for oid, _ in batch]
+            stream.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
+                                    "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
+        return {"objects": len(todo)}
+
+    @rpc_method
+    def put_objects(self, request: Frame, stream: Stream) -> Reply:
+        stored = 0
+        for frame in stream.recv_until("end"):
+            stored += receive_objects(self.git, frame)
+        return {"stored": stored}
+
+    @rpc_method
+    def update_ref(self, request: Frame, stream: Stream) -> Reply:
+        branch = check_branch_name(request.header.get("branch"))
+        new = check_oids([request.header.get("new")], "new")[0]
+        old = request.header.get("old")
+        if old is not None:
+            old = check_oids([old], "old")[0]
+        if not closure_complete(self.git, new):
+            raise IntegrityError(f"push of {branch!r} is incomplete: commit {new} or part of its "
+                                 f"history is missing on the remote; push again")
+        current = self.git.get_ref(branch_ref(branch))
+        if current != old or (old is not None and not self.git.is_ancestor(old, new)):
+            raise NonFastForwardError("remote", branch)
+        haves = list(self.git.list_refs(HEADS).values())
+        needed = list(referenced_digests(self.git, new_commits(self.git, [new], haves), haves))
+        absent = self.store.missing([Digest(d) for d in needed])
+        if absent:
+            raise IntegrityError(
+                f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "
+                f"not on the remote (e.g. {absent[0]}); push again to send them")
+        try:
+            self.git.set_ref(branch_ref(branch), new, expected=old)
+        except RefChangedError:
+            raise NonFastForwardError("remote", branch) from None
+        return {"branch": branch, "head": new}
+
+    # -- data -------------------------------------------------------------------------
+    @rpc_method
+    def missing_data(self, request: Frame, stream: Stream) -> Reply:
+        digests = check_digests(request.header.get("digests"))
+        return {"missing": self.store.missing([Digest(d) for d in digests])}
+
+    @rpc_method
+    def data_sizes(self, request: Frame, stream: Stream) -> Reply:
+        digests = check_digests(request.header.get("digests"))
+        sizes = []
+        for d in digests:
+            try:
+                sizes.append(self.store.info(Digest(d)).nbytes)
+            except KeyError:
+                sizes.append(-1)
+        return {"sizes": sizes}
+
+    @rpc_method
+    def put_data(self, request: Frame, stream: Stream) -> Reply:
+        stored = 0
+        for frame in stream.recv_until("end"):
+            stored += receive_data(self.store, frame)
+        return {"stored": stored}
+
+    @rpc_method
+    def get_data(self, request: Frame, stream: Stream) -> Reply:
+        digests = check_digests(request.header.get("digests"))
+        absent = self.store.missing([Digest(d) for d in digests])
+        if absent:
+            raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
+                              f"(e.g. {absent[0]}); they may have been pushed to another remote")
+        sent = send_data(self.store, stream, digests)
+        return {"objects": sent}
+
+
+def receive_objects(git: GitRepo, frame: Frame) -> int:
+    """Verify and store one ``objects`` frame; returns how many it held."""
+    if frame.kind != "objects":
+        raise ProtocolError(f"expected an objects frame, got {frame.kind!r}")
+    oids = check_oids(frame.header.get("oids"))
+    types = frame.header.get("types")
+    if not isinstance(types, list) or len(types) != len(oids) or not all(isinstance(t, int) for t in types):
+        raise ProtocolError("bad object types")
+    parts = split_payload(frame.header.get("sizes"), frame.payload, len(oids))
+    for oid, kind, data in zip(oids, types, parts):
+        if not git.has_object(oid):
+            write_raw(git, oid, kind, bytes(data))
+    return len(oids)
+
+
+def receive_data(store: ObjectStore, frame: Frame) -> int:
+    """Verify and store one ``data`` frame durably; returns how many objects it held."""
+    if frame.kind != "data":
+        raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
+    digests = check_digests(frame.header.get("digests"))
+    metas = check_metas(frame.header.get("metas"), len(digests))
+    parts = split_payload(frame.header.get("sizes"), frame.payload, len(digests))
+    verified = []
+    for digest, meta, data in zip(digests, metas, parts):
+        store.put_verified(Digest(digest), meta, data)  # type: ignore[arg-type]
+        verified.append(digest)
+    store.flush()
+    return len(verified)
+
+
+def send_data(store: ObjectStore, stream: Any, digests: list[str],
+              progress: Optional[Any] = None) -> int:
+    """Stream objects as ``data`` frames (read and verified from the store)."""
+    infos = [store.info(Digest(d)) for d in digests]
+    sent = 0
+    for batch in batches(infos, lambda i: i.nbytes, MAX_BATCH_ITEMS, BATCH_BYTES):
+        metas, parts = [], []
+        for _, meta, data in store.read_many([i.digest for i in batch]):
+            metas.append(meta)
+            parts.append(data)
+        stream.send("data", {"digests": [i.digest for i in batch], "metas": metas,
+                             "sizes": [len(p) for p in parts]}, b"".join(parts))
+        sent += len(batch)
+        if progress is not None:
+            progress.update(sum(i.nbytes for i in batch))
+    return sent

@@ -1,0 +1,83 @@
+"""Batch encodings shared by both ends: git objects and sample data in frames.
+
+PROTOCOL FORMAT IS PERMANENT (protocol 1). A batch frame's header lists
+what its payload holds, in order; the payload is the concatenation:
+
+* ``objects`` frames: ``{"oids": [...], "types": [...], "sizes": [...]}``
+* ``data`` frames:    ``{"digests": [...], "metas": [...], "sizes": [...]}``
+
+Receivers check list lengths, sizes against the payload, and every id
+against its content before keeping anything.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Iterator
+
+from ..errors import ProtocolError
+
+MAX_BATCH_ITEMS = 8192
+BATCH_BYTES = 8 << 20
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_META = re.compile(r"^(str|bytes|nd:[<>|=]?[a-zA-Z]\d*(\[\w+\])?:[\d,]*)$")
+
+
+def check_oids(values: Any, what: str = "oids") -> list[str]:
+    if not isinstance(values, list) or len(values) > 4 * MAX_BATCH_ITEMS:
+        raise ProtocolError(f"bad {what} list")
+    for v in values:
+        if not isinstance(v, str) or not _HEX40.match(v):
+            raise ProtocolError(f"bad git object id in {what}: {v!r:.80}")
+    return values
+
+
+def check_digests(values: Any) -> list[str]:
+    if not isinstance(values, list) or len(values) > 4 * MAX_BATCH_ITEMS:
+        raise ProtocolError("bad digest list")
+    for v in values:
+        if not isinstance(v, str) or not _HEX64.match(v):
+            raise ProtocolError(f"bad digest: {v!r:.80}")
+    return values
+
+
+def check_metas(values: Any, count: int) -> list[str]:
+    if not isinstance(values, list) or len(values) != count:
+        raise ProtocolError("bad meta list")
+    for v in values:
+        if not isinstance(v, str) or len(v) > 300 or not _META.match(v):
+            raise ProtocolError(f"bad object meta: {v!r:.80}")
+    return values
+
+
+def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[memoryview]:
+    """Cut a payload by the sizes its header announced (validated)."""
+    if (not isinstance(sizes, list) or len(sizes) != count
+            or not all(isinstance(s, int) and s >= 0 for s in sizes) or sum(sizes) != len(payload)):
+        raise ProtocolError("batch sizes do not match its payload")
+    view, out, pos = memoryview(payload), [], 0
+    for s in sizes:
+        out.append(view[pos:pos + s])
+        pos += s
+    return out
+
+
+def batches(items: Iterable[Any], size_of: Any, max_items: int = MAX_BATCH_ITEMS,
+            max_bytes: int = BATCH_BYTES) -> Iterator[list[Any]]:
+    """Group items into batches bounded by count and bytes (one oversized item per batch)."""
+    batch: list[Any] = []
+    nbytes = 0
+    for item in items:
+        n = size_of(item)
+        if batch and (len(batch) >= max_items or nbytes + n > max_bytes):
+            yield batch
+            batch, nbytes = [], 0
+        batch.append(item)
+        nbytes += n
+    if batch:
+        yield batch
+
+
+def chunked(seq: list[Any], n: int = MAX_BATCH_ITEMS) -> Iterator[list[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
