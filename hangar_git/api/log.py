@@ -1,0 +1,211 @@
+"""Commit history drawn as a lane graph, like ``git log --graph``.
+
+Each lane is a column of the drawing (two characters wide) waiting for one
+commit. A commit is drawn as ``*`` in its lane; its parents take over that
+lane (a merge opens lanes to its right), a parent some other lane already
+waits for is joined by a diagonal edge, and lanes that end let the lanes on
+their right close up. Between commit rows, edges move at most one column
+per row (``\\`` right, ``/`` left), so every edge is drawn unbroken::
+
+    *   a=... (master) : merge
+    |\\
+    | * a=... (dev) : on dev
+    * | a=... : on master
+    |/
+    * a=... : first commit
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional
+
+from ..bookkeeping.gitrepo import HEADS, REMOTES, Oid
+from .context import RepoContext
+
+RESET = "\033[m"
+LANE_COLOURS = ("\033[31m", "\033[32m", "\033[33m", "\033[34m", "\033[35m", "\033[36m",
+                "\033[1;31m", "\033[1;32m", "\033[1;33m", "\033[1;34m", "\033[1;35m", "\033[1;36m")
+DIGEST_COLOUR, LOCAL_COLOUR, REMOTE_COLOUR = "\033[33m", "\033[1;32m", "\033[1;31m"
+
+
+@dataclass
+class _Edge:
+    src: int
+    dst: int
+    colour: int
+
+
+class GraphRenderer:
+    """Turns commits (newest first, parents after children) into graph rows."""
+
+    def __init__(self, colour: bool = False) -> None:
+        self.colour = colour
+        self.lanes: list[str] = []
+        self.lane_colours: list[int] = []
+        self._next_colour = 0
+
+    def _fresh_colour(self) -> int:
+        self._next_colour = (self._next_colour + 1) % len(LANE_COLOURS)
+        return self._next_colour
+
+    def _paint(self, char: str, colour: Optional[int]) -> str:
+        if not self.colour or colour is None or char == " ":
+            return char
+        return f"{LANE_COLOURS[colour]}{char}{RESET}"
+
+    def rows(self, commit: str, parents: list[str], text: str) -> list[str]:
+        """Graph rows for one commit: its own row (with ``text``), then edge rows."""
+        if commit not in self.lanes:
+            self.lanes.append(commit)
+            self.lane_colours.append(self._fresh_colour())
+        at = self.lanes.index(commit)
+        new_lanes, new_colours, edges = self._advance(at, parents)
+        cells = {2 * k: ("*" if k == at else "|", None if k == at else c)
+                 for k, c in enumerate(self.lane_colours)}
+        width = 2 * max(len(self.lanes), len(new_lanes))
+        out = [self._line(cells, width) + text]
+        out += self._edge_rows(edges)
+        self.lanes, self.lane_colours = new_lanes, new_colours
+        return out
+
+    def _advance(self, at: int, parents: list[str]) -> tuple[list[str], list[int], list[_Edge]]:
+        new: list[str] = []
+        colours: list[int] = []
+        edges: list[_Edge] = []
+
+        def place(commit: str, colour: int) -> int:
+            if commit in new:
+                return new.index(commit)
+            new.append(commit)
+            colours.append(colour)
+            return len(new) - 1
+
+        for k, waiting in enumerate(self.lanes):
+            if k != at:
+                dst = place(waiting, self.lane_colours[k])
+                edges.append(_Edge(k, dst, colours[dst]))
+                continue
+            for n, parent in enumerate(parents):
+                dst = place(parent, self.lane_colours[k] if n == 0 else self._fresh_colour())
+                edges.append(_Edge(k, dst, colours[dst]))
+        return new, colours, edges
+
+    def _edge_rows(self, edges: list[_Edge]) -> list[str]:
+        pos = [e.src for e in edges]
+        rows = []
+        while any(p != e.dst for p, e in zip(pos, edges)):
+            cells: dict[int, tuple[str, Optional[int]]] = {}
+            moved = [False] * len(edges)
+            for i, e in enumerate(edges):          # left moves first, right moves yield to them
+                if pos[i] > e.dst:
+                    cells[2 * pos[i] - 1] = ("/", e.colour)
+                    moved[i] = True
+            for i, e in enumerate(edges):
+                if pos[i] < e.dst and cells.get(2 * pos[i] + 1, ("\\",))[0] != "/":
+                    cells[2 * pos[i] + 1] = ("\\", e.colour)
+                    moved[i] = True
+            for i, e in enumerate(edges):
+                if not moved[i]:
+                    cells.setdefault(2 * pos[i], ("|", e.colour))
+            for i, e in enumerate(edges):
+                if moved[i]:
+                    pos[i] += 1 if pos[i] < e.dst else -1
+            rows.append(self._line(cells, 0).rstrip())
+        return rows
+
+    def _line(self, cells: dict[int, tuple[str, Optional[int]]], width: int) -> str:
+        size = max(width, max(cells) + 1 if cells else 0)
+        chars = [" "] * size
+        for at, (char, colour) in cells.items():
+            chars[at] = self._paint(char, colour)
+        return "".join(chars)
+
+
+def graph_order(tips: list[str], parents: dict[str, list[str]], times: dict[str, int]) -> list[str]:
+    """Commits newest first in git's graph order (``--topo-order``).
+
+    A commit comes only after all its children; after a commit, its last
+    parent's line is followed first (a stack), so each branch's commits stay
+    together, as ``git log --graph`` shows them.
+    """
+    pending = {c: 0 for c in parents}
+    for c in parents:
+        for p in parents[c]:
+            if p in pending:
+                pending[p] += 1
+    starts = sorted((t for t in dict.fromkeys(tips) if pending.get(t) == 0), key=lambda t: -times[t])
+    stack = starts[::-1]
+    order: list[str] = []
+    while stack:
+        commit = stack.pop()
+        order.append(commit)
+        for p in parents[commit]:
+            if p in pending:
+                pending[p] -= 1
+                if pending[p] == 0:
+                    stack.append(p)
+    return order
+
+
+def draw(order: Iterable[str], parents: dict[str, list[str]], texts: dict[str, str],
+         colour: bool = False) -> Iterator[str]:
+    """Lines of the graph of ``order`` (newest first), each commit followed by its text."""
+    graph = GraphRenderer(colour)
+    for commit in order:
+        yield from graph.rows(commit, parents[commit], texts[commit])
+
+
+# -- repo.log -----------------------------------------------------------------------------
+def branch_labels(ctx: RepoContext) -> dict[str, str]:
+    """Label -> head digest of every local branch and remote-tracking branch (``origin/x``)."""
+    heads = dict(ctx.git.list_refs(HEADS))
+    heads.update(ctx.git.list_refs(REMOTES))
+    return heads
+
+
+def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_user: bool,
+              colour: bool, remotes: set[str]) -> str:
+    def paint(text: str, code: str) -> str:
+        return f"{code}{text}{RESET}" if colour else text
+    parts = [paint(f"a={commit}", DIGEST_COLOUR)]
+    parts += [paint(f"({name})", REMOTE_COLOUR if name in remotes else LOCAL_COLOUR) for name in labels]
+    if show_time:
+        parts.append(f"({time.strftime('%d%b%Y %H:%M:%S', time.gmtime(spec['time']))})")
+    if show_user:
+        parts.append(f"({spec['author']})")
+    subject = spec["message"].strip().splitlines()[0] if spec["message"].strip() else ""
+    return " ".join(parts) + f" : {subject}"
+
+
+def log(ctx: RepoContext, start: Optional[Oid], *, heads: Optional[list[Oid]] = None,
+        return_contents: bool = False, show_time: bool = False, show_user: bool = False,
+        colour: Optional[bool] = None) -> Optional[dict]:
+    """Print (or return) the history from ``start`` (or from every one of ``heads``)."""
+    tips = [start] if start else list(dict.fromkeys(heads or []))
+    ancestors: dict[str, list[str]] = {}
+    specs: dict[str, dict] = {}
+    for info in ctx.git.walk(tips):
+        ancestors[info.oid] = list(info.parents)
+        specs[info.oid] = {"message": info.message.rstrip("\n"), "author": info.author,
+                           "email": info.email, "time": info.time}
+    order = graph_order(tips, ancestors, {c: s["time"] for c, s in specs.items()})
+    labels = branch_labels(ctx)
+    contents = {"head": start or (order[0] if order else None), "order": order, "heads": labels,
+                "ancestors": ancestors, "specs": specs}
+    if return_contents:
+        return contents
+    if not order:
+        print("No commits made")
+        return None
+    colour = sys.stdout.isatty() if colour is None else colour
+    remotes = set(ctx.git.list_refs(REMOTES))
+    by_commit: dict[str, list[str]] = {}
+    for name in sorted(labels, key=lambda n: (n in remotes, n)):
+        by_commit.setdefault(labels[name], []).append(name)
+    texts = {c: _describe(c, specs[c], by_commit.get(c, []), show_time, show_user, colour, remotes)
+             for c in order}
+    for line in draw(order, ancestors, texts, colour):
+        print(line)
+    return None

@@ -1,0 +1,186 @@
+"""Three-way merge of record trees, from bookkeeping alone.
+
+Each side's changes against the merge base are found by comparing tree ids
+(:mod:`.diff`), so the work grows with the size of the changes. Rules, at
+the level of columns, sample keys and metadata keys:
+
+* a change made on one side only is taken;
+* the same change made on both sides is taken once;
+* different changes to one key, a delete against a mutation, a column
+  deleted on one side and changed on the other, and a column whose schema
+  differs between the sides are conflicts.
+
+Every conflict is found before anything is written; the merged tree is
+then built by applying the dev side's changes onto master's records with
+:func:`.writer.write_column`. Sample data is never read: records name data
+by digest, and a merge only moves digests around.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import MergeConflictError
+from .diff import Change, map_changes, metadata_changes, record_changes
+from .gitrepo import GitRepo, Oid
+from .records import ColumnSchema, Key, decode_key
+from .snapshot import ColumnRecords, Snapshot
+from .writer import write_column, write_root
+
+KINDS = ("schema", "column", "sample", "metadata")
+
+
+def _action(change: Optional[Change]) -> str:
+    if change is None:
+        return "unchanged"
+    before, after = change
+    return "added" if before is None else "deleted" if after is None else "mutated"
+
+
+def _schema_text(schema: Optional[ColumnSchema]) -> str:
+    if schema is None:
+        return "deleted"
+    if schema.column_type != "ndarray":
+        return schema.column_type
+    shape = "variable " if schema.variable_shape else ""
+    return f"ndarray {schema.dtype} {shape}{schema.shape}"
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One change the merge cannot combine.
+
+    ``kind`` is ``schema`` (the column's schema differs between the sides),
+    ``column`` (deleted on one side, changed on the other), ``sample`` or
+    ``metadata`` (one key changed differently on each side). ``column`` is
+    None for metadata; ``key`` is None for column-level conflicts.
+    ``master`` and ``dev`` say what each side did (``added``, ``mutated``,
+    ``deleted``, ``modified``, or a schema).
+    """
+
+    kind: str
+    column: Optional[str]
+    key: Optional[Key]
+    master: str
+    dev: str
+
+    def __str__(self) -> str:
+        sides = f"{self.master} on master, {self.dev} on dev"
+        if self.kind == "schema":
+            return f"schema conflict: column {self.column!r} is {self.master} on master, {self.dev} on dev"
+        if self.kind == "column":
+            return f"column conflict: column {self.column!r} {sides}"
+        if self.kind == "sample":
+            return f"sample conflict: column {self.column!r} key {self.key!r} {sides}"
+        return f"metadata conflict: key {self.key!r} {sides}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "column": self.column, "key": self.key,
+                "master": self.master, "dev": self.dev}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Conflict":
+        return cls(d["kind"], d.get("column"), d.get("key"), d["master"], d["dev"])
+
+
+def _combine(master: dict[str, Change], dev: dict[str, Change]
+             ) -> tuple[dict[str, Optional[str]], list[tuple[str, Change, Change]]]:
+    """Dev changes to apply onto master, and the keys both sides changed differently."""
+    apply: dict[str, Optional[str]] = {}
+    clashes: list[tuple[str, Change, Change]] = []
+    for key, change in dev.items():
+        other = master.get(key)
+        if other is None:
+            apply[key] = change[1]
+        elif other[1] != change[1]:
+            clashes.append((key, other, change))
+    return apply, clashes
+
+
+@dataclass
+class _Plan:
+    columns: dict[str, Optional[str]] = field(default_factory=dict)          # taken whole
+    writes: dict[str, tuple[ColumnRecords, dict[str, Optional[str]], str]] = field(default_factory=dict)
+    metadata: Optional[dict[str, str]] = None
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _plan_column(git: GitRepo, plan: _Plan, name: str, base: Snapshot, master: Snapshot,
+                 dev: Snapshot) -> None:
+    b, m, d = (s.column_trees.get(name) for s in (base, master, dev))
+    if m == d or d == b:
+        return
+    if m == b:
+        plan.columns[name] = d
+        return
+    if m is None or d is None:
+        plan.conflicts.append(Conflict("column", name, None, "deleted" if m is None else "modified",
+                                       "deleted" if d is None else "modified"))
+        return
+    rm, rd = master.column(name), dev.column(name)
+    if rm.schema != rd.schema:
+        plan.conflicts.append(Conflict("schema", name, None, _schema_text(rm.schema), _schema_text(rd.schema)))
+        return
+    rb = base.column(name) if b is not None else None
+    apply, clashes = _combine(record_changes(git, rb, rm), record_changes(git, rb, rd))
+    plan.conflicts += [Conflict("sample", name, decode_key(k), _action(cm), _action(cd))
+                       for k, cm, cd in clashes]
+    if apply:
+        plan.writes[name] = (rm, apply, d)
+
+
+def _plan_metadata(plan: _Plan, base: Snapshot, master: Snapshot, dev: Snapshot) -> None:
+    dev_changes = metadata_changes(base, dev)
+    if not dev_changes:
+        return
+    apply, clashes = _combine(metadata_changes(base, master), dev_changes)
+    plan.conflicts += [Conflict("metadata", None, k, _action(cm), _action(cd)) for k, cm, cd in clashes]
+    if apply:
+        merged = dict(master.metadata)
+        for key, value in apply.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        plan.metadata = merged
+
+
+def _sort_key(c: Conflict) -> tuple:
+    key = c.key
+    return (KINDS.index(c.kind), c.column or "", (0, key, "") if type(key) is int else (1, 0, str(key)))
+
+
+def plan_merge(git: GitRepo, base_root: Optional[str], master_root: Optional[str],
+               dev_root: Optional[str]) -> _Plan:
+    """Decide every column and key; conflicts are collected, nothing is written."""
+    base, master, dev = (Snapshot(git, Oid(t) if t else None) for t in (base_root, master_root, dev_root))
+    plan = _Plan()
+    for name in sorted(base.column_trees.keys() | master.column_trees.keys() | dev.column_trees.keys()):
+        _plan_column(git, plan, name, base, master, dev)
+    _plan_metadata(plan, base, master, dev)
+    plan.conflicts.sort(key=_sort_key)
+    return plan
+
+
+def merge_trees(git: GitRepo, base_root: Optional[str], master_root: Optional[str],
+                dev_root: Optional[str]) -> tuple[Oid, dict[str, tuple[str, str, str]]]:
+    """Root tree of the 3-way merge; raises MergeConflictError before writing anything.
+
+    Also returns, for each column whose records were combined, the column
+    tree ids (merged, master, dev), so callers can carry cached facts over.
+    """
+    plan = plan_merge(git, base_root, master_root, dev_root)
+    if plan.conflicts:
+        raise MergeConflictError(plan.conflicts)
+    trees = dict(plan.columns)
+    combined: dict[str, tuple[str, str, str]] = {}
+    for name, (records, apply, dev_tree) in plan.writes.items():
+        tree, _ = write_column(git, records, records.schema, apply)
+        trees[name] = tree
+        combined[name] = (tree, records.tree, dev_tree)
+    if not trees and plan.metadata is None and master_root:
+        return Oid(master_root), combined
+    return write_root(git, master_root, trees, plan.metadata), combined
+
+
+__all__ = ["Conflict", "KINDS", "map_changes", "merge_trees", "plan_merge"]
