@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from hangar_git.errors import HangarError, RemoteError
 
@@ -84,8 +84,8 @@ def spawn_local(path: str) -> Pipe:
         raise RemoteError(f"{path}: cannot start the local server {command[0]!r} ({exc})") from None
     assert proc.stdin and proc.stdout and proc.stderr
     _grow_pipes(proc.stdin, proc.stdout)
-    reader = io.BufferedReader(proc.stdout, BUFFER_SIZE)  # type: ignore[arg-type]
-    writer = io.BufferedWriter(proc.stdin, BUFFER_SIZE)  # type: ignore[arg-type]
+    reader = io.BufferedReader(proc.stdout, BUFFER_SIZE)  # type: ignore[type-var]
+    writer = io.BufferedWriter(proc.stdin, BUFFER_SIZE)
     stderr = StderrTail(proc.stderr.read)
     return Pipe(reader, writer, _process_closer(proc, writer, stderr), _process_describer(proc, stderr))
 
@@ -99,7 +99,7 @@ def _grow_pipes(*files: object) -> None:
         pass
 
 
-def _process_closer(proc: subprocess.Popen, writer: io.BufferedWriter,
+def _process_closer(proc: "subprocess.Popen[bytes]", writer: Any,
                     stderr: StderrTail) -> Callable[[], None]:
     def close() -> None:
         try:
@@ -118,7 +118,7 @@ def _process_closer(proc: subprocess.Popen, writer: io.BufferedWriter,
     return close
 
 
-def _process_describer(proc: subprocess.Popen, stderr: StderrTail) -> Callable[[], str]:
+def _process_describer(proc: "subprocess.Popen[bytes]", stderr: StderrTail) -> Callable[[], str]:
     def describe() -> str:
         text = stderr.text(wait=2.0).strip()
         code = proc.poll()

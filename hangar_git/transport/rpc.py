@@ -10,9 +10,14 @@ Conversation rules (permanent, both sides rely on them):
   "attrs": {...}}``. The client re-raises the hangar_git.errors class of
   that name when there is one, else :class:`RemoteError`.
 * After an error the server keeps the session only if the failed handler
-  read nothing beyond its request and the error was a HangarError;
-  otherwise the stream state is unknown and it hangs up.
+  read nothing beyond its request and the error was a HangarError (not a
+  ProtocolError); otherwise the stream state is unknown and it hangs up.
+  A client whose write fails because of that hang-up gets the server's
+  error, not a broken pipe.
 * ``bye`` (or EOF) ends the session.
+* Frames are buffered until a ``flush`` or a ``recv``. A handler should read
+  all of a client's streamed input before streaming large output back (and
+  vice versa), or both ends can block on full pipes.
 """
 from __future__ import annotations
 

@@ -258,7 +258,7 @@ class HangarSSHServer:
                 transport.close()
             sock.close()
             with self._lock:
-                self._transports.discard(transport)  # type: ignore[arg-type]
+                self._transports.discard(transport)
                 self._threads.discard(threading.current_thread())
             self._slots.release()
 

@@ -311,3 +311,11 @@ def test_authorized_keys_are_reloaded(ssh_server: ServerSetup, tmp_path: Path) -
     keys_file.write_text(keys_file.read_text() + authorized_line(newcomer))
     os.utime(keys_file, (time.time() + 5, time.time() + 5))
     open_session(ssh_server.url()).close()
+
+
+def test_silent_server_times_out_with_the_address(fake_home: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        (fake_home / ".ssh" / "config").write_text("Host 127.0.0.1\n  ConnectTimeout 1\n")
+        with pytest.raises(RemoteError, match=rf"ssh://\w+@127\.0\.0\.1:{port}: "):
+            open_session(f"ssh://127.0.0.1:{port}/repo")
