@@ -43,12 +43,19 @@ class HeldLock:
     def holder(self) -> dict | None:
         try:
             with open(self.path) as fh:
-                return json.load(fh)
+                info = json.load(fh)
         except (FileNotFoundError, ValueError):
             return None
+        return info if isinstance(info, dict) and "pid" in info else None
 
     def try_acquire(self) -> dict | None:
         """Take the lock; return None on success, else the live holder's info."""
+        # Acquirers and releasers take turns: otherwise one could read another's
+        # lock file before its content is written, take it for stale and remove it.
+        with exclusive(self.path + ".guard"):
+            return self._try_acquire()
+
+    def _try_acquire(self) -> dict | None:
         me = {"pid": os.getpid(), "host": socket.gethostname(),
               "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         for _ in range(3):
@@ -67,9 +74,10 @@ class HeldLock:
         return self.holder() or {}
 
     def release(self) -> None:
-        info = self.holder()
-        if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
-            _remove(self.path)
+        with exclusive(self.path + ".guard"):
+            info = self.holder()
+            if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+                _remove(self.path)
 
 
 def _is_stale(info: dict) -> bool:
