@@ -1,0 +1,96 @@
+"""`branch`, `checkout`, `merge`."""
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..api.repository import Repository
+from ..errors import BranchNotFoundError
+from .common import State, api, first_line, fmt_digest, pass_state
+
+
+def resolve_base(repo: Repository, base: Optional[str]) -> Optional[str]:
+    """A branch name (local or remote/branch) becomes its head; a digest stays."""
+    if base is None:
+        return None
+    try:
+        return repo.branch_head(base)
+    except BranchNotFoundError:
+        return base
+
+
+def list_branches(repo: Repository, verbose: bool) -> None:
+    current = repo.ctx.default_branch
+    for name in repo.list_branches():
+        mark = "*" if name == current else " "
+        if not verbose:
+            click.echo(f"{mark} {name}")
+            continue
+        head = repo.branch_head(name)
+        message = first_line(repo.ctx.git.commit_info(head).message)
+        click.echo(f"{mark} {name}  {fmt_digest(head)} {message}")
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--base", metavar="COMMIT|BRANCH",
+              help="Where the new branch starts (default: head of the write branch).")
+@click.option("-d", "--delete", is_flag=True,
+              help="Delete branch NAME (refused if its commits are on no other branch).")
+@click.option("-D", "force_delete", is_flag=True, help="Delete branch NAME even if unmerged.")
+@click.option("-v", "--verbose", is_flag=True, help="List each branch's head commit too.")
+@pass_state
+def branch(state: State, name: Optional[str], base: Optional[str], delete: bool,
+           force_delete: bool, verbose: bool) -> None:
+    """List branches (the write branch marked *), create NAME, or delete it."""
+    repo = state.repo
+    if delete or force_delete:
+        if name is None or base is not None:
+            raise click.UsageError("-d/-D takes a branch NAME (and no --base)")
+        removed = repo.remove_branch(name, force_delete=force_delete)
+        state.say(f"Deleted branch {name} (was {fmt_digest(removed.digest)})")
+    elif name is not None:
+        created = repo.create_branch(name, base_commit=resolve_base(repo, base))
+        state.say(f"Created branch {name} at {fmt_digest(created.digest)}")
+    elif base is not None:
+        raise click.UsageError("--base needs a branch NAME to create")
+    else:
+        list_branches(repo, verbose)
+
+
+@click.command()
+@click.argument("branch")
+@click.option("-b", "create", is_flag=True, help="Create BRANCH first.")
+@click.option("--base", metavar="COMMIT|BRANCH",
+              help="With -b: where BRANCH starts (default: head of the write branch).")
+@pass_state
+def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> None:
+    """Make BRANCH the write branch (where `add` and `commit` go).
+
+    Refused while the staging area holds uncommitted changes or a write
+    checkout is open.
+    """
+    repo = state.repo
+    if base is not None and not create:
+        raise click.UsageError("--base goes with -b")
+    if create:
+        repo.create_branch(branch, base_commit=resolve_base(repo, base))
+    repo.set_write_branch(branch)
+    state.say(f"Switched to branch {branch!r}")
+
+
+@click.command()
+@click.argument("master")
+@click.argument("dev")
+@click.option("-m", "--message", required=True, help="Message of the merge commit.")
+@pass_state
+def merge(state: State, master: str, dev: str, message: str) -> None:
+    """Merge branch DEV into branch MASTER (fast-forward or 3-way)."""
+    repo = state.repo
+    with state.hush():
+        digest = api(repo, "merge", "merge")(message, master, dev)
+    state.say(f"Merged {dev!r} into {master!r}: {fmt_digest(digest)}")
+
+
+COMMANDS = [branch, checkout, merge]

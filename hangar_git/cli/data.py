@@ -1,0 +1,185 @@
+"""`git hangar add` and `git hangar export`: files in and out of a column."""
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Iterable, Iterator, Optional
+
+import click
+
+from ..api.repository import Repository
+from ..bookkeeping.gitrepo import STAGING
+from ..errors import ImportFormatError, InvalidNameError, SchemaError
+from .common import State, pass_state
+from .exporters import FORMATS, export_column
+from .importers import (KEY_FROM, Importer, ImportOptions, Key, Sample, assign_keys,
+                        check_sources, max_shape, parse_dtype)
+
+
+# -- add ------------------------------------------------------------------------------
+@contextmanager
+def staged_or_nothing(repo: Repository, branch: Optional[str]) -> Iterator[Any]:
+    """A write checkout whose changes reach the staging area only if the block
+    succeeds: on any error the staging area is put back as it was."""
+    co = repo.checkout(write=True, branch=branch or "")
+    git = repo.ctx.git
+    before = git.get_ref(STAGING)
+    done = False
+    try:
+        yield co
+        done = True
+    finally:
+        try:
+            co.close()
+        finally:
+            if not done:
+                git.set_ref(STAGING, before)
+
+
+def parse_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a shape such as 3,64", param_hint="--shape") from None
+    if any(s < 0 for s in shape):
+        raise click.BadParameter(f"{text!r} has a negative dimension", param_hint="--shape")
+    return shape
+
+
+def open_column(co: Any, name: str, importer: Importer, shape: Optional[tuple[int, ...]],
+                variable_shape: bool) -> tuple[Any, Iterable[Sample]]:
+    """The column to fill (created from the first sample if it does not exist)
+    and the samples still to stage."""
+    samples: Iterable[Sample] = iter(importer)
+    if name in co.columns:
+        col = existing_column(co.columns[name], shape, variable_shape)
+        importer.options = replace(importer.options, column_dtype=col.dtype)
+        return col, samples
+    first = next(iter(samples), None)
+    if first is None:
+        raise ImportFormatError(f"the files hold no samples: column {name!r} was not created")
+    samples = itertools.chain([first], samples)
+    if shape is None and variable_shape:
+        shape = max_shape(Importer(importer.paths, importer.options))
+    col = co.add_ndarray_column(name, shape=first.value.shape if shape is None else shape,
+                                dtype=first.value.dtype, variable_shape=variable_shape)
+    importer.options = replace(importer.options, column_dtype=col.dtype)
+    return col, samples
+
+
+def existing_column(col: Any, shape: Optional[tuple[int, ...]], variable_shape: bool) -> Any:
+    if col.column_type != "ndarray":
+        raise SchemaError(f"column {col.name!r} holds {col.column_type} samples: `git hangar add` "
+                          f"imports arrays into ndarray columns", expected="ndarray",
+                          given=col.column_type)
+    if shape is not None and tuple(shape) != tuple(col.shape):
+        raise SchemaError(f"column {col.name!r} exists with shape {col.shape}, not {shape}",
+                          expected=col.shape, given=shape)
+    if variable_shape and not col.schema.variable_shape:
+        raise SchemaError(f"column {col.name!r} exists with a fixed shape {col.shape}",
+                          expected="fixed shape", given="variable shape")
+    return col
+
+
+def with_where(exc: Exception, where: str) -> Exception:
+    """The same error, its message prefixed by where the sample came from."""
+    if isinstance(exc, SchemaError):
+        return SchemaError(f"{where}: {exc}", expected=exc.expected, given=exc.given)
+    return type(exc)(f"{where}: {exc}")
+
+
+def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> int:
+    count = 0
+    with col:
+        for key, sample in keyed:
+            try:
+                col[key] = sample.value
+            except (SchemaError, InvalidNameError) as exc:
+                raise with_where(exc, sample.where) from None
+            count += 1
+            bar.update(1)
+    return count
+
+
+@click.command()
+@click.argument("column")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@click.option("--key-from", type=click.Choice(KEY_FROM), default="auto", show_default=True,
+              help="Keys: auto = CSV key column, else row index for rows, else file stem / "
+                   ".npz member name; name = stem (stem:row for rows); index = 0, 1, 2, ... "
+                   "across all files; row = row index.")
+@click.option("--start", type=int, default=0, show_default=True,
+              help="First key of --key-from index.")
+@click.option("--rows", is_flag=True, help=".npy: import each row of the array as a sample.")
+@click.option("--dtype", help="CSV: parse values as this numpy dtype (default: the column's, "
+                              "else int64 or float64); other files: cast to it.")
+@click.option("--key-column", metavar="INDEX|NAME",
+              help="CSV: the field holding each row's key (0-based, or a name with --header).")
+@click.option("--header", is_flag=True, help="CSV: the first row names the fields.")
+@click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter.")
+@click.option("--variable-shape", is_flag=True,
+              help="New column: samples may have any shape up to --shape (default: the "
+                   "largest of the imported samples).")
+@click.option("--shape", metavar="DIMS", help="New column: sample shape (maximum with "
+                                              "--variable-shape), e.g. 3,64.")
+@click.option("-b", "--branch", help="Write branch to stage on (default: the current one; "
+                                     "it becomes the write branch).")
+@pass_state
+def add(state: State, column: str, files: tuple[str, ...], key_from: str, start: int,
+        rows: bool, dtype: Optional[str], key_column: Optional[str], header: bool,
+        delimiter: str, variable_shape: bool, shape: Optional[str], branch: Optional[str]) -> None:
+    """Import FILES into COLUMN of the staging area.
+
+    Reads .npy (one sample per file, or per row with --rows), .npz (one per
+    array), .csv (one 1-D sample per row) and images (.png, .jpg, ...; needs
+    Pillow). The column is created from the first sample if it does not
+    exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
+    any sample fails, nothing of this command is staged.
+    """
+    if key_column is not None and key_from != "auto":
+        raise click.UsageError("--key-column gives the keys: do not combine it with --key-from")
+    if len(delimiter) != 1:
+        raise click.BadParameter("must be one character", param_hint="--delimiter")
+    options = ImportOptions(rows=rows, dtype=parse_dtype(dtype), key_column=key_column,
+                            header=header, delimiter=delimiter)
+    max_dims = parse_shape(shape)
+    check_sources(files)
+    with staged_or_nothing(state.repo, branch) as co:
+        importer = Importer(files, options)
+        col, samples = open_column(co, column, importer, max_dims, variable_shape)
+        with state.progress(f"add {column}") as bar:
+            count = stage(col, assign_keys(samples, key_from, start), bar)
+        target = co.branch_name
+    state.say(f"Staged {count} sample(s) in column {column!r} on {target!r}; record them with "
+              f"`git hangar commit -m MESSAGE`")
+
+
+# -- export ---------------------------------------------------------------------------
+@click.command()
+@click.argument("column")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--branch", help="Export from the head of this branch (default: the write branch).")
+@click.option("--commit", help="Export from this commit.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="npy", show_default=True,
+              help="npy: a <key>.npy per sample; npz: one <column>.npz; csv: one <column>.csv "
+                   "with a row per 1-D sample.")
+@click.option("--keys/--no-keys", default=True, show_default=True,
+              help="csv: write each row's key as its first field.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@pass_state
+def export(state: State, column: str, out_dir: str, branch: Optional[str], commit: Optional[str],
+           fmt: str, keys: bool, force: bool) -> None:
+    """Write the samples of COLUMN to files in OUT_DIR (created if needed)."""
+    if branch and commit:
+        raise click.UsageError("give --branch or --commit, not both")
+    with state.repo.checkout(branch=branch or "", commit=commit or "") as co:
+        col = co.columns[column]
+        with state.progress(f"export {column}", total=len(col)) as bar:
+            count = export_column(col, out_dir, fmt, force=force, keys=keys, progress=bar.update)
+    state.say(f"Exported {count} sample(s) of column {column!r} to {out_dir}")
+
+
+COMMANDS = [add, export]

@@ -1,0 +1,322 @@
+"""Readers behind `git hangar add`: files become samples.
+
+* ``.npy``: the array is one sample named by the file stem, or with
+  ``rows`` each row (``arr[i]``) is a sample at row ``i``;
+* ``.npz``: each array in the archive is a sample named by its member name;
+* ``.csv``: each non-blank row is a 1-D sample at its row index (the rows of
+  the Hangar Dota2 example); values are parsed as ``dtype``, else as the
+  target column's dtype, else int64 if they all are integers, else float64;
+  an optional key column gives the keys;
+* images (``.png``, ``.jpg``, ...): ``numpy.asarray(PIL.Image.open(f))``,
+  named by the file stem (needs Pillow).
+
+A file that cannot be read raises :class:`ImportFormatError` naming it;
+nothing here imports click.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import re
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from ..errors import HangarError, ImportFormatError
+
+Key = Union[int, str]
+
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES)
+KEY_FROM = ("auto", "name", "index", "row")
+
+# What parsing libraries raise on a malformed file.
+READ_ERRORS = (OSError, ValueError, EOFError, SyntaxError, TypeError, OverflowError,
+               MemoryError, IndexError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile,
+               csv.Error, UnicodeError, RuntimeError)
+
+_INT_RE = re.compile(r"[+-]?\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How files are read (the options of `git hangar add`)."""
+
+    rows: bool = False                       # .npy: each row is a sample
+    dtype: Optional[np.dtype] = None         # CSV: parse as; other files: cast to
+    column_dtype: Optional[np.dtype] = None  # CSV without dtype: the target column's
+    key_column: Optional[str] = None         # CSV: index or header name of the keys
+    header: bool = False                     # CSV: the first row names the fields
+    delimiter: str = ","
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One array read from a file, with where it came from."""
+
+    name: str                  # file stem, or member name in an .npz
+    value: np.ndarray
+    where: str                 # for messages: "a.csv row 3", "b.npz:x"
+    row: Optional[int] = None  # row index, for row imports
+    key: Optional[Key] = None  # key given by the file (CSV key column)
+
+
+# -- checking arguments --------------------------------------------------------------
+def check_sources(paths: Sequence[str]) -> None:
+    """Fail before anything is staged if a file is missing or of unknown type."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise ImportFormatError(f"cannot read {path!r}: no such file")
+        if os.path.isdir(path):
+            raise ImportFormatError(f"cannot read {path!r}: it is a directory (pass the files in it)")
+        if suffix_of(path) not in SUFFIXES:
+            raise ImportFormatError(
+                f"cannot import {path!r}: unknown file type; supported: {', '.join(SUFFIXES)}")
+
+
+def suffix_of(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def stem_of(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def parse_dtype(text: Optional[str]) -> Optional[np.dtype]:
+    if text is None:
+        return None
+    try:
+        return np.dtype(text)
+    except TypeError:
+        raise ImportFormatError(f"unknown dtype {text!r}: use a numpy dtype such as "
+                                f"int64, float32 or uint8") from None
+
+
+# -- reading -------------------------------------------------------------------------
+@contextmanager
+def reading(path: str, what: str) -> Iterator[None]:
+    """Turn whatever a parser raises into one ImportFormatError naming the file."""
+    try:
+        yield
+    except HangarError:
+        raise
+    except READ_ERRORS as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImportFormatError(f"cannot read {path!r} as {what}: {reason or type(exc).__name__}") from None
+
+
+class Importer:
+    """The samples of several files, read lazily in order.
+
+    ``options`` may be replaced between files (``add`` does, once it knows
+    the dtype of the column it created from the first file).
+    """
+
+    def __init__(self, paths: Sequence[str], options: ImportOptions) -> None:
+        self.paths = list(paths)
+        self.options = options
+
+    def __iter__(self) -> Iterator[Sample]:
+        for path in self.paths:
+            yield from read_samples(path, self.options)
+
+
+def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
+    suffix = suffix_of(path)
+    if suffix == ".npy":
+        samples = read_npy(path, options.rows)
+    elif suffix == ".npz":
+        samples = read_npz(path)
+    elif suffix == ".csv":
+        samples = read_csv(path, options)
+    elif suffix in IMAGE_SUFFIXES:
+        samples = read_image(path)
+    else:
+        raise ImportFormatError(f"cannot import {path!r}: unknown file type; "
+                                f"supported: {', '.join(SUFFIXES)}")
+    if options.dtype is None or suffix == ".csv":
+        return samples
+    return (cast(s, options.dtype) for s in samples)
+
+
+def cast(sample: Sample, dtype: np.dtype) -> Sample:
+    if sample.value.dtype == dtype:
+        return sample
+    try:
+        value = sample.value.astype(dtype, casting="same_kind")
+    except TypeError:
+        raise ImportFormatError(f"{sample.where}: cannot cast {sample.value.dtype} to {dtype} "
+                                f"(only within a kind, e.g. float64 to float32)") from None
+    return Sample(sample.name, value, sample.where, sample.row, sample.key)
+
+
+def read_npy(path: str, rows: bool = False) -> Iterator[Sample]:
+    with reading(path, ".npy"):
+        array = np.lib.format.open_memmap(path, mode="r")
+        if not rows:
+            value = np.array(array)
+            del array
+            yield Sample(stem_of(path), value, path)
+            return
+        if array.ndim == 0:
+            raise ImportFormatError(f"cannot import rows of {path!r}: it holds a scalar, not rows")
+        for i in range(array.shape[0]):
+            yield Sample(stem_of(path), np.array(array[i]), f"{path} row {i}", row=i)
+        del array
+
+
+def read_npz(path: str) -> Iterator[Sample]:
+    with reading(path, ".npz"), zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.endswith(".npy"):
+                raise ImportFormatError(f"cannot read {path!r} as .npz: member {member!r} is not "
+                                        f"a .npy array")
+            name = member[:-4]
+            with archive.open(member) as fh:
+                value = np.lib.format.read_array(fh, allow_pickle=False)
+            yield Sample(name, value, f"{path}:{name}")
+
+
+def read_image(path: str) -> Iterator[Sample]:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportFormatError(
+            f"cannot read image {path!r}: Pillow is not installed (pip install Pillow)") from None
+    with reading(path, "an image"):
+        try:
+            with Image.open(path) as image:
+                value = np.array(image)
+        except Image.DecompressionBombError as exc:
+            raise ImportFormatError(f"cannot read image {path!r}: {exc}") from None
+    yield Sample(stem_of(path), value, path)
+
+
+# -- CSV ---------------------------------------------------------------------------
+def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
+    with reading(path, "CSV"):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.reader(fh, delimiter=options.delimiter, strict=True) if row]
+        header = rows.pop(0) if options.header and rows else None
+        keys = pop_key_column(path, rows, options.key_column, header)
+        dtype = options.dtype or options.column_dtype or infer_dtype(rows)
+        values = parse_rows(path, rows, dtype)
+    name = stem_of(path)
+    for i, value in enumerate(values):
+        yield Sample(name, value, f"{path} row {i}", row=i,
+                     key=None if keys is None else parse_key(keys[i], f"{path} row {i}"))
+
+
+def pop_key_column(path: str, rows: list[list[str]], key_column: Optional[str],
+                   header: Optional[list[str]]) -> Optional[list[str]]:
+    """Remove the key column from every row; returns its values."""
+    if key_column is None:
+        return None
+    if header is not None and key_column in header:
+        index = header.index(key_column)
+    elif _INT_RE.fullmatch(key_column.strip()):
+        index = int(key_column)
+    else:
+        raise ImportFormatError(f"cannot read {path!r}: no key column {key_column!r} "
+                                f"(give a 0-based index, or a field name with --header)")
+    keys = []
+    for i, row in enumerate(rows):
+        if not -len(row) <= index < len(row):
+            raise ImportFormatError(f"{path} row {i}: has no column {index} for the keys")
+        keys.append(row.pop(index))
+    return keys
+
+
+def parse_key(text: str, where: str) -> Key:
+    text = text.strip()
+    if not text:
+        raise ImportFormatError(f"{where}: the key column is empty")
+    return int(text) if _INT_RE.fullmatch(text) else text
+
+
+def infer_dtype(rows: list[list[str]]) -> np.dtype:
+    """int64 if every value is an integer, else float64."""
+    cells = np.array([c for row in rows for c in row], dtype=str)
+    try:
+        cells.astype(np.int64)
+        return np.dtype(np.int64)
+    except (ValueError, OverflowError):
+        return np.dtype(np.float64)
+
+
+def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype) -> list[np.ndarray]:
+    """The rows as 1-D arrays of ``dtype``; a bad value is reported with its row."""
+    if not rows:
+        return []
+    try:
+        if len({len(row) for row in rows}) == 1:
+            return list(np.array(rows, dtype=str).astype(dtype))
+        return [np.array(row, dtype=str).astype(dtype) for row in rows]
+    except (ValueError, OverflowError, TypeError):
+        pass
+    for i, row in enumerate(rows):
+        for value in row:
+            try:
+                np.array([value], dtype=str).astype(dtype)
+            except (ValueError, OverflowError, TypeError):
+                raise ImportFormatError(
+                    f"{path} row {i}: cannot parse {value!r} as {dtype} (pass --dtype, "
+                    f"or --key-column for a column of names)") from None
+    raise ImportFormatError(f"cannot parse {path!r} as {dtype}")
+
+
+# -- keys and shapes -----------------------------------------------------------------
+def assign_keys(samples: Iterable[Sample], key_from: str = "auto",
+                start: int = 0) -> Iterator[tuple[Key, Sample]]:
+    """Key each sample; a key used twice in one import is an error.
+
+    ``auto``: the file's key column, else the row index for row imports,
+    else the name; ``name``: the name (``stem:row`` for rows); ``index``:
+    0, 1, 2, ... (from ``start``) across all files; ``row``: the row index.
+    """
+    if key_from not in KEY_FROM:
+        raise ImportFormatError(f"unknown key source {key_from!r}: use one of {', '.join(KEY_FROM)}")
+    counter = itertools.count(start)
+    seen: dict[Key, str] = {}
+    for sample in samples:
+        key = key_for(sample, key_from, counter)
+        if key in seen:
+            raise ImportFormatError(
+                f"{sample.where}: key {key!r} is used twice in this import (also by "
+                f"{seen[key]}): use --key-from index or --key-from name")
+        seen[key] = sample.where
+        yield key, sample
+
+
+def key_for(sample: Sample, key_from: str, counter: Iterator[int]) -> Key:
+    if key_from == "index":
+        return next(counter)
+    if key_from == "row":
+        if sample.row is None:
+            raise ImportFormatError(f"{sample.where}: --key-from row needs row imports "
+                                    f"(.csv files, or .npy files with --rows)")
+        return sample.row
+    if key_from == "name":
+        return sample.name if sample.row is None else f"{sample.name}:{sample.row}"
+    if sample.key is not None:
+        return sample.key
+    return sample.row if sample.row is not None else sample.name
+
+
+def max_shape(samples: Iterable[Sample]) -> Optional[tuple[int, ...]]:
+    """The smallest shape every sample fits in (None if there are no samples)."""
+    shape: Optional[list[int]] = None
+    for sample in samples:
+        if shape is None:
+            shape = list(sample.value.shape)
+        elif len(shape) != sample.value.ndim:
+            raise ImportFormatError(
+                f"{sample.where}: has {sample.value.ndim} dimensions, other samples {len(shape)}; "
+                f"a variable-shape column takes arrays of one number of dimensions")
+        else:
+            shape = [max(a, b) for a, b in zip(shape, sample.value.shape)]
+    return None if shape is None else tuple(shape)

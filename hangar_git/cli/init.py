@@ -1,0 +1,66 @@
+"""`git hangar init`."""
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Optional
+
+import click
+
+from ..api.repository import Repository
+from ..errors import AlreadyExistsError
+from .common import State, git_root, pass_state
+
+
+def git_config(key: str, cwd: str) -> Optional[str]:
+    """A value of git's own configuration (repo, global, system), or None."""
+    try:
+        out = subprocess.run(["git", "config", "--get", key], cwd=cwd, capture_output=True,
+                             text=True, check=False)
+    except OSError:
+        return None
+    value = out.stdout.strip()
+    return value if out.returncode == 0 and value else None
+
+
+def identity(cwd: str, name: Optional[str], email: Optional[str]) -> tuple[str, str]:
+    """Author name and email: the options, else git's user.name and user.email."""
+    name = name or git_config("user.name", cwd) or os.environ.get("GIT_AUTHOR_NAME")
+    email = email or git_config("user.email", cwd) or os.environ.get("GIT_AUTHOR_EMAIL")
+    if not name or not email:
+        missing = "user.name" if not name else "user.email"
+        raise click.ClickException(
+            f"git {missing} is not set: pass --name and --email, or run "
+            f"`git config --global {missing} ...`")
+    return name, email
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("--name", help="Author name for commits (default: git config user.name).")
+@click.option("--email", help="Author email for commits (default: git config user.email).")
+@click.option("--bare", is_flag=True, help="Create a bare git repository (when PATH has none yet).")
+@click.option("--store", metavar="URI",
+              help="Where the data lives, a TileDB URI (default: inside the git dir).")
+@click.option("--remove-old", is_flag=True,
+              help="Start over: delete this repository's hangar branches and data first.")
+@pass_state
+def init(state: State, path: Optional[str], name: Optional[str], email: Optional[str],
+         bare: bool, store: Optional[str], remove_old: bool) -> None:
+    """Create a hangar repository.
+
+    Without PATH: in the enclosing git repository, or the current directory
+    (which becomes a git repository) if there is none. With PATH: there.
+    """
+    target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
+    user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
+    repo = Repository(target, exists=False)
+    if repo.initialized and not remove_old:
+        raise AlreadyExistsError(
+            f"{target!r} is already a hangar repository: pass --remove-old to start over "
+            f"(this deletes its hangar branches and data)")
+    repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
+    state.say(f"Initialized hangar repository in {target}")
+
+
+COMMANDS = [init]

@@ -1,0 +1,154 @@
+"""`remote`, `push`, `fetch`, `fetch-data`, `clone`: working with other repositories."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Optional
+
+import click
+
+from ..api.repository import Repository
+from .common import State, api, pass_repo, pass_state
+from .init import identity
+
+
+def remotes(repo: Repository, command: str, quiet: bool = False) -> Any:
+    """``repo.remote`` (its progress bars off with ``--quiet``), or a one-line
+    error if this build has no remotes."""
+    handle = api(repo, "remote", command)
+    if quiet and hasattr(handle, "quiet"):
+        handle.quiet = True
+    return handle
+
+
+# -- remote add / remove / list --------------------------------------------------------
+@click.group(invoke_without_command=True)
+@click.pass_context
+def remote(ctx: click.Context) -> None:
+    """Manage remotes (without a subcommand: list them)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(remote_list)
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("address")
+@pass_state
+def remote_add(state: State, name: str, address: str) -> None:
+    """Add remote NAME at ADDRESS (ssh://[user@]host[:port]/path, host:path, a path)."""
+    info = api(remotes(state.repo, "remote add"), "add", "remote add")(name, address)
+    state.say(f"Added remote {info.name} -> {info.address}")
+
+
+@remote.command("remove")
+@click.argument("name")
+@pass_state
+def remote_remove(state: State, name: str) -> None:
+    """Remove remote NAME (and its remote-tracking branches)."""
+    api(remotes(state.repo, "remote remove"), "remove", "remote remove")(name)
+    state.say(f"Removed remote {name}")
+
+
+@remote.command("list")
+@pass_repo
+def remote_list(repo: Repository) -> None:
+    """List remotes: NAME<TAB>ADDRESS per line."""
+    for info in api(remotes(repo, "remote list"), "list_all", "remote list")():
+        click.echo(f"{info.name}\t{info.address}")
+
+
+# -- push / fetch / fetch-data ----------------------------------------------------------
+@click.command()
+@click.argument("remote_name", metavar="REMOTE")
+@click.argument("branch")
+@pass_state
+def push(state: State, remote_name: str, branch: str) -> None:
+    """Send BRANCH (its commits and their data) to REMOTE."""
+    with state.hush():
+        api(remotes(state.repo, "push", state.quiet), "push", "push")(remote_name, branch)
+    state.say(f"Pushed {branch} to {remote_name}")
+
+
+@click.command()
+@click.argument("remote_name", metavar="REMOTE")
+@click.argument("branch")
+@pass_state
+def fetch(state: State, remote_name: str, branch: str) -> None:
+    """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."""
+    with state.hush():
+        name = api(remotes(state.repo, "fetch", state.quiet), "fetch", "fetch")(remote_name, branch)
+    state.say(f"Fetched {name}")
+
+
+_SIZE_RE = re.compile(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)
+
+
+class ByteSize(click.ParamType):
+    """A byte count: 500, 64k, 10M, 2G (powers of 1024)."""
+
+    name = "bytes"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> int:
+        if isinstance(value, int):
+            return value
+        match = _SIZE_RE.fullmatch(str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a size such as 500, 64k, 10M or 2G", param, ctx)
+        return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+
+
+@click.command("fetch-data")
+@click.argument("remote_name", metavar="REMOTE")
+@click.argument("branch", required=False)
+@click.option("--commit", help="Fetch the data of this commit instead of a branch head.")
+@click.option("--column", "columns", multiple=True, metavar="NAME",
+              help="Only this column (repeatable; default: all).")
+@click.option("--max-bytes", type=ByteSize(), help="Stop after about this much data (e.g. 500M).")
+@click.option("--all-history", is_flag=True, help="Also the data of every ancestor commit.")
+@pass_state
+def fetch_data(state: State, remote_name: str, branch: Optional[str], commit: Optional[str],
+               columns: tuple[str, ...], max_bytes: Optional[int], all_history: bool) -> None:
+    """Get sample data from REMOTE: of the head of BRANCH (default: the write
+    branch; REMOTE/BRANCH if there is no local one), or of --commit."""
+    if branch and commit:
+        raise click.UsageError("give a BRANCH or --commit, not both")
+    if not commit:
+        branch = branch or state.repo.ctx.default_branch
+    method = api(remotes(state.repo, "fetch-data", state.quiet), "fetch_data", "fetch-data")
+    with state.hush():
+        commits = method(remote_name, branch=branch, commit=commit,
+                         column_names=list(columns) or None, max_num_bytes=max_bytes,
+                         retrieve_all_history=all_history)
+    state.say(f"Fetched data of {len(commits)} commit(s) from {remote_name}")
+
+
+# -- clone ------------------------------------------------------------------------------
+def default_dir(address: str) -> str:
+    """`git clone`'s rule: the last path component, without `.git`."""
+    tail = re.split(r"[/:]", address.rstrip("/"))[-1]
+    tail = tail[:-4] if tail.endswith(".git") and len(tail) > 4 else tail
+    return tail or "hangar-repo"
+
+
+@click.command()
+@click.argument("address")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--name", help="Author name for commits (default: git config user.name).")
+@click.option("--email", help="Author email for commits (default: git config user.email).")
+@click.option("-b", "--branch", help="Clone this branch (default: the remote's default branch).")
+@pass_state
+def clone(state: State, address: str, directory: Optional[str], name: Optional[str],
+          email: Optional[str], branch: Optional[str]) -> None:
+    """Clone the repository at ADDRESS into DIRECTORY: the default branch's
+    history, no sample data (get it with `fetch-data`)."""
+    target = os.path.abspath(directory or default_dir(address))
+    if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
+        raise click.ClickException(f"{target!r} exists and is not empty")
+    user, mail = identity(state.cwd, name, email)
+    repo = Repository(target, exists=False)
+    with state.hush():
+        api(repo, "clone", "clone")(user, mail, address, branch=branch)
+    state.say(f"Cloned {address} into {target}")
+
+
+COMMANDS = [remote, push, fetch, fetch_data, clone]
