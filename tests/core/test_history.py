@@ -54,7 +54,7 @@ def test_deleted_and_overwritten_keys_per_commit(committed: History) -> None:
 
 def test_commit_references(committed: History) -> None:
     repo, c1 = committed.repo, committed.commits[1]
-    for spec in (c1, f"a={c1}", c1[:12], f"a={c1[:8]}", c1[:4]):
+    for spec in (c1, f"a={c1}", c1[:12], f"a={c1[:8]}"):
         with repo.checkout(commit=spec) as co:
             assert co.commit_hash == c1
     for bad in ("0" * 40, "zzzz", "abc", "refs/hangar/heads/master", "master", "HEAD"):
