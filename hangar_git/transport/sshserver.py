@@ -300,6 +300,10 @@ class HangarSSHServer:
         except HangarError as exc:
             chan.sendall_stderr(f"error: {exc}\n".encode("utf-8", "replace"))
             return 1
+        except Exception as exc:  # a bug in the factory: tell the client, keep serving others
+            log.exception("cannot serve %r", command)
+            chan.sendall_stderr(f"error: internal server error: {type(exc).__name__}: {exc}\n".encode())
+            return 1
         reader, writer = channel_streams(chan)
         try:
             handler.run(reader, writer)

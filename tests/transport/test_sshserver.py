@@ -120,6 +120,15 @@ def test_handler_factory_errors_go_to_stderr(make_server: Callable[..., ServerSe
         open_session(setup.url())
 
 
+def test_handler_factory_bug_is_reported(make_server: Callable[..., ServerSetup]) -> None:
+    setup = make_server(lambda path: 1 / 0)
+    setup.trust()
+    with pytest.raises(RemoteError, match="internal server error: ZeroDivisionError"):
+        open_session(setup.url())
+    with pytest.raises(RemoteError, match="internal server error"):
+        open_session(setup.url())  # the server is still up
+
+
 def paramiko_client(setup: ServerSetup) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     client.load_host_keys(str(setup.home / ".ssh" / "known_hosts"))
