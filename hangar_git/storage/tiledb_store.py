@@ -42,6 +42,7 @@ MERGE_AT = 16
 TILE = 1 << 20
 _LARGE_MAGIC = b"HGLO"
 _RAW, _BLOSC = 0, 1
+_UNDECODABLE = (RuntimeError, ValueError, SystemError, struct.error)  # how blosc2/struct report damage
 
 blosc2.set_nthreads(max(1, min(4, os.cpu_count() or 1)))
 
@@ -313,9 +314,12 @@ class TileDBStore(ObjectStore):
             n = b - a + 1
             raw = got[pos:pos + n]
             pos += n
-            data = blosc2.decompress(raw.tobytes()) if n else b""
+            try:
+                data = blosc2.decompress(raw.tobytes()) if n else b""
+            except _UNDECODABLE:
+                data = None
             # ``S16`` items lose trailing NULs; compare the stripped forms
-            if len(data) != int(pack.chunk_ulen[c]) or _checksum(data).rstrip(b"\0") != pack.chunk_sum[c]:
+            if data is None or len(data) != int(pack.chunk_ulen[c]) or _checksum(data).rstrip(b"\0") != pack.chunk_sum[c]:
                 raise IntegrityError(
                     f"chunk {c} of pack {pack.name} in store {self.uri} is corrupt "
                     f"(checksum mismatch): run `git hangar fsck`, then fetch-data again")
@@ -347,8 +351,12 @@ class TileDBStore(ObjectStore):
                                  f"run `git hangar fsck`", expected=digest) from exc
         if blob[:4] != _LARGE_MAGIC:
             raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)
-        flag, ulen = struct.unpack_from("<BQ", blob, 4)
-        data = blosc2.decompress(blob[13:]) if flag == _BLOSC else memoryview(blob)[13:]
+        try:
+            flag, ulen = struct.unpack_from("<BQ", blob, 4)
+            data = blosc2.decompress(blob[13:]) if flag == _BLOSC else memoryview(blob)[13:]
+        except _UNDECODABLE as exc:
+            raise IntegrityError(f"object {digest} is corrupt (cannot be decoded): run `git hangar "
+                                 f"fsck`, then fetch-data again", expected=digest) from exc
         if len(data) != ulen:
             raise IntegrityError(f"object {digest} is corrupt (wrong length)", expected=digest)
         verify(digest, meta, data)
