@@ -266,6 +266,7 @@ def _input_ender(chan: paramiko.Channel, writer: Any) -> Callable[[], None]:
 def _describer(chan: paramiko.Channel, stderr: StderrTail) -> Callable[[], str]:
     def describe() -> str:
         text = stderr.text(wait=2.0).strip()
+        chan.status_event.wait(1.0)  # the exit status may trail the end of stderr
         if chan.exit_status_ready() and chan.recv_exit_status() not in (0, -1):
             text += f"{chr(10) if text else ''}(exit status {chan.recv_exit_status()})"
         return text
