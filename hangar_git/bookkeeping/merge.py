@@ -10,10 +10,11 @@ the level of columns, sample keys and metadata keys:
   deleted on one side and changed on the other, and a column whose schema
   differs between the sides are conflicts.
 
-Every conflict is found before anything is written; the merged tree is
-then built by applying the dev side's changes onto master's records with
-:func:`.writer.write_column`. Sample data is never read: records name data
-by digest, and a merge only moves digests around.
+Every conflict is found before anything is written. Columns changed on
+one side only are taken by tree id; columns both sides changed are merged
+subtree by subtree (:mod:`.shardmerge`), reading only the shards both
+changed. Sample data is never read: records name data by digest, and a
+merge only moves digests around.
 """
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import MergeConflictError
-from .diff import Change, map_changes, metadata_changes, record_changes
+from .diff import Change, metadata_changes
 from .gitrepo import GitRepo, Oid
 from .records import ColumnSchema, Key, decode_key
-from .snapshot import ColumnRecords, Snapshot
-from .writer import write_column, write_root
+from .shardmerge import SampleMerge, combine
+from .snapshot import Snapshot
+from .writer import write_root
 
 KINDS = ("schema", "column", "sample", "metadata")
 
@@ -83,24 +85,10 @@ class Conflict:
         return cls(d["kind"], d.get("column"), d.get("key"), d["master"], d["dev"])
 
 
-def _combine(master: dict[str, Change], dev: dict[str, Change]
-             ) -> tuple[dict[str, Optional[str]], list[tuple[str, Change, Change]]]:
-    """Dev changes to apply onto master, and the keys both sides changed differently."""
-    apply: dict[str, Optional[str]] = {}
-    clashes: list[tuple[str, Change, Change]] = []
-    for key, change in dev.items():
-        other = master.get(key)
-        if other is None:
-            apply[key] = change[1]
-        elif other[1] != change[1]:
-            clashes.append((key, other, change))
-    return apply, clashes
-
-
 @dataclass
 class _Plan:
     columns: dict[str, Optional[str]] = field(default_factory=dict)          # taken whole
-    writes: dict[str, tuple[ColumnRecords, dict[str, Optional[str]], str]] = field(default_factory=dict)
+    writes: dict[str, SampleMerge] = field(default_factory=dict)                # combined records
     metadata: Optional[dict[str, str]] = None
     conflicts: list[Conflict] = field(default_factory=list)
 
@@ -122,18 +110,18 @@ def _plan_column(git: GitRepo, plan: _Plan, name: str, base: Snapshot, master: S
         plan.conflicts.append(Conflict("schema", name, None, _schema_text(rm.schema), _schema_text(rd.schema)))
         return
     rb = base.column(name) if b is not None else None
-    apply, clashes = _combine(record_changes(git, rb, rm), record_changes(git, rb, rd))
+    merged = SampleMerge(git, rb, rm, rd)
     plan.conflicts += [Conflict("sample", name, decode_key(k), _action(cm), _action(cd))
-                       for k, cm, cd in clashes]
-    if apply:
-        plan.writes[name] = (rm, apply, d)
+                       for k, cm, cd in merged.clashes]
+    if merged.changes_master:
+        plan.writes[name] = merged
 
 
 def _plan_metadata(plan: _Plan, base: Snapshot, master: Snapshot, dev: Snapshot) -> None:
     dev_changes = metadata_changes(base, dev)
     if not dev_changes:
         return
-    apply, clashes = _combine(metadata_changes(base, master), dev_changes)
+    apply, clashes = combine(metadata_changes(base, master), dev_changes)
     plan.conflicts += [Conflict("metadata", None, k, _action(cm), _action(cd)) for k, cm, cd in clashes]
     if apply:
         merged = dict(master.metadata)
@@ -174,13 +162,13 @@ def merge_trees(git: GitRepo, base_root: Optional[str], master_root: Optional[st
         raise MergeConflictError(plan.conflicts)
     trees = dict(plan.columns)
     combined: dict[str, tuple[str, str, str]] = {}
-    for name, (records, apply, dev_tree) in plan.writes.items():
-        tree, _ = write_column(git, records, records.schema, apply)
+    for name, merged in plan.writes.items():
+        tree = merged.write()
         trees[name] = tree
-        combined[name] = (tree, records.tree, dev_tree)
+        combined[name] = (tree, merged.master.tree, merged.dev.tree)
     if not trees and plan.metadata is None and master_root:
         return Oid(master_root), combined
     return write_root(git, master_root, trees, plan.metadata), combined
 
 
-__all__ = ["Conflict", "KINDS", "map_changes", "merge_trees", "plan_merge"]
+__all__ = ["Conflict", "KINDS", "merge_trees", "plan_merge"]
