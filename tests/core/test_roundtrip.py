@@ -23,12 +23,13 @@ def sample(dtype: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     dt = np.dtype(dtype)
     n = int(np.prod(shape, dtype=np.int64))
     raw = rng.integers(0, 256, size=n * dt.itemsize, dtype=np.uint8)
-    if dt.kind in "SU":
-        letters = np.array(list("abcdefghijklmnopqrstuvwxyzÄ€😀" if dt.kind == "U" else "abcxyz\x01"))
+    if dt.kind in "SU":   # random text, each item a random length (NUL padded)
         width = dt.itemsize // (4 if dt.kind == "U" else 1)
-        words = ["".join(rng.choice(letters, size=rng.integers(0, width + 1))) for _ in range(n)]
-        return np.array(words if dt.kind == "U" else [w.encode("latin-1") for w in words],
-                        dtype=dt).reshape(shape)
+        alphabet = (np.array([ord(c) for c in "abcxyzÄ€😀"], np.uint32) if dt.kind == "U"
+                    else np.frombuffer(b"abcxyz\x01\xff", np.uint8))
+        chars = rng.choice(alphabet, size=(n, width))
+        chars[np.arange(width) >= rng.integers(0, width + 1, size=(n, 1))] = 0
+        return chars.view(dt).reshape(shape)
     if dt.kind == "b":
         return (raw[:n] & 1).astype(dt).reshape(shape)
     return raw.view(dt).reshape(shape).copy()  # any bit pattern: NaN payloads, NaT, inf
