@@ -53,7 +53,7 @@ def test_scp_style_address_via_ssh_config(sshd_server: SSHServer, prefix: str, t
 
 
 def test_missing_remote_program_reports_stderr(sshd_server: SSHServer, tmp_path: Path) -> None:
-    with pytest.raises(RemoteError, match=r"(?s)remote closed the connection.*no-such-program.*exit status 127"):
+    with pytest.raises(RemoteError, match=r"(?s)(remote closed the connection|connection lost).*no-such-program.*exit status 127"):
         open_session(sshd_server.address(tmp_path), ssh_command_prefix="no-such-program")
 
 

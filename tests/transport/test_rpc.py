@@ -234,7 +234,7 @@ def test_local_path_must_exist(local_server: None, tmp_path: Path) -> None:
 def test_local_server_that_dies_reports_its_stderr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(connect, "local_server_command", lambda path: [
         sys.executable, "-c", "import sys; sys.stderr.write('fatal: not a hangar repository\\n'); sys.exit(3)"])
-    with pytest.raises(RemoteError, match=r"(?s)remote closed the connection.*fatal: not a hangar "
+    with pytest.raises(RemoteError, match=r"(?s)(remote closed the connection|connection lost).*fatal: not a hangar "
                                           r"repository.*exit status 3"):
         open_session(str(tmp_path))
 

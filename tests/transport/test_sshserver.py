@@ -106,7 +106,7 @@ def test_changed_host_key_is_refused(make_server: Callable[..., ServerSetup], tr
 def test_paths_outside_root_are_refused(ssh_server: ServerSetup, path: str) -> None:
     (ssh_server.root / "escape").symlink_to(ssh_server.root.parent)
     address = url_for(ssh_server, path)
-    with pytest.raises(RemoteError, match=r"(?s)remote closed the connection.*remote: error: repository "
+    with pytest.raises(RemoteError, match=r"(?s)(remote closed the connection|connection lost).*remote: error: repository "
                                           r"path .* (outside the served directory|not served here).*exit status 1"):
         open_session(address)
 
