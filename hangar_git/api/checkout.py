@@ -253,13 +253,13 @@ class WriterCheckout(Checkout):
             if tree is not None:
                 old = self.columns._columns[name]
                 rec = self._snapshot.column(name)
-                new = make_column(self, name, rec.schema, rec)
-                self.columns._columns[name] = new
                 if old._records is not None and self._ctx.presence.is_complete(old._records.tree) \
                         and all(d is None or self._store.contains(d) for d in old._changes.values()):
                     self._ctx.presence.mark_complete(tree)
                 elif old._records is None:
                     self._ctx.presence.mark_complete(tree)
+                # rebase in place: column objects the user holds must stay live
+                old._records, old._changes, old._count = rec, {}, rec.count
         self.metadata.dirty = False
         self._dirty_columns.clear()
         self._removed.clear()
@@ -306,7 +306,14 @@ class WriterCheckout(Checkout):
         self._dirty_columns.clear()
         self._removed.clear()
         self._dirty = False
+        held = self.columns._columns
         self._open_staging()
+        for name, col in held.items():  # held column objects follow the reset
+            col._changes, col._count = {}, 0
+            new = self.columns._columns.get(name)
+            if new is not None and new.schema == col.schema:
+                col._records, col._count = new._records, new._count
+                self.columns._columns[name] = col
         return self.base_commit or ""
 
     # -- columns -------------------------------------------------------------------
