@@ -389,3 +389,23 @@ def test_closed_checkout_use_is_permission_denied(repo: Repository, write: bool)
     for attempt in attempts:
         with pytest.raises(PermissionDeniedError, match="closed"):
             attempt()
+
+
+def test_column_handles_stay_live_across_commits_and_flushes(repo: Repository) -> None:
+    """Regression: commit/flush replaced the column objects, so a handle kept from before
+    wrote where co[...] could not see it, and mixing old and new handles lost samples."""
+    with repo.checkout(write=True) as co:
+        col = co.add_str_column("c")
+        col[0] = "a"
+        co.commit("one")
+        col[1] = "via the handle kept across a commit"
+        assert 1 in co["c"] and len(co["c"]) == 2 and co["c"] is col
+        co["c"][2] = "via a fresh lookup"
+        col[3] = "via the old handle again"
+        assert len(col) == 4
+        co.flush()
+        col[4] = "after a flush"
+        assert co["c", 4] == "after a flush"
+        digest = co.commit("two")
+    with repo.checkout(commit=digest) as co:
+        assert sorted(co["c"].keys()) == [0, 1, 2, 3, 4]

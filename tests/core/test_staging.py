@@ -176,3 +176,19 @@ def test_staging_of_one_branch_blocks_a_writer_on_another(repo: Repository) -> N
         co.commit("dev change")
     with repo.checkout(branch="master") as co:
         assert co["c", "k"] == "v"
+
+
+def test_reset_staging_area_with_a_held_column_handle(repo: Repository, wco: Any) -> None:
+    """Regression: a column object held across reset_staging_area kept the dropped
+    changes and wrote them back at the next flush, undoing the reset."""
+    col = wco.add_str_column("c")
+    col[0] = "committed"
+    wco.commit("one")
+    col[1] = "dropped by the reset"
+    wco.reset_staging_area()
+    assert 1 not in col and len(col) == 1
+    col[2] = "written after the reset"
+    assert wco["c", 2] == "written after the reset"
+    digest = wco.commit("two")
+    with repo.checkout(commit=digest) as co:
+        assert dict(co["c"].items()) == {0: "committed", 2: "written after the reset"}
