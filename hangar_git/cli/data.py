@@ -146,8 +146,9 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     options = ImportOptions(rows=rows, dtype=parse_dtype(dtype), key_column=key_column,
                             header=header, delimiter=delimiter)
     max_dims = parse_shape(shape)
+    repo = state.repo
     check_sources(files)
-    with staged_or_nothing(state.repo, branch) as co:
+    with staged_or_nothing(repo, branch) as co:
         importer = Importer(files, options)
         col, samples = open_column(co, column, importer, max_dims, variable_shape)
         with state.progress(f"add {column}") as bar:

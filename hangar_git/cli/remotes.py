@@ -125,7 +125,7 @@ def fetch_data(state: State, remote_name: str, branch: Optional[str], commit: Op
 # -- clone ------------------------------------------------------------------------------
 def default_dir(address: str) -> str:
     """`git clone`'s rule: the last path component, without `.git`."""
-    tail = re.split(r"[/:]", address.rstrip("/"))[-1]
+    tail = re.split(r"[/:]", address.rstrip("/:"))[-1]
     tail = tail[:-4] if tail.endswith(".git") and len(tail) > 4 else tail
     return tail or "hangar-repo"
 
