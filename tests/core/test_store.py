@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -14,6 +16,8 @@ from hangar_git import IntegrityError
 from hangar_git.storage import BLOCK_SIZE, Digest, Meta, ObjectStore, TileDBStore, digest_of, open_store
 from hangar_git.storage import tiledb_store
 from hangar_git.storage.packindex import PackIndex, build_index, merge_indexes
+
+from .conftest import python_env
 
 Opener = Callable[[], ObjectStore]
 
@@ -378,3 +382,40 @@ def test_pack_index_encode_decode_and_merge_dedups() -> None:
         PackIndex.decode("m", bytes(blob))
     with pytest.raises(IntegrityError):
         PackIndex.decode("m", b"NOTAPACK" + bytes(64))
+
+
+CONCURRENT_WRITER = """
+import sys
+import numpy as np
+from hangar_git.storage import digest_of, open_store
+uri, lock, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = open_store(uri, lock_path=lock)
+rng = np.random.default_rng(seed)
+mine = []
+for _ in range(20):
+    for _ in range(10):
+        data = rng.integers(0, 256, 500, dtype=np.uint8).tobytes()
+        digest = digest_of("bytes", data)
+        store.put(digest, "bytes", data)
+        mine.append((digest, data))
+    store.flush()
+assert all(bytes(store.read(d)[1]) == data for d, data in mine)
+print(len(mine))
+"""
+
+
+def test_concurrent_flushes_from_several_processes(tmp_path: Path) -> None:
+    uri, lock = str(tmp_path / "store"), str(tmp_path / "store.lock")
+    open_store(uri).close()
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, uri, lock, str(seed)],
+                              env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for seed in (1, 2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o.strip() for o, _ in outs] == ["200", "200"]
+    store = open_store(uri)
+    infos = list(store.iter_objects())
+    assert len({i.digest for i in infos}) == 400
+    assert store.missing([i.digest for i in infos]) == []
+    assert all(digest_of(i.meta, bytes(store.read(i.digest)[1])) == i.digest for i in infos)
+    store.close()
