@@ -34,11 +34,6 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".we
 SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES)
 KEY_FROM = ("auto", "name", "index", "row")
 
-# What parsing libraries raise on a malformed file.
-READ_ERRORS = (OSError, ValueError, EOFError, SyntaxError, TypeError, OverflowError,
-               MemoryError, IndexError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile,
-               csv.Error, UnicodeError, RuntimeError)
-
 _INT_RE = re.compile(r"[+-]?\d+")
 
 
@@ -99,12 +94,16 @@ def parse_dtype(text: Optional[str]) -> Optional[np.dtype]:
 # -- reading -------------------------------------------------------------------------
 @contextmanager
 def reading(path: str, what: str) -> Iterator[None]:
-    """Turn whatever a parser raises into one ImportFormatError naming the file."""
+    """Turn whatever a parser raises into one ImportFormatError naming the file.
+
+    Deliberately broad: parsers of damaged files raise anything from
+    ValueError to tokenize.TokenError or zipfile.BadZipFile.
+    """
     try:
         yield
     except HangarError:
         raise
-    except READ_ERRORS as exc:
+    except Exception as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ImportFormatError(f"cannot read {path!r} as {what}: {reason or type(exc).__name__}") from None
 
