@@ -118,12 +118,18 @@ class TileDBStore(ObjectStore):
     def _load_packs(self) -> bool:
         """Load pack indexes not yet seen; True if any were new."""
         names = [p for p in self._vfs.ls(f"{self.uri}/index") if p.endswith(".idx")]
-        new = False
+        new = vanished = False
         for path in sorted(names):
             name = path.rsplit("/", 1)[-1][:-4]
             if name in self._pack_names:
                 continue
-            blob = self._read_file(path)
+            try:
+                blob = self._read_file(path)
+            except tiledb.TileDBError:
+                if self._vfs.is_file(path):
+                    raise
+                vanished = True  # merged away by another process since we listed
+                continue
             self._packs.append(PackIndex.decode(name, blob))
             self._pack_names.add(name)
             new = True
@@ -136,6 +142,8 @@ class TileDBStore(ObjectStore):
             self._pack_names &= current
             self._drop_cache()
         self._loaded = True
+        if vanished:  # list again: the merged index replacing it is there now
+            return self._load_packs() or new
         return new
 
     def _ensure_loaded(self) -> None:
