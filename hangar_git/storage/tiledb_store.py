@@ -117,7 +117,7 @@ class TileDBStore(ObjectStore):
     # -- index ---------------------------------------------------------------
     def _load_packs(self) -> bool:
         """Load pack indexes not yet seen; True if any were new."""
-        names = [p for p in self._vfs.ls(f"{self.uri}/index") if p.endswith(".idx")]
+        names = self._list_indexes()
         new = vanished = False
         for path in sorted(names):
             name = path.rsplit("/", 1)[-1][:-4]
@@ -145,6 +145,15 @@ class TileDBStore(ObjectStore):
         if vanished:  # list again: the merged index replacing it is there now
             return self._load_packs() or new
         return new
+
+    def _list_indexes(self) -> list[str]:
+        for attempt in range(20):
+            try:
+                return [p for p in self._vfs.ls(f"{self.uri}/index") if p.endswith(".idx")]
+            except tiledb.TileDBError:  # ls stats every file: one was merged away meanwhile
+                if attempt == 19:
+                    raise
+        return []
 
     def _ensure_loaded(self) -> None:
         if not self._loaded:
