@@ -419,3 +419,60 @@ def test_concurrent_flushes_from_several_processes(tmp_path: Path) -> None:
     assert store.missing([i.digest for i in infos]) == []
     assert all(digest_of(i.meta, bytes(store.read(i.digest)[1])) == i.digest for i in infos)
     store.close()
+
+
+def test_loading_pack_indexes_while_another_process_merges_them(
+        opener: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: an index listed, then merged away by another process before it was
+    read, made the reader fail with TileDBError ('Cannot get file size')."""
+    writer = opener()
+    objects = [obj(rand(200, i)) for i in range(6)]
+    for o in objects:
+        writer.put(*o)
+        writer.flush()                        # one pack each
+    reader = opener()
+    assert isinstance(reader, TileDBStore) and isinstance(writer, TileDBStore)
+    real_read = reader._read_file
+    merged: list[bool] = []
+
+    def merge_right_after_listing(path: str) -> bytes:
+        if path.endswith(".idx") and not merged:
+            merged.append(True)
+            writer.merge_packs()              # the other process, between ls and read
+        return real_read(path)
+
+    monkeypatch.setattr(reader, "_read_file", merge_right_after_listing)
+    assert reader.missing([o[0] for o in objects]) == []
+    assert merged and [bytes(reader.read(o[0])[1]) for o in objects] == [o[2] for o in objects]
+
+
+class _ListingRacesAMerge:
+    """A VFS whose next listing of index/ fails as TileDB's does when a file it is
+    stat-ing disappears (another process merged packs during the listing)."""
+
+    def __init__(self, vfs: tiledb.VFS, failures: int) -> None:
+        self._vfs, self.failures = vfs, failures
+
+    def ls(self, uri: str) -> list[str]:
+        if self.failures and uri.rstrip("/").endswith("/index"):
+            self.failures -= 1
+            raise tiledb.TileDBError(f"IO Error: Cannot get file size of '{uri}/x.idx'; "
+                                     f"No such file or directory")
+        return self._vfs.ls(uri)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._vfs, name)
+
+
+def test_listing_pack_indexes_while_another_process_merges_them(opener: Opener) -> None:
+    """Regression: TileDB's ls failed when an index vanished mid-listing, and the
+    reader raised TileDBError instead of listing again."""
+    writer = opener()
+    o = obj(b"listed")
+    writer.put(*o)
+    writer.flush()
+    reader = opener()
+    assert isinstance(reader, TileDBStore)
+    reader._vfs = _ListingRacesAMerge(reader._vfs, failures=2)  # type: ignore[assignment]
+    assert reader.missing([o[0]]) == []
+    assert bytes(reader.read(o[0])[1]) == b"listed"
