@@ -13,6 +13,8 @@ from ..errors import BranchNotFoundError, HangarError, NotInitializedError, Writ
 from ..locks import HeldLock
 from ..storage import open_store
 from .checkout import ReaderCheckout, WriterCheckout
+from .fsck import FsckReport, fsck
+from .gc import DEFAULT_GRACE_SECONDS, drop, gc
 from .remotes import Remotes, clone_into
 from .context import BRANCH_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
 from . import diff as _diff, log as _log, merge as _merge, summary as _summary
@@ -210,6 +212,24 @@ class Repository:
             return contents
         print(_summary.report(contents))
         return None
+
+    # -- maintenance -----------------------------------------------------------------
+    def fsck(self, quick: bool = False) -> "FsckReport":
+        """Check records, data presence and stored bytes; ``report.ok`` tells the outcome."""
+        self.ctx.store.flush()
+        return fsck(self.ctx, quick=quick)
+
+    def gc(self, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type: ignore[no-untyped-def]
+        """Free stored data no commit references (objects younger than the grace period stay)."""
+        return gc(self.ctx, grace_seconds)
+
+    def drop(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
+             column_names: Optional[list[str]] = None):  # type: ignore[no-untyped-def]
+        """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
+        git = self.ctx.git
+        head = git.resolve_commit(commit) if commit else branches.branch_head(git, branch or self.ctx.default_branch)
+        with self.remote.connect(remote) as session:
+            return drop(self.ctx, session, [head], column_names)
 
     # -- remotes ---------------------------------------------------------------------
     @property

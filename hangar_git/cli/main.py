@@ -27,7 +27,7 @@ from ..errors import HangarError
 from .common import State
 
 #: Modules under ``hangar_git.cli`` whose ``COMMANDS`` are registered.
-COMMAND_MODULES = ("init", "data", "history", "branches", "remotes", "serve")
+COMMAND_MODULES = ("init", "data", "history", "branches", "remotes", "serve", "maintenance")
 
 QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 

@@ -20,17 +20,19 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import time
 import uuid
 from collections import OrderedDict
-from typing import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 import blosc2
 import numpy as np
 import tiledb
 
 from ..errors import IntegrityError
-from .base import Buffer, ObjectInfo, ObjectStore
 from ..locks import exclusive
+from .base import Buffer, ObjectInfo, ObjectStore
 from .objects import Digest, Meta, digest_of, hash_pool, verify
 from .packindex import LARGE, PackIndex, build_index, merge_indexes
 
@@ -221,6 +223,25 @@ class TileDBStore(ObjectStore):
 
     # -- reads ---------------------------------------------------------------
     def read(self, digest: Digest) -> tuple[Meta, memoryview]:
+        try:
+            return self._read(digest)
+        except (IntegrityError, tiledb.TileDBError):
+            if not self._packs_rewritten():
+                raise
+            return self._read(digest)
+
+    def _packs_rewritten(self) -> bool:
+        """True (and state reset) if another process replaced packs we had loaded."""
+        on_disk = {p.rsplit("/", 1)[-1][:-4] for p in self._vfs.ls(f"{self.uri}/index") if p.endswith(".idx")}
+        if self._pack_names <= on_disk:
+            return False
+        self._packs, self._pack_names = [], set()
+        self._drop_cache()
+        self._reader = None
+        self._load_packs()
+        return True
+
+    def _read(self, digest: Digest) -> tuple[Meta, memoryview]:
         hit = self._memo.get(digest)
         if hit is not None:
             pack, chunk_no, off, end, meta = hit
@@ -249,6 +270,14 @@ class TileDBStore(ObjectStore):
         return Meta(meta), memoryview(chunk)[off:end]
 
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            return self._gather(raws, itemsize)
+        except (IntegrityError, tiledb.TileDBError):
+            if not self._packs_rewritten():
+                raise
+            return self._gather(raws, itemsize)
+
+    def _gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
         """Bytes of many same-sized objects as rows of one array.
 
         ``raws`` are raw digests (``S32``). Returns ``(rows, found)``: rows of
@@ -325,7 +354,13 @@ class TileDBStore(ObjectStore):
             got = arr.multi_index[[slice(a, b) for a, b in ranges]]["b"]
         except tiledb.TileDBError:
             self._reader = None
-            got = self._array().multi_index[[slice(a, b) for a, b in ranges]]["b"]
+            try:
+                got = self._array().multi_index[[slice(a, b) for a, b in ranges]]["b"]
+            except tiledb.TileDBError as exc:
+                names = ", ".join(sorted({f"chunk {c} of pack {p.name}" for p, c in chunks})[:3])
+                raise IntegrityError(
+                    f"store {self.uri} is corrupt: {names} cannot be read ({exc}). Run "
+                    f"`git hangar fsck`, then fetch-data again") from None
         pos = 0
         for (pack, c), (a, b) in zip(chunks, ranges):
             n = b - a + 1
@@ -497,7 +532,7 @@ class TileDBStore(ObjectStore):
             with tiledb.open(self._bytelog, "w", ctx=self._ctx) as arr:
                 arr[first:first + len(log)] = log
             self._reader = None
-        name = f"{uuid.uuid4().hex}"
+        name = _pack_name()
         index = build_index(name, entries, sorted(metas, key=metas.__getitem__), chunks)
         self._write_index(index)
 
@@ -521,7 +556,7 @@ class TileDBStore(ObjectStore):
             if len(self._packs) < 2:
                 return
             old = list(self._packs)
-            merged = merge_indexes(uuid.uuid4().hex, old)
+            merged = merge_indexes(_pack_name(), old)
             self._packs, self._pack_names = [], set()
             self._write_index(merged)
             self._remap_cache(old, merged)
@@ -537,6 +572,117 @@ class TileDBStore(ObjectStore):
             base += len(pack.chunk_start)
         self._cache = OrderedDict((remap.get(k, k), v) for k, v in self._cache.items())
 
+    # -- maintenance ---------------------------------------------------------------
+    def verify(self, rehash: bool = True) -> list[str]:
+        """Problems found re-reading the store (every object re-hashed unless ``rehash=False``)."""
+        problems: list[str] = []
+        try:
+            self._packs, self._pack_names = [], set()
+            self._drop_cache()
+            self._load_packs()
+        except IntegrityError as exc:
+            return [str(exc)]
+        for pack in self._packs:
+            rows_by_chunk: dict[int, list[int]] = {}
+            for row, c in enumerate(pack.chunk.tolist()):
+                rows_by_chunk.setdefault(c, []).append(row)
+            for c, rows in rows_by_chunk.items():
+                problems += self._verify_rows(pack, c, rows, rehash)
+            self._drop_cache()
+        return problems
+
+    def _verify_rows(self, pack: PackIndex, c: int, rows: list[int], rehash: bool) -> list[str]:
+        digests = [pack.digests[r].ljust(32, b"\0").hex() for r in rows]
+        if c == int(LARGE):
+            out = []
+            for d, r in zip(digests, rows):
+                path = self._large_path(d)
+                if not self._vfs.is_file(path):
+                    out.append(f"object {d}: file missing")
+                elif rehash:
+                    try:
+                        self._read_large(d, pack.metas[pack.meta[r]])
+                    except IntegrityError as exc:
+                        out.append(str(exc))
+            return out
+        try:
+            data = self._chunk(pack, c)
+        except (IntegrityError, tiledb.TileDBError) as exc:
+            return [f"{exc} ({len(rows)} object(s) affected)"]
+        if not rehash:
+            return []
+        out = []
+        for d, r in zip(digests, rows):
+            off, n = int(pack.offset[r]), int(pack.nbytes[r])
+            if digest_of(pack.metas[pack.meta[r]], memoryview(data)[off:off + n]) != d:
+                out.append(f"object {d} is corrupt (its bytes do not hash to its name)")
+        return out
+
+    def rewrite(self, keep: Callable[[str], bool], grace_seconds: float = 0.0) -> "RewriteResult":
+        """Drop every object for which ``keep`` is False (and older than the grace period).
+
+        Live small objects are copied into one new pack; old pack indexes
+        and byte-log fragments are then deleted, so the space is freed.
+        """
+        self.flush()
+        with exclusive(self._lock_path):
+            self._packs, self._pack_names = [], set()
+            self._drop_cache()
+            self._load_packs()
+            now = time.time()
+            result = RewriteResult()
+            live_small: list[tuple[str, str, bytes]] = []
+            live_large: list[tuple[str, tuple[str, int]]] = []
+            dead_large: list[str] = []
+            seen: set[str] = set()
+            for pack in self._packs:
+                young = _pack_age(pack.name, now) < grace_seconds
+                for r, raw in enumerate(pack.digests.tolist()):
+                    d = raw.ljust(32, b"\0").hex()
+                    if d in seen:
+                        continue
+                    seen.add(d)
+                    meta, n = pack.metas[pack.meta[r]], int(pack.nbytes[r])
+                    large = int(pack.chunk[r]) == int(LARGE)
+                    if young or keep(d):
+                        if large:
+                            live_large.append((d, (meta, n)))
+                        else:
+                            off = int(pack.offset[r])
+                            live_small.append((d, meta, bytes(memoryview(self._chunk(pack, int(pack.chunk[r])))[off:off + n])))
+                        result.kept += 1
+                    else:
+                        result.removed += 1
+                        result.removed_bytes += n
+                        if large:
+                            dead_large.append(d)
+            if not result.removed:
+                return result
+            old = list(self._packs)
+            cut = int(time.time() * 1000)
+            time.sleep(0.005)
+            self._packs, self._pack_names = [], set()
+            self._drop_cache()
+            self._write_pack([(d, (m, b)) for d, m, b in live_small], live_large)
+            for pack in old:
+                self._vfs.remove_file(f"{self.uri}/index/{pack.name}.idx")
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            tiledb.Array.delete_fragments(self._bytelog, 0, cut, ctx=tiledb.Ctx())
+            for d in dead_large:
+                if self._vfs.is_file(self._large_path(d)):
+                    self._vfs.remove_file(self._large_path(d))
+            self._remove_stale_tmp(grace_seconds)
+            return result
+
+    def _remove_stale_tmp(self, grace_seconds: float) -> None:
+        """Delete leftovers of interrupted writes (only with no grace period: no age on VFS)."""
+        if grace_seconds > 0:
+            return
+        for path in self._vfs.ls(f"{self.uri}/tmp"):
+            self._vfs.remove_file(path)
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -544,3 +690,22 @@ class TileDBStore(ObjectStore):
         self._drop_cache()
 
 
+
+
+@dataclass
+class RewriteResult:
+    """What a store rewrite (gc, drop) removed and kept."""
+
+    removed: int = 0
+    removed_bytes: int = 0
+    kept: int = 0
+
+
+def _pack_name() -> str:
+    """Pack names start with their creation time (ms), so gc can tell their age."""
+    return f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:16]}"
+
+
+def _pack_age(name: str, now: float) -> float:
+    head = name.split("-", 1)[0]
+    return now - int(head) / 1000 if head.isdigit() and len(head) == 13 else float("inf")

@@ -1,0 +1,75 @@
+"""fsck: check git records, that every sample has its data (or a remote has it), and the store."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from ..bookkeeping.gitrepo import HANGAR_NS, REMOTES
+from ..bookkeeping.transfer import closure_complete, referenced_digests
+from ..storage import Digest
+from .context import RepoContext
+
+
+@dataclass
+class FsckReport:
+    """Outcome of :func:`fsck`; ``ok`` when ``problems`` is empty."""
+
+    commits: int = 0
+    samples: int = 0
+    remote_references: int = 0
+    objects_verified: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        lines = [f"checked {self.commits} commit(s), {self.samples} distinct sample(s), "
+                 f"{self.objects_verified} stored object(s); {self.remote_references} remote reference(s)"]
+        lines += [f"problem: {p}" for p in self.problems]
+        lines.append("ok" if self.ok else f"{len(self.problems)} problem(s) found")
+        return "\n".join(lines)
+
+
+def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
+    """Check everything; ``quick`` skips re-hashing stored data."""
+    report = FsckReport()
+    git = ctx.git
+    report.problems += _git_fsck(git.git_dir)
+    refs = git.list_refs(HANGAR_NS + "/")
+    for name, oid in sorted(refs.items()):
+        if not closure_complete(git, oid):
+            report.problems.append(f"ref refs/hangar/{name} points at {oid}, whose records are incomplete")
+    heads = [oid for oid in refs.values() if closure_complete(git, oid)]
+    commits = [c.oid for c in git.walk(heads)] if heads else []
+    report.commits = len(commits)
+    digests = list(referenced_digests(git, commits))
+    report.samples = len(digests)
+    missing = ctx.store.missing([Digest(d) for d in digests])
+    if missing:
+        remote_heads = [oid for oid in git.list_refs(REMOTES).values() if closure_complete(git, oid)]
+        on_remotes = set(referenced_digests(git, [c.oid for c in git.walk(remote_heads)])) if remote_heads else set()
+        lost = [d for d in missing if d not in on_remotes]
+        report.remote_references = len(missing) - len(lost)
+        report.problems += [f"sample data {d} is neither here nor on any fetched remote branch"
+                            for d in lost[:100]]
+        if len(lost) > 100:
+            report.problems.append(f"... and {len(lost) - 100} more samples without data")
+    store_problems = ctx.store.verify(rehash=not quick)  # type: ignore[attr-defined]
+    report.problems += store_problems
+    report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
+    return report
+
+
+def _git_fsck(git_dir: str) -> list[str]:
+    """Run ``git fsck`` when git is installed (it checks every object's hash)."""
+    if shutil.which("git") is None:
+        return []
+    proc = subprocess.run(["git", "--git-dir", git_dir, "fsck", "--full", "--no-dangling", "--no-progress"],
+                          capture_output=True, text=True)
+    if proc.returncode == 0:
+        return []
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    return [f"git fsck: {ln}" for ln in lines[:50]] or [f"git fsck exited {proc.returncode}"]

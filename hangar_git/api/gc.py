@@ -1,0 +1,56 @@
+"""gc and drop: free store space no commit needs, or that a remote is confirmed to hold."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
+from ..bookkeeping.transfer import referenced_digests
+from ..errors import HangarError
+from ..storage import Digest
+from .context import RepoContext
+
+DEFAULT_GRACE_SECONDS = 3600.0
+
+
+def all_referenced(git: GitRepo) -> set[str]:
+    """Digests recorded by any commit reachable from any hangar ref (staging included)."""
+    heads = list(git.list_refs(HANGAR_NS + "/").values())
+    if not heads:
+        return set()
+    return set(referenced_digests(git, [c.oid for c in git.walk(heads)]))
+
+
+def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type: ignore[no-untyped-def]
+    """Remove stored objects no commit references and that are older than the grace period."""
+    live = all_referenced(ctx.git)
+    result = ctx.store.rewrite(lambda d: d in live, grace_seconds=grace_seconds)  # type: ignore[attr-defined]
+    ctx.presence.forget(set())
+    return result
+
+
+def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],
+         column_names: Optional[Sequence[str]] = None):  # type: ignore[no-untyped-def]
+    """Free local data of ``commits`` (and columns) that the remote behind ``session`` holds.
+
+    Objects still needed by the staging area are kept. Dropped samples
+    become remote references again; fetch-data brings them back.
+    """
+    git = ctx.git
+    columns = set(column_names) if column_names else None
+    wanted = list(referenced_digests(git, list(commits), (), columns))
+    local = [d for d in wanted if d not in set(ctx.store.missing([Digest(x) for x in wanted]))]
+    confirmed: set[str] = set()
+    for i in range(0, len(local), 8192):
+        part = local[i:i + 8192]
+        remote_missing = set(session.call("missing_data", {"digests": part}).header["missing"])  # type: ignore[attr-defined]
+        confirmed.update(d for d in part if d not in remote_missing)
+    staged = git.get_ref(HANGAR_NS + "/staging")
+    if staged is not None:
+        confirmed -= set(referenced_digests(git, [staged], [p for p in git.commit_info(staged).parents]))
+    if not confirmed:
+        if local:
+            raise HangarError("nothing dropped: the remote does not hold any of this data yet; push it first")
+        return ctx.store.rewrite(lambda d: True)  # type: ignore[attr-defined]
+    result = ctx.store.rewrite(lambda d: d not in confirmed)  # type: ignore[attr-defined]
+    ctx.presence.forget(set(ctx.presence._load()))
+    return result

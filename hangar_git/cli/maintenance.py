@@ -1,0 +1,55 @@
+"""Maintenance commands: `fsck`, `gc`, `drop`."""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import click
+
+from ..api.repository import Repository
+from .common import State, pass_repo, pass_state
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Skip re-hashing stored data (records and presence only).")
+@pass_repo
+def fsck(repo: Repository, quick: bool) -> None:
+    """Check records, that every sample's data is here or on a fetched remote, and stored bytes.
+
+    Exits 1 and lists the problems when anything is wrong.
+    """
+    report = repo.fsck(quick=quick)
+    click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--grace", "grace_seconds", default=3600.0, show_default=True, type=float,
+              help="Keep unreferenced objects younger than this many seconds (in-flight writes).")
+@pass_state
+def gc(state: State, grace_seconds: float) -> None:
+    """Free stored data that no commit (nor the staging area) references."""
+    result = state.repo.gc(grace_seconds=grace_seconds)
+    state.say(f"removed {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
+
+
+@click.command()
+@click.argument("remote")
+@click.argument("branch", required=False)
+@click.option("--commit", help="Drop the data of this commit instead of a branch head.")
+@click.option("--column", "columns", multiple=True, help="Only these columns (repeatable).")
+@pass_state
+def drop(state: State, remote: str, branch: Optional[str], commit: Optional[str],
+         columns: tuple[str, ...]) -> None:
+    """Free local data of BRANCH (or --commit) that REMOTE is confirmed to hold.
+
+    The samples become remote references; `fetch-data` brings them back.
+    """
+    if branch and commit:
+        raise click.UsageError("give a branch or a commit, not both")
+    result = state.repo.drop(remote, branch, commit, column_names=list(columns) or None)
+    state.say(f"dropped {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
+
+
+COMMANDS = [fsck, gc, drop]

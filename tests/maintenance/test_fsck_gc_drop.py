@@ -1,0 +1,142 @@
+"""fsck, gc and drop on real repositories, stores and a local-path remote."""
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hangar_git import IntegrityError, MissingDataError, Repository
+from hangar_git.cli.main import cli
+
+
+def _repo(path) -> Repository:
+    repo = Repository(str(path), exists=False)
+    repo.init("tester", "t@x")
+    return repo
+
+
+def _commit_rows(repo: Repository, rows: np.ndarray, name: str = "x", message: str = "rows") -> str:
+    with repo.checkout(write=True) as co:
+        col = co.columns[name] if name in co.columns else co.add_ndarray_column(name, prototype=rows[0])
+        for i, row in enumerate(rows):
+            col[i] = row
+        return co.commit(message)
+
+
+@pytest.fixture
+def rows() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, size=(300, 17), dtype=np.uint8)
+
+
+def _flip_bytelog(repo: Repository) -> None:
+    files = [f for f in glob.glob(os.path.join(repo.ctx.store_uri, "bytelog", "__fragments", "*", "*.tdb"))
+             if os.path.getsize(f) > 1000]
+    assert files, "no byte-log data file found"
+    with open(files[0], "r+b") as fh:
+        fh.seek(os.path.getsize(files[0]) // 2)
+        chunk = fh.read(16)
+        fh.seek(os.path.getsize(files[0]) // 2)
+        fh.write(bytes(b ^ 0xFF for b in chunk))
+
+
+def test_fsck_clean_repository(tmp_path, rows):
+    repo = _repo(tmp_path / "r")
+    _commit_rows(repo, rows)
+    report = repo.fsck()
+    assert report.ok, report.problems
+    assert report.samples == len(rows) and report.commits == 1
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "r"), "fsck"])
+    assert result.exit_code == 0 and "ok" in result.output
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["rehash", "quick"])
+def test_fsck_finds_corrupt_store_and_reads_refuse(tmp_path, rows, quick):
+    repo = _repo(tmp_path / "r")
+    _commit_rows(repo, rows)
+    _flip_bytelog(repo)
+    fresh = Repository(str(tmp_path / "r"))
+    report = fresh.fsck(quick=quick)
+    assert not report.ok and any("corrupt" in p for p in report.problems)
+    with fresh.checkout() as co:
+        with pytest.raises(IntegrityError, match="corrupt"):
+            list(co["x"].values())
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "r"), "fsck"])
+    assert result.exit_code == 1 and "problem" in result.output
+
+
+def test_fsck_reports_lost_data_but_not_remote_references(tmp_path, rows):
+    server = Repository(str(tmp_path / "srv"), exists=False)
+    server.init("s", "s@x", bare=True)
+    origin = _repo(tmp_path / "a")
+    _commit_rows(origin, rows)
+    origin.remote.add("origin", str(tmp_path / "srv"))
+    origin.remote.push("origin", "master")
+    clone = Repository(str(tmp_path / "b"), exists=False)
+    clone.clone("c", "c@x", str(tmp_path / "srv"))
+    report = clone.fsck()
+    assert report.ok, report.problems
+    assert report.remote_references == len(rows)
+    # a local-only commit whose data vanished is a real problem
+    lone = _repo(tmp_path / "lone")
+    _commit_rows(lone, rows[:5])
+    lone.ctx.store.rewrite(lambda d: False)
+    report = Repository(str(tmp_path / "lone")).fsck()
+    assert not report.ok and any("neither here nor" in p for p in report.problems)
+
+
+def test_gc_frees_unreferenced_data_and_keeps_history(tmp_path, rows):
+    repo = _repo(tmp_path / "r")
+    _commit_rows(repo, rows[:100])
+    with repo.checkout(write=True) as co:
+        for i in range(100, 300):
+            co["x"][i] = rows[i]
+        co.flush()
+        co.reset_staging_area()
+    assert sum(1 for _ in repo.ctx.store.iter_objects()) == 300
+    kept = repo.gc(grace_seconds=3600)
+    assert kept.removed == 0, "young objects survive the grace period"
+    result = repo.gc(grace_seconds=0)
+    assert (result.removed, result.kept) == (200, 100)
+    fresh = Repository(str(tmp_path / "r"))
+    with fresh.checkout() as co:
+        assert all((co["x", i] == rows[i]).all() for i in range(100))
+    assert fresh.fsck().ok
+
+
+def test_gc_keeps_what_the_staging_area_holds(tmp_path, rows):
+    repo = _repo(tmp_path / "r")
+    _commit_rows(repo, rows[:10])
+    co = repo.checkout(write=True)
+    co["x"][999] = rows[200]
+    co.flush()
+    co.close()
+    repo.gc(grace_seconds=0)
+    with repo.checkout(write=True) as co:
+        assert (co["x"][999] == rows[200]).all()
+
+
+def test_drop_needs_a_remote_copy_then_fetch_data_restores(tmp_path, rows):
+    server = Repository(str(tmp_path / "srv"), exists=False)
+    server.init("s", "s@x", bare=True)
+    repo = _repo(tmp_path / "a")
+    _commit_rows(repo, rows)
+    repo.remote.add("origin", str(tmp_path / "srv"))
+    from hangar_git import HangarError
+    with pytest.raises(HangarError, match="push it first"):
+        repo.drop("origin", "master")
+    repo.remote.push("origin", "master")
+    result = repo.drop("origin", "master")
+    assert result.removed == len(rows)
+    fresh = Repository(str(tmp_path / "a"))
+    with pytest.warns(UserWarning, match="remote references"):
+        co = fresh.checkout()
+    with pytest.raises(MissingDataError):
+        co["x", 0]
+    co.close()
+    fresh.remote.fetch_data("origin", branch="master")
+    with fresh.checkout() as co:
+        assert all((co["x", i] == rows[i]).all() for i in range(len(rows)))
