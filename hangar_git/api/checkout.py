@@ -12,6 +12,7 @@ from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.writer import write_column, write_root
 from ..errors import (AlreadyExistsError, ColumnNotFoundError, HangarError, NothingToCommitError,
                       PermissionDeniedError, SchemaError, WriterLockError, join_names)
+from ..faults import checkpoint
 from ..locks import HeldLock
 from ..storage import check_dtype_supported
 from .columns import Column, make_column
@@ -242,6 +243,7 @@ class WriterCheckout(Checkout):
         parents = [self.base_commit] if self.base_commit else []
         staged = git.create_commit(root, parents, STAGING_MESSAGE.format(branch=self.branch_name),
                                    *self._ctx.user)
+        checkpoint("staging.before_ref")
         git.set_ref(STAGING, staged)
         self.staging_tree = root
         self._reload_flushed(trees)
@@ -288,12 +290,14 @@ class WriterCheckout(Checkout):
         parents = [self.base_commit] if self.base_commit else []
         root = self.staging_tree or write_root(git, None, {}, {})
         commit = git.create_commit(root, parents, commit_message.rstrip() + "\n", *self._ctx.user)
+        checkpoint("commit.before_branch_ref")
         try:
             git.set_ref(branch_ref(self.branch_name), commit, expected=self.base_commit)
         except RefChangedError:
             raise HangarError(
                 f"branch {self.branch_name!r} moved while this checkout was open; nothing was "
                 f"committed. Close this checkout, open a new one and redo the changes") from None
+        checkpoint("commit.before_staging_drop")
         git.set_ref(STAGING, None)
         self.base_commit = commit
         self.staging_tree = root

@@ -31,6 +31,7 @@ import numpy as np
 import tiledb
 
 from ..errors import IntegrityError
+from ..faults import checkpoint
 from ..locks import exclusive
 from .base import Buffer, ObjectInfo, ObjectStore
 from .objects import Digest, Meta, digest_of, hash_pool, verify
@@ -439,6 +440,7 @@ class TileDBStore(ObjectStore):
             if not self._vfs.is_dir(folder):
                 self._vfs.create_dir(folder)
             self._dirs.add(folder)
+        checkpoint("store.large.before_move")
         self._vfs.move_file(tmp, final)
 
     def put_new(self, meta: Meta, data: Buffer) -> Digest:
@@ -490,6 +492,7 @@ class TileDBStore(ObjectStore):
         if small or large:
             with exclusive(self._lock_path):
                 self._write_pack(small, large)
+                checkpoint("store.flush.after_index")
         self._pending.clear()
         self._pending_large.clear()
         if len(self._packs) > MERGE_AT:
@@ -532,6 +535,7 @@ class TileDBStore(ObjectStore):
             with tiledb.open(self._bytelog, "w", ctx=self._ctx) as arr:
                 arr[first:first + len(log)] = log
             self._reader = None
+            checkpoint("store.flush.after_log")
         name = _pack_name()
         index = build_index(name, entries, sorted(metas, key=metas.__getitem__), chunks)
         self._write_index(index)

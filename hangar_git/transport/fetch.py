@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..bookkeeping.gitrepo import HEADS, REMOTES, GitRepo, remote_ref
 from ..bookkeeping.transfer import closure_complete
 from ..errors import BranchNotFoundError
+from ..faults import checkpoint
 from .progress import progress
 from .rpc import Session
 from .service import receive_objects
@@ -39,6 +40,7 @@ def fetch(git: GitRepo, session: Session, remote: str, branch: str, *, quiet: bo
                     bar.total = int(frame.header.get("objects", 0))
                 elif frame.kind == "objects":
                     received += receive_objects(git, frame)
+                    checkpoint("fetch.between_object_frames")
                     bar.update(len(frame.header["oids"]))
     git.set_ref(remote_ref(remote, branch), head)
     return FetchResult(remote, branch, head, received)

@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import referenced_digests
+from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
@@ -47,6 +48,7 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
             for frame in session.stream("get_data", {"digests": part}):
                 if frame.kind == "data":
                     got += receive_data(store, frame)
+                    checkpoint("fetch_data.between_frames")
                     bar.update(len(frame.payload))
     return FetchDataResult(list(commits), got, total, complete=len(chosen) == len(todo))
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
 from ..bookkeeping.transfer import COMMIT, objects_to_send, read_raw, referenced_digests
 from ..errors import BranchNotFoundError, HangarError, NonFastForwardError
+from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
@@ -56,7 +57,9 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
             f"remote that has them first")
     nbytes = sum(store.info(Digest(d)).nbytes for d in remote_missing)
     _send_data(session, store, remote_missing, nbytes, quiet)
+    checkpoint("push.after_data")
     _send_objects(session, git, todo, quiet)
+    checkpoint("push.before_update_ref")
     with progress("Updating remote ref", total=1, quiet=quiet) as bar:
         session.call("update_ref", {"branch": branch, "old": old, "new": local})
         bar.update(1)
@@ -76,7 +79,7 @@ def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes:
         return
     with progress("Pushing data", total=nbytes, unit="B", quiet=quiet) as bar:
         session.send("put_data", {"count": len(digests)})
-        send_data(store, session, digests, progress=bar)
+        send_data(store, session, digests, progress=bar, fault="push.between_data_frames")
         session.send("end", {})
         session.recv()
 

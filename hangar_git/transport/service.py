@@ -17,6 +17,7 @@ from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_se
                                     referenced_digests, write_raw)
 from ..errors import (HangarError, IntegrityError, NonFastForwardError, NotInitializedError,
                       ProtocolError)
+from ..faults import checkpoint
 from ..storage import Digest, ObjectStore, open_store
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
@@ -88,6 +89,7 @@ class RepositoryService(ServiceHandler):
             raise IntegrityError(
                 f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "
                 f"not on the remote (e.g. {absent[0]}); push again to send them")
+        checkpoint("serve.update_ref.before_set_ref")
         try:
             self.git.set_ref(branch_ref(branch), new, expected=old)
         except RefChangedError:
@@ -125,7 +127,7 @@ class RepositoryService(ServiceHandler):
         if absent:
             raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
                               f"(e.g. {absent[0]}); they may have been pushed to another remote")
-        sent = send_data(self.store, stream, digests)
+        sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames")
         return {"objects": sent}
 
 
@@ -155,13 +157,17 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
     for digest, meta, data in zip(digests, metas, parts):
         store.put_verified(Digest(digest), meta, data)  # type: ignore[arg-type]
         verified.append(digest)
+    checkpoint("receive_data.before_flush")
     store.flush()
     return len(verified)
 
 
 def send_data(store: ObjectStore, stream: Any, digests: list[str],
-              progress: Optional[Any] = None) -> int:
-    """Stream objects as ``data`` frames (read and verified from the store)."""
+              progress: Optional[Any] = None, fault: str = "") -> int:
+    """Stream objects as ``data`` frames (read and verified from the store).
+
+    ``fault`` names the kill point (:mod:`hangar_git.faults`) passed after each frame.
+    """
     infos = [store.info(Digest(d)) for d in digests]
     sent = 0
     for batch in batches(infos, lambda i: i.nbytes, MAX_BATCH_ITEMS, BATCH_BYTES):
@@ -174,4 +180,6 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
         sent += len(batch)
         if progress is not None:
             progress.update(sum(i.nbytes for i in batch))
+        if fault:
+            checkpoint(fault)
     return sent
