@@ -23,7 +23,8 @@ def all_referenced(git: GitRepo) -> set[str]:
 def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type: ignore[no-untyped-def]
     """Remove stored objects no commit references and that are older than the grace period."""
     live = all_referenced(ctx.git)
-    result = ctx.store.rewrite(lambda d: d in live, grace_seconds=grace_seconds)  # type: ignore[attr-defined]
+    result = ctx.store.rewrite(lambda d: d in live, grace_seconds=grace_seconds,  # type: ignore[attr-defined]
+                               force=True)
     ctx.presence.forget(set())
     return result
 

@@ -42,6 +42,7 @@ CHUNK_TARGET = 1 << 19
 CACHE_BYTES = 64 << 20
 MEMO_MAX = 1 << 20
 MERGE_AT = 16
+COMPACT_AT = 1000
 TILE = 1 << 20
 _LARGE_MAGIC = b"HGLO"
 _RAW, _BLOSC = 0, 1
@@ -497,6 +498,8 @@ class TileDBStore(ObjectStore):
         self._pending_large.clear()
         if len(self._packs) > MERGE_AT:
             self.merge_packs()
+            if len(tiledb.array_fragments(self._bytelog, ctx=self._ctx)) > COMPACT_AT:
+                self.compact()
 
     def _write_pack(self, small: list[tuple[str, tuple[str, bytes]]],
                     large: list[tuple[str, tuple[str, int]]]) -> None:
@@ -622,7 +625,12 @@ class TileDBStore(ObjectStore):
                 out.append(f"object {d} is corrupt (its bytes do not hash to its name)")
         return out
 
-    def rewrite(self, keep: Callable[[str], bool], grace_seconds: float = 0.0) -> "RewriteResult":
+    def compact(self) -> "RewriteResult":
+        """Repack every object into one byte-log fragment (what ``gc`` also does)."""
+        return self.rewrite(lambda d: True, force=True)
+
+    def rewrite(self, keep: Callable[[str], bool], grace_seconds: float = 0.0,
+                force: bool = False) -> "RewriteResult":
         """Drop every object for which ``keep`` is False (and older than the grace period).
 
         Live small objects are copied into one new pack; old pack indexes
@@ -660,7 +668,7 @@ class TileDBStore(ObjectStore):
                         result.removed_bytes += n
                         if large:
                             dead_large.append(d)
-            if not result.removed:
+            if not result.removed and not force:
                 return result
             old = list(self._packs)
             cut = int(time.time() * 1000)

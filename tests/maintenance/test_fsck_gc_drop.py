@@ -140,3 +140,33 @@ def test_drop_needs_a_remote_copy_then_fetch_data_restores(tmp_path, rows):
     fresh.remote.fetch_data("origin", branch="master")
     with fresh.checkout() as co:
         assert all((co["x", i] == rows[i]).all() for i in range(len(rows)))
+
+
+def test_fragments_are_compacted_when_they_pile_up(tmp_path, rows, monkeypatch):
+    import tiledb
+    from hangar_git.storage import tiledb_store
+    monkeypatch.setattr(tiledb_store, "MERGE_AT", 4)
+    monkeypatch.setattr(tiledb_store, "COMPACT_AT", 6)
+    repo = _repo(tmp_path / "r")
+    with repo.checkout(write=True) as co:
+        col = co.add_ndarray_column("x", prototype=rows[0])
+        for i in range(12):
+            col[i] = rows[i]
+            co.flush()
+        co.commit("many flushes")
+    bytelog = os.path.join(repo.ctx.store_uri, "bytelog")
+    assert len(tiledb.array_fragments(bytelog)) <= 6
+    with Repository(str(tmp_path / "r")).checkout() as co:
+        assert all((co["x", i] == rows[i]).all() for i in range(12))
+
+
+def test_gc_compacts_into_one_fragment(tmp_path, rows):
+    import tiledb
+    repo = _repo(tmp_path / "r")
+    for n in (50, 100, 150):
+        _commit_rows(repo, rows[:n], message=f"{n}")
+    bytelog = os.path.join(repo.ctx.store_uri, "bytelog")
+    assert len(tiledb.array_fragments(bytelog)) == 3
+    repo.gc(grace_seconds=0)
+    assert len(tiledb.array_fragments(bytelog)) == 1
+    assert Repository(str(tmp_path / "r")).fsck().ok
