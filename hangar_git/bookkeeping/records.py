@@ -39,7 +39,8 @@ MAX_KEY_LEN = 256
 Key = Union[str, int]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
-_BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+_BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f/\\\ud800-\udfff]")  # surrogates: no UTF-8 form
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _INT64 = 1 << 63
 
 
@@ -87,6 +88,8 @@ def check_metadata_key(key: object) -> str:
 def check_metadata_value(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidNameError(f"metadata values must be str, got {type(value).__name__}")
+    if _SURROGATES.search(value):
+        raise InvalidNameError("metadata values must be valid Unicode text (no lone surrogates)")
     return value
 
 
