@@ -91,6 +91,7 @@ INVALID_KEYS = {
     "del": "a\x7f", "empty": "", "too-long": "x" * 257, "bool-true": True, "bool-false": False,
     "float": 1.0, "float-frac": 1.5, "none": None, "bytes": b"k", "tuple": (1,), "int-too-big": 2**63,
     "int-too-small": -(2**63) - 1, "numpy-bool": np.bool_(True), "numpy-float": np.float32(1),
+    "surrogate": "a\ud800",   # not UTF-8 encodable: used to poison every later commit
 }
 
 
@@ -325,11 +326,27 @@ def test_metadata_is_read_only_in_reader_checkouts(repo: Repository) -> None:
 
 
 @pytest.mark.parametrize("key,value", [("", "v"), ("a/b", "v"), ("a\n", "v"), ("x" * 257, "v"),
-                                       (1, "v"), ("k", 1), ("k", b"bytes"), ("k", None)])
+                                       (1, "v"), ("k", 1), ("k", b"bytes"), ("k", None),
+                                       ("k\udc80", "v"), ("k", "v\ud800")])
 def test_bad_metadata_is_rejected(wco: Any, key: Any, value: Any) -> None:
+    wco.metadata["good"] = "v"
     with pytest.raises(HangarError):
         wco.metadata[key] = value
-    assert len(wco.metadata) == 0
+    assert len(wco.metadata) == 1
+    wco.commit("the rejected entry does not spoil the commit")
+
+
+def test_a_rejected_key_does_not_spoil_the_staging_area(repo: Repository) -> None:
+    """Regression: an unencodable key was accepted, then every flush failed with
+    UnicodeEncodeError, so commit and close failed and the session's work was lost."""
+    with repo.checkout(write=True) as co:
+        col = co.add_str_column("c")
+        col["ok"] = "v"
+        with pytest.raises(InvalidNameError):
+            col["bad\ud800"] = "v"
+        co.commit("fine")
+    with repo.checkout() as co:
+        assert dict(co["c"].items()) == {"ok": "v"}
 
 
 def test_reader_columns_are_read_only(repo: Repository) -> None:
