@@ -40,7 +40,7 @@ from .packindex import LARGE, PackIndex, build_index, merge_indexes
 LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
 CACHE_BYTES = 64 << 20
-MEMO_MAX = 1 << 20
+MEMO_MAX = 1 << 16
 MERGE_AT = 16
 COMPACT_AT = 1000
 TILE = 1 << 20
@@ -267,8 +267,9 @@ class TileDBStore(ObjectStore):
         chunk = self._chunk(pack, chunk_no)
         off = int(pack.offset[row])
         end = off + int(pack.nbytes[row])
-        if len(self._memo) < MEMO_MAX:
-            self._memo[digest] = (pack, chunk_no, off, end, meta)
+        if len(self._memo) >= MEMO_MAX:
+            self._memo.clear()
+        self._memo[digest] = (pack, chunk_no, off, end, meta)
         return Meta(meta), memoryview(chunk)[off:end]
 
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
