@@ -80,7 +80,7 @@ def build(path: str, n: int, seed: int = 0) -> tuple[Repository, dict[str, str]]
     base = git.create_commit(root, [], "base: 1M samples\n", *user)
     git.set_ref(branch_ref("master"), base)
     keys = np.random.default_rng(seed).choice(n, size=2 * CHANGES, replace=False).tolist()
-    heads = {"master": base}
+    heads: dict[str, str] = {"master": base}
     for side, chosen in (("left", keys[:CHANGES]), ("right", keys[CHANGES:])):
         rec = Snapshot(git, root).column(COLUMN)
         offset = (1 << 200) if side == "left" else (1 << 220)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
-from ..bookkeeping.gitrepo import HEADS, REMOTES, Oid
+from ..bookkeeping.gitrepo import HEADS, REMOTES
 from .context import RepoContext
 
 RESET = "\033[m"
@@ -160,7 +160,7 @@ def draw(order: Iterable[str], parents: dict[str, list[str]], texts: dict[str, s
 # -- repo.log -----------------------------------------------------------------------------
 def branch_labels(ctx: RepoContext) -> dict[str, str]:
     """Label -> head digest of every local branch and remote-tracking branch (``origin/x``)."""
-    heads = dict(ctx.git.list_refs(HEADS))
+    heads: dict[str, str] = dict(ctx.git.list_refs(HEADS))
     heads.update(ctx.git.list_refs(REMOTES))
     return heads
 
@@ -179,11 +179,11 @@ def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_
     return " ".join(parts) + f" : {subject}"
 
 
-def log(ctx: RepoContext, start: Optional[Oid], *, heads: Optional[list[Oid]] = None,
+def log(ctx: RepoContext, start: Optional[str], *, heads: Optional[list[str]] = None,
         return_contents: bool = False, show_time: bool = False, show_user: bool = False,
         colour: Optional[bool] = None) -> Optional[dict]:
     """Print (or return) the history from ``start`` (or from every one of ``heads``)."""
-    tips = [start] if start else list(dict.fromkeys(heads or []))
+    tips: list[str] = [start] if start else list(dict.fromkeys(heads or []))
     ancestors: dict[str, list[str]] = {}
     specs: dict[str, dict] = {}
     for info in ctx.git.walk(tips):

@@ -108,7 +108,9 @@ class ColumnDiff:
 
     @classmethod
     def from_changes(cls, changes: dict[str, Change]) -> "ColumnDiff":
-        added, removed, mutated = [], [], []
+        added: list[Key] = []
+        removed: list[Key] = []
+        mutated: list[Key] = []
         for enc, (before, after) in changes.items():
             (added if before is None else removed if after is None else mutated).append(decode_key(enc))
         return cls(_keys(added), _keys(removed), _keys(mutated))

@@ -91,7 +91,7 @@ class SampleMerge:
                 if len(kinds) != 1:
                     raise _Mixed
                 if kinds == {True}:
-                    self._walk(*(x[0] if x else None for x in (xb, xm, xd)), sub)
+                    self._walk(xb[0] if xb else None, xm[0] if xm else None, xd[0] if xd else None, sub)
                 else:
                     self._merge_shard(sub, xb, xm, xd)
 
@@ -126,11 +126,11 @@ class SampleMerge:
         git, master = self.git, self.master
         if self._apply is not None:
             return write_column(git, master, master.schema, self._apply)[0]
-        updates: dict[Path, Optional[str]] = dict(self._taken)
+        updates: dict[Path, Optional[str]] = {p: o for p, o in self._taken.items()}
         for path, records in self._shards.items():
             updates[path] = git.write_blob(encode_shard(records)) if records else None
         samples = git.update_tree(master.samples_tree, updates) if updates else master.samples_tree
-        entries = {("schema.json",): git.write_blob(master.schema.encode()),
+        entries: dict[Path, Optional[str]] = {("schema.json",): git.write_blob(master.schema.encode()),
                    ("stats.json",): git.write_blob(ColumnStats(self.count, master.digits).encode()),
                    ("samples",): samples}
         tree = git.update_tree(None, entries)

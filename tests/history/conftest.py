@@ -21,7 +21,7 @@ SHAPE = (3,)
 
 
 def new_repo(path: Path) -> Repository:
-    repo = Repository(path, exists=False)
+    repo = Repository(str(path), exists=False)
     repo.init("tester", "t@x")
     return repo
 

@@ -156,7 +156,8 @@ def test_every_conflict_is_listed_by_kind_and_nothing_changes(forked: Repository
     before = heads(forked)
     with pytest.raises(MergeConflictError) as info:
         forked.merge("m", "master", "dev")
-    kinds = [(c.kind, c.column, c.key) for c in info.value.conflicts]
+    conflicts: list[Any] = info.value.conflicts
+    kinds = [(c.kind, c.column, c.key) for c in conflicts]
     assert kinds == [("schema", "s", None), ("sample", "x", 1), ("sample", "x", 3), ("metadata", None, "a")]
     text = str(info.value)
     assert "4 conflict(s) (1 schema, 2 sample, 1 metadata)" in text
@@ -294,6 +295,7 @@ def test_criss_cross_history_picks_a_valid_base(forked: Repository) -> None:
     assert {k: cols["x"][k] for k in (1, 2, 3, 4)} == {1: 11.0, 2: 22.0, 3: 33.0, 4: 44.0}
     assert meta["c"] == "3"
     log = forked.log("master", return_contents=True)
+    assert log is not None
     assert log["order"][0] == merged and set(log["order"]) >= {a1, b1, a2, b2}
 
 
