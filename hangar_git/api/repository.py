@@ -160,7 +160,10 @@ class Repository:
         return _diff.diff(self.ctx, a, b, branch=branch, onto=onto, writer=self._open_writer())
 
     def status(self, branch: Optional[str] = None) -> _diff.DiffResult:
-        """Uncommitted changes: the staging area of the write branch (or ``branch``) against its head."""
+        """Uncommitted changes: the staging area of the write branch (or ``branch``) against its head.
+
+        A write checkout open in this process is flushed first, so its changes are included.
+        """
         return _diff.status(self.ctx, branch, writer=self._open_writer())
 
     def merge(self, message: str, master_branch: str, dev_branch: str) -> str:
