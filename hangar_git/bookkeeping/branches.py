@@ -18,6 +18,7 @@ class BranchHead:
 
 def check_branch_name(name: object) -> str:
     if (not isinstance(name, str) or not name or len(name) > 200
+            or not name.isprintable()  # also rules out lone surrogates, which pygit2 cannot encode
             or not pygit2.reference_is_valid_name(HEADS + name) or name.startswith("-")):
         raise InvalidNameError(
             f"invalid branch name {name!r}: use letters, digits, '-', '_', '.' and '/' "
