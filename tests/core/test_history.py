@@ -125,7 +125,8 @@ def test_branch_errors(committed: History) -> None:
     repo.create_branch("dev")
     with pytest.raises(AlreadyExistsError):
         repo.create_branch("dev")
-    for bad in ("", "a..b", "-x", "with space", "end.lock", "a~b", "x" * 201, 5):
+    for bad in ("", "a..b", "-x", "with space", "end.lock", "a~b", "x" * 201, 5, "a\x00b", "b\ud800",
+                "tab\there"):
         with pytest.raises(InvalidNameError):
             repo.create_branch(bad)  # type: ignore[arg-type]
     with pytest.raises(BranchNotFoundError):
