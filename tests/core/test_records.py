@@ -7,12 +7,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hangar_git import InvalidNameError, Repository
 from hangar_git.bookkeeping import records
 from hangar_git.bookkeeping.records import (ColumnSchema, ColumnStats, check_key, check_name,
                                            decode_key, decode_shard, encode_key, encode_shard,
                                            key_sort, shard_digits_for, shard_path, shard_prefix)
+
+from .conftest import new_repo
 
 D1, D2, D3 = "1" * 64, "2" * 64, "a" * 64
 
@@ -152,7 +156,6 @@ def test_columns_reshard_as_they_grow_past_1024_and_shrink(repo: Repository) -> 
 
 
 def test_equal_content_gives_identical_trees(tmp_path: Any) -> None:
-    from .conftest import new_repo
     trees = []
     for name, order in (("fwd", range(1500)), ("rev", reversed(range(1500)))):
         repo = new_repo(tmp_path / name)
@@ -195,3 +198,36 @@ def test_columns_reshard_past_16384_and_back(repo: Repository) -> None:
         with repo.checkout(commit=commit) as co:
             keys = list(co["a"].keys())
             assert len(keys) == count == len(co["a"]) and (co["a", last] == value).all()
+
+
+# -- property-based ------------------------------------------------------------------------------
+
+KEYS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"),
+            min_size=1, max_size=12),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(KEYS, st.binary(min_size=32, max_size=32).map(bytes.hex), max_size=40))
+def test_property_shards_round_trip(records_: dict) -> None:
+    encoded = {encode_key(check_key(k)): d for k, d in records_.items()}
+    blob = encode_shard(encoded)
+    assert decode_shard(blob) == encoded
+    assert {decode_key(e) for e in decode_shard(blob)} == set(records_)
+    assert encode_shard(dict(reversed(list(encoded.items())))) == blob   # order-free
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(KEYS, st.binary(max_size=6), min_size=1, max_size=25))
+def test_property_any_valid_keys_round_trip_through_commits(
+        tmp_path_factory: pytest.TempPathFactory, data: dict) -> None:
+    repo = new_repo(tmp_path_factory.mktemp("keys") / "repo")
+    with repo.checkout(write=True) as co:
+        co.add_bytes_column("b").update(data)
+        digest = co.commit("keys")
+    with repo.checkout(commit=digest) as co:
+        col = co["b"]
+        assert dict(col.items()) == data and len(col) == len(data)
+        assert all(col[k] == v and k in col for k, v in data.items())
