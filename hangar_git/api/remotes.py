@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
 from ..errors import AlreadyExistsError, BranchNotFoundError, InvalidNameError, NotFoundError
 from ..transport.connect import open_session

@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
-from ..bookkeeping.transfer import COMMIT, objects_to_send, read_raw, referenced_digests
+from ..bookkeeping.transfer import COMMIT, objects_to_send, referenced_digests
 from ..errors import BranchNotFoundError, HangarError, NonFastForwardError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
-from .service import send_data
-from .wire import batches, chunked
+from .service import send_data, send_objects
+from .wire import chunked
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +89,6 @@ def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool) -> No
         return
     with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
         session.send("put_objects", {"count": len(todo)})
-        for batch in batches(todo, lambda _: 1024):
-            raw = [read_raw(git, oid) for oid, _ in batch]
-            session.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
-                                     "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
-            bar.update(len(batch))
+        send_objects(git, session, todo, progress=bar)
         session.send("end", {})
         session.recv()

@@ -18,11 +18,13 @@ from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_se
 from ..errors import (HangarError, IntegrityError, NonFastForwardError, NotInitializedError,
                       ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, open_store
+from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 from .wire import (BATCH_BYTES, MAX_BATCH_ITEMS, batches, check_digests, check_metas, check_oids,
                    split_payload)
+
+GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
 
 class RepositoryService(ServiceHandler):
@@ -56,10 +58,7 @@ class RepositoryService(ServiceHandler):
                 raise HangarError(f"the remote has no commit {w}")
         todo = objects_to_send(self.git, wants, haves)
         stream.send("count", {"objects": len(todo)})
-        for batch in batches(todo, lambda _: 1024):
-            raw = [read_raw(self.git, oid) for oid, _ in batch]
-            stream.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
-                                    "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
+        send_objects(self.git, stream, todo)
         return {"objects": len(todo)}
 
     @rpc_method
@@ -146,6 +145,16 @@ def receive_objects(git: GitRepo, frame: Frame) -> int:
     return len(oids)
 
 
+def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None) -> None:
+    """Stream git objects as ``objects`` frames of about a thousand objects each."""
+    for batch in batches(todo, lambda _: 1024):
+        raw = [read_raw(git, oid) for oid, _ in batch]
+        stream.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
+                                "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
+        if progress is not None:
+            progress.update(len(batch))
+
+
 def receive_data(store: ObjectStore, frame: Frame) -> int:
     """Verify and store one ``data`` frame durably; returns how many objects it held."""
     if frame.kind != "data":
@@ -171,15 +180,34 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
     infos = [store.info(Digest(d)) for d in digests]
     sent = 0
     for batch in batches(infos, lambda i: i.nbytes, MAX_BATCH_ITEMS, BATCH_BYTES):
-        metas, parts = [], []
-        for _, meta, data in store.read_many([i.digest for i in batch]):
-            metas.append(meta)
-            parts.append(data)
-        stream.send("data", {"digests": [i.digest for i in batch], "metas": metas,
-                             "sizes": [len(p) for p in parts]}, b"".join(parts))
+        names = [i.digest for i in batch]
+        payload = _gathered(store, batch)
+        if payload is not None:
+            metas, sizes = [i.meta for i in batch], [i.nbytes for i in batch]
+        else:
+            metas, parts = [], []
+            for _, meta, data in store.read_many(names):
+                metas.append(meta)
+                parts.append(data)
+            sizes, payload = [len(p) for p in parts], b"".join(parts)
+        stream.send("data", {"digests": names, "metas": metas, "sizes": sizes}, payload)
         sent += len(batch)
         if progress is not None:
             progress.update(sum(i.nbytes for i in batch))
         if fault:
             checkpoint(fault)
     return sent
+
+
+def _gathered(store: ObjectStore, batch: list[ObjectInfo]) -> Optional[bytes]:
+    """A batch of small same-sized objects read in one vectorised gather, or None.
+
+    None when sizes differ, objects are large, or the store did not serve
+    them all (buffered objects, backends without a batch path): the caller
+    then reads them one by one.
+    """
+    size = batch[0].nbytes
+    if len(batch) < 2 or size >= GATHER_MAX or any(i.nbytes != size for i in batch):
+        return None
+    rows, found = store.gather(digests_to_raw([i.digest for i in batch]), size)
+    return rows.tobytes() if found.all() else None
