@@ -9,7 +9,8 @@ import numpy as np
 
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
-from ..errors import (MissingDataError, PermissionDeniedError, SampleNotFoundError, SchemaError)
+from ..errors import (IntegrityError, MissingDataError, PermissionDeniedError, SampleNotFoundError,
+                      SchemaError)
 from ..storage import BLOCK_SIZE, Digest, Meta, digest_of, digests_to_raw, ndarray_meta, parse_meta
 
 if TYPE_CHECKING:
@@ -103,7 +104,13 @@ class Column:
             meta, data = self._co._store.read(Digest(digest))
         except KeyError:
             raise MissingDataError(self._name, key, digest) from None
+        except IntegrityError as exc:
+            raise self._damaged(key, digest, exc) from exc
         return self._decode(meta, data)
+
+    def _damaged(self, key: Key, digest: str, exc: IntegrityError) -> IntegrityError:
+        return IntegrityError(f"sample {key!r} of column {self._name!r} (object {digest}) cannot be "
+                              f"read: {exc}", expected=digest)
 
     def __getitem__(self, key: Key) -> Any:
         if self._co.closed:
@@ -121,6 +128,8 @@ class Column:
             meta, data = self._co._store.read(digest)  # type: ignore[arg-type]
         except KeyError:
             raise MissingDataError(self._name, key, digest) from None
+        except IntegrityError as exc:
+            raise self._damaged(key, digest, exc) from exc
         return self._decode(meta, data)
 
     def get(self, key: Key, default: Any = None) -> Any:
@@ -377,9 +386,31 @@ class NdarrayColumn(Column):
 
     def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
         """(key, array) pairs; fixed-shape columns gather whole chunks at once."""
-        if self._variable or self._nbytes == 0 or self._nbytes > BLOCK_SIZE:
+        if not self._gatherable:
             yield from super().items(local=local)
             return
+        for encs, values, found in self._gathered(local):
+            keys = [int(e[1:]) if e[0] == "i" else e[1:] for e in encs]
+            if found is None:
+                yield from zip(keys, values)
+            else:
+                for i in np.flatnonzero(found).tolist():
+                    yield keys[i], values[i]
+
+    def values(self, local: bool = False) -> Iterator[Any]:
+        """Every array of the column (no keys: the fastest full scan)."""
+        if not self._gatherable:
+            yield from super().values(local=local)
+            return
+        for _, values, found in self._gathered(local):
+            yield from (values if found is None else values[found])
+
+    @property
+    def _gatherable(self) -> bool:
+        return not self._variable and 0 < self._nbytes <= BLOCK_SIZE
+
+    def _gathered(self, local: bool) -> Iterator[tuple[list[str], np.ndarray, Optional[np.ndarray]]]:
+        """(encoded keys, arrays as one block, found-mask or None when all were found)."""
         store = self._co._store
         for encs, digests in self._large_batches():
             rows, found = store.gather(digests_to_raw(digests), self._nbytes)
@@ -393,12 +424,7 @@ class NdarrayColumn(Column):
                     raise MissingDataError(self._name, decode_key(encs[i]), digests[i]) from None
                 values[i] = self._decode(meta, data)
                 found[i] = True
-            keys = [int(e[1:]) if e[0] == "i" else e[1:] for e in encs]
-            if found.all():
-                yield from zip(keys, values)
-            else:
-                for i in np.flatnonzero(found).tolist():
-                    yield keys[i], values[i]
+            yield encs, values, (None if found.all() else found)
 
     def _decode(self, meta: str, data: memoryview) -> np.ndarray:
         if meta == self._meta:

@@ -57,13 +57,33 @@ class PackIndex:
         return i if i < len(d) and d[i] == raw.rstrip(b"\0") else -1
 
     def find_many(self, raws: np.ndarray) -> np.ndarray:
-        """Rows of many raw digests (``S32`` array); -1 where absent."""
+        """Rows of many raw digests (``S32`` array); -1 where absent.
+
+        Searches the 64-bit digest prefixes (integer compares are far cheaper
+        than 32-byte string compares), then confirms on the full digest.
+        """
         d = self.digests
-        if len(d) == 0:
+        if len(d) == 0 or len(raws) == 0:
             return np.full(len(raws), -1, dtype=np.int64)
-        idx = d.searchsorted(raws)
-        clipped = np.minimum(idx, len(d) - 1)
-        return np.where(d[clipped] == raws, clipped, -1)
+        prefixes = self.prefixes
+        idx = np.minimum(prefixes.searchsorted(digest_prefixes(raws)), len(d) - 1)
+        hit = d[idx] == raws
+        if not hit.all():  # equal prefixes of different digests: resolve exactly
+            slow = np.flatnonzero(~hit & (prefixes[idx] == digest_prefixes(raws)))
+            if len(slow):
+                exact = np.minimum(d.searchsorted(raws[slow]), len(d) - 1)
+                idx[slow] = exact
+                hit[slow] = d[exact] == raws[slow]
+        return np.where(hit, idx, -1)
+
+    @property
+    def prefixes(self) -> np.ndarray:
+        """First 8 bytes of each digest as big-endian integers (sorted like the digests)."""
+        cached = self.__dict__.get("_prefixes")
+        if cached is None:
+            cached = digest_prefixes(self.digests)
+            self.__dict__["_prefixes"] = cached
+        return cached
 
     def encode(self) -> bytes:
         header = json.dumps({"objects": len(self.digests), "chunks": len(self.chunk_start),
@@ -91,6 +111,12 @@ class PackIndex:
                 arrays[fname] = arr
                 pos += arr.nbytes
         return cls(name=name, metas=list(header["metas"]), **arrays)
+
+
+def digest_prefixes(raws: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of ``S32`` digests as big-endian ``uint64``."""
+    as_bytes = np.ascontiguousarray(raws, dtype="S32").view(np.uint8).reshape(-1, 32)
+    return np.ascontiguousarray(as_bytes[:, :8]).view(">u8").ravel().astype(np.uint64)
 
 
 def build_index(name: str, entries: list[tuple[bytes, int, int, int, int]], metas: list[str],

@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Iterator
 import blosc2
 import numpy as np
 import tiledb
+from numpy.lib.stride_tricks import as_strided
 
 from ..errors import IntegrityError
 from ..faults import checkpoint
@@ -290,7 +291,6 @@ class TileDBStore(ObjectStore):
         self._ensure_loaded()
         out = np.empty((len(raws), itemsize), dtype=np.uint8)
         found = np.zeros(len(raws), dtype=bool)
-        span = np.arange(itemsize, dtype=np.int64)
         for pack in self._packs:
             rows = pack.find_many(raws)
             hit = np.flatnonzero((rows >= 0) & ~found)
@@ -304,10 +304,13 @@ class TileDBStore(ObjectStore):
             needed = [int(c) for c in np.unique(chunks) if (pack.name, int(c)) not in self._cache]
             for i in range(0, len(needed), 32):
                 self._load_chunks([(pack, c) for c in needed[i:i + 32]])
-            for c in np.unique(chunks):
-                sel = chunks == c
-                buf = np.frombuffer(self._chunk(pack, int(c)), dtype=np.uint8)
-                out[hit[sel]] = buf[offsets[sel][:, None] + span]
+            order = np.argsort(chunks, kind="stable")
+            bounds = np.flatnonzero(np.diff(chunks[order])) + 1
+            for group in np.split(order, bounds):
+                buf = np.frombuffer(self._chunk(pack, int(chunks[group[0]])), dtype=np.uint8)
+                # every ``itemsize`` window of the chunk, as rows: one fancy index copies them
+                windows = as_strided(buf, shape=(len(buf) - itemsize + 1, itemsize), strides=(1, 1))
+                out[hit[group]] = windows[offsets[group]]
             found[hit] = True
         return out, found
 
