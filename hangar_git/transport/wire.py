@@ -45,7 +45,10 @@ def check_metas(values: Any, count: int) -> list[str]:
     if not isinstance(values, list) or len(values) != count:
         raise ProtocolError("bad meta list")
     for v in values:
-        if not isinstance(v, str) or len(v) > 300 or not _META.match(v):
+        if not isinstance(v, str):
+            raise ProtocolError(f"bad object meta: {v!r:.80}")
+    for v in set(values):  # a batch mostly repeats one meta: check each distinct one once
+        if len(v) > 300 or not _META.match(v):
             raise ProtocolError(f"bad object meta: {v!r:.80}")
     return values
 
