@@ -70,6 +70,12 @@ def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
 
 def write_raw(git: GitRepo, oid: str, obj_type: int, data: bytes) -> None:
     """Store a received object, refusing one whose content does not match its id."""
+    check_raw(oid, obj_type, data)
+    git._repo.odb.write(obj_type, data)
+
+
+def check_raw(oid: str, obj_type: int, data: bytes) -> None:
+    """Raise IntegrityError unless ``data`` is a commit, tree or blob hashing to ``oid``."""
     if obj_type not in (COMMIT, TREE, BLOB):
         raise IntegrityError(f"refusing git object {oid} of unexpected type {obj_type}")
     got = str(pygit2.hash(data)) if obj_type == BLOB else None
@@ -80,7 +86,6 @@ def write_raw(git: GitRepo, oid: str, obj_type: int, data: bytes) -> None:
     if got != oid:
         raise IntegrityError(f"git object {oid} arrived corrupt (hashes to {got}); nothing was stored",
                              expected=oid, got=got)
-    git._repo.odb.write(obj_type, data)
 
 
 def missing_objects(git: GitRepo, oids: Iterable[str]) -> list[str]:

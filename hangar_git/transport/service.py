@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
-from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_send, read_raw,
+from ..bookkeeping.transfer import (check_raw, closure_complete, new_commits, objects_to_send, read_raw,
                                     referenced_digests, write_raw)
 from ..errors import (HangarError, IntegrityError, NonFastForwardError, NotInitializedError,
                       ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store
+from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store, verify
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 from .wire import (BATCH_BYTES, MAX_BATCH_ITEMS, batches, check_digests, check_metas, check_oids,
@@ -138,10 +138,12 @@ def receive_objects(git: GitRepo, frame: Frame) -> int:
     types = frame.header.get("types")
     if not isinstance(types, list) or len(types) != len(oids) or not all(isinstance(t, int) for t in types):
         raise ProtocolError("bad object types")
-    parts = split_payload(frame.header.get("sizes"), frame.payload, len(oids))
+    parts = [bytes(p) for p in split_payload(frame.header.get("sizes"), frame.payload, len(oids))]
+    for oid, kind, data in zip(oids, types, parts):  # all verified before any is kept
+        check_raw(oid, kind, data)
     for oid, kind, data in zip(oids, types, parts):
         if not git.has_object(oid):
-            write_raw(git, oid, kind, bytes(data))
+            write_raw(git, oid, kind, data)
     return len(oids)
 
 
@@ -162,13 +164,13 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
     digests = check_digests(frame.header.get("digests"))
     metas = check_metas(frame.header.get("metas"), len(digests))
     parts = split_payload(frame.header.get("sizes"), frame.payload, len(digests))
-    verified = []
+    for digest, meta, data in zip(digests, metas, parts):  # all verified before any is kept
+        verify(digest, meta, data)
     for digest, meta, data in zip(digests, metas, parts):
-        store.put_verified(Digest(digest), meta, data)  # type: ignore[arg-type]
-        verified.append(digest)
+        store.put(Digest(digest), meta, data)  # type: ignore[arg-type]
     checkpoint("receive_data.before_flush")
     store.flush()
-    return len(verified)
+    return len(digests)
 
 
 def send_data(store: ObjectStore, stream: Any, digests: list[str],
