@@ -1,0 +1,234 @@
+"""Corruption on purpose: stored bytes flipped on disk, batches damaged in transfer.
+
+A damaged store object is never returned as data: reading it raises IntegrityError that
+names it, the other samples still read exactly, and fsck (API and CLI) reports it. A damaged
+data or object batch is refused by its receiver and nothing of it is kept.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+from hangar_git import Repository
+from hangar_git.errors import HangarError, IntegrityError
+from hangar_git.storage import Digest
+from hangar_git.transport import fetch_data as fetch_data_mod
+from hangar_git.transport import rpc, service
+from hangar_git.transport.connect import open_local_session_in_process
+from hangar_git.transport.service import RepositoryService
+
+from .world import World, git_fsck, git_hangar, hangar_fsck, head, place
+
+# (kind, count): how many single-byte corruptions a default run injects; --slow injects more
+DEFAULT_INJECTIONS = 4
+SLOW_INJECTIONS = 40
+
+
+@pytest.fixture(scope="module")
+def damaged_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[Any, np.ndarray]]]:
+    """A repo with three byte-log chunks of small samples and three large objects."""
+    root = tmp_path_factory.mktemp("corrupt") / "repo"
+    repo = Repository(root, exists=False)
+    repo.init("t", "t@x")
+    rng = np.random.default_rng(7)
+    data = {"small": {i: rng.integers(0, 1 << 30, 64, dtype=np.int64) for i in range(3000)},
+            "big": {f"b{i}": rng.standard_normal((400, 400)) for i in range(3)}}
+    with repo.checkout(write=True) as co:
+        for name, samples in data.items():
+            col = co.add_ndarray_column(name, prototype=next(iter(samples.values())))
+            with col:
+                col.update(samples)
+        co.commit("data")
+    repo.ctx.reset_store()
+    return root, data
+
+
+def _targets(repo: Path) -> list[tuple[str, Path, bytes]]:
+    """(what, file, its bytes as stored) of every byte-log chunk and large-object file."""
+    r = Repository(repo)
+    store = r.ctx.store
+    store._load_packs()  # type: ignore[attr-defined]
+    out = []
+    frag_files = sorted((repo / ".git/hangar/store/bytelog/__fragments").glob("*/a0.tdb"))
+    assert len(frag_files) == 1
+    for pack in store._packs:  # type: ignore[attr-defined]
+        for c in range(len(pack.chunk_start)):
+            start, n = int(pack.chunk_start[c]), int(pack.chunk_clen[c])
+            chunk = bytes(store._array().multi_index[start:start + n - 1]["b"])  # type: ignore[attr-defined]
+            out.append((f"chunk {c} of pack {pack.name}", frag_files[0], chunk))
+    for path in sorted((repo / ".git/hangar/store/large").glob("*/*")):
+        out.append((f"object {path.name}", path, path.read_bytes()))
+    r.ctx.reset_store()
+    return out
+
+
+def _position(path: Path, stored: bytes, rng: random.Random) -> int:
+    """A random file offset inside ``stored`` (TileDB may split a chunk across its own
+    tile chunks, so find a unique 16-byte piece of it in the file)."""
+    raw = path.read_bytes()
+    for _ in range(100):
+        k = rng.randrange(0, len(stored) - 16)
+        pos = raw.find(stored[k:k + 16])
+        if pos >= 0 and raw.find(stored[k:k + 16], pos + 1) < 0:
+            return pos + rng.randrange(16)
+    raise AssertionError(f"cannot locate stored bytes in {path}")
+
+
+def _injections(n: int) -> list:
+    return [pytest.param(i, id=f"flip{i}", marks=() if i < DEFAULT_INJECTIONS else pytest.mark.slow)
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("i", _injections(SLOW_INJECTIONS))
+def test_flipped_stored_byte_is_detected_never_returned(i: int, damaged_template: Any, tmp_path: Path) -> None:
+    template, data = damaged_template
+    repo = place(template, tmp_path / "repo")
+    rng = random.Random(i)
+    targets = _targets(repo)
+    what, path, stored = targets[i % len(targets)]
+    pos = _position(path, stored, rng)
+    with open(path, "r+b") as fh:
+        fh.seek(pos)
+        byte = fh.read(1)[0]
+        fh.seek(pos)
+        fh.write(bytes([byte ^ (1 << rng.randrange(8))]))
+
+    r = Repository(repo)
+    errors = []
+    with r.checkout() as co:
+        for name, samples in data.items():
+            col = co[name]
+            for key, want in samples.items():
+                try:
+                    got = col[key]
+                except IntegrityError as exc:
+                    errors.append(str(exc))
+                    continue
+                assert got.tobytes() == want.tobytes(), f"wrong data returned for {name}[{key!r}]"
+    r.ctx.reset_store()
+    assert errors, f"flipping byte {pos} of {what} went unnoticed"
+    assert all("corrupt" in e for e in errors)
+    if what.startswith("object"):
+        assert all(what.split()[1] in e for e in errors)
+    else:
+        assert all(f"column 'small'" in e and "sample " in e for e in errors), errors[0]
+    report = Repository(repo).fsck()
+    assert not report.ok and any("corrupt" in p for p in report.problems), str(report)
+    cli = git_hangar("fsck", cwd=repo)
+    assert cli.returncode == 1 and "problem" in cli.stdout, cli.stdout + cli.stderr
+
+
+# -- damaged in transfer ------------------------------------------------------------------------------
+def _flip_payload(payload: Any) -> bytes:
+    raw = bytearray(bytes(payload))
+    raw[len(raw) // 2] ^= 0x40
+    return bytes(raw)
+
+
+def test_push_with_a_damaged_data_batch_is_refused_and_nothing_is_kept(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = place(world.server["c0"], tmp_path / "server")
+    client = place(world.client["c1"], tmp_path / "client", remote=server)
+    srv = Repository(server)
+    before = sorted(o.digest for o in srv.ctx.store.iter_objects())
+    srv.ctx.reset_store()
+    files_before = _store_files(server)
+    real_send = rpc.Session.send
+
+    def damaged_send(self: rpc.Session, kind: str, header: Any = None, payload: Any = b"") -> None:
+        if kind == "data":
+            payload = _flip_payload(payload)
+        real_send(self, kind, header, payload)
+
+    repo = Repository(client)
+    repo.remote.quiet = True
+    with monkeypatch.context() as mp:
+        mp.setattr(rpc.Session, "send", damaged_send)
+        with pytest.raises(IntegrityError, match="corrupt|does not match|digest"):
+            repo.remote.push("origin", "master")
+    srv = Repository(server)
+    assert sorted(o.digest for o in srv.ctx.store.iter_objects()) == before  # nothing of it kept
+    srv.ctx.reset_store()
+    assert _store_files(server) == files_before  # not even an unindexed large-object file
+    assert head(server) == world.commits["c0"]
+    hangar_fsck(server)
+    repo.remote.push("origin", "master")  # undamaged, it goes through
+    assert head(server) == world.commits["c1"]
+    hangar_fsck(server)
+
+
+class DamagingService(RepositoryService):
+    """Serves get_data with one byte of every data frame's payload flipped."""
+
+    @rpc.rpc_method
+    def get_data(self, request: Any, stream: Any) -> Any:
+        real = stream.send
+
+        def send(kind: str, header: Any = None, payload: Any = b"") -> None:
+            real(kind, header, _flip_payload(payload) if kind == "data" else payload)
+        stream.send = send
+        try:
+            return super().get_data(request, stream)
+        finally:
+            stream.send = real
+
+
+def test_fetch_data_of_a_damaged_batch_is_refused_and_nothing_is_kept(world: World, tmp_path: Path) -> None:
+    server = place(world.server["c1"], tmp_path / "server")
+    client = place(world.clone_c1_nodata, tmp_path / "client", remote=server)
+    repo = Repository(client)
+    git, store = repo.ctx.git, repo.ctx.store
+    before = sorted(o.digest for o in store.iter_objects())
+    with open_local_session_in_process(DamagingService(str(server))) as session:
+        with pytest.raises(IntegrityError):
+            fetch_data_mod.fetch_data(git, store, session, [world.commits["c1"]], quiet=True)
+    repo.ctx.reset_store()
+    repo = Repository(client)
+    assert sorted(o.digest for o in repo.ctx.store.iter_objects()) == before
+    assert not list((client / ".git/hangar/store/large").glob("*/*"))
+    hangar_fsck(client)
+    repo.remote.fetch_data("origin", "master")
+    from .world import assert_state
+    assert_state(client, world.commits["c1"], world.data.states["c1"])
+
+
+def test_damaged_git_objects_in_a_push_are_refused(world: World, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    server = place(world.server["c0"], tmp_path / "server")
+    client = place(world.client["c1"], tmp_path / "client", remote=server)
+    objects_before = _git_objects(server)
+    real_send = rpc.Session.send
+
+    def damaged_send(self: rpc.Session, kind: str, header: Any = None, payload: Any = b"") -> None:
+        if kind == "objects":
+            payload = _flip_payload(payload)
+        real_send(self, kind, header, payload)
+
+    repo = Repository(client)
+    repo.remote.quiet = True
+    with monkeypatch.context() as mp:
+        mp.setattr(rpc.Session, "send", damaged_send)
+        with pytest.raises(IntegrityError, match="arrived corrupt"):
+            repo.remote.push("origin", "master")
+    assert head(server) == world.commits["c0"]
+    assert _git_objects(server) == objects_before
+    git_fsck(server)
+    repo.remote.push("origin", "master")
+    assert head(server) == world.commits["c1"]
+
+
+def _git_objects(path: Path) -> set[str]:
+    import subprocess
+    out = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
+                         cwd=path, capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def _store_files(repo: Path) -> set[str]:
+    store = repo / "hangar" / "store" if (repo / "hangar").is_dir() else repo / ".git/hangar/store"
+    return {str(p.relative_to(store)) for p in store.rglob("*") if p.is_file() and "tmp" not in p.parts}
