@@ -442,7 +442,11 @@ class StrColumn(Column):
         if not isinstance(value, str):
             raise SchemaError(f"column {self._name!r} holds str values; got {type(value).__name__}",
                               expected="str", given=type(value).__name__)
-        data = value.encode("utf-8")
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SchemaError(f"column {self._name!r} takes text that UTF-8 can encode; this str "
+                              f"holds a lone surrogate", expected="valid Unicode text", given=repr(value)[:80]) from None
         return digest_of("str", data), Meta("str"), data
 
     def _decode(self, meta: str, data: memoryview) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 import tiledb
 from numpy.lib.stride_tricks import as_strided
 
-from ..errors import IntegrityError
+from ..errors import IntegrityError, PermissionDeniedError
 from ..faults import checkpoint
 from ..locks import exclusive
 from .base import Buffer, ObjectInfo, ObjectStore
@@ -235,7 +235,7 @@ class TileDBStore(ObjectStore):
 
     def _packs_rewritten(self) -> bool:
         """True (and state reset) if another process replaced packs we had loaded."""
-        on_disk = {p.rsplit("/", 1)[-1][:-4] for p in self._vfs.ls(f"{self.uri}/index") if p.endswith(".idx")}
+        on_disk = {p.rsplit("/", 1)[-1][:-4] for p in self._list_indexes()}
         if self._pack_names <= on_disk:
             return False
         self._packs, self._pack_names = [], set()
@@ -450,6 +450,7 @@ class TileDBStore(ObjectStore):
 
     def put_new(self, meta: Meta, data: Buffer) -> Digest:
         """Hash and add an object; large objects are hashed while their file is written."""
+        self._check_writable()
         view = memoryview(data).cast("B")
         if view.nbytes < LARGE_THRESHOLD:
             digest = digest_of(meta, view)
@@ -466,7 +467,12 @@ class TileDBStore(ObjectStore):
         return digest
 
     # -- writes --------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise PermissionDeniedError(f"store {self.uri} is open read-only")
+
     def put(self, digest: Digest, meta: Meta, data: Buffer) -> None:
+        self._check_writable()
         if digest in self._pending or digest in self._pending_large:
             return
         nbytes = memoryview(data).nbytes
@@ -640,6 +646,7 @@ class TileDBStore(ObjectStore):
         Live small objects are copied into one new pack; old pack indexes
         and byte-log fragments are then deleted, so the space is freed.
         """
+        self._check_writable()
         self.flush()
         with exclusive(self._lock_path):
             self._packs, self._pack_names = [], set()

@@ -426,3 +426,15 @@ def test_column_handles_stay_live_across_commits_and_flushes(repo: Repository) -
         digest = co.commit("two")
     with repo.checkout(commit=digest) as co:
         assert sorted(co["c"].keys()) == [0, 1, 2, 3, 4]
+
+
+def test_str_value_with_lone_surrogate_is_a_schema_error(tmp_path):
+    from hangar_git import Repository, SchemaError
+    repo = Repository(str(tmp_path / "r"), exists=False)
+    repo.init("t", "t@x")
+    with repo.checkout(write=True) as co:
+        col = co.add_str_column("s")
+        with pytest.raises(SchemaError, match="surrogate"):
+            col["k"] = "bad \ud800 text"
+        col["k"] = "fine"
+        co.commit("ok")

@@ -476,3 +476,14 @@ def test_listing_pack_indexes_while_another_process_merges_them(opener: Opener) 
     reader._vfs = _ListingRacesAMerge(reader._vfs, failures=2)  # type: ignore[assignment]
     assert reader.missing([o[0]]) == []
     assert bytes(reader.read(o[0])[1]) == b"listed"
+
+
+def test_read_only_store_refuses_writes(tmp_path):
+    from hangar_git.errors import PermissionDeniedError
+    from hangar_git.storage import TileDBStore, digest_of
+    TileDBStore.create(str(tmp_path / "s")).close()
+    store = TileDBStore(str(tmp_path / "s"), read_only=True)
+    with pytest.raises(PermissionDeniedError, match="read-only"):
+        store.put(digest_of("bytes", b"x"), "bytes", b"x")
+    with pytest.raises(PermissionDeniedError, match="read-only"):
+        store.put_new("bytes", b"x")
