@@ -118,7 +118,7 @@ class Remotes:
 
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:
     """Add ``origin``, fetch the default branch's records, make it the local write branch."""
-    remotes = Remotes(repo)
+    remotes = repo.remote  # its trust_host_key / quiet settings apply to the clone too
     remotes.add("origin", remote_address)
     with remotes.connect("origin") as session:
         default = branch or session.server_info.get("default_branch") or "master"

@@ -246,6 +246,8 @@ class Repository:
               remove_old: bool = False, branch: Optional[str] = None) -> str:
         """Create this repository from a remote: its default branch's records, no data."""
         self.init(user_name, user_email, remove_old=remove_old)
+        if remove_old and any(r.name == "origin" for r in self.remote.list_all()):
+            self.remote.remove("origin")  # starting over: a failed clone's origin must not block this one
         return clone_into(self, remote_address, branch)
 
     def __repr__(self) -> str:
