@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from typing import Any, Optional
 
 import click
@@ -12,13 +13,22 @@ from .common import State, api, pass_repo, pass_state
 from .init import identity
 
 
-def remotes(repo: Repository, command: str, quiet: bool = False) -> Any:
-    """``repo.remote`` (its progress bars off with ``--quiet``), or a one-line
-    error if this build has no remotes."""
+def remotes(repo: Repository, command: str, quiet: bool = False, trust_host_key: bool = False) -> Any:
+    """``repo.remote`` (its progress bars off with ``--quiet``, unknown SSH host
+    keys accepted and saved with ``--trust-host-key``), or a one-line error if
+    this build has no remotes."""
     handle = api(repo, "remote", command)
     if quiet and hasattr(handle, "quiet"):
         handle.quiet = True
+    if trust_host_key:
+        handle.trust_host_key = True
     return handle
+
+
+trust_option = click.option(
+    "--trust-host-key", is_flag=True,
+    help="Accept an SSH server whose host key is not in known_hosts yet, and save its key "
+         "there (check the fingerprint the server printed). A changed key is still refused.")
 
 
 # -- remote add / remove / list --------------------------------------------------------
@@ -61,22 +71,25 @@ def remote_list(repo: Repository) -> None:
 @click.command()
 @click.argument("remote_name", metavar="REMOTE")
 @click.argument("branch")
+@trust_option
 @pass_state
-def push(state: State, remote_name: str, branch: str) -> None:
+def push(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
     """Send BRANCH (its commits and their data) to REMOTE."""
     with state.hush():
-        api(remotes(state.repo, "push", state.quiet), "push", "push")(remote_name, branch)
+        api(remotes(state.repo, "push", state.quiet, trust_host_key), "push", "push")(remote_name, branch)
     state.say(f"Pushed {branch} to {remote_name}")
 
 
 @click.command()
 @click.argument("remote_name", metavar="REMOTE")
 @click.argument("branch")
+@trust_option
 @pass_state
-def fetch(state: State, remote_name: str, branch: str) -> None:
+def fetch(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
     """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."""
     with state.hush():
-        name = api(remotes(state.repo, "fetch", state.quiet), "fetch", "fetch")(remote_name, branch)
+        name = api(remotes(state.repo, "fetch", state.quiet, trust_host_key), "fetch", "fetch")(
+            remote_name, branch)
     state.say(f"Fetched {name}")
 
 
@@ -105,16 +118,18 @@ class ByteSize(click.ParamType):
               help="Only this column (repeatable; default: all).")
 @click.option("--max-bytes", type=ByteSize(), help="Stop after about this much data (e.g. 500M).")
 @click.option("--all-history", is_flag=True, help="Also the data of every ancestor commit.")
+@trust_option
 @pass_state
 def fetch_data(state: State, remote_name: str, branch: Optional[str], commit: Optional[str],
-               columns: tuple[str, ...], max_bytes: Optional[int], all_history: bool) -> None:
+               columns: tuple[str, ...], max_bytes: Optional[int], all_history: bool,
+               trust_host_key: bool) -> None:
     """Get sample data from REMOTE: of the head of BRANCH (default: the write
     branch; REMOTE/BRANCH if there is no local one), or of --commit."""
     if branch and commit:
         raise click.UsageError("give a BRANCH or --commit, not both")
     if not commit:
         branch = branch or state.repo.ctx.default_branch
-    method = api(remotes(state.repo, "fetch-data", state.quiet), "fetch_data", "fetch-data")
+    method = api(remotes(state.repo, "fetch-data", state.quiet, trust_host_key), "fetch_data", "fetch-data")
     with state.hush():
         commits = method(remote_name, branch=branch, commit=commit,
                          column_names=list(columns) or None, max_num_bytes=max_bytes,
@@ -136,9 +151,10 @@ def default_dir(address: str) -> str:
 @click.option("--name", help="Author name for commits (default: git config user.name).")
 @click.option("--email", help="Author email for commits (default: git config user.email).")
 @click.option("-b", "--branch", help="Clone this branch (default: the remote's default branch).")
+@trust_option
 @pass_state
 def clone(state: State, address: str, directory: Optional[str], name: Optional[str],
-          email: Optional[str], branch: Optional[str]) -> None:
+          email: Optional[str], branch: Optional[str], trust_host_key: bool) -> None:
     """Clone the repository at ADDRESS into DIRECTORY: the default branch's
     history, no sample data (get it with `fetch-data`)."""
     target = os.path.abspath(directory or default_dir(address))
@@ -146,8 +162,17 @@ def clone(state: State, address: str, directory: Optional[str], name: Optional[s
         raise click.ClickException(f"{target!r} exists and is not empty")
     user, mail = identity(state.cwd, name, email)
     repo = Repository(target, exists=False)
-    with state.hush():
-        api(repo, "clone", "clone")(user, mail, address, branch=branch)
+    remotes(repo, "clone", state.quiet, trust_host_key)
+    existed = os.path.isdir(target)
+    try:
+        with state.hush():
+            api(repo, "clone", "clone")(user, mail, address, branch=branch)
+    except BaseException:
+        # like git clone: a failed clone leaves no half-made repository to block a retry
+        shutil.rmtree(target, ignore_errors=True)
+        if existed:
+            os.makedirs(target, exist_ok=True)
+        raise
     state.say(f"Cloned {address} into {target}")
 
 
