@@ -97,7 +97,7 @@ class Checkout:
         self._store = ctx.store
         self.closed = False
         self.columns = Columns(self)
-        self.metadata: Metadata
+        self.metadata: Metadata = None  # type: ignore[assignment]
         self._snapshot: Snapshot
 
     def _load(self, tree: Optional[Oid]) -> None:
@@ -105,7 +105,11 @@ class Checkout:
         self.columns._columns = {
             name: make_column(self, name, rec.schema, rec)
             for name, rec in ((n, self._snapshot.column(n)) for n in self._snapshot.column_trees)}
-        self.metadata = Metadata(self, self._snapshot.metadata)
+        if getattr(self, "metadata", None) is None:
+            self.metadata = Metadata(self, self._snapshot.metadata)
+        else:  # keep handles users hold (``meta = co.metadata``) live across resets
+            self.metadata._data = dict(self._snapshot.metadata)
+            self.metadata.dirty = False
 
     def _check_open(self) -> None:
         if self.closed:

@@ -192,3 +192,20 @@ def test_reset_staging_area_with_a_held_column_handle(repo: Repository, wco: Any
     digest = wco.commit("two")
     with repo.checkout(commit=digest) as co:
         assert dict(co["c"].items()) == {0: "committed", 2: "written after the reset"}
+
+
+def test_metadata_handle_stays_live_across_reset(tmp_path):
+    from hangar_git import Repository
+    repo = Repository(str(tmp_path / "r"), exists=False)
+    repo.init("t", "t@x")
+    with repo.checkout(write=True) as co:
+        meta = co.metadata
+        meta["a"] = "1"
+        co.commit("a")
+        meta["b"] = "2"
+        co.reset_staging_area()
+        assert "b" not in meta and meta["a"] == "1"
+        meta["c"] = "3"
+        co.commit("c")
+    with repo.checkout() as co:
+        assert co.metadata.as_dict() == {"a": "1", "c": "3"}
