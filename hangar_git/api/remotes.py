@@ -1,12 +1,14 @@
 """Remotes: named addresses in git config, and push/fetch/fetch-data through them."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
 from ..errors import AlreadyExistsError, BranchNotFoundError, InvalidNameError, NotFoundError
+from ..transport.address import parse_address
 from ..transport.connect import open_session
 from ..transport.fetch import fetch as fetch_records
 from ..transport.fetch_data import fetch_data as fetch_samples
@@ -74,7 +76,14 @@ class Remotes:
 
     def connect(self, name: str) -> Session:
         """An open protocol session with a remote (one per operation)."""
-        return open_session(self._info(name).address, trust_host_key=self.trust_host_key)
+        return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key)
+
+    def _located(self, address: str) -> str:
+        """A relative local path means relative to this repository (as in git), not to the cwd."""
+        parsed = parse_address(address)
+        if not parsed.is_local or os.path.isabs(os.path.expanduser(parsed.path)):
+            return address
+        return os.path.join(self._git.work_dir or self._git.git_dir, parsed.path)
 
     # -- operations ------------------------------------------------------------------
     def push(self, remote: str, branch: str) -> str:
@@ -99,11 +108,13 @@ class Remotes:
         if (branch is None) == (commit is None):
             raise InvalidNameError("fetch_data needs exactly one of branch= or commit=")
         if commit is not None:
-            head = git.resolve_commit(commit)
+            head: Optional[Oid] = git.resolve_commit(commit)
         else:
-            head = git.get_ref(branch_ref(branch)) or git.get_ref(remote_ref(remote, branch))  # type: ignore[arg-type]
+            assert branch is not None
+            head = git.get_ref(branch_ref(branch)) or git.get_ref(remote_ref(remote, branch))
             if head is None:
-                raise BranchNotFoundError(branch)  # type: ignore[arg-type]
+                raise BranchNotFoundError(branch)
+        assert head is not None
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
         with self.connect(remote) as session:
@@ -119,6 +130,9 @@ class Remotes:
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:
     """Add ``origin``, fetch the default branch's records, make it the local write branch."""
     remotes = repo.remote  # its trust_host_key / quiet settings apply to the clone too
+    local = parse_address(remote_address)
+    if local.is_local and not os.path.isabs(os.path.expanduser(local.path)):
+        remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
     remotes.add("origin", remote_address)
     with remotes.connect("origin") as session:
         default = branch or session.server_info.get("default_branch") or "master"

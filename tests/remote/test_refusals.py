@@ -260,3 +260,33 @@ def test_not_a_hangar_repository_on_the_server(kind: str, what: str,
     with pytest.raises(RemoteError, match=expected):
         repo.remote.push("origin", "master")
     assert not (target / "hangar").exists()
+
+
+# -- relative local addresses ------------------------------------------------------------------------
+def test_relative_local_addresses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative remote path is relative to the repository (as in git), whatever the cwd;
+    a clone of a relative path records it absolute (as git clone does).
+
+    Regression: both were resolved against the process's cwd, so a clone made
+    with ``git hangar clone srv.git b`` could not fetch from inside ``b``."""
+    init_bare(tmp_path / "srv.git")
+    work = tmp_path / "work"
+    work.mkdir()
+    first = Repository(work / "first", exists=False)
+    first.init("f", "f@x")
+    first.remote.quiet = True
+    head = add_rows(first, "master", "dota", ROWS[:3], "games")
+    first.remote.add("origin", "../../srv.git")              # relative to work/first
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    first.remote.push("origin", "master")
+    assert ServerRepo("path", tmp_path / "srv.git", "").head("master") == head
+
+    monkeypatch.chdir(tmp_path)
+    clone = Repository(work / "clone", exists=False)
+    clone.clone("c", "c@x", "srv.git")
+    assert clone.remote.list_all()[0].address == str(tmp_path / "srv.git")
+    monkeypatch.chdir(elsewhere)
+    clone.remote.quiet = True
+    assert clone.remote.fetch_data("origin", "master") == [head]
