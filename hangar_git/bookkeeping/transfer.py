@@ -4,6 +4,8 @@ These functions work on bookkeeping alone. They never read sample data.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Iterable, Iterator, Optional
 
 import pygit2
@@ -81,11 +83,51 @@ def check_raw(oid: str, obj_type: int, data: bytes) -> None:
     got = str(pygit2.hash(data)) if obj_type == BLOB else None
     if got is None:
         header = {COMMIT: b"commit", TREE: b"tree"}[obj_type]
-        import hashlib
         got = hashlib.sha1(header + b" " + str(len(data)).encode() + b"\0" + data).hexdigest()
     if got != oid:
         raise IntegrityError(f"git object {oid} arrived corrupt (hashes to {got}); nothing was stored",
                              expected=oid, got=got)
+    problem = _tree_problem(data) if obj_type == TREE else _commit_problem(data) if obj_type == COMMIT else ""
+    if problem:
+        raise IntegrityError(f"git object {oid} is malformed ({problem}); nothing was stored", expected=oid)
+
+
+# What `git fsck` demands of trees and commits: a peer's object that breaks these rules is
+# refused, or the receiving repository would fail `git fsck` from then on.
+_TREE_MODES = frozenset((b"40000", b"100644", b"100755", b"120000", b"160000"))
+_IDENT = rb"[^<>\n]* <[^<>\n]*> (?:0|[1-9][0-9]{0,18}) [+-][0-9]{4}\n"
+_COMMIT_HEAD = re.compile(rb"tree [0-9a-f]{40}\n(?:parent [0-9a-f]{40}\n)*author " + _IDENT + rb"committer " + _IDENT)
+
+
+def _tree_problem(data: bytes) -> str:
+    pos, last, names = 0, b"", set()
+    while pos < len(data):
+        sp = data.find(b" ", pos)
+        nul = data.find(b"\0", sp + 1) if sp >= 0 else -1
+        if nul < 0 or nul + 21 > len(data):
+            return "truncated tree entry"
+        mode, name = data[pos:sp], data[sp + 1:nul]
+        if mode not in _TREE_MODES:
+            return f"bad file mode {mode[:8]!r}"
+        if not name or b"/" in name or name in (b".", b"..") or name.lower() == b".git":
+            return f"bad entry name {name[:40]!r}"
+        key = name + b"/" if mode == b"40000" else name
+        if key <= last or name in names:
+            return "entries not sorted or duplicated"
+        last = key
+        names.add(name)
+        pos = nul + 21
+    return ""
+
+
+def _commit_problem(data: bytes) -> str:
+    end = data.find(b"\n\n")
+    header = data if end < 0 else data[:end + 1]
+    if b"\0" in header:
+        return "NUL in the commit header"
+    if not _COMMIT_HEAD.match(header):
+        return "commit header is not tree, parents, author, committer"
+    return ""
 
 
 def missing_objects(git: GitRepo, oids: Iterable[str]) -> list[str]:

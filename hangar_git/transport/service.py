@@ -15,8 +15,8 @@ from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
 from ..bookkeeping.transfer import (check_raw, closure_complete, new_commits, objects_to_send, read_raw,
                                     referenced_digests, write_raw)
-from ..errors import (HangarError, IntegrityError, NonFastForwardError, NotInitializedError,
-                      ProtocolError)
+from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
+                      NotInitializedError, ProtocolError)
 from ..faults import checkpoint
 from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store, verify
 from .framing import Frame
@@ -54,9 +54,9 @@ class RepositoryService(ServiceHandler):
         wants = check_oids(request.header.get("wants"), "wants")
         haves = check_oids(request.header.get("haves", []), "haves")
         for w in wants:
-            if not self.git.has_object(w):
+            if not self._is_commit(w):
                 raise HangarError(f"the remote has no commit {w}")
-        todo = objects_to_send(self.git, wants, haves)
+        todo = objects_to_send(self.git, wants, [h for h in haves if self._is_commit(h)])
         stream.send("count", {"objects": len(todo)})
         send_objects(self.git, stream, todo)
         return {"objects": len(todo)}
@@ -82,8 +82,12 @@ class RepositoryService(ServiceHandler):
         if current != old or (old is not None and not self.git.is_ancestor(old, new)):
             raise NonFastForwardError("remote", branch)
         haves = list(self.git.list_refs(HEADS).values())
-        needed = list(referenced_digests(self.git, new_commits(self.git, [new], haves), haves))
-        absent = self.store.missing([Digest(d) for d in needed])
+        try:
+            needed = list(referenced_digests(self.git, new_commits(self.git, [new], haves), haves))
+            absent = self.store.missing([Digest(d) for d in needed])
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+            raise IntegrityError(f"push of {branch!r} refused: the records of commit {new} are not "
+                                 f"hangar records ({type(exc).__name__})") from None
         if absent:
             raise IntegrityError(
                 f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "
@@ -94,6 +98,13 @@ class RepositoryService(ServiceHandler):
         except RefChangedError:
             raise NonFastForwardError("remote", branch) from None
         return {"branch": branch, "head": new}
+
+    def _is_commit(self, oid: str) -> bool:
+        try:
+            self.git.commit_info(oid)
+        except CommitNotFoundError:
+            return False
+        return True
 
     # -- data -------------------------------------------------------------------------
     @rpc_method
