@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 
@@ -14,11 +14,12 @@ from ..errors import (AlreadyExistsError, ColumnNotFoundError, HangarError, Noth
                       PermissionDeniedError, SchemaError, WriterLockError, join_names)
 from ..faults import checkpoint
 from ..locks import HeldLock
-from ..storage import check_dtype_supported
+from ..storage import Digest, check_dtype_supported
 from .columns import Column, make_column
 from .context import RepoContext
 from .metadata import Metadata
 
+_C = TypeVar("_C", bound="Checkout")
 STAGING_MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
 
 
@@ -118,6 +119,10 @@ class Checkout:
     def _mark_dirty(self, column: Optional[Column]) -> None:
         raise PermissionDeniedError("read-only checkout")
 
+    def _delete_column(self, name: str) -> None:
+        raise PermissionDeniedError(
+            f"cannot delete column {name!r} from a read-only checkout: open repo.checkout(write=True)")
+
     def __getitem__(self, index: Union[str, tuple]) -> Any:
         """``co[col]`` a column; ``co[col, key]`` a sample; ``co[col, [k1, k2]]`` several."""
         if type(index) is tuple:
@@ -128,13 +133,13 @@ class Checkout:
             if isinstance(keys, (list, tuple)):
                 return [col[k] for k in keys]
             return col[keys]
-        return self.columns[index]
+        return self.columns[index]  # type: ignore[index]
 
     def get(self, name: str, key: Any, default: Any = None) -> Any:
         col = self.columns.get(name)
         return default if col is None else col.get(key, default)
 
-    def __enter__(self) -> "Checkout":
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -260,7 +265,7 @@ class WriterCheckout(Checkout):
                 old = self.columns._columns[name]
                 rec = self._snapshot.column(name)
                 if old._records is not None and self._ctx.presence.is_complete(old._records.tree) \
-                        and all(d is None or self._store.contains(d) for d in old._changes.values()):
+                        and all(d is None or self._store.contains(Digest(d)) for d in old._changes.values()):
                     self._ctx.presence.mark_complete(tree)
                 elif old._records is None:
                     self._ctx.presence.mark_complete(tree)

@@ -159,9 +159,9 @@ class Column:
             for enc, digest in self._records.items():
                 if enc not in changes:
                     yield enc, digest
-        for enc, digest in list(changes.items()):
-            if digest is not None:
-                yield enc, digest
+        for enc, staged in list(changes.items()):
+            if staged is not None:
+                yield enc, staged
 
     def keys(self, local: bool = False) -> Iterator[Key]:
         """Sample keys (``local=True``: only those whose data is on this machine)."""

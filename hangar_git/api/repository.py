@@ -134,8 +134,8 @@ class Repository:
         if holder is not None:
             raise WriterLockError(f"a write checkout is open ({HeldLock.describe(holder)}): close it first",
                                   holder=HeldLock.describe(holder))
-        with WriterCheckout(ctx, ctx.default_branch) as co:
-            if co.has_changes:
+        with WriterCheckout(ctx, ctx.default_branch) as writer:
+            if writer.has_changes:
                 from ..errors import DirtyStagingError
                 raise DirtyStagingError(
                     f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterator, NewType, Optional
+from typing import Iterator, Mapping, NewType, Optional, Sequence
 
 import pygit2
 from pygit2.enums import FileMode, SortMode
@@ -82,7 +82,7 @@ class GitRepo:
         if tree_oid is None:
             return {}
         tree = self._repo[tree_oid]
-        return {e.name: (Oid(str(e.id)), e.type_str == "tree") for e in tree}  # type: ignore[union-attr]
+        return {e.name: (Oid(str(e.id)), e.type_str == "tree") for e in tree}  # type: ignore[attr-defined]
 
     def tree_lookup(self, tree_oid: Optional[str], path: tuple[str, ...]) -> Optional[Oid]:
         """Oid at ``path`` inside a tree, or None."""
@@ -96,7 +96,8 @@ class GitRepo:
                 return None
         return Oid(str(obj.id))
 
-    def update_tree(self, tree_oid: Optional[str], changes: dict[tuple[str, ...], Optional[str]]) -> Optional[Oid]:
+    def update_tree(self, tree_oid: Optional[str],
+                    changes: Mapping[tuple[str, ...], Optional[str]]) -> Optional[Oid]:
         """A tree equal to ``tree_oid`` with paths set to blob/tree oids (None removes).
 
         Returns None when the result is empty (git has no use for empty trees).
@@ -110,7 +111,7 @@ class GitRepo:
             else:
                 groups.setdefault(path[0], {})[path[1:]] = oid
         base = self._repo[tree_oid] if tree_oid else None
-        builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()
+        builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()  # type: ignore[arg-type]
         for name, sub in groups.items():
             existing = base[name].id if base is not None and name in base else None  # type: ignore[operator,index]
             direct[name] = self.update_tree(str(existing) if existing else None, sub)
@@ -129,7 +130,7 @@ class GitRepo:
         return self.update_tree(None, {(k,): v for k, v in entries.items()})
 
     # -- commits -----------------------------------------------------------------
-    def create_commit(self, tree: Optional[str], parents: list[str], message: str,
+    def create_commit(self, tree: Optional[str], parents: Sequence[str], message: str,
                       name: str, email: str, when: Optional[int] = None) -> Oid:
         if tree is None:
             tree = str(self._repo.TreeBuilder().write())
@@ -146,6 +147,7 @@ class GitRepo:
             raise CommitNotFoundError(oid) from None
         if c.type_str != "commit":
             raise CommitNotFoundError(oid)
+        assert isinstance(c, pygit2.Commit)
         return CommitInfo(
             oid=Oid(str(c.id)), tree=Oid(str(c.tree_id)), parents=[Oid(str(p)) for p in c.parent_ids],
             message=c.message, author=c.author.name, email=c.author.email, time=c.commit_time)
@@ -170,7 +172,7 @@ class GitRepo:
             return True
         return bool(self._repo.descendant_of(pygit2.Oid(hex=descendant), pygit2.Oid(hex=ancestor)))
 
-    def walk(self, heads: list[str]) -> Iterator["CommitInfo"]:
+    def walk(self, heads: Sequence[str]) -> Iterator["CommitInfo"]:
         """Commits reachable from ``heads``, newest first (topological)."""
         if not heads:
             return
@@ -229,9 +231,9 @@ class GitRepo:
             del cfg[key]
 
     def config_items(self, prefix: str) -> dict[str, str]:
-        out = {}
+        out: dict[str, str] = {}
         for entry in self._repo.config:
-            if entry.name.startswith(prefix):
+            if entry.name.startswith(prefix) and entry.value is not None:
                 out[entry.name] = entry.value
         return out
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence
 
 import pygit2
 
@@ -17,7 +17,7 @@ COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.Objec
     int(pygit2.enums.ObjectType.BLOB)
 
 
-def new_commits(git: GitRepo, heads: list[str], haves: list[str]) -> list[Oid]:
+def new_commits(git: GitRepo, heads: Sequence[str], haves: Sequence[str]) -> list[Oid]:
     """Commits reachable from ``heads`` but not from ``haves``, oldest first."""
     repo = git._repo
     walker = repo.walk(pygit2.Oid(hex=heads[0]), pygit2.enums.SortMode.TOPOLOGICAL
@@ -41,7 +41,7 @@ def _tree_closure(git: GitRepo, tree: str, seen: set[str], out: Optional[list[tu
         seen.add(oid)
         if out is not None:
             out.append((Oid(oid), TREE))
-        for entry in repo[oid]:  # type: ignore[union-attr]
+        for entry in repo[oid]:  # type: ignore[attr-defined]
             child = str(entry.id)
             if entry.type_str == "tree":
                 stack.append(child)
@@ -158,7 +158,7 @@ def _check_tree(git: GitRepo, tree: str, seen: set[str]) -> None:
             raise IntegrityError(f"missing git object {oid}")
         obj = git._repo[oid]
         if obj.type_str == "tree":
-            stack.extend(str(e.id) for e in obj)  # type: ignore[union-attr]
+            stack.extend(str(e.id) for e in obj)  # type: ignore[attr-defined]
 
 
 def shard_digests(blob: bytes) -> Iterator[str]:

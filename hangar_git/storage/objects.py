@@ -57,7 +57,7 @@ def parse_meta(meta: str) -> tuple[str, np.dtype | None, tuple[int, ...]]:
     return kind, np.dtype(dtype), dims
 
 
-def digest_of(meta: str, data: Union[bytes, memoryview]) -> Digest:
+def digest_of(meta: str, data: Union[bytes, bytearray, memoryview]) -> Digest:
     """Digest of an object's meta string and bytes."""
     view = memoryview(data).cast("B")
     n = view.nbytes
@@ -103,7 +103,7 @@ def decode_value(meta: str, data: Union[bytes, memoryview, np.ndarray]) -> Value
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def verify(digest: str, meta: str, data: Union[bytes, memoryview]) -> None:
+def verify(digest: str, meta: str, data: Union[bytes, bytearray, memoryview]) -> None:
     """Raise IntegrityError unless ``data`` hashes to ``digest``."""
     got = digest_of(meta, data)
     if got != digest:

@@ -121,7 +121,10 @@ def _process_closer(proc: "subprocess.Popen[bytes]", writer: Any,
 def _process_describer(proc: "subprocess.Popen[bytes]", stderr: StderrTail) -> Callable[[], str]:
     def describe() -> str:
         text = stderr.text(wait=2.0).strip()
-        code = proc.poll()
+        try:  # the pipe closed: the process is exiting, give it a moment to report how
+            code = proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            code = None
         return text + (f"{chr(10) if text else ''}(exit status {code})" if code else "")
     return describe
 

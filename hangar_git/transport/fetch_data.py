@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import referenced_digests
@@ -53,7 +53,7 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
     return FetchDataResult(list(commits), got, total, complete=len(chosen) == len(todo))
 
 
-def _sizes(session: Session, digests: list[str]) -> list[int]:
+def _sizes(session: Session, digests: Sequence[str]) -> list[int]:
     out: list[int] = []
     for part in chunked(digests):
         out += session.call("data_sizes", {"digests": part}).header["sizes"]

@@ -12,7 +12,7 @@ against its content before keeping anything.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import ProtocolError
 
@@ -81,6 +81,7 @@ def batches(items: Iterable[Any], size_of: Any, max_items: int = MAX_BATCH_ITEMS
         yield batch
 
 
-def chunked(seq: list[Any], n: int = MAX_BATCH_ITEMS) -> Iterator[list[Any]]:
+def chunked(seq: Sequence[Any], n: int = MAX_BATCH_ITEMS) -> Iterator[list[Any]]:
+    seq = list(seq)
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
