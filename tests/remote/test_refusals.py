@@ -11,7 +11,7 @@ import numpy as np
 import paramiko
 import pytest
 
-from hangar_git import (BranchNotFoundError, NonFastForwardError, NotFoundError, RemoteError,
+from hangar_git import (BranchNotFoundError, HangarError, NonFastForwardError, NotFoundError, RemoteError,
                         Repository)
 from hangar_git.errors import AuthenticationError, HostKeyError
 
@@ -31,6 +31,9 @@ def pushed(server: ServerRepo, make_repo: Callable[[str], Repository]) -> tuple[
 
 
 # -- non-fast-forward ----------------------------------------------------------------------------
+# (refused by the client before anything is sent, so two transports suffice; the server's own
+# compare-and-swap refusal is in test_integrity.py and test_faults.py)
+@pytest.mark.parametrize("server", ["file", "hangarssh"], indirect=True)
 def test_non_fast_forward_push_is_refused(server: ServerRepo, pushed: tuple[Repository, str],
                                           make_repo: Callable[[str], Repository], tmp_path: Path) -> None:
     first, base = pushed
@@ -290,3 +293,29 @@ def test_relative_local_addresses(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(elsewhere)
     clone.remote.quiet = True
     assert clone.remote.fetch_data("origin", "master") == [head]
+
+
+# -- data that is nowhere ---------------------------------------------------------------------------------
+def test_push_of_data_this_machine_does_not_have_is_refused(server_address: Callable[[str], ServerRepo],
+                                                            make_repo: Callable[[str], Repository],
+                                                            tmp_path: Path) -> None:
+    """A partial clone can push to its origin (which has the data) but not to an empty remote."""
+    origin_server, other_server = server_address("hangarssh"), server_address("hangarssh")
+    origin = make_repo("origin")
+    add_rows(origin, "master", "dota", ROWS[:20], "games")
+    origin.remote.add("origin", origin_server.address)
+    origin.remote.push("origin", "master")
+    clone = Repository(tmp_path / "clone", exists=False)
+    clone.clone("c", "c@x", origin_server.address)
+    clone.remote.quiet = True
+    new = add_rows(clone, "master", "dota", ROWS[20:25], "more games", start=20)
+    clone.remote.add("other", other_server.address)
+    with pytest.raises(HangarError, match=r"20 sample\(s\).*neither this machine nor 'other'.*fetch-data"):
+        clone.remote.push("other", "master")
+    assert other_server.heads() == {} and other_server.digests() == set()
+    clone.remote.push("origin", "master")                     # the origin has the old data
+    assert origin_server.head("master") == new
+    clone.remote.fetch_data("origin", "master")               # once the data is here, other works too
+    clone.remote.push("other", "master")
+    assert other_server.head("master") == new and len(other_server.digests()) == 25
+    other_server.fsck()
