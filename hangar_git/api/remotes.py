@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
+from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
-from ..errors import AlreadyExistsError, BranchNotFoundError, InvalidNameError, NotFoundError
+from ..errors import AlreadyExistsError, InvalidNameError, NotFoundError
 from ..transport.address import parse_address
 from ..transport.connect import open_session
 from ..transport.fetch import fetch as fetch_records
@@ -111,9 +112,10 @@ class Remotes:
             head: Optional[Oid] = git.resolve_commit(commit)
         else:
             assert branch is not None
+            # a local branch, else remote/branch; also the 'origin/add-train' form fetch returns
             head = git.get_ref(branch_ref(branch)) or git.get_ref(remote_ref(remote, branch))
             if head is None:
-                raise BranchNotFoundError(branch)
+                head = branches.branch_head(git, branch)
         assert head is not None
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from hangar_git import MissingDataError, Repository
+from hangar_git import BranchNotFoundError, MissingDataError, Repository
 
 from .conftest import ServerRepo, add_rows, assert_rows, dota_rows, reader
 
@@ -102,6 +102,18 @@ def test_branch_selector_for_a_fetched_remote_branch(clone: Repository, remote: 
     with reader(clone, branch="origin/extra") as co:
         assert_rows(co, "extra", EXTRA)
         assert co.columns.contains_remote_references["extra"] is False
+
+
+def test_branch_selector_accepts_the_name_fetch_returns(clone: Repository, remote: Remote) -> None:
+    # regression: fetch returns 'origin/extra' (as log, checkout and merge accept it), but
+    # fetch_data('origin', 'origin/extra') raised BranchNotFoundError
+    name = clone.remote.fetch("origin", "extra")
+    assert name == "origin/extra"
+    assert clone.remote.fetch_data("origin", name) == [remote.extra]
+    with reader(clone, branch=name) as co:
+        assert_rows(co, "extra", EXTRA)
+    with pytest.raises(BranchNotFoundError, match="origin/nope"):
+        clone.remote.fetch_data("origin", "origin/nope")
 
 
 def test_commit_selector(clone: Repository, remote: Remote) -> None:
