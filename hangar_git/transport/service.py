@@ -53,6 +53,8 @@ class RepositoryService(ServiceHandler):
     def fetch_objects(self, request: Frame, stream: Stream) -> Reply:
         wants = check_oids(request.header.get("wants"), "wants")
         haves = check_oids(request.header.get("haves", []), "haves")
+        if not wants:
+            raise ProtocolError("fetch_objects needs at least one wanted commit")
         for w in wants:
             if not self._is_commit(w):
                 raise HangarError(f"the remote has no commit {w}")
