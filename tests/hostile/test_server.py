@@ -195,6 +195,9 @@ def test_fetch_objects_naming_a_tree_or_blob(field: str, served: Path) -> None:
 
 def test_get_and_size_requests_for_absent_or_oversized_lists(served: Path) -> None:
     with open_local_session_in_process(RepositoryService(str(served))) as s:
+        with pytest.raises(ProtocolError, match="at least one wanted commit"):  # found by test_fuzz
+            s.call("fetch_objects", {"wants": [], "haves": []})
+    with open_local_session_in_process(RepositoryService(str(served))) as s:
         with pytest.raises(HangarError, match="does not hold"):
             s.call("get_data", {"digests": ["ab" * 32]})
         assert s.call("data_sizes", {"digests": ["ab" * 32] * 3}).header["sizes"] == [-1] * 3
