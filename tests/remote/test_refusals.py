@@ -91,6 +91,9 @@ def test_unknown_remote_branch(server_address: Callable[[str], ServerRepo],
     with pytest.raises(BranchNotFoundError, match="add-train"):
         repo.remote.push("origin", "add-train")          # no such local branch
     assert server.heads() == {"master": repo.branch_head("master")}
+    assert list(repo.ctx.git.list_refs("refs/hangar/remotes/")) == ["origin/master"]
+    repo.remote.remove("origin")                      # forgets its remote-tracking branches too
+    assert repo.ctx.git.list_refs("refs/hangar/remotes/") == {} and repo.remote.list_all() == []
 
 
 def test_duplicate_and_invalid_remote_names(make_repo: Callable[[str], Repository]) -> None:

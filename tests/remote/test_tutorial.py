@@ -185,3 +185,55 @@ def test_push_of_a_new_branch_at_a_commit_the_server_has(server_address: Callabl
     assert server.heads() == {"master": head, "release": head}
     assert server.git_objects() == before
     assert first.branch_head("origin/release") == head
+
+
+def test_every_column_kind_and_metadata_round_trip(server_address: Callable[[str], ServerRepo],
+                                                   make_repo: Callable[[str], Repository],
+                                                   tmp_path: Any) -> None:
+    server = server_address("hangarssh")
+    first = make_repo("first")
+    texts = {"hero": "Anti-Mage", 7: "Axe", "unicode": "Ω≈ç√ – 英雄"}
+    blobs = {"empty": b"", "bin": bytes(range(256)) * 3, 0: b"\x00"}
+    shaped = {i: np.arange(i * 3, dtype=np.float32).reshape(i, 3) for i in range(1, 6)}
+    big = {"volume": np.random.default_rng(5).random((3, 256, 512))}        # 3 MiB: a large object
+    with first.checkout(write=True) as co:
+        co.add_str_column("names").update(texts)
+        co.add_bytes_column("raw").update(blobs)
+        co.add_ndarray_column("shaped", shape=(8, 3), dtype=np.float32, variable_shape=True).update(shaped)
+        co.add_ndarray_column("big", prototype=big["volume"]).update(big)
+        co.metadata["source"] = "dota2 games, UCI"
+        head = co.commit("every kind")
+    first.remote.add("origin", server.address)
+    first.remote.push("origin", "master")
+    clone = Repository(tmp_path / "clone", exists=False)
+    clone.clone("c", "c@x", server.address)
+    clone.remote.quiet = True
+    with pytest.warns(UserWarning):
+        co = clone.checkout()
+    with co:
+        assert co.metadata["source"] == "dota2 games, UCI"          # metadata is bookkeeping: no fetch needed
+        assert co.columns.contains_remote_references == {"big": True, "names": True, "raw": True, "shaped": True}
+    assert clone.remote.fetch_data("origin", "master") == [head]
+    with reader(clone) as co:
+        assert {k: co["names"][k] for k in texts} == texts
+        assert {k: co["raw"][k] for k in blobs} == blobs
+        for k, v in shaped.items():
+            assert co["shaped"][k].shape == v.shape and np.array_equal(co["shaped"][k], v)
+        assert np.array_equal(co["big"]["volume"], big["volume"])
+    assert_fsck_clean(clone.path)
+
+
+def test_scp_like_address_uses_the_ssh_config(sshd_server: Any, make_repo: Callable[[str], Repository],
+                                              tmp_path: Any) -> None:
+    """``user@127.0.0.1:/path`` has no port: ~/.ssh/config supplies the sshd fixture's port and key."""
+    from .conftest import init_bare
+    bare = init_bare(tmp_path / "scp.git")
+    address = sshd_server.scp_address(bare)
+    first = make_repo("first")
+    head = add_rows(first, "master", "dota_test", TEST_ROWS[:10], "test games")
+    first.remote.add("origin", address)
+    first.remote.push("origin", "master")
+    clone = Repository(tmp_path / "clone", exists=False)
+    assert clone.clone("c", "c@x", address) == "master"
+    assert clone.branch_head("master") == head
+    assert clone.remote.list_all()[0].address == address
