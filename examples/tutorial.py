@@ -211,7 +211,8 @@ def tutorial(tmp: str, address: str, server_root: str) -> None:
 
     step("Clone: bookkeeping only, no data (a partial clone)")
     clone = Repository(os.path.join(tmp, "dota-clone"), exists=False)
-    show("clone.clone(..., address)", clone.clone("rick izzo", "rick@tensorwerk.com", address, remove_old=True))
+    show("clone.clone('rick izzo', 'rick@tensorwerk.com', address)",
+         clone.clone("rick izzo", "rick@tensorwerk.com", address, remove_old=True))
     echo("clone.log()")
     clone.log()
     show("clone.list_branches()", clone.list_branches())
@@ -219,7 +220,9 @@ def tutorial(tmp: str, address: str, server_root: str) -> None:
     show("clone.remote.fetch('origin', 'add-train')", clone.remote.fetch("origin", "add-train"))
     echo("clone.log(branch='origin/add-train')")
     clone.log(branch="origin/add-train")
-    train_head = clone.log(branch="origin/add-train", return_contents=True)["head"]
+    history = clone.log(branch="origin/add-train", return_contents=True)   # a dict, nothing printed
+    assert history is not None
+    train_head = history["head"]
     show("clone.create_branch('add-train', <origin/add-train head>)",
          clone.create_branch("add-train", train_head))
     echo("clone.log(branch='add-train')")
