@@ -122,7 +122,7 @@ def hangar_server(root: str, port: int, authorized: str, host_key: str, log_path
             proc.kill()
             proc.wait()
         log.close()
-        print(f"\n(server stopped, exit status {proc.returncode})")
+        print("\n(server stopped)")
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, log_path: str, timeout: float = 20.0) -> None:
