@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from typing import Iterator, Mapping, NewType, Optional, Sequence
 
 import pygit2
@@ -211,11 +212,42 @@ class GitRepo:
             current = self.get_ref(name)
             if expected != "any" and current != expected:
                 raise RefChangedError(f"ref {name} moved to {current} (expected {expected})")
-            if new is None:
-                if current is not None:
-                    self._repo.references.delete(name)
-            else:
-                self._repo.references.create(name, pygit2.Oid(hex=new), force=True)
+            try:
+                self._write_ref(name, new, current)
+            except (OSError, pygit2.GitError):
+                if not self._clear_stale_ref_locks(name):
+                    raise
+                # a fresh handle: libgit2 drops the ref from its packed-refs cache before it
+                # fails to lock, so the same handle would then skip deleting it
+                self._write_ref(name, new, current, pygit2.Repository(self.git_dir))
+
+    def _write_ref(self, name: str, new: Optional[str], current: Optional[str],
+                   repo: Optional[pygit2.Repository] = None) -> None:
+        refs = (repo or self._repo).references
+        if new is None:
+            if current is not None:
+                refs.delete(name)
+        else:
+            refs.create(name, pygit2.Oid(hex=new), force=True)
+
+    def _clear_stale_ref_locks(self, name: str) -> bool:
+        """Remove git's ``<ref>.lock``/``packed-refs.lock`` left by a killed process.
+
+        Called holding ``hangar-refs.lock``, so no hangar process is writing them; a
+        git command that is gets a second to finish. True if a lock was (or went) away.
+        """
+        paths = [p for p in (os.path.join(self.git_dir, name + ".lock"),
+                             os.path.join(self.git_dir, "packed-refs.lock")) if os.path.exists(p)]
+        found = bool(paths)
+        deadline = time.monotonic() + 1.0
+        while paths and time.monotonic() < deadline:
+            time.sleep(0.05)
+            paths = [p for p in paths if os.path.exists(p)]
+        for p in paths:
+            os.remove(p)
+            warnings.warn(f"removed stale git lock file {p} left by an interrupted process",
+                          UserWarning, stacklevel=4)
+        return found
 
     # -- config ----------------------------------------------------------------------
     def config_get(self, key: str, default: Optional[str] = None) -> Optional[str]:
