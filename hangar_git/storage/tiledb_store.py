@@ -636,8 +636,12 @@ class TileDBStore(ObjectStore):
         return out
 
     def compact(self) -> "RewriteResult":
-        """Repack every object into one byte-log fragment (what ``gc`` also does)."""
-        return self.rewrite(lambda d: True, force=True)
+        """Repack every object into one byte-log fragment (what ``gc`` also does).
+
+        An infinite grace period: every object stays, and so do the files other processes
+        are writing in tmp/ right now (large objects before their move into place).
+        """
+        return self.rewrite(lambda d: True, grace_seconds=float("inf"), force=True)
 
     def rewrite(self, keep: Callable[[str], bool], grace_seconds: float = 0.0,
                 force: bool = False) -> "RewriteResult":
