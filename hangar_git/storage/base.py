@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Union
+from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -73,6 +73,25 @@ class ObjectStore(ABC):
         each object with :meth:`read`.
         """
         return np.empty((len(raws), itemsize), dtype=np.uint8), np.zeros(len(raws), dtype=bool)
+
+    def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
+        """Metas and sizes of many objects (None / -1 where absent)."""
+        metas: list[Optional[Meta]] = []
+        sizes = np.full(len(digests), -1, dtype=np.int64)
+        for i, d in enumerate(digests):
+            try:
+                info = self.info(d)
+            except KeyError:
+                metas.append(None)
+                continue
+            metas.append(info.meta)
+            sizes[i] = info.nbytes
+        return metas, sizes
+
+    def put_many(self, digests: Sequence[Digest], metas: Sequence[Meta], parts: Sequence[Buffer]) -> None:
+        """Add many objects whose digests the caller has verified."""
+        for d, m, p in zip(digests, metas, parts):
+            self.put(d, m, p)
 
     @abstractmethod
     def iter_objects(self) -> Iterator[ObjectInfo]: ...

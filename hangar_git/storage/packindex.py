@@ -136,6 +136,22 @@ def build_index(name: str, entries: list[tuple[bytes, int, int, int, int]], meta
         metas=metas)
 
 
+def build_index_arrays(name: str, digests: np.ndarray, chunk: np.ndarray, offset: np.ndarray,
+                       nbytes: np.ndarray, meta: np.ndarray, metas: list[str],
+                       chunks: list[tuple[int, int, int, bytes]]) -> PackIndex:
+    """A sorted index from column arrays (raw ``S32`` digests, chunk numbers, ...)."""
+    order = np.argsort(digests, kind="stable")
+    return PackIndex(
+        name=name, digests=np.ascontiguousarray(digests[order], dtype="S32"),
+        chunk=chunk[order].astype("<u4"), offset=offset[order].astype("<u8"),
+        nbytes=nbytes[order].astype("<u8"), meta=meta[order].astype("<u4"),
+        chunk_start=np.array([c[0] for c in chunks], dtype="<u8"),
+        chunk_clen=np.array([c[1] for c in chunks], dtype="<u8"),
+        chunk_ulen=np.array([c[2] for c in chunks], dtype="<u8"),
+        chunk_sum=np.array([c[3] for c in chunks], dtype="S16") if chunks else np.zeros(0, "S16"),
+        metas=metas)
+
+
 def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
     """One index equivalent to several (used to keep lookups to few packs)."""
     metas: list[str] = []

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import blosc2
 import numpy as np
@@ -35,8 +35,8 @@ from ..errors import IntegrityError, PermissionDeniedError
 from ..faults import checkpoint
 from ..locks import exclusive
 from .base import Buffer, ObjectInfo, ObjectStore
-from .objects import Digest, Meta, digest_of, hash_pool, verify
-from .packindex import LARGE, PackIndex, build_index, merge_indexes
+from .objects import Digest, Meta, digest_of, digests_to_raw, hash_pool, verify
+from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
 
 LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
@@ -192,11 +192,42 @@ class TileDBStore(ObjectStore):
                   if d not in self._pending and d not in self._pending_large]
         if not wanted:
             return []
-        raws = np.array([bytes.fromhex(d) for d in wanted], dtype="S32")
+        raws = digests_to_raw(wanted)
         present = self._present_mask(raws)
         if not present.all() and self._load_packs():
             present = self._present_mask(raws)
         return [d for d, p in zip(wanted, present) if not p]
+
+    def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
+        self._ensure_loaded()
+        n = len(digests)
+        sizes = np.full(n, -1, dtype=np.int64)
+        metas: list[Optional[Meta]] = [None] * n
+        if not n:
+            return metas, sizes
+        raws = digests_to_raw(list(digests))
+        for attempt in range(2):
+            for pack in self._packs:
+                rows = pack.find_many(raws)
+                hit = np.flatnonzero((rows >= 0) & (sizes < 0))
+                if not len(hit):
+                    continue
+                r = rows[hit]
+                sizes[hit] = pack.nbytes[r]
+                names = pack.metas
+                for i, m in zip(hit.tolist(), pack.meta[r].tolist()):
+                    metas[i] = Meta(names[m])
+            if (sizes >= 0).all() or attempt or not self._load_packs():
+                break
+        for i in np.flatnonzero(sizes < 0).tolist():
+            d = digests[i]
+            if d in self._pending:
+                meta, data = self._pending[d]
+                metas[i], sizes[i] = Meta(meta), len(data)
+            elif d in self._pending_large:
+                meta, nbytes = self._pending_large[d]
+                metas[i], sizes[i] = Meta(meta), nbytes
+        return metas, sizes
 
     def info(self, digest: Digest) -> ObjectInfo:
         if digest in self._pending:
@@ -488,6 +519,15 @@ class TileDBStore(ObjectStore):
         verify(digest, meta, data)
         self.put(digest, meta, data)
 
+    def put_many(self, digests: Sequence[Digest], metas: Sequence[Meta], parts: Sequence[Buffer]) -> None:
+        self._check_writable()
+        pending = self._pending
+        for d, m, p in zip(digests, metas, parts):
+            if len(p) >= LARGE_THRESHOLD:
+                self.put(d, m, p)
+            elif d not in pending:
+                pending[d] = (m, bytes(p))
+
     @property
     def pending_count(self) -> int:
         return len(self._pending) + len(self._pending_large)
@@ -496,9 +536,9 @@ class TileDBStore(ObjectStore):
         if not self._pending and not self._pending_large:
             return
         small = list(self._pending.items())
-        present = self._present_mask(np.array([bytes.fromhex(d) for d, _ in small], dtype="S32")) \
-            if small else np.zeros(0, bool)
-        small = [item for item, p in zip(small, present) if not p]
+        present = self._present_mask(digests_to_raw([d for d, _ in small])) if small else np.zeros(0, bool)
+        if present.any():
+            small = [item for item, p in zip(small, present) if not p]
         large = [(d, m) for d, m in self._pending_large.items() if self._locate(d) is None]
         if small or large:
             with exclusive(self._lock_path):
@@ -513,35 +553,26 @@ class TileDBStore(ObjectStore):
 
     def _write_pack(self, small: list[tuple[str, tuple[str, bytes]]],
                     large: list[tuple[str, tuple[str, int]]]) -> None:
+        """Append small objects to the byte log (one write) and index them with the large ones."""
         metas: dict[str, int] = {}
-        entries: list[tuple[bytes, int, int, int, int]] = []
-        blobs, chunks, start = [], [], self._log_end()
-        buf: list[bytes] = []
-        size = 0
-        first_meta = ""
-
-        def close_chunk() -> None:
-            nonlocal buf, size, start
-            data = b"".join(buf)
-            comp = _compress(data, _typesize(first_meta))
-            chunks.append((start, len(comp), len(data), _checksum(data)))
+        meta_ids = [metas.setdefault(m, len(metas)) for _, (m, _) in small]
+        meta_ids += [metas.setdefault(m, len(metas)) for _, (m, _) in large]
+        sizes = np.array([len(b) for _, (_, b) in small], dtype=np.int64)
+        starts = np.cumsum(sizes) - sizes
+        # an object goes to the chunk its first byte falls in: chunks end on object edges
+        chunk_ids = np.unique(starts // CHUNK_TARGET, return_inverse=True)[1].reshape(-1) \
+            if len(small) else np.zeros(0, dtype=np.int64)
+        data = b"".join(b for _, (_, b) in small)
+        first_rows = np.flatnonzero(np.diff(chunk_ids, prepend=-1)) if len(small) else np.zeros(0, int)
+        bounds = list(starts[first_rows]) + [len(data)]
+        blobs, chunks, pos = [], [], self._log_end()
+        for k, row in enumerate(first_rows.tolist()):
+            raw = data[bounds[k]:bounds[k + 1]]
+            comp = _compress(raw, _typesize(small[row][1][0]))
+            chunks.append((pos, len(comp), len(raw), _checksum(raw)))
             blobs.append(comp)
-            start += len(comp)
-            buf, size = [], 0
-
-        for digest, (meta, data) in small:
-            if size and size + len(data) > CHUNK_TARGET:
-                close_chunk()
-            if not size:
-                first_meta = meta
-            entries.append((bytes.fromhex(digest), len(chunks), size, len(data),
-                            metas.setdefault(meta, len(metas))))
-            buf.append(data)
-            size += len(data)
-        if buf:  # also a chunk of only empty objects, which entries point at
-            close_chunk()
-        for digest, (meta, n) in large:
-            entries.append((bytes.fromhex(digest), int(LARGE), 0, n, metas.setdefault(meta, len(metas))))
+            pos += len(comp)
+        offsets = starts - np.array(bounds[:-1], dtype=np.int64)[chunk_ids] if len(small) else starts
         if blobs:
             log = np.frombuffer(b"".join(blobs), dtype=np.uint8)
             first = chunks[0][0]
@@ -549,8 +580,12 @@ class TileDBStore(ObjectStore):
                 arr[first:first + len(log)] = log
             self._reader = None
             checkpoint("store.flush.after_log")
-        name = _pack_name()
-        index = build_index(name, entries, sorted(metas, key=metas.__getitem__), chunks)
+        index = build_index_arrays(
+            _pack_name(), digests_to_raw([d for d, _ in small] + [d for d, _ in large]),
+            np.concatenate([chunk_ids, np.full(len(large), int(LARGE))]),
+            np.concatenate([offsets, np.zeros(len(large), dtype=np.int64)]),
+            np.concatenate([sizes, np.array([n for _, (_, n) in large], dtype=np.int64)]),
+            np.array(meta_ids, dtype=np.int64), sorted(metas, key=metas.__getitem__), chunks)
         self._write_index(index)
 
     def _log_end(self) -> int:

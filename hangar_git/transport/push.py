@@ -55,7 +55,7 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
             f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
             f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
             f"remote that has them first")
-    nbytes = sum(store.info(Digest(d)).nbytes for d in remote_missing)
+    nbytes = int(store.describe(remote_missing)[1].sum())  # type: ignore[arg-type]
     _send_data(session, store, remote_missing, nbytes, quiet)
     checkpoint("push.after_data")
     _send_objects(session, git, todo, quiet)

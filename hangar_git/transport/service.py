@@ -18,7 +18,7 @@ from ..bookkeeping.transfer import (check_raw, closure_complete, new_commits, ob
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store, verify
+from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store, verify_many
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 from .wire import (BATCH_BYTES, MAX_BATCH_ITEMS, batches, check_digests, check_metas, check_oids,
@@ -117,13 +117,8 @@ class RepositoryService(ServiceHandler):
     @rpc_method
     def data_sizes(self, request: Frame, stream: Stream) -> Reply:
         digests = check_digests(request.header.get("digests"))
-        sizes = []
-        for d in digests:
-            try:
-                sizes.append(self.store.info(Digest(d)).nbytes)
-            except KeyError:
-                sizes.append(-1)
-        return {"sizes": sizes}
+        _, sizes = self.store.describe(digests)  # type: ignore[arg-type]
+        return {"sizes": sizes.tolist()}
 
     @rpc_method
     def put_data(self, request: Frame, stream: Stream) -> Reply:
@@ -177,10 +172,8 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
     digests = check_digests(frame.header.get("digests"))
     metas = check_metas(frame.header.get("metas"), len(digests))
     parts = split_payload(frame.header.get("sizes"), frame.payload, len(digests))
-    for digest, meta, data in zip(digests, metas, parts):  # all verified before any is kept
-        verify(digest, meta, data)
-    for digest, meta, data in zip(digests, metas, parts):
-        store.put(Digest(digest), meta, data)  # type: ignore[arg-type]
+    verify_many(digests, metas, parts)  # all verified before any is kept
+    store.put_many(digests, metas, parts)  # type: ignore[arg-type]
     checkpoint("receive_data.before_flush")
     store.flush()
     return len(digests)
@@ -192,7 +185,12 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
 
     ``fault`` names the kill point (:mod:`hangar_git.faults`) passed after each frame.
     """
-    infos = [store.info(Digest(d)) for d in digests]
+    found_metas, found_sizes = store.describe(digests)  # type: ignore[arg-type]
+    absent = [d for d, n in zip(digests, found_sizes.tolist()) if n < 0]
+    if absent:
+        raise HangarError(f"{len(absent)} object(s) to send are not in this store (e.g. {absent[0]})")
+    infos = [ObjectInfo(Digest(d), m, n)  # type: ignore[arg-type]
+             for d, m, n in zip(digests, found_metas, found_sizes.tolist())]
     sent = 0
     for batch in batches(infos, lambda i: i.nbytes, MAX_BATCH_ITEMS, BATCH_BYTES):
         names = [i.digest for i in batch]

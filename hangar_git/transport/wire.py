@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from ..errors import ProtocolError
 
 MAX_BATCH_ITEMS = 8192
@@ -55,14 +57,14 @@ def check_metas(values: Any, count: int) -> list[str]:
 
 def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[memoryview]:
     """Cut a payload by the sizes its header announced (validated)."""
-    if (not isinstance(sizes, list) or len(sizes) != count
-            or not all(isinstance(s, int) and s >= 0 for s in sizes) or sum(sizes) != len(payload)):
+    if not isinstance(sizes, list) or len(sizes) != count or not all(type(s) is int for s in sizes):
         raise ProtocolError("batch sizes do not match its payload")
-    view, out, pos = memoryview(payload), [], 0
-    for s in sizes:
-        out.append(view[pos:pos + s])
-        pos += s
-    return out
+    lengths = np.array(sizes, dtype=np.int64) if sizes else np.zeros(0, dtype=np.int64)
+    if (lengths < 0).any() or int(lengths.sum()) != len(payload):
+        raise ProtocolError("batch sizes do not match its payload")
+    ends = np.cumsum(lengths).tolist()
+    view = memoryview(payload)
+    return [view[end - n:end] for end, n in zip(ends, sizes)]
 
 
 def batches(items: Iterable[Any], size_of: Any, max_items: int = MAX_BATCH_ITEMS,
