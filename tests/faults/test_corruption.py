@@ -7,24 +7,22 @@ data or object batch is refused by its receiver and nothing of it is kept.
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
 from hangar_git import Repository
-from hangar_git.errors import HangarError, IntegrityError
-from hangar_git.storage import Digest
+from hangar_git.errors import IntegrityError
 from hangar_git.transport import fetch_data as fetch_data_mod
-from hangar_git.transport import rpc, service
+from hangar_git.transport import rpc
 from hangar_git.transport.connect import open_local_session_in_process
 from hangar_git.transport.service import RepositoryService
 
-from .world import World, git_fsck, git_hangar, hangar_fsck, head, place
+from .world import World, assert_state, git_fsck, git_hangar, hangar_fsck, head, place
 
-# (kind, count): how many single-byte corruptions a default run injects; --slow injects more
+# single-byte corruptions of stored objects: a default run injects 4, --slow 40
 DEFAULT_INJECTIONS = 4
 SLOW_INJECTIONS = 40
 
@@ -116,7 +114,7 @@ def test_flipped_stored_byte_is_detected_never_returned(i: int, damaged_template
     if what.startswith("object"):
         assert all(what.split()[1] in e for e in errors)
     else:
-        assert all(f"column 'small'" in e and "sample " in e for e in errors), errors[0]
+        assert all("column 'small'" in e and "sample " in e for e in errors), errors[0]
     report = Repository(repo).fsck()
     assert not report.ok and any("corrupt" in p for p in report.problems), str(report)
     cli = git_hangar("fsck", cwd=repo)
@@ -193,7 +191,6 @@ def test_fetch_data_of_a_damaged_batch_is_refused_and_nothing_is_kept(world: Wor
     assert not list((client / ".git/hangar/store/large").glob("*/*"))
     hangar_fsck(client)
     repo.remote.fetch_data("origin", "master")
-    from .world import assert_state
     assert_state(client, world.commits["c1"], world.data.states["c1"])
 
 

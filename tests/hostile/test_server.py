@@ -27,7 +27,7 @@ from hangar_git.transport.service import RepositoryService
 
 from tests.faults.world import subprocess_env
 
-from .conftest import encode, git_fsck_ok, raw_exchange, snapshot
+from .conftest import encode, git_fsck_ok, snapshot
 
 ZERO = "0" * 40
 
