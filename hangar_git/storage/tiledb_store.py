@@ -42,7 +42,7 @@ LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
 CACHE_BYTES = 64 << 20
 MEMO_MAX = 1 << 16
-MERGE_AT = 16
+MERGE_AT = 8
 COMPACT_AT = 1000
 TILE = 1 << 20
 _LARGE_MAGIC = b"HGLO"
@@ -602,14 +602,23 @@ class TileDBStore(ObjectStore):
         self._pack_names.add(index.name)
 
     def merge_packs(self) -> None:
-        """Replace all pack indexes by one (lookups then search one table)."""
+        """Merge pack indexes so lookups search few tables.
+
+        Tiered, like an LSM tree: when one pack outweighs the rest twice over
+        it is left alone and only the small ones merge, so a store that grows
+        by many small flushes rewrites each entry O(log n) times.
+        """
         with exclusive(self._lock_path):
             self._load_packs()
             if len(self._packs) < 2:
                 return
-            old = list(self._packs)
+            by_size = sorted(self._packs, key=len)
+            if len(by_size) > 2 and len(by_size[-1]) > 2 * sum(len(p) for p in by_size[:-1]):
+                by_size = by_size[:-1]
+            old = by_size
             merged = merge_indexes(_pack_name(), old)
-            self._packs, self._pack_names = [], set()
+            self._packs = [p for p in self._packs if p not in old]
+            self._pack_names = {p.name for p in self._packs}
             self._write_index(merged)
             self._remap_cache(old, merged)
             self._memo.clear()

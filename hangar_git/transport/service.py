@@ -130,10 +130,6 @@ class RepositoryService(ServiceHandler):
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
         digests = check_digests(request.header.get("digests"))
-        absent = self.store.missing([Digest(d) for d in digests])
-        if absent:
-            raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
-                              f"(e.g. {absent[0]}); they may have been pushed to another remote")
         sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames")
         return {"objects": sent}
 
@@ -188,7 +184,8 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
     found_metas, found_sizes = store.describe(digests)  # type: ignore[arg-type]
     absent = [d for d, n in zip(digests, found_sizes.tolist()) if n < 0]
     if absent:
-        raise HangarError(f"{len(absent)} object(s) to send are not in this store (e.g. {absent[0]})")
+        raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
+                          f"(e.g. {absent[0]}); they may have been pushed to another remote")
     infos = [ObjectInfo(Digest(d), m, n)  # type: ignore[arg-type]
              for d, m, n in zip(digests, found_metas, found_sizes.tolist())]
     sent = 0

@@ -22,24 +22,32 @@ MAX_BATCH_ITEMS = 8192
 BATCH_BYTES = 8 << 20
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX_RUN = re.compile(r"[0-9a-f]*")
 _META = re.compile(r"^(str|bytes|nd:[<>|=]?[a-zA-Z]\d*(\[\w+\])?:[\d,]*)$")
 
 
 def check_oids(values: Any, what: str = "oids") -> list[str]:
     if not isinstance(values, list) or len(values) > 4 * MAX_BATCH_ITEMS:
         raise ProtocolError(f"bad {what} list")
-    for v in values:
-        if not isinstance(v, str) or not _HEX40.match(v):
-            raise ProtocolError(f"bad git object id in {what}: {v!r:.80}")
+    if not _all_hex(values, 40):
+        bad = next(v for v in values if not (isinstance(v, str) and _HEX40.match(v)))
+        raise ProtocolError(f"bad git object id in {what}: {bad!r:.80}")
     return values
+
+
+def _all_hex(values: list[Any], width: int) -> bool:
+    """True when every value is a str of ``width`` lowercase hex digits (one regex pass)."""
+    if not all(type(v) is str and len(v) == width for v in values):
+        return False
+    return _HEX_RUN.fullmatch("".join(values)) is not None
 
 
 def check_digests(values: Any) -> list[str]:
     if not isinstance(values, list) or len(values) > 4 * MAX_BATCH_ITEMS:
         raise ProtocolError("bad digest list")
-    for v in values:
-        if not isinstance(v, str) or not _HEX64.match(v):
-            raise ProtocolError(f"bad digest: {v!r:.80}")
+    if not _all_hex(values, 64):
+        bad = next(v for v in values if not (isinstance(v, str) and _HEX64.match(v)))
+        raise ProtocolError(f"bad digest: {bad!r:.80}")
     return values
 
 
