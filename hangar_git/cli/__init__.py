@@ -1,5 +1,22 @@
 """The `git hangar` command line (the only layer that imports click).
 
 ``main.py`` holds the root group, error handling and the list of command
-modules; each sibling module holds one group of commands.
+modules; each sibling module holds one group of commands. :func:`main` is
+the console-script entry point: ``git hangar serve PATH``, which every
+remote operation starts on the server, takes a short path that loads only
+the protocol and the repository layers (no click, API or SSH client).
 """
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional, Sequence
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Any:
+    """Entry point of ``git-hangar`` and ``python -m hangar_git``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "serve" and not args[1].startswith("-"):
+        from ..transport.service import serve_stdio
+        sys.exit(serve_stdio(args[1]))
+    from .main import main as full_main
+    return full_main(args)

@@ -9,6 +9,7 @@ the new commits reference is present.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Optional
 
 from ..bookkeeping.branches import check_branch_name
@@ -132,6 +133,17 @@ class RepositoryService(ServiceHandler):
         digests = check_digests(request.header.get("digests"))
         sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames")
         return {"objects": sent}
+
+
+def serve_stdio(path: str) -> int:
+    """Serve the repository at ``path`` on stdin/stdout (``git hangar serve``); exit status."""
+    try:
+        service = RepositoryService(os.path.abspath(path))
+    except HangarError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    service.run(sys.stdin.buffer, sys.stdout.buffer)
+    return 0
 
 
 def receive_objects(git: GitRepo, frame: Frame) -> int:
