@@ -71,6 +71,7 @@ def test_tutorial_workflow(server: ServerRepo, make_repo: Callable[[str], Reposi
         assert "Partial Remote References : True" in repr(col)
         assert col.contains_remote_references is True
         assert co.columns.contains_remote_references == {"dota_test": True}
+        assert "dota_test / True" in repr(co.columns)
         assert sorted(col.remote_reference_keys) == list(range(len(TEST_ROWS)))
         assert "dota_train" not in co.columns
         with pytest.raises(MissingDataError) as err:
