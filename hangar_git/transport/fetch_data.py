@@ -11,7 +11,7 @@ from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
 from .service import receive_data
-from .wire import chunked
+from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,8 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
         chosen, total = list(todo), sum(sizes)
     got = 0
     with progress("Fetching data", total=total, unit="B", quiet=quiet) as bar:
-        for part in chunked(chosen):
-            for frame in session.stream("get_data", {"digests": part}):
+        for part in chunked(chosen, MAX_DATA_ITEMS):
+            for frame in session.stream("get_data", *encode_digest_list(part)):
                 if frame.kind == "data":
                     got += receive_data(store, frame)
                     checkpoint("fetch_data.between_frames")

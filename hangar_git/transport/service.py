@@ -22,8 +22,8 @@ from ..faults import checkpoint
 from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store, verify_many
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
-from .wire import (BATCH_BYTES, MAX_BATCH_ITEMS, batches, check_digests, check_metas, check_oids,
-                   split_payload)
+from .wire import (BATCH_BYTES, MAX_DATA_ITEMS, batches, check_digests, check_oids, decode_data,
+                   decode_digest_list, encode_data, split_payload)
 
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
@@ -130,7 +130,7 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
-        digests = check_digests(request.header.get("digests"))
+        digests = decode_digest_list(request.header, request.payload)
         sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames")
         return {"objects": sent}
 
@@ -177,9 +177,7 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
     """Verify and store one ``data`` frame durably; returns how many objects it held."""
     if frame.kind != "data":
         raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
-    digests = check_digests(frame.header.get("digests"))
-    metas = check_metas(frame.header.get("metas"), len(digests))
-    parts = split_payload(frame.header.get("sizes"), frame.payload, len(digests))
+    digests, metas, parts = decode_data(frame.header, frame.payload)
     verify_many(digests, metas, parts)  # all verified before any is kept
     store.put_many(digests, metas, parts)  # type: ignore[arg-type]
     checkpoint("receive_data.before_flush")
@@ -201,7 +199,7 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
     infos = [ObjectInfo(Digest(d), m, n)  # type: ignore[arg-type]
              for d, m, n in zip(digests, found_metas, found_sizes.tolist())]
     sent = 0
-    for batch in batches(infos, lambda i: i.nbytes, MAX_BATCH_ITEMS, BATCH_BYTES):
+    for batch in batches(infos, lambda i: i.nbytes, MAX_DATA_ITEMS, BATCH_BYTES):
         names = [i.digest for i in batch]
         payload = _gathered(store, batch)
         if payload is not None:
@@ -212,7 +210,7 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
                 metas.append(meta)
                 parts.append(data)
             sizes, payload = [len(p) for p in parts], b"".join(parts)
-        stream.send("data", {"digests": names, "metas": metas, "sizes": sizes}, payload)
+        stream.send("data", *encode_data(names, metas, sizes, payload))
         sent += len(batch)
         if progress is not None:
             progress.update(sum(i.nbytes for i in batch))

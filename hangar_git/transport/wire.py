@@ -4,10 +4,15 @@ PROTOCOL FORMAT IS PERMANENT (protocol 1). A batch frame's header lists
 what its payload holds, in order; the payload is the concatenation:
 
 * ``objects`` frames: ``{"oids": [...], "types": [...], "sizes": [...]}``
-* ``data`` frames:    ``{"digests": [...], "metas": [...], "sizes": [...]}``
+* ``data`` frames: ``{"count": n, "metas": [distinct metas], "meta_index":
+  [per object, only when there are several metas], "size": s | "sizes":
+  [...]}``; the payload starts with the ``n`` raw 32-byte digests, then the
+  objects' bytes. Binary digests keep headers small, so one frame carries
+  up to ``MAX_DATA_ITEMS`` small samples (one verified, durable batch).
+* ``get_data`` requests: ``{"count": n}`` with ``n`` raw digests as payload.
 
-Receivers check list lengths, sizes against the payload, and every id
-against its content before keeping anything.
+Receivers check counts, sizes against the payload, and every id against
+its content before keeping anything.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ import numpy as np
 from ..errors import ProtocolError
 
 MAX_BATCH_ITEMS = 8192
+MAX_DATA_ITEMS = 65536
+MAX_METAS = 1024
 BATCH_BYTES = 8 << 20
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -61,6 +68,66 @@ def check_metas(values: Any, count: int) -> list[str]:
         if len(v) > 300 or not _META.match(v):
             raise ProtocolError(f"bad object meta: {v!r:.80}")
     return values
+
+
+def encode_data(digests: Sequence[str], metas: Sequence[str], sizes: Sequence[int],
+                body: Any) -> tuple[dict[str, Any], bytes]:
+    """Header and payload of a ``data`` frame (``body``: the objects' bytes, in order)."""
+    table = list(dict.fromkeys(metas))
+    header: dict[str, Any] = {"count": len(digests), "metas": table}
+    if len(table) > 1:
+        position = {m: i for i, m in enumerate(table)}
+        header["meta_index"] = [position[m] for m in metas]
+    if sizes and all(s == sizes[0] for s in sizes):
+        header["size"] = int(sizes[0])
+    else:
+        header["sizes"] = [int(s) for s in sizes]
+    return header, bytes.fromhex("".join(digests)) + bytes(body)
+
+
+def encode_digest_list(digests: Sequence[str]) -> tuple[dict[str, Any], bytes]:
+    """A request naming many objects: ``{"count": n}`` and their raw digests."""
+    return {"count": len(digests)}, bytes.fromhex("".join(digests))
+
+
+def decode_digest_list(header: dict[str, Any], payload: Any) -> list[str]:
+    count = header.get("count")
+    if type(count) is not int or not 0 <= count <= MAX_DATA_ITEMS or len(payload) != 32 * count:
+        raise ProtocolError("bad digest list: count does not match the payload")
+    text = memoryview(payload).hex()
+    return [text[i:i + 64] for i in range(0, len(text), 64)]
+
+
+def decode_data(header: dict[str, Any], payload: Any) -> tuple[list[str], list[str], list[memoryview]]:
+    """Digests, metas and object bytes of a ``data`` frame (validated, not yet verified)."""
+    count = header.get("count")
+    if type(count) is not int or not 0 <= count <= MAX_DATA_ITEMS:
+        raise ProtocolError("bad data frame count")
+    table = header.get("metas")
+    if not isinstance(table, list) or not (0 < len(table) or count == 0) or len(table) > MAX_METAS:
+        raise ProtocolError("bad meta table")
+    check_metas(table, len(table))
+    index = header.get("meta_index")
+    if count == 0:
+        metas: list[str] = []
+    elif index is None:
+        if len(table) != 1:
+            raise ProtocolError("several metas need a meta_index")
+        metas = [table[0]] * count
+    else:
+        if (not isinstance(index, list) or len(index) != count
+                or not all(type(i) is int and 0 <= i < len(table) for i in index)):
+            raise ProtocolError("bad meta_index")
+        metas = [table[i] for i in index]
+    size = header.get("size")
+    sizes = [size] * count if type(size) is int else header.get("sizes")
+    view = memoryview(payload)
+    head = 32 * count
+    if len(view) < head:
+        raise ProtocolError("data frame shorter than its digests")
+    text = view[:head].hex()
+    digests = [text[i:i + 64] for i in range(0, len(text), 64)]
+    return digests, metas, split_payload(sizes, view[head:], count)
 
 
 def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[memoryview]:

@@ -24,6 +24,7 @@ from hangar_git.bookkeeping.gitrepo import GitRepo
 from hangar_git.bookkeeping.transfer import objects_to_send, read_raw, referenced_digests
 from hangar_git.storage import Digest
 from hangar_git.transport.framing import PREFIX, Frame
+from hangar_git.transport.wire import encode_data
 from hangar_git.transport.service import RepositoryService
 
 from tests.faults.world import place
@@ -55,8 +56,8 @@ def arena(served_template: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     push = encode(
         ("hello", {"protocol": 1}), ("list_refs", {}), ("missing_data", {"digests": digests}),
         ("put_data", {"count": len(items)}),
-        ("data", {"digests": [d for d, _, _ in items], "metas": [m for _, m, _ in items],
-                  "sizes": [len(b) for _, _, b in items]}, b"".join(bytes(b) for _, _, b in items)),
+        ("data", *encode_data([d for d, _, _ in items], [m for _, m, _ in items],
+                              [len(b) for _, _, b in items], b"".join(bytes(b) for _, _, b in items))),
         ("end", {}), ("put_objects", {"count": len(todo)}),
         ("objects", {"oids": [o for o, _ in todo], "types": [t for t, _ in raw],
                      "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw)),

@@ -23,6 +23,7 @@ from hangar_git.bookkeeping.transfer import BLOB, COMMIT, TREE
 from hangar_git.errors import HangarError, IntegrityError, InvalidNameError, ProtocolError
 from hangar_git.transport.connect import open_local_session_in_process
 from hangar_git.transport.framing import MAGIC, PREFIX, FrameReader
+from hangar_git.transport.wire import encode_digest_list
 from hangar_git.transport.service import RepositoryService
 
 from tests.faults.world import subprocess_env
@@ -199,7 +200,7 @@ def test_get_and_size_requests_for_absent_or_oversized_lists(served: Path) -> No
             s.call("fetch_objects", {"wants": [], "haves": []})
     with open_local_session_in_process(RepositoryService(str(served))) as s:
         with pytest.raises(HangarError, match="does not hold"):
-            s.call("get_data", {"digests": ["ab" * 32]})
+            s.call("get_data", *encode_digest_list(["ab" * 32]))
         assert s.call("data_sizes", {"digests": ["ab" * 32] * 3}).header["sizes"] == [-1] * 3
         many = [f"{i:064x}" for i in range(15000)]
         assert s.call("missing_data", {"digests": many}).header["missing"] == many

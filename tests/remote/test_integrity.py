@@ -21,7 +21,7 @@ from hangar_git.transport.connect import open_local_session_in_process, open_ses
 from hangar_git.transport.framing import Frame
 from hangar_git.transport.rpc import Reply, Session, Stream, rpc_method
 from hangar_git.transport.service import RepositoryService
-from hangar_git.transport.wire import check_digests, check_oids
+from hangar_git.transport.wire import check_oids, decode_digest_list, encode_data
 
 from .conftest import ServerRepo, add_rows, dota_rows
 
@@ -38,8 +38,8 @@ def sample(row: np.ndarray) -> tuple[str, str, bytes]:
 
 def send_data(session: Session, items: list[tuple[str, str, bytes]]) -> None:
     session.send("put_data", {"count": len(items)})
-    session.send("data", {"digests": [d for d, _, _ in items], "metas": [m for _, m, _ in items],
-                          "sizes": [len(b) for _, _, b in items]}, b"".join(b for _, _, b in items))
+    session.send("data", *encode_data([d for d, _, _ in items], [m for _, m, _ in items],
+                                      [len(b) for _, _, b in items], b"".join(b for _, _, b in items)))
     session.send("end", {})
 
 
@@ -88,7 +88,8 @@ def test_put_data_with_a_lying_meta_or_sizes(kind: str, server_address: Callable
             s.recv()
     with open_session(server.address) as s:
         s.send("put_data", {"count": 1})
-        s.send("data", {"digests": [digest], "metas": [meta], "sizes": [len(data) + 5]}, data)
+        header, payload = encode_data([digest], [meta], [len(data)], data)
+        s.send("data", {**header, "size": len(data) + 5}, payload)
         s.send("end", {})
         with pytest.raises(ProtocolError, match="sizes"):
             s.recv()
@@ -206,7 +207,7 @@ class LyingService(RepositoryService):
 
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
-        digests = check_digests(request.header.get("digests"))
+        digests = decode_digest_list(request.header, request.payload)
         parts, metas = [], []
         for digest in digests:
             meta, data = self.store.read(Digest(digest))
@@ -214,8 +215,7 @@ class LyingService(RepositoryService):
             raw[0] ^= 1
             parts.append(bytes(raw))
             metas.append(meta)
-        stream.send("data", {"digests": digests, "metas": metas, "sizes": [len(p) for p in parts]},
-                    b"".join(parts))
+        stream.send("data", *encode_data(digests, metas, [len(p) for p in parts], b"".join(parts)))
         return {"objects": len(digests)}
 
     @rpc_method

@@ -1,0 +1,52 @@
+"""Batch encodings of the protocol: data frames and digest lists, round trips and refusals."""
+from __future__ import annotations
+
+import pytest
+
+from hangar_git.errors import ProtocolError
+from hangar_git.transport.wire import (MAX_DATA_ITEMS, decode_data, decode_digest_list, encode_data,
+                                       encode_digest_list)
+
+D = [f"{i:064x}" for i in range(1, 5)]
+
+
+@pytest.mark.parametrize("metas, sizes", [
+    (["nd:|u1:3"] * 4, [3, 3, 3, 3]),
+    (["str", "bytes", "str", "nd:<f4:2"], [1, 0, 5, 8]),
+    ([], []),
+], ids=["one-meta-fixed-size", "mixed", "empty"])
+def test_data_frame_round_trip(metas: list[str], sizes: list[int]) -> None:
+    digests = D[:len(metas)]
+    body = b"".join(bytes([i]) * n for i, n in enumerate(sizes))
+    header, payload = encode_data(digests, metas, sizes, body)
+    if metas and len(set(metas)) == 1:
+        assert "meta_index" not in header and header["size"] == sizes[0]
+    got_digests, got_metas, parts = decode_data(header, payload)
+    assert got_digests == digests and got_metas == metas
+    assert [bytes(p) for p in parts] == [bytes([i]) * n for i, n in enumerate(sizes)]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"count": -1}, "count"), ({"count": MAX_DATA_ITEMS + 1}, "count"), ({"count": "2"}, "count"),
+    ({"metas": []}, "meta table"), ({"metas": ["evil/../meta"]}, "meta"),
+    ({"metas": ["str", "bytes"]}, "meta_index"), ({"size": 4}, "sizes"), ({"size": None, "sizes": [3]}, "sizes"),
+], ids=["negative", "too-many", "not-int", "no-metas", "bad-meta", "no-index", "wrong-size", "short-sizes"])
+def test_malformed_data_frames_are_protocol_errors(change: dict, message: str) -> None:
+    header, payload = encode_data(D[:2], ["str", "str"], [3, 3], b"abcdef")
+    with pytest.raises(ProtocolError, match=message):
+        decode_data({**header, **change}, payload)
+
+
+def test_data_frame_shorter_than_its_digests() -> None:
+    header, payload = encode_data(D[:2], ["str", "str"], [0, 0], b"")
+    with pytest.raises(ProtocolError, match="shorter"):
+        decode_data(header, payload[:40])
+
+
+def test_digest_list_round_trip_and_refusal() -> None:
+    header, payload = encode_digest_list(D)
+    assert decode_digest_list(header, payload) == D
+    with pytest.raises(ProtocolError, match="count"):
+        decode_digest_list({"count": 5}, payload)
+    with pytest.raises(ProtocolError, match="count"):
+        decode_digest_list({"count": MAX_DATA_ITEMS + 1}, b"")
