@@ -201,7 +201,7 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
     sent = 0
     for batch in batches(infos, lambda i: i.nbytes, MAX_DATA_ITEMS, BATCH_BYTES):
         names = [i.digest for i in batch]
-        payload = _gathered(store, batch)
+        payload: Any = _gathered(store, batch)
         if payload is not None:
             metas, sizes = [i.meta for i in batch], [i.nbytes for i in batch]
         else:
@@ -209,7 +209,7 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
             for _, meta, data in store.read_many(names):
                 metas.append(meta)
                 parts.append(data)
-            sizes, payload = [len(p) for p in parts], b"".join(parts)
+            sizes, payload = [len(p) for p in parts], parts
         stream.send("data", *encode_data(names, metas, sizes, payload))
         sent += len(batch)
         if progress is not None:
@@ -219,7 +219,7 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
     return sent
 
 
-def _gathered(store: ObjectStore, batch: list[ObjectInfo]) -> Optional[bytes]:
+def _gathered(store: ObjectStore, batch: list[ObjectInfo]) -> Optional[memoryview]:
     """A batch of small same-sized objects read in one vectorised gather, or None.
 
     None when sizes differ, objects are large, or the store did not serve
@@ -230,4 +230,4 @@ def _gathered(store: ObjectStore, batch: list[ObjectInfo]) -> Optional[bytes]:
     if len(batch) < 2 or size >= GATHER_MAX or any(i.nbytes != size for i in batch):
         return None
     rows, found = store.gather(digests_to_raw([i.digest for i in batch]), size)
-    return rows.tobytes() if found.all() else None
+    return rows.data if found.all() else None

@@ -72,7 +72,11 @@ def check_metas(values: Any, count: int) -> list[str]:
 
 def encode_data(digests: Sequence[str], metas: Sequence[str], sizes: Sequence[int],
                 body: Any) -> tuple[dict[str, Any], bytes]:
-    """Header and payload of a ``data`` frame (``body``: the objects' bytes, in order)."""
+    """Header and payload of a ``data`` frame.
+
+    ``body`` is the objects' bytes in order: one buffer, or a list of
+    buffers (joined once, with the digests, into the payload).
+    """
     table = list(dict.fromkeys(metas))
     header: dict[str, Any] = {"count": len(digests), "metas": table}
     if len(table) > 1:
@@ -82,7 +86,8 @@ def encode_data(digests: Sequence[str], metas: Sequence[str], sizes: Sequence[in
         header["size"] = int(sizes[0])
     else:
         header["sizes"] = [int(s) for s in sizes]
-    return header, bytes.fromhex("".join(digests)) + bytes(body)
+    parts = body if isinstance(body, list) else [body]
+    return header, b"".join([bytes.fromhex("".join(digests)), *parts])
 
 
 def encode_digest_list(digests: Sequence[str]) -> tuple[dict[str, Any], bytes]:
