@@ -39,10 +39,22 @@ class Column:
         self._co = checkout
         self._name = name
         self._schema = schema
+        self._recs: Optional[ColumnRecords] = None
         self._records = records
         self._changes: dict[str, Optional[str]] = {}
         self._count = records.count if records else 0
         self._batching = 0
+
+    @property
+    def _records(self) -> Optional[ColumnRecords]:
+        return self._recs
+
+    @_records.setter
+    def _records(self, records: Optional[ColumnRecords]) -> None:
+        """Adopt a column's records; each shard read warms the store's lookups."""
+        self._recs = records
+        if records is not None:
+            records.on_load = lambda shard: self._co._store.warm(shard.values())
 
     # -- description ----------------------------------------------------------
     @property
@@ -117,8 +129,9 @@ class Column:
             self._co._check_open()
         enc = f"i{key}" if type(key) is int else _enc(key)
         digest = None
-        if not self._changes and self._records is not None:
-            digest = self._records._known.get(enc)
+        recs = self._recs
+        if not self._changes and recs is not None:
+            digest = recs._known.get(enc)
         if digest is None:
             digest = self._digest(enc)
             if digest is None:

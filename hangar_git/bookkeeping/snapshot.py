@@ -5,7 +5,7 @@ commit reads one tree; a sample lookup reads one shard.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from .gitrepo import GitRepo, Oid
 from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard, shard_path,
@@ -23,6 +23,9 @@ class ColumnRecords:
         self.samples_tree: Optional[Oid] = entries["samples"][0] if "samples" in entries else None
         self._shards: dict[str, dict[str, str]] = {}
         self._known: dict[str, str] = {}
+        self._shard_map: Optional[dict[str, Oid]] = None
+        self.on_load: Optional[Callable[[dict[str, str]], None]] = None
+        """Called with each shard as it is first read (the API warms data locations)."""
 
     @property
     def count(self) -> int:
@@ -36,10 +39,14 @@ class ColumnRecords:
         """Records of one shard (cached; do not mutate)."""
         shard = self._shards.get(prefix)
         if shard is None:
-            oid = self.git.tree_lookup(self.samples_tree, shard_path(prefix))
+            if self._shard_map is None:
+                self._shard_map = self.shard_oids()
+            oid = self._shard_map.get(prefix)
             shard = decode_shard(self.git.read_blob(oid)) if oid else {}
             self._shards[prefix] = shard
             self._known.update(shard)
+            if self.on_load is not None and shard:
+                self.on_load(shard)
         return shard
 
     def get(self, enc: str) -> Optional[str]:

@@ -88,6 +88,9 @@ class ObjectStore(ABC):
             sizes[i] = info.nbytes
         return metas, sizes
 
+    def warm(self, digests: Iterable[str]) -> None:
+        """Hint that these objects will be read soon (backends may look them up in bulk)."""
+
     def put_many(self, digests: Sequence[Digest], metas: Sequence[Meta], parts: Sequence[Buffer]) -> None:
         """Add many objects whose digests the caller has verified."""
         for d, m, p in zip(digests, metas, parts):

@@ -40,8 +40,8 @@ from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
 
 LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
-CACHE_BYTES = 64 << 20
-MEMO_MAX = 1 << 16
+CACHE_BYTES = 32 << 20
+MEMO_MAX = 1 << 17
 MERGE_AT = 8
 COMPACT_AT = 1000
 TILE = 1 << 20
@@ -92,7 +92,8 @@ class TileDBStore(ObjectStore):
         self._cache_bytes, self._cache_cap = 0, cache_bytes
         self._reader: tiledb.Array | None = None
         self._loaded = False
-        self._memo: dict[str, tuple[PackIndex, int, int, int, str]] = {}
+        # digest -> ((pack name, chunk), pack, start, end, meta): where a small object lives
+        self._memo: dict[str, tuple[tuple[str, int], PackIndex, int, int, str]] = {}
         self._dirs: set[str] = set()
 
     # -- layout --------------------------------------------------------------
@@ -257,6 +258,11 @@ class TileDBStore(ObjectStore):
 
     # -- reads ---------------------------------------------------------------
     def read(self, digest: Digest) -> tuple[Meta, memoryview]:
+        hit = self._memo.get(digest)  # the hot path: a known location in a cached chunk
+        if hit is not None:
+            data = self._cache.get(hit[0])
+            if data is not None:
+                return hit[4], memoryview(data)[hit[2]:hit[3]]
         try:
             return self._read(digest)
         except (IntegrityError, tiledb.TileDBError):
@@ -278,8 +284,8 @@ class TileDBStore(ObjectStore):
     def _read(self, digest: Digest) -> tuple[Meta, memoryview]:
         hit = self._memo.get(digest)
         if hit is not None:
-            pack, chunk_no, off, end, meta = hit
-            data = self._cache.get((pack.name, chunk_no))
+            (name, chunk_no), pack, off, end, meta = hit
+            data = self._cache.get((name, chunk_no))
             if data is None:
                 data = self._chunk(pack, chunk_no)
             return Meta(meta), memoryview(data)[off:end]
@@ -301,8 +307,33 @@ class TileDBStore(ObjectStore):
         end = off + int(pack.nbytes[row])
         if len(self._memo) >= MEMO_MAX:
             self._memo.clear()
-        self._memo[digest] = (pack, chunk_no, off, end, meta)
+        self._memo[digest] = ((pack.name, chunk_no), pack, off, end, meta)
         return Meta(meta), memoryview(chunk)[off:end]
+
+    def warm(self, digests: Iterable[str]) -> None:
+        """Look up where many objects live in one vectorised pass (speeds later reads)."""
+        memo = self._memo
+        wanted = [d for d in digests if d not in memo]
+        if not wanted or len(memo) + len(wanted) > MEMO_MAX:
+            return
+        self._ensure_loaded()
+        raws = digests_to_raw(wanted)
+        for pack in self._packs:
+            rows = pack.find_many(raws)
+            hit = np.flatnonzero(rows >= 0)
+            if not len(hit):
+                continue
+            r = rows[hit]
+            chunks = pack.chunk[r]
+            small = chunks != LARGE
+            hit, r, chunks = hit[small], r[small], chunks[small]
+            offsets = pack.offset[r]
+            ends = offsets + pack.nbytes[r]
+            names = pack.metas
+            name = pack.name
+            for i, c, o, e, m in zip(hit.tolist(), chunks.tolist(), offsets.tolist(), ends.tolist(),
+                                     pack.meta[r].tolist()):
+                memo[wanted[i]] = ((name, c), pack, o, e, names[m])
 
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
         try:
