@@ -262,7 +262,7 @@ class TileDBStore(ObjectStore):
         if hit is not None:
             data = self._cache.get(hit[0])
             if data is not None:
-                return hit[4], memoryview(data)[hit[2]:hit[3]]
+                return Meta(hit[4]), memoryview(data)[hit[2]:hit[3]]
         try:
             return self._read(digest)
         except (IntegrityError, tiledb.TileDBError):
