@@ -261,9 +261,11 @@ def _round_trip(srv: Loopback, local: Repository, name: str,
                 between: Callable[[], None] = lambda: None) -> tuple[float, float, Repository]:
     """Push ``local``'s master to a new server repo, clone it, fetch its data: (push s, fetch s, clone)."""
     local.remote.add(name, srv.new_remote(f"{name}.git"))
+    os.sync()  # start from a clean page cache: earlier runs' write-back must not land on this one
     push_s = _timed(lambda: local.remote.push(name, "master"))
     clone = _clone(srv, os.path.join(srv.tmp, f"{name}-clone"), srv.address(f"{name}.git"))
     between()
+    os.sync()
     fetch_s = _timed(lambda: clone.remote.fetch_data("origin", branch="master"))
     return push_s, fetch_s, clone
 
