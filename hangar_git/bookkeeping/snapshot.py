@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Optional
 
 from .gitrepo import GitRepo, Oid
-from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard, shard_path,
+from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard,
                       shard_prefix)
 
 

@@ -19,11 +19,11 @@ from ..bookkeeping.transfer import (check_raw, closure_complete, new_commits, ob
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectInfo, ObjectStore, digests_to_raw, open_store, verify_many
+from ..storage import Digest, ObjectStore, digests_to_raw, open_store, verify_many
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
-from .wire import (BATCH_BYTES, MAX_DATA_ITEMS, batches, check_digests, check_oids, decode_data,
-                   decode_digest_list, encode_data, split_payload)
+from .wire import (BATCH_BYTES, MAX_DATA_ITEMS, batch_bounds, batches, check_digests, check_oids,
+                   decode_data, decode_digest_list, encode_data, split_payload)
 
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
@@ -191,43 +191,38 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
 
     ``fault`` names the kill point (:mod:`hangar_git.faults`) passed after each frame.
     """
-    found_metas, found_sizes = store.describe(digests)  # type: ignore[arg-type]
-    absent = [d for d, n in zip(digests, found_sizes.tolist()) if n < 0]
+    metas, sizes = store.describe(digests)  # type: ignore[arg-type]
+    absent = [d for d, n in zip(digests, sizes.tolist()) if n < 0]
     if absent:
         raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
                           f"(e.g. {absent[0]}); they may have been pushed to another remote")
-    infos = [ObjectInfo(Digest(d), m, n)  # type: ignore[arg-type]
-             for d, m, n in zip(digests, found_metas, found_sizes.tolist())]
     sent = 0
-    for batch in batches(infos, lambda i: i.nbytes, MAX_DATA_ITEMS, BATCH_BYTES):
-        names = [i.digest for i in batch]
-        payload: Any = _gathered(store, batch)
-        if payload is not None:
-            metas, sizes = [i.meta for i in batch], [i.nbytes for i in batch]
-        else:
-            metas, parts = [], []
-            for _, meta, data in store.read_many(names):
-                metas.append(meta)
-                parts.append(data)
-            sizes, payload = [len(p) for p in parts], parts
-        stream.send("data", *encode_data(names, metas, sizes, payload))
-        sent += len(batch)
+    for lo, hi in batch_bounds(sizes.tolist(), MAX_DATA_ITEMS, BATCH_BYTES):
+        names, batch_metas, batch_sizes = digests[lo:hi], metas[lo:hi], sizes[lo:hi].tolist()
+        payload: Any = _gathered(store, names, batch_sizes)
+        if payload is None:
+            batch_metas, payload = [], []
+            for _, meta, data in store.read_many(names):  # type: ignore[arg-type]
+                batch_metas.append(meta)
+                payload.append(data)
+        stream.send("data", *encode_data(names, batch_metas, batch_sizes, payload))  # type: ignore[arg-type]
+        sent += hi - lo
         if progress is not None:
-            progress.update(sum(i.nbytes for i in batch))
+            progress.update(sum(batch_sizes))
         if fault:
             checkpoint(fault)
     return sent
 
 
-def _gathered(store: ObjectStore, batch: list[ObjectInfo]) -> Optional[memoryview]:
+def _gathered(store: ObjectStore, digests: list[str], sizes: list[int]) -> Optional[memoryview]:
     """A batch of small same-sized objects read in one vectorised gather, or None.
 
     None when sizes differ, objects are large, or the store did not serve
     them all (buffered objects, backends without a batch path): the caller
     then reads them one by one.
     """
-    size = batch[0].nbytes
-    if len(batch) < 2 or size >= GATHER_MAX or any(i.nbytes != size for i in batch):
+    size = sizes[0]
+    if len(sizes) < 2 or size >= GATHER_MAX or any(n != size for n in sizes):
         return None
-    rows, found = store.gather(digests_to_raw([i.digest for i in batch]), size)
+    rows, found = store.gather(digests_to_raw(digests), size)
     return rows.data if found.all() else None

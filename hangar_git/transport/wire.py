@@ -163,6 +163,19 @@ def batches(items: Iterable[Any], size_of: Any, max_items: int = MAX_BATCH_ITEMS
         yield batch
 
 
+def batch_bounds(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tuple[int, int]]:
+    """(start, end) index ranges of consecutive items within the count and byte limits."""
+    bounds, start, nbytes = [], 0, 0
+    for i, n in enumerate(sizes):
+        if i > start and (i - start >= max_items or nbytes + n > max_bytes):
+            bounds.append((start, i))
+            start, nbytes = i, 0
+        nbytes += n
+    if start < len(sizes):
+        bounds.append((start, len(sizes)))
+    return bounds
+
+
 def chunked(seq: Sequence[Any], n: int = MAX_BATCH_ITEMS) -> Iterator[list[Any]]:
     seq = list(seq)
     for i in range(0, len(seq), n):

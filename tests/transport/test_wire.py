@@ -50,3 +50,14 @@ def test_digest_list_round_trip_and_refusal() -> None:
         decode_digest_list({"count": 5}, payload)
     with pytest.raises(ProtocolError, match="count"):
         decode_digest_list({"count": MAX_DATA_ITEMS + 1}, b"")
+
+
+@pytest.mark.parametrize("sizes, max_items, max_bytes, expected", [
+    ([], 3, 10, []),
+    ([1, 1, 1, 1], 3, 10, [(0, 3), (3, 4)]),
+    ([6, 6, 1], 9, 10, [(0, 1), (1, 3)]),
+    ([20, 1], 9, 10, [(0, 1), (1, 2)]),
+], ids=["empty", "by-count", "by-bytes", "oversized-item-alone"])
+def test_batch_bounds(sizes: list[int], max_items: int, max_bytes: int, expected: list) -> None:
+    from hangar_git.transport.wire import batch_bounds
+    assert batch_bounds(sizes, max_items, max_bytes) == expected
