@@ -5,11 +5,40 @@ commit reads one tree; a sample lookup reads one shard.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable, Iterator, Optional
 
 from .gitrepo import GitRepo, Oid
 from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard,
                       shard_prefix)
+
+
+class ShardCache:
+    """Parsed shards by blob id, shared by every checkout of the process (LRU).
+
+    A shard blob never changes, so a column iterated again (the next epoch,
+    a new checkout of the same commit) skips reading and parsing its records.
+    """
+
+    def __init__(self, max_records: int = 1 << 19) -> None:
+        self._shards: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._records, self.max_records = 0, max_records
+
+    def get(self, git: GitRepo, oid: str) -> dict[str, str]:
+        shard = self._shards.get(oid)
+        if shard is not None:
+            self._shards.move_to_end(oid)
+            return shard
+        shard = decode_shard(git.read_blob(oid))
+        self._shards[oid] = shard
+        self._records += len(shard)
+        while self._records > self.max_records and len(self._shards) > 1:
+            _, old = self._shards.popitem(last=False)
+            self._records -= len(old)
+        return shard
+
+
+SHARDS = ShardCache()
 
 
 class ColumnRecords:
@@ -42,7 +71,7 @@ class ColumnRecords:
             if self._shard_map is None:
                 self._shard_map = self.shard_oids()
             oid = self._shard_map.get(prefix)
-            shard = decode_shard(self.git.read_blob(oid)) if oid else {}
+            shard = SHARDS.get(self.git, oid) if oid else {}
             self._shards[prefix] = shard
             self._known.update(shard)
             if self.on_load is not None and shard:
@@ -74,20 +103,13 @@ class ColumnRecords:
     def shard_lists(self) -> Iterator[tuple[list[str], list[str]]]:
         """(encoded keys, digests) of each shard in turn: the fast bulk path."""
         for prefix, oid in sorted(self.shard_oids().items()):
-            shard = self._shards.get(prefix)
-            if shard is not None:
-                yield list(shard), list(shard.values())
-                continue
-            lines = self.git.read_blob(oid).decode().split("\n")
-            lines.pop()
-            yield [line[65:] for line in lines], [line[:64] for line in lines]
+            shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
+            yield list(shard), list(shard.values())
 
     def items(self) -> Iterator[tuple[str, str]]:
         """(encoded key, digest) of every record, shard by shard."""
         for prefix, oid in sorted(self.shard_oids().items()):
-            shard = self._shards.get(prefix)
-            if shard is None:
-                shard = decode_shard(self.git.read_blob(oid))
+            shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
             yield from shard.items()
 
 

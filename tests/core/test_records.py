@@ -231,3 +231,17 @@ def test_property_any_valid_keys_round_trip_through_commits(
         col = co["b"]
         assert dict(col.items()) == data and len(col) == len(data)
         assert all(col[k] == v and k in col for k, v in data.items())
+
+
+def test_shard_cache_is_bounded_and_shared(tmp_path):
+    from hangar_git.bookkeeping import snapshot
+    from hangar_git.bookkeeping.gitrepo import GitRepo
+    from hangar_git.bookkeeping.records import encode_shard
+    git = GitRepo.init(str(tmp_path / "g"))
+    cache = snapshot.ShardCache(max_records=5)
+    oids = [git.write_blob(encode_shard({f"i{i}{j}": f"{i:064x}" for j in range(2)})) for i in range(4)]
+    first = cache.get(git, oids[0])
+    assert cache.get(git, oids[0]) is first            # shared, parsed once
+    for oid in oids[1:]:
+        cache.get(git, oid)
+    assert cache._records <= 5 and oids[0] not in cache._shards   # least recently used went first
