@@ -20,7 +20,7 @@ class ShardCache:
     a new checkout of the same commit) skips reading and parsing its records.
     """
 
-    def __init__(self, max_records: int = 1 << 19) -> None:
+    def __init__(self, max_records: int = 1 << 18) -> None:
         self._shards: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._records, self.max_records = 0, max_records
 
