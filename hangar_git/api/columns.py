@@ -125,20 +125,19 @@ class Column:
                               f"read: {exc}", expected=digest)
 
     def __getitem__(self, key: Key) -> Any:
-        if self._co.closed:
-            self._co._check_open()
+        co = self._co
+        if co.closed:
+            co._check_open()
         enc = f"i{key}" if type(key) is int else _enc(key)
-        digest = None
         recs = self._recs
-        if not self._changes and recs is not None:
-            digest = recs._known.get(enc)
+        digest = recs._known.get(enc) if recs is not None and not self._changes else None
         if digest is None:
             digest = self._digest(enc)
             if digest is None:
                 _enc(key)  # an out-of-range int is an invalid key, not an absent one
                 raise SampleNotFoundError(self._name, key)
         try:
-            meta, data = self._co._store.read(digest)  # type: ignore[arg-type]
+            meta, data = co._store.read(digest)  # type: ignore[arg-type]
         except KeyError:
             raise MissingDataError(self._name, key, digest) from None
         except IntegrityError as exc:
@@ -440,10 +439,10 @@ class NdarrayColumn(Column):
             yield encs, values, (None if found.all() else found)
 
     def _decode(self, meta: str, data: memoryview) -> np.ndarray:
-        if meta == self._meta:
-            return np.frombuffer(data, dtype=self._np_dtype).reshape(self._np_shape).copy()
+        if meta == self._meta:  # one constructor over the cached bytes, then a private copy
+            return np.ndarray(self._np_shape, self._np_dtype, data).copy()
         _, dtype, shape = parse_meta(meta)
-        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+        return np.ndarray(shape, dtype, data).copy()
 
 
 class StrColumn(Column):
