@@ -84,7 +84,7 @@ class Repository:
                 raise HangarError("a write checkout works on a branch head: pass branch=, not commit=")
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
-            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and self.list_branches():
+            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and self.list_branches(remotes=False):
                 raise BranchNotFoundError(name)
             co = WriterCheckout(ctx, name)
             self._writer = weakref.ref(co)
@@ -120,8 +120,9 @@ class Repository:
         """Delete a branch (refused if its commits are on no other branch, unless forced)."""
         return branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
 
-    def list_branches(self) -> list[str]:
-        return branches.list_branches(self.ctx.git)
+    def list_branches(self, remotes: bool = True) -> list[str]:
+        """Branch names: local ones, then remote-tracking ones as ``origin/master`` (like Hangar)."""
+        return branches.list_branches(self.ctx.git, remotes=remotes)
 
     def branch_head(self, name: str) -> Oid:
         return branches.branch_head(self.ctx.git, name)

@@ -20,9 +20,9 @@ def resolve_base(repo: Repository, base: Optional[str]) -> Optional[str]:
         return base
 
 
-def list_branches(repo: Repository, verbose: bool) -> None:
+def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> None:
     current = repo.ctx.default_branch
-    for name in repo.list_branches():
+    for name in repo.list_branches(remotes=remotes):
         mark = "*" if name == current else " "
         if not verbose:
             click.echo(f"{mark} {name}")
@@ -40,9 +40,11 @@ def list_branches(repo: Repository, verbose: bool) -> None:
               help="Delete branch NAME (refused if its commits are on no other branch).")
 @click.option("-D", "force_delete", is_flag=True, help="Delete branch NAME even if unmerged.")
 @click.option("-v", "--verbose", is_flag=True, help="List each branch's head commit too.")
+@click.option("-a", "--all", "all_branches", is_flag=True,
+              help="List remote-tracking branches (origin/master, ...) too.")
 @pass_state
 def branch(state: State, name: Optional[str], base: Optional[str], delete: bool,
-           force_delete: bool, verbose: bool) -> None:
+           force_delete: bool, verbose: bool, all_branches: bool) -> None:
     """List branches (the write branch marked *), create NAME, or delete it."""
     repo = state.repo
     if delete or force_delete:
@@ -56,7 +58,7 @@ def branch(state: State, name: Optional[str], base: Optional[str], delete: bool,
     elif base is not None:
         raise click.UsageError("--base needs a branch NAME to create")
     else:
-        list_branches(repo, verbose)
+        list_branches(repo, verbose, remotes=all_branches)
 
 
 @click.command()

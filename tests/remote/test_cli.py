@@ -70,7 +70,7 @@ def test_cli_remote_workflow(server_address: Callable[[str], ServerRepo], tmp_pa
     # clone: records only
     git_hangar("clone", address, "second", cwd=tmp_path)
     second = tmp_path / "second"
-    assert Repository(second).list_branches() == ["master"]
+    assert Repository(second).list_branches() == ["master", "origin/master"]
     with pytest.warns(UserWarning, match="dota_test"):
         co = Repository(second).checkout()
     with co:

@@ -85,7 +85,7 @@ def test_unknown_remote_branch(server_address: Callable[[str], ServerRepo],
     repo.remote.push("origin", "master")
     with pytest.raises(BranchNotFoundError, match="origin/add-train"):
         repo.remote.fetch("origin", "add-train")
-    assert repo.list_branches() == ["master"]
+    assert repo.list_branches() == ["master", "origin/master"]
     with pytest.raises(BranchNotFoundError, match="add-train"):
         repo.remote.fetch_data("origin", "add-train")
     with pytest.raises(BranchNotFoundError, match="add-train"):

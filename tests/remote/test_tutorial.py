@@ -57,7 +57,8 @@ def test_tutorial_workflow(server: ServerRepo, make_repo: Callable[[str], Reposi
     clone = Repository(server.path.parent / f"clone-{server.kind}", exists=False)
     assert clone.clone("cloner", "cloner@hangar.invalid", server.address) == "master"
     clone.remote.quiet = True
-    assert clone.list_branches() == ["master"]
+    assert clone.list_branches() == ["master", "origin/master"]      # as Hangar lists them
+    assert clone.list_branches(remotes=False) == ["master"]
     assert clone.branch_head("master") == master1
     assert [r.name for r in clone.remote.list_all()] == ["origin"]
     assert local_digest_count(clone) == 0
@@ -83,7 +84,7 @@ def test_tutorial_workflow(server: ServerRepo, make_repo: Callable[[str], Reposi
 
     # -- 4. fetch the other branch: records only, shown as origin/add-train ---------------------
     assert clone.remote.fetch("origin", "add-train") == "origin/add-train"
-    assert clone.list_branches() == ["master"]
+    assert clone.list_branches() == ["master", "origin/add-train", "origin/master"]
     assert clone.branch_head("origin/add-train") == train1
     capsys.readouterr()
     clone.log(branch="origin/add-train")
@@ -163,7 +164,8 @@ def test_clone_of_a_branch_other_than_default(server_address: Callable[[str], Se
     first.remote.push("origin", "add-train")      # the server has no master at all
     clone = Repository(tmp_path / "clone", exists=False)
     assert clone.clone("c", "c@x", server.address) == "add-train"
-    assert clone.list_branches() == ["add-train"] and clone.branch_head("add-train") == train
+    assert clone.list_branches() == ["add-train", "origin/add-train"]
+    assert clone.branch_head("add-train") == train
 
 
 def test_clone_of_an_empty_server(server_address: Callable[[str], ServerRepo], tmp_path: Any) -> None:

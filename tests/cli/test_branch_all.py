@@ -1,0 +1,27 @@
+"""`git hangar branch -a` lists remote-tracking branches, as `repo.list_branches()` does."""
+from __future__ import annotations
+
+import numpy as np
+from click.testing import CliRunner
+
+from hangar_git import Repository
+from hangar_git.cli.main import cli
+
+
+def test_branch_all_lists_remote_tracking_branches(tmp_path):
+    server = Repository(str(tmp_path / "srv"), exists=False)
+    server.init("s", "s@x", bare=True)
+    repo = Repository(str(tmp_path / "a"), exists=False)
+    repo.init("t", "t@x")
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=np.zeros(3))[0] = np.ones(3)
+        co.commit("one")
+    repo.remote.add("origin", str(tmp_path / "srv"))
+    repo.remote.quiet = True
+    repo.remote.push("origin", "master")
+    runner = CliRunner()
+    local = runner.invoke(cli, ["-C", str(tmp_path / "a"), "branch"])
+    every = runner.invoke(cli, ["-C", str(tmp_path / "a"), "branch", "-a"])
+    assert local.exit_code == 0 and local.output.split() == ["*", "master"]
+    assert every.exit_code == 0 and every.output.split() == ["*", "master", "origin/master"]
+    assert repo.list_branches() == ["master", "origin/master"]
