@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional, Sequence
 import click
 
 from .. import __version__
-from ..errors import HangarError
+from ..errors import HangarError, MergeConflictError
 from .common import State
 
 #: Modules under ``hangar_git.cli`` whose ``COMMANDS`` are registered.
@@ -60,7 +60,15 @@ class HangarGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except HangarError as exc:
-                raise DomainError(str(exc) or type(exc).__name__) from exc
+                raise DomainError(one_line(exc)) from exc
+
+
+def one_line(exc: HangarError) -> str:
+    """The error as one line (a remote's stderr joined in); merge conflicts keep their list."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, MergeConflictError):
+        return text
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 @click.group(cls=HangarGroup, context_settings={"help_option_names": ["-h", "--help"]})

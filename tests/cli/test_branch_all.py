@@ -25,3 +25,18 @@ def test_branch_all_lists_remote_tracking_branches(tmp_path):
     assert local.exit_code == 0 and local.output.split() == ["*", "master"]
     assert every.exit_code == 0 and every.output.split() == ["*", "master", "origin/master"]
     assert repo.list_branches() == ["master", "origin/master"]
+
+
+def test_remote_failures_are_one_line(tmp_path):
+    repo = Repository(str(tmp_path / "a"), exists=False)
+    repo.init("t", "t@x")
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=np.zeros(3))[0] = np.ones(3)
+        co.commit("one")
+    (tmp_path / "not-a-repo").mkdir()
+    repo.remote.add("origin", str(tmp_path / "not-a-repo"))
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "a"), "push", "origin", "master"])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "not-a-repo" in errors[0] and "git hangar init" in errors[0]
+    assert "\n" not in errors[0]
