@@ -60,11 +60,12 @@ class SampleNotFoundError(NotFoundError):
 class MissingDataError(HangarError, FileNotFoundError):
     """A sample is recorded but its data is not on this machine."""
 
-    def __init__(self, column: str, key: object, digest: str = "") -> None:
+    def __init__(self, column: str, key: object, digest: str = "", *, remote: str = "REMOTE",
+                 where: str = "BRANCH") -> None:
         self.column, self.key, self.digest = column, key, digest
         super().__init__(
             f"data of sample {key!r} in column {column!r} is not on this machine "
-            f"(remote reference): run `git hangar fetch-data REMOTE BRANCH "
+            f"(remote reference): run `git hangar fetch-data {remote} {where} "
             f"--column {column}` to retrieve it")
 
     def __str__(self) -> str:

@@ -104,6 +104,16 @@ class Column:
     def _decode(self, meta: str, data: memoryview) -> Any:
         raise NotImplementedError
 
+    def _missing(self, key: Key, digest: str) -> MissingDataError:
+        """The error for a sample whose data is elsewhere, naming the command that fetches it."""
+        remotes = [k[len("hangar-remote."):-len(".url")]
+                   for k in self._co._ctx.git.config_items("hangar-remote.") if k.endswith(".url")]
+        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
+        branch = getattr(self._co, "branch_name", "")
+        commit = getattr(self._co, "commit_hash", "")
+        where = branch or (f"--commit {commit}" if commit else "BRANCH")
+        return MissingDataError(self._name, key, digest, remote=remote, where=where)
+
     # -- lookups ---------------------------------------------------------------
     def _digest(self, enc: str) -> Optional[str]:
         digest = self._changes.get(enc, _MISSING)
@@ -115,7 +125,7 @@ class Column:
         try:
             meta, data = self._co._store.read(Digest(digest))
         except KeyError:
-            raise MissingDataError(self._name, key, digest) from None
+            raise self._missing(key, digest) from None
         except IntegrityError as exc:
             raise self._damaged(key, digest, exc) from exc
         return self._decode(meta, data)
@@ -139,7 +149,7 @@ class Column:
         try:
             meta, data = co._store.read(digest)  # type: ignore[arg-type]
         except KeyError:
-            raise MissingDataError(self._name, key, digest) from None
+            raise self._missing(key, digest) from None
         except IntegrityError as exc:
             raise self._damaged(key, digest, exc) from exc
         return self._decode(meta, data)
@@ -223,7 +233,7 @@ class Column:
             missing = set(store.missing(digests))
             if missing and not local:
                 enc, digest = next((e, d) for e, d in batch if d in missing)
-                raise MissingDataError(self._name, decode_key(enc), digest)
+                raise self._missing(decode_key(enc), digest)
             present = [(e, d) for e, d in batch if d not in missing]
             for (enc, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
                 yield decode_key(enc), self._decode(meta, data)
@@ -433,7 +443,7 @@ class NdarrayColumn(Column):
                 except KeyError:
                     if local:
                         continue
-                    raise MissingDataError(self._name, decode_key(encs[i]), digests[i]) from None
+                    raise self._missing(decode_key(encs[i]), digests[i]) from None
                 values[i] = self._decode(meta, data)
                 found[i] = True
             yield encs, values, (None if found.all() else found)

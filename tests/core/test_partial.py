@@ -149,3 +149,26 @@ def test_writer_can_commit_on_top_of_remote_references(partial: Repository) -> N
         assert sorted(co["arr"].remote_reference_keys) == [0, 1, 2, 3, 4]
         assert_same_array(co["arr", "added-here"], np.full((3, 2), 42, np.int32))
         assert 5 not in co["arr"]
+
+
+def test_missing_data_error_names_the_remote_and_branch(tmp_path):
+    import numpy as np
+    import pytest as _pytest
+    from hangar_git import MissingDataError, Repository
+    server = Repository(str(tmp_path / "srv"), exists=False)
+    server.init("s", "s@x", bare=True)
+    origin = Repository(str(tmp_path / "a"), exists=False)
+    origin.init("t", "t@x")
+    with origin.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=np.zeros(3))[7] = np.ones(3)
+        co.commit("one")
+    origin.remote.add("origin", str(tmp_path / "srv"))
+    origin.remote.quiet = True
+    origin.remote.push("origin", "master")
+    clone = Repository(str(tmp_path / "b"), exists=False)
+    clone.clone("c", "c@x", str(tmp_path / "srv"))
+    with _pytest.warns(UserWarning):
+        co = clone.checkout(branch="master")
+    with _pytest.raises(MissingDataError, match="fetch-data origin master --column x"):
+        co["x", 7]
+    co.close()
