@@ -551,13 +551,15 @@ class TileDBStore(ObjectStore):
         self.put(digest, meta, data)
 
     def put_many(self, digests: Sequence[Digest], metas: Sequence[Meta], parts: Sequence[Buffer]) -> None:
+        """Buffer many objects; ``parts`` must be immutable (slices of a received frame are
+        kept as they are, without a copy, until the next flush)."""
         self._check_writable()
         pending = self._pending
         for d, m, p in zip(digests, metas, parts):
             if len(p) >= LARGE_THRESHOLD:
                 self.put(d, m, p)
             elif d not in pending:
-                pending[d] = (m, bytes(p))
+                pending[d] = (m, p)  # type: ignore[assignment]
 
     @property
     def pending_count(self) -> int:
