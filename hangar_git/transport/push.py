@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
 from ..bookkeeping.transfer import COMMIT, objects_to_send, referenced_digests
-from ..errors import BranchNotFoundError, HangarError, NonFastForwardError
+from ..errors import BranchNotFoundError, HangarError, NonFastForwardError, ProtocolError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
 from .service import send_data, send_objects
-from .wire import chunked
+from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +70,17 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
 
 
 def _remote_missing(session: Session, digests: list[str]) -> list[str]:
+    """The digests the remote lacks: binary digest lists, all requests sent before any answer."""
+    parts = list(chunked(digests, MAX_DATA_ITEMS))
+    for part in parts:
+        session.send("missing_data", *encode_digest_list(part))
     out: list[str] = []
-    for part in chunked(digests):
-        out += session.call("missing_data", {"digests": part}).header["missing"]
+    for part in parts:
+        reply = session.recv()
+        if reply.header.get("count") != len(part) or len(reply.payload) != (len(part) + 7) // 8:
+            raise ProtocolError("the remote answered missing_data with a malformed bitmap")
+        mask = np.unpackbits(np.frombuffer(reply.payload, dtype=np.uint8), count=len(part)).astype(bool)
+        out += [d for d, m in zip(part, mask.tolist()) if m]
     return out
 
 

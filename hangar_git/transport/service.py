@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+
+import numpy as np
 from typing import Any, Optional
 
 from ..bookkeeping.branches import check_branch_name
@@ -112,8 +114,15 @@ class RepositoryService(ServiceHandler):
     # -- data -------------------------------------------------------------------------
     @rpc_method
     def missing_data(self, request: Frame, stream: Stream) -> Reply:
-        digests = check_digests(request.header.get("digests"))
-        return {"missing": self.store.missing([Digest(d) for d in digests])}
+        """Which of these objects the remote lacks: a JSON list for a JSON request, a
+        bitmap (one bit per digest, set = missing) for a binary digest list."""
+        if "digests" in request.header:
+            digests = check_digests(request.header.get("digests"))
+            return {"missing": self.store.missing([Digest(d) for d in digests])}
+        digests = decode_digest_list(request.header, request.payload)
+        absent = set(self.store.missing([Digest(d) for d in digests]))
+        mask = np.fromiter((d in absent for d in digests), dtype=bool, count=len(digests))
+        return {"count": len(digests)}, np.packbits(mask).tobytes()
 
     @rpc_method
     def data_sizes(self, request: Frame, stream: Stream) -> Reply:

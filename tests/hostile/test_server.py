@@ -278,3 +278,20 @@ def test_blob_content_is_free_but_verified(served: Path) -> None:
         s.send("end", {})
         assert s.recv().header == {"stored": 1}
     git_fsck_ok(served)
+
+
+def test_missing_data_bitmap_answers_and_refuses_a_lying_count(served: Path) -> None:
+    import numpy as np
+    from hangar_git import Repository
+    stored = [o.digest for o in Repository(str(served)).ctx.store.iter_objects()][:3]
+    absent = [f"{i:064x}" for i in range(1, 4)]
+    asked = stored + absent
+    with open_local_session_in_process(RepositoryService(str(served))) as s:
+        reply = s.call("missing_data", *encode_digest_list(asked))
+        mask = np.unpackbits(np.frombuffer(reply.payload, dtype=np.uint8), count=len(asked)).astype(bool)
+        assert reply.header["count"] == len(asked)
+        assert [d for d, m in zip(asked, mask) if m] == absent
+    with open_local_session_in_process(RepositoryService(str(served))) as s:
+        header, payload = encode_digest_list(asked)
+        with pytest.raises(ProtocolError, match="count"):
+            s.call("missing_data", {"count": len(asked) + 1}, payload)
