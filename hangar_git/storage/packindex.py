@@ -77,6 +77,15 @@ class PackIndex:
         return np.where(hit, idx, -1)
 
     @property
+    def chunk_keys(self) -> list[tuple[str, int]]:
+        """``(pack name, chunk)`` cache keys, one tuple per chunk, built once."""
+        cached = self.__dict__.get("_chunk_keys")
+        if cached is None:
+            cached = [(self.name, c) for c in range(len(self.chunk_start))]
+            self.__dict__["_chunk_keys"] = cached
+        return cached
+
+    @property
     def prefixes(self) -> np.ndarray:
         """First 8 bytes of each digest as big-endian integers (sorted like the digests)."""
         cached = self.__dict__.get("_prefixes")

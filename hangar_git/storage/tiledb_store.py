@@ -22,6 +22,7 @@ import os
 import struct
 import time
 import uuid
+from itertools import repeat
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Optional, Sequence
@@ -329,11 +330,11 @@ class TileDBStore(ObjectStore):
             hit, r, chunks = hit[small], r[small], chunks[small]
             offsets = pack.offset[r]
             ends = offsets + pack.nbytes[r]
+            keys = pack.chunk_keys
             names = pack.metas
-            name = pack.name
-            for i, c, o, e, m in zip(hit.tolist(), chunks.tolist(), offsets.tolist(), ends.tolist(),
-                                     pack.meta[r].tolist()):
-                memo[wanted[i]] = ((name, c), pack, o, e, names[m])
+            memo.update(zip([wanted[i] for i in hit.tolist()],
+                            zip([keys[c] for c in chunks.tolist()], repeat(pack), offsets.tolist(),
+                                ends.tolist(), [names[m] for m in pack.meta[r].tolist()])))
 
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
         try:
