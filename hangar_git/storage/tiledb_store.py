@@ -43,6 +43,7 @@ LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
 CACHE_BYTES = 32 << 20
 MEMO_MAX = 1 << 17
+READ_AHEAD = 63
 MERGE_AT = 8
 COMPACT_AT = 1000
 TILE = 1 << 20
@@ -405,11 +406,24 @@ class TileDBStore(ObjectStore):
         key = (pack.name, chunk_no)
         data = self._cache.get(key)
         if data is None:
-            self._load_chunks([(pack, chunk_no)])
+            self._load_chunks([(pack, chunk_no)] + self._read_ahead(pack, chunk_no))
             data = self._cache[key]
         else:
             self._cache.move_to_end(key)
         return data
+
+    def _read_ahead(self, pack: PackIndex, chunk_no: int) -> list[tuple[PackIndex, int]]:
+        """Other uncached chunks of a pack small enough to sit in the cache whole.
+
+        A small pack is read in one query at the first miss instead of one
+        query per chunk; a big one is read chunk by chunk (random reads would
+        otherwise pull in far more than they use).
+        """
+        if int(pack.chunk_ulen.sum()) > self._cache_cap // 2:
+            return []
+        cache = self._cache
+        return [(pack, c) for c in range(len(pack.chunk_start))
+                if c != chunk_no and (pack.name, c) not in cache][:READ_AHEAD]
 
     def _array(self) -> tiledb.Array:
         if self._reader is None:
