@@ -9,10 +9,7 @@
 """
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,10 +17,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
-import hangar_git
 from hangar_git import Repository
 
-SRC_ROOT = str(Path(hangar_git.__file__).resolve().parent.parent)
+from .. import subprocesses
+
 
 
 def new_repo(path: Path) -> Repository:
@@ -46,10 +43,7 @@ def wco(repo: Repository) -> Iterator[Any]:
 
 
 def python_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC_ROOT, env.get("PYTHONPATH")) if p)
-    env["PYTHONWARNINGS"] = "error::UserWarning"
-    return env
+    return subprocesses.python_env(strict_warnings=True)
 
 
 PyRunner = Callable[..., subprocess.CompletedProcess]
@@ -57,17 +51,9 @@ PyRunner = Callable[..., subprocess.CompletedProcess]
 
 @pytest.fixture
 def run_py() -> PyRunner:
-    """``run_py(code, **fmt)`` runs dedented ``code`` in a new interpreter; the
-    result must exit 0 (stdout returned); ``check=False`` returns anyway."""
-
-    def run(code: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=python_env(),
-                              capture_output=True, text=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            pytest.fail(f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    return run
+    """``run_py(code)`` runs dedented ``code`` in a new interpreter; the result must
+    exit 0 (stdout returned); ``check=False`` returns anyway."""
+    return lambda code, check=True, timeout=60: subprocesses.run_python(code, python_env(), check, timeout)
 
 
 @pytest.fixture
@@ -76,20 +62,11 @@ def spawn_py() -> Iterator[Callable[[str], subprocess.Popen]]:
     procs: list[subprocess.Popen] = []
 
     def spawn(code: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=python_env(),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        procs.append(proc)
-        return proc
+        procs.append(subprocesses.spawn_python(code, python_env()))
+        return procs[-1]
 
     yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+    subprocesses.reap(procs)
 
 
 def wait_line(proc: subprocess.Popen, expected: str) -> str:

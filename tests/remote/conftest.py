@@ -23,8 +23,6 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
-import textwrap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,15 +31,15 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 import numpy as np
 import pytest
 
-import hangar_git
 from hangar_git import Repository
 from hangar_git.storage import open_store
 from hangar_git.transport.service import RepositoryService
 from hangar_git.transport.sshserver import HangarSSHServer
 
+from .. import subprocesses
+
 KINDS = ("path", "file", "openssh", "hangarssh")
 SSH_KINDS = ("openssh", "hangarssh")
-SRC_ROOT = str(Path(hangar_git.__file__).resolve().parent.parent)
 DOTA_WIDTH = 117          # the Dota2 games dataset: 117 small integers per game
 _counter = itertools.count()
 
@@ -216,25 +214,13 @@ def assert_rows(co: Any, column: str, rows: np.ndarray, start: int = 0) -> None:
 
 # -- other processes ---------------------------------------------------------------------------------
 def python_env(extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC_ROOT, env.get("PYTHONPATH")) if p)
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", os.defpath)])
-    env.update(extra or {})
-    return env
+    return subprocesses.python_env(extra)
 
 
 @pytest.fixture
 def run_py() -> Callable[..., subprocess.CompletedProcess]:
     """``run_py(code)`` runs dedented ``code`` in a new interpreter; must exit 0 unless check=False."""
-
-    def run(code: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=python_env(),
-                              capture_output=True, text=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            pytest.fail(f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    return run
+    return lambda code, check=True, timeout=120: subprocesses.run_python(code, python_env(), check, timeout)
 
 
 @pytest.fixture
@@ -243,14 +229,8 @@ def spawn_py() -> Iterator[Callable[[str], subprocess.Popen]]:
     procs: list[subprocess.Popen] = []
 
     def spawn(code: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=python_env(),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        procs.append(proc)
-        return proc
+        procs.append(subprocesses.spawn_python(code, python_env(), stdin=subprocess.DEVNULL))
+        return procs[-1]
 
     yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+    subprocesses.reap(procs)
