@@ -39,7 +39,8 @@ MAX_KEY_LEN = 256
 Key = Union[str, int]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
-_BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f/\\\ud800-\udfff]")  # surrogates: no UTF-8 form
+# C0/C1 controls, line/paragraph separators, path separators; surrogates have no UTF-8 form
+_BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/\\\ud800-\udfff]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _INT64 = 1 << 63
 

@@ -245,3 +245,14 @@ def test_shard_cache_is_bounded_and_shared(tmp_path):
     for oid in oids[1:]:
         cache.get(git, oid)
     assert cache._records <= 5 and oids[0] not in cache._shards   # least recently used went first
+
+
+@pytest.mark.parametrize("key", ["a\x85b", "line\u2028sep", "para\u2029", "c1\x9f"],
+                         ids=["NEL", "line-separator", "paragraph-separator", "C1"])
+def test_keys_refuse_c1_controls_and_unicode_line_breaks(key: str) -> None:
+    from hangar_git.bookkeeping.records import check_key, check_metadata_key
+    from hangar_git.errors import InvalidNameError
+    with pytest.raises(InvalidNameError):
+        check_key(key)
+    with pytest.raises(InvalidNameError):
+        check_metadata_key(key)
