@@ -138,16 +138,7 @@ def open_local_session_in_process(handler: ServiceHandler) -> Session:
     reader, writer = client.makefile("rb", BUFFER_SIZE), client.makefile("wb", BUFFER_SIZE)
 
     def close() -> None:
-        for f in (writer, reader):
-            try:
-                f.close()
-            except OSError:
-                pass
-        try:
-            client.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        client.close()
+        close_socket(client, writer, reader)
         thread.join(10)
 
     return start_session(Pipe(reader, writer, close, lambda: ""), "in-process")
@@ -160,16 +151,21 @@ def _serve_socket(sock: socket.socket, handler: ServiceHandler) -> None:
     except HangarError:
         pass
     finally:
-        for f in (writer, reader):
-            try:
-                f.close()
-            except OSError:
-                pass
+        close_socket(sock, writer, reader)
+
+
+def close_socket(sock: socket.socket, *files: Any) -> None:
+    """Close a socket's file objects, then shut it down and close it (errors of a dead peer ignored)."""
+    for f in files:
         try:
-            sock.shutdown(socket.SHUT_RDWR)
+            f.close()
         except OSError:
             pass
-        sock.close()
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
 
 
 def measure_raw_channel_throughput(address: str | RemoteAddress, nbytes: int, *,

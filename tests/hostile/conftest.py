@@ -21,6 +21,7 @@ import pytest
 from hangar_git import Repository
 from hangar_git.bookkeeping.gitrepo import GitRepo
 from hangar_git.errors import ConnectionClosed, ProtocolError
+from hangar_git.transport.connect import close_socket
 from hangar_git.transport.framing import Frame, FrameReader
 from hangar_git.transport.rpc import ServiceHandler, serve
 
@@ -78,12 +79,7 @@ def raw_exchange(handler: ServiceHandler, data: bytes, timeout: float = 30) -> l
         except BaseException as exc:  # noqa: BLE001 - a crash of serve() is what we look for
             failures.append(exc)
         finally:
-            for f in (writer, reader):
-                try:
-                    f.close()
-                except OSError:
-                    pass
-            server.close()
+            close_socket(server, writer, reader)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
