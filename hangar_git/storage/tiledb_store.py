@@ -178,11 +178,24 @@ class TileDBStore(ObjectStore):
             return self._locate(digest)
         return None
 
-    def _present_mask(self, raws: np.ndarray) -> np.ndarray:
+    def _pack_hits(self, raws: np.ndarray,
+                   taken: np.ndarray) -> Iterator[tuple[PackIndex, np.ndarray, np.ndarray]]:
+        """Per pack: positions of ``raws`` it holds that ``taken`` does not mark yet, and their rows.
+
+        Callers mark in ``taken`` (in place) what they used, so a digest found in
+        an earlier pack is not looked at again.
+        """
         self._ensure_loaded()
-        found = np.zeros(len(raws), dtype=bool)
         for pack in self._packs:
-            found |= pack.find_many(raws) >= 0
+            rows = pack.find_many(raws)
+            hit = np.flatnonzero((rows >= 0) & ~taken)
+            if len(hit):
+                yield pack, hit, rows[hit]
+
+    def _present_mask(self, raws: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(raws), dtype=bool)
+        for _, hit, _ in self._pack_hits(raws, found):
+            found[hit] = True
         return found
 
     # -- queries -------------------------------------------------------------
@@ -202,20 +215,16 @@ class TileDBStore(ObjectStore):
         return [d for d, p in zip(wanted, present) if not p]
 
     def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
-        self._ensure_loaded()
         n = len(digests)
         sizes = np.full(n, -1, dtype=np.int64)
         metas: list[Optional[Meta]] = [None] * n
         if not n:
             return metas, sizes
         raws = digests_to_raw(list(digests))
+        found = np.zeros(n, dtype=bool)
         for attempt in range(2):
-            for pack in self._packs:
-                rows = pack.find_many(raws)
-                hit = np.flatnonzero((rows >= 0) & (sizes < 0))
-                if not len(hit):
-                    continue
-                r = rows[hit]
+            for pack, hit, r in self._pack_hits(raws, found):
+                found[hit] = True
                 sizes[hit] = pack.nbytes[r]
                 names = pack.metas
                 for i, m in zip(hit.tolist(), pack.meta[r].tolist()):
@@ -318,14 +327,10 @@ class TileDBStore(ObjectStore):
         wanted = [d for d in digests if d not in memo]
         if not wanted or len(memo) + len(wanted) > MEMO_MAX:
             return
-        self._ensure_loaded()
         raws = digests_to_raw(wanted)
-        for pack in self._packs:
-            rows = pack.find_many(raws)
-            hit = np.flatnonzero(rows >= 0)
-            if not len(hit):
-                continue
-            r = rows[hit]
+        taken = np.zeros(len(raws), dtype=bool)
+        for pack, hit, r in self._pack_hits(raws, taken):
+            taken[hit] = True
             chunks = pack.chunk[r]
             small = chunks != LARGE
             hit, r, chunks = hit[small], r[small], chunks[small]
@@ -352,15 +357,9 @@ class TileDBStore(ObjectStore):
         objects not served here (absent, buffered, or in the large tier) are
         left unset and flagged False in ``found``; callers read those singly.
         """
-        self._ensure_loaded()
         out = np.empty((len(raws), itemsize), dtype=np.uint8)
         found = np.zeros(len(raws), dtype=bool)
-        for pack in self._packs:
-            rows = pack.find_many(raws)
-            hit = np.flatnonzero((rows >= 0) & ~found)
-            if not len(hit):
-                continue
-            r = rows[hit]
+        for pack, hit, r in self._pack_hits(raws, found):
             chunks = pack.chunk[r]
             ok = (chunks != LARGE) & (pack.nbytes[r] == itemsize)
             hit, r, chunks = hit[ok], r[ok], chunks[ok]
