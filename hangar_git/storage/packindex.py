@@ -134,15 +134,7 @@ def build_index(name: str, entries: list[tuple[bytes, int, int, int, int]], meta
     n = len(entries)
     digests = np.array([e[0] for e in entries], dtype="S32") if n else np.zeros(0, "S32")
     cols = np.array([e[1:] for e in entries], dtype=np.uint64).reshape(n, 4)
-    order = np.argsort(digests, kind="stable")
-    return PackIndex(
-        name=name, digests=digests[order], chunk=cols[order, 0].astype("<u4"),
-        offset=cols[order, 1], nbytes=cols[order, 2], meta=cols[order, 3].astype("<u4"),
-        chunk_start=np.array([c[0] for c in chunks], dtype="<u8"),
-        chunk_clen=np.array([c[1] for c in chunks], dtype="<u8"),
-        chunk_ulen=np.array([c[2] for c in chunks], dtype="<u8"),
-        chunk_sum=np.array([c[3] for c in chunks], dtype="S16") if chunks else np.zeros(0, "S16"),
-        metas=metas)
+    return build_index_arrays(name, digests, cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], metas, chunks)
 
 
 def build_index_arrays(name: str, digests: np.ndarray, chunk: np.ndarray, offset: np.ndarray,
