@@ -173,27 +173,14 @@ class Column:
     def __iter__(self) -> Iterator[Key]:
         return self.keys()
 
-    def _records_iter(self) -> Iterator[tuple[str, str]]:
-        """(encoded key, digest) of every sample, staged changes applied."""
-        self._co._check_open()
-        changes = self._changes
-        if self._records is not None:
-            for enc, digest in self._records.items():
-                if enc not in changes:
-                    yield enc, digest
-        for enc, staged in list(changes.items()):
-            if staged is not None:
-                yield enc, staged
-
     def keys(self, local: bool = False) -> Iterator[Key]:
         """Sample keys (``local=True``: only those whose data is on this machine)."""
         if not local:
-            for enc, _ in self._records_iter():
-                yield decode_key(enc)
+            for encs, _ in self._record_batches():
+                yield from map(decode_key, encs)
             return
-        for batch in _batched(self._records_iter(), _BATCH):
-            missing = set(self._co._store.missing([d for _, d in batch]))  # type: ignore[misc]
-            for enc, digest in batch:
+        for encs, digests, missing in self._batches_with_missing():
+            for enc, digest in zip(encs, digests):
                 if digest not in missing:
                     yield decode_key(enc)
 
@@ -225,16 +212,20 @@ class Column:
         if encs:
             yield encs, digests
 
+    def _batches_with_missing(self) -> Iterator[tuple[list[str], list[str], set[str]]]:
+        """Records in batches (staged changes applied), each with its digests whose data is not here."""
+        store = self._co._store
+        for encs, digests in self._large_batches(_BATCH):
+            yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
+
     def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
         """(key, value) pairs, reading storage in large batches."""
         store = self._co._store
-        for batch in _batched(self._records_iter(), _BATCH):
-            digests = [Digest(d) for _, d in batch]
-            missing = set(store.missing(digests))
+        for encs, digests, missing in self._batches_with_missing():
             if missing and not local:
-                enc, digest = next((e, d) for e, d in batch if d in missing)
-                raise self._missing(decode_key(enc), digest)
-            present = [(e, d) for e, d in batch if d not in missing]
+                i = next(i for i, d in enumerate(digests) if d in missing)
+                raise self._missing(decode_key(encs[i]), digests[i])
+            present = [(e, d) for e, d in zip(encs, digests) if d not in missing]
             for (enc, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
                 yield decode_key(enc), self._decode(meta, data)
 
@@ -249,11 +240,10 @@ class Column:
         if self._is_known_complete():
             return ()
         out: list[Key] = []
-        for batch in _batched(self._records_iter(), _BATCH):
-            missing = set(self._co._store.missing([Digest(d) for _, d in batch]))
-            out.extend(decode_key(e) for e, d in batch if d in missing)
-        if not out and self._records is not None and not self._changes:
-            self._co._ctx.presence.mark_complete(self._records.tree)
+        for encs, digests, missing in self._batches_with_missing():
+            out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
+        if not out:
+            self._note_complete()
         return tuple(out)
 
     @property
@@ -261,12 +251,15 @@ class Column:
         """True when some samples' data has not been fetched to this machine."""
         if self._is_known_complete():
             return False
-        for batch in _batched(self._records_iter(), _BATCH):
-            if self._co._store.missing([Digest(d) for _, d in batch]):
-                return True
+        if any(missing for _, _, missing in self._batches_with_missing()):
+            return True
+        self._note_complete()
+        return False
+
+    def _note_complete(self) -> None:
+        """Remember that every sample of these committed records is local."""
         if self._records is not None and not self._changes:
             self._co._ctx.presence.mark_complete(self._records.tree)
-        return False
 
     def _is_known_complete(self) -> bool:
         if self._records is None:
@@ -497,14 +490,3 @@ COLUMN_CLASSES = {"ndarray": NdarrayColumn, "str": StrColumn, "bytes": BytesColu
 def make_column(checkout: "Checkout", name: str, schema: ColumnSchema,
                 records: Optional[ColumnRecords]) -> Column:
     return COLUMN_CLASSES[schema.column_type](checkout, name, schema, records)
-
-
-def _batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in it:
-        batch.append(item)
-        if len(batch) >= n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -108,9 +108,8 @@ class ColumnRecords:
 
     def items(self) -> Iterator[tuple[str, str]]:
         """(encoded key, digest) of every record, shard by shard."""
-        for prefix, oid in sorted(self.shard_oids().items()):
-            shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
-            yield from shard.items()
+        for encs, digests in self.shard_lists():
+            yield from zip(encs, digests)
 
 
 class Snapshot:
