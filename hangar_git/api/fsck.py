@@ -5,8 +5,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-from ..bookkeeping.gitrepo import HANGAR_NS, REMOTES
-from ..bookkeeping.transfer import closure_complete, referenced_digests
+from ..bookkeeping.gitrepo import HANGAR_NS
+from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
 from ..storage import Digest
 from .context import RepoContext
 
@@ -38,19 +38,20 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
     report = FsckReport()
     git = ctx.git
     report.problems += _git_fsck(git.git_dir)
-    refs = git.list_refs(HANGAR_NS + "/")
+    refs = git.list_refs(HANGAR_NS + "/")  # names below refs/hangar/: heads/..., remotes/..., staging
+    complete = {name: closure_complete(git, oid) for name, oid in refs.items()}
     for name, oid in sorted(refs.items()):
-        if not closure_complete(git, oid):
+        if not complete[name]:
             report.problems.append(f"ref refs/hangar/{name} points at {oid}, whose records are incomplete")
-    heads = [oid for oid in refs.values() if closure_complete(git, oid)]
+    heads = [oid for name, oid in refs.items() if complete[name]]
     commits = [c.oid for c in git.walk(heads)] if heads else []
     report.commits = len(commits)
     digests = list(referenced_digests(git, commits))
     report.samples = len(digests)
     missing = ctx.store.missing([Digest(d) for d in digests])
     if missing:
-        remote_heads = [oid for oid in git.list_refs(REMOTES).values() if closure_complete(git, oid)]
-        on_remotes = set(referenced_digests(git, [c.oid for c in git.walk(remote_heads)])) if remote_heads else set()
+        remote_heads = [oid for name, oid in refs.items() if name.startswith("remotes/") and complete[name]]
+        on_remotes = set(history_digests(git, remote_heads))
         lost = [d for d in missing if d not in on_remotes]
         report.remote_references = len(missing) - len(lost)
         report.problems += [f"sample data {d} is neither here nor on any fetched remote branch"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
-from ..bookkeeping.transfer import referenced_digests
+from ..bookkeeping.transfer import history_digests, referenced_digests
 from ..errors import HangarError
 from ..storage import Digest
 from .context import RepoContext
@@ -14,10 +14,7 @@ DEFAULT_GRACE_SECONDS = 3600.0
 
 def all_referenced(git: GitRepo) -> set[str]:
     """Digests recorded by any commit reachable from any hangar ref (staging included)."""
-    heads = list(git.list_refs(HANGAR_NS + "/").values())
-    if not heads:
-        return set()
-    return set(referenced_digests(git, [c.oid for c in git.walk(heads)]))
+    return set(history_digests(git, list(git.list_refs(HANGAR_NS + "/").values())))
 
 
 def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type: ignore[no-untyped-def]

@@ -191,6 +191,11 @@ def referenced_digests(git: GitRepo, commits: Iterable[str], haves: Iterable[str
     return out
 
 
+def history_digests(git: GitRepo, heads: Sequence[str]) -> dict[str, None]:
+    """Sample digests recorded anywhere in the history of ``heads`` (an ordered set)."""
+    return referenced_digests(git, [c.oid for c in git.walk(heads)]) if heads else {}
+
+
 def _column_samples(git: GitRepo, root: str, columns: Optional[set[str]]) -> Iterator[tuple[str, str]]:
     cols = git.tree_entries(root).get("columns")
     if cols is None:
