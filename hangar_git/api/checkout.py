@@ -14,7 +14,7 @@ from ..errors import (AlreadyExistsError, ColumnNotFoundError, HangarError, Noth
                       PermissionDeniedError, SchemaError, WriterLockError, join_names)
 from ..faults import checkpoint
 from ..locks import HeldLock
-from ..storage import Digest, check_dtype_supported
+from ..storage import check_dtype_supported
 from .columns import Column, make_column
 from .context import RepoContext
 from .metadata import Metadata
@@ -264,10 +264,8 @@ class WriterCheckout(Checkout):
             if tree is not None:
                 old = self.columns._columns[name]
                 rec = self._snapshot.column(name)
-                if old._records is not None and self._ctx.presence.is_complete(old._records.tree) \
-                        and all(d is None or self._store.contains(Digest(d)) for d in old._changes.values()):
-                    self._ctx.presence.mark_complete(tree)
-                elif old._records is None:
+                # a new column holds only data written here; an old one keeps its status
+                if old._records is None or old._is_known_complete():
                     self._ctx.presence.mark_complete(tree)
                 # rebase in place: column objects the user holds must stay live
                 old._records, old._changes, old._count = rec, {}, rec.count
