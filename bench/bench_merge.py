@@ -35,32 +35,10 @@ from hangar_git.bookkeeping.records import ColumnSchema
 from hangar_git.bookkeeping.snapshot import Snapshot
 from hangar_git.bookkeeping.writer import write_column, write_root
 
-from .common import Figure
+from .common import CountingStore, Figure
 
 COLUMN = "data"
 CHANGES = 1_000
-
-
-class CountingStore:
-    """Wraps a store and counts every call made to it."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return attr(*args, **kwargs)
-        return counted
-
-    @property
-    def reads(self) -> int:
-        return sum(n for name, n in self.calls.items() if name in ("read", "read_many", "info"))
 
 
 def _digest(n: int) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STOCK_PY = os.path.join(HERE, ".stock-venv", "bin", "python")
@@ -74,3 +74,25 @@ def print_table(figures: list[Figure]) -> None:
         base = f"{f.baseline_name} {f.baseline_value:,.4g}" if f.baseline_value else "-"
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
         print(f"{f.name:<52} {f.value:>10,.4g} {f.unit:<4}{base:>44} {ratio:>8}  {f.target}")
+
+
+class CountingStore:
+    """Wraps a store and counts every call made to it."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attr(*args, **kwargs)
+        return counted
+
+    @property
+    def reads(self) -> int:
+        return sum(n for name, n in self.calls.items() if name in ("read", "read_many", "info"))

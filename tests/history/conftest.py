@@ -5,7 +5,7 @@
   value ``k``; metadata ``a=1``, ``b=2``) and branch ``dev`` at that commit.
 * ``edit(repo, branch, message, ...)``: one commit through the public API.
 * ``state(repo, branch)``: what a branch holds, read back through a checkout.
-* ``CountingStore``: wraps a repository's data store and counts every call.
+* ``count_store``: wraps a repository's data store in ``bench.common.CountingStore``, which counts every call.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Optional
 import numpy as np
 import pytest
 
+from bench.common import CountingStore
 from hangar_git import Repository
 
 SHAPE = (3,)
@@ -72,24 +73,6 @@ def state(repo: Repository, branch: str) -> tuple[dict[str, dict[Any, Any]], dic
 def heads(repo: Repository) -> dict[str, str]:
     """Every hangar ref (branches, staging) -> target."""
     return dict(repo.ctx.git.list_refs("refs/hangar/"))
-
-
-class CountingStore:
-    """Wraps a store and counts every call made to it."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            return attr(*args, **kwargs)
-        return counted
 
 
 def count_store(repo: Repository) -> CountingStore:
