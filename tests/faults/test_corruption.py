@@ -128,6 +128,16 @@ def _flip_payload(payload: Any) -> bytes:
     return bytes(raw)
 
 
+def _damage_sent_frames(mp: pytest.MonkeyPatch, kind: str) -> None:
+    """Flip a byte in the payload of every ``kind`` frame a client session sends."""
+    real_send = rpc.Session.send
+
+    def damaged_send(self: rpc.Session, frame_kind: str, header: Any = None, payload: Any = b"") -> None:
+        real_send(self, frame_kind, header, _flip_payload(payload) if frame_kind == kind else payload)
+
+    mp.setattr(rpc.Session, "send", damaged_send)
+
+
 def test_push_with_a_damaged_data_batch_is_refused_and_nothing_is_kept(
         world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     server = place(world.server["c0"], tmp_path / "server")
@@ -136,17 +146,10 @@ def test_push_with_a_damaged_data_batch_is_refused_and_nothing_is_kept(
     before = sorted(o.digest for o in srv.ctx.store.iter_objects())
     srv.ctx.reset_store()
     files_before = _store_files(server)
-    real_send = rpc.Session.send
-
-    def damaged_send(self: rpc.Session, kind: str, header: Any = None, payload: Any = b"") -> None:
-        if kind == "data":
-            payload = _flip_payload(payload)
-        real_send(self, kind, header, payload)
-
     repo = Repository(client)
     repo.remote.quiet = True
     with monkeypatch.context() as mp:
-        mp.setattr(rpc.Session, "send", damaged_send)
+        _damage_sent_frames(mp, "data")
         with pytest.raises(IntegrityError, match="corrupt|does not match|digest"):
             repo.remote.push("origin", "master")
     srv = Repository(server)
@@ -199,17 +202,10 @@ def test_damaged_git_objects_in_a_push_are_refused(world: World, tmp_path: Path,
     server = place(world.server["c0"], tmp_path / "server")
     client = place(world.client["c1"], tmp_path / "client", remote=server)
     objects_before = _git_objects(server)
-    real_send = rpc.Session.send
-
-    def damaged_send(self: rpc.Session, kind: str, header: Any = None, payload: Any = b"") -> None:
-        if kind == "objects":
-            payload = _flip_payload(payload)
-        real_send(self, kind, header, payload)
-
     repo = Repository(client)
     repo.remote.quiet = True
     with monkeypatch.context() as mp:
-        mp.setattr(rpc.Session, "send", damaged_send)
+        _damage_sent_frames(mp, "objects")
         with pytest.raises(IntegrityError, match="arrived corrupt"):
             repo.remote.push("origin", "master")
     assert head(server) == world.commits["c0"]
