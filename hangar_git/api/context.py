@@ -84,10 +84,10 @@ class PresenceCache:
             with open(self.path, "a") as fh:
                 fh.write(tree + "\n")
 
-    def forget(self, trees: set[str]) -> None:
-        known = self._load() - trees
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as fh:
-            fh.writelines(t + "\n" for t in sorted(known))
-        os.replace(tmp, self.path)
-        self._known = known
+    def clear(self) -> None:
+        """Forget everything (after local data was removed): trees are checked afresh."""
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+        self._known = set()

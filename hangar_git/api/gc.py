@@ -22,7 +22,7 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type:
     live = all_referenced(ctx.git)
     result = ctx.store.rewrite(lambda d: d in live, grace_seconds=grace_seconds,  # type: ignore[attr-defined]
                                force=True)
-    ctx.presence.forget(set())
+    ctx.presence.clear()  # unreachable trees it knew may have lost their data
     return result
 
 
@@ -50,5 +50,5 @@ def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],
             raise HangarError("nothing dropped: the remote does not hold any of this data yet; push it first")
         return ctx.store.rewrite(lambda d: True)  # type: ignore[attr-defined]
     result = ctx.store.rewrite(lambda d: d not in confirmed)  # type: ignore[attr-defined]
-    ctx.presence.forget(set(ctx.presence._load()))
+    ctx.presence.clear()
     return result

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..transport.service import RepositoryService
+from ..transport.service import RepositoryService, serve_stdio
 from ..transport.sshserver import run_server
 
 
@@ -18,8 +18,7 @@ def serve_command(path: str) -> None:
     This is what an SSH exec channel runs (like git-upload-pack); users do
     not call it directly.
     """
-    service = RepositoryService(os.path.abspath(path))
-    service.run(sys.stdin.buffer, sys.stdout.buffer)
+    sys.exit(serve_stdio(path))
 
 
 @click.command("server")
