@@ -386,17 +386,15 @@ class TileDBStore(ObjectStore):
 
     def _prefetch(self, digests: list[Digest], limit: int = 32) -> None:
         """Load the chunks these digests live in, many per TileDB query."""
+        stored = [d for d in digests if d not in self._pending and d not in self._pending_large]
+        raws = digests_to_raw(stored)
+        taken = np.zeros(len(raws), dtype=bool)
         wanted: dict[tuple[str, int], tuple[PackIndex, int]] = {}
-        for d in digests:
-            if d in self._pending or d in self._pending_large:
-                continue
-            loc = self._locate(d)
-            if loc is None:
-                continue
-            pack, row = loc
-            c = int(pack.chunk[row])
-            if c != int(LARGE) and (pack.name, c) not in self._cache:
-                wanted[(pack.name, c)] = (pack, c)
+        for pack, hit, r in self._pack_hits(raws, taken):
+            taken[hit] = True
+            for c in np.unique(pack.chunk[r]).tolist():
+                if c != int(LARGE) and (pack.name, c) not in self._cache:
+                    wanted[(pack.name, c)] = (pack, c)
         items = list(wanted.values())
         for i in range(0, len(items), limit):
             self._load_chunks(items[i:i + limit])
