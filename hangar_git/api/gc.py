@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.transfer import history_digests, referenced_digests
+from ..transport.push import remote_missing
 from ..errors import HangarError
 from ..storage import Digest
 from .context import RepoContext
@@ -36,12 +37,9 @@ def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],
     git = ctx.git
     columns = set(column_names) if column_names else None
     wanted = list(referenced_digests(git, list(commits), (), columns))
-    local = [d for d in wanted if d not in set(ctx.store.missing([Digest(x) for x in wanted]))]
-    confirmed: set[str] = set()
-    for i in range(0, len(local), 8192):
-        part = local[i:i + 8192]
-        remote_missing = set(session.call("missing_data", {"digests": part}).header["missing"])  # type: ignore[attr-defined]
-        confirmed.update(d for d in part if d not in remote_missing)
+    absent_here = set(ctx.store.missing([Digest(x) for x in wanted]))
+    local = [d for d in wanted if d not in absent_here]
+    confirmed = set(local) - set(remote_missing(session, local))  # type: ignore[arg-type]
     staged = git.get_ref(HANGAR_NS + "/staging")
     if staged is not None:
         confirmed -= set(referenced_digests(git, [staged], [p for p in git.commit_info(staged).parents]))

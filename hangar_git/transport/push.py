@@ -50,15 +50,15 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
     digests = list(referenced_digests(git, commits, haves))
-    remote_missing = _remote_missing(session, digests)
-    local_absent = set(store.missing([Digest(d) for d in remote_missing]))
+    absent_remotely = remote_missing(session, digests)
+    local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
     if local_absent:
         raise HangarError(
             f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
             f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
             f"remote that has them first")
-    nbytes = int(store.describe(remote_missing)[1].sum())  # type: ignore[arg-type]
-    _send_data(session, store, remote_missing, nbytes, quiet)
+    nbytes = int(store.describe(absent_remotely)[1].sum())  # type: ignore[arg-type]
+    _send_data(session, store, absent_remotely, nbytes, quiet)
     checkpoint("push.after_data")
     _send_objects(session, git, todo, quiet)
     checkpoint("push.before_update_ref")
@@ -66,10 +66,10 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         session.call("update_ref", {"branch": branch, "old": old, "new": local})
         bar.update(1)
     git.set_ref(remote_ref(remote, branch), local)
-    return PushResult(branch, old, local, len(commits), len(todo), len(remote_missing), nbytes)
+    return PushResult(branch, old, local, len(commits), len(todo), len(absent_remotely), nbytes)
 
 
-def _remote_missing(session: Session, digests: list[str]) -> list[str]:
+def remote_missing(session: Session, digests: list[str]) -> list[str]:
     """The digests the remote lacks: binary digest lists, all requests sent before any answer."""
     parts = list(chunked(digests, MAX_DATA_ITEMS))
     for part in parts:
