@@ -404,8 +404,7 @@ class NdarrayColumn(Column):
         if not self._gatherable:
             yield from super().items(local=local)
             return
-        for encs, values, found in self._gathered(local):
-            keys = [int(e[1:]) if e[0] == "i" else e[1:] for e in encs]
+        for keys, values, found in self._gathered(local):
             if found is None:
                 yield from zip(keys, values)
             else:
@@ -424,22 +423,45 @@ class NdarrayColumn(Column):
     def _gatherable(self) -> bool:
         return not self._variable and 0 < self._nbytes <= BLOCK_SIZE
 
-    def _gathered(self, local: bool) -> Iterator[tuple[list[str], np.ndarray, Optional[np.ndarray]]]:
-        """(encoded keys, arrays as one block, found-mask or None when all were found)."""
+    def _gathered(self, local: bool) -> Iterator[tuple[list[Key], np.ndarray, Optional[np.ndarray]]]:
+        """(keys, arrays as one block, found-mask or None when all were found)."""
         store = self._co._store
-        for encs, digests in self._large_batches():
-            rows, found = store.gather(digests_to_raw(digests), self._nbytes)
-            values = rows.view(self._np_dtype).reshape((len(encs),) + self._np_shape)
+        for keys, raws in self._raw_batches():
+            rows, found = store.gather(raws, self._nbytes)
+            values = rows.view(self._np_dtype).reshape((len(keys),) + self._np_shape)
             for i in np.flatnonzero(~found).tolist():
+                digest = Digest(bytes(raws[i]).hex())
                 try:
-                    meta, data = store.read(Digest(digests[i]))
+                    meta, data = store.read(digest)
                 except KeyError:
                     if local:
                         continue
-                    raise self._missing(decode_key(encs[i]), digests[i]) from None
+                    raise self._missing(keys[i], digest) from None
                 values[i] = self._decode(meta, data)
                 found[i] = True
-            yield encs, values, (None if found.all() else found)
+            yield keys, values, (None if found.all() else found)
+
+    def _raw_batches(self, size: int = 8 * _BATCH) -> Iterator[tuple[list[Key], np.ndarray]]:
+        """(keys, raw digests) in batches of about ``size``, staged changes applied.
+
+        Without staged changes the records come from the binary record cache,
+        skipping the parsing of shard text and of hex digests.
+        """
+        self._co._check_open()
+        if self._changes or self._records is None:
+            for encs, digests in self._large_batches(size):
+                yield [decode_key(e) for e in encs], digests_to_raw(digests)
+            return
+        keys: list[Key] = []
+        raws: list[np.ndarray] = []
+        for block in self._records.shard_blocks():
+            keys += block.keys
+            raws.append(block.digests)
+            if len(keys) >= size:
+                yield keys, np.concatenate(raws)
+                keys, raws = [], []
+        if keys:
+            yield keys, np.concatenate(raws)
 
     def _decode(self, meta: str, data: memoryview) -> np.ndarray:
         if meta == self._meta:  # one constructor over the cached bytes, then a private copy

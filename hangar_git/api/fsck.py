@@ -38,6 +38,9 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
     report = FsckReport()
     git = ctx.git
     report.problems += _git_fsck(git.git_dir)
+    report.problems += [f"record cache entry of shard {oid} was damaged or disagreed with git; removed "
+                        f"(it is rebuilt from git on the next scan)"
+                        for oid in git.record_cache.audit(lambda o: git.read_blob(o) if git.has_object(o) else None)]
     refs = git.list_refs(HANGAR_NS + "/")  # names below refs/hangar/: heads/..., remotes/..., staging
     complete = {name: closure_complete(git, oid) for name, oid in refs.items()}
     for name, oid in sorted(refs.items()):

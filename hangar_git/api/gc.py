@@ -24,6 +24,7 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type:
     result = ctx.store.rewrite(lambda d: d in live, grace_seconds=grace_seconds,  # type: ignore[attr-defined]
                                force=True)
     ctx.presence.clear()  # unreachable trees it knew may have lost their data
+    ctx.git.record_cache.prune(ctx.git.has_object)  # entries of shards git has pruned
     return result
 
 

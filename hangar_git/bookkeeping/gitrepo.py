@@ -15,6 +15,7 @@ from pygit2.enums import FileMode, SortMode
 
 from ..errors import CommitNotFoundError, HangarError, NotFoundError
 from ..locks import exclusive
+from .recordcache import RecordCache
 
 Oid = NewType("Oid", str)
 RefName = NewType("RefName", str)
@@ -45,6 +46,8 @@ class GitRepo:
         self.git_dir = os.path.abspath(repo.path)
         self.work_dir = os.path.abspath(repo.workdir) if repo.workdir else None
         self._blob_cache: dict[str, bytes] = {}
+        self.record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
+        """Shard records as arrays, for whole-column scans (derived, local)."""
 
     # -- opening ---------------------------------------------------------------
     @classmethod

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from typing import Callable, Iterator, Optional
 
 from .gitrepo import GitRepo, Oid
+from .recordcache import ShardBlock
 from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard,
                       shard_prefix)
 
@@ -105,6 +106,20 @@ class ColumnRecords:
         for prefix, oid in sorted(self.shard_oids().items()):
             shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
             yield list(shard), list(shard.values())
+
+    def shard_blocks(self) -> Iterator[ShardBlock]:
+        """Every shard as arrays (decoded keys, raw digests), in shard order: the scan path.
+
+        Served by the local binary record cache; a shard it lacks is parsed
+        from git once and cached.
+        """
+        cache = self.git.record_cache
+        for prefix, oid in sorted(self.shard_oids().items()):
+            block = cache.get(oid)
+            if block is None:
+                shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
+                block = cache.put(oid, shard)
+            yield block
 
     def items(self) -> Iterator[tuple[str, str]]:
         """(encoded key, digest) of every record, shard by shard."""
