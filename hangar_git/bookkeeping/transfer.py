@@ -70,10 +70,15 @@ def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
     return int(obj_type), data
 
 
-def write_raw(git: GitRepo, oid: str, obj_type: int, data: bytes) -> None:
-    """Store a received object, refusing one whose content does not match its id."""
-    check_raw(oid, obj_type, data)
-    git._repo.odb.write(obj_type, data)
+def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
+    """Store received ``(oid, type, data)`` objects: all are checked (IntegrityError, nothing
+    kept) before any is written; ones already here are skipped."""
+    for oid, obj_type, data in objects:
+        check_raw(oid, obj_type, data)
+    odb = git._repo.odb
+    for oid, obj_type, data in objects:
+        if pygit2.Oid(hex=oid) not in odb:
+            odb.write(obj_type, data)
 
 
 def check_raw(oid: str, obj_type: int, data: bytes) -> None:

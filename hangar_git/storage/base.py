@@ -7,7 +7,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .objects import Digest, Meta, digest_of
+from .objects import Digest, Meta, ObjectBatch, digest_of
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -91,10 +91,16 @@ class ObjectStore(ABC):
     def warm(self, digests: Iterable[str]) -> None:
         """Hint that these objects will be read soon (backends may look them up in bulk)."""
 
-    def put_many(self, digests: Sequence[Digest], metas: Sequence[Meta], parts: Sequence[Buffer]) -> None:
-        """Add many objects whose digests the caller has verified."""
-        for d, m, p in zip(digests, metas, parts):
-            self.put(d, m, p)
+    def put_batch(self, batch: ObjectBatch) -> None:
+        """Add a verified batch of objects and make it durable (one flush)."""
+        for i in range(len(batch)):
+            self.put(batch.digest(i), batch.meta(i), batch.part(i))
+        self.flush()
+
+    def absent(self, raws: np.ndarray) -> np.ndarray:
+        """Per raw digest (``S32``): True where this store does not hold the object."""
+        missing = set(self.missing([Digest(r.ljust(32, b"\0").hex()) for r in raws.tolist()]))
+        return np.array([r.ljust(32, b"\0").hex() in missing for r in raws.tolist()], dtype=bool)
 
     @abstractmethod
     def iter_objects(self) -> Iterator[ObjectInfo]: ...

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NewType, Sequence, Union
 
 import numpy as np
@@ -92,20 +94,57 @@ def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     return np.ascontiguousarray(raw).view("S32").ravel()
 
 
-def verify_many(digests: list[str], metas: list[str], parts: list[memoryview]) -> None:
-    """Verify many objects (IntegrityError on the first mismatch); cheap for small ones."""
-    prefixes: dict[str, Any] = {}
-    for digest, meta, data in zip(digests, metas, parts):
-        if len(data) > BLOCK_SIZE:
-            verify(digest, meta, data)
+@dataclass(frozen=True)
+class ObjectBatch:
+    """Many objects in one buffer, as a data frame carries them.
+
+    ``raws`` are the raw digests (``S32``), ``metas[meta_index[i]]`` is
+    object ``i``'s meta, ``sizes[i]`` its length; ``data`` holds the
+    objects' bytes back to back. Nothing here is verified yet.
+    """
+
+    raws: np.ndarray
+    metas: list[str]
+    meta_index: np.ndarray
+    sizes: np.ndarray
+    data: memoryview
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        return np.cumsum(self.sizes) - self.sizes
+
+    def digest(self, i: int) -> Digest:
+        return Digest(self.raws[i:i + 1].tobytes().hex())
+
+    def digests(self) -> list[Digest]:
+        text = self.raws.tobytes().hex()
+        return [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
+
+    def meta(self, i: int) -> Meta:
+        return Meta(self.metas[int(self.meta_index[i])])
+
+    def part(self, i: int) -> memoryview:
+        start = int(self.starts[i])
+        return self.data[start:start + int(self.sizes[i])]
+
+
+def verify_batch(batch: ObjectBatch) -> None:
+    """Verify every object of a batch (IntegrityError on the first mismatch)."""
+    prefixes = [_sha256(m.encode() + b"\0") for m in batch.metas]
+    expected, data = batch.raws.tobytes(), batch.data
+    for i, (start, size, m) in enumerate(zip(batch.starts.tolist(), batch.sizes.tolist(),
+                                             batch.meta_index.tolist())):
+        part = data[start:start + size]
+        if size > BLOCK_SIZE:
+            verify(batch.digest(i), batch.metas[m], part)
             continue
-        h0 = prefixes.get(meta)
-        if h0 is None:
-            h0 = prefixes[meta] = _sha256(meta.encode() + b"\0")
-        h = h0.copy()
-        h.update(data)
-        if h.hexdigest() != digest:
-            verify(digest, meta, data)  # raises with the facts
+        h = prefixes[m].copy()
+        h.update(part)
+        if h.digest() != expected[32 * i:32 * i + 32]:
+            verify(batch.digest(i), batch.metas[m], part)  # raises with the facts
 
 
 def decode_value(meta: str, data: Union[bytes, memoryview, np.ndarray]) -> Value:

@@ -36,7 +36,7 @@ from ..errors import IntegrityError, PermissionDeniedError
 from ..faults import checkpoint
 from ..locks import exclusive
 from .base import Buffer, ObjectInfo, ObjectStore
-from .objects import Digest, Meta, digest_of, digests_to_raw, hash_pool, verify
+from .objects import Digest, Meta, ObjectBatch, digest_of, digests_to_raw, hash_pool, verify
 from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
 
 LARGE_THRESHOLD = 1 << 20
@@ -97,6 +97,25 @@ def _copy_rows(out: np.ndarray, dest: np.ndarray, buf: np.ndarray, offsets: np.n
     # every ``itemsize`` window of the chunk, as rows: one fancy index copies them
     windows = as_strided(buf, shape=(len(buf) - itemsize + 1, itemsize), strides=(1, 1))
     out[dest] = windows[offsets]
+
+
+@dataclass(frozen=True)
+class _SmallObjects:
+    """Objects for one pack: raw digests, meta indexes into ``metas``, sizes, bytes back to back."""
+
+    raws: np.ndarray
+    meta_index: np.ndarray
+    metas: list[str]
+    sizes: np.ndarray
+    data: Buffer
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[str, str, Buffer]]) -> "_SmallObjects":
+        """From ``(hex digest, meta, bytes)`` items."""
+        metas: dict[str, int] = {}
+        meta_index = np.array([metas.setdefault(m, len(metas)) for _, m, _ in items], dtype=np.int64)
+        return cls(digests_to_raw([d for d, _, _ in items]), meta_index, list(metas),
+                   np.array([len(b) for _, _, b in items], dtype=np.int64), b"".join(b for _, _, b in items))
 
 
 class TileDBStore(ObjectStore):
@@ -236,6 +255,16 @@ class TileDBStore(ObjectStore):
         if not present.all() and self._load_packs():
             present = self._present_mask(raws)
         return [d for d, p in zip(wanted, present) if not p]
+
+    def absent(self, raws: np.ndarray) -> np.ndarray:
+        present = self._present_mask(raws)
+        if not present.all() and self._load_packs():
+            present = self._present_mask(raws)
+        if (self._pending or self._pending_large) and not present.all():
+            for i in np.flatnonzero(~present).tolist():
+                d = raws[i:i + 1].tobytes().hex()
+                present[i] = d in self._pending or d in self._pending_large
+        return ~present
 
     def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
         n = len(digests)
@@ -581,32 +610,47 @@ class TileDBStore(ObjectStore):
         verify(digest, meta, data)
         self.put(digest, meta, data)
 
-    def put_many(self, digests: Sequence[Digest], metas: Sequence[Meta], parts: Sequence[Buffer]) -> None:
-        """Buffer many objects; ``parts`` must be immutable (slices of a received frame are
-        kept as they are, without a copy, until the next flush)."""
-        self._check_writable()
-        pending = self._pending
-        for d, m, p in zip(digests, metas, parts):
-            if len(p) >= LARGE_THRESHOLD:
-                self.put(d, m, p)
-            elif d not in pending:
-                pending[d] = (m, p)  # type: ignore[assignment]
-
     @property
     def pending_count(self) -> int:
         return len(self._pending) + len(self._pending_large)
 
+    def put_batch(self, batch: ObjectBatch) -> None:
+        """Add a verified batch (a received data frame) and make it durable: its small
+        objects not stored yet go to one pack, straight from the batch's buffer."""
+        self._check_writable()
+        large = batch.sizes >= LARGE_THRESHOLD
+        for i in np.flatnonzero(large).tolist():
+            self.put(batch.digest(i), batch.meta(i), batch.part(i))
+        small = np.flatnonzero(~large)
+        if len(small):
+            self._ensure_loaded()
+            _, first = np.unique(batch.raws[small], return_index=True)  # a batch may repeat an object
+            new = small[np.sort(first)]
+            new = new[~self._present_mask(batch.raws[new])]
+            if self._pending:
+                new = np.array([i for i in new.tolist() if batch.digest(i) not in self._pending], dtype=np.int64)
+            if len(new):
+                if len(new) == len(batch):
+                    data: Buffer = batch.data
+                else:
+                    data = b"".join(batch.part(i) for i in new.tolist())
+                with exclusive(self._lock_path):
+                    self._write_pack(_SmallObjects(batch.raws[new], batch.meta_index[new], batch.metas,
+                                                   batch.sizes[new], data), [])
+                    checkpoint("store.flush.after_index")
+        self.flush()
+
     def flush(self) -> None:
         if not self._pending and not self._pending_large:
             return
-        small = list(self._pending.items())
-        present = self._present_mask(digests_to_raw([d for d, _ in small])) if small else np.zeros(0, bool)
+        small = [(d, m, b) for d, (m, b) in self._pending.items()]
+        present = self._present_mask(digests_to_raw([d for d, _, _ in small])) if small else np.zeros(0, bool)
         if present.any():
             small = [item for item, p in zip(small, present) if not p]
         large = [(d, m) for d, m in self._pending_large.items() if self._locate(d) is None]
         if small or large:
             with exclusive(self._lock_path):
-                self._write_pack(small, large)
+                self._write_pack(_SmallObjects.of(small), large)
                 checkpoint("store.flush.after_index")
         self._pending.clear()
         self._pending_large.clear()
@@ -615,28 +659,27 @@ class TileDBStore(ObjectStore):
             if len(tiledb.array_fragments(self._bytelog, ctx=self._ctx)) > COMPACT_AT:
                 self.compact()
 
-    def _write_pack(self, small: list[tuple[str, tuple[str, bytes]]],
-                    large: list[tuple[str, tuple[str, int]]]) -> None:
+    def _write_pack(self, small: "_SmallObjects", large: list[tuple[str, tuple[str, int]]]) -> None:
         """Append small objects to the byte log (one write) and index them with the large ones."""
-        metas: dict[str, int] = {}
-        meta_ids = [metas.setdefault(m, len(metas)) for _, (m, _) in small]
-        meta_ids += [metas.setdefault(m, len(metas)) for _, (m, _) in large]
-        sizes = np.array([len(b) for _, (_, b) in small], dtype=np.int64)
+        metas = {m: i for i, m in enumerate(small.metas)}
+        meta_ids = np.concatenate([small.meta_index, np.array([metas.setdefault(m, len(metas))
+                                                               for _, (m, _) in large], dtype=np.int64)])
+        sizes, data, n = small.sizes, memoryview(small.data), len(small.raws)
         starts = np.cumsum(sizes) - sizes
         # an object goes to the chunk its first byte falls in: chunks end on object edges
         chunk_ids = np.unique(starts // CHUNK_TARGET, return_inverse=True)[1].reshape(-1) \
-            if len(small) else np.zeros(0, dtype=np.int64)
-        data = b"".join(b for _, (_, b) in small)
-        first_rows = np.flatnonzero(np.diff(chunk_ids, prepend=-1)) if len(small) else np.zeros(0, int)
-        bounds = list(starts[first_rows]) + [len(data)]
+            if n else np.zeros(0, dtype=np.int64)
+        first_rows = np.flatnonzero(np.diff(chunk_ids, prepend=-1)) if n else np.zeros(0, int)
+        bounds = starts[first_rows].tolist() + [len(data)]
+        typesizes = [_typesize(small.metas[m]) for m in small.meta_index[first_rows].tolist()]
         blobs, chunks, pos = [], [], self._log_end()
-        for k, row in enumerate(first_rows.tolist()):
+        for k, typesize in enumerate(typesizes):
             raw = data[bounds[k]:bounds[k + 1]]
-            comp = _compress(raw, _typesize(small[row][1][0]))
+            comp = _compress(raw, typesize)
             chunks.append((pos, len(comp), len(raw), _checksum(raw)))
             blobs.append(comp)
             pos += len(comp)
-        offsets = starts - np.array(bounds[:-1], dtype=np.int64)[chunk_ids] if len(small) else starts
+        offsets = starts - np.array(bounds[:-1], dtype=np.int64)[chunk_ids] if n else starts
         if blobs:
             log = np.frombuffer(b"".join(blobs), dtype=np.uint8)
             first = chunks[0][0]
@@ -645,11 +688,11 @@ class TileDBStore(ObjectStore):
             self._reader = None
             checkpoint("store.flush.after_log")
         index = build_index_arrays(
-            _pack_name(), digests_to_raw([d for d, _ in small] + [d for d, _ in large]),
+            _pack_name(), np.concatenate([small.raws, digests_to_raw([d for d, _ in large])]),
             np.concatenate([chunk_ids, np.full(len(large), int(LARGE))]),
             np.concatenate([offsets, np.zeros(len(large), dtype=np.int64)]),
             np.concatenate([sizes, np.array([n for _, (_, n) in large], dtype=np.int64)]),
-            np.array(meta_ids, dtype=np.int64), sorted(metas, key=metas.__getitem__), chunks)
+            meta_ids, sorted(metas, key=metas.__getitem__), chunks)
         self._write_index(index)
 
     def _log_end(self) -> int:
@@ -798,7 +841,7 @@ class TileDBStore(ObjectStore):
             time.sleep(0.005)
             self._packs, self._pack_names = [], set()
             self._drop_cache()
-            self._write_pack([(d, (m, b)) for d, m, b in live_small], live_large)
+            self._write_pack(_SmallObjects.of(live_small), live_large)
             for pack in old:
                 self._vfs.remove_file(f"{self.uri}/index/{pack.name}.idx")
             if self._reader is not None:

@@ -16,16 +16,16 @@ from typing import Any, Optional
 
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
-from ..bookkeeping.transfer import (check_raw, closure_complete, new_commits, objects_to_send, read_raw,
+from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_send, read_raw,
                                     referenced_digests, write_raw)
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, digests_to_raw, open_store, verify_many
+from ..storage import Digest, ObjectStore, digests_to_raw, open_store, verify_batch
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 from .wire import (BATCH_BYTES, MAX_DATA_ITEMS, batch_bounds, batches, check_digests, check_oids,
-                   decode_data, decode_digest_list, encode_data, split_payload)
+                   decode_data, decode_digest_list, decode_raw_digests, encode_data, split_payload)
 
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
@@ -119,10 +119,8 @@ class RepositoryService(ServiceHandler):
         if "digests" in request.header:
             digests = check_digests(request.header.get("digests"))
             return {"missing": self.store.missing([Digest(d) for d in digests])}
-        digests = decode_digest_list(request.header, request.payload)
-        absent = set(self.store.missing([Digest(d) for d in digests]))
-        mask = np.fromiter((d in absent for d in digests), dtype=bool, count=len(digests))
-        return {"count": len(digests)}, np.packbits(mask).tobytes()
+        raws = decode_raw_digests(request.header, request.payload)
+        return {"count": len(raws)}, np.packbits(self.store.absent(raws)).tobytes()
 
     @rpc_method
     def data_sizes(self, request: Frame, stream: Stream) -> Reply:
@@ -164,11 +162,7 @@ def receive_objects(git: GitRepo, frame: Frame) -> int:
     if not isinstance(types, list) or len(types) != len(oids) or not all(isinstance(t, int) for t in types):
         raise ProtocolError("bad object types")
     parts = [bytes(p) for p in split_payload(frame.header.get("sizes"), frame.payload, len(oids))]
-    for oid, kind, data in zip(oids, types, parts):  # all verified before any is kept
-        check_raw(oid, kind, data)
-    for oid, kind, data in zip(oids, types, parts):
-        if not git.has_object(oid):
-            write_raw(git, oid, kind, data)
+    write_raw(git, list(zip(oids, types, parts)))
     return len(oids)
 
 
@@ -186,12 +180,11 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
     """Verify and store one ``data`` frame durably; returns how many objects it held."""
     if frame.kind != "data":
         raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
-    digests, metas, parts = decode_data(frame.header, frame.payload)
-    verify_many(digests, metas, parts)  # all verified before any is kept
-    store.put_many(digests, metas, parts)  # type: ignore[arg-type]
+    batch = decode_data(frame.header, frame.payload)
+    verify_batch(batch)  # all verified before any is kept
     checkpoint("receive_data.before_flush")
-    store.flush()
-    return len(digests)
+    store.put_batch(batch)
+    return len(batch)
 
 
 def send_data(store: ObjectStore, stream: Any, digests: list[str],

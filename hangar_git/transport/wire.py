@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import ProtocolError
+from ..storage import ObjectBatch
 
 MAX_BATCH_ITEMS = 8192
 MAX_DATA_ITEMS = 65536
@@ -95,16 +96,22 @@ def encode_digest_list(digests: Sequence[str]) -> tuple[dict[str, Any], bytes]:
     return {"count": len(digests)}, bytes.fromhex("".join(digests))
 
 
-def decode_digest_list(header: dict[str, Any], payload: Any) -> list[str]:
+def decode_raw_digests(header: dict[str, Any], payload: Any) -> np.ndarray:
+    """The raw digests (``S32``) of a binary digest list."""
     count = header.get("count")
     if type(count) is not int or not 0 <= count <= MAX_DATA_ITEMS or len(payload) != 32 * count:
         raise ProtocolError("bad digest list: count does not match the payload")
-    text = memoryview(payload).hex()
+    return np.frombuffer(payload, dtype="S32") if count else np.zeros(0, dtype="S32")
+
+
+def decode_digest_list(header: dict[str, Any], payload: Any) -> list[str]:
+    """The hex digests of a binary digest list."""
+    text = decode_raw_digests(header, payload).tobytes().hex()
     return [text[i:i + 64] for i in range(0, len(text), 64)]
 
 
-def decode_data(header: dict[str, Any], payload: Any) -> tuple[list[str], list[str], list[memoryview]]:
-    """Digests, metas and object bytes of a ``data`` frame (validated, not yet verified)."""
+def decode_data(header: dict[str, Any], payload: Any) -> ObjectBatch:
+    """The objects of a ``data`` frame (validated against its header, not yet verified)."""
     count = header.get("count")
     if type(count) is not int or not 0 <= count <= MAX_DATA_ITEMS:
         raise ProtocolError("bad data frame count")
@@ -113,34 +120,45 @@ def decode_data(header: dict[str, Any], payload: Any) -> tuple[list[str], list[s
         raise ProtocolError("bad meta table")
     check_metas(table, len(table))
     index = header.get("meta_index")
-    if count == 0:
-        metas: list[str] = []
-    elif index is None:
-        if len(table) != 1:
+    if count == 0 or index is None:
+        if count and len(table) != 1:
             raise ProtocolError("several metas need a meta_index")
-        metas = [table[0]] * count
+        meta_index = np.zeros(count, dtype=np.int64)
     else:
         if (not isinstance(index, list) or len(index) != count
                 or not all(type(i) is int and 0 <= i < len(table) for i in index)):
             raise ProtocolError("bad meta_index")
-        metas = [table[i] for i in index]
+        meta_index = np.array(index, dtype=np.int64)
     size = header.get("size")
-    sizes = [size] * count if type(size) is int else header.get("sizes")
+    if type(size) is int:
+        if size < 0:
+            raise ProtocolError("batch sizes do not match its payload")
+        sizes = np.full(count, size, dtype=np.int64)
+    else:
+        sizes = _sizes(header.get("sizes"), count)
     view = memoryview(payload)
     head = 32 * count
     if len(view) < head:
         raise ProtocolError("data frame shorter than its digests")
-    text = view[:head].hex()
-    digests = [text[i:i + 64] for i in range(0, len(text), 64)]
-    return digests, metas, split_payload(sizes, view[head:], count)
+    if int(sizes.sum()) != len(view) - head:
+        raise ProtocolError("batch sizes do not match its payload")
+    raws = np.frombuffer(view[:head], dtype="S32") if count else np.zeros(0, dtype="S32")
+    return ObjectBatch(raws, table, meta_index, sizes, view[head:])
+
+
+def _sizes(sizes: Any, count: int) -> np.ndarray:
+    if not isinstance(sizes, list) or len(sizes) != count or not all(type(s) is int for s in sizes):
+        raise ProtocolError("batch sizes do not match its payload")
+    lengths = np.array(sizes, dtype=np.int64) if sizes else np.zeros(0, dtype=np.int64)
+    if (lengths < 0).any():
+        raise ProtocolError("batch sizes do not match its payload")
+    return lengths
 
 
 def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[memoryview]:
     """Cut a payload by the sizes its header announced (validated)."""
-    if not isinstance(sizes, list) or len(sizes) != count or not all(type(s) is int for s in sizes):
-        raise ProtocolError("batch sizes do not match its payload")
-    lengths = np.array(sizes, dtype=np.int64) if sizes else np.zeros(0, dtype=np.int64)
-    if (lengths < 0).any() or int(lengths.sum()) != len(payload):
+    lengths = _sizes(sizes, count)
+    if int(lengths.sum()) != len(payload):
         raise ProtocolError("batch sizes do not match its payload")
     ends = np.cumsum(lengths).tolist()
     view = memoryview(payload)

@@ -21,9 +21,9 @@ def test_data_frame_round_trip(metas: list[str], sizes: list[int]) -> None:
     header, payload = encode_data(digests, metas, sizes, body)
     if metas and len(set(metas)) == 1:
         assert "meta_index" not in header and header["size"] == sizes[0]
-    got_digests, got_metas, parts = decode_data(header, payload)
-    assert got_digests == digests and got_metas == metas
-    assert [bytes(p) for p in parts] == [bytes([i]) * n for i, n in enumerate(sizes)]
+    batch = decode_data(header, payload)
+    assert batch.digests() == digests and [batch.meta(i) for i in range(len(batch))] == metas
+    assert [bytes(batch.part(i)) for i in range(len(batch))] == [bytes([i]) * n for i, n in enumerate(sizes)]
 
 
 @pytest.mark.parametrize("change, message", [
