@@ -24,6 +24,7 @@ CHECKPOINTS: tuple[str, ...] = (
     "store.flush.after_log",             # byte-log fragment written, pack index not yet
     "store.flush.after_index",           # pack index published, pending objects not yet cleared
     "store.large.before_move",           # large object in tmp/, not yet moved to large/
+    "store.batch.verified",              # a received batch verified (large ones in tmp/), nothing kept
     # api/checkout.py
     "staging.before_ref",                # staging trees and commit written, staging ref not moved
     "commit.before_branch_ref",          # commit object written, branch ref not moved
@@ -33,7 +34,6 @@ CHECKPOINTS: tuple[str, ...] = (
     "push.after_data",                   # all data sent, no git objects yet
     "push.before_update_ref",            # objects sent, update_ref not asked
     # transport/service.py (server, and the fetch-data client for receive_data)
-    "receive_data.before_flush",         # a data frame verified and buffered, not flushed
     "serve.update_ref.before_set_ref",   # push checked, branch ref not moved
     "serve.get_data.between_frames",     # the server sent some data frames of a get_data
     # transport/fetch.py, transport/fetch_data.py (client)

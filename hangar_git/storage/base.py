@@ -7,7 +7,8 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .objects import Digest, Meta, ObjectBatch, digest_of
+from ..faults import checkpoint
+from .objects import Digest, Meta, ObjectBatch, digest_of, verify_batch
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -92,7 +93,10 @@ class ObjectStore(ABC):
         """Hint that these objects will be read soon (backends may look them up in bulk)."""
 
     def put_batch(self, batch: ObjectBatch) -> None:
-        """Add a verified batch of objects and make it durable (one flush)."""
+        """Verify a received batch and make it durable (one flush); nothing of it is kept
+        unless every object matches its digest (IntegrityError)."""
+        verify_batch(batch)
+        checkpoint("store.batch.verified")
         for i in range(len(batch)):
             self.put(batch.digest(i), batch.meta(i), batch.part(i))
         self.flush()

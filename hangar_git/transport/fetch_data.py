@@ -10,7 +10,8 @@ from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
-from .service import receive_data
+from .framing import Frame
+from .service import receive_frames
 from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
 
 
@@ -44,12 +45,13 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
         chosen, total = list(todo), sum(sizes)
     got = 0
     with progress("Fetching data", total=total, unit="B", quiet=quiet) as bar:
+        def stored(frame: Frame) -> None:
+            checkpoint("fetch_data.between_frames")
+            bar.update(len(frame.payload))
+
         for part in chunked(chosen, MAX_DATA_ITEMS):
-            for frame in session.stream("get_data", *encode_digest_list(part)):
-                if frame.kind == "data":
-                    got += receive_data(store, frame)
-                    checkpoint("fetch_data.between_frames")
-                    bar.update(len(frame.payload))
+            frames = session.stream("get_data", *encode_digest_list(part))
+            got += receive_frames(store, (f for f in frames if f.kind == "data"), stored)
     return FetchDataResult(list(commits), got, total, complete=len(chosen) == len(todo))
 
 

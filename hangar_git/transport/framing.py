@@ -97,11 +97,21 @@ class FrameWriter:
         self.max_header = max_header
 
     def send(self, kind: str, header: dict[str, Any] | None = None,
-             payload: bytes | bytearray | memoryview | None = b"") -> None:
-        """Queue one frame (call :meth:`flush` before waiting for an answer)."""
+             payload: bytes | bytearray | memoryview | list[Any] | None = b"") -> None:
+        """Queue one frame (call :meth:`flush` before waiting for an answer).
+
+        ``payload`` may be a list of buffers, written one after another (no join).
+        """
+        if isinstance(payload, list):
+            parts = [_as_bytes_view(memoryview(p)) for p in payload]
+            self._out.write(self._prefix(kind, header, sum(p.nbytes for p in parts)))
+            for part in parts:
+                if part.nbytes:
+                    self._out.write(part)
+            return
         if isinstance(payload, memoryview):
             payload = _as_bytes_view(payload)
-        head = self._prefix(kind, header, payload)
+        head = self._prefix(kind, header, 0 if payload is None else _nbytes(payload))
         if payload is None or len(payload) == 0:
             self._out.write(head)
         elif len(payload) <= _INLINE:
@@ -113,11 +123,9 @@ class FrameWriter:
     def flush(self) -> None:
         self._out.flush()
 
-    def _prefix(self, kind: str, header: dict[str, Any] | None,
-                payload: bytes | bytearray | memoryview | None) -> bytes:
+    def _prefix(self, kind: str, header: dict[str, Any] | None, size: int) -> bytes:
         kind_b = check_kind(kind)
         header_b = encode_header(header)
-        size = 0 if payload is None else _nbytes(payload)
         if len(header_b) > self.max_header:
             raise ProtocolError(f"{kind} frame header of {len(header_b)} bytes exceeds {self.max_header}")
         if size > self.max_payload:

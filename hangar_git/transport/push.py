@@ -58,12 +58,17 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
             f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
             f"remote that has them first")
     nbytes = int(store.describe(absent_remotely)[1].sum())  # type: ignore[arg-type]
-    _send_data(session, store, absent_remotely, nbytes, quiet)
+    # Pipelined: data, then records, then the ref update go out without waiting for each
+    # answer (the server takes them in order, and refuses the ref update unless all of the
+    # data and records arrived intact); the answers are collected at the end.
+    answers = _send_data(session, store, absent_remotely, nbytes, quiet)
     checkpoint("push.after_data")
-    _send_objects(session, git, todo, quiet)
+    answers += _send_objects(session, git, todo, quiet)
     checkpoint("push.before_update_ref")
     with progress("Updating remote ref", total=1, quiet=quiet) as bar:
-        session.call("update_ref", {"branch": branch, "old": old, "new": local})
+        session.send("update_ref", {"branch": branch, "old": old, "new": local})
+        for _ in range(answers + 1):
+            session.recv()
         bar.update(1)
     git.set_ref(remote_ref(remote, branch), local)
     return PushResult(branch, old, local, len(commits), len(todo), len(absent_remotely), nbytes)
@@ -84,21 +89,25 @@ def remote_missing(session: Session, digests: list[str]) -> list[str]:
     return out
 
 
-def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes: int, quiet: bool) -> None:
+def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes: int, quiet: bool) -> int:
+    """Stream a put_data request; returns how many answers it will get (0 or 1)."""
     if not digests:
-        return
+        return 0
     with progress("Pushing data", total=nbytes, unit="B", quiet=quiet) as bar:
         session.send("put_data", {"count": len(digests)})
         send_data(store, session, digests, progress=bar, fault="push.between_data_frames")
         session.send("end", {})
-        session.recv()
+        session.flush()
+    return 1
 
 
-def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool) -> None:
+def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool) -> int:
+    """Stream a put_objects request; returns how many answers it will get (0 or 1)."""
     if not todo:
-        return
+        return 0
     with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
         session.send("put_objects", {"count": len(todo)})
         send_objects(git, session, todo, progress=bar)
         session.send("end", {})
-        session.recv()
+        session.flush()
+    return 1

@@ -34,7 +34,7 @@ from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Read
 PROTOCOL_VERSION = 1
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-Payload = bytes | bytearray | memoryview
+Payload = bytes | bytearray | memoryview | list[Any]
 Reply = None | dict[str, Any] | tuple[dict[str, Any], Payload] | Frame
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
-from typing import Any, Optional
 
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
@@ -21,11 +23,11 @@ from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_se
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, digests_to_raw, open_store, verify_batch
+from ..storage import Digest, ObjectStore, digests_to_raw, open_store
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
-from .wire import (BATCH_BYTES, MAX_DATA_ITEMS, batch_bounds, batches, check_digests, check_oids,
-                   decode_data, decode_digest_list, decode_raw_digests, encode_data, split_payload)
+from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_DATA_ITEMS, batch_bounds, batches, check_digests, check_oids,
+                   decode_data, decode_digest_list, decode_raw_digests, encode_data_parts, split_payload)
 
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
@@ -130,10 +132,7 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method
     def put_data(self, request: Frame, stream: Stream) -> Reply:
-        stored = 0
-        for frame in stream.recv_until("end"):
-            stored += receive_data(self.store, frame)
-        return {"stored": stored}
+        return {"stored": receive_frames(self.store, stream.recv_until("end"))}
 
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
@@ -176,14 +175,38 @@ def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] 
             progress.update(len(batch))
 
 
+def receive_frames(store: ObjectStore, frames: Iterable[Frame],
+                   on_stored: Callable[[Frame], None] = lambda frame: None) -> int:
+    """Verify and store ``data`` frames; returns how many objects they held.
+
+    Each frame is verified and written on a worker thread while the next one
+    is read off the wire (one frame ahead), so the network, hashing and
+    disk overlap. The first failure is raised once the frame after it has
+    arrived; nothing of the failed frame is kept. ``on_stored`` is called,
+    in order and on this thread, as each frame is durable.
+    """
+    stored = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-receive") as worker:
+        inflight: deque[tuple[Frame, Future]] = deque()
+        for frame in frames:
+            inflight.append((frame, worker.submit(receive_data, store, frame)))
+            if len(inflight) > 1:
+                done, future = inflight.popleft()
+                stored += future.result()
+                on_stored(done)
+        while inflight:
+            done, future = inflight.popleft()
+            stored += future.result()
+            on_stored(done)
+    return stored
+
+
 def receive_data(store: ObjectStore, frame: Frame) -> int:
     """Verify and store one ``data`` frame durably; returns how many objects it held."""
     if frame.kind != "data":
         raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
     batch = decode_data(frame.header, frame.payload)
-    verify_batch(batch)  # all verified before any is kept
-    checkpoint("receive_data.before_flush")
-    store.put_batch(batch)
+    store.put_batch(batch)  # all verified before any is kept
     return len(batch)
 
 
@@ -191,6 +214,7 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
               progress: Optional[Any] = None, fault: str = "") -> int:
     """Stream objects as ``data`` frames (read and verified from the store).
 
+    The next frame's objects are read while the current one is sent.
     ``fault`` names the kill point (:mod:`hangar_git.faults`) passed after each frame.
     """
     metas, sizes = store.describe(digests)  # type: ignore[arg-type]
@@ -199,21 +223,52 @@ def send_data(store: ObjectStore, stream: Any, digests: list[str],
         raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
                           f"(e.g. {absent[0]}); they may have been pushed to another remote")
     sent = 0
-    for lo, hi in batch_bounds(sizes.tolist(), MAX_DATA_ITEMS, BATCH_BYTES):
-        names, batch_metas, batch_sizes = digests[lo:hi], metas[lo:hi], sizes[lo:hi].tolist()
-        payload: Any = _gathered(store, names, batch_sizes)
-        if payload is None:
-            batch_metas, payload = [], []
-            for _, meta, data in store.read_many(names):  # type: ignore[arg-type]
-                batch_metas.append(meta)
-                payload.append(data)
-        stream.send("data", *encode_data(names, batch_metas, batch_sizes, payload))  # type: ignore[arg-type]
-        sent += hi - lo
-        if progress is not None:
-            progress.update(sum(batch_sizes))
-        if fault:
-            checkpoint(fault)
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
+        ahead = None
+        for batch in _data_batches(digests, metas, sizes):
+            loading = reader.submit(_batch_payload, store, *batch)
+            if ahead is not None:
+                sent += _send_batch(stream, *ahead, progress, fault)
+            ahead = (*batch, loading)
+        if ahead is not None:
+            sent += _send_batch(stream, *ahead, progress, fault)
     return sent
+
+
+def _send_batch(stream: Any, names: list[str], metas: list[Any], sizes: list[int], loading: Future,
+                progress: Optional[Any], fault: str) -> int:
+    batch_metas, payload = loading.result()
+    stream.send("data", *encode_data_parts(names, batch_metas or metas, sizes, payload))
+    if progress is not None:
+        progress.update(sum(sizes))
+    if fault:
+        checkpoint(fault)
+    return len(names)
+
+
+def _batch_payload(store: ObjectStore, names: list[str], metas: list[Any],
+                   sizes: list[int]) -> tuple[Optional[list[Any]], Any]:
+    """(metas read, or None to use the described ones; the objects' bytes) of one frame."""
+    payload: Any = _gathered(store, names, sizes)
+    if payload is not None:
+        return None, payload
+    read_metas, parts = [], []
+    for _, meta, data in store.read_many(names):  # type: ignore[arg-type]
+        read_metas.append(meta)
+        parts.append(data)
+    return read_metas, parts
+
+
+def _data_batches(digests: list[str], metas: list[Any],
+                  sizes: np.ndarray) -> Iterator[tuple[list[str], list[Any], list[int]]]:
+    """(digests, metas, sizes) of each data frame: small objects in frames of up to
+    ``BATCH_BYTES``, large ones (which the receiver writes in parallel) up to ``LARGE_BATCH_BYTES``."""
+    large = sizes >= LARGE_OBJECT
+    for group, limit in ((np.flatnonzero(~large), BATCH_BYTES), (np.flatnonzero(large), LARGE_BATCH_BYTES)):
+        group_sizes = sizes[group].tolist()
+        for lo, hi in batch_bounds(group_sizes, MAX_DATA_ITEMS, limit):
+            picked = group[lo:hi].tolist()
+            yield [digests[i] for i in picked], [metas[i] for i in picked], group_sizes[lo:hi]
 
 
 def _gathered(store: ObjectStore, digests: list[str], sizes: list[int]) -> Optional[memoryview]:

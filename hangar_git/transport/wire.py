@@ -28,6 +28,9 @@ MAX_BATCH_ITEMS = 8192
 MAX_DATA_ITEMS = 65536
 MAX_METAS = 1024
 BATCH_BYTES = 8 << 20
+LARGE_OBJECT = 1 << 20
+LARGE_BATCH_BYTES = 32 << 20
+"""Frames of large objects carry several, so the receiver writes them in parallel."""
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX_RUN = re.compile(r"[0-9a-f]*")
@@ -78,6 +81,13 @@ def encode_data(digests: Sequence[str], metas: Sequence[str], sizes: Sequence[in
     ``body`` is the objects' bytes in order: one buffer, or a list of
     buffers (joined once, with the digests, into the payload).
     """
+    header, parts = encode_data_parts(digests, metas, sizes, body)
+    return header, b"".join(parts)
+
+
+def encode_data_parts(digests: Sequence[str], metas: Sequence[str], sizes: Sequence[int],
+                      body: Any) -> tuple[dict[str, Any], list[Any]]:
+    """Like :func:`encode_data`, the payload left as a list of buffers (sent without a join)."""
     table = list(dict.fromkeys(metas))
     header: dict[str, Any] = {"count": len(digests), "metas": table}
     if len(table) > 1:
@@ -88,7 +98,7 @@ def encode_data(digests: Sequence[str], metas: Sequence[str], sizes: Sequence[in
     else:
         header["sizes"] = [int(s) for s in sizes]
     parts = body if isinstance(body, list) else [body]
-    return header, b"".join([bytes.fromhex("".join(digests)), *parts])
+    return header, [bytes.fromhex("".join(digests)), *parts]
 
 
 def encode_digest_list(digests: Sequence[str]) -> tuple[dict[str, Any], bytes]:

@@ -123,7 +123,8 @@ def test_flipped_stored_byte_is_detected_never_returned(i: int, damaged_template
 
 # -- damaged in transfer ------------------------------------------------------------------------------
 def _flip_payload(payload: Any) -> bytes:
-    raw = bytearray(bytes(payload))
+    parts = payload if isinstance(payload, list) else [payload]  # data frames go out as buffer lists
+    raw = bytearray(b"".join(bytes(memoryview(p)) for p in parts))
     raw[len(raw) // 2] ^= 0x40
     return bytes(raw)
 
