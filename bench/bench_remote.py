@@ -16,6 +16,8 @@ Figures, each with a baseline measured in the same run:
 * push and fetch-data of 64 x 1024x1024 float32 (256 MiB): baseline a raw
   paramiko exec channel piping the same number of bytes (upload into a sink,
   download from a source; connection set-up excluded), interleaved with ours;
+  and, as a disk-inclusive reference, the same raw channel with the receiver
+  writing what it reads into new 4 MiB files (no fsync) on the same disk;
 * clone (records only) of a repository of 1,000,000 samples: baseline
   ``git clone --mirror --no-local`` of the same git objects from a local path;
 * push and fetch with nothing to send: baseline a ``list_refs`` round trip
@@ -80,10 +82,32 @@ class RawSource(ServiceHandler):
             left -= len(block)
         writer.flush()
 
+class RawFileSink(ServiceHandler):
+    '''Reads the channel to EOF into new 4 MiB files (no fsync): the disk-inclusive upload baseline.'''
+    def __init__(self, folder):
+        self.folder = folder
+    def run(self, reader, writer):
+        os.makedirs(self.folder, exist_ok=True)
+        buf, n = bytearray(4 << 20), 0
+        while True:
+            got = reader.readinto(buf)
+            while got and got < len(buf):
+                more = reader.readinto(memoryview(buf)[got:])
+                if not more:
+                    break
+                got += more
+            if not got:
+                return
+            with open(os.path.join(self.folder, f"{os.getpid()}-{id(self)}-{n}"), "wb") as fh:
+                fh.write(memoryview(buf)[:got])
+            n += 1
+
 def factory(path):
     name = os.path.basename(path)
     if name == "raw-sink":
         return RawSink()
+    if name == "raw-file-sink":
+        return RawFileSink(os.path.join(root, "raw-files"))
     if name.startswith("raw-source-"):
         return RawSource(int(name[len("raw-source-"):]))
     return RepositoryService(path)
@@ -194,16 +218,28 @@ def raw_upload(srv: Loopback, nbytes: int) -> float:
                                                   command="git-hangar serve /raw-sink")
 
 
-def raw_download(srv: Loopback, nbytes: int) -> float:
-    """Bytes/s of a raw exec channel from a source of ``nbytes`` zero bytes (connection excluded)."""
+def raw_upload_to_files(srv: Loopback, nbytes: int) -> float:
+    """Bytes/s of a raw exec channel whose server writes what it reads into new 4 MiB files."""
+    return connect.measure_raw_channel_throughput(srv.address("raw-file-sink"), nbytes,
+                                                  command="git-hangar serve /raw-file-sink")
+
+
+def raw_download(srv: Loopback, nbytes: int, folder: str | None = None) -> float:
+    """Bytes/s of a raw exec channel from a source of ``nbytes`` zero bytes (connection
+    excluded); with ``folder``, each 4 MiB read is written to a new file there (no fsync)."""
     pipe = connect.ssh_vendor.run_command("127.0.0.1", srv.port, "bench",
                                           f"git-hangar serve /raw-source-{nbytes}")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
     try:
         pipe.writer.write(b"g")
         pipe.writer.flush()
-        start, got, buf = time.perf_counter(), 0, bytearray(1 << 20)
+        start, got, buf = time.perf_counter(), 0, bytearray(4 << 20)
         while n := pipe.reader.readinto(buf):
             got += n
+            if folder:
+                with open(os.path.join(folder, str(got)), "wb") as fh:
+                    fh.write(memoryview(buf)[:n])
         assert got == nbytes, (got, nbytes)
         return nbytes / (time.perf_counter() - start)
     finally:
@@ -310,21 +346,36 @@ def bench_large(srv: Loopback, count: int, rounds: int) -> list[Figure]:
     local = _make_repo(os.path.join(srv.tmp, "large"), "big", arrays)
     up: list[float] = []
     down: list[float] = []
+    up_files: list[float] = []
+    down_files: list[float] = []
     runs = []
+
+    def downloads(r: int) -> None:
+        down.append(raw_download(srv, nbytes))
+        os.sync()
+        down_files.append(raw_download(srv, nbytes, os.path.join(srv.tmp, f"raw-down-{r}")))
+
     for r in range(rounds):  # raw channel runs interleaved with ours: load changes hit both
         up.append(raw_upload(srv, nbytes))
-        runs.append(_round_trip(srv, local, f"large{r}", lambda: down.append(raw_download(srv, nbytes))))
+        os.sync()
+        up_files.append(raw_upload_to_files(srv, nbytes))
+        runs.append(_round_trip(srv, local, f"large{r}", lambda: downloads(r)))
     push_s, fetch_s = min(r[0] for r in runs), min(r[1] for r in runs)
     with runs[-1][2].checkout() as rco:
         assert (rco["big", count - 1] == arrays[-1]).all()
     mib = nbytes >> 20
+    push, fetch = nbytes / push_s / MB, nbytes / fetch_s / MB
     return [
-        Figure(f"push {count} x float32[1024,1024] ({mib} MiB)", nbytes / push_s / MB, "MB/s",
+        Figure(f"push {count} x float32[1024,1024] ({mib} MiB)", push, "MB/s",
                "raw paramiko channel upload", max(up) / MB, ">= 0.7x raw channel",
                note="raw runs: " + ", ".join(f"{u / MB:.0f}" for u in up) + " MB/s"),
-        Figure(f"fetch-data {count} x float32[1024,1024] ({mib} MiB)", nbytes / fetch_s / MB, "MB/s",
+        Figure(f"push {count} x float32[1024,1024] ({mib} MiB)", push, "MB/s",
+               "raw channel upload into new files", max(up_files) / MB, "disk-inclusive reference"),
+        Figure(f"fetch-data {count} x float32[1024,1024] ({mib} MiB)", fetch, "MB/s",
                "raw paramiko channel download", max(down) / MB, ">= 0.7x raw channel",
                note="raw runs: " + ", ".join(f"{d / MB:.0f}" for d in down) + " MB/s"),
+        Figure(f"fetch-data {count} x float32[1024,1024] ({mib} MiB)", fetch, "MB/s",
+               "raw channel download into new files", max(down_files) / MB, "disk-inclusive reference"),
     ]
 
 

@@ -37,7 +37,7 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     if new_digits != digits:
         samples = _reshard(git, base, new_shards, digits, new_digits)
     else:
-        updates = {shard_path(p): (_write_shard(git, s) if s else None) for p, s in new_shards.items()}
+        updates = {shard_path(p): (write_shard(git, s) if s else None) for p, s in new_shards.items()}
         samples = git.update_tree(base.samples_tree if base else None, updates) if updates else (
             base.samples_tree if base else None)
     stats = ColumnStats(count=count, shard_digits=new_digits)
@@ -50,8 +50,8 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     return tree, stats
 
 
-def _write_shard(git: GitRepo, records: dict[str, str]) -> Oid:
-    """Write one shard blob, and its binary copy for scans (records are sorted by encode_shard)."""
+def write_shard(git: GitRepo, records: dict[str, str]) -> Oid:
+    """Write one shard blob (records: encoded key -> digest), and its binary copy for scans."""
     ordered = {k: records[k] for k in sorted(records)}
     oid = git.write_blob(encode_shard(ordered))
     git.record_cache.put(oid, ordered)
@@ -70,7 +70,7 @@ def _reshard(git: GitRepo, base: Optional[ColumnRecords], changed: dict[str, dic
     regrouped: dict[str, dict[str, str]] = defaultdict(dict)
     for enc, digest in records.items():
         regrouped[shard_prefix(enc, new_digits)][enc] = digest
-    updates = {shard_path(p): _write_shard(git, s) for p, s in regrouped.items()}
+    updates = {shard_path(p): write_shard(git, s) for p, s in regrouped.items()}
     return git.update_tree(None, updates) if updates else None
 
 
