@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
+import threading
+import time
 import zlib
 from dataclasses import dataclass
-import time
 from typing import Callable, Iterable, Optional
 
 import numpy as np
@@ -82,7 +82,7 @@ class RecordCache:
         self.root = root
 
     def _path(self, oid: str) -> str:
-        return os.path.join(self.root, oid[:2], oid[2:])
+        return os.path.join(self.root, oid)
 
     def get(self, oid: str) -> Optional[ShardBlock]:
         """The cached block of a shard blob, or None when absent or damaged."""
@@ -107,9 +107,13 @@ class RecordCache:
         crc = zlib.crc32(keys, zlib.crc32(digests))
         blob = b"".join((MAGIC, _HEADER.pack(count, int_keys, crc, len(keys)), digests, keys))
         path = self._path(oid)
+        tmp = os.path.join(self.root, f".tmp-{oid}-{os.getpid()}-{threading.get_ident()}")
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            except FileNotFoundError:
+                os.makedirs(self.root, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(blob)
@@ -123,22 +127,20 @@ class RecordCache:
 
     def oids(self) -> Iterable[str]:
         """Blob ids of every cached shard."""
-        for d, name in self._files():
-            if not name.startswith("."):
-                yield d + name
+        return [name for name in self._files() if not name.startswith(".")]
 
     def prune(self, keep: Callable[[str], bool], tmp_age: float = 3600.0) -> int:
         """Remove entries whose blob id ``keep`` rejects, and old temp files; returns how many."""
         removed, cutoff = 0, time.time() - tmp_age
-        for d, name in list(self._files()):
-            path = os.path.join(self.root, d, name)
+        for name in self._files():
+            path = os.path.join(self.root, name)
             if name.startswith("."):
                 try:
                     if os.stat(path).st_mtime < cutoff:  # left by a killed writer
                         removed += _unlink(path)
                 except OSError:
                     pass
-            elif not keep(d + name):
+            elif not keep(name):
                 removed += _unlink(path)
         return removed
 
@@ -156,18 +158,11 @@ class RecordCache:
                 bad.append(oid)
         return bad
 
-    def _files(self) -> Iterable[tuple[str, str]]:
+    def _files(self) -> list[str]:
         try:
-            dirs = os.listdir(self.root)
+            return os.listdir(self.root)
         except OSError:
-            return
-        for d in dirs:
-            try:
-                names = os.listdir(os.path.join(self.root, d))
-            except OSError:
-                continue
-            for name in names:
-                yield d, name
+            return []
 
 
 def _unlink(path: str) -> int:

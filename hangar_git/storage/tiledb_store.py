@@ -148,7 +148,8 @@ class TileDBStore(ObjectStore):
         self._pack_names: set[str] = set()
         self._pending: dict[str, tuple[str, bytes]] = {}
         self._pending_large: dict[str, tuple[str, int]] = {}
-        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int], memoryview] = OrderedDict()
+        """Decompressed chunks (as memoryviews: slicing one makes one object) by (pack, chunk)."""
         self._cache_bytes, self._cache_cap = 0, cache_bytes
         self._reader: tiledb.Array | None = None
         self._loaded = False
@@ -341,7 +342,7 @@ class TileDBStore(ObjectStore):
         if hit is not None:
             data = self._cache.get(hit[0])
             if data is not None:
-                return Meta(hit[4]), memoryview(data)[hit[2]:hit[3]]
+                return hit[4], data[hit[2]:hit[3]]  # memo metas are Meta already
         try:
             return self._read(digest)
         except (IntegrityError, tiledb.TileDBError):
@@ -367,7 +368,7 @@ class TileDBStore(ObjectStore):
             data = self._cache.get((name, chunk_no))
             if data is None:
                 data = self._chunk(pack, chunk_no)
-            return Meta(meta), memoryview(data)[off:end]
+            return Meta(meta), data[off:end]
         pending = self._pending.get(digest)
         if pending is not None:
             return Meta(pending[0]), memoryview(pending[1])
@@ -488,7 +489,7 @@ class TileDBStore(ObjectStore):
             self._load_chunks(items[i:i + limit])
         return [(stored[i], meta) for i, meta in sorted(large)]
 
-    def _chunk(self, pack: PackIndex, chunk_no: int) -> bytes:
+    def _chunk(self, pack: PackIndex, chunk_no: int) -> memoryview:
         key = (pack.name, chunk_no)
         data = self._cache.get(key)
         if data is None:
@@ -545,7 +546,7 @@ class TileDBStore(ObjectStore):
             self._cache_put((pack.name, c), data)
 
     def _cache_put(self, key: tuple[str, int], data: bytes) -> None:
-        self._cache[key] = data
+        self._cache[key] = memoryview(data)
         self._cache_bytes += len(data)
         while self._cache_bytes > self._cache_cap and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
