@@ -342,7 +342,7 @@ class TileDBStore(ObjectStore):
         if hit is not None:
             data = self._cache.get(hit[0])
             if data is not None:
-                return hit[4], data[hit[2]:hit[3]]  # memo metas are Meta already
+                return hit[4], data[hit[2]:hit[3]]  # type: ignore[return-value]  # memo metas are Meta strings
         try:
             return self._read(digest)
         except (IntegrityError, tiledb.TileDBError):
