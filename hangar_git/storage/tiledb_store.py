@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import threading
 import time
 import uuid
 from itertools import repeat
@@ -63,7 +64,7 @@ def _compress(data: Buffer, typesize: int) -> bytes:
     if memoryview(data).nbytes % typesize:  # blosc2 takes whole items only (mixed chunks, probes)
         typesize = 1
     return blosc2.compress(data, typesize=typesize, clevel=5, codec=blosc2.Codec.LZ4,
-                           filter=blosc2.Filter.SHUFFLE if typesize > 1 else blosc2.Filter.NOFILTER)
+                           filter=blosc2.Filter.BITSHUFFLE if typesize > 1 else blosc2.Filter.NOFILTER)
 
 
 def _typesize(meta: str) -> int:
@@ -75,6 +76,21 @@ def _typesize(meta: str) -> int:
 
 def _checksum(data: Buffer) -> bytes:
     return hashlib.sha256(data).digest()[:16]
+
+
+def _os_path(uri: str) -> str:
+    """The file system path of a local store URI."""
+    return uri[len("file://"):] if uri.startswith("file://") else uri
+
+
+def _encode_large(meta: str, view: memoryview) -> tuple[int, Buffer]:
+    """(flag, payload) of a large object's file: blosc2 when a probe of it compresses to
+    under 80%, else its bytes as they are (``view`` itself)."""
+    if view.nbytes < (1 << 31) - 64:
+        probe = view[: 1 << 16]
+        if len(_compress(probe, _typesize(meta))) < 0.8 * probe.nbytes:
+            return _BLOSC, _compress(view, _typesize(meta))
+    return _RAW, view
 
 
 def _open_chunk(raw: np.ndarray) -> tuple[Optional[bytes], bytes]:
@@ -140,6 +156,8 @@ class TileDBStore(ObjectStore):
     def __init__(self, uri: str, *, lock_path: str | None = None, read_only: bool = False,
                  cache_bytes: int = CACHE_BYTES) -> None:
         self.uri = uri.rstrip("/")
+        self._local = "://" not in self.uri or self.uri.startswith("file://")
+        """Local store: large objects are read and written with plain file I/O (see _write_tmp)."""
         self.read_only = read_only
         self._ctx = _ctx()
         self._vfs = tiledb.VFS(ctx=self._ctx)
@@ -148,6 +166,7 @@ class TileDBStore(ObjectStore):
         self._pack_names: set[str] = set()
         self._pending: dict[str, tuple[str, bytes]] = {}
         self._pending_large: dict[str, tuple[str, int]] = {}
+        self._dirs_lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, int], memoryview] = OrderedDict()
         """Decompressed chunks (as memoryviews: slicing one makes one object) by (pack, chunk)."""
         self._cache_bytes, self._cache_cap = 0, cache_bytes
@@ -559,6 +578,12 @@ class TileDBStore(ObjectStore):
 
     # -- large tier ----------------------------------------------------------
     def _read_file(self, path: str) -> bytes:
+        if self._local:
+            try:
+                with open(_os_path(path), "rb") as fh:
+                    return fh.read()
+            except OSError as exc:
+                raise tiledb.TileDBError(f"cannot read {path}: {exc}") from exc
         size = self._vfs.file_size(path)
         with self._vfs.open(path, "rb") as fh:
             return fh.read(size)
@@ -573,7 +598,7 @@ class TileDBStore(ObjectStore):
             raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)
         try:
             flag, ulen = struct.unpack_from("<BQ", blob, 4)
-            data = blosc2.decompress(blob[13:]) if flag == _BLOSC else memoryview(blob)[13:]
+            data = blosc2.decompress(memoryview(blob)[13:]) if flag == _BLOSC else memoryview(blob)[13:]
         except _UNDECODABLE as exc:
             raise IntegrityError(f"object {digest} is corrupt (cannot be decoded): run `git hangar "
                                  f"fsck`, then fetch-data again", expected=digest) from exc
@@ -589,14 +614,27 @@ class TileDBStore(ObjectStore):
     def _write_large_tmp(self, meta: str, data: Buffer) -> str:
         """Write an object's file under a temporary name; returns that name."""
         view = memoryview(data).cast("B")
-        flag, payload = _RAW, view
-        if view.nbytes < (1 << 31) - 64:
-            probe = view[: 1 << 16]
-            if len(_compress(probe, _typesize(meta))) < 0.8 * probe.nbytes:
-                flag, payload = _BLOSC, memoryview(_compress(view, _typesize(meta)))
+        flag, payload = _encode_large(meta, view)
+        return self._write_tmp(flag, view.nbytes, payload)
+
+    def _write_tmp(self, flag: int, nbytes: int, payload: Buffer) -> str:
+        """Write a large object's file under a temporary name; returns that name.
+
+        On a local store this is plain file I/O: TileDB's VFS fsyncs every
+        file it closes, which measured 1.5 GB/s against 4.3 GB/s without
+        (64 x 4 MiB here). Like git's own objects, these files are safe
+        against a killed process (the index naming them is written after
+        them), not against power loss.
+        """
         tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
+        head = _LARGE_MAGIC + struct.pack("<BQ", flag, nbytes)
+        if self._local:
+            with open(_os_path(tmp), "wb") as fh:
+                fh.write(head)
+                fh.write(payload)
+            return tmp
         with self._vfs.open(tmp, "wb") as fh:
-            fh.write(_LARGE_MAGIC + struct.pack("<BQ", flag, view.nbytes))
+            fh.write(head)
             fh.write(payload)
         return tmp
 
@@ -604,14 +642,26 @@ class TileDBStore(ObjectStore):
         final = self._large_path(digest)
         folder = final.rsplit("/", 1)[0]
         if folder not in self._dirs:
-            if not self._vfs.is_dir(folder):
-                self._vfs.create_dir(folder)
-            self._dirs.add(folder)
+            with self._dirs_lock:  # publishers may run on several threads
+                if self._local:
+                    os.makedirs(_os_path(folder), exist_ok=True)
+                elif not self._vfs.is_dir(folder):
+                    self._vfs.create_dir(folder)
+                self._dirs.add(folder)
         checkpoint("store.large.before_move")
-        self._vfs.move_file(tmp, final)
+        if self._local:
+            os.replace(_os_path(tmp), _os_path(final))
+        else:
+            self._vfs.move_file(tmp, final)
+
+    def _remove_file(self, path: str) -> None:
+        if self._local:
+            os.unlink(_os_path(path))
+        else:
+            self._vfs.remove_file(path)
 
     def put_new(self, meta: Meta, data: Buffer) -> Digest:
-        """Hash and add an object; large objects are hashed while their file is written."""
+        """Hash and add an object; a large one is hashed (on all cores) while its file is written."""
         self._check_writable()
         view = memoryview(data).cast("B")
         if view.nbytes < LARGE_THRESHOLD:
@@ -622,7 +672,7 @@ class TileDBStore(ObjectStore):
         tmp = self._write_large_tmp(meta, view)
         digest = future.result()
         if digest in self._pending_large or self._locate(digest) is not None:
-            self._vfs.remove_file(tmp)
+            self._remove_file(tmp)
         else:
             self._publish_large(tmp, digest)
         self._pending_large[digest] = (meta, view.nbytes)
@@ -672,7 +722,7 @@ class TileDBStore(ObjectStore):
         except BaseException:
             for w in writing:
                 if w.exception() is None:
-                    self._vfs.remove_file(w.result())
+                    self._remove_file(w.result())
             raise
         checkpoint("store.batch.verified")
         for digest, tmp in zip(large, temps):
