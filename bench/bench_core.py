@@ -52,7 +52,6 @@ def bench_rows(tmp: str, n: int, stock: dict) -> list[Figure]:
                    "stock hangar 0.5.2", stock.get("write", {}).get("samples_per_s"), ">= 100,000/s")]
     keys = rng.integers(0, n, size=n).tolist()
     co = repo.checkout()
-    col = co["rows"]
 
     def reads() -> None:
         for k in keys:

@@ -18,7 +18,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NewType, Sequence, Union
+from typing import NewType, Sequence, Union
 
 import numpy as np
 

@@ -137,10 +137,10 @@ def test_variable_shape_rejects_bigger_or_other_rank(wco: Any, given: tuple[int,
 def test_fixed_shape_rejects_any_other_shape(wco: Any) -> None:
     col = wco.add_ndarray_column("f", prototype=np.zeros((2, 3), np.int16))
     assert col.schema_type == "fixed_shape"
-    for given in [(3, 2), (2, 2), (6,), (1, 2, 3)]:
+    for shape in [(3, 2), (2, 2), (6,), (1, 2, 3)]:
         with pytest.raises(SchemaError) as info:
-            col[0] = np.zeros(given, np.int16)
-        assert (info.value.expected, info.value.given) == ((2, 3), given)
+            col[0] = np.zeros(shape, np.int16)
+        assert (info.value.expected, info.value.given) == ((2, 3), shape)
 
 
 # -- non-contiguous input ---------------------------------------------------------------

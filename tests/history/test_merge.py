@@ -135,7 +135,7 @@ CONFLICTS = [
 def test_conflicts(forked: Repository, master: dict, dev: dict, expected: Conflict) -> None:
     edit(forked, "master", "m", **master)
     edit(forked, "dev", "d", **dev)
-    with forked.checkout(write=True, branch="master") as co:   # a clean staging ref for master
+    with forked.checkout(write=True, branch="master"):   # a clean staging ref for master
         pass
     before = heads(forked)
     with pytest.raises(MergeConflictError) as info:
