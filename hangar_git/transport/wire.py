@@ -29,7 +29,7 @@ MAX_DATA_ITEMS = 65536
 MAX_METAS = 1024
 BATCH_BYTES = 8 << 20
 LARGE_OBJECT = 1 << 20
-LARGE_BATCH_BYTES = 32 << 20
+LARGE_BATCH_BYTES = 16 << 20
 """Frames of large objects carry several, so the receiver writes them in parallel."""
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
