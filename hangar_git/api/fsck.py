@@ -42,7 +42,8 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
                         f"(it is rebuilt from git on the next scan)"
                         for oid in git.record_cache.audit(lambda o: git.read_blob(o) if git.has_object(o) else None)]
     refs = git.list_refs(HANGAR_NS + "/")  # names below refs/hangar/: heads/..., remotes/..., staging
-    complete = {name: closure_complete(git, oid) for name, oid in refs.items()}
+    verified: set[str] = set()
+    complete = {name: closure_complete(git, oid, verified=verified) for name, oid in refs.items()}
     for name, oid in sorted(refs.items()):
         if not complete[name]:
             report.problems.append(f"ref refs/hangar/{name} points at {oid}, whose records are incomplete")
