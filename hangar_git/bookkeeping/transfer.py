@@ -164,7 +164,7 @@ def closure_complete(git: GitRepo, commit: str, trusted: Sequence[str] = (),
     return True
 
 
-def _check_tree(git: GitRepo, tree: str, bases: list[str], verified: set[str], repo: pygit2.Repository) -> None:
+def _check_tree(git: GitRepo, tree: str, bases: Sequence[str], verified: set[str], repo: pygit2.Repository) -> None:
     """Raise IntegrityError unless ``tree`` and all under it are present; ``bases`` are
     complete trees at the same path (a parent's), whose equal entries are skipped."""
     if tree in verified or tree in bases:
@@ -179,7 +179,7 @@ def _check_tree(git: GitRepo, tree: str, bases: list[str], verified: set[str], r
         if oid in same or oid in verified:
             continue
         if entry.type_str == "tree":
-            _check_tree(git, oid, [o for o in same], verified, repo)
+            _check_tree(git, oid, same, verified, repo)
         elif not git.has_object(oid):
             raise IntegrityError(f"missing git object {oid}")
         else:
