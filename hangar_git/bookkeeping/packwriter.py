@@ -1,0 +1,87 @@
+"""Write received git objects as one pack file instead of thousands of loose objects.
+
+A clone of a million-sample column receives some 4,000 objects; as loose
+objects each is its own file, and creating the files was 60% of the clone
+(1.0 of 1.7 s). Like ``git receive-pack`` (``transfer.unpackLimit``), batches
+of at least :data:`PACK_MIN` objects are written as a version-2 pack with its
+version-2 index, undeltified, at zlib level 1; smaller ones stay loose.
+
+The pack and its index are written under temporary names and renamed into
+``objects/pack/``, the index last: git and libgit2 only see a pack through
+its index, so a killed writer leaves at most an unindexed temp file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import subprocess
+import zlib
+from typing import Sequence
+
+from .gitrepo import LOOSE_COMPRESSION
+
+PACK_MIN = 100
+PACKS_BEFORE_GC = 50  # git's gc.autoPackLimit
+
+
+def _entry_header(obj_type: int, size: int) -> bytes:
+    """The type-and-size varint that starts each packed object."""
+    first = (obj_type << 4) | (size & 0x0F)
+    size >>= 4
+    out = bytearray()
+    while size:
+        out.append(first | 0x80)
+        first, size = size & 0x7F, size >> 7
+    out.append(first)
+    return bytes(out)
+
+
+def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes, str]:
+    """(pack bytes, index bytes, pack checksum hex) of ``(oid, type, data)`` objects."""
+    parts = [b"PACK" + struct.pack(">II", 2, len(objects))]
+    entries = []  # (raw oid, crc32, offset)
+    offset = len(parts[0])
+    for oid, obj_type, data in objects:
+        record = _entry_header(obj_type, len(data)) + zlib.compress(data, LOOSE_COMPRESSION)
+        entries.append((bytes.fromhex(oid), zlib.crc32(record), offset))
+        parts.append(record)
+        offset += len(record)
+    body = b"".join(parts)
+    checksum = hashlib.sha1(body).digest()
+    entries.sort()
+    fanout = [0] * 256
+    for raw, _, _ in entries:
+        fanout[raw[0]] += 1
+    for i in range(1, 256):
+        fanout[i] += fanout[i - 1]
+    if offset >= 0x80000000:  # one frame's objects (<= 256 MiB) never come near this
+        raise ValueError("a pack of 2 GiB or more needs 64-bit index offsets; write fewer objects per pack")
+    n = len(entries)
+    index = b"".join([b"\xfftOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
+                      b"".join(raw for raw, _, _ in entries),
+                      struct.pack(f">{n}I", *(crc for _, crc, _ in entries)),
+                      struct.pack(f">{n}I", *(off for _, _, off in entries)), checksum])
+    return body + checksum, index + hashlib.sha1(index).digest(), checksum.hex()
+
+
+def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]]) -> str:
+    """Store objects as one pack in ``git_dir``; returns the pack's path (without extension)."""
+    pack, index, name = encode_pack(objects)
+    folder = os.path.join(git_dir, "objects", "pack")
+    os.makedirs(folder, exist_ok=True)
+    base = os.path.join(folder, f"pack-{name}")
+    for suffix, data in ((".pack", pack), (".idx", index)):
+        tmp = f"{base}{suffix}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, base + suffix)
+    _maybe_gc(git_dir, folder)
+    return base
+
+
+def _maybe_gc(git_dir: str, folder: str) -> None:
+    """Let git consolidate packs once there are many (as git itself does after a push)."""
+    if sum(name.endswith(".idx") for name in os.listdir(folder)) > PACKS_BEFORE_GC:
+        subprocess.run(["git", "--git-dir", git_dir, "gc", "--auto", "--quiet"],
+                       capture_output=True, check=False)

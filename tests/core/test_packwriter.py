@@ -1,0 +1,73 @@
+"""Received git objects written as one pack: git and libgit2 read it, fsck accepts it."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pygit2
+import pytest
+
+from hangar_git import Repository
+from hangar_git.bookkeeping.gitrepo import GitRepo
+from hangar_git.bookkeeping.packwriter import PACK_MIN, write_pack
+from hangar_git.bookkeeping.transfer import objects_to_send, read_raw, write_raw
+
+
+def _history(repo: Repository) -> list[tuple[str, int, bytes]]:
+    """Every object of a small history (commits, trees, shards, schemas), as a peer sends them."""
+    for step in range(6):
+        with repo.checkout(write=True) as co:
+            col = co.columns["rows"] if "rows" in co.columns else co.add_ndarray_column(
+                "rows", prototype=np.zeros(3, np.uint8))
+            col.update({i: np.full(3, (i + step) % 256, np.uint8) for i in range(step * 2000, step * 2000 + 3000)})
+            co.metadata["step"] = str(step)
+            co.commit(f"step {step}")
+    git = repo.ctx.git
+    todo = objects_to_send(git, [git.get_ref("refs/hangar/heads/master")], [])
+    out = []
+    for oid, _ in todo:
+        kind, data = read_raw(git, oid)
+        out.append((oid, kind, data))
+    return out
+
+
+@pytest.fixture
+def objects(repo: Any) -> list[tuple[str, int, bytes]]:
+    return _history(repo)
+
+
+def test_a_written_pack_is_read_by_git_and_libgit2(objects, tmp_path: Path) -> None:
+    assert len(objects) >= PACK_MIN
+    dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
+    base = write_pack(dest.git_dir, objects)
+    verify = subprocess.run(["git", "verify-pack", "-v", base + ".idx"], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert f"non delta: {len(objects)} objects" in verify.stdout
+    for oid, kind, data in objects:
+        assert dest.has_object(oid)
+        assert dest._repo.odb.read(pygit2.Oid(hex=oid)) == (kind, data)
+    head = objects[-1][0] if objects[-1][1] == pygit2.enums.ObjectType.COMMIT else next(
+        o for o, k, _ in objects if k == pygit2.enums.ObjectType.COMMIT)
+    dest.set_ref("refs/hangar/heads/master", head)
+    fsck = subprocess.run(["git", "--git-dir", dest.git_dir, "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert not [f for f in os.listdir(os.path.join(dest.git_dir, "objects", "pack")) if ".tmp-" in f]
+
+
+def test_received_objects_become_a_pack_only_in_bulk(objects, tmp_path: Path) -> None:
+    dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
+    pack_dir = Path(dest.git_dir) / "objects" / "pack"
+    assert len(objects) >= PACK_MIN + 10
+    write_raw(dest, objects[:10])                      # a few: loose objects
+    assert not list(pack_dir.glob("*.idx"))
+    write_raw(dest, objects)                           # the rest, in bulk: one pack of only the new ones
+    idx = list(pack_dir.glob("*.idx"))
+    assert len(idx) == 1
+    listed = subprocess.run(["git", "show-index"], input=idx[0].read_bytes(), capture_output=True)
+    assert len(listed.stdout.splitlines()) == len(objects) - 10
+    write_raw(dest, objects)                           # all present: nothing written
+    assert len(list(pack_dir.glob("*.idx"))) == 1
+    assert all(dest.has_object(o) for o, _, _ in objects)
