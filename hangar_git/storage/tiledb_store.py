@@ -8,19 +8,17 @@ Two tiers, both addressed by digest:
   per flush. A pack index (``index/<name>.idx``) per flush maps digests to
   chunks. Reads fetch whole chunks (one query can fetch many) and keep them
   in an LRU cache, so reading a sample is a dictionary lookup and a slice.
-* **large objects** are each one blosc2 frame written through TileDB's VFS
-  (``large/<aa>/<digest>``): TileDB's dense writer copies every byte
-  through its tiler, which measured ~10x slower than a plain file write for
+* **large objects** are each one file (``large/<aa>/<digest>``, see
+  :mod:`.files`): TileDB's dense writer copies every byte through its
+  tiler, which measured ~10x slower than a plain file write for
   multi-megabyte arrays (see README "Design").
 
-Every path goes through ``tiledb.VFS``, so the store URI may be any VFS URI.
+Anything but a local path goes through ``tiledb.VFS``, so the store URI may
+be any VFS URI.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import struct
-import threading
 import time
 import uuid
 from itertools import repeat
@@ -38,6 +36,8 @@ from ..errors import IntegrityError, PermissionDeniedError
 from ..faults import checkpoint
 from ..locks import exclusive
 from .base import Buffer, ObjectInfo, ObjectStore
+from .codec import UNDECODABLE, checksum, compress, typesize
+from .files import StoreFiles
 from .objects import Digest, Meta, ObjectBatch, digest_of, digests_to_raw, hash_pool, verify, verify_batch
 from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
 
@@ -49,9 +49,6 @@ READ_AHEAD = 63
 MERGE_AT = 8
 COMPACT_AT = 1000
 TILE = 1 << 20
-_LARGE_MAGIC = b"HGLO"
-_RAW, _BLOSC = 0, 1
-_UNDECODABLE = (RuntimeError, ValueError, SystemError, struct.error)  # how blosc2/struct report damage
 
 blosc2.set_nthreads(max(1, min(4, os.cpu_count() or 1)))
 
@@ -60,46 +57,13 @@ def _ctx() -> tiledb.Ctx:
     return tiledb.Ctx({"sm.compute_concurrency_level": "2", "sm.io_concurrency_level": "2"})
 
 
-def _compress(data: Buffer, typesize: int) -> bytes:
-    if memoryview(data).nbytes % typesize:  # blosc2 takes whole items only (mixed chunks, probes)
-        typesize = 1
-    return blosc2.compress(data, typesize=typesize, clevel=5, codec=blosc2.Codec.LZ4,
-                           filter=blosc2.Filter.BITSHUFFLE if typesize > 1 else blosc2.Filter.NOFILTER)
-
-
-def _typesize(meta: str) -> int:
-    if meta.startswith("nd:"):
-        dt = np.dtype(meta.split(":")[1])
-        return dt.itemsize if dt.itemsize <= 16 else 1
-    return 1
-
-
-def _checksum(data: Buffer) -> bytes:
-    return hashlib.sha256(data).digest()[:16]
-
-
-def _os_path(uri: str) -> str:
-    """The file system path of a local store URI."""
-    return uri[len("file://"):] if uri.startswith("file://") else uri
-
-
-def _encode_large(meta: str, view: memoryview) -> tuple[int, Buffer]:
-    """(flag, payload) of a large object's file: blosc2 when a probe of it compresses to
-    under 80%, else its bytes as they are (``view`` itself)."""
-    if view.nbytes < (1 << 31) - 64:
-        probe = view[: 1 << 16]
-        if len(_compress(probe, _typesize(meta))) < 0.8 * probe.nbytes:
-            return _BLOSC, _compress(view, _typesize(meta))
-    return _RAW, view
-
-
 def _open_chunk(raw: np.ndarray) -> tuple[Optional[bytes], bytes]:
     """A stored chunk's bytes decompressed, and their checksum (None if undecodable)."""
     try:
         data = blosc2.decompress(raw.data) if len(raw) else b""
-    except _UNDECODABLE:
+    except UNDECODABLE:
         return None, b""
-    return data, _checksum(data)
+    return data, checksum(data)
 
 
 def _copy_rows(out: np.ndarray, dest: np.ndarray, buf: np.ndarray, offsets: np.ndarray, itemsize: int) -> None:
@@ -156,17 +120,15 @@ class TileDBStore(ObjectStore):
     def __init__(self, uri: str, *, lock_path: str | None = None, read_only: bool = False,
                  cache_bytes: int = CACHE_BYTES) -> None:
         self.uri = uri.rstrip("/")
-        self._local = "://" not in self.uri or self.uri.startswith("file://")
-        """Local store: large objects are read and written with plain file I/O (see _write_tmp)."""
         self.read_only = read_only
         self._ctx = _ctx()
         self._vfs = tiledb.VFS(ctx=self._ctx)
+        self._files = StoreFiles(self.uri, self._vfs)
         self._lock_path = lock_path
         self._packs: list[PackIndex] = []
         self._pack_names: set[str] = set()
         self._pending: dict[str, tuple[str, bytes]] = {}
         self._pending_large: dict[str, tuple[str, int]] = {}
-        self._dirs_lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, int], memoryview] = OrderedDict()
         """Decompressed chunks (as memoryviews: slicing one makes one object) by (pack, chunk)."""
         self._cache_bytes, self._cache_cap = 0, cache_bytes
@@ -174,15 +136,11 @@ class TileDBStore(ObjectStore):
         self._loaded = False
         # digest -> ((pack name, chunk), pack, start, end, meta): where a small object lives
         self._memo: dict[str, tuple[tuple[str, int], PackIndex, int, int, str]] = {}
-        self._dirs: set[str] = set()
 
     # -- layout --------------------------------------------------------------
     @property
     def _bytelog(self) -> str:
         return f"{self.uri}/bytelog"
-
-    def _large_path(self, digest: str) -> str:
-        return f"{self.uri}/large/{digest[:2]}/{digest}"
 
     @classmethod
     def create(cls, uri: str, **kwargs: object) -> "TileDBStore":
@@ -210,9 +168,9 @@ class TileDBStore(ObjectStore):
             if name in self._pack_names:
                 continue
             try:
-                blob = self._read_file(path)
+                blob = self._files.read(path)
             except tiledb.TileDBError:
-                if self._vfs.is_file(path):
+                if self._files.exists(path):
                     raise
                 vanished = True  # merged away by another process since we listed
                 continue
@@ -392,7 +350,7 @@ class TileDBStore(ObjectStore):
         if pending is not None:
             return Meta(pending[0]), memoryview(pending[1])
         if digest in self._pending_large:
-            return self._read_large(digest, self._pending_large[digest][0])
+            return self._files.read_object(digest, self._pending_large[digest][0])
         loc = self._locate(digest)
         if loc is None:
             raise KeyError(digest)
@@ -400,7 +358,7 @@ class TileDBStore(ObjectStore):
         meta = pack.metas[pack.meta[row]]
         chunk_no = int(pack.chunk[row])
         if chunk_no == int(LARGE):
-            return self._read_large(digest, meta)
+            return self._files.read_object(digest, meta)
         chunk = self._chunk(pack, chunk_no)
         off = int(pack.offset[row])
         end = off + int(pack.nbytes[row])
@@ -475,7 +433,7 @@ class TileDBStore(ObjectStore):
                 item = next(large, None)
                 if item is None:
                     return
-                ahead[item[0]] = _io_pool().submit(self._read_large, *item)
+                ahead[item[0]] = _io_pool().submit(self._files.read_object, *item)
 
         top_up()
         for d in digests:
@@ -577,88 +535,8 @@ class TileDBStore(ObjectStore):
         self._cache_bytes = 0
 
     # -- large tier ----------------------------------------------------------
-    def _read_file(self, path: str) -> bytes:
-        if self._local:
-            try:
-                with open(_os_path(path), "rb") as fh:
-                    return fh.read()
-            except OSError as exc:
-                raise tiledb.TileDBError(f"cannot read {path}: {exc}") from exc
-        size = self._vfs.file_size(path)
-        with self._vfs.open(path, "rb") as fh:
-            return fh.read(size)
-
-    def _read_large(self, digest: str, meta: str) -> tuple[Meta, memoryview]:
-        try:
-            blob = self._read_file(self._large_path(digest))
-        except tiledb.TileDBError as exc:
-            raise IntegrityError(f"object {digest} is indexed but its file is missing: "
-                                 f"run `git hangar fsck`", expected=digest) from exc
-        if blob[:4] != _LARGE_MAGIC:
-            raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)
-        try:
-            flag, ulen = struct.unpack_from("<BQ", blob, 4)
-            data = blosc2.decompress(memoryview(blob)[13:]) if flag == _BLOSC else memoryview(blob)[13:]
-        except _UNDECODABLE as exc:
-            raise IntegrityError(f"object {digest} is corrupt (cannot be decoded): run `git hangar "
-                                 f"fsck`, then fetch-data again", expected=digest) from exc
-        if len(data) != ulen:
-            raise IntegrityError(f"object {digest} is corrupt (wrong length)", expected=digest)
-        verify(digest, meta, data)
-        return Meta(meta), memoryview(data)
-
     def _write_large(self, digest: str, meta: str, data: Buffer) -> None:
-        tmp = self._write_large_tmp(meta, data)
-        self._publish_large(tmp, digest)
-
-    def _write_large_tmp(self, meta: str, data: Buffer) -> str:
-        """Write an object's file under a temporary name; returns that name."""
-        view = memoryview(data).cast("B")
-        flag, payload = _encode_large(meta, view)
-        return self._write_tmp(flag, view.nbytes, payload)
-
-    def _write_tmp(self, flag: int, nbytes: int, payload: Buffer) -> str:
-        """Write a large object's file under a temporary name; returns that name.
-
-        On a local store this is plain file I/O: TileDB's VFS fsyncs every
-        file it closes, which measured 1.5 GB/s against 4.3 GB/s without
-        (64 x 4 MiB here). Like git's own objects, these files are safe
-        against a killed process (the index naming them is written after
-        them), not against power loss.
-        """
-        tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
-        head = _LARGE_MAGIC + struct.pack("<BQ", flag, nbytes)
-        if self._local:
-            with open(_os_path(tmp), "wb") as fh:
-                fh.write(head)
-                fh.write(payload)
-            return tmp
-        with self._vfs.open(tmp, "wb") as fh:
-            fh.write(head)
-            fh.write(payload)
-        return tmp
-
-    def _publish_large(self, tmp: str, digest: str) -> None:
-        final = self._large_path(digest)
-        folder = final.rsplit("/", 1)[0]
-        if folder not in self._dirs:
-            with self._dirs_lock:  # publishers may run on several threads
-                if self._local:
-                    os.makedirs(_os_path(folder), exist_ok=True)
-                elif not self._vfs.is_dir(folder):
-                    self._vfs.create_dir(folder)
-                self._dirs.add(folder)
-        checkpoint("store.large.before_move")
-        if self._local:
-            os.replace(_os_path(tmp), _os_path(final))
-        else:
-            self._vfs.move_file(tmp, final)
-
-    def _remove_file(self, path: str) -> None:
-        if self._local:
-            os.unlink(_os_path(path))
-        else:
-            self._vfs.remove_file(path)
+        self._files.publish(self._files.write_tmp(meta, data), digest)
 
     def put_new(self, meta: Meta, data: Buffer) -> Digest:
         """Hash and add an object; a large one is hashed (on all cores) while its file is written."""
@@ -669,12 +547,12 @@ class TileDBStore(ObjectStore):
             self.put(digest, meta, view)
             return digest
         future = hash_pool().submit(digest_of, meta, view)
-        tmp = self._write_large_tmp(meta, view)
+        tmp = self._files.write_tmp(meta, view)
         digest = future.result()
         if digest in self._pending_large or self._locate(digest) is not None:
-            self._remove_file(tmp)
+            self._files.remove(tmp)
         else:
-            self._publish_large(tmp, digest)
+            self._files.publish(tmp, digest)
         self._pending_large[digest] = (meta, view.nbytes)
         return digest
 
@@ -715,18 +593,18 @@ class TileDBStore(ObjectStore):
         self._check_writable()
         is_large = batch.sizes >= LARGE_THRESHOLD
         large = self._new_large(batch, np.flatnonzero(is_large).tolist())
-        writing = [_io_pool().submit(self._write_large_tmp, batch.meta(i), batch.part(i)) for i in large.values()]
+        writing = [_io_pool().submit(self._files.write_tmp, batch.meta(i), batch.part(i)) for i in large.values()]
         try:
             verify_batch(batch)
             temps = [w.result() for w in writing]
         except BaseException:
             for w in writing:
                 if w.exception() is None:
-                    self._remove_file(w.result())
+                    self._files.remove(w.result())
             raise
         checkpoint("store.batch.verified")
         for digest, tmp in zip(large, temps):
-            self._publish_large(tmp, digest)
+            self._files.publish(tmp, digest)
         for i in np.flatnonzero(is_large).tolist():
             self._pending_large[batch.digest(i)] = (batch.meta(i), int(batch.sizes[i]))
         self._put_small(batch, np.flatnonzero(~is_large))
@@ -790,12 +668,12 @@ class TileDBStore(ObjectStore):
             if n else np.zeros(0, dtype=np.int64)
         first_rows = np.flatnonzero(np.diff(chunk_ids, prepend=-1)) if n else np.zeros(0, int)
         bounds = starts[first_rows].tolist() + [len(data)]
-        typesizes = [_typesize(small.metas[m]) for m in small.meta_index[first_rows].tolist()]
+        typesizes = [typesize(small.metas[m]) for m in small.meta_index[first_rows].tolist()]
         blobs, chunks, pos = [], [], self._log_end()
-        for k, typesize in enumerate(typesizes):
+        for k, size in enumerate(typesizes):
             raw = data[bounds[k]:bounds[k + 1]]
-            comp = _compress(raw, typesize)
-            chunks.append((pos, len(comp), len(raw), _checksum(raw)))
+            comp = compress(raw, size)
+            chunks.append((pos, len(comp), len(raw), checksum(raw)))
             blobs.append(comp)
             pos += len(comp)
         offsets = starts - np.array(bounds[:-1], dtype=np.int64)[chunk_ids] if n else starts
@@ -883,12 +761,12 @@ class TileDBStore(ObjectStore):
         if c == int(LARGE):
             out = []
             for d, r in zip(digests, rows):
-                path = self._large_path(d)
-                if not self._vfs.is_file(path):
+                path = self._files.object_path(d)
+                if not self._files.exists(path):
                     out.append(f"object {d}: file missing")
                 elif rehash:
                     try:
-                        self._read_large(d, pack.metas[pack.meta[r]])
+                        self._files.read_object(d, pack.metas[pack.meta[r]])
                     except IntegrityError as exc:
                         out.append(str(exc))
             return out
@@ -968,8 +846,8 @@ class TileDBStore(ObjectStore):
                 self._reader = None
             tiledb.Array.delete_fragments(self._bytelog, 0, cut, ctx=tiledb.Ctx())
             for d in dead_large:
-                if self._vfs.is_file(self._large_path(d)):
-                    self._vfs.remove_file(self._large_path(d))
+                if self._files.exists(self._files.object_path(d)):
+                    self._files.remove(self._files.object_path(d))
             self._remove_stale_tmp(grace_seconds)
             return result
 

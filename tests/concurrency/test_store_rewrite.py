@@ -18,11 +18,11 @@ def test_compaction_leaves_another_writers_large_object_alone(tmp_path: Path) ->
     a.flush()
     big = np.random.default_rng(1).standard_normal(300_000)
     meta = Meta("nd:<f8:300000")
-    tmp = b._write_large_tmp(meta, big)  # type: ignore[attr-defined]  # b is mid-write
+    tmp = b._files.write_tmp(meta, big)  # type: ignore[attr-defined]  # b is mid-write
     a.compact()  # type: ignore[attr-defined]
     from hangar_git.storage import digest_of
     digest = digest_of(meta, memoryview(big).cast("B"))
-    b._publish_large(tmp, digest)  # type: ignore[attr-defined]
+    b._files.publish(tmp, digest)  # type: ignore[attr-defined]
     b._pending_large[digest] = (meta, big.nbytes)  # type: ignore[attr-defined]
     b.flush()
     c = open_store(uri, lock_path=lock)

@@ -432,7 +432,7 @@ def test_loading_pack_indexes_while_another_process_merges_them(
         writer.flush()                        # one pack each
     reader = opener()
     assert isinstance(reader, TileDBStore) and isinstance(writer, TileDBStore)
-    real_read = reader._read_file
+    real_read = reader._files.read
     merged: list[bool] = []
 
     def merge_right_after_listing(path: str) -> bytes:
@@ -441,7 +441,7 @@ def test_loading_pack_indexes_while_another_process_merges_them(
             writer.merge_packs()              # the other process, between ls and read
         return real_read(path)
 
-    monkeypatch.setattr(reader, "_read_file", merge_right_after_listing)
+    monkeypatch.setattr(reader._files, "read", merge_right_after_listing)
     assert reader.missing([o[0] for o in objects]) == []
     assert merged and [bytes(reader.read(o[0])[1]) for o in objects] == [o[2] for o in objects]
 

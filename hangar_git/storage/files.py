@@ -1,0 +1,133 @@
+"""The store's plain files: large objects (one file each) and reads of index files.
+
+A large object's file is ``HGLO`` + ``<flag u8><length u64>`` + its bytes,
+blosc2-compressed when a probe of them compresses below 80%. On a local
+store the files are written and read with plain file I/O, elsewhere through
+TileDB's VFS: the VFS fsyncs every file it closes, which measured 1.5 GB/s
+against 4.3 GB/s without (64 x 4 MiB here). Like git's own objects, the
+files are safe against a killed process (the index naming an object is
+written after its file), not against power loss.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import uuid
+
+import blosc2
+import tiledb
+
+from ..errors import IntegrityError
+from ..faults import checkpoint
+from .base import Buffer
+from .codec import UNDECODABLE, compress, typesize
+from .objects import Meta, verify
+
+MAGIC = b"HGLO"
+RAW, BLOSC = 0, 1
+_HEAD = struct.Struct("<BQ")
+
+
+def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
+    """(flag, payload) of a large object's file: blosc2 when a probe compresses below 80%,
+    else the bytes as they are (``view`` itself)."""
+    if view.nbytes < (1 << 31) - 64:
+        probe = view[: 1 << 16]
+        if len(compress(probe, typesize(meta))) < 0.8 * probe.nbytes:
+            return BLOSC, compress(view, typesize(meta))
+    return RAW, view
+
+
+class StoreFiles:
+    """Files under a store URI (``large/<aa>/<digest>``, ``tmp/``, ``index/``)."""
+
+    def __init__(self, uri: str, vfs: tiledb.VFS) -> None:
+        self.uri = uri
+        self.local = "://" not in uri or uri.startswith("file://")
+        self._vfs = vfs
+        self._dirs: set[str] = set()
+        self._dirs_lock = threading.Lock()
+
+    def object_path(self, digest: str) -> str:
+        return f"{self.uri}/large/{digest[:2]}/{digest}"
+
+    def _os(self, uri: str) -> str:
+        return uri[len("file://"):] if uri.startswith("file://") else uri
+
+    # -- plain files ---------------------------------------------------------------
+    def read(self, path: str) -> bytes:
+        """A whole file (tiledb.TileDBError when it cannot be read)."""
+        if self.local:
+            try:
+                with open(self._os(path), "rb") as fh:
+                    return fh.read()
+            except OSError as exc:
+                raise tiledb.TileDBError(f"cannot read {path}: {exc}") from exc
+        size = self._vfs.file_size(path)
+        with self._vfs.open(path, "rb") as fh:
+            return fh.read(size)
+
+    def remove(self, path: str) -> None:
+        if self.local:
+            os.unlink(self._os(path))
+        else:
+            self._vfs.remove_file(path)
+
+    def exists(self, path: str) -> bool:
+        return os.path.isfile(self._os(path)) if self.local else bool(self._vfs.is_file(path))
+
+    # -- large objects ---------------------------------------------------------------
+    def read_object(self, digest: str, meta: str) -> tuple[Meta, memoryview]:
+        """A large object's bytes, decoded and verified against its digest."""
+        try:
+            blob = self.read(self.object_path(digest))
+        except tiledb.TileDBError as exc:
+            raise IntegrityError(f"object {digest} is indexed but its file is missing: "
+                                 f"run `git hangar fsck`", expected=digest) from exc
+        if blob[:4] != MAGIC:
+            raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)
+        try:
+            flag, ulen = _HEAD.unpack_from(blob, 4)
+            body = memoryview(blob)[4 + _HEAD.size:]
+            data = blosc2.decompress(body) if flag == BLOSC else body
+        except UNDECODABLE as exc:
+            raise IntegrityError(f"object {digest} is corrupt (cannot be decoded): run `git hangar "
+                                 f"fsck`, then fetch-data again", expected=digest) from exc
+        if len(data) != ulen:
+            raise IntegrityError(f"object {digest} is corrupt (wrong length)", expected=digest)
+        verify(digest, meta, data)
+        return Meta(meta), memoryview(data)
+
+    def write_tmp(self, meta: str, data: Buffer) -> str:
+        """Write an object's file under a temporary name; returns that name."""
+        view = memoryview(data).cast("B")
+        flag, payload = encode(meta, view)
+        tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
+        head = MAGIC + _HEAD.pack(flag, view.nbytes)
+        if self.local:
+            with open(self._os(tmp), "wb") as fh:
+                fh.write(head)
+                fh.write(payload)
+        else:
+            with self._vfs.open(tmp, "wb") as fh:
+                fh.write(head)
+                fh.write(payload)
+        return tmp
+
+    def publish(self, tmp: str, digest: str) -> None:
+        """Move a written temp file to its object's name."""
+        final = self.object_path(digest)
+        folder = final.rsplit("/", 1)[0]
+        if folder not in self._dirs:
+            with self._dirs_lock:  # publishers may run on several threads
+                if self.local:
+                    os.makedirs(self._os(folder), exist_ok=True)
+                elif not self._vfs.is_dir(folder):
+                    self._vfs.create_dir(folder)
+                self._dirs.add(folder)
+        checkpoint("store.large.before_move")
+        if self.local:
+            os.replace(self._os(tmp), self._os(final))
+        else:
+            self._vfs.move_file(tmp, final)
