@@ -38,14 +38,25 @@ def remote_ref(remote: str, branch: str) -> RefName:
     return RefName(f"{REMOTES}{remote}/{branch}")
 
 
+DURABLE_KEY = "hangar.fsync"
+
+
+def _config_true(repo: pygit2.Repository, key: str) -> bool:
+    try:
+        return bool(repo.config.get_bool(key))
+    except (KeyError, pygit2.GitError, ValueError):
+        return False
+
+
 LOOSE_COMPRESSION = 1
 """zlib level of the loose objects we write. Shards are hex digests, which
 level 1 packs within 3% of level 6 at 2.5x the speed; ``git gc`` repacks
 them as usual."""
 
 
-def _use_fast_loose_objects(repo: pygit2.Repository, git_dir: str) -> None:
-    """Write loose objects at :data:`LOOSE_COMPRESSION` (libgit2 defaults to level 6).
+def _use_fast_loose_objects(repo: pygit2.Repository, git_dir: str, durable: bool) -> None:
+    """Write loose objects at :data:`LOOSE_COMPRESSION` (libgit2 defaults to level 6),
+    fsynced when ``durable``.
 
     The object database gets the same two backends libgit2 sets up (packs
     first for reads, loose objects for writes). A repository that borrows
@@ -56,7 +67,7 @@ def _use_fast_loose_objects(repo: pygit2.Repository, git_dir: str) -> None:
         return
     odb = pygit2.Odb()
     odb.add_backend(pygit2.OdbBackendPack(objects), 2)
-    odb.add_backend(pygit2.OdbBackendLoose(objects, LOOSE_COMPRESSION, False), 1)
+    odb.add_backend(pygit2.OdbBackendLoose(objects, LOOSE_COMPRESSION, durable), 1)
     repo.set_odb(odb)
 
 
@@ -66,7 +77,11 @@ class GitRepo:
     def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
         self.git_dir = os.path.abspath(repo.path)
-        _use_fast_loose_objects(repo, self.git_dir)
+        self.durable = _config_true(repo, DURABLE_KEY)
+        """``hangar.fsync``: objects, packs, refs and large-object files are fsynced as written."""
+        if self.durable:
+            pygit2.settings.enable_fsync_gitdir(True)  # libgit2's refs and index files: process-wide
+        _use_fast_loose_objects(repo, self.git_dir, self.durable)
         self.work_dir = os.path.abspath(repo.workdir) if repo.workdir else None
         self._blob_cache: dict[str, bytes] = {}
         self.record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))

@@ -65,8 +65,9 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes
     return body + checksum, index + hashlib.sha1(index).digest(), checksum.hex()
 
 
-def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]]) -> str:
-    """Store objects as one pack in ``git_dir``; returns the pack's path (without extension)."""
+def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable: bool = False) -> str:
+    """Store objects as one pack in ``git_dir``; returns the pack's path (without extension).
+    ``durable`` fsyncs both files and the folder before returning."""
     pack, index, name = encode_pack(objects)
     folder = os.path.join(git_dir, "objects", "pack")
     os.makedirs(folder, exist_ok=True)
@@ -75,7 +76,16 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]]) -> str:
         tmp = f"{base}{suffix}.tmp-{os.getpid()}"
         with open(tmp, "wb") as fh:
             fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, base + suffix)
+    if durable:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     _maybe_gc(git_dir, folder)
     return base
 

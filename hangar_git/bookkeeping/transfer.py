@@ -79,7 +79,7 @@ def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
     odb = git._repo.odb
     new = [o for o in dict((o[0], o) for o in objects).values() if pygit2.Oid(hex=o[0]) not in odb]
     if len(new) >= PACK_MIN:
-        write_pack(git.git_dir, new)
+        write_pack(git.git_dir, new, durable=git.durable)
         return
     for oid, obj_type, data in new:
         odb.write(obj_type, data)

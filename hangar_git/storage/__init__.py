@@ -5,9 +5,11 @@ from .objects import (BLOCK_SIZE, Digest, Meta, ObjectBatch, Value, check_dtype_
 from .tiledb_store import TileDBStore
 
 
-def open_store(uri: str, *, lock_path: str | None = None, read_only: bool = False) -> ObjectStore:
-    """Open (creating if needed) the store at a TileDB VFS URI."""
-    return TileDBStore.create(uri, lock_path=lock_path, read_only=read_only)
+def open_store(uri: str, *, lock_path: str | None = None, read_only: bool = False,
+               durable: bool = False) -> ObjectStore:
+    """Open (creating if needed) the store at a TileDB VFS URI; ``durable`` fsyncs every
+    large-object file (the repository's ``hangar.fsync`` setting)."""
+    return TileDBStore.create(uri, lock_path=lock_path, read_only=read_only, durable=durable)
 
 
 __all__ = ["BLOCK_SIZE", "Digest", "Meta", "ObjectBatch", "ObjectInfo", "ObjectStore", "TileDBStore", "Value",

@@ -6,7 +6,9 @@ store the files are written and read with plain file I/O, elsewhere through
 TileDB's VFS: the VFS fsyncs every file it closes, which measured 1.5 GB/s
 against 4.3 GB/s without (64 x 4 MiB here). Like git's own objects, the
 files are safe against a killed process (the index naming an object is
-written after its file), not against power loss.
+written after its file), not against power loss unless the store is opened
+``durable`` (the repository's ``hangar.fsync`` setting): then every file is
+fsynced before it is published.
 """
 from __future__ import annotations
 
@@ -29,6 +31,15 @@ RAW, BLOSC = 0, 1
 _HEAD = struct.Struct("<BQ")
 
 
+def fsync_dir(path: str) -> None:
+    """Make a rename in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
     """(flag, payload) of a large object's file: blosc2 when a probe compresses below 80%,
     else the bytes as they are (``view`` itself)."""
@@ -42,9 +53,11 @@ def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
 class StoreFiles:
     """Files under a store URI (``large/<aa>/<digest>``, ``tmp/``, ``index/``)."""
 
-    def __init__(self, uri: str, vfs: tiledb.VFS) -> None:
+    def __init__(self, uri: str, vfs: tiledb.VFS, *, durable: bool = False) -> None:
         self.uri = uri
         self.local = "://" not in uri or uri.startswith("file://")
+        self.durable = durable
+        """fsync each object file before it is published (and its folder after)."""
         self._vfs = vfs
         self._dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
@@ -109,7 +122,10 @@ class StoreFiles:
             with open(self._os(tmp), "wb") as fh:
                 fh.write(head)
                 fh.write(payload)
-        else:
+                if self.durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        else:  # the VFS fsyncs on close
             with self._vfs.open(tmp, "wb") as fh:
                 fh.write(head)
                 fh.write(payload)
@@ -129,5 +145,7 @@ class StoreFiles:
         checkpoint("store.large.before_move")
         if self.local:
             os.replace(self._os(tmp), self._os(final))
+            if self.durable:
+                fsync_dir(self._os(folder))
         else:
             self._vfs.move_file(tmp, final)

@@ -118,12 +118,12 @@ class TileDBStore(ObjectStore):
     """Object store rooted at a TileDB VFS URI."""
 
     def __init__(self, uri: str, *, lock_path: str | None = None, read_only: bool = False,
-                 cache_bytes: int = CACHE_BYTES) -> None:
+                 cache_bytes: int = CACHE_BYTES, durable: bool = False) -> None:
         self.uri = uri.rstrip("/")
         self.read_only = read_only
         self._ctx = _ctx()
         self._vfs = tiledb.VFS(ctx=self._ctx)
-        self._files = StoreFiles(self.uri, self._vfs)
+        self._files = StoreFiles(self.uri, self._vfs, durable=durable)
         self._lock_path = lock_path
         self._packs: list[PackIndex] = []
         self._pack_names: set[str] = set()
