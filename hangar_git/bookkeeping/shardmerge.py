@@ -21,9 +21,9 @@ from typing import Optional
 
 from .diff import Change, map_changes, record_changes
 from .gitrepo import GitRepo, Oid
-from .records import ColumnStats, decode_shard, shard_digits_for
+from .records import ColumnStats, decode_shard, encode_shard, shard_digits_for
 from .snapshot import ColumnRecords
-from .writer import write_column, write_shard
+from .writer import write_column
 
 Path = tuple[str, ...]
 Entry = Optional[tuple[Oid, bool]]
@@ -128,7 +128,7 @@ class SampleMerge:
             return write_column(git, master, master.schema, self._apply)[0]
         updates: dict[Path, Optional[str]] = {p: o for p, o in self._taken.items()}
         for path, records in self._shards.items():
-            updates[path] = write_shard(git, records) if records else None
+            updates[path] = git.write_blob(encode_shard(records)) if records else None  # cached lazily by scans
         samples = git.update_tree(master.samples_tree, updates) if updates else master.samples_tree
         entries: dict[Path, Optional[str]] = {("schema.json",): git.write_blob(master.schema.encode()),
                    ("stats.json",): git.write_blob(ColumnStats(self.count, master.digits).encode()),
