@@ -45,10 +45,6 @@ class ShardBlock:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def hex(self, i: int) -> str:
-        """The hex digest of record ``i``."""
-        return bytes(self.digests[i]).hex()
-
 
 def block_of(records: dict[str, str]) -> ShardBlock:
     """A block from parsed shard records (encoded key -> hex digest), keeping their order."""

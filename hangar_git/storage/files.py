@@ -63,6 +63,7 @@ class StoreFiles:
         self._dirs_lock = threading.Lock()
 
     def object_path(self, digest: str) -> str:
+        """Where a large object's file lives."""
         return f"{self.uri}/large/{digest[:2]}/{digest}"
 
     def _os(self, uri: str) -> str:
@@ -82,12 +83,14 @@ class StoreFiles:
             return fh.read(size)
 
     def remove(self, path: str) -> None:
+        """Delete a file."""
         if self.local:
             os.unlink(self._os(path))
         else:
             self._vfs.remove_file(path)
 
     def exists(self, path: str) -> bool:
+        """True when ``path`` is a file."""
         return os.path.isfile(self._os(path)) if self.local else bool(self._vfs.is_file(path))
 
     # -- large objects ---------------------------------------------------------------

@@ -114,19 +114,24 @@ class ObjectBatch:
 
     @cached_property
     def starts(self) -> np.ndarray:
+        """Offset of each object's bytes in ``data``."""
         return np.cumsum(self.sizes) - self.sizes
 
     def digest(self, i: int) -> Digest:
+        """Object ``i``'s digest (hex)."""
         return Digest(self.raws[i:i + 1].tobytes().hex())
 
     def digests(self) -> list[Digest]:
+        """Every digest (hex), in order."""
         text = self.raws.tobytes().hex()
         return [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
 
     def meta(self, i: int) -> Meta:
+        """Object ``i``'s meta string."""
         return Meta(self.metas[int(self.meta_index[i])])
 
     def part(self, i: int) -> memoryview:
+        """Object ``i``'s bytes (a view into ``data``)."""
         start = int(self.starts[i])
         return self.data[start:start + int(self.sizes[i])]
 
