@@ -24,6 +24,7 @@ HANGAR_NS = "refs/hangar"
 HEADS = f"{HANGAR_NS}/heads/"
 REMOTES = f"{HANGAR_NS}/remotes/"
 STAGING = f"{HANGAR_NS}/staging"
+BLOB = int(pygit2.enums.ObjectType.BLOB)
 
 
 class RefChangedError(HangarError):
@@ -109,6 +110,11 @@ class GitRepo:
         # Straight from the object database: half the cost of building a Blob
         # object first (which inflates and verifies the object, then copies it).
         return self._repo.odb.read(oid)[1]
+
+    @staticmethod
+    def blob_id(data: bytes) -> Oid:
+        """The id git gives a blob of ``data`` (nothing is written)."""
+        return Oid(str(pygit2.hash(data)))
 
     def write_blob(self, data: bytes) -> Oid:
         return Oid(str(self._repo.create_blob(data)))

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Optional
 
-from .gitrepo import GitRepo, Oid
+from .gitrepo import BLOB, GitRepo, Oid
+from .packwriter import PACK_MIN, write_pack
 from .records import (ColumnSchema, ColumnStats, encode_format, encode_metadata, encode_shard,
                       shard_digits_for, shard_path, shard_prefix)
 from .snapshot import ColumnRecords
@@ -37,7 +38,10 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     if new_digits != digits:
         samples = _reshard(git, base, new_shards, digits, new_digits)
     else:
-        updates = {shard_path(p): (write_shard(git, s) if s else None) for p, s in new_shards.items()}
+        updates: dict[tuple[str, ...], Optional[str]] = dict(zip(
+            [shard_path(p) for p, s in new_shards.items() if s],
+            write_shards(git, [s for s in new_shards.values() if s])))
+        updates.update({shard_path(p): None for p, s in new_shards.items() if not s})
         samples = git.update_tree(base.samples_tree if base else None, updates) if updates else (
             base.samples_tree if base else None)
     stats = ColumnStats(count=count, shard_digits=new_digits)
@@ -50,12 +54,24 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     return tree, stats
 
 
-def write_shard(git: GitRepo, records: dict[str, str]) -> Oid:
-    """Write one shard blob (records: encoded key -> digest), and its binary copy for scans."""
-    ordered = {k: records[k] for k in sorted(records)}
-    oid = git.write_blob(encode_shard(ordered))
-    git.record_cache.put(oid, ordered)
-    return oid
+def write_shards(git: GitRepo, shards: list[dict[str, str]]) -> list[Oid]:
+    """Write shard blobs (each: encoded key -> digest) and their binary copies for scans.
+
+    Many at once (a first commit, a reshard) go to git as one pack rather than
+    as that many loose files.
+    """
+    ordered = [{k: records[k] for k in sorted(records)} for records in shards]
+    blobs = [encode_shard(records) for records in ordered]
+    if len(blobs) >= PACK_MIN:
+        oids = [git.blob_id(b) for b in blobs]
+        fresh = {o: b for o, b in zip(oids, blobs) if not git.has_object(o)}
+        if fresh:
+            write_pack(git.git_dir, [(o, BLOB, b) for o, b in fresh.items()], durable=git.durable)
+    else:
+        oids = [git.write_blob(b) for b in blobs]
+    for oid, records in zip(oids, ordered):
+        git.record_cache.put(oid, records)
+    return oids
 
 
 def _reshard(git: GitRepo, base: Optional[ColumnRecords], changed: dict[str, dict[str, str]],
@@ -70,7 +86,8 @@ def _reshard(git: GitRepo, base: Optional[ColumnRecords], changed: dict[str, dic
     regrouped: dict[str, dict[str, str]] = defaultdict(dict)
     for enc, digest in records.items():
         regrouped[shard_prefix(enc, new_digits)][enc] = digest
-    updates = {shard_path(p): write_shard(git, s) for p, s in regrouped.items()}
+    updates: dict[tuple[str, ...], Optional[str]] = dict(zip(
+        [shard_path(p) for p in regrouped], write_shards(git, list(regrouped.values()))))
     return git.update_tree(None, updates) if updates else None
 
 
