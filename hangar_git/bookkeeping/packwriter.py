@@ -8,7 +8,8 @@ version-2 index, undeltified, at zlib level 1; smaller ones stay loose.
 
 The pack and its index are written under temporary names and renamed into
 ``objects/pack/``, the index last: git and libgit2 only see a pack through
-its index, so a killed writer leaves at most an unindexed temp file.
+its index, so a killed writer leaves at most an unindexed temp file. Past
+:data:`PACKS_BEFORE_GC` packs, git merges them in the background.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Sequence
 from .gitrepo import LOOSE_COMPRESSION
 
 PACK_MIN = 100
-PACKS_BEFORE_GC = 50  # git's gc.autoPackLimit
+PACKS_BEFORE_GC = 50  # as git's gc.autoPackLimit
 
 
 def _entry_header(obj_type: int, size: int) -> bytes:
@@ -90,8 +91,23 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable:
     return base
 
 
+_repacks: list[subprocess.Popen] = []
+
+
 def _maybe_gc(git_dir: str, folder: str) -> None:
-    """Let git consolidate packs once there are many (as git itself does after a push)."""
-    if sum(name.endswith(".idx") for name in os.listdir(folder)) > PACKS_BEFORE_GC:
-        subprocess.run(["git", "--git-dir", git_dir, "gc", "--auto", "--quiet"],
-                       capture_output=True, check=False)
+    """Once there are many packs, have git merge them into one, in the background.
+
+    ``git repack -a -d -k`` writes the new pack before it deletes the old
+    ones, keeps unreachable objects (a push in flight has sent objects no
+    ref names yet) and touches no refs, so readers and writers carry on
+    meanwhile (libgit2 looks for new packs when an object is not found).
+    """
+    _repacks[:] = [p for p in _repacks if p.poll() is None]
+    if _repacks or sum(name.endswith(".idx") for name in os.listdir(folder)) <= PACKS_BEFORE_GC:
+        return
+    try:
+        _repacks.append(subprocess.Popen(["git", "--git-dir", git_dir, "repack", "-a", "-d", "-k", "-q"],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True))
+    except OSError:
+        pass  # no git on PATH: packs just accumulate

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pygit2
 import pytest
 
 from hangar_git import Repository
+from hangar_git.bookkeeping import packwriter
 from hangar_git.bookkeeping.gitrepo import GitRepo
 from hangar_git.bookkeeping.packwriter import PACK_MIN, write_pack
 from hangar_git.bookkeeping.transfer import objects_to_send, read_raw, write_raw
@@ -71,3 +73,22 @@ def test_received_objects_become_a_pack_only_in_bulk(objects, tmp_path: Path) ->
     write_raw(dest, objects)                           # all present: nothing written
     assert len(list(pack_dir.glob("*.idx"))) == 1
     assert all(dest.has_object(o) for o, _, _ in objects)
+
+
+def test_many_packs_are_merged_in_the_background(objects, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packwriter, "PACKS_BEFORE_GC", 2)
+    dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
+    pack_dir = Path(dest.git_dir) / "objects" / "pack"
+    thirds = [objects[i::3] for i in range(3)]
+    for part in thirds[:2]:
+        write_pack(dest.git_dir, part)
+    assert len(list(pack_dir.glob("*.idx"))) == 2           # not past the limit yet
+    write_pack(dest.git_dir, thirds[2])                      # the third starts a repack
+    deadline = time.monotonic() + 30
+    while len(list(pack_dir.glob("*.idx"))) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(pack_dir.glob("*.idx"))) == 1
+    assert all(dest.has_object(o) for o, _, _ in objects)  # no ref names them: kept all the same
+    for proc in packwriter._repacks:
+        proc.wait(30)
