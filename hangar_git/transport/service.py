@@ -26,8 +26,9 @@ from ..faults import checkpoint
 from ..storage import Digest, ObjectStore, digests_to_raw, open_store
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
-from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_DATA_ITEMS, batch_bounds, batches, check_digests, check_oids,
-                   decode_data, decode_digest_list, decode_raw_digests, encode_data_parts, split_payload)
+from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, batch_bounds,
+                   check_digests, check_oids, chunked, decode_data, decode_digest_list, decode_raw_digests,
+                   encode_data_parts, split_payload)
 
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
@@ -167,8 +168,8 @@ def receive_objects(git: GitRepo, frame: Frame) -> int:
 
 
 def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None) -> None:
-    """Stream git objects as ``objects`` frames of about a thousand objects each."""
-    for batch in batches(todo, lambda _: 1024):
+    """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects each."""
+    for batch in chunked(todo, MAX_BATCH_ITEMS):
         raw = [read_raw(git, oid) for oid, _ in batch]
         stream.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
                                 "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
@@ -187,18 +188,21 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     in order and on this thread, as each frame is durable.
     """
     stored = 0
+    inflight: deque[tuple[Frame, Future]] = deque()
+
+    def finish_oldest() -> None:
+        nonlocal stored
+        done, future = inflight.popleft()
+        stored += future.result()
+        on_stored(done)
+
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-receive") as worker:
-        inflight: deque[tuple[Frame, Future]] = deque()
         for frame in frames:
             inflight.append((frame, worker.submit(receive_data, store, frame)))
             if len(inflight) > 1:
-                done, future = inflight.popleft()
-                stored += future.result()
-                on_stored(done)
+                finish_oldest()
         while inflight:
-            done, future = inflight.popleft()
-            stored += future.result()
-            on_stored(done)
+            finish_oldest()
     return stored
 
 

@@ -17,7 +17,7 @@ its content before keeping anything.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -173,22 +173,6 @@ def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[m
     ends = np.cumsum(lengths).tolist()
     view = memoryview(payload)
     return [view[end - n:end] for end, n in zip(ends, sizes)]
-
-
-def batches(items: Iterable[Any], size_of: Any, max_items: int = MAX_BATCH_ITEMS,
-            max_bytes: int = BATCH_BYTES) -> Iterator[list[Any]]:
-    """Group items into batches bounded by count and bytes (one oversized item per batch)."""
-    batch: list[Any] = []
-    nbytes = 0
-    for item in items:
-        n = size_of(item)
-        if batch and (len(batch) >= max_items or nbytes + n > max_bytes):
-            yield batch
-            batch, nbytes = [], 0
-        batch.append(item)
-        nbytes += n
-    if batch:
-        yield batch
 
 
 def batch_bounds(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tuple[int, int]]:
