@@ -103,8 +103,10 @@ class ObjectStore(ABC):
 
     def absent(self, raws: np.ndarray) -> np.ndarray:
         """Per raw digest (``S32``): True where this store does not hold the object."""
-        missing = set(self.missing([Digest(r.ljust(32, b"\0").hex()) for r in raws.tolist()]))
-        return np.array([r.ljust(32, b"\0").hex() in missing for r in raws.tolist()], dtype=bool)
+        text = raws.tobytes().hex()
+        digests = [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
+        missing = set(self.missing(digests))
+        return np.array([d in missing for d in digests], dtype=bool)
 
     @abstractmethod
     def iter_objects(self) -> Iterator[ObjectInfo]: ...

@@ -244,11 +244,7 @@ class TileDBStore(ObjectStore):
                   if d not in self._pending and d not in self._pending_large]
         if not wanted:
             return []
-        raws = digests_to_raw(wanted)
-        present = self._present_mask(raws)
-        if not present.all() and self._load_packs():
-            present = self._present_mask(raws)
-        return [d for d, p in zip(wanted, present) if not p]
+        return [d for d, a in zip(wanted, self.absent(digests_to_raw(wanted)).tolist()) if a]
 
     def absent(self, raws: np.ndarray) -> np.ndarray:
         present = self._present_mask(raws)
@@ -341,11 +337,8 @@ class TileDBStore(ObjectStore):
     def _read(self, digest: Digest) -> tuple[Meta, memoryview]:
         hit = self._memo.get(digest)
         if hit is not None:
-            (name, chunk_no), pack, off, end, meta = hit
-            data = self._cache.get((name, chunk_no))
-            if data is None:
-                data = self._chunk(pack, chunk_no)
-            return Meta(meta), data[off:end]
+            (_, chunk_no), pack, off, end, meta = hit
+            return Meta(meta), self._chunk(pack, chunk_no)[off:end]
         pending = self._pending.get(digest)
         if pending is not None:
             return Meta(pending[0]), memoryview(pending[1])
