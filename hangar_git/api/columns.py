@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -201,16 +201,7 @@ class Column:
 
     def _large_batches(self, size: int = 8 * _BATCH) -> Iterator[tuple[list[str], list[str]]]:
         """Like :meth:`_record_batches`, merging small shards into batches of ~``size``."""
-        encs: list[str] = []
-        digests: list[str] = []
-        for e, d in self._record_batches():
-            encs += e
-            digests += d
-            if len(encs) >= size:
-                yield encs, digests
-                encs, digests = [], []
-        if encs:
-            yield encs, digests
+        return _merged(self._record_batches(), size, lambda parts: [d for part in parts for d in part])
 
     def _batches_with_missing(self) -> Iterator[tuple[list[str], list[str], set[str]]]:
         """Records in batches (staged changes applied), each with its digests whose data is not here."""
@@ -452,16 +443,7 @@ class NdarrayColumn(Column):
             for encs, digests in self._large_batches(size):
                 yield [decode_key(e) for e in encs], digests_to_raw(digests)
             return
-        keys: list[Key] = []
-        raws: list[np.ndarray] = []
-        for block in self._records.shard_blocks():
-            keys += block.keys
-            raws.append(block.digests)
-            if len(keys) >= size:
-                yield keys, np.concatenate(raws)
-                keys, raws = [], []
-        if keys:
-            yield keys, np.concatenate(raws)
+        yield from _merged(((b.keys, b.digests) for b in self._records.shard_blocks()), size, np.concatenate)
 
     def _decode(self, meta: str, data: memoryview) -> np.ndarray:
         if meta == self._meta:  # one constructor over the cached bytes, then a private copy
@@ -507,6 +489,21 @@ class BytesColumn(Column):
 
 
 COLUMN_CLASSES = {"ndarray": NdarrayColumn, "str": StrColumn, "bytes": BytesColumn}
+
+
+def _merged(parts: Iterable[tuple[list[Any], Any]], size: int,
+            join: Callable[[list[Any]], Any]) -> Iterator[tuple[list[Any], Any]]:
+    """(keys, values) parts merged into batches of about ``size`` keys; ``join`` merges values."""
+    keys: list[Any] = []
+    values: list[Any] = []
+    for k, v in parts:
+        keys += k
+        values.append(v)
+        if len(keys) >= size:
+            yield keys, join(values)
+            keys, values = [], []
+    if keys:
+        yield keys, join(values)
 
 
 def make_column(checkout: "Checkout", name: str, schema: ColumnSchema,
