@@ -119,6 +119,10 @@ class GitRepo:
     def write_blob(self, data: bytes) -> Oid:
         return Oid(str(self._repo.create_blob(data)))
 
+    def write_object(self, obj_type: int, data: bytes) -> Oid:
+        """Store an object of any type as a loose object."""
+        return Oid(str(self._repo.odb.write(obj_type, data)))
+
     def has_object(self, oid: str) -> bool:
         try:
             return pygit2.Oid(hex=oid) in self._repo.odb

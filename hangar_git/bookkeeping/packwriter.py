@@ -1,4 +1,5 @@
-"""Write received git objects as one pack file instead of thousands of loose objects.
+"""Write many git objects (received ones, a big commit's shards) as one pack file
+instead of thousands of loose objects.
 
 A clone of a million-sample column receives some 4,000 objects; as loose
 objects each is its own file, and creating the files was 60% of the clone
@@ -20,7 +21,7 @@ import subprocess
 import zlib
 from typing import Sequence
 
-from .gitrepo import LOOSE_COMPRESSION
+from .gitrepo import LOOSE_COMPRESSION, GitRepo
 
 PACK_MIN = 100
 PACKS_BEFORE_GC = 50  # as git's gc.autoPackLimit
@@ -64,6 +65,17 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes
                       struct.pack(f">{n}I", *(crc for _, crc, _ in entries)),
                       struct.pack(f">{n}I", *(off for _, _, off in entries)), checksum])
     return body + checksum, index + hashlib.sha1(index).digest(), checksum.hex()
+
+
+def write_objects(git: GitRepo, objects: Sequence[tuple[str, int, bytes]]) -> None:
+    """Store the ``(oid, type, data)`` objects git lacks: one pack when there are
+    :data:`PACK_MIN` or more, else loose objects."""
+    new = [o for o in dict((o[0], o) for o in objects).values() if not git.has_object(o[0])]
+    if len(new) >= PACK_MIN:
+        write_pack(git.git_dir, new, durable=git.durable)
+    else:
+        for _, obj_type, data in new:
+            git.write_object(obj_type, data)
 
 
 def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable: bool = False) -> str:

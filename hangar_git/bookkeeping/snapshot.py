@@ -69,9 +69,7 @@ class ColumnRecords:
         """Records of one shard (cached; do not mutate)."""
         shard = self._shards.get(prefix)
         if shard is None:
-            if self._shard_map is None:
-                self._shard_map = self.shard_oids()
-            oid = self._shard_map.get(prefix)
+            oid = self._oids().get(prefix)
             shard = SHARDS.get(self.git, oid) if oid else {}
             self._shards[prefix] = shard
             self._known.update(shard)
@@ -88,6 +86,12 @@ class ColumnRecords:
                 digest = self.shard(prefix).get(enc)
         return digest
 
+    def _oids(self) -> dict[str, Oid]:
+        """:meth:`shard_oids`, walked once (the samples tree never changes)."""
+        if self._shard_map is None:
+            self._shard_map = self.shard_oids()
+        return self._shard_map
+
     def shard_oids(self) -> dict[str, Oid]:
         """prefix -> blob oid of every non-empty shard."""
         out: dict[str, Oid] = {}
@@ -103,7 +107,7 @@ class ColumnRecords:
 
     def shard_lists(self) -> Iterator[tuple[list[str], list[str]]]:
         """(encoded keys, digests) of each shard in turn: the fast bulk path."""
-        for prefix, oid in sorted(self.shard_oids().items()):
+        for prefix, oid in sorted(self._oids().items()):
             shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
             yield list(shard), list(shard.values())
 
@@ -114,7 +118,7 @@ class ColumnRecords:
         from git once and cached.
         """
         cache = self.git.record_cache
-        for prefix, oid in sorted(self.shard_oids().items()):
+        for prefix, oid in sorted(self._oids().items()):
             block = cache.get(oid)
             if block is None:
                 shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)

@@ -12,7 +12,7 @@ import pygit2
 
 from ..errors import IntegrityError
 from .gitrepo import GitRepo, Oid
-from .packwriter import PACK_MIN, write_pack
+from .packwriter import write_objects
 
 COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.ObjectType.TREE), \
     int(pygit2.enums.ObjectType.BLOB)
@@ -76,13 +76,7 @@ def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
     kept) before any is written; ones already here are skipped; a large batch becomes one pack."""
     for oid, obj_type, data in objects:
         check_raw(oid, obj_type, data)
-    odb = git._repo.odb
-    new = [o for o in dict((o[0], o) for o in objects).values() if pygit2.Oid(hex=o[0]) not in odb]
-    if len(new) >= PACK_MIN:
-        write_pack(git.git_dir, new, durable=git.durable)
-        return
-    for oid, obj_type, data in new:
-        odb.write(obj_type, data)
+    write_objects(git, objects)
 
 
 def check_raw(oid: str, obj_type: int, data: bytes) -> None:

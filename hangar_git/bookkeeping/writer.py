@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Optional
 
 from .gitrepo import BLOB, GitRepo, Oid
-from .packwriter import PACK_MIN, write_pack
+from .packwriter import write_objects
 from .records import (ColumnSchema, ColumnStats, encode_format, encode_metadata, encode_shard,
                       shard_digits_for, shard_path, shard_prefix)
 from .snapshot import ColumnRecords
@@ -62,13 +62,8 @@ def write_shards(git: GitRepo, shards: list[dict[str, str]]) -> list[Oid]:
     """
     ordered = [{k: records[k] for k in sorted(records)} for records in shards]
     blobs = [encode_shard(records) for records in ordered]
-    if len(blobs) >= PACK_MIN:
-        oids = [git.blob_id(b) for b in blobs]
-        fresh = {o: b for o, b in zip(oids, blobs) if not git.has_object(o)}
-        if fresh:
-            write_pack(git.git_dir, [(o, BLOB, b) for o, b in fresh.items()], durable=git.durable)
-    else:
-        oids = [git.write_blob(b) for b in blobs]
+    oids = [git.blob_id(b) for b in blobs]
+    write_objects(git, [(o, BLOB, b) for o, b in zip(oids, blobs)])
     for oid, records in zip(oids, ordered):
         git.record_cache.put(oid, records)
     return oids
