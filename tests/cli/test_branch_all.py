@@ -1,23 +1,16 @@
 """`git hangar branch -a` lists remote-tracking branches, as `repo.list_branches()` does."""
 from __future__ import annotations
 
-import numpy as np
 from click.testing import CliRunner
 
-from hangar_git import Repository
 from hangar_git.cli.main import cli
+
+from ..repos import add_bare_origin, one_sample_repo
 
 
 def test_branch_all_lists_remote_tracking_branches(tmp_path):
-    server = Repository(str(tmp_path / "srv"), exists=False)
-    server.init("s", "s@x", bare=True)
-    repo = Repository(str(tmp_path / "a"), exists=False)
-    repo.init("t", "t@x")
-    with repo.checkout(write=True) as co:
-        co.add_ndarray_column("x", prototype=np.zeros(3))[0] = np.ones(3)
-        co.commit("one")
-    repo.remote.add("origin", str(tmp_path / "srv"))
-    repo.remote.quiet = True
+    repo = one_sample_repo(tmp_path / "a")
+    add_bare_origin(repo, tmp_path / "srv")
     repo.remote.push("origin", "master")
     runner = CliRunner()
     local = runner.invoke(cli, ["-C", str(tmp_path / "a"), "branch"])
@@ -28,11 +21,7 @@ def test_branch_all_lists_remote_tracking_branches(tmp_path):
 
 
 def test_remote_failures_are_one_line(tmp_path):
-    repo = Repository(str(tmp_path / "a"), exists=False)
-    repo.init("t", "t@x")
-    with repo.checkout(write=True) as co:
-        co.add_ndarray_column("x", prototype=np.zeros(3))[0] = np.ones(3)
-        co.commit("one")
+    repo = one_sample_repo(tmp_path / "a")
     (tmp_path / "not-a-repo").mkdir()
     repo.remote.add("origin", str(tmp_path / "not-a-repo"))
     result = CliRunner().invoke(cli, ["-C", str(tmp_path / "a"), "push", "origin", "master"])

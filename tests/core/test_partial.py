@@ -10,6 +10,7 @@ import pytest
 
 from hangar_git import HangarError, MissingDataError, Repository
 
+from ..repos import add_bare_origin, one_sample_repo
 from .conftest import assert_same_array, new_repo
 
 ARRAYS = {i: np.full((3, 2), i, np.int32) for i in range(6)}
@@ -152,23 +153,13 @@ def test_writer_can_commit_on_top_of_remote_references(partial: Repository) -> N
 
 
 def test_missing_data_error_names_the_remote_and_branch(tmp_path):
-    import numpy as np
-    import pytest as _pytest
-    from hangar_git import MissingDataError, Repository
-    server = Repository(str(tmp_path / "srv"), exists=False)
-    server.init("s", "s@x", bare=True)
-    origin = Repository(str(tmp_path / "a"), exists=False)
-    origin.init("t", "t@x")
-    with origin.checkout(write=True) as co:
-        co.add_ndarray_column("x", prototype=np.zeros(3))[7] = np.ones(3)
-        co.commit("one")
-    origin.remote.add("origin", str(tmp_path / "srv"))
-    origin.remote.quiet = True
+    origin = one_sample_repo(tmp_path / "a", key=7)
+    add_bare_origin(origin, tmp_path / "srv")
     origin.remote.push("origin", "master")
     clone = Repository(str(tmp_path / "b"), exists=False)
     clone.clone("c", "c@x", str(tmp_path / "srv"))
-    with _pytest.warns(UserWarning):
+    with pytest.warns(UserWarning):
         co = clone.checkout(branch="master")
-    with _pytest.raises(MissingDataError, match="fetch-data origin master --column x"):
+    with pytest.raises(MissingDataError, match="fetch-data origin master --column x"):
         co["x", 7]
     co.close()

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hangar_git import IntegrityError, MissingDataError, Repository
+from hangar_git import HangarError, IntegrityError, MissingDataError, Repository
 from hangar_git.cli.main import cli
+
+from ..repos import add_bare_origin
 
 
 def _repo(path) -> Repository:
@@ -68,11 +70,9 @@ def test_fsck_finds_corrupt_store_and_reads_refuse(tmp_path, rows, quick):
 
 
 def test_fsck_reports_lost_data_but_not_remote_references(tmp_path, rows):
-    server = Repository(str(tmp_path / "srv"), exists=False)
-    server.init("s", "s@x", bare=True)
     origin = _repo(tmp_path / "a")
     _commit_rows(origin, rows)
-    origin.remote.add("origin", str(tmp_path / "srv"))
+    add_bare_origin(origin, tmp_path / "srv")
     origin.remote.push("origin", "master")
     clone = Repository(str(tmp_path / "b"), exists=False)
     clone.clone("c", "c@x", str(tmp_path / "srv"))
@@ -119,12 +119,9 @@ def test_gc_keeps_what_the_staging_area_holds(tmp_path, rows):
 
 
 def test_drop_needs_a_remote_copy_then_fetch_data_restores(tmp_path, rows):
-    server = Repository(str(tmp_path / "srv"), exists=False)
-    server.init("s", "s@x", bare=True)
     repo = _repo(tmp_path / "a")
     _commit_rows(repo, rows)
-    repo.remote.add("origin", str(tmp_path / "srv"))
-    from hangar_git import HangarError
+    add_bare_origin(repo, tmp_path / "srv")
     with pytest.raises(HangarError, match="push it first"):
         repo.drop("origin", "master")
     repo.remote.push("origin", "master")
