@@ -42,9 +42,6 @@ class ShardBlock:
     keys: list[Key]
     digests: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
 
 def block_of(records: dict[str, str]) -> ShardBlock:
     """A block from parsed shard records (encoded key -> hex digest), keeping their order."""
@@ -106,19 +103,15 @@ class RecordCache:
         tmp = os.path.join(self.root, f".tmp-{oid}-{os.getpid()}-{threading.get_ident()}")
         try:
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            except FileNotFoundError:
+                fh = open(tmp, "wb")
+            except FileNotFoundError:  # the first entry: make the folder
                 os.makedirs(self.root, exist_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(blob)
-                os.replace(tmp, path)
-            except BaseException:
-                _unlink(tmp)
-                raise
-        except OSError:
-            pass  # read-only repository, full disk: scans read git instead
+                fh = open(tmp, "wb")
+            with fh:
+                fh.write(blob)
+            os.replace(tmp, path)
+        except OSError:  # read-only repository, full disk: scans read git instead
+            _unlink(tmp)
         return _decode(count, int_keys, digests, keys)
 
     def oids(self) -> Iterable[str]:
