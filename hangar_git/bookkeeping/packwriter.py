@@ -21,6 +21,7 @@ import subprocess
 import zlib
 from typing import Sequence
 
+from ..fileio import fsync_dir, write_file
 from .gitrepo import LOOSE_COMPRESSION, GitRepo
 
 PACK_MIN = 100
@@ -87,18 +88,10 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable:
     base = os.path.join(folder, f"pack-{name}")
     for suffix, data in ((".pack", pack), (".idx", index)):
         tmp = f"{base}{suffix}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
+        write_file(tmp, data, durable=durable)
         os.replace(tmp, base + suffix)
     if durable:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(folder)
     _maybe_gc(git_dir, folder)
     return base
 

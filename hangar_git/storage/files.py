@@ -22,6 +22,7 @@ import tiledb
 
 from ..errors import IntegrityError
 from ..faults import checkpoint
+from ..fileio import fsync_dir, write_file
 from .base import Buffer
 from .codec import UNDECODABLE, compress, typesize
 from .objects import Meta, verify
@@ -29,15 +30,6 @@ from .objects import Meta, verify
 MAGIC = b"HGLO"
 RAW, BLOSC = 0, 1
 _HEAD = struct.Struct("<BQ")
-
-
-def fsync_dir(path: str) -> None:
-    """Make a rename in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
@@ -122,12 +114,7 @@ class StoreFiles:
         tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
         head = MAGIC + _HEAD.pack(flag, view.nbytes)
         if self.local:
-            with open(self._os(tmp), "wb") as fh:
-                fh.write(head)
-                fh.write(payload)
-                if self.durable:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+            write_file(self._os(tmp), head, payload, durable=self.durable)
         else:  # the VFS fsyncs on close
             with self._vfs.open(tmp, "wb") as fh:
                 fh.write(head)
