@@ -19,7 +19,7 @@ import paramiko
 
 from hangar_git.errors import AuthenticationError, HostKeyError, RemoteError
 
-from ._channelio import StderrTail, channel_streams
+from ._channelio import StderrTail, channel_streams, use_chunk_pipe
 
 # Tuned on loopback (tests/transport/bench_transport.py): 16 MiB windows keep the
 # pipe full while bounding per-connection memory; packets up to 256 KiB (what we
@@ -202,6 +202,7 @@ class ParamikoSSHVendor(SSHVendor):
         try:
             chan = transport.open_session(window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE,
                                           timeout=target.timeout)
+            use_chunk_pipe(chan)
             chan.exec_command(command)
         except (paramiko.SSHException, OSError) as exc:
             raise RemoteError(f"{target}: the server refused to run {command!r} ({exc})") from None

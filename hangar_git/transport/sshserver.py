@@ -22,7 +22,7 @@ import paramiko
 
 from hangar_git.errors import HangarError, PermissionDeniedError, RemoteError
 
-from ._channelio import channel_streams
+from ._channelio import channel_streams, use_chunk_pipe
 from .rpc import ServiceHandler
 from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE
 
@@ -140,6 +140,7 @@ class _Interface(paramiko.ServerInterface):
         if self.command is not None:
             return False
         self.command = command
+        use_chunk_pipe(channel)  # before the reply: no data can have arrived yet
         self.exec_requested.set()
         return True
 
