@@ -46,8 +46,13 @@ class ObjectStore(ABC):
         """Meta and bytes of an object (verified); KeyError if absent."""
 
     @abstractmethod
-    def read_many(self, digests: Iterable[Digest]) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        """Objects in the order asked, fetching storage in large batches."""
+    def read_many(self, digests: Iterable[Digest], *,
+                  verify: bool = True) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        """Objects in the order asked, fetching storage in large batches.
+
+        ``verify=False`` skips re-hashing large objects against their digests:
+        for bytes on their way to a receiver that verifies them itself.
+        """
 
     @abstractmethod
     def put(self, digest: Digest, meta: Meta, data: Buffer) -> None:

@@ -414,9 +414,11 @@ class TileDBStore(ObjectStore):
             found[hit] = True
         return out, found
 
-    def read_many(self, digests: Iterable[Digest]) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        """Objects in order; small ones from chunks loaded many per query, large ones read
-        (and verified) a few at a time in parallel, ahead of the caller."""
+    def read_many(self, digests: Iterable[Digest], *,
+                  verify: bool = True) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        """Objects in order; small ones from chunks loaded many per query (each chunk
+        checksummed), large ones read (and, with ``verify``, re-hashed) a few at a time
+        in parallel, ahead of the caller."""
         digests = list(digests)
         large = iter(self._prefetch(digests))
         ahead: dict[str, Future] = {}
@@ -426,7 +428,7 @@ class TileDBStore(ObjectStore):
                 item = next(large, None)
                 if item is None:
                     return
-                ahead[item[0]] = _io_pool().submit(self._files.read_object, *item)
+                ahead[item[0]] = _io_pool().submit(self._files.read_object, *item, verify=verify)
 
         top_up()
         for d in digests:

@@ -211,7 +211,16 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
     if frame.kind != "data":
         raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
     batch = decode_data(frame.header, frame.payload)
-    store.put_batch(batch)  # all verified before any is kept
+    try:
+        store.put_batch(batch)  # all verified before any is kept
+    except IntegrityError as exc:
+        if not exc.expected:
+            raise
+        raise IntegrityError(
+            f"received object {exc.expected} does not match its digest (its bytes hash to {exc.got}); "
+            f"nothing of its batch was kept. The sender's copy is damaged or was altered in transit: "
+            f"run `git hangar fsck` in the sending repository, then try again",
+            expected=exc.expected, got=exc.got) from None
     return len(batch)
 
 
@@ -258,7 +267,8 @@ def _batch_payload(store: ObjectStore, names: list[str], metas: list[Any],
     if payload is not None:
         return None, payload
     read_metas, parts = [], []
-    for _, meta, data in store.read_many(names):  # type: ignore[arg-type]
+    # not re-hashed here: the receiver verifies every object before it keeps any
+    for _, meta, data in store.read_many(names, verify=False):  # type: ignore[arg-type]
         read_metas.append(meta)
         parts.append(data)
     return read_metas, parts

@@ -216,6 +216,53 @@ def test_damaged_git_objects_in_a_push_are_refused(world: World, tmp_path: Path,
     assert head(server) == world.commits["c1"]
 
 
+# -- damaged at rest on the sending side: the sender streams without re-hashing, the receiver catches it --
+def _damage_large_objects(repo: Path) -> list[str]:
+    """Flip one byte in the middle of every large-object file of ``repo``; returns their digests."""
+    store = repo / "hangar" / "store" if (repo / "hangar").is_dir() else repo / ".git/hangar/store"
+    names = []
+    for path in sorted((store / "large").glob("*/*")):
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 0x08
+        path.write_bytes(bytes(raw))
+        names.append(path.name)
+    assert names
+    return names
+
+
+def test_fetch_data_from_a_server_with_damaged_files_is_refused_and_nothing_is_kept(
+        world: World, tmp_path: Path) -> None:
+    server = place(world.server["c1"], tmp_path / "server")
+    client = place(world.clone_c1_nodata, tmp_path / "client", remote=server)
+    damaged = _damage_large_objects(server)
+    repo = Repository(client)
+    repo.remote.quiet = True
+    with pytest.raises(IntegrityError, match="run `git hangar fsck` in the sending repository") as err:
+        repo.remote.fetch_data("origin", "master")
+    assert err.value.expected in damaged
+    repo.ctx.reset_store()
+    kept = {o.digest for o in Repository(client).ctx.store.iter_objects()}
+    assert not kept & set(damaged)  # undamaged batches before it may stay: a retry resumes
+    assert not list((client / ".git/hangar/store/large").glob("*/*"))
+    hangar_fsck(client)
+    assert not Repository(server).fsck().ok  # the server's own check names the damage
+
+
+def test_push_of_damaged_local_files_is_refused_by_the_server(world: World, tmp_path: Path) -> None:
+    server = place(world.server["c0"], tmp_path / "server")
+    client = place(world.client["c1"], tmp_path / "client", remote=server)
+    files_before = _store_files(server)
+    damaged = _damage_large_objects(client)
+    repo = Repository(client)
+    repo.remote.quiet = True
+    with pytest.raises(IntegrityError, match="sending repository") as err:
+        repo.remote.push("origin", "master")
+    assert any(d in str(err.value) for d in damaged)
+    assert head(server) == world.commits["c0"]
+    assert _store_files(server) == files_before
+    hangar_fsck(server)
+
+
 def _git_objects(path: Path) -> set[str]:
     import subprocess
     out = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
