@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -100,11 +100,25 @@ class ObjectStore(ABC):
     def put_batch(self, batch: ObjectBatch) -> None:
         """Verify a received batch and make it durable (one flush); nothing of it is kept
         unless every object matches its digest (IntegrityError)."""
+        self.commit_batch(self.stage_batch(batch))
+
+    def stage_batch(self, batch: ObjectBatch) -> Any:
+        """The first half of :meth:`put_batch`: verify ``batch`` (IntegrityError) and do
+        whatever can be done before keeping it. Touches no shared state, so several
+        batches may be staged on several threads at once."""
         verify_batch(batch)
+        return batch
+
+    def commit_batch(self, staged: Any) -> None:
+        """The second half of :meth:`put_batch`: keep a staged batch. One thread, in order."""
         checkpoint("store.batch.verified")
+        batch: ObjectBatch = staged
         for i in range(len(batch)):
             self.put(batch.digest(i), batch.meta(i), batch.part(i))
         self.flush()
+
+    def discard_staged(self, staged: Any) -> None:
+        """Drop a staged batch that will not be committed (a batch before it failed)."""
 
     def absent(self, raws: np.ndarray) -> np.ndarray:
         """Per raw digest (``S32``): True where this store does not hold the object."""

@@ -22,7 +22,7 @@ import tiledb
 
 from ..errors import IntegrityError
 from ..faults import checkpoint
-from ..fileio import fsync_dir, write_file
+from ..fileio import fsync_dir, write_file, write_file_uncached
 from .base import Buffer
 from .codec import UNDECODABLE, compress, typesize
 from .objects import Meta
@@ -110,18 +110,27 @@ class StoreFiles:
             verify_object(digest, meta, data)
         return Meta(meta), memoryview(data)
 
-    def write_tmp(self, meta: str, data: Buffer) -> str:
-        """Write an object's file under a temporary name; returns that name."""
+    def write_tmp(self, meta: str, data: Buffer, *, uncached: bool = False) -> str:
+        """Write an object's file under a temporary name; returns that name.
+
+        ``uncached`` writes it around the page cache (objects received in bulk).
+        """
         view = memoryview(data).cast("B")
         flag, payload = encode(meta, view)
         tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
         head = MAGIC + _HEAD.pack(flag, view.nbytes)
-        if self.local:
-            write_file(self._os(tmp), head, payload, durable=self.durable)
-        else:  # the VFS fsyncs on close
-            with self._vfs.open(tmp, "wb") as fh:
-                fh.write(head)
-                fh.write(payload)
+        try:
+            if self.local:
+                write = write_file_uncached if uncached else write_file
+                write(self._os(tmp), head, payload, durable=self.durable)
+            else:  # the VFS fsyncs on close
+                with self._vfs.open(tmp, "wb") as fh:
+                    fh.write(head)
+                    fh.write(payload)
+        except BaseException:
+            if self.exists(tmp):  # a full disk, say: leave no partial file behind
+                self.remove(tmp)
+            raise
         return tmp
 
     def publish(self, tmp: str, digest: str) -> None:

@@ -577,18 +577,17 @@ class TileDBStore(ObjectStore):
     def pending_count(self) -> int:
         return len(self._pending) + len(self._pending_large)
 
-    def put_batch(self, batch: ObjectBatch) -> None:
-        """Verify a received batch and make it durable; nothing of it is kept unless every
-        object matches its digest.
+    def stage_batch(self, batch: ObjectBatch) -> "_StagedBatch":
+        """Verify a received batch, its large objects written to temporary files while
+        they are hashed (file writes and hashing release the GIL); nothing is kept yet.
 
-        Large objects are written to temporary files while they are hashed
-        (file writes and hashing release the GIL), then published; small
-        ones not stored yet go to one pack straight from the batch's buffer.
+        Reads no store state: received batches are staged on several threads
+        at once, then committed in order by :meth:`commit_batch`.
         """
         self._check_writable()
-        is_large = batch.sizes >= LARGE_THRESHOLD
-        large = self._new_large(batch, np.flatnonzero(is_large).tolist())
-        writing = [_io_pool().submit(self._files.write_tmp, batch.meta(i), batch.part(i)) for i in large.values()]
+        large = _large_rows(batch)
+        writing = [_io_pool().submit(self._files.write_tmp, batch.meta(i), batch.part(i), uncached=True)
+                   for i in large.values()]
         try:
             verify_batch(batch)
             temps = [w.result() for w in writing]
@@ -597,22 +596,26 @@ class TileDBStore(ObjectStore):
                 if w.exception() is None:
                     self._files.remove(w.result())
             raise
+        return _StagedBatch(batch, dict(zip(large, temps)))
+
+    def commit_batch(self, staged: "_StagedBatch") -> None:
+        """Keep a staged batch: publish its large objects (those not held yet), write its
+        small ones not stored yet as one pack straight from the batch's buffer, index all."""
         checkpoint("store.batch.verified")
-        for digest, tmp in zip(large, temps):
-            self._files.publish(tmp, digest)
-        for i in np.flatnonzero(is_large).tolist():
-            self._pending_large[batch.digest(i)] = (batch.meta(i), int(batch.sizes[i]))
-        self._put_small(batch, np.flatnonzero(~is_large))
+        batch = staged.batch
+        for digest, tmp in staged.temps.items():
+            if digest in self._pending_large or self._locate(digest) is not None:
+                self._files.remove(tmp)
+            else:
+                self._files.publish(tmp, digest)
+        for digest, i in _large_rows(batch).items():
+            self._pending_large[digest] = (batch.meta(i), int(batch.sizes[i]))
+        self._put_small(batch, np.flatnonzero(batch.sizes < LARGE_THRESHOLD))
         self.flush()
 
-    def _new_large(self, batch: ObjectBatch, rows: list[int]) -> dict[Digest, int]:
-        """Digest -> row of the batch's large objects this store does not hold yet (once each)."""
-        out: dict[Digest, int] = {}
-        for i in rows:
-            d = batch.digest(i)
-            if d not in out and d not in self._pending_large and self._locate(d) is None:
-                out[d] = i
-        return out
+    def discard_staged(self, staged: "_StagedBatch") -> None:
+        for tmp in staged.temps.values():
+            self._files.remove(tmp)
 
     def _put_small(self, batch: ObjectBatch, small: np.ndarray) -> None:
         """Write a batch's small objects not stored yet as one pack."""
@@ -869,6 +872,19 @@ class RewriteResult:
     removed: int = 0
     removed_bytes: int = 0
     kept: int = 0
+
+
+@dataclass(frozen=True)
+class _StagedBatch:
+    """A verified batch whose large objects wait in temporary files (digest -> temp name)."""
+
+    batch: ObjectBatch
+    temps: dict[Digest, str]
+
+
+def _large_rows(batch: ObjectBatch) -> dict[Digest, int]:
+    """Digest -> row of each large object of ``batch`` (once each: a batch may repeat one)."""
+    return {batch.digest(i): i for i in np.flatnonzero(batch.sizes >= LARGE_THRESHOLD).tolist()}
 
 
 def _pack_name() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Optional
@@ -23,7 +24,7 @@ from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_se
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, digests_to_raw, open_store
+from ..storage import Digest, ObjectBatch, ObjectStore, digests_to_raw, open_store
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, batch_bounds,
@@ -177,42 +178,66 @@ def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] 
             progress.update(len(batch))
 
 
+RECEIVE_AHEAD = 2
+"""Data frames verified (and their large objects written) at once while the next arrives."""
+
+
 def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                    on_stored: Callable[[Frame], None] = lambda frame: None) -> int:
     """Verify and store ``data`` frames; returns how many objects they held.
 
-    Each frame is verified and written on a worker thread while the next one
-    is read off the wire (one frame ahead), so the network, hashing and
-    disk overlap. The first failure is raised once the frame after it has
-    arrived; nothing of the failed frame is kept. ``on_stored`` is called,
-    in order and on this thread, as each frame is durable.
+    Frames are staged (verified, large objects written to temporary files)
+    on worker threads, up to ``RECEIVE_AHEAD`` at once, while the next ones
+    are read off the wire, so the network, hashing and disk overlap; one
+    committer thread keeps each as soon as it is staged, in order. Nothing
+    of a frame that fails verification is kept, nor of any after it; if
+    the stream itself breaks, what had arrived is kept (a retry resumes).
+    ``on_stored`` is called, in order and on this thread, as frames are durable.
     """
     stored = 0
     inflight: deque[tuple[Frame, Future]] = deque()
+    failed = threading.Event()
+
+    def commit(staging: Future) -> int:
+        try:
+            batch, staged = staging.result()
+            if failed.is_set():
+                store.discard_staged(staged)
+                raise HangarError("not kept: an earlier data frame was refused")
+            store.commit_batch(staged)
+        except BaseException:
+            failed.set()
+            raise
+        return len(batch)
 
     def finish_oldest() -> None:
         nonlocal stored
-        done, future = inflight.popleft()
-        stored += future.result()
-        on_stored(done)
+        frame, committing = inflight.popleft()
+        stored += committing.result()
+        on_stored(frame)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="hangar-receive") as worker:
-        for frame in frames:
-            inflight.append((frame, worker.submit(receive_data, store, frame)))
-            if len(inflight) > 1:
+    with ThreadPoolExecutor(RECEIVE_AHEAD, thread_name_prefix="hangar-receive") as stagers, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
+        try:
+            for frame in frames:
+                inflight.append((frame, committer.submit(commit, stagers.submit(stage_data, store, frame))))
+                while inflight and (inflight[0][1].done() or len(inflight) > RECEIVE_AHEAD + 1):
+                    finish_oldest()
+            while inflight:
                 finish_oldest()
-        while inflight:
-            finish_oldest()
+        finally:  # the stream broke or a frame was refused: let the others settle first
+            for _, committing in inflight:
+                committing.exception()
     return stored
 
 
-def receive_data(store: ObjectStore, frame: Frame) -> int:
-    """Verify and store one ``data`` frame durably; returns how many objects it held."""
+def stage_data(store: ObjectStore, frame: Frame) -> tuple[ObjectBatch, Any]:
+    """Decode and stage (verify) one ``data`` frame: (its batch, what to commit)."""
     if frame.kind != "data":
         raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
     batch = decode_data(frame.header, frame.payload)
     try:
-        store.put_batch(batch)  # all verified before any is kept
+        return batch, store.stage_batch(batch)  # all verified before any is kept
     except IntegrityError as exc:
         if not exc.expected:
             raise
@@ -221,12 +246,11 @@ def receive_data(store: ObjectStore, frame: Frame) -> int:
             f"nothing of its batch was kept. The sender's copy is damaged or was altered in transit: "
             f"run `git hangar fsck` in the sending repository, then try again",
             expected=exc.expected, got=exc.got) from None
-    return len(batch)
 
 
 def send_data(store: ObjectStore, stream: Any, digests: list[str],
               progress: Optional[Any] = None, fault: str = "") -> int:
-    """Stream objects as ``data`` frames (read and verified from the store).
+    """Stream objects as ``data`` frames (read from the store; the receiver verifies them).
 
     The next frame's objects are read while the current one is sent.
     ``fault`` names the kill point (:mod:`hangar_git.faults`) passed after each frame.

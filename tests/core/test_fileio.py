@@ -1,0 +1,63 @@
+"""Files written around the page cache (O_DIRECT), as received large objects are."""
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hangar_git import fileio
+from hangar_git.fileio import DIRECT_ALIGN, DIRECT_PIECE, write_file_uncached
+
+
+@pytest.mark.parametrize("sizes", [
+    (13, 0), (13, 1), (13, DIRECT_ALIGN - 13), (13, DIRECT_ALIGN), (13, 4 << 20),
+    (13, DIRECT_PIECE - 13), (13, DIRECT_PIECE + 5), (0, 3 * DIRECT_PIECE + 17), (7, 11, 1 << 20),
+], ids=lambda s: "+".join(map(str, s)))
+@pytest.mark.parametrize("durable", [False, True], ids=["plain", "durable"])
+def test_uncached_write_holds_exactly_the_parts(sizes: tuple[int, ...], durable: bool, tmp_path: Path) -> None:
+    rng = np.random.default_rng(len(sizes) + sum(sizes))
+    parts = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in sizes]
+    path = tmp_path / "f"
+    write_file_uncached(str(path), *[memoryview(p) for p in parts], durable=durable)
+    assert path.read_bytes() == b"".join(parts)  # no padding left at the end
+
+
+def test_uncached_write_replaces_an_older_longer_file(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * (3 * DIRECT_ALIGN))
+    write_file_uncached(str(path), b"short")
+    assert path.read_bytes() == b"short"
+
+
+def test_without_o_direct_support_it_writes_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = os.open
+
+    def refusing_open(path: str, flags: int, mode: int = 0o777) -> int:
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "O_DIRECT not supported here")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(fileio.os, "open", refusing_open)
+    path = tmp_path / "f"
+    write_file_uncached(str(path), b"head", b"body" * 5000)
+    assert path.read_bytes() == b"head" + b"body" * 5000
+
+
+def test_a_refused_direct_write_falls_back_to_a_plain_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refusing_write(fd: int, data: memoryview) -> int:
+        raise OSError(errno.EINVAL, "misaligned for this device")
+
+    monkeypatch.setattr(fileio.os, "write", refusing_write)
+    path = tmp_path / "f"
+    write_file_uncached(str(path), b"abc" * 10000)
+    assert path.read_bytes() == b"abc" * 10000
+
+
+def test_a_full_disk_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fileio.os, "write", lambda fd, data: len(data) // 2)
+    with pytest.raises(OSError) as err:
+        write_file_uncached(str(tmp_path / "f"), b"z" * (2 * DIRECT_ALIGN))
+    assert err.value.errno == errno.ENOSPC
