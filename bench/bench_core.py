@@ -129,7 +129,7 @@ def bench_million(tmp: str, n: int) -> list[Figure]:
 
     def open_write(repo: Repository) -> float:
         secs, co = timed(lambda: repo.checkout(write=True))
-        co.close()  # type: ignore[union-attr]
+        co.close()
         return secs
 
     figs = [

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
+
+T = TypeVar("T")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STOCK_PY = os.path.join(HERE, ".stock-venv", "bin", "python")
@@ -40,7 +42,7 @@ class Figure:
                 "ratio": self.ratio, "target": self.target, "note": self.note}
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out

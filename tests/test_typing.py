@@ -1,4 +1,4 @@
-"""The code type-checks cleanly (mypy) and has no unused names or imports (pyflakes)."""
+"""The code and the benchmarks type-check cleanly (mypy) and have no unused names or imports (pyflakes)."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_mypy_is_clean(tmp_path):
     pytest.importorskip("mypy")
-    proc = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "hangar_git"],
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "hangar_git", "bench"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
