@@ -32,8 +32,8 @@ def write_file_uncached(path: str, *parts: Buffer, durable: bool = False) -> Non
     """Like :func:`write_file`, but with O_DIRECT: the bytes go to the disk without
     passing through (and taking memory in) the page cache.
 
-    For bulk data that is not about to be read again (objects received from a
-    remote). Where the file system has no O_DIRECT, a plain write is made.
+    For bulk data not about to be read here (objects a server receives in a
+    push). Where the file system has no O_DIRECT, a plain write is made.
     """
     flags = getattr(os, "O_DIRECT", 0)
     if not flags:

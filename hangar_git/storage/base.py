@@ -102,10 +102,12 @@ class ObjectStore(ABC):
         unless every object matches its digest (IntegrityError)."""
         self.commit_batch(self.stage_batch(batch))
 
-    def stage_batch(self, batch: ObjectBatch) -> Any:
+    def stage_batch(self, batch: ObjectBatch, *, uncached: bool = False) -> Any:
         """The first half of :meth:`put_batch`: verify ``batch`` (IntegrityError) and do
         whatever can be done before keeping it. Touches no shared state, so several
-        batches may be staged on several threads at once."""
+        batches may be staged on several threads at once. ``uncached``: its bytes are
+        not about to be read here (a server receiving a push), so backends may write
+        them around the page cache."""
         verify_batch(batch)
         return batch
 

@@ -577,16 +577,17 @@ class TileDBStore(ObjectStore):
     def pending_count(self) -> int:
         return len(self._pending) + len(self._pending_large)
 
-    def stage_batch(self, batch: ObjectBatch) -> "_StagedBatch":
+    def stage_batch(self, batch: ObjectBatch, *, uncached: bool = False) -> "_StagedBatch":
         """Verify a received batch, its large objects written to temporary files while
-        they are hashed (file writes and hashing release the GIL); nothing is kept yet.
+        they are hashed (file writes and hashing release the GIL; ``uncached``: with
+        O_DIRECT, around the page cache); nothing is kept yet.
 
         Reads no store state: received batches are staged on several threads
         at once, then committed in order by :meth:`commit_batch`.
         """
         self._check_writable()
         large = _large_rows(batch)
-        writing = [_io_pool().submit(self._files.write_tmp, batch.meta(i), batch.part(i), uncached=True)
+        writing = [_io_pool().submit(self._files.write_tmp, batch.meta(i), batch.part(i), uncached=uncached)
                    for i in large.values()]
         try:
             verify_batch(batch)

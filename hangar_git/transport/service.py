@@ -135,7 +135,8 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method
     def put_data(self, request: Frame, stream: Stream) -> Reply:
-        return {"stored": receive_frames(self.store, stream.recv_until("end"))}
+        # what a push brings is read by others, later: keep it out of this server's page cache
+        return {"stored": receive_frames(self.store, stream.recv_until("end"), uncached=True)}
 
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
@@ -183,7 +184,7 @@ RECEIVE_AHEAD = 2
 
 
 def receive_frames(store: ObjectStore, frames: Iterable[Frame],
-                   on_stored: Callable[[Frame], None] = lambda frame: None) -> int:
+                   on_stored: Callable[[Frame], None] = lambda frame: None, *, uncached: bool = False) -> int:
     """Verify and store ``data`` frames; returns how many objects they held.
 
     Frames are staged (verified, large objects written to temporary files)
@@ -193,6 +194,7 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     of a frame that fails verification is kept, nor of any after it; if
     the stream itself breaks, what had arrived is kept (a retry resumes).
     ``on_stored`` is called, in order and on this thread, as frames are durable.
+    ``uncached`` is passed on to :meth:`ObjectStore.stage_batch`.
     """
     stored = 0
     inflight: deque[tuple[Frame, Future]] = deque()
@@ -220,7 +222,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
             ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
         try:
             for frame in frames:
-                inflight.append((frame, committer.submit(commit, stagers.submit(stage_data, store, frame))))
+                staging = stagers.submit(stage_data, store, frame, uncached)
+                inflight.append((frame, committer.submit(commit, staging)))
                 while inflight and (inflight[0][1].done() or len(inflight) > RECEIVE_AHEAD + 1):
                     finish_oldest()
             while inflight:
@@ -231,13 +234,13 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     return stored
 
 
-def stage_data(store: ObjectStore, frame: Frame) -> tuple[ObjectBatch, Any]:
+def stage_data(store: ObjectStore, frame: Frame, uncached: bool = False) -> tuple[ObjectBatch, Any]:
     """Decode and stage (verify) one ``data`` frame: (its batch, what to commit)."""
     if frame.kind != "data":
         raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
     batch = decode_data(frame.header, frame.payload)
     try:
-        return batch, store.stage_batch(batch)  # all verified before any is kept
+        return batch, store.stage_batch(batch, uncached=uncached)  # all verified before any is kept
     except IntegrityError as exc:
         if not exc.expected:
             raise

@@ -39,31 +39,38 @@ def temp_files(repo: Repository) -> list[Path]:
     return [p for p in (Path(repo.ctx.git.git_dir) / "hangar/store/tmp").glob("*") if p.is_file()]
 
 
-def test_every_frame_is_kept_in_order(make_repo: Callable[[str], Repository]) -> None:
+UNCACHED = pytest.mark.parametrize("uncached", [False, True], ids=["cached", "uncached"])
+
+
+@UNCACHED
+def test_every_frame_is_kept_in_order(uncached: bool, make_repo: Callable[[str], Repository]) -> None:
     repo = make_repo("r")
     frames = [data_frame(i) for i in range(FRAMES)]
     stored: list[Frame] = []
-    n = receive_frames(repo.ctx.store, (f for f, _ in frames), stored.append)
+    n = receive_frames(repo.ctx.store, (f for f, _ in frames), stored.append, uncached=uncached)
     assert n == 4 * FRAMES
     assert stored == [f for f, _ in frames]
     assert held(repo) == {d for _, ds in frames for d in ds}
     assert temp_files(repo) == []
 
 
+@UNCACHED
 @pytest.mark.parametrize("bad", [0, 2, FRAMES - 1])
 def test_a_refused_frame_keeps_nothing_of_itself_or_what_follows(
-        bad: int, make_repo: Callable[[str], Repository]) -> None:
+        bad: int, uncached: bool, make_repo: Callable[[str], Repository]) -> None:
     repo = make_repo("r")
     frames = [data_frame(i, damaged=i == bad) for i in range(FRAMES)]
     stored: list[Frame] = []
     with pytest.raises(IntegrityError, match="sending repository"):
-        receive_frames(repo.ctx.store, (f for f, _ in frames), stored.append)
+        receive_frames(repo.ctx.store, (f for f, _ in frames), stored.append, uncached=uncached)
     assert stored == [f for f, _ in frames[:bad]]
     assert held(repo) == {d for _, ds in frames[:bad] for d in ds}
     assert temp_files(repo) == []
 
 
-def test_a_broken_stream_keeps_every_frame_that_arrived(make_repo: Callable[[str], Repository]) -> None:
+@UNCACHED
+def test_a_broken_stream_keeps_every_frame_that_arrived(uncached: bool,
+                                                        make_repo: Callable[[str], Repository]) -> None:
     repo = make_repo("r")
     frames = [data_frame(i) for i in range(FRAMES)]
 
@@ -73,6 +80,6 @@ def test_a_broken_stream_keeps_every_frame_that_arrived(make_repo: Callable[[str
         raise ConnectionClosed("the peer closed the connection")
 
     with pytest.raises(ConnectionClosed):
-        receive_frames(repo.ctx.store, breaking())
+        receive_frames(repo.ctx.store, breaking(), uncached=uncached)
     assert held(repo) == {d for _, ds in frames[:3] for d in ds}  # a retry sends only the rest
     assert temp_files(repo) == []
