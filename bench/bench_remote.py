@@ -88,6 +88,16 @@ class RawSource(ServiceHandler):
             left -= len(block)
         writer.flush()
 
+def fill(reader, buf):
+    '''Read into all of buf unless the channel ends first; returns how many bytes came.'''
+    got = reader.readinto(buf)
+    while got and got < len(buf):
+        more = reader.readinto(memoryview(buf)[got:])
+        if not more:
+            break
+        got += more
+    return got
+
 class RawFileSink(ServiceHandler):
     '''Reads the channel to EOF into new 4 MiB files (no fsync): the page-cache write reference.'''
     def __init__(self, folder):
@@ -95,15 +105,7 @@ class RawFileSink(ServiceHandler):
     def run(self, reader, writer):
         os.makedirs(self.folder, exist_ok=True)
         buf, n = bytearray(4 << 20), 0
-        while True:
-            got = reader.readinto(buf)
-            while got and got < len(buf):
-                more = reader.readinto(memoryview(buf)[got:])
-                if not more:
-                    break
-                got += more
-            if not got:
-                return
+        while got := fill(reader, buf):
             with open(os.path.join(self.folder, f"{os.getpid()}-{id(self)}-{n}"), "wb") as fh:
                 fh.write(memoryview(buf)[:got])
             n += 1
@@ -117,18 +119,12 @@ class RawHashSink(ServiceHandler):
         bufs, k, hashing = [bytearray(4 << 20), bytearray(4 << 20)], 0, None
         with ThreadPoolExecutor(1) as pool:
             while True:
-                buf = bufs[k % 2]
-                got = reader.readinto(buf)
-                while got and got < len(buf):
-                    more = reader.readinto(memoryview(buf)[got:])
-                    if not more:
-                        break
-                    got += more
+                got = fill(reader, bufs[k % 2])
                 if hashing is not None:
                     hashing.result()
                 if not got:
                     return
-                hashing = pool.submit(digest_of, "bytes", memoryview(buf)[:got])
+                hashing = pool.submit(digest_of, "bytes", memoryview(bufs[k % 2])[:got])
                 k += 1
 
 def factory(path):

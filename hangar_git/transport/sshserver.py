@@ -24,7 +24,7 @@ from hangar_git.errors import HangarError, PermissionDeniedError, RemoteError
 
 from ._channelio import channel_streams, use_chunk_pipe
 from .rpc import ServiceHandler
-from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE
+from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE, no_delay
 
 log = logging.getLogger(__name__)
 STATE_DIR = ".hangar-server"
@@ -265,6 +265,7 @@ class HangarSSHServer:
 
     def _start_transport(self, sock: socket.socket) -> paramiko.Transport:
         sock.settimeout(None)
+        no_delay(sock)
         transport = paramiko.Transport(sock, default_window_size=WINDOW_SIZE, default_max_packet_size=MAX_PACKET_SIZE)
         transport.set_log_channel("hangar_git.transport.sshd")
         transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self.auth_timeout

@@ -1,4 +1,5 @@
-"""ChunkPipe: the buffer a channel's incoming data waits in, with paramiko's semantics."""
+"""What channels are built on: ChunkPipe (the buffer incoming data waits in, with paramiko's
+semantics) and TCP sockets without Nagle's delay."""
 from __future__ import annotations
 
 import threading
@@ -71,3 +72,25 @@ def test_event_tracks_whether_data_is_ready() -> None:
     assert pipe.empty() == b"yz" and not event.is_set()
     pipe.close()
     assert event.is_set()
+
+
+def test_tcp_sockets_get_no_delay_and_others_are_left_alone() -> None:
+    import socket
+
+    from hangar_git.transport.ssh import fast_transport, no_delay
+
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
+    try:
+        no_delay(peer)
+        assert peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        transport = fast_transport(client)  # what every client connection is built with
+        assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        transport.close()
+    finally:
+        for s in (client, peer, server):
+            s.close()
+    left, right = socket.socketpair()  # a ProxyCommand-like pipe: nothing to set
+    with left, right:
+        no_delay(left)
