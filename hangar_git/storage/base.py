@@ -8,6 +8,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..faults import checkpoint
+from .incoming import IncomingObject
 from .objects import Digest, Meta, ObjectBatch, digest_of, verify_batch
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -121,6 +122,19 @@ class ObjectStore(ABC):
 
     def discard_staged(self, staged: Any) -> None:
         """Drop a staged batch that will not be committed (a batch before it failed)."""
+
+    def receive_object(self, digest: Digest, meta: Meta, size: int, *, uncached: bool = False) -> IncomingObject:
+        """Start receiving an object in parts (a sample too big for one frame); its
+        ``finish()`` result goes to :meth:`commit_batch`."""
+        return IncomingObject(digest, meta, size)
+
+    def read_parts(self, digest: Digest, part_size: int) -> Iterator[tuple[int, memoryview]]:
+        """(offset, bytes) of consecutive parts of an object, ``part_size`` bytes each but
+        the last: how an object too big for one frame is sent (stores may skip re-hashing
+        it: its receiver checks every part). KeyError if absent."""
+        _, data = self.read(digest)
+        for offset in range(0, len(data), part_size):
+            yield offset, data[offset:offset + part_size]
 
     def absent(self, raws: np.ndarray) -> np.ndarray:
         """Per raw digest (``S32``): True where this store does not hold the object."""

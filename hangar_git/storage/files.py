@@ -16,6 +16,7 @@ import os
 import struct
 import threading
 import uuid
+from typing import Any, Iterator
 
 import blosc2
 import tiledb
@@ -133,6 +134,38 @@ class StoreFiles:
             raise
         return tmp
 
+    def read_object_parts(self, digest: str, meta: str, part_size: int) -> Iterator[tuple[int, memoryview]]:
+        """(offset, bytes) of consecutive ``part_size`` parts of a large object, not re-hashed
+        (for sending: the receiver checks them). An uncompressed local file is read a part
+        at a time, so an object bigger than memory can be sent."""
+        path = self._os(self.object_path(digest))
+        if self.local:
+            try:
+                fh = open(path, "rb")
+            except OSError as exc:
+                raise IntegrityError(f"object {digest} is indexed but its file is missing: "
+                                     f"run `git hangar fsck`", expected=digest) from exc
+            with fh:
+                head = fh.read(4 + _HEAD.size)
+                if head[:4] == MAGIC and len(head) == 4 + _HEAD.size:
+                    flag, ulen = _HEAD.unpack_from(head, 4)
+                    if flag == RAW:
+                        if os.fstat(fh.fileno()).st_size != len(head) + ulen:
+                            raise IntegrityError(f"object {digest} is corrupt (wrong length)", expected=digest)
+                        for offset in range(0, ulen, part_size):
+                            part = bytearray(min(part_size, ulen - offset))
+                            if fh.readinto(part) != len(part):
+                                raise IntegrityError(f"object {digest} is corrupt (short file)", expected=digest)
+                            yield offset, memoryview(part)
+                        return
+        _, data = self.read_object(digest, meta, verify=False)  # compressed, or through the VFS
+        for offset in range(0, len(data), part_size):
+            yield offset, data[offset:offset + part_size]
+
+    def tmp_writer(self, size: int) -> "TmpWriter":
+        """A new temporary large-object file of ``size`` uncompressed bytes, written in order."""
+        return TmpWriter(self, size)
+
     def publish(self, tmp: str, digest: str) -> None:
         """Move a written temp file to its object's name."""
         final = self.object_path(digest)
@@ -151,3 +184,31 @@ class StoreFiles:
                 fsync_dir(self._os(folder))
         else:
             self._vfs.move_file(tmp, final)
+
+
+class TmpWriter:
+    """Writes one large-object file under a temporary name, in order, part by part."""
+
+    def __init__(self, files: StoreFiles, size: int) -> None:
+        self.files, self.size = files, size
+        self.tmp = f"{files.uri}/tmp/{uuid.uuid4().hex}"
+        self._fh: Any = open(files._os(self.tmp), "wb") if files.local else files._vfs.open(self.tmp, "wb")
+        self._fh.write(MAGIC + _HEAD.pack(RAW, size))
+
+    def write(self, data: Buffer) -> None:
+        """Append the next bytes."""
+        self._fh.write(data)
+
+    def close(self) -> str:
+        """Finish the file (fsynced when the store is durable); returns its temporary name."""
+        if self.files.local and self.files.durable:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        self._fh.close()
+        return self.tmp
+
+    def discard(self) -> None:
+        """Close and remove the file."""
+        self._fh.close()
+        if self.files.exists(self.tmp):
+            self.files.remove(self.tmp)

@@ -62,17 +62,25 @@ def parse_meta(meta: str) -> tuple[str, np.dtype | None, tuple[int, ...]]:
 def digest_of(meta: str, data: Union[bytes, bytearray, memoryview]) -> Digest:
     """Digest of an object's meta string and bytes."""
     view = memoryview(data).cast("B")
-    n = view.nbytes
-    if n <= BLOCK_SIZE:
+    if view.nbytes <= BLOCK_SIZE:
         h = _sha256(meta.encode())
         h.update(b"\0")
         h.update(view)
         return Digest(h.hexdigest())
-    blocks = [view[i:i + BLOCK_SIZE] for i in range(0, n, BLOCK_SIZE)]
-    if n >= 2 * BLOCK_SIZE:
-        hashes = list(hash_pool().map(lambda b: _sha256(b).digest(), blocks))
-    else:
-        hashes = [_sha256(b).digest() for b in blocks]
+    return digest_of_blocks(meta, block_hashes(view))
+
+
+def block_hashes(data: Union[bytes, bytearray, memoryview]) -> list[bytes]:
+    """SHA-256 of each ``BLOCK_SIZE`` block of ``data`` (on all cores when there are several)."""
+    view = memoryview(data).cast("B")
+    blocks = [view[i:i + BLOCK_SIZE] for i in range(0, view.nbytes, BLOCK_SIZE)]
+    if len(blocks) > 1:
+        return list(hash_pool().map(lambda b: _sha256(b).digest(), blocks))
+    return [_sha256(b).digest() for b in blocks]
+
+
+def digest_of_blocks(meta: str, hashes: Sequence[bytes]) -> Digest:
+    """Digest of an object over ``BLOCK_SIZE`` from its meta and its blocks' hashes, in order."""
     h = _sha256(meta.encode())
     h.update(b"\0")
     for part in hashes:

@@ -37,7 +37,8 @@ from ..faults import checkpoint
 from ..locks import exclusive
 from .base import Buffer, ObjectInfo, ObjectStore
 from .codec import UNDECODABLE, checksum, compress, typesize
-from .files import StoreFiles
+from .files import StoreFiles, TmpWriter
+from .incoming import IncomingObject
 from .objects import Digest, Meta, ObjectBatch, digest_of, digests_to_raw, hash_pool, verify, verify_batch
 from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
 
@@ -618,6 +619,24 @@ class TileDBStore(ObjectStore):
         for tmp in staged.temps.values():
             self._files.remove(tmp)
 
+    def receive_object(self, digest: Digest, meta: Meta, size: int, *, uncached: bool = False) -> IncomingObject:
+        """An object arriving in parts, written in order to a temporary file as they come."""
+        self._check_writable()
+        return _IncomingFile(self._files.tmp_writer(size), digest, meta, size)
+
+    def read_parts(self, digest: Digest, part_size: int) -> Iterator[tuple[int, memoryview]]:
+        meta = self._pending_large.get(digest, (None, 0))[0]
+        if meta is None:
+            loc = self._locate(digest)
+            if loc is None:
+                raise KeyError(digest)
+            pack, row = loc
+            meta = pack.metas[pack.meta[row]]
+            if int(pack.chunk[row]) != int(LARGE):  # small: one part
+                yield 0, self.read(digest)[1]
+                return
+        yield from self._files.read_object_parts(digest, meta, part_size)
+
     def _put_small(self, batch: ObjectBatch, small: np.ndarray) -> None:
         """Write a batch's small objects not stored yet as one pack."""
         if not len(small):
@@ -881,6 +900,23 @@ class _StagedBatch:
 
     batch: ObjectBatch
     temps: dict[Digest, str]
+
+
+class _IncomingFile(IncomingObject):
+    """An object arriving in parts, kept in a temporary large-object file until it is verified."""
+
+    def __init__(self, writer: TmpWriter, digest: Digest, meta: Meta, size: int) -> None:
+        super().__init__(digest, meta, size)
+        self._writer = writer
+
+    def _write(self, data: Buffer) -> None:
+        self._writer.write(data)
+
+    def _staged(self) -> _StagedBatch:
+        return _StagedBatch(self.batch(), {self.digest: self._writer.close()})
+
+    def discard(self) -> None:
+        self._writer.discard()
 
 
 def _large_rows(batch: ObjectBatch) -> dict[Digest, int]:

@@ -50,8 +50,9 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
             bar.update(len(frame.payload))
 
         for part in chunked(chosen, MAX_DATA_ITEMS):
-            frames = session.stream("get_data", *encode_digest_list(part))
-            got += receive_frames(store, (f for f in frames if f.kind == "data"), stored)
+            header, payload = encode_digest_list(part)
+            frames = session.stream("get_data", {**header, "parts": 1}, payload)  # we take objects in parts
+            got += receive_frames(store, (f for f in frames if f.kind in ("data", "part")), stored)
     return FetchDataResult(list(commits), got, total, complete=len(chosen) == len(todo))
 
 

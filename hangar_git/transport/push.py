@@ -95,7 +95,8 @@ def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes:
         return 0
     with progress("Pushing data", total=nbytes, unit="B", quiet=quiet) as bar:
         session.send("put_data", {"count": len(digests)})
-        send_data(store, session, digests, progress=bar, fault="push.between_data_frames")
+        send_data(store, session, digests, progress=bar, fault="push.between_data_frames",
+                  parts=bool(session.server_info.get("data_parts")))
         session.send("end", {})
         session.flush()
     return 1

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections import deque
+from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Optional
 
@@ -24,12 +25,13 @@ from ..bookkeeping.transfer import (closure_complete, new_commits, objects_to_se
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectBatch, ObjectStore, digests_to_raw, open_store
+from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, block_hashes, digests_to_raw, open_store
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
-from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, batch_bounds,
-                   check_digests, check_oids, chunked, decode_data, decode_digest_list, decode_raw_digests,
-                   encode_data_parts, split_payload)
+from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS,
+                   MAX_WHOLE_OBJECT, PART_BYTES, Part, batch_bounds, check_digests, check_oids, chunked,
+                   decode_data, decode_digest_list, decode_part, decode_raw_digests, encode_data_parts,
+                   encode_part, split_payload)
 
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 
@@ -50,7 +52,8 @@ class RepositoryService(ServiceHandler):
                                              durable=git.durable)
 
     def hello_info(self) -> dict[str, Any]:
-        return {"default_branch": self.git.config_get("hangar.branch") or "master"}
+        return {"default_branch": self.git.config_get("hangar.branch") or "master",
+                "data_parts": 1}  # takes objects too big for one frame as ``part`` frames
 
     # -- refs and records -----------------------------------------------------------
     @rpc_method
@@ -141,7 +144,8 @@ class RepositoryService(ServiceHandler):
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
         digests = decode_digest_list(request.header, request.payload)
-        sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames")
+        sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames",
+                         parts=bool(request.header.get("parts")))
         return {"objects": sent}
 
 
@@ -185,32 +189,33 @@ RECEIVE_AHEAD = 2
 
 def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                    on_stored: Callable[[Frame], None] = lambda frame: None, *, uncached: bool = False) -> int:
-    """Verify and store ``data`` frames; returns how many objects they held.
+    """Verify and store ``data`` and ``part`` frames; returns how many objects they held.
 
-    Frames are staged (verified, large objects written to temporary files)
-    on worker threads, up to ``RECEIVE_AHEAD`` at once, while the next ones
-    are read off the wire, so the network, hashing and disk overlap; one
-    committer thread keeps each as soon as it is staged, in order. Nothing
-    of a frame that fails verification is kept, nor of any after it; if
-    the stream itself breaks, what had arrived is kept (a retry resumes).
-    ``on_stored`` is called, in order and on this thread, as frames are durable.
+    Frames are staged (verified, large objects written to temporary files;
+    parts hashed) on worker threads, up to ``RECEIVE_AHEAD`` at once, while
+    the next ones are read off the wire, so the network, hashing and disk
+    overlap; one committer thread keeps each as soon as it is staged, in
+    order (an object in parts once its last part matched its digest).
+    Nothing of a frame that fails verification is kept, nor of any after
+    it; if the stream itself breaks, what had arrived is kept (a retry
+    resumes; an object cut off in its parts starts again). ``on_stored`` is
+    called, in order and on this thread, as frames are durable.
     ``uncached`` is passed on to :meth:`ObjectStore.stage_batch`.
     """
     stored = 0
     inflight: deque[tuple[Frame, Future]] = deque()
     failed = threading.Event()
+    parts = _PartsInOrder(store, uncached)
 
-    def commit(staging: Future) -> int:
+    def commit(keep: Callable[[], int], drop: Callable[[], None]) -> int:
+        if failed.is_set():
+            drop()
+            raise HangarError("not kept: an earlier data frame was refused")
         try:
-            batch, staged = staging.result()
-            if failed.is_set():
-                store.discard_staged(staged)
-                raise HangarError("not kept: an earlier data frame was refused")
-            store.commit_batch(staged)
+            return keep()
         except BaseException:
             failed.set()
             raise
-        return len(batch)
 
     def finish_oldest() -> None:
         nonlocal stored
@@ -222,16 +227,91 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
             ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
         try:
             for frame in frames:
-                staging = stagers.submit(stage_data, store, frame, uncached)
-                inflight.append((frame, committer.submit(commit, staging)))
+                if frame.kind == "part":
+                    part, incoming = parts.accept(frame)
+                    hashing = stagers.submit(block_hashes, part.data)
+                    keep, drop = partial(_keep_part, store, incoming, part, hashing), _nothing
+                else:
+                    parts.check_between_objects()
+                    staging = stagers.submit(stage_data, store, frame, uncached)
+                    keep, drop = partial(_keep_data, store, staging), partial(_drop_data, store, staging)
+                inflight.append((frame, committer.submit(commit, keep, drop)))
                 while inflight and (inflight[0][1].done() or len(inflight) > RECEIVE_AHEAD + 1):
                     finish_oldest()
+            parts.check_between_objects()
             while inflight:
                 finish_oldest()
         finally:  # the stream broke or a frame was refused: let the others settle first
             for _, committing in inflight:
                 committing.exception()
+            parts.discard_unfinished()
     return stored
+
+
+class _PartsInOrder:
+    """The receiving side's view of objects arriving in parts: one at a time, in order."""
+
+    def __init__(self, store: ObjectStore, uncached: bool) -> None:
+        self.store, self.uncached = store, uncached
+        self.current: Optional[IncomingObject] = None
+        self.next_offset = 0
+        self.opened: list[IncomingObject] = []
+
+    def accept(self, frame: Frame) -> tuple[Part, IncomingObject]:
+        """Check a ``part`` frame follows the previous one; returns it and its object."""
+        part = decode_part(frame.header, frame.payload)
+        if self.current is None:
+            if part.offset != 0:
+                raise ProtocolError(f"object {part.digest} began at byte {part.offset}, not 0")
+            self.current = self.store.receive_object(part.digest, part.meta, part.size, uncached=self.uncached)
+            self.opened.append(self.current)
+            self.next_offset = 0
+        incoming = self.current
+        if (part.digest, part.meta, part.size, part.offset) != (incoming.digest, incoming.meta, incoming.size,
+                                                                self.next_offset):
+            raise ProtocolError(f"a part of object {part.digest} at byte {part.offset} does not follow "
+                                f"byte {self.next_offset} of object {incoming.digest}")
+        self.next_offset += len(part.data)
+        if part.last:
+            self.current = None
+        return part, incoming
+
+    def check_between_objects(self) -> None:
+        """ProtocolError unless no object is halfway through its parts."""
+        if self.current is not None:
+            raise ProtocolError(f"object {self.current.digest} stopped after {self.next_offset} of its "
+                                f"{self.current.size} bytes")
+
+    def discard_unfinished(self) -> None:
+        for incoming in self.opened:
+            if not incoming.kept:
+                incoming.discard()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _drop_data(store: ObjectStore, staging: Future) -> None:
+    if staging.exception() is None:
+        store.discard_staged(staging.result()[1])
+
+
+def _keep_data(store: ObjectStore, staging: Future) -> int:
+    batch, staged = staging.result()
+    store.commit_batch(staged)
+    return len(batch)
+
+
+def _keep_part(store: ObjectStore, incoming: IncomingObject, part: Part, hashing: Future) -> int:
+    if not incoming.add(part.offset, part.data, hashing.result()):
+        return 0
+    try:
+        staged = incoming.finish()
+    except IntegrityError as exc:
+        raise _refused(exc) from None
+    store.commit_batch(staged)
+    return 1
 
 
 def stage_data(store: ObjectStore, frame: Frame, uncached: bool = False) -> tuple[ObjectBatch, Any]:
@@ -244,36 +324,72 @@ def stage_data(store: ObjectStore, frame: Frame, uncached: bool = False) -> tupl
     except IntegrityError as exc:
         if not exc.expected:
             raise
-        raise IntegrityError(
-            f"received object {exc.expected} does not match its digest (its bytes hash to {exc.got}); "
-            f"nothing of its batch was kept. The sender's copy is damaged or was altered in transit: "
-            f"run `git hangar fsck` in the sending repository, then try again",
-            expected=exc.expected, got=exc.got) from None
+        raise _refused(exc) from None
 
 
-def send_data(store: ObjectStore, stream: Any, digests: list[str],
-              progress: Optional[Any] = None, fault: str = "") -> int:
+def _refused(exc: IntegrityError) -> IntegrityError:
+    """What a receiver says of an object whose bytes do not match its digest."""
+    return IntegrityError(
+        f"received object {exc.expected} does not match its digest (its bytes hash to {exc.got}); "
+        f"nothing of it was kept. The sender's copy is damaged or was altered in transit: "
+        f"run `git hangar fsck` in the sending repository, then try again",
+        expected=exc.expected, got=exc.got)
+
+
+def send_data(store: ObjectStore, stream: Any, digests: list[str], progress: Optional[Any] = None,
+              fault: str = "", parts: bool = False) -> int:
     """Stream objects as ``data`` frames (read from the store; the receiver verifies them).
 
-    The next frame's objects are read while the current one is sent.
-    ``fault`` names the kill point (:mod:`hangar_git.faults`) passed after each frame.
+    The next frame's objects are read while the current one is sent. With
+    ``parts`` (the receiver takes them), objects over ``PART_BYTES`` go as
+    ``part`` frames, one object at a time. ``fault`` names the kill point
+    (:mod:`hangar_git.faults`) passed after each frame.
     """
     metas, sizes = store.describe(digests)  # type: ignore[arg-type]
     absent = [d for d, n in zip(digests, sizes.tolist()) if n < 0]
     if absent:
         raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
                           f"(e.g. {absent[0]}); they may have been pushed to another remote")
+    in_parts = sizes > (PART_BYTES if parts else MAX_WHOLE_OBJECT)
+    if in_parts.any() and not parts:
+        i = int(np.flatnonzero(in_parts)[0])
+        raise HangarError(f"sample {digests[i]} is {int(sizes[i]):,} bytes, and the receiving side runs a "
+                          f"hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: upgrade it there")
+    whole = np.flatnonzero(~in_parts).tolist()
     sent = 0
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
         ahead = None
-        for batch in _data_batches(digests, metas, sizes):
+        for batch in _data_batches([digests[i] for i in whole], [metas[i] for i in whole], sizes[whole]):
             loading = reader.submit(_batch_payload, store, *batch)
             if ahead is not None:
                 sent += _send_batch(stream, *ahead, progress, fault)
             ahead = (*batch, loading)
         if ahead is not None:
             sent += _send_batch(stream, *ahead, progress, fault)
+    for i in np.flatnonzero(in_parts).tolist():
+        sent += _send_in_parts(store, stream, digests[i], metas[i], int(sizes[i]), progress, fault)
     return sent
+
+
+def _send_in_parts(store: ObjectStore, stream: Any, digest: str, meta: Any, size: int,
+                   progress: Optional[Any], fault: str) -> int:
+    """Stream one object as ``part`` frames, reading the next part while one is sent."""
+    for offset, data in _read_ahead(store.read_parts(Digest(digest), PART_BYTES)):
+        stream.send("part", encode_part(digest, meta, size, offset), data)
+        if progress is not None:
+            progress.update(len(data))
+        if fault:
+            checkpoint(fault)
+    return 1
+
+
+def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, the next one fetched on a thread while the caller handles the current one."""
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
+        pending = reader.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = reader.submit(next, items, None)
+            yield item
 
 
 def _send_batch(stream: Any, names: list[str], metas: list[Any], sizes: list[int], loading: Future,

@@ -9,6 +9,13 @@ what its payload holds, in order; the payload is the concatenation:
   [...]}``; the payload starts with the ``n`` raw 32-byte digests, then the
   objects' bytes. Binary digests keep headers small, so one frame carries
   up to ``MAX_DATA_ITEMS`` small samples (one verified, durable batch).
+* ``part`` frames: one piece of an object too big for one frame:
+  ``{"digest": hex, "meta": m, "size": total, "offset": o}``, the payload its
+  bytes from ``o``. An object's parts come in order, back to back; all but
+  the last are whole multiples of ``BLOCK_SIZE`` (so each part's block hashes
+  can be computed as it arrives). Sent only to peers that say they take them
+  (``"data_parts": 1`` in a server's ``hello``, ``"parts": 1`` in a client's
+  ``get_data``).
 * ``get_data`` requests: ``{"count": n}`` with ``n`` raw digests as payload.
 
 Receivers check counts, sizes against the payload, and every id against
@@ -17,12 +24,13 @@ its content before keeping anything.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import ProtocolError
-from ..storage import ObjectBatch
+from ..errors import HangarError, ProtocolError
+from ..storage import BLOCK_SIZE, Digest, Meta, ObjectBatch, parse_meta
+from .framing import DEFAULT_MAX_PAYLOAD
 
 MAX_BATCH_ITEMS = 8192
 MAX_DATA_ITEMS = 65536
@@ -31,6 +39,12 @@ BATCH_BYTES = 8 << 20
 LARGE_OBJECT = 1 << 20
 LARGE_BATCH_BYTES = 16 << 20
 """Frames of large objects carry several, so the receiver writes them in parallel."""
+PART_BYTES = 16 << 20
+"""Objects bigger than this travel in parts of this size (to peers that take parts)."""
+MAX_PART_OBJECT = 1 << 40
+"""The biggest object a receiver takes in parts."""
+MAX_WHOLE_OBJECT = DEFAULT_MAX_PAYLOAD - 32
+"""The biggest object one ``data`` frame can carry (with its digest)."""
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX_RUN = re.compile(r"[0-9a-f]*")
@@ -118,6 +132,46 @@ def decode_digest_list(header: dict[str, Any], payload: Any) -> list[str]:
     """The hex digests of a binary digest list."""
     text = decode_raw_digests(header, payload).tobytes().hex()
     return [text[i:i + 64] for i in range(0, len(text), 64)]
+
+
+class Part(NamedTuple):
+    """One piece of an object sent in parts (validated, not yet verified)."""
+
+    digest: Digest
+    meta: Meta
+    size: int
+    offset: int
+    data: memoryview
+
+    @property
+    def last(self) -> bool:
+        return self.offset + len(self.data) == self.size
+
+
+def encode_part(digest: str, meta: str, size: int, offset: int) -> dict[str, Any]:
+    """The header of a ``part`` frame."""
+    return {"digest": digest, "meta": meta, "size": size, "offset": offset}
+
+
+def decode_part(header: dict[str, Any], payload: Any) -> Part:
+    """A ``part`` frame, checked against what the protocol allows."""
+    digest, meta, size, offset = (header.get(k) for k in ("digest", "meta", "size", "offset"))
+    if not isinstance(digest, str) or not _HEX64.match(digest):
+        raise ProtocolError("bad digest in a part frame")
+    meta = check_metas([meta], 1)[0]
+    if type(size) is not int or not BLOCK_SIZE < size <= MAX_PART_OBJECT:
+        raise ProtocolError(f"bad object size in a part frame: {size!r:.40}")
+    try:
+        _, dtype, shape = parse_meta(meta)
+    except (HangarError, TypeError, ValueError):
+        raise ProtocolError(f"bad object meta in a part frame: {meta!r:.80}") from None
+    if dtype is not None and int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != size:
+        raise ProtocolError(f"a part frame's size {size} does not fit its meta {meta!r}")
+    data = memoryview(payload)
+    if (type(offset) is not int or not 0 <= offset < size or offset % BLOCK_SIZE
+            or not 0 < len(data) <= size - offset or (offset + len(data) < size and len(data) % BLOCK_SIZE)):
+        raise ProtocolError("a part frame's offset and length are not whole blocks of its object")
+    return Part(Digest(digest), Meta(meta), size, offset, data)
 
 
 def decode_data(header: dict[str, Any], payload: Any) -> ObjectBatch:

@@ -1,4 +1,5 @@
-"""The receiving end of data frames: staged on workers, kept in order, nothing kept after a refusal."""
+"""The receiving end of data and part frames: staged on workers, kept in order, nothing kept
+after a refusal, objects in parts kept only once whole and verified."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 
 from hangar_git import Repository
-from hangar_git.errors import ConnectionClosed, IntegrityError
-from hangar_git.storage import Digest, digest_of, ndarray_meta
+from hangar_git.errors import ConnectionClosed, IntegrityError, ProtocolError
+from hangar_git.storage import BLOCK_SIZE, Digest, digest_of, ndarray_meta
 from hangar_git.transport.framing import Frame
 from hangar_git.transport.service import RECEIVE_AHEAD, receive_frames
-from hangar_git.transport.wire import encode_data
+from hangar_git.transport.wire import encode_data, encode_part
 
 FRAMES = RECEIVE_AHEAD + 4
 
@@ -82,4 +83,86 @@ def test_a_broken_stream_keeps_every_frame_that_arrived(uncached: bool,
     with pytest.raises(ConnectionClosed):
         receive_frames(repo.ctx.store, breaking(), uncached=uncached)
     assert held(repo) == {d for _, ds in frames[:3] for d in ds}  # a retry sends only the rest
+    assert temp_files(repo) == []
+
+
+# -- objects too big for one frame arrive as ``part`` frames ------------------------------------
+PART = BLOCK_SIZE
+
+
+def part_frames(seed: int, *, blocks: float = 3.5, damaged_at: int = -1) -> tuple[list[Frame], Digest]:
+    """An object of ``blocks`` MiB as one-block ``part`` frames; ``damaged_at`` flips a byte of that part."""
+    data = np.random.default_rng(seed).integers(0, 256, int(blocks * BLOCK_SIZE), dtype=np.uint8).tobytes()
+    meta = ndarray_meta(np.dtype(np.uint8), (len(data),))
+    digest = digest_of(meta, data)
+    frames = []
+    for k, offset in enumerate(range(0, len(data), PART)):
+        piece = bytearray(data[offset:offset + PART])
+        if k == damaged_at:
+            piece[7] ^= 1
+        frames.append(Frame("part", encode_part(digest, meta, len(data), offset), bytes(piece)))
+    return frames, digest
+
+
+@UNCACHED
+def test_an_object_in_parts_is_kept_once_whole(uncached: bool, make_repo: Callable[[str], Repository]) -> None:
+    repo = make_repo("r")
+    before, before_digests = data_frame(1)
+    parts, digest = part_frames(2)
+    after, after_digests = data_frame(3)
+    stored: list[Frame] = []
+    n = receive_frames(repo.ctx.store, [before, *parts, after], stored.append, uncached=uncached)
+    assert n == 4 + 1 + 4
+    assert stored == [before, *parts, after]
+    assert held(repo) == {*before_digests, digest, *after_digests}
+    meta, data = repo.ctx.store.read(digest)  # re-hashed on read
+    assert len(data) == int(3.5 * BLOCK_SIZE)
+    assert temp_files(repo) == []
+
+
+@pytest.mark.parametrize("damaged_at", [0, 3])
+def test_an_object_whose_parts_do_not_match_its_digest_is_refused(
+        damaged_at: int, make_repo: Callable[[str], Repository]) -> None:
+    repo = make_repo("r")
+    before, before_digests = data_frame(1)
+    parts, digest = part_frames(2, damaged_at=damaged_at)
+    after, _ = data_frame(3)
+    with pytest.raises(IntegrityError, match="sending repository") as err:
+        receive_frames(repo.ctx.store, [before, *parts, after])
+    assert err.value.expected == digest
+    assert held(repo) == set(before_digests)
+    assert temp_files(repo) == []
+
+
+def test_an_object_cut_off_in_its_parts_is_dropped(make_repo: Callable[[str], Repository]) -> None:
+    repo = make_repo("r")
+    before, before_digests = data_frame(1)
+    parts, digest = part_frames(2)
+
+    def breaking() -> Iterator[Frame]:
+        yield before
+        yield from parts[:2]
+        raise ConnectionClosed("the peer closed the connection")
+
+    with pytest.raises(ConnectionClosed):
+        receive_frames(repo.ctx.store, breaking())
+    assert held(repo) == set(before_digests)  # the whole frame before it stays
+    assert temp_files(repo) == []
+
+
+@pytest.mark.parametrize("stream", ["skips a part", "ends early", "data in between", "starts midway",
+                                    "two objects interleaved"])
+def test_parts_out_of_order_are_a_protocol_error(stream: str, make_repo: Callable[[str], Repository]) -> None:
+    repo = make_repo("r")
+    parts, _ = part_frames(2)
+    other, _ = part_frames(5)
+    data, _ = data_frame(1)
+    frames = {"skips a part": [parts[0], parts[2], parts[3]],
+              "ends early": parts[:3],
+              "data in between": [parts[0], data, *parts[1:]],
+              "starts midway": parts[1:],
+              "two objects interleaved": [parts[0], other[0], *parts[1:]]}[stream]
+    with pytest.raises(ProtocolError):
+        receive_frames(repo.ctx.store, frames)
+    assert held(repo) == set()
     assert temp_files(repo) == []

@@ -1,11 +1,11 @@
-"""Batch encodings of the protocol: data frames and digest lists, round trips and refusals."""
+"""Batch encodings of the protocol: data and part frames and digest lists, round trips and refusals."""
 from __future__ import annotations
 
 import pytest
 
 from hangar_git.errors import ProtocolError
-from hangar_git.transport.wire import (MAX_DATA_ITEMS, decode_data, decode_digest_list, encode_data,
-                                       encode_digest_list)
+from hangar_git.transport.wire import (MAX_DATA_ITEMS, decode_data, decode_digest_list, decode_part, encode_data,
+                                       encode_digest_list, encode_part)
 
 D = [f"{i:064x}" for i in range(1, 5)]
 
@@ -61,3 +61,37 @@ def test_digest_list_round_trip_and_refusal() -> None:
 def test_batch_bounds(sizes: list[int], max_items: int, max_bytes: int, expected: list) -> None:
     from hangar_git.transport.wire import batch_bounds
     assert batch_bounds(sizes, max_items, max_bytes) == expected
+
+
+# -- part frames: one piece of an object too big for one frame ---------------------------------------
+MIB = 1 << 20
+BIG = 3 * MIB + 5  # bytes: an object of three whole blocks and a bit
+
+
+def test_part_frame_round_trip() -> None:
+    last = decode_part(encode_part(D[0], "bytes", BIG, 3 * MIB), b"x" * 5)
+    assert (last.digest, last.meta, last.size, last.offset, bytes(last.data)) == (D[0], "bytes", BIG, 3 * MIB,
+                                                                                b"xxxxx")
+    assert last.last
+    assert not decode_part(encode_part(D[0], "nd:<f4:1048576", 4 * MIB, 0), bytes(2 * MIB)).last
+
+
+@pytest.mark.parametrize("header, payload", [
+    ({"digest": "xyz"}, bytes(MIB)),
+    ({"meta": "nd:<zz:1"}, bytes(MIB)),
+    ({"meta": 7}, bytes(MIB)),
+    ({"meta": "nd:<f4:10"}, bytes(MIB)),               # 40 bytes by its meta, not BIG
+    ({"size": MIB}, bytes(MIB)),                       # one block: goes whole, never in parts
+    ({"size": 1 << 50}, bytes(MIB)),
+    ({"size": "big"}, bytes(MIB)),
+    ({"offset": 100}, bytes(MIB)),                     # not on a block boundary
+    ({"offset": -MIB}, bytes(MIB)),
+    ({"offset": BIG}, b"x"),                           # past the end
+    ({}, bytes(MIB - 1)),                              # not the last part, yet not whole blocks
+    ({}, b""),
+    ({"offset": 3 * MIB}, b"x" * 6),                   # past the end
+], ids=["digest", "meta", "meta-type", "meta-size", "one-block", "huge", "size-type", "offset-unaligned",
+        "offset-negative", "offset-past-end", "partial-block", "empty", "overrun"])
+def test_malformed_part_frames_are_protocol_errors(header: dict, payload: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_part({**encode_part(D[0], "bytes", BIG, 0), **header}, payload)
