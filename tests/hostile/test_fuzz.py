@@ -86,9 +86,9 @@ def _values(arena: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 KEYS = ["digests", "oids", "wants", "haves", "branch", "old", "new", "metas", "sizes", "types",
-        "count", "stream", "protocol"]
+        "count", "stream", "protocol", "digest", "meta", "size", "offset", "parts"]
 KINDS = ["hello", "echo", "discard", "list_refs", "fetch_objects", "put_objects", "update_ref",
-         "missing_data", "data_sizes", "put_data", "get_data", "objects", "data", "end", "bye", "ok"]
+         "missing_data", "data_sizes", "put_data", "get_data", "objects", "data", "part", "end", "bye", "ok"]
 
 
 def _near_valid_header(arena: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -101,7 +101,10 @@ def _near_valid_header(arena: dict[str, Any]) -> st.SearchStrategy[dict[str, Any
         "metas": st.lists(st.sampled_from(["nd:<i8:4", "nd:<f8:600,600", "str", "bytes", "nd:|u1:"])
                           | st.text(max_size=12), max_size=5),
         "sizes": st.lists(st.integers(-2, 400), max_size=5), "types": st.lists(st.integers(-1, 5), max_size=5),
-        "count": st.integers(-1, 10), "stream": st.booleans(), "protocol": st.integers(0, 2)})
+        "count": st.integers(-1, 10), "stream": st.booleans(), "protocol": st.integers(0, 2),
+        "digest": ids, "meta": st.sampled_from(["bytes", "nd:|u1:2097152", "nd:<f8:600,600"]) | st.text(max_size=12),
+        "size": st.sampled_from([0, 1 << 20, (1 << 20) + 1, 2 << 20, 1 << 41]) | st.integers(-2, 1 << 22),
+        "offset": st.sampled_from([0, 1 << 20, 5]) | st.integers(-2, 1 << 22), "parts": st.booleans()})
 
 
 def _frames(arena: dict[str, Any]) -> st.SearchStrategy[list[tuple[str, dict, bytes]]]:
@@ -114,7 +117,7 @@ def _frames(arena: dict[str, Any]) -> st.SearchStrategy[list[tuple[str, dict, by
 
 def _check_answers(frames: list[Frame]) -> None:
     for frame in frames:
-        assert frame.kind in ("ok", "error", "count", "objects", "data"), frame
+        assert frame.kind in ("ok", "error", "count", "objects", "data", "part"), frame
         if frame.kind == "error":
             assert "internal server error" not in frame.header.get("message", ""), frame.header
 
