@@ -33,7 +33,7 @@ CHECKPOINTS: tuple[str, ...] = (
     "push.between_data_frames",          # some data frames sent, not all
     "push.after_data",                   # all data sent, no git objects yet
     "push.before_update_ref",            # objects sent, update_ref not asked
-    # transport/service.py (server, and the fetch-data client for receive_frames)
+    # transport/service.py (server; its get_data passes the fault name to datastream.send_data)
     "serve.update_ref.before_set_ref",   # push checked, branch ref not moved
     "serve.get_data.between_frames",     # the server sent some data frames of a get_data
     # transport/fetch.py, transport/fetch_data.py (client)

@@ -9,7 +9,7 @@ from ..errors import BranchNotFoundError
 from ..faults import checkpoint
 from .progress import progress
 from .rpc import Session
-from .service import receive_objects
+from .datastream import receive_objects
 
 
 @dataclass(frozen=True, slots=True)

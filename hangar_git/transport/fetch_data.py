@@ -11,7 +11,7 @@ from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
 from .framing import Frame
-from .service import receive_frames
+from .datastream import receive_frames
 from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
 
 

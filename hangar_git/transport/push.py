@@ -12,7 +12,7 @@ from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
 from .rpc import Session
-from .service import send_data, send_objects
+from .datastream import send_data, send_objects
 from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
 
 

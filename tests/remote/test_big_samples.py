@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hangar_git import HangarError, Repository
-from hangar_git.transport import service
+from hangar_git.transport import datastream, service
 from hangar_git.transport.connect import open_local_session_in_process
 from hangar_git.transport.push import push as push_branch
 from hangar_git.transport.wire import PART_BYTES
@@ -54,13 +54,13 @@ def test_a_sample_bigger_than_a_part_goes_both_ways(kind: str, server_address: C
     samples = {"big": volume(40, 1), "small": volume(1, 2)}
     assert samples["big"].nbytes > 2 * PART_BYTES
     sent_in_parts: list[str] = []
-    real = service._send_in_parts
+    real = datastream._send_in_parts
 
     def spy(store: Any, stream: Any, digest: str, *args: Any) -> int:
         sent_in_parts.append(digest)
         return real(store, stream, digest, *args)
 
-    monkeypatch.setattr(service, "_send_in_parts", spy)
+    monkeypatch.setattr(datastream, "_send_in_parts", spy)
     server = server_address(kind)
     clone = round_trip(server, make_repo, tmp_path, samples)
     # the push (and the fetch, where the server runs in this process) sent the big one in parts, the small whole
@@ -79,7 +79,7 @@ def test_a_sample_over_the_frame_limit_goes_both_ways(server_address: Callable[[
                                                       make_repo: Callable[[str], Repository],
                                                       tmp_path: Path) -> None:
     big = volume(300, 3)
-    assert big.nbytes > service.MAX_WHOLE_OBJECT
+    assert big.nbytes > datastream.MAX_WHOLE_OBJECT
     clone = round_trip(server_address("hangarssh"), make_repo, tmp_path, {"huge": big})
     with reader(clone) as co:
         assert np.array_equal(co["vol", "huge"], big)
@@ -95,7 +95,7 @@ class ServiceWithoutParts(service.RepositoryService):
 def test_a_receiver_without_parts_is_refused_clearly(server_address: Callable[[str], ServerRepo],
                                                      make_repo: Callable[[str], Repository],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "MAX_WHOLE_OBJECT", 1 << 20)  # as if 2 MiB were over its frame limit
+    monkeypatch.setattr(datastream, "MAX_WHOLE_OBJECT", 1 << 20)  # as if 2 MiB were over its frame limit
     server = server_address("path")
     client = make_repo("client")
     with client.checkout(write=True) as co:

@@ -25,10 +25,10 @@ KILLED_PUSH = """
 import sys, time
 from hangar_git import Repository
 import hangar_git.transport.push as push_mod
-import hangar_git.transport.service as service
+import hangar_git.transport.datastream as datastream
 
-service.BATCH_BYTES = 16 << 10                 # about 70 samples per data frame
-original = service.send_data
+datastream.BATCH_BYTES = 16 << 10              # about 70 samples per data frame
+original = datastream.send_data
 
 def stalling_send_data(store, stream, digests, progress=None, **kwargs):
     class Stall:

@@ -12,7 +12,7 @@ from hangar_git import Repository
 from hangar_git.errors import ConnectionClosed, IntegrityError, ProtocolError
 from hangar_git.storage import BLOCK_SIZE, Digest, digest_of, ndarray_meta
 from hangar_git.transport.framing import Frame
-from hangar_git.transport.service import RECEIVE_AHEAD, receive_frames
+from hangar_git.transport.datastream import RECEIVE_AHEAD, receive_frames
 from hangar_git.transport.wire import encode_data, encode_part
 
 FRAMES = RECEIVE_AHEAD + 4

@@ -1,0 +1,314 @@
+"""What both ends stream: git objects (``objects`` frames) and sample data (``data`` and
+``part`` frames), sent and received.
+
+Used by the server's handlers (fetch_objects, put_objects, get_data, put_data) and by the
+client's fetch, push and fetch-data. Senders read ahead of what they send and do not
+re-hash; receivers check every git object against its id and every sample against its
+digest before keeping it (see :func:`receive_frames`).
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import numpy as np
+
+from ..bookkeeping.gitrepo import GitRepo
+from ..bookkeeping.transfer import read_raw, write_raw
+from ..errors import HangarError, IntegrityError, ProtocolError
+from ..faults import checkpoint
+from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, block_hashes, digests_to_raw
+from .framing import Frame
+from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, MAX_WHOLE_OBJECT,
+                   PART_BYTES, Part, batch_bounds, check_oids, chunked, decode_data, decode_part, encode_data_parts,
+                   encode_part, split_payload)
+
+GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
+
+
+# -- git objects ---------------------------------------------------------------------------------
+def receive_objects(git: GitRepo, frame: Frame) -> int:
+    """Verify and store one ``objects`` frame; returns how many it held."""
+    if frame.kind != "objects":
+        raise ProtocolError(f"expected an objects frame, got {frame.kind!r}")
+    oids = check_oids(frame.header.get("oids"))
+    types = frame.header.get("types")
+    if not isinstance(types, list) or len(types) != len(oids) or not all(isinstance(t, int) for t in types):
+        raise ProtocolError("bad object types")
+    parts = [bytes(p) for p in split_payload(frame.header.get("sizes"), frame.payload, len(oids))]
+    write_raw(git, list(zip(oids, types, parts)))
+    return len(oids)
+
+
+def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None) -> None:
+    """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects each."""
+    for batch in chunked(todo, MAX_BATCH_ITEMS):
+        raw = [read_raw(git, oid) for oid, _ in batch]
+        stream.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
+                                "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
+        if progress is not None:
+            progress.update(len(batch))
+
+
+# -- sample data ---------------------------------------------------------------------------------
+RECEIVE_AHEAD = 2
+"""Data frames verified (and their large objects written) at once while the next arrives."""
+
+
+def receive_frames(store: ObjectStore, frames: Iterable[Frame],
+                   on_stored: Callable[[Frame], None] = lambda frame: None, *, uncached: bool = False) -> int:
+    """Verify and store ``data`` and ``part`` frames; returns how many objects they held.
+
+    Frames are staged (verified, large objects written to temporary files;
+    parts hashed) on worker threads, up to ``RECEIVE_AHEAD`` at once, while
+    the next ones are read off the wire, so the network, hashing and disk
+    overlap; one committer thread keeps each as soon as it is staged, in
+    order (an object in parts once its last part matched its digest).
+    Nothing of a frame that fails verification is kept, nor of any after
+    it; if the stream itself breaks, what had arrived is kept (a retry
+    resumes; an object cut off in its parts starts again). ``on_stored`` is
+    called, in order and on this thread, as frames are durable.
+    ``uncached`` is passed on to :meth:`ObjectStore.stage_batch`.
+    """
+    stored = 0
+    inflight: deque[tuple[Frame, Future]] = deque()
+    failed = threading.Event()
+    parts = _PartsInOrder(store, uncached)
+
+    def commit(keep: Callable[[], int], drop: Callable[[], None]) -> int:
+        if failed.is_set():
+            drop()
+            raise HangarError("not kept: an earlier data frame was refused")
+        try:
+            return keep()
+        except BaseException:
+            failed.set()
+            raise
+
+    def finish_oldest() -> None:
+        nonlocal stored
+        frame, committing = inflight.popleft()
+        stored += committing.result()
+        on_stored(frame)
+
+    with ThreadPoolExecutor(RECEIVE_AHEAD, thread_name_prefix="hangar-receive") as stagers, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
+        try:
+            for frame in frames:
+                if frame.kind == "part":
+                    part, incoming = parts.accept(frame)
+                    hashing = stagers.submit(block_hashes, part.data)
+                    keep, drop = partial(_keep_part, store, incoming, part, hashing), _nothing
+                else:
+                    parts.check_between_objects()
+                    staging = stagers.submit(stage_data, store, frame, uncached)
+                    keep, drop = partial(_keep_data, store, staging), partial(_drop_data, store, staging)
+                inflight.append((frame, committer.submit(commit, keep, drop)))
+                while inflight and (inflight[0][1].done() or len(inflight) > RECEIVE_AHEAD + 1):
+                    finish_oldest()
+            parts.check_between_objects()
+            while inflight:
+                finish_oldest()
+        finally:  # the stream broke or a frame was refused: let the others settle first
+            for _, committing in inflight:
+                committing.exception()
+            parts.discard_unfinished()
+    return stored
+
+
+class _PartsInOrder:
+    """The receiving side's view of objects arriving in parts: one at a time, in order."""
+
+    def __init__(self, store: ObjectStore, uncached: bool) -> None:
+        self.store, self.uncached = store, uncached
+        self.current: Optional[IncomingObject] = None
+        self.next_offset = 0
+        self.opened: list[IncomingObject] = []
+
+    def accept(self, frame: Frame) -> tuple[Part, IncomingObject]:
+        """Check a ``part`` frame follows the previous one; returns it and its object."""
+        part = decode_part(frame.header, frame.payload)
+        if self.current is None:
+            if part.offset != 0:
+                raise ProtocolError(f"object {part.digest} began at byte {part.offset}, not 0")
+            self.current = self.store.receive_object(part.digest, part.meta, part.size, uncached=self.uncached)
+            self.opened.append(self.current)
+            self.next_offset = 0
+        incoming = self.current
+        if (part.digest, part.meta, part.size, part.offset) != (incoming.digest, incoming.meta, incoming.size,
+                                                                self.next_offset):
+            raise ProtocolError(f"a part of object {part.digest} at byte {part.offset} does not follow "
+                                f"byte {self.next_offset} of object {incoming.digest}")
+        self.next_offset += len(part.data)
+        if part.last:
+            self.current = None
+        return part, incoming
+
+    def check_between_objects(self) -> None:
+        """ProtocolError unless no object is halfway through its parts."""
+        if self.current is not None:
+            raise ProtocolError(f"object {self.current.digest} stopped after {self.next_offset} of its "
+                                f"{self.current.size} bytes")
+
+    def discard_unfinished(self) -> None:
+        for incoming in self.opened:
+            if not incoming.kept:
+                incoming.discard()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _drop_data(store: ObjectStore, staging: Future) -> None:
+    if staging.exception() is None:
+        store.discard_staged(staging.result()[1])
+
+
+def _keep_data(store: ObjectStore, staging: Future) -> int:
+    batch, staged = staging.result()
+    store.commit_batch(staged)
+    return len(batch)
+
+
+def _keep_part(store: ObjectStore, incoming: IncomingObject, part: Part, hashing: Future) -> int:
+    if not incoming.add(part.offset, part.data, hashing.result()):
+        return 0
+    try:
+        staged = incoming.finish()
+    except IntegrityError as exc:
+        raise _refused(exc) from None
+    store.commit_batch(staged)
+    return 1
+
+
+def stage_data(store: ObjectStore, frame: Frame, uncached: bool = False) -> tuple[ObjectBatch, Any]:
+    """Decode and stage (verify) one ``data`` frame: (its batch, what to commit)."""
+    if frame.kind != "data":
+        raise ProtocolError(f"expected a data frame, got {frame.kind!r}")
+    batch = decode_data(frame.header, frame.payload)
+    try:
+        return batch, store.stage_batch(batch, uncached=uncached)  # all verified before any is kept
+    except IntegrityError as exc:
+        if not exc.expected:
+            raise
+        raise _refused(exc) from None
+
+
+def _refused(exc: IntegrityError) -> IntegrityError:
+    """What a receiver says of an object whose bytes do not match its digest."""
+    return IntegrityError(
+        f"received object {exc.expected} does not match its digest (its bytes hash to {exc.got}); "
+        f"nothing of it was kept. The sender's copy is damaged or was altered in transit: "
+        f"run `git hangar fsck` in the sending repository, then try again",
+        expected=exc.expected, got=exc.got)
+
+
+def send_data(store: ObjectStore, stream: Any, digests: list[str], progress: Optional[Any] = None,
+              fault: str = "", parts: bool = False) -> int:
+    """Stream objects as ``data`` frames (read from the store; the receiver verifies them).
+
+    The next frame's objects are read while the current one is sent. With
+    ``parts`` (the receiver takes them), objects over ``PART_BYTES`` go as
+    ``part`` frames, one object at a time. ``fault`` names the kill point
+    (:mod:`hangar_git.faults`) passed after each frame.
+    """
+    metas, sizes = store.describe(digests)  # type: ignore[arg-type]
+    absent = [d for d, n in zip(digests, sizes.tolist()) if n < 0]
+    if absent:
+        raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
+                          f"(e.g. {absent[0]}); they may have been pushed to another remote")
+    in_parts = sizes > (PART_BYTES if parts else MAX_WHOLE_OBJECT)
+    if in_parts.any() and not parts:
+        i = int(np.flatnonzero(in_parts)[0])
+        raise HangarError(f"sample {digests[i]} is {int(sizes[i]):,} bytes, and the receiving side runs a "
+                          f"hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: upgrade it there")
+    whole = np.flatnonzero(~in_parts).tolist()
+    sent = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
+        ahead = None
+        for batch in _data_batches([digests[i] for i in whole], [metas[i] for i in whole], sizes[whole]):
+            loading = reader.submit(_batch_payload, store, *batch)
+            if ahead is not None:
+                sent += _send_batch(stream, *ahead, progress, fault)
+            ahead = (*batch, loading)
+        if ahead is not None:
+            sent += _send_batch(stream, *ahead, progress, fault)
+    for i in np.flatnonzero(in_parts).tolist():
+        sent += _send_in_parts(store, stream, digests[i], metas[i], int(sizes[i]), progress, fault)
+    return sent
+
+
+def _send_in_parts(store: ObjectStore, stream: Any, digest: str, meta: Any, size: int,
+                   progress: Optional[Any], fault: str) -> int:
+    """Stream one object as ``part`` frames, reading the next part while one is sent."""
+    for offset, data in _read_ahead(store.read_parts(Digest(digest), PART_BYTES)):
+        stream.send("part", encode_part(digest, meta, size, offset), data)
+        if progress is not None:
+            progress.update(len(data))
+        if fault:
+            checkpoint(fault)
+    return 1
+
+
+def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, the next one fetched on a thread while the caller handles the current one."""
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
+        pending = reader.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = reader.submit(next, items, None)
+            yield item
+
+
+def _send_batch(stream: Any, names: list[str], metas: list[Any], sizes: list[int], loading: Future,
+                progress: Optional[Any], fault: str) -> int:
+    batch_metas, payload = loading.result()
+    stream.send("data", *encode_data_parts(names, batch_metas or metas, sizes, payload))
+    if progress is not None:
+        progress.update(sum(sizes))
+    if fault:
+        checkpoint(fault)
+    return len(names)
+
+
+def _batch_payload(store: ObjectStore, names: list[str], metas: list[Any],
+                   sizes: list[int]) -> tuple[Optional[list[Any]], Any]:
+    """(metas read, or None to use the described ones; the objects' bytes) of one frame."""
+    payload: Any = _gathered(store, names, sizes)
+    if payload is not None:
+        return None, payload
+    read_metas, parts = [], []
+    # not re-hashed here: the receiver verifies every object before it keeps any
+    for _, meta, data in store.read_many(names, verify=False):  # type: ignore[arg-type]
+        read_metas.append(meta)
+        parts.append(data)
+    return read_metas, parts
+
+
+def _data_batches(digests: list[str], metas: list[Any],
+                  sizes: np.ndarray) -> Iterator[tuple[list[str], list[Any], list[int]]]:
+    """(digests, metas, sizes) of each data frame: small objects in frames of up to
+    ``BATCH_BYTES``, large ones (which the receiver writes in parallel) up to ``LARGE_BATCH_BYTES``."""
+    large = sizes >= LARGE_OBJECT
+    for group, limit in ((np.flatnonzero(~large), BATCH_BYTES), (np.flatnonzero(large), LARGE_BATCH_BYTES)):
+        group_sizes = sizes[group].tolist()
+        for lo, hi in batch_bounds(group_sizes, MAX_DATA_ITEMS, limit):
+            picked = group[lo:hi].tolist()
+            yield [digests[i] for i in picked], [metas[i] for i in picked], group_sizes[lo:hi]
+
+
+def _gathered(store: ObjectStore, digests: list[str], sizes: list[int]) -> Optional[memoryview]:
+    """A batch of small same-sized objects read in one vectorised gather, or None.
+
+    None when sizes differ, objects are large, or the store did not serve
+    them all (buffered objects, backends without a batch path): the caller
+    then reads them one by one.
+    """
+    size = sizes[0]
+    if len(sizes) < 2 or size >= GATHER_MAX or any(n != size for n in sizes):
+        return None
+    rows, found = store.gather(digests_to_raw(digests), size)
+    return rows.data if found.all() else None
