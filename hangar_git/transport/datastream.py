@@ -26,9 +26,6 @@ from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS
                    PART_BYTES, Part, batch_bounds, check_oids, chunked, decode_data, decode_part, encode_data_parts,
                    encode_part, split_payload)
 
-GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
-
-
 # -- git objects ---------------------------------------------------------------------------------
 def receive_objects(git: GitRepo, frame: Frame) -> int:
     """Verify and store one ``objects`` frame; returns how many it held."""
@@ -54,6 +51,7 @@ def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] 
 
 
 # -- sample data ---------------------------------------------------------------------------------
+GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 RECEIVE_AHEAD = 2
 """Data frames verified (and their large objects written) at once while the next arrives."""
 
