@@ -14,5 +14,5 @@ def open_store(uri: str, *, lock_path: str | None = None, read_only: bool = Fals
 
 
 __all__ = ["BLOCK_SIZE", "Digest", "IncomingObject", "Meta", "ObjectBatch", "ObjectInfo", "ObjectStore",
-           "TileDBStore", "Value", "block_hashes", "check_dtype_supported", "decode_value", "digest_of", "digests_to_raw", "ndarray_meta", "open_store",
-           "parse_meta", "verify", "verify_batch"]
+           "TileDBStore", "Value", "block_hashes", "check_dtype_supported", "decode_value", "digest_of",
+           "digests_to_raw", "ndarray_meta", "open_store", "parse_meta", "verify", "verify_batch"]

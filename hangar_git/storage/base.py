@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from ..faults import checkpoint
 from .incoming import IncomingObject
-from .objects import Digest, Meta, ObjectBatch, digest_of, verify_batch
-
-Buffer = Union[bytes, bytearray, memoryview]
+from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, verify_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +121,7 @@ class ObjectStore(ABC):
     def discard_staged(self, staged: Any) -> None:
         """Drop a staged batch that will not be committed (a batch before it failed)."""
 
-    def receive_object(self, digest: Digest, meta: Meta, size: int, *, uncached: bool = False) -> IncomingObject:
+    def receive_object(self, digest: Digest, meta: Meta, size: int) -> IncomingObject:
         """Start receiving an object in parts (a sample too big for one frame); its
         ``finish()`` result goes to :meth:`commit_batch`."""
         return IncomingObject(digest, meta, size)

@@ -7,7 +7,7 @@ import struct
 import blosc2
 import numpy as np
 
-from .base import Buffer
+from .objects import Buffer
 
 UNDECODABLE = (RuntimeError, ValueError, SystemError, struct.error)
 """How blosc2 and struct report damaged input."""

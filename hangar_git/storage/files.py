@@ -24,14 +24,23 @@ import tiledb
 from ..errors import IntegrityError
 from ..faults import checkpoint
 from ..fileio import fsync_dir, write_file, write_file_uncached
-from .base import Buffer
 from .codec import UNDECODABLE, compress, typesize
-from .objects import Meta
+from .objects import Buffer, Meta
 from .objects import verify as verify_object
 
 MAGIC = b"HGLO"
 RAW, BLOSC = 0, 1
 _HEAD = struct.Struct("<BQ")
+
+
+def _header(flag: int, size: int) -> bytes:
+    """The start of a large object's file: magic, flag, uncompressed length."""
+    return MAGIC + _HEAD.pack(flag, size)
+
+
+def _missing(digest: str) -> IntegrityError:
+    return IntegrityError(f"object {digest} is indexed but its file is missing: run `git hangar fsck`",
+                          expected=digest)
 
 
 def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
@@ -62,6 +71,10 @@ class StoreFiles:
 
     def _os(self, uri: str) -> str:
         return uri[len("file://"):] if uri.startswith("file://") else uri
+
+    def new_tmp(self) -> str:
+        """A fresh temporary file name in the store."""
+        return f"{self.uri}/tmp/{uuid.uuid4().hex}"
 
     # -- plain files ---------------------------------------------------------------
     def read(self, path: str) -> bytes:
@@ -94,8 +107,7 @@ class StoreFiles:
         try:
             blob = self.read(self.object_path(digest))
         except tiledb.TileDBError as exc:
-            raise IntegrityError(f"object {digest} is indexed but its file is missing: "
-                                 f"run `git hangar fsck`", expected=digest) from exc
+            raise _missing(digest) from exc
         if blob[:4] != MAGIC:
             raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)
         try:
@@ -118,8 +130,8 @@ class StoreFiles:
         """
         view = memoryview(data).cast("B")
         flag, payload = encode(meta, view)
-        tmp = f"{self.uri}/tmp/{uuid.uuid4().hex}"
-        head = MAGIC + _HEAD.pack(flag, view.nbytes)
+        tmp = self.new_tmp()
+        head = _header(flag, view.nbytes)
         try:
             if self.local:
                 write = write_file_uncached if uncached else write_file
@@ -143,8 +155,7 @@ class StoreFiles:
             try:
                 fh = open(path, "rb")
             except OSError as exc:
-                raise IntegrityError(f"object {digest} is indexed but its file is missing: "
-                                     f"run `git hangar fsck`", expected=digest) from exc
+                raise _missing(digest) from exc
             with fh:
                 head = fh.read(4 + _HEAD.size)
                 if head[:4] == MAGIC and len(head) == 4 + _HEAD.size:
@@ -191,9 +202,9 @@ class TmpWriter:
 
     def __init__(self, files: StoreFiles, size: int) -> None:
         self.files, self.size = files, size
-        self.tmp = f"{files.uri}/tmp/{uuid.uuid4().hex}"
+        self.tmp = files.new_tmp()
         self._fh: Any = open(files._os(self.tmp), "wb") if files.local else files._vfs.open(self.tmp, "wb")
-        self._fh.write(MAGIC + _HEAD.pack(RAW, size))
+        self._fh.write(_header(RAW, size))
 
     def write(self, data: Buffer) -> None:
         """Append the next bytes."""

@@ -1,14 +1,12 @@
 """Objects that arrive in parts: samples too big for one frame, kept as they come."""
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from ..errors import IntegrityError, ProtocolError
-from .objects import Digest, Meta, ObjectBatch, digest_of_blocks, digests_to_raw
-
-Buffer = Union[bytes, bytearray, memoryview]
+from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of_blocks, digests_to_raw
 
 
 class IncomingObject:

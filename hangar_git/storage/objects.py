@@ -29,6 +29,7 @@ Digest = NewType("Digest", str)
 
 Meta = NewType("Meta", str)
 Value = Union[np.ndarray, str, bytes]
+Buffer = Union[bytes, bytearray, memoryview]
 
 BLOCK_SIZE = 1 << 20
 _sha256 = hashlib.sha256
@@ -59,7 +60,7 @@ def parse_meta(meta: str) -> tuple[str, np.dtype | None, tuple[int, ...]]:
     return kind, np.dtype(dtype), dims
 
 
-def digest_of(meta: str, data: Union[bytes, bytearray, memoryview]) -> Digest:
+def digest_of(meta: str, data: Buffer) -> Digest:
     """Digest of an object's meta string and bytes."""
     view = memoryview(data).cast("B")
     if view.nbytes <= BLOCK_SIZE:
@@ -70,7 +71,7 @@ def digest_of(meta: str, data: Union[bytes, bytearray, memoryview]) -> Digest:
     return digest_of_blocks(meta, block_hashes(view))
 
 
-def block_hashes(data: Union[bytes, bytearray, memoryview]) -> list[bytes]:
+def block_hashes(data: Buffer) -> list[bytes]:
     """SHA-256 of each ``BLOCK_SIZE`` block of ``data`` (on all cores when there are several)."""
     view = memoryview(data).cast("B")
     blocks = [view[i:i + BLOCK_SIZE] for i in range(0, view.nbytes, BLOCK_SIZE)]
@@ -171,7 +172,7 @@ def decode_value(meta: str, data: Union[bytes, memoryview, np.ndarray]) -> Value
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def verify(digest: str, meta: str, data: Union[bytes, bytearray, memoryview]) -> None:
+def verify(digest: str, meta: str, data: Buffer) -> None:
     """Raise IntegrityError unless ``data`` hashes to ``digest``."""
     got = digest_of(meta, data)
     if got != digest:

@@ -35,11 +35,11 @@ from numpy.lib.stride_tricks import as_strided
 from ..errors import IntegrityError, PermissionDeniedError
 from ..faults import checkpoint
 from ..locks import exclusive
-from .base import Buffer, ObjectInfo, ObjectStore
+from .base import ObjectInfo, ObjectStore
 from .codec import UNDECODABLE, checksum, compress, typesize
 from .files import StoreFiles, TmpWriter
 from .incoming import IncomingObject
-from .objects import Digest, Meta, ObjectBatch, digest_of, digests_to_raw, hash_pool, verify, verify_batch
+from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, digests_to_raw, hash_pool, verify, verify_batch
 from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
 
 LARGE_THRESHOLD = 1 << 20
@@ -619,23 +619,20 @@ class TileDBStore(ObjectStore):
         for tmp in staged.temps.values():
             self._files.remove(tmp)
 
-    def receive_object(self, digest: Digest, meta: Meta, size: int, *, uncached: bool = False) -> IncomingObject:
+    def receive_object(self, digest: Digest, meta: Meta, size: int) -> IncomingObject:
         """An object arriving in parts, written in order to a temporary file as they come."""
         self._check_writable()
         return _IncomingFile(self._files.tmp_writer(size), digest, meta, size)
 
     def read_parts(self, digest: Digest, part_size: int) -> Iterator[tuple[int, memoryview]]:
+        """Large objects a part at a time from their file (not re-hashed), others as read."""
         meta = self._pending_large.get(digest, (None, 0))[0]
         if meta is None:
             loc = self._locate(digest)
-            if loc is None:
-                raise KeyError(digest)
-            pack, row = loc
-            meta = pack.metas[pack.meta[row]]
-            if int(pack.chunk[row]) != int(LARGE):  # small: one part
-                yield 0, self.read(digest)[1]
-                return
-        yield from self._files.read_object_parts(digest, meta, part_size)
+            if loc is None or int(loc[0].chunk[loc[1]]) != int(LARGE):
+                return super().read_parts(digest, part_size)
+            meta = loc[0].metas[loc[0].meta[loc[1]]]
+        return self._files.read_object_parts(digest, meta, part_size)
 
     def _put_small(self, batch: ObjectBatch, small: np.ndarray) -> None:
         """Write a batch's small objects not stored yet as one pack."""

@@ -69,12 +69,13 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     it; if the stream itself breaks, what had arrived is kept (a retry
     resumes; an object cut off in its parts starts again). ``on_stored`` is
     called, in order and on this thread, as frames are durable.
-    ``uncached`` is passed on to :meth:`ObjectStore.stage_batch`.
+    ``uncached`` is passed on to :meth:`ObjectStore.stage_batch` (objects in parts are
+    written through the page cache: their file starts with an unaligned header).
     """
     stored = 0
     inflight: deque[tuple[Frame, Future]] = deque()
     failed = threading.Event()
-    parts = _PartsInOrder(store, uncached)
+    parts = _PartsInOrder(store)
 
     def commit(keep: Callable[[], int], drop: Callable[[], None]) -> int:
         if failed.is_set():
@@ -120,8 +121,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
 class _PartsInOrder:
     """The receiving side's view of objects arriving in parts: one at a time, in order."""
 
-    def __init__(self, store: ObjectStore, uncached: bool) -> None:
-        self.store, self.uncached = store, uncached
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
         self.current: Optional[IncomingObject] = None
         self.next_offset = 0
         self.opened: list[IncomingObject] = []
@@ -132,7 +133,7 @@ class _PartsInOrder:
         if self.current is None:
             if part.offset != 0:
                 raise ProtocolError(f"object {part.digest} began at byte {part.offset}, not 0")
-            self.current = self.store.receive_object(part.digest, part.meta, part.size, uncached=self.uncached)
+            self.current = self.store.receive_object(part.digest, part.meta, part.size)
             self.opened.append(self.current)
             self.next_offset = 0
         incoming = self.current
