@@ -457,25 +457,22 @@ def bench_large(srv: Loopback, count: int, rounds: int) -> list[Figure]:
         assert (rco["big", count - 1] == arrays[-1]).all()
     mib = nbytes >> 20
     push, fetch = nbytes / push_s / MB, nbytes / fetch_s / MB
-    def runs_note(ours: list[float], plain: list[float]) -> str:
-        return ("raw runs, our channel streams: " + ", ".join(f"{v / MB:.0f}" for v in ours)
-                + "; paramiko's Channel API: " + ", ".join(f"{v / MB:.0f}" for v in plain) + " MB/s")
+    name = f"{count} x float32[1024,1024] ({mib} MiB)"
+    return (_transfer_figures(f"push {name}", push, "upload", up, plain_up, up_hashed, up_files)
+            + _transfer_figures(f"fetch-data {name}", fetch, "download", down, plain_down, down_hashed, down_files))
 
+
+def _transfer_figures(name: str, value: float, way: str, ours: list[float], plain: list[float],
+                      hashed: list[float], files: list[float]) -> list[Figure]:
+    """One large transfer against its three same-run references (raw runs in bytes/s)."""
+    note = ("raw runs, our channel streams: " + ", ".join(f"{v / MB:.0f}" for v in ours)
+            + "; paramiko's Channel API: " + ", ".join(f"{v / MB:.0f}" for v in plain) + " MB/s")
     return [  # the baseline is the fastest raw run of either client API
-        Figure(f"push {count} x float32[1024,1024] ({mib} MiB)", push, "MB/s",
-               "raw paramiko channel upload", max(up + plain_up) / MB, ">= 0.7x raw channel",
-               note=runs_note(up, plain_up)),
-        Figure(f"push {count} x float32[1024,1024] ({mib} MiB)", push, "MB/s",
-               "raw upload, receiver hashing it", max(up_hashed) / MB, "transfer + verify bound"),
-        Figure(f"push {count} x float32[1024,1024] ({mib} MiB)", push, "MB/s",
-               "raw channel upload into new files", max(up_files) / MB, "page-cache write reference"),
-        Figure(f"fetch-data {count} x float32[1024,1024] ({mib} MiB)", fetch, "MB/s",
-               "raw paramiko channel download", max(down + plain_down) / MB, ">= 0.7x raw channel",
-               note=runs_note(down, plain_down)),
-        Figure(f"fetch-data {count} x float32[1024,1024] ({mib} MiB)", fetch, "MB/s",
-               "raw download, receiver hashing it", max(down_hashed) / MB, "transfer + verify bound"),
-        Figure(f"fetch-data {count} x float32[1024,1024] ({mib} MiB)", fetch, "MB/s",
-               "raw channel download into new files", max(down_files) / MB, "page-cache write reference"),
+        Figure(name, value, "MB/s", f"raw paramiko channel {way}", max(ours + plain) / MB,
+               ">= 0.7x raw channel", note=note),
+        Figure(name, value, "MB/s", f"raw {way}, receiver hashing it", max(hashed) / MB, "transfer + verify bound"),
+        Figure(name, value, "MB/s", f"raw channel {way} into new files", max(files) / MB,
+               "page-cache write reference"),
     ]
 
 
