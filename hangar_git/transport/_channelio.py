@@ -126,9 +126,9 @@ class ChannelRaw(io.RawIOBase):
         return True
 
     def readinto(self, buf: Any) -> int:
-        # Take everything paramiko has buffered at once: its pipe deletes read
-        # bytes from the front of an array, which is quadratic when it holds a
-        # large window and we ask for less than all of it.
+        # Take a whole packet from the ChunkPipe (no copy) and hand it out over
+        # as many calls as the caller's buffers need, instead of asking the
+        # pipe for less than a packet (which would slice a copy of it).
         if not self._pending:
             self._pending = memoryview(self._chan.recv(_DRAIN))
         n = min(len(buf), len(self._pending))
