@@ -39,7 +39,7 @@ class RepositoryService(ServiceHandler):
         self.git = git
         uri = git.config_get("hangar.store") or ""
         hangar_dir = os.path.join(git.git_dir, "hangar")
-        self.store: ObjectStore = open_store(uri, lock_path=os.path.join(hangar_dir, "store.lock"),
+        self.store: ObjectStore = open_store(uri,
                                              durable=git.durable)
 
     def hello_info(self) -> dict[str, Any]:
