@@ -172,6 +172,16 @@ class StoreFormatError(IntegrityError):
         self.uri = uri
 
 
+class RecordFormatError(IntegrityError):
+    """A commit tree states a record format or digest this version does not read."""
+
+    def __init__(self, tree: str, found: str, expected: str) -> None:
+        super().__init__(f"commit tree {tree or '?'} was written by an incompatible development version of "
+                         f"hangar-git ({found}; this version reads {expected}): import its data again "
+                         f"into a repository made by this version", expected=expected, got=found)
+        self.tree = tree
+
+
 class RemoteError(HangarError):
     """A remote could not be reached, refused a request, or broke the protocol."""
 

@@ -1,7 +1,6 @@
 """Columns: typed, keyed collections of samples inside a checkout."""
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
 
@@ -11,15 +10,16 @@ from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_ke
 from ..bookkeeping.snapshot import ColumnRecords
 from ..errors import (IntegrityError, MissingDataError, PermissionDeniedError, SampleNotFoundError,
                       SchemaError)
-from ..storage import BLOCK_SIZE, Digest, Meta, digest_of, digests_to_raw, ndarray_meta, parse_meta
+from ..storage import Digest, Meta, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest
 
 if TYPE_CHECKING:
     from .checkout import Checkout
 
 Key = Union[str, int]
 _MISSING = object()
-_UNHASHED = Digest("")  # large values: the store hashes them while writing
 _BATCH = 4096
+_GATHER_BYTES = 32 << 20
+"""The most bytes of fixed-shape rows gathered into one block at a time."""
 
 
 def _enc(key: object) -> str:
@@ -98,7 +98,8 @@ class Column:
         return str(self.dtype)
 
     # -- value encoding (subclasses) --------------------------------------------
-    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+    def _encode(self, value: Any) -> tuple[Meta, Any]:
+        """A value's meta and bytes (a buffer), checked against the column's schema."""
         raise NotImplementedError
 
     def _decode(self, meta: str, data: memoryview) -> Any:
@@ -281,12 +282,8 @@ class Column:
     def __setitem__(self, key: Key, value: Any) -> None:
         self._check_writable()
         enc = _enc(key)
-        digest, meta, data = self._encode(value)
-        if digest is _UNHASHED:
-            digest = self._co._store.put_new(meta, data)
-        else:
-            self._co._store.put(digest, meta, data)
-        self._stage(enc, digest)
+        meta, data = self._encode(value)
+        self._stage(enc, self._co._store.put_new(meta, data))  # hashed by the store
 
     def append(self, value: Any) -> str:
         """Add a sample under a new random key, which is returned."""
@@ -338,7 +335,6 @@ class NdarrayColumn(Column):
         self._np_shape = tuple(s.shape or ())
         self._variable = s.variable_shape
         self._meta = ndarray_meta(self._np_dtype, self._np_shape)
-        self._hash0 = hashlib.sha256(self._meta.encode() + b"\0")
         self._nbytes = int(np.prod(self._np_shape, dtype=np.int64)) * self._np_dtype.itemsize
         self._raw_view = self._np_dtype.kind in "mM"  # no buffer protocol for datetimes
 
@@ -353,7 +349,7 @@ class NdarrayColumn(Column):
     def _dtype_text(self) -> str:
         return str(self._np_dtype)
 
-    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+    def _encode(self, value: Any) -> tuple[Meta, Any]:
         if type(value) is not np.ndarray:
             if not isinstance(value, np.ndarray):
                 raise SchemaError(
@@ -371,24 +367,18 @@ class NdarrayColumn(Column):
             return self._encode_variable(value)
         if not value.flags.c_contiguous:
             value = np.ascontiguousarray(value)
-        if self._raw_view:
+        if self._raw_view or not self._nbytes:  # no buffer protocol / a view with a zero in its shape
             value = value.reshape(-1).view(np.uint8)
-        if self._nbytes <= BLOCK_SIZE:
-            h = self._hash0.copy()
-            h.update(value)
-            return Digest(h.hexdigest()), self._meta, value
-        return _UNHASHED, self._meta, value
+        return self._meta, value
 
-    def _encode_variable(self, value: np.ndarray) -> tuple[Digest, Meta, Any]:
+    def _encode_variable(self, value: np.ndarray) -> tuple[Meta, Any]:
         if value.ndim != len(self._np_shape) or any(g > m for g, m in zip(value.shape, self._np_shape)):
             raise SchemaError(
                 f"column {self._name!r} takes arrays of {len(self._np_shape)} dimensions up to "
                 f"{self._np_shape}, got shape {value.shape}",
                 expected=self._np_shape, given=value.shape)
         value = np.ascontiguousarray(value)
-        meta = ndarray_meta(self._np_dtype, value.shape)
-        raw = value.reshape(-1).view(np.uint8)
-        return digest_of(meta, raw.data), meta, raw
+        return ndarray_meta(self._np_dtype, value.shape), value.reshape(-1).view(np.uint8)
 
     def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
         """(key, array) pairs; fixed-shape columns gather whole chunks at once."""
@@ -412,25 +402,32 @@ class NdarrayColumn(Column):
 
     @property
     def _gatherable(self) -> bool:
-        return not self._variable and 0 < self._nbytes <= BLOCK_SIZE
+        return not self._variable and self._nbytes > 0
 
     def _gathered(self, local: bool) -> Iterator[tuple[list[Key], np.ndarray, Optional[np.ndarray]]]:
-        """(keys, arrays as one block, found-mask or None when all were found)."""
+        """(keys, arrays as one block of at most ``_GATHER_BYTES``, found-mask or None when all
+        were found); what the store's ``gather`` does not serve is read singly."""
+        step = max(1, _GATHER_BYTES // self._nbytes)
+        for batch_keys, batch_raws in self._raw_batches():
+            for lo in range(0, len(batch_keys), step):
+                yield self._gather_block(batch_keys[lo:lo + step], batch_raws[lo:lo + step], local)
+
+    def _gather_block(self, keys: list[Key], raws: np.ndarray,
+                      local: bool) -> tuple[list[Key], np.ndarray, Optional[np.ndarray]]:
         store = self._co._store
-        for keys, raws in self._raw_batches():
-            rows, found = store.gather(raws, self._nbytes)
-            values = rows.view(self._np_dtype).reshape((len(keys),) + self._np_shape)
-            for i in np.flatnonzero(~found).tolist():
-                digest = Digest(bytes(raws[i]).hex())
-                try:
-                    meta, data = store.read(digest)
-                except KeyError:
-                    if local:
-                        continue
-                    raise self._missing(keys[i], digest) from None
-                values[i] = self._decode(meta, data)
-                found[i] = True
-            yield keys, values, (None if found.all() else found)
+        rows, found = store.gather(raws, self._nbytes)
+        values = rows.view(self._np_dtype).reshape((len(keys),) + self._np_shape)
+        for i in np.flatnonzero(~found).tolist():
+            digest = raw_to_digest(raws[i])
+            try:
+                meta, data = store.read(digest)
+            except KeyError:
+                if local:
+                    continue
+                raise self._missing(keys[i], digest) from None
+            values[i] = self._decode(meta, data)
+            found[i] = True
+        return keys, values, (None if found.all() else found)
 
     def _raw_batches(self, size: int = 8 * _BATCH) -> Iterator[tuple[list[Key], np.ndarray]]:
         """(keys, raw digests) in batches of about ``size``, staged changes applied.
@@ -457,7 +454,7 @@ class StrColumn(Column):
 
     column_type = "str"
 
-    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+    def _encode(self, value: Any) -> tuple[Meta, Any]:
         if not isinstance(value, str):
             raise SchemaError(f"column {self._name!r} holds str values; got {type(value).__name__}",
                               expected="str", given=type(value).__name__)
@@ -466,7 +463,7 @@ class StrColumn(Column):
         except UnicodeEncodeError:
             raise SchemaError(f"column {self._name!r} takes text that UTF-8 can encode; this str "
                               f"holds a lone surrogate", expected="valid Unicode text", given=repr(value)[:80]) from None
-        return digest_of("str", data), Meta("str"), data
+        return Meta("str"), data
 
     def _decode(self, meta: str, data: memoryview) -> str:
         return bytes(data).decode("utf-8")
@@ -477,12 +474,12 @@ class BytesColumn(Column):
 
     column_type = "bytes"
 
-    def _encode(self, value: Any) -> tuple[Digest, Meta, Any]:
+    def _encode(self, value: Any) -> tuple[Meta, Any]:
         if not isinstance(value, (bytes, bytearray)):
             raise SchemaError(f"column {self._name!r} holds bytes values; got {type(value).__name__}",
                               expected="bytes", given=type(value).__name__)
         data = bytes(value)
-        return digest_of("bytes", data), Meta("bytes"), data
+        return Meta("bytes"), data
 
     def _decode(self, meta: str, data: memoryview) -> bytes:
         return bytes(data)

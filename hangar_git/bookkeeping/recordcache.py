@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
+from ..storage.objects import digests_to_raw
 from .records import Key, decode_shard
 
 MAGIC = b"HGREC001"
@@ -50,7 +51,7 @@ def block_of(records: dict[str, str]) -> ShardBlock:
 
 def _encode(records: dict[str, str]) -> tuple[int, bool, bytes, bytes]:
     encs = list(records)
-    digests = bytes.fromhex("".join(records.values()))
+    digests = digests_to_raw(list(records.values())).tobytes()
     int_keys = all(e[0] == "i" for e in encs)
     if int_keys:
         keys = np.array([int(e[1:]) for e in encs], dtype="<i8").tobytes()

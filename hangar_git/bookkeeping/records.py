@@ -4,7 +4,7 @@ RECORD FORMATS ARE PERMANENT: every clone of every repository reads them.
 
 A commit's tree::
 
-    hangar.json                       {"format": 1}
+    hangar.json                       {"digest": "blake3", "format": 2}
     metadata.json                     {"key": "value", ...}   (sorted keys)
     columns/<name>/schema.json        column schema (see ``ColumnSchema``)
     columns/<name>/stats.json         {"count": N, "shard_digits": L}
@@ -21,9 +21,15 @@ those digits two per directory: ``L=0`` -> ``samples/_``, ``L=3`` ->
 An encoded key is ``s<text>`` for a str key and ``i<decimal>`` for an int.
 Equal content always produces byte-identical shards, so two commits can be
 compared by tree ids and only differing shards are read.
+
+``hangar.json`` names the record format and the content digest's algorithm
+(:data:`~hangar_git.storage.objects.DIGEST_ALGORITHM`); a tree that states
+anything else was written by an incompatible (development) version and is
+refused (:func:`check_format`). Format 1 named objects by SHA-256.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import numbers
 import re
@@ -31,9 +37,10 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Optional, Union
 
-from ..errors import InvalidNameError
+from ..errors import InvalidNameError, RecordFormatError
+from ..storage.objects import DIGEST_ALGORITHM
 
-FORMAT = 1
+FORMAT = 2
 SHARD_TARGET = 1024
 MAX_KEY_LEN = 256
 Key = Union[str, int]
@@ -203,7 +210,23 @@ def decode_metadata(blob: bytes) -> dict[str, str]:
 
 
 def encode_format() -> bytes:
-    return (json.dumps({"format": FORMAT}) + "\n").encode()
+    return (json.dumps({"digest": DIGEST_ALGORITHM, "format": FORMAT}, sort_keys=True) + "\n").encode()
+
+
+FORMAT_BLOB_ID = hashlib.sha1(b"blob %d\0" % len(encode_format()) + encode_format()).hexdigest()
+"""The git blob id of this version's ``hangar.json``: a tree naming it needs no read."""
+
+
+def check_format(blob: bytes, tree: str = "") -> None:
+    """RecordFormatError unless ``blob`` (a ``hangar.json``) states this version's format."""
+    try:
+        stated = json.loads(blob)
+    except ValueError:
+        stated = None
+    if stated != json.loads(encode_format()):
+        found = (f"format {stated.get('format')!r}, digest {stated.get('digest', 'sha256')!r}"
+                 if isinstance(stated, dict) else "an unreadable hangar.json")
+        raise RecordFormatError(tree, found, f"format {FORMAT}, digest {DIGEST_ALGORITHM!r}")
 
 
 def key_sort(keys: Iterable[Key]) -> list[Key]:

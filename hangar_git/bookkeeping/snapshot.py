@@ -10,8 +10,8 @@ from typing import Callable, Iterator, Optional
 
 from .gitrepo import GitRepo, Oid
 from .recordcache import ShardBlock
-from .records import (ColumnSchema, ColumnStats, decode_metadata, decode_shard,
-                      shard_prefix)
+from .records import (FORMAT_BLOB_ID, ColumnSchema, ColumnStats, check_format, decode_metadata,
+                      decode_shard, shard_prefix)
 
 
 class ShardCache:
@@ -137,6 +137,8 @@ class Snapshot:
     def __init__(self, git: GitRepo, tree: Optional[Oid]) -> None:
         self.git, self.tree = git, tree
         root = git.tree_entries(tree)
+        if "hangar.json" in root and root["hangar.json"][0] != FORMAT_BLOB_ID:
+            check_format(git.read_blob(root["hangar.json"][0]), str(tree))
         self.column_trees: dict[str, Oid] = (
             {n: o for n, (o, _) in git.tree_entries(root["columns"][0]).items()} if "columns" in root else {})
         self._metadata_oid = root["metadata.json"][0] if "metadata.json" in root else None

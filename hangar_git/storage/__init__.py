@@ -2,8 +2,9 @@
 from ..errors import StoreNotFoundError
 from .base import ObjectInfo, ObjectStore
 from .incoming import IncomingObject
-from .objects import (BLOCK_SIZE, Digest, Meta, ObjectBatch, Value, block_hashes, check_dtype_supported,
-                      decode_value, digest_of, digests_to_raw, ndarray_meta, parse_meta, verify, verify_batch)
+from .objects import (DIGEST_ALGORITHM, Digest, Meta, ObjectBatch, Value, check_dtype_supported, decode_value,
+                      digest_hasher, digest_of, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest,
+                      raws_to_digests, verify, verify_batch)
 from .tiledb_store import TileDBStore
 
 
@@ -19,6 +20,7 @@ def open_store(uri: str, *, create: bool = False, read_only: bool = False,
     return TileDBStore(uri, read_only=read_only, durable=durable)
 
 
-__all__ = ["BLOCK_SIZE", "Digest", "IncomingObject", "Meta", "ObjectBatch", "ObjectInfo", "ObjectStore",
-           "TileDBStore", "Value", "block_hashes", "check_dtype_supported", "decode_value", "digest_of",
-           "digests_to_raw", "ndarray_meta", "open_store", "parse_meta", "verify", "verify_batch"]
+__all__ = ["DIGEST_ALGORITHM", "Digest", "IncomingObject", "Meta", "ObjectBatch", "ObjectInfo", "ObjectStore",
+           "TileDBStore", "Value", "check_dtype_supported", "decode_value", "digest_hasher", "digest_of",
+           "digests_to_raw", "ndarray_meta", "open_store", "parse_meta", "raw_to_digest", "raws_to_digests",
+           "verify", "verify_batch"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..faults import checkpoint
 from .incoming import IncomingObject
-from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, verify_batch
+from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, raws_to_digests, verify_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +136,7 @@ class ObjectStore(ABC):
 
     def absent(self, raws: np.ndarray) -> np.ndarray:
         """Per raw digest (``S32``): True where this store does not hold the object."""
-        text = raws.tobytes().hex()
-        digests = [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
+        digests = raws_to_digests(raws)
         missing = set(self.missing(digests))
         return np.array([d in missing for d in digests], dtype=bool)
 

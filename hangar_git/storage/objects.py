@@ -1,26 +1,31 @@
 """Content addressing: how a sample becomes (meta, bytes) and gets its digest.
 
 RECORD FORMAT IS PERMANENT. A digest names an object forever, in every
-clone. It is the SHA-256 of the object's *meta string* (kind, dtype and
-shape), a NUL byte, and then either the raw bytes (objects up to
-``BLOCK_SIZE``) or the concatenated SHA-256 of each ``BLOCK_SIZE`` block
-(larger objects: a one-level hash tree, so big arrays hash on all cores).
-The meta string fixes the byte length, so the two forms never collide.
+clone. It is the BLAKE3-256 hash of the object's *meta string* (kind,
+dtype and shape), a NUL byte, and the object's bytes: one form for every
+size (BLAKE3 is a tree hash inside, so there is no block form to choose).
+Commit trees name the algorithm (``hangar.json``, see
+:mod:`hangar_git.bookkeeping.records`); so does the protocol's ``hello``.
+Hashing is single-threaded: BLAKE3's multithreaded mode runs on a native
+thread pool that a forked child inherits without its threads.
 
 Meta strings:
   ``nd:<numpy dtype.str>:<d0,d1,...>``   C-ordered array bytes
   ``str``                                 UTF-8 text
   ``bytes``                               raw bytes
+
+Raw digests (32 bytes; ``S32`` arrays) and hex digests are converted here
+and nowhere else: :func:`digests_to_raw`, :func:`raw_to_digest`,
+:func:`raws_to_digests`.
 """
 from __future__ import annotations
 
-import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NewType, Sequence, Union
 
 import numpy as np
+from blake3 import blake3
 
 from ..errors import IntegrityError, SchemaError
 
@@ -31,17 +36,21 @@ Meta = NewType("Meta", str)
 Value = Union[np.ndarray, str, bytes]
 Buffer = Union[bytes, bytearray, memoryview]
 
-BLOCK_SIZE = 1 << 20
-_sha256 = hashlib.sha256
-_pool: ThreadPoolExecutor | None = None
+DIGEST_ALGORITHM = "blake3"
+"""The content digest's name, as commit trees and the protocol state it."""
+DIGEST_SIZE = 32
 
 
-def hash_pool() -> ThreadPoolExecutor:
-    """Threads for hashing big objects (hashlib releases the GIL)."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hangar-hash")
-    return _pool
+@lru_cache(maxsize=1024)
+def _prefix(meta: str) -> blake3:
+    """A hasher fed ``meta`` and its NUL (never updated: callers copy it)."""
+    return blake3(meta.encode() + b"\0")
+
+
+def digest_hasher(meta: str) -> blake3:
+    """An incremental hasher of an object with this meta: feed its bytes in order,
+    then ``Digest(h.hexdigest())``."""
+    return _prefix(meta).copy()
 
 
 def ndarray_meta(dtype: np.dtype, shape: tuple[int, ...]) -> Meta:
@@ -62,50 +71,22 @@ def parse_meta(meta: str) -> tuple[str, np.dtype | None, tuple[int, ...]]:
 
 def digest_of(meta: str, data: Buffer) -> Digest:
     """Digest of an object's meta string and bytes."""
-    view = memoryview(data).cast("B")
-    if view.nbytes <= BLOCK_SIZE:
-        h = _sha256(meta.encode())
-        h.update(b"\0")
-        h.update(view)
-        return Digest(h.hexdigest())
-    return digest_of_blocks(meta, block_hashes(view))
-
-
-def block_hashes(data: Buffer) -> list[bytes]:
-    """SHA-256 of each ``BLOCK_SIZE`` block of ``data`` (on all cores when there are several)."""
-    view = memoryview(data).cast("B")
-    blocks = [view[i:i + BLOCK_SIZE] for i in range(0, view.nbytes, BLOCK_SIZE)]
-    if len(blocks) > 1:
-        return list(hash_pool().map(lambda b: _sha256(b).digest(), blocks))
-    return [_sha256(b).digest() for b in blocks]
-
-
-def digest_of_blocks(meta: str, hashes: Sequence[bytes]) -> Digest:
-    """Digest of an object over ``BLOCK_SIZE`` from its meta and its blocks' hashes, in order."""
-    h = _sha256(meta.encode())
-    h.update(b"\0")
-    for part in hashes:
-        h.update(part)
+    h = _prefix(meta).copy()
+    h.update(data)
     return Digest(h.hexdigest())
 
 
-_HEX = np.zeros(256, dtype=np.uint8)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX[_c] = _i
-
-
 def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
-    """Hex digests as one ``S32`` array of raw digests (vectorised)."""
-    if not digests:
-        return np.zeros(0, dtype="S32")
-    nib = _HEX[np.frombuffer("".join(digests).encode("ascii"), dtype=np.uint8).reshape(-1, 64)]
-    raw = (nib[:, 0::2] << 4) | nib[:, 1::2]
-    return np.ascontiguousarray(raw).view("S32").ravel()
+    """Hex digests as one ``S32`` array of raw digests (ValueError if one is not hex)."""
+    text = "".join(digests)
+    if len(text) != 2 * DIGEST_SIZE * len(digests):
+        raise ValueError(f"digests are {2 * DIGEST_SIZE} hex digits each; got {len(text)} for {len(digests)}")
+    return np.frombuffer(bytes.fromhex(text), dtype="S32") if digests else np.zeros(0, dtype="S32")
 
 
 def raw_to_digest(raw: Union[bytes, np.bytes_]) -> Digest:
     """One raw digest as hex (numpy ``S32`` scalars drop trailing zero bytes: padded back)."""
-    return Digest(bytes(raw).ljust(32, b"\0").hex())
+    return Digest(bytes(raw).ljust(DIGEST_SIZE, b"\0").hex())
 
 
 def raws_to_digests(raws: np.ndarray) -> list[Digest]:
@@ -139,12 +120,11 @@ class ObjectBatch:
 
     def digest(self, i: int) -> Digest:
         """Object ``i``'s digest (hex)."""
-        return Digest(self.raws[i:i + 1].tobytes().hex())
+        return raw_to_digest(self.raws[i])
 
     def digests(self) -> list[Digest]:
         """Every digest (hex), in order."""
-        text = self.raws.tobytes().hex()
-        return [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
+        return raws_to_digests(self.raws)
 
     def meta(self, i: int) -> Meta:
         """Object ``i``'s meta string."""
@@ -158,18 +138,14 @@ class ObjectBatch:
 
 def verify_batch(batch: ObjectBatch) -> None:
     """Verify every object of a batch (IntegrityError on the first mismatch)."""
-    prefixes = [_sha256(m.encode() + b"\0") for m in batch.metas]
+    prefixes = [_prefix(m) for m in batch.metas]
     expected, data = batch.raws.tobytes(), batch.data
     for i, (start, size, m) in enumerate(zip(batch.starts.tolist(), batch.sizes.tolist(),
                                              batch.meta_index.tolist())):
-        part = data[start:start + size]
-        if size > BLOCK_SIZE:
-            verify(batch.digest(i), batch.metas[m], part)
-            continue
         h = prefixes[m].copy()
-        h.update(part)
+        h.update(data[start:start + size])
         if h.digest() != expected[32 * i:32 * i + 32]:
-            verify(batch.digest(i), batch.metas[m], part)  # raises with the facts
+            verify(batch.digest(i), batch.metas[m], data[start:start + size])  # raises with the facts
 
 
 def decode_value(meta: str, data: Union[bytes, memoryview, np.ndarray]) -> Value:

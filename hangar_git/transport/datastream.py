@@ -20,7 +20,7 @@ from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import read_raw, write_raw
 from ..errors import HangarError, IntegrityError, ProtocolError
 from ..faults import checkpoint
-from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, block_hashes, digests_to_raw
+from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw
 from .framing import Frame
 from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, MAX_WHOLE_OBJECT,
                    PART_BYTES, Part, batch_bounds, check_oids, chunked, decode_data, decode_part, encode_data_parts,
@@ -60,8 +60,9 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                    on_stored: Callable[[Frame], None] = lambda frame: None, *, uncached: bool = False) -> int:
     """Verify and store ``data`` and ``part`` frames; returns how many objects they held.
 
-    Frames are staged (verified, large objects written to temporary files;
-    parts hashed) on worker threads, up to ``RECEIVE_AHEAD`` at once, while
+    Frames are staged (verified, large objects written to temporary files)
+    on worker threads, up to ``RECEIVE_AHEAD`` at once, and parts are fed to
+    their object's digest on one more thread, in order, while
     the next ones are read off the wire, so the network, hashing and disk
     overlap; one committer thread keeps each as soon as it is staged, in
     order (an object in parts once its last part matched its digest).
@@ -94,12 +95,13 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
         on_stored(frame)
 
     with ThreadPoolExecutor(RECEIVE_AHEAD, thread_name_prefix="hangar-receive") as stagers, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-digest") as hasher, \
             ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
         try:
             for frame in frames:
                 if frame.kind == "part":
                     part, incoming = parts.accept(frame)
-                    hashing = stagers.submit(block_hashes, part.data)
+                    hashing = hasher.submit(incoming.hash, part.offset, part.data)  # one thread: in order
                     keep, drop = partial(_keep_part, store, incoming, part, hashing), _nothing
                 else:
                     parts.check_between_objects()
@@ -174,7 +176,8 @@ def _keep_data(store: ObjectStore, staging: Future) -> int:
 
 
 def _keep_part(store: ObjectStore, incoming: IncomingObject, part: Part, hashing: Future) -> int:
-    if not incoming.add(part.offset, part.data, hashing.result()):
+    hashing.result()
+    if not incoming.add(part.offset, part.data):
         return 0
     try:
         staged = incoming.finish()

@@ -28,10 +28,12 @@ from typing import Any, Callable, Iterator, TypeVar
 from hangar_git import errors
 from hangar_git.errors import ConnectionClosed, HangarError, ProtocolError, RemoteError
 
+from ..storage.objects import DIGEST_ALGORITHM
 from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Reader,
                       Writer)
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""Protocol 2 names samples by BLAKE3 digests (protocol 1: SHA-256); both ends state theirs."""
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 Payload = bytes | bytearray | memoryview | list[Any]
@@ -107,7 +109,11 @@ class ServiceHandler:
 
     @rpc_method
     def hello(self, request: Frame, stream: Stream) -> Reply:
-        return {"protocol": PROTOCOL_VERSION, "server": self.server_name,
+        digest = request.header.get("digest", "sha256")
+        if digest != DIGEST_ALGORITHM:
+            raise ProtocolError(f"the client names samples by {digest!r:.20} digests and this server by "
+                                f"{DIGEST_ALGORITHM!r}: upgrade hangar-git on both sides")
+        return {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM, "server": self.server_name,
                 "methods": sorted(self._methods), **self.hello_info()}
 
     @rpc_method
@@ -300,11 +306,14 @@ class Session:
 
     def hello(self) -> dict[str, Any]:
         """Check the server speaks our protocol; returns and keeps its ``hello`` facts."""
-        reply = self.call("hello", {"protocol": PROTOCOL_VERSION})
+        reply = self.call("hello", {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM})
         if reply.header.get("protocol") != PROTOCOL_VERSION:
             raise ProtocolError(f"{self._where()}server speaks protocol "
                                 f"{reply.header.get('protocol')!r}, we speak {PROTOCOL_VERSION}: "
                                 f"upgrade hangar-git on both sides")
+        if reply.header.get("digest") != DIGEST_ALGORITHM:
+            raise ProtocolError(f"{self._where()}server names samples by {reply.header.get('digest')!r:.20} "
+                                f"digests, we by {DIGEST_ALGORITHM!r}: upgrade hangar-git on both sides")
         self.server_info = reply.header
         return reply.header
 

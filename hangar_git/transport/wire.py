@@ -1,6 +1,7 @@
 """Batch encodings shared by both ends: git objects and sample data in frames.
 
-PROTOCOL FORMAT IS PERMANENT (protocol 1). A batch frame's header lists
+PROTOCOL FORMAT IS PERMANENT (protocol 2: digests are BLAKE3, stated as
+``"digest": "blake3"`` in both ends' ``hello``). A batch frame's header lists
 what its payload holds, in order; the payload is the concatenation:
 
 * ``objects`` frames: ``{"oids": [...], "types": [...], "sizes": [...]}``
@@ -11,9 +12,9 @@ what its payload holds, in order; the payload is the concatenation:
   up to ``MAX_DATA_ITEMS`` small samples (one verified, durable batch).
 * ``part`` frames: one piece of an object too big for one frame:
   ``{"digest": hex, "meta": m, "size": total, "offset": o}``, the payload its
-  bytes from ``o``. An object's parts come in order, back to back; all but
-  the last are whole multiples of ``BLOCK_SIZE`` (so each part's block hashes
-  can be computed as it arrives). Sent only to peers that say they take them
+  bytes from ``o``. An object's parts come in order, back to back, none
+  empty (the receiver feeds each to the digest as it arrives). Sent only to
+  peers that say they take them
   (``"data_parts": 1`` in a server's ``hello``, ``"parts": 1`` in a client's
   ``get_data``).
 * ``get_data`` requests: ``{"count": n}`` with ``n`` raw digests as payload.
@@ -29,7 +30,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import HangarError, ProtocolError
-from ..storage import BLOCK_SIZE, Digest, Meta, ObjectBatch, parse_meta
+from ..storage import Digest, Meta, ObjectBatch, digests_to_raw, parse_meta, raws_to_digests
 from .framing import DEFAULT_MAX_PAYLOAD
 
 MAX_BATCH_ITEMS = 8192
@@ -112,12 +113,12 @@ def encode_data_parts(digests: Sequence[str], metas: Sequence[str], sizes: Seque
     else:
         header["sizes"] = [int(s) for s in sizes]
     parts = body if isinstance(body, list) else [body]
-    return header, [bytes.fromhex("".join(digests)), *parts]
+    return header, [digests_to_raw(digests).tobytes(), *parts]
 
 
 def encode_digest_list(digests: Sequence[str]) -> tuple[dict[str, Any], bytes]:
     """A request naming many objects: ``{"count": n}`` and their raw digests."""
-    return {"count": len(digests)}, bytes.fromhex("".join(digests))
+    return {"count": len(digests)}, digests_to_raw(digests).tobytes()
 
 
 def decode_raw_digests(header: dict[str, Any], payload: Any) -> np.ndarray:
@@ -128,10 +129,9 @@ def decode_raw_digests(header: dict[str, Any], payload: Any) -> np.ndarray:
     return np.frombuffer(payload, dtype="S32") if count else np.zeros(0, dtype="S32")
 
 
-def decode_digest_list(header: dict[str, Any], payload: Any) -> list[str]:
+def decode_digest_list(header: dict[str, Any], payload: Any) -> list[Digest]:
     """The hex digests of a binary digest list."""
-    text = decode_raw_digests(header, payload).tobytes().hex()
-    return [text[i:i + 64] for i in range(0, len(text), 64)]
+    return raws_to_digests(decode_raw_digests(header, payload))
 
 
 class Part(NamedTuple):
@@ -159,7 +159,7 @@ def decode_part(header: dict[str, Any], payload: Any) -> Part:
     if not isinstance(digest, str) or not _HEX64.match(digest):
         raise ProtocolError("bad digest in a part frame")
     meta = check_metas([meta], 1)[0]
-    if type(size) is not int or not BLOCK_SIZE < size <= MAX_PART_OBJECT:
+    if type(size) is not int or not 0 < size <= MAX_PART_OBJECT:
         raise ProtocolError(f"bad object size in a part frame: {size!r:.40}")
     try:
         _, dtype, shape = parse_meta(meta)
@@ -168,9 +168,8 @@ def decode_part(header: dict[str, Any], payload: Any) -> Part:
     if dtype is not None and int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != size:
         raise ProtocolError(f"a part frame's size {size} does not fit its meta {meta!r}")
     data = memoryview(payload)
-    if (type(offset) is not int or not 0 <= offset < size or offset % BLOCK_SIZE
-            or not 0 < len(data) <= size - offset or (offset + len(data) < size and len(data) % BLOCK_SIZE)):
-        raise ProtocolError("a part frame's offset and length are not whole blocks of its object")
+    if type(offset) is not int or not 0 <= offset < size or not 0 < len(data) <= size - offset:
+        raise ProtocolError("a part frame's offset and length do not fit in its object")
     return Part(Digest(digest), Meta(meta), size, offset, data)
 
 

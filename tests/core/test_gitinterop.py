@@ -60,7 +60,7 @@ def test_git_cat_file_shows_text_records(committed: History) -> None:
     assert stats == {"count": 5, "shard_digits": 0}
     meta = json.loads(git(repo, "cat-file", "-p", f"{committed.commits[2]}:metadata.json"))
     assert meta == {"extra": "x", "stage": "two"}
-    assert json.loads(git(repo, "cat-file", "-p", f"{c1}:hangar.json")) == {"format": 1}
+    assert json.loads(git(repo, "cat-file", "-p", f"{c1}:hangar.json")) == {"format": 2, "digest": "blake3"}
 
 
 def test_hangar_leaves_the_work_tree_and_normal_branches_alone(tmp_path: Path) -> None:

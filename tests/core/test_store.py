@@ -13,7 +13,7 @@ import pytest
 import tiledb
 
 from hangar_git import IntegrityError
-from hangar_git.storage import BLOCK_SIZE, Digest, Meta, ObjectStore, TileDBStore, digest_of, open_store
+from hangar_git.storage import Digest, Meta, ObjectStore, TileDBStore, digest_of, open_store
 from hangar_git.storage import maintenance, tiledb_store
 from hangar_git.storage.packindex import PackIndex, build_index_arrays, merge_indexes
 
@@ -59,7 +59,7 @@ def rand(n: int, seed: int = 0) -> bytes:
 
 SIZES = {"empty": 0, "one": 1, "small": 1000, "chunk-sized": 600_000,
          "just-below-large": tiledb_store.LARGE_THRESHOLD - 1,
-         "large": tiledb_store.LARGE_THRESHOLD, "large-multi-block": 3 * BLOCK_SIZE + 5}
+         "large": tiledb_store.LARGE_THRESHOLD, "large-several-mib": 3 * (1 << 20) + 5}
 
 
 # -- put / read ------------------------------------------------------------------------
@@ -192,19 +192,6 @@ def test_a_second_instance_sees_objects_flushed_later(opener: Opener) -> None:
 
 
 # -- large objects and digests -------------------------------------------------------------
-def test_digest_of_large_objects_is_a_hash_of_block_hashes() -> None:
-    data = rand(2 * BLOCK_SIZE + 17, 3)
-    blocks = [data[i:i + BLOCK_SIZE] for i in range(0, len(data), BLOCK_SIZE)]
-    expected = hashlib.sha256(b"bytes\0" + b"".join(hashlib.sha256(b).digest() for b in blocks))
-    assert digest_of("bytes", data) == expected.hexdigest()
-    small = rand(BLOCK_SIZE, 4)
-    assert digest_of("bytes", small) == hashlib.sha256(b"bytes\0" + small).hexdigest()
-    big = rand(9 * BLOCK_SIZE, 5)                    # the threaded path agrees
-    blocks = [big[i:i + BLOCK_SIZE] for i in range(0, len(big), BLOCK_SIZE)]
-    assert digest_of("bytes", big) == hashlib.sha256(
-        b"bytes\0" + b"".join(hashlib.sha256(b).digest() for b in blocks)).hexdigest()
-
-
 @pytest.mark.parametrize("kind", ["compressible", "incompressible"])
 def test_large_objects_round_trip(opener: Opener, kind: str) -> None:
     store = opener()
