@@ -12,8 +12,9 @@ what its payload holds, in order; the payload is the concatenation:
   up to ``MAX_DATA_ITEMS`` small samples (one verified, durable batch).
 * ``part`` frames: one piece of an object too big for one frame:
   ``{"digest": hex, "meta": m, "size": total, "offset": o}``, the payload its
-  bytes from ``o``. An object's parts come in order, back to back, none
-  empty (the receiver feeds each to the digest as it arrives). Sent only to
+  bytes from ``o``. Only objects over ``LARGE_OBJECT`` go in parts; an
+  object's parts come in order, back to back, none empty, of any length
+  (the receiver feeds each to the digest as it arrives). Sent only to
   peers that say they take them
   (``"data_parts": 1`` in a server's ``hello``, ``"parts": 1`` in a client's
   ``get_data``).
@@ -159,7 +160,7 @@ def decode_part(header: dict[str, Any], payload: Any) -> Part:
     if not isinstance(digest, str) or not _HEX64.match(digest):
         raise ProtocolError("bad digest in a part frame")
     meta = check_metas([meta], 1)[0]
-    if type(size) is not int or not 0 < size <= MAX_PART_OBJECT:
+    if type(size) is not int or not LARGE_OBJECT < size <= MAX_PART_OBJECT:
         raise ProtocolError(f"bad object size in a part frame: {size!r:.40}")
     try:
         _, dtype, shape = parse_meta(meta)

@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from hangar_git import Repository
 from hangar_git.bookkeeping.gitrepo import GitRepo
 from hangar_git.bookkeeping.transfer import objects_to_send, read_raw, referenced_digests
-from hangar_git.storage import Digest
+from hangar_git.storage import DIGEST_ALGORITHM, Digest
 from hangar_git.transport.framing import PREFIX, Frame
+from hangar_git.transport.rpc import PROTOCOL_VERSION
 from hangar_git.transport.wire import encode_data
 from hangar_git.transport.service import RepositoryService
 
@@ -54,7 +55,7 @@ def arena(served_template: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     raw = [read_raw(git, oid) for oid, _ in todo]
     items = [(d, *store.read(Digest(d))) for d in digests]
     push = encode(
-        ("hello", {"protocol": 1}), ("list_refs", {}), ("missing_data", {"digests": digests}),
+        ("hello", {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM}), ("list_refs", {}), ("missing_data", {"digests": digests}),
         ("put_data", {"count": len(items)}),
         ("data", *encode_data([d for d, _, _ in items], [m for _, m, _ in items],
                               [len(b) for _, _, b in items], b"".join(bytes(b) for _, _, b in items))),

@@ -21,8 +21,10 @@ import pytest
 
 from hangar_git.bookkeeping.transfer import BLOB, COMMIT, TREE
 from hangar_git.errors import HangarError, IntegrityError, InvalidNameError, ProtocolError
+from hangar_git.storage import DIGEST_ALGORITHM
 from hangar_git.transport.connect import open_local_session_in_process
 from hangar_git.transport.framing import MAGIC, PREFIX, FrameReader
+from hangar_git.transport.rpc import PROTOCOL_VERSION
 from hangar_git.transport.wire import encode_digest_list
 from hangar_git.transport.service import RepositoryService
 
@@ -234,7 +236,7 @@ RAW = {
 def test_raw_garbage_to_git_hangar_serve_gets_one_error_and_a_hang_up(data: bytes, message: str,
                                                                        served: Path) -> None:
     before = snapshot(served)
-    hello = encode(("hello", {"protocol": 1}))
+    hello = encode(("hello", {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM}))
     proc = subprocess.run([sys.executable, "-m", "hangar_git", "serve", str(served)], input=hello + data,
                           capture_output=True, env=subprocess_env(), timeout=60)
     import io
@@ -260,7 +262,7 @@ def test_a_malformed_peer_does_not_disturb_another_client(served: Path) -> None:
     bad = subprocess.Popen([sys.executable, "-m", "hangar_git", "serve", str(served)], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env())
     assert bad.stdin is not None
-    bad.stdin.write(encode(("hello", {"protocol": 1})) + struct.pack(">4sBIQ", MAGIC, 9, 0, 1 << 30) + b"put_data")
+    bad.stdin.write(encode(("hello", {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM})) + struct.pack(">4sBIQ", MAGIC, 9, 0, 1 << 30) + b"put_data")
     bad.stdin.flush()
     with open_local_session_in_process(RepositoryService(str(served))) as good:
         assert good.call("list_refs").header["heads"]["master"] == _head(served)

@@ -10,7 +10,7 @@ import pytest
 
 from hangar_git import Repository
 from hangar_git.errors import ConnectionClosed, IntegrityError, ProtocolError
-from hangar_git.storage import BLOCK_SIZE, Digest, digest_of, ndarray_meta
+from hangar_git.storage import Digest, digest_of, ndarray_meta
 from hangar_git.transport.framing import Frame
 from hangar_git.transport.datastream import RECEIVE_AHEAD, receive_frames
 from hangar_git.transport.wire import encode_data, encode_part
@@ -87,12 +87,13 @@ def test_a_broken_stream_keeps_every_frame_that_arrived(uncached: bool,
 
 
 # -- objects too big for one frame arrive as ``part`` frames ------------------------------------
-PART = BLOCK_SIZE
+MIB = 1 << 20
+PART = MIB
 
 
 def part_frames(seed: int, *, blocks: float = 3.5, damaged_at: int = -1) -> tuple[list[Frame], Digest]:
     """An object of ``blocks`` MiB as one-block ``part`` frames; ``damaged_at`` flips a byte of that part."""
-    data = np.random.default_rng(seed).integers(0, 256, int(blocks * BLOCK_SIZE), dtype=np.uint8).tobytes()
+    data = np.random.default_rng(seed).integers(0, 256, int(blocks * MIB), dtype=np.uint8).tobytes()
     meta = ndarray_meta(np.dtype(np.uint8), (len(data),))
     digest = digest_of(meta, data)
     frames = []
@@ -116,7 +117,7 @@ def test_an_object_in_parts_is_kept_once_whole(uncached: bool, make_repo: Callab
     assert stored == [before, *parts, after]
     assert held(repo) == {*before_digests, digest, *after_digests}
     meta, data = repo.ctx.store.read(digest)  # re-hashed on read
-    assert len(data) == int(3.5 * BLOCK_SIZE)
+    assert len(data) == int(3.5 * MIB)
     assert temp_files(repo) == []
 
 

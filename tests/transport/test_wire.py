@@ -65,7 +65,7 @@ def test_batch_bounds(sizes: list[int], max_items: int, max_bytes: int, expected
 
 # -- part frames: one piece of an object too big for one frame ---------------------------------------
 MIB = 1 << 20
-BIG = 3 * MIB + 5  # bytes: an object of three whole blocks and a bit
+BIG = 3 * MIB + 5  # bytes: an object of three MiB and a bit
 
 
 def test_part_frame_round_trip() -> None:
@@ -81,17 +81,23 @@ def test_part_frame_round_trip() -> None:
     ({"meta": "nd:<zz:1"}, bytes(MIB)),
     ({"meta": 7}, bytes(MIB)),
     ({"meta": "nd:<f4:10"}, bytes(MIB)),               # 40 bytes by its meta, not BIG
-    ({"size": MIB}, bytes(MIB)),                       # one block: goes whole, never in parts
+    ({"size": MIB}, bytes(MIB)),                       # 1 MiB: goes whole, never in parts
     ({"size": 1 << 50}, bytes(MIB)),
     ({"size": "big"}, bytes(MIB)),
-    ({"offset": 100}, bytes(MIB)),                     # not on a block boundary
     ({"offset": -MIB}, bytes(MIB)),
     ({"offset": BIG}, b"x"),                           # past the end
-    ({}, bytes(MIB - 1)),                              # not the last part, yet not whole blocks
     ({}, b""),
     ({"offset": 3 * MIB}, b"x" * 6),                   # past the end
-], ids=["digest", "meta", "meta-type", "meta-size", "one-block", "huge", "size-type", "offset-unaligned",
-        "offset-negative", "offset-past-end", "partial-block", "empty", "overrun"])
+], ids=["digest", "meta", "meta-type", "meta-size", "one-mib", "huge", "size-type",
+        "offset-negative", "offset-past-end", "empty", "overrun"])
 def test_malformed_part_frames_are_protocol_errors(header: dict, payload: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_part({**encode_part(D[0], "bytes", BIG, 0), **header}, payload)
+
+
+@pytest.mark.parametrize("offset, length", [(0, MIB - 1), (100, MIB), (MIB + 1, 7)],
+                         ids=["short-first", "odd-offset", "odd-both"])
+def test_parts_need_not_be_whole_mib(offset: int, length: int) -> None:
+    """The receiver feeds parts to an incremental digest: any length, in order, will do."""
+    part = decode_part(encode_part(D[0], "bytes", BIG, offset), bytes(length))
+    assert (part.offset, len(part.data)) == (offset, length)
