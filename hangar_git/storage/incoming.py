@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IntegrityError, ProtocolError
-from .objects import Buffer, Digest, Meta, ObjectBatch, digest_hasher, digests_to_raw
+from .objects import Buffer, Digest, Meta, ObjectBatch, digest_hasher, digests_to_raw, raw_to_digest
 
 
 class IncomingObject:
@@ -53,7 +53,7 @@ class IncomingObject:
     def finish(self) -> Any:
         """Check the complete object's digest (IntegrityError, and it is dropped) and return
         what ``commit_batch`` keeps."""
-        got = Digest(self._hasher.hexdigest())
+        got = raw_to_digest(self._hasher.digest())
         if self.received != self.size or self.hashed != self.size or got != self.digest:
             self.discard()
             raise IntegrityError(f"object {self.digest} is corrupt: its bytes hash to {got}",

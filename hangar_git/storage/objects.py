@@ -70,9 +70,12 @@ def parse_meta(meta: str) -> tuple[str, np.dtype | None, tuple[int, ...]]:
 
 
 def digest_of(meta: str, data: Buffer) -> Digest:
-    """Digest of an object's meta string and bytes."""
+    """Digest of an object's meta string and bytes (any C-contiguous buffer, e.g. an array)."""
+    view = memoryview(data)
+    if view.format != "B":  # an array's view: its bytes (a view with a zero in its shape cannot cast)
+        view = view.cast("B") if view.nbytes else memoryview(b"")
     h = _prefix(meta).copy()
-    h.update(data)
+    h.update(view)
     return Digest(h.hexdigest())
 
 
