@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 MERGE_AT = 8
 """Indexes a store may have before a flush merges some of them."""
 ORPHAN_SECONDS = 3600.0
-"""Files no index names (left by killed writers) are removed once this old (or the grace period)."""
+"""Files no index names (left by killed writers, or still being written by a live one) are
+removed once this old, whatever the grace period."""
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Maintenance:
         if not result.removed and not force and not self._damaged:
             return result
         new = self.write_pack(SmallObjects.of(small), large, name=new_name())
-        self._drop_replaced(before, new, dead_large, min(grace_seconds, ORPHAN_SECONDS))
+        self._drop_replaced(before, new, dead_large, ORPHAN_SECONDS)
         self._reload()
         return result
 
