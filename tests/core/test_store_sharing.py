@@ -173,3 +173,51 @@ def test_an_old_copy_is_written_again_not_trusted(tmp_path: Path, monkeypatch: p
     assert len(os.listdir(os.path.join(uri, "index"))) == 2  # stale: written again
     store.rewrite(lambda x: False, grace_seconds=3600)
     assert bytes(open_store(uri).read(d)[1]) == b"kept twice"  # type: ignore[arg-type]
+
+
+def test_damaged_large_object_is_fetched_again(tmp_path: Path) -> None:
+    """Regression: after fsck reported damaged local data and said to fetch it again,
+    fetch-data printed success and repaired nothing."""
+    from ..repos import add_bare_origin
+    repo = new_repo(tmp_path / "r")
+    big = np.random.default_rng(3).standard_normal((512, 300))  # 1.2 MB: the large tier
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=big)[0] = big
+        co.commit("big")
+    add_bare_origin(repo, tmp_path / "srv")
+    repo.remote.push("origin", "master")
+    (path,) = (Path(repo.ctx.store_uri) / "large").glob("*/*")
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 1
+    path.write_bytes(bytes(blob))
+    fresh = Repository(str(tmp_path / "r"))
+    assert not fresh.fsck().ok
+    fetched = fresh.remote.fetch_data("origin", branch="master")
+    assert fetched
+    again = Repository(str(tmp_path / "r"))
+    assert again.fsck().ok
+    with again.checkout() as co:
+        assert (co["x", 0] == big).all()
+
+
+def test_files_no_index_names_go_once_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A killed writer leaves a data file (or temporary file) no index names: gc removes it once
+    it is older than the orphan age, and never a younger one (a live writer's)."""
+    from hangar_git.storage import maintenance
+    from hangar_git.storage.packindex import new_name
+    import time
+    uri = str(tmp_path / "s")
+    store = open_store(uri, create=True)
+    keep = store.put_new("bytes", b"live")  # type: ignore[arg-type]
+    store.flush()
+    old = os.path.join(uri, "data", new_name(at=time.time() - 7200) + ".pack")
+    young = os.path.join(uri, "data", new_name() + ".pack")
+    old_tmp = os.path.join(uri, "tmp", new_name(at=time.time() - 7200))
+    for p in (old, young, old_tmp):
+        Path(p).write_bytes(b"partial")
+    store.rewrite(lambda d: True, grace_seconds=0, force=True)
+    assert not os.path.exists(old) and not os.path.exists(old_tmp) and os.path.exists(young)
+    monkeypatch.setattr(maintenance, "ORPHAN_SECONDS", 0.0)
+    store.rewrite(lambda d: True, grace_seconds=0, force=True)
+    assert not os.path.exists(young)
+    assert bytes(open_store(uri).read(keep)[1]) == b"live"
