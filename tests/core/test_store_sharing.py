@@ -158,7 +158,7 @@ def test_writers_merges_and_gc_in_many_processes_lose_nothing(tmp_path: Path) ->
 def test_an_old_copy_is_written_again_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A flush that finds its object only in an index older than FRESH_SECONDS writes it again,
     so a gc with a longer grace period cannot remove it under the writer."""
-    from hangar_git.storage import tiledb_store
+    from hangar_git.storage import writes as tiledb_store
     uri = str(tmp_path / "s")
     store = open_store(uri, create=True)
     d = store.put_new("bytes", b"kept twice")  # type: ignore[arg-type]
