@@ -7,7 +7,6 @@ from typing import Callable, Optional
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..errors import IntegrityError
 from .files import StoreFiles
 from .objects import digest_of, raws_to_digests
 from .packindex import LARGE, PackIndex
@@ -144,7 +143,7 @@ class ChunkCache:
     def salvage(self, pack: PackIndex, c: int) -> list[str]:
         """Digests of ``pack``'s objects in damaged chunk ``c`` whose bytes no longer match."""
         rows = np.flatnonzero(pack.chunk == c)
-        digests = raws_to_digests(pack.digests[rows])
+        digests: list[str] = list(raws_to_digests(pack.digests[rows]))
         data, _ = open_chunk(self._read_raw([(pack, c)])[0], int(pack.chunk_ulen[c]), pack.chunk_sum[c])
         if data is None:
             return digests

@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..errors import IntegrityError
-from .objects import Buffer, raws_to_digests
+from .chunks import ChunkCache
+from .files import StoreFiles
+from .objects import Buffer, Meta, raws_to_digests
 from .packindex import LARGE, PackIndex, merge_indexes, name_time, new_name
 from .packs import SmallObjects
-
-if TYPE_CHECKING:
-    from .tiledb_store import TileDBStore
 
 MERGE_AT = 8
 """Indexes a store may have before a flush merges some of them."""
 ORPHAN_SECONDS = 3600.0
-"""Files no index names (left by killed writers) are removed once this old (or the grace period)."""
+"""Files no index names (left by killed writers, or still being written by a live one) are
+removed once this old, whatever the grace period."""
 
 
 @dataclass
@@ -42,14 +42,33 @@ class RewriteResult:
 
 
 class Maintenance:
-    """Maintenance methods of :class:`~.tiledb_store.TileDBStore`."""
+    """Maintenance methods of :class:`~.tiledb_store.TileDBStore` (which provides what is
+    declared here)."""
 
-    def merge_if_needed(self: "TileDBStore") -> None:
+    uri: str
+    _files: StoreFiles
+    _chunks: ChunkCache
+    _packs: list[PackIndex]
+    _pack_names: set[str]
+    _damaged: set[str]
+    _memo: dict[str, Any]
+
+    def _check_writable(self) -> None: ...
+    def flush(self) -> None: ...
+    def _load_packs(self) -> bool: raise NotImplementedError
+    def _reload(self) -> None: ...
+    def mark_damaged(self, digests: Iterable[str]) -> None: ...
+    def _read_large(self, digest: str, meta: str, *, verify: bool = True) -> tuple[Meta, memoryview]: raise NotImplementedError
+    def _damage(self, digest: str, meta: str, pack: PackIndex, chunk_no: int, off: int, end: int) -> None: ...
+    def write_pack(self, small: SmallObjects, large: Sequence[tuple[str, tuple[str, int]]],
+                   name: Optional[str] = None) -> PackIndex: raise NotImplementedError
+
+    def merge_if_needed(self) -> None:
         """Merge indexes once there are more than ``MERGE_AT``."""
         if len(self._packs) > MERGE_AT:
             self.merge_packs()
 
-    def merge_packs(self: "TileDBStore") -> None:
+    def merge_packs(self) -> None:
         """Merge pack indexes so lookups search few tables.
 
         Tiered, like an LSM tree: when one index outweighs the rest twice over it
@@ -73,7 +92,7 @@ class Maintenance:
         for name in gone:
             self._remove_quietly(f"{self.uri}/index/{name}.idx")
 
-    def _remove_quietly(self: "TileDBStore", path: str) -> None:
+    def _remove_quietly(self, path: str) -> None:
         """Remove a file that another process may have removed already."""
         try:
             self._files.remove(path)
@@ -84,11 +103,11 @@ class Maintenance:
                 raise
 
     # -- rewrite (gc, drop) ----------------------------------------------------------
-    def compact(self: "TileDBStore") -> RewriteResult:
+    def compact(self) -> RewriteResult:
         """Repack every object into one pack (what ``gc`` also does); keeps everything."""
         return self.rewrite(lambda d: True, grace_seconds=float("inf"), force=True)
 
-    def rewrite(self: "TileDBStore", keep: Callable[[str], bool], grace_seconds: float = 0.0,
+    def rewrite(self, keep: Callable[[str], bool], grace_seconds: float = 0.0,
                 force: bool = False) -> RewriteResult:
         """Drop every object for which ``keep`` is False and that no index younger than the
         grace period names; the live small objects are copied into one new pack (with
@@ -123,17 +142,17 @@ class Maintenance:
         if not result.removed and not force and not self._damaged:
             return result
         new = self.write_pack(SmallObjects.of(small), large, name=new_name())
-        self._drop_replaced(before, new, dead_large, min(grace_seconds, ORPHAN_SECONDS))
+        self._drop_replaced(before, new, dead_large, ORPHAN_SECONDS)
         self._reload()
         return result
 
-    def _read_small(self: "TileDBStore", pack: PackIndex, row: int) -> memoryview:
+    def _read_small(self, pack: PackIndex, row: int) -> memoryview:
         c, off = int(pack.chunk[row]), int(pack.offset[row])
         d = raws_to_digests(pack.digests[row:row + 1])[0]
         chunk = self._chunks.chunk(pack, c, lambda: self._damage(d, pack.metas[pack.meta[row]], pack, c, off, 0))
         return chunk[off:off + int(pack.nbytes[row])]
 
-    def _drop_replaced(self: "TileDBStore", before: list[PackIndex], new: PackIndex, dead_large: list[str],
+    def _drop_replaced(self, before: list[PackIndex], new: PackIndex, dead_large: list[str],
                        orphan_age: float) -> None:
         """Remove the indexes of ``before``, the data files and large objects only they
         needed, damaged markers, and orphans older than ``orphan_age``."""
@@ -162,7 +181,7 @@ class Maintenance:
                 self._remove_quietly(path)
 
     # -- verify ------------------------------------------------------------------------
-    def verify(self: "TileDBStore", rehash: bool = True) -> list[str]:
+    def verify(self, rehash: bool = True) -> list[str]:
         """Problems found re-reading the store (every object re-hashed unless ``rehash=False``);
         damaged objects are marked, so fetch-data fetches them again."""
         try:
@@ -181,7 +200,7 @@ class Maintenance:
             self._chunks.clear()
         return problems
 
-    def _verify_rows(self: "TileDBStore", pack: PackIndex, c: int, rows: list[int], digests: list[str],
+    def _verify_rows(self, pack: PackIndex, c: int, rows: list[int], digests: Sequence[str],
                      rehash: bool) -> list[str]:
         if c == int(LARGE):
             out = []

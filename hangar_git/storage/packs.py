@@ -55,8 +55,8 @@ class EncodedPack:
     """Chunk of each object (in the order given)."""
     offsets: np.ndarray
     """Offset of each object in its (uncompressed) chunk."""
-    chunks: list[tuple[int, int, bytes]]
-    """``(start in file, compressed length, length, checksum)`` less the file: per chunk."""
+    chunks: list[tuple[int, int, int, bytes]]
+    """``(start in file, compressed length, length, checksum)`` of each chunk."""
 
 
 def encode_pack(small: SmallObjects) -> EncodedPack:
@@ -69,7 +69,9 @@ def encode_pack(small: SmallObjects) -> EncodedPack:
     chunk_ids = np.unique(starts // CHUNK_TARGET, return_inverse=True)[1].reshape(-1)
     first_rows = np.flatnonzero(np.diff(chunk_ids, prepend=-1))
     bounds = starts[first_rows].tolist() + [len(data)]
-    blobs, chunks, pos = [], [], 0
+    blobs: list[bytes] = []
+    chunks: list[tuple[int, int, int, bytes]] = []
+    pos = 0
     for k, meta_no in enumerate(small.meta_index[first_rows].tolist()):
         raw = data[bounds[k]:bounds[k + 1]]
         comp = compress(raw, typesize(small.metas[meta_no]))
@@ -77,7 +79,7 @@ def encode_pack(small: SmallObjects) -> EncodedPack:
         blobs.append(comp)
         pos += len(comp)
     offsets = starts - np.array(bounds[:-1], dtype=np.int64)[chunk_ids]
-    return EncodedPack(b"".join(blobs), chunk_ids, offsets, chunks)  # type: ignore[arg-type]
+    return EncodedPack(b"".join(blobs), chunk_ids, offsets, chunks)
 
 
 def index_for(name: str, small: SmallObjects, enc: EncodedPack,

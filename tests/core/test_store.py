@@ -10,7 +10,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pytest
-import tiledb
 
 from hangar_git import IntegrityError
 from hangar_git.storage import Digest, Meta, ObjectStore, TileDBStore, digest_of, open_store
