@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -209,7 +209,7 @@ def _refused(exc: IntegrityError) -> IntegrityError:
         expected=exc.expected, got=exc.got)
 
 
-def send_data(store: ObjectStore, stream: Any, digests: list[str], progress: Optional[Any] = None,
+def send_data(store: ObjectStore, stream: Any, digests: Sequence[str], progress: Optional[Any] = None,
               fault: str = "", parts: bool = False) -> int:
     """Stream objects as ``data`` frames (read from the store; the receiver verifies them).
 
