@@ -49,7 +49,7 @@ def _prefix(meta: str) -> blake3:
 
 def digest_hasher(meta: str) -> blake3:
     """An incremental hasher of an object with this meta: feed its bytes in order,
-    then ``Digest(h.hexdigest())``."""
+    then ``raw_to_digest(h.digest())``."""
     return _prefix(meta).copy()
 
 
@@ -71,12 +71,13 @@ def parse_meta(meta: str) -> tuple[str, np.dtype | None, tuple[int, ...]]:
 
 def digest_of(meta: str, data: Buffer) -> Digest:
     """Digest of an object's meta string and bytes (any C-contiguous buffer, e.g. an array)."""
-    view = memoryview(data)
-    if view.format != "B":  # an array's view: its bytes (a view with a zero in its shape cannot cast)
-        view = view.cast("B") if view.nbytes else memoryview(b"")
     h = _prefix(meta).copy()
-    h.update(view)
-    return Digest(h.hexdigest())
+    try:
+        h.update(data)
+    except BufferError:  # an array's buffer: its bytes (a view with a zero in its shape cannot cast)
+        view = memoryview(data)
+        h.update(view.cast("B") if view.nbytes else b"")
+    return Digest(h.digest().hex())  # twice as fast as blake3's hexdigest()
 
 
 def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
