@@ -119,7 +119,7 @@ class TileDBStore(Writes, ObjectStore):
         self._ensure_loaded()
         if digest in self._damaged:
             return None
-        raw = bytes.fromhex(digest)
+        raw = digests_to_raw([digest]).tobytes()
         for pack in reversed(self._packs):
             row = pack.find(raw)
             if row >= 0:

@@ -1,8 +1,7 @@
 """Raw (32 bytes, ``S32``) and hex digests are converted in one place: storage/objects.py.
 
 The scan below finds hex/raw conversions anywhere else in the package, the
-way tests/test_layers.py finds imports. The lead's store files are allowed
-until they switch to these functions; git object ids (SHA-1, not sample
+way tests/test_layers.py finds imports. Git object ids (SHA-1, not sample
 digests) are allowed line by line where bookkeeping packs and checks them.
 """
 from __future__ import annotations
@@ -19,7 +18,7 @@ from hangar_git.storage import digests_to_raw, raw_to_digest, raws_to_digests
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "hangar_git"
 CONVERSION = re.compile(r"\.hex\(|fromhex|ljust\(32|hexdigest\(|hexlify")
-ALLOWED_FILES = {"storage/objects.py", "storage/tiledb_store.py", "storage/files.py", "storage/packindex.py"}
+ALLOWED_FILES = {"storage/objects.py"}
 GIT_OID_LINES = {  # file -> text of the lines that convert git object ids, not sample digests
     "bookkeeping/packwriter.py": ("entries.append((bytes.fromhex(oid), zlib.crc32(record), offset))",
                                   "return body + checksum, index + hashlib.sha1(index).digest(), checksum.hex()"),
