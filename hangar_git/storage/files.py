@@ -16,7 +16,7 @@ import os
 import struct
 import threading
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import blosc2
 import tiledb
@@ -56,14 +56,19 @@ def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
 class StoreFiles:
     """Files under a store URI (``large/<aa>/<digest>``, ``tmp/``, ``index/``)."""
 
-    def __init__(self, uri: str, vfs: tiledb.VFS, *, durable: bool = False) -> None:
+    def __init__(self, uri: str, vfs: Callable[[], tiledb.VFS], *, durable: bool = False) -> None:
         self.uri = uri
         self.local = "://" not in uri or uri.startswith("file://")
         self.durable = durable
         """fsync each object file before it is published (and its folder after)."""
-        self._vfs = vfs
+        self._get_vfs = vfs
+        """This process's VFS: called at each use, so a forked child never uses its parent's."""
         self._dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
+
+    @property
+    def _vfs(self) -> tiledb.VFS:
+        return self._get_vfs()
 
     def object_path(self, digest: str) -> str:
         """Where a large object's file lives."""

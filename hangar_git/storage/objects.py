@@ -15,7 +15,6 @@ Meta strings:
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NewType, Sequence, Union
@@ -23,6 +22,7 @@ from typing import NewType, Sequence, Union
 import numpy as np
 
 from ..errors import IntegrityError, SchemaError
+from .runtime import hash_pool  # per process; importable from here too
 
 Digest = NewType("Digest", str)
 """64 lowercase hex digits of a content digest."""
@@ -33,15 +33,6 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 BLOCK_SIZE = 1 << 20
 _sha256 = hashlib.sha256
-_pool: ThreadPoolExecutor | None = None
-
-
-def hash_pool() -> ThreadPoolExecutor:
-    """Threads for hashing big objects (hashlib releases the GIL)."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hangar-hash")
-    return _pool
 
 
 def ndarray_meta(dtype: np.dtype, shape: tuple[int, ...]) -> Meta:

@@ -41,6 +41,7 @@ from .files import StoreFiles, TmpWriter
 from .incoming import IncomingObject
 from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, digests_to_raw, hash_pool, verify, verify_batch
 from .packindex import LARGE, PackIndex, build_index_arrays, merge_indexes
+from .runtime import ProcessLocal, io_pool, tiledb_ctx, tiledb_vfs
 
 LARGE_THRESHOLD = 1 << 20
 CHUNK_TARGET = 1 << 19
@@ -55,7 +56,8 @@ blosc2.set_nthreads(max(1, min(4, os.cpu_count() or 1)))
 
 
 def _ctx() -> tiledb.Ctx:
-    return tiledb.Ctx({"sm.compute_concurrency_level": "2", "sm.io_concurrency_level": "2"})
+    """This process's TileDB context (see :mod:`.runtime`)."""
+    return tiledb_ctx()
 
 
 def _open_chunk(raw: np.ndarray) -> tuple[Optional[bytes], bytes]:
@@ -81,19 +83,15 @@ def _copy_rows(out: np.ndarray, dest: np.ndarray, buf: np.ndarray, offsets: np.n
     out[dest] = windows[offsets]
 
 
-_io: Optional[ThreadPoolExecutor] = None
 READ_PARALLEL = 4
 """Large objects read_many reads ahead of its caller, in parallel."""
 
 
 def _io_pool() -> ThreadPoolExecutor:
     """Threads reading and writing large objects' files (file I/O and hashing release the
-    GIL; two writers fill this disk's page cache ~1.6x faster than one). Their tasks may
-    hash on :func:`hash_pool`, so the two pools must stay separate."""
-    global _io
-    if _io is None:
-        _io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hangar-io")
-    return _io
+    GIL; two writers fill this disk's page cache ~1.6x faster than one): this process's
+    :func:`.runtime.io_pool`."""
+    return io_pool()
 
 
 @dataclass(frozen=True)
@@ -122,9 +120,8 @@ class TileDBStore(ObjectStore):
                  cache_bytes: int = CACHE_BYTES, durable: bool = False) -> None:
         self.uri = uri.rstrip("/")
         self.read_only = read_only
-        self._ctx = _ctx()
-        self._vfs = tiledb.VFS(ctx=self._ctx)
-        self._files = StoreFiles(self.uri, self._vfs, durable=durable)
+        self._vfs_override: Optional[tiledb.VFS] = None
+        self._files = StoreFiles(self.uri, tiledb_vfs, durable=durable)
         self._lock_path = lock_path
         self._packs: list[PackIndex] = []
         self._pack_names: set[str] = set()
@@ -133,10 +130,32 @@ class TileDBStore(ObjectStore):
         self._cache: OrderedDict[tuple[str, int], memoryview] = OrderedDict()
         """Decompressed chunks (as memoryviews: slicing one makes one object) by (pack, chunk)."""
         self._cache_bytes, self._cache_cap = 0, cache_bytes
-        self._reader: tiledb.Array | None = None
+        self._reader_here: ProcessLocal[tiledb.Array] = ProcessLocal()
         self._loaded = False
         # digest -> ((pack name, chunk), pack, start, end, meta): where a small object lives
         self._memo: dict[str, tuple[tuple[str, int], PackIndex, int, int, str]] = {}
+
+    # -- per-process TileDB handles (never carried across a fork) ------------------
+    @property
+    def _ctx(self) -> tiledb.Ctx:
+        return _ctx()
+
+    @property
+    def _vfs(self) -> tiledb.VFS:
+        return self._vfs_override or tiledb_vfs()
+
+    @_vfs.setter
+    def _vfs(self, vfs: tiledb.VFS) -> None:
+        self._vfs_override = vfs
+
+    @property
+    def _reader(self) -> Optional[tiledb.Array]:
+        """The byte log open for reading in this process (a parent's is never used or freed)."""
+        return self._reader_here.get()
+
+    @_reader.setter
+    def _reader(self, array: Optional[tiledb.Array]) -> None:
+        self._reader_here.set(array)
 
     # -- layout --------------------------------------------------------------
     @property
@@ -146,8 +165,7 @@ class TileDBStore(ObjectStore):
     @classmethod
     def create(cls, uri: str, **kwargs: object) -> "TileDBStore":
         """Create an empty store at ``uri`` (idempotent) and open it."""
-        ctx, uri = _ctx(), uri.rstrip("/")
-        vfs = tiledb.VFS(ctx=ctx)
+        ctx, vfs, uri = _ctx(), tiledb_vfs(), uri.rstrip("/")
         for sub in ("", "/index", "/large", "/tmp"):
             if not vfs.is_dir(uri + sub):
                 vfs.create_dir(uri + sub)
@@ -859,7 +877,7 @@ class TileDBStore(ObjectStore):
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
-            tiledb.Array.delete_fragments(self._bytelog, 0, cut, ctx=tiledb.Ctx())
+            tiledb.Array.delete_fragments(self._bytelog, 0, cut, ctx=self._ctx)
             for d in dead_large:
                 if self._files.exists(self._files.object_path(d)):
                     self._files.remove(self._files.object_path(d))
