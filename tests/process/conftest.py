@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hangar_git import Repository
+from tests.faults.world import World, build_world
 
 from .workers import fingerprint
 
@@ -51,3 +52,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     expected = {("small", k): fingerprint(v) for k, v in small.items()}
     expected.update({("big", k): fingerprint(v) for k, v in large.items()})
     return Dataset(path, expected)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The fault suite's template repositories (see :mod:`tests.faults.world`)."""
+    return build_world(tmp_path_factory.mktemp("world"))
