@@ -7,6 +7,10 @@
   ``finally``) the first time it reaches ``checkpoint(name)``;
 * ``HANGAR_FAULT=name:N`` kills it the N-th time.
 
+``HANGAR_FAULT_SIGNAL=INT`` (or ``TERM``) sends that signal instead of
+SIGKILL, so a test interrupts the process at an exact point and the process
+handles it as it would a user's Ctrl-C (or a service manager's stop).
+
 When ``HANGAR_FAULT_LOG`` names a file, a line ``name pid`` is appended to
 it just before the kill, so a test can tell that the point was reached.
 
@@ -43,6 +47,7 @@ CHECKPOINTS: tuple[str, ...] = (
 
 _SPEC: Optional[tuple[str, int]] = None
 _LOG: Optional[str] = None
+_SIGNAL = getattr(signal, f"SIG{os.environ.get('HANGAR_FAULT_SIGNAL', 'KILL')}", signal.SIGKILL)
 _hits: dict[str, int] = {}
 
 
@@ -74,7 +79,7 @@ def _die(name: str) -> None:
     if _LOG:
         with open(_LOG, "a") as fh:
             fh.write(f"{name} {os.getpid()}\n")
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), _SIGNAL)
 
 
 configure(os.environ.get("HANGAR_FAULT"), os.environ.get("HANGAR_FAULT_LOG"))

@@ -29,6 +29,9 @@ from .common import State
 #: Modules under ``hangar_git.cli`` whose ``COMMANDS`` are registered.
 COMMAND_MODULES = ("init", "data", "history", "branches", "remotes", "serve", "maintenance")
 
+INTERRUPTED = 130
+"""Exit status after SIGINT (128 + 2, as shells report it)."""
+
 QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 
 
@@ -61,6 +64,10 @@ class HangarGroup(click.Group):
                 return super().invoke(ctx)
             except HangarError as exc:
                 raise DomainError(one_line(exc)) from exc
+            except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT
+                click.echo("Error: interrupted; nothing half-done was kept, run the command again "
+                           "to finish", err=True)
+                ctx.exit(INTERRUPTED)
 
 
 def one_line(exc: HangarError) -> str:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
 
 from ..transport.service import RepositoryService, serve_stdio
-from ..transport.sshserver import run_server
+from ..transport.sshserver import SHUTDOWN_TIMEOUT, run_server
 
 
 @click.command("serve")
@@ -16,8 +17,10 @@ def serve_command(path: str) -> None:
     """Speak the hangar protocol for the repository at PATH on stdin/stdout.
 
     This is what an SSH exec channel runs (like git-upload-pack); users do
-    not call it directly.
+    not call it directly. It ignores SIGINT: a Ctrl-C reaches the client
+    too, which hangs up, and this process then ends at the end of its input.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(serve_stdio(path))
 
 
@@ -31,14 +34,23 @@ def serve_command(path: str) -> None:
               help="OpenSSH authorized_keys file of the public keys allowed in.")
 @click.option("--host-key", type=click.Path(dir_okay=False),
               help="Host private key (default: created under ROOT/.hangar-server/).")
-def server_command(ip: str, port: int, root: str, authorized_keys: str, host_key: str | None) -> None:
+@click.option("--shutdown-timeout", default=SHUTDOWN_TIMEOUT, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a stopping server lets operations in flight finish before it hangs up.")
+def server_command(ip: str, port: int, root: str, authorized_keys: str, host_key: str | None,
+                   shutdown_timeout: float) -> None:
     """Run a standalone SSH server for the repositories under --root.
 
     Public-key authentication only; clients may run nothing but the hangar
-    protocol (no shell), on repositories inside ROOT. Stop with Ctrl-C.
+    protocol (no shell), on repositories inside ROOT. Stop with Ctrl-C or
+    SIGTERM: it stops accepting, lets operations in flight finish (up to
+    --shutdown-timeout seconds), hangs up on the rest and exits with status 0.
     """
-    run_server(ip, port, os.path.abspath(root), authorized_keys, host_key_path=host_key,
-               handler_factory=RepositoryService)
+    left = run_server(ip, port, os.path.abspath(root), authorized_keys, host_key_path=host_key,
+                      handler_factory=RepositoryService, shutdown_timeout=shutdown_timeout)
+    if left:  # threads still inside the store: do not tear the interpreter down under them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 COMMANDS = [serve_command, server_command]

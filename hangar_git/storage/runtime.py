@@ -1,63 +1,143 @@
-"""Per-process resources of the storage layer: thread pools and TileDB contexts.
+"""What the store needs per process: thread pools and TileDB contexts, safe across fork.
 
-Placeholder until the process-safety work lands: pools and contexts are made
-lazily in the process that uses them (a forked child gets new ones).
+A forked child inherits its parent's memory but none of its threads. A
+thread pool made in the parent then never runs a task in the child, and a
+TileDB context made in the parent crashes or deadlocks when the child uses
+or frees it (its destructor joins threads that do not exist there). So:
+
+* every resource here is made lazily, in the process that uses it, and
+  remembered with that process's id;
+* in a child (``os.register_at_fork``, and a pid check for forks that skip
+  Python's hooks) the parent's resources are set aside, never used, shut
+  down or freed: :data:`_inherited` keeps them alive until the child ends;
+* TileDB's own signal handlers are off, so SIGINT and SIGTERM reach Python.
+
+TileDB also leaves a process-wide watchdog thread whose state a forked child
+cannot tear down: a forked child must end with ``os._exit``, as
+``multiprocessing`` workers (and so PyTorch's DataLoader workers) do.
 """
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 import tiledb
 
-_pid = os.getpid()
-_hash: Optional[ThreadPoolExecutor] = None
-_io: Optional[ThreadPoolExecutor] = None
-_ctx: Optional[tiledb.Ctx] = None
-_vfs: Optional[tiledb.VFS] = None
-_inherited: list[object] = []
+TILEDB_CONFIG = {
+    "sm.enable_signal_handlers": "false",
+    "sm.compute_concurrency_level": "2",
+    "sm.io_concurrency_level": "2",
+}
+"""Settings of every TileDB context the store makes."""
+
+HASH_THREADS = 4
+IO_THREADS = 4
+T = TypeVar("T")
+
+_inherited: list[Any] = []
+"""Resources a parent made, set aside in its forked child and never freed there."""
+
+class ProcessLocal(Generic[T]):
+    """A value that belongs to the process that set it.
+
+    In a forked child :meth:`get` returns None (the child makes its own) and
+    the parent's value is kept in :data:`_inherited`, so it is never freed there.
+    """
+
+    def __init__(self) -> None:
+        self._value: Optional[T] = None
+        self._pid = os.getpid()
+
+    def get(self) -> Optional[T]:
+        """This process's value (None if unset, or set by another process)."""
+        if self._pid != os.getpid():
+            if self._value is not None:
+                _inherited.append(self._value)
+            self._value, self._pid = None, os.getpid()
+        return self._value
+
+    def set(self, value: Optional[T]) -> None:
+        """Set (or with None forget) this process's value."""
+        self.get()
+        self._value = value
 
 
-def _check_pid() -> None:
-    global _pid, _hash, _io, _ctx, _vfs
-    if os.getpid() != _pid:
-        _inherited.extend(x for x in (_hash, _io, _ctx, _vfs) if x is not None)
-        _pid, _hash, _io, _ctx, _vfs = os.getpid(), None, None, None, None
+class _Resources:
+    """One process's pools and TileDB handles, made on first use."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.RLock()
+        self.made: dict[str, Any] = {}
+
+    def get(self, name: str, make: Callable[[], Any]) -> Any:
+        value = self.made.get(name)
+        if value is None:
+            with self.lock:
+                value = self.made.get(name)
+                if value is None:
+                    value = self.made[name] = make()
+        return value
+
+
+_mine = _Resources()
+
+
+def _here() -> _Resources:
+    """This process's resources (a fork that skipped Python's hooks is noticed by pid)."""
+    if _mine.pid != os.getpid():
+        _after_fork_in_child()
+    return _mine
+
+
+def _after_fork_in_child() -> None:
+    """Set the parent's resources aside: never used, shut down or freed in this process."""
+    global _mine
+    if _mine.pid != os.getpid():
+        _inherited.append(_mine)
+        _mine = _Resources()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def hash_pool() -> ThreadPoolExecutor:
-    """Threads for hashing and decompressing (both release the GIL)."""
-    global _hash
-    _check_pid()
-    if _hash is None:
-        _hash = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hangar-hash")
-    return _hash
+    """Threads for hashing big objects (hashlib releases the GIL)."""
+    return _here().get("hash", lambda: ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="hangar-hash"))
 
 
 def io_pool() -> ThreadPoolExecutor:
-    """Threads for file and network I/O; separate from :func:`hash_pool` (its tasks hash)."""
-    global _io
-    _check_pid()
-    if _io is None:
-        _io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hangar-io")
-    return _io
+    """Threads reading and writing large objects' files. Their tasks may hash on
+    :func:`hash_pool`, so the two pools must stay separate."""
+    return _here().get("io", lambda: ThreadPoolExecutor(IO_THREADS, thread_name_prefix="hangar-io"))
 
 
 def tiledb_ctx() -> tiledb.Ctx:
-    """This process's TileDB context (its own signal handlers off)."""
-    global _ctx
-    _check_pid()
-    if _ctx is None:
-        _ctx = tiledb.Ctx({"sm.compute_concurrency_level": "2", "sm.io_concurrency_level": "2",
-                           "sm.enable_signal_handlers": "false"})
-    return _ctx
+    """This process's TileDB context (:data:`TILEDB_CONFIG`)."""
+    return _here().get("ctx", _new_ctx)
+
+
+def _new_ctx() -> tiledb.Ctx:
+    """A context for this process: TileDB's default one when this process makes it first
+    (tiledb-py falls back on the default inside some calls, e.g. ``multi_index``)."""
+    try:
+        ctx = tiledb.default_ctx(dict(TILEDB_CONFIG))
+    except tiledb.TileDBError:  # made already: by a parent before a fork, or by other code
+        ctx = tiledb.Ctx(dict(TILEDB_CONFIG))
+    _unwrap_fork()
+    return ctx
+
+
+def _unwrap_fork() -> None:
+    """Take off tiledb-py's wrapper of ``os.fork``, which warns (an error under ``-W error``)
+    that a fork may deadlock: the store's contexts are per process, so it may not."""
+    code = getattr(os.fork, "__code__", None)
+    if code is not None and "tiledb" in code.co_filename and hasattr(os.fork, "__wrapped__"):
+        os.fork = os.fork.__wrapped__
 
 
 def tiledb_vfs() -> tiledb.VFS:
-    """This process's TileDB VFS."""
-    global _vfs
-    _check_pid()
-    if _vfs is None:
-        _vfs = tiledb.VFS(ctx=tiledb_ctx())
-    return _vfs
+    """This process's TileDB VFS, on :func:`tiledb_ctx`."""
+    return _here().get("vfs", lambda: tiledb.VFS(ctx=tiledb_ctx()))

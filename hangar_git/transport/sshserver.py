@@ -3,6 +3,11 @@
 Public-key authentication against an OpenSSH authorized_keys file; the only
 thing a client may do is ``exec`` ``git-hangar serve PATH`` (or ``git hangar
 serve PATH``) where PATH resolves inside the served root, chroot-style.
+
+:func:`run_server` stops on SIGINT or SIGTERM: it stops accepting, lets the
+operations in flight finish for up to ``shutdown_timeout`` seconds, then
+hangs up on the rest (an abandoned push keeps nothing half-done: the store
+and refs are safe against an interruption at any point).
 """
 from __future__ import annotations
 
@@ -12,11 +17,13 @@ import logging
 import os
 import re
 import shlex
+import signal
 import socket
 import sys
 import threading
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import paramiko
 
@@ -29,6 +36,8 @@ from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE, no_delay
 log = logging.getLogger(__name__)
 STATE_DIR = ".hangar-server"
 _CLOSE_GRACE = 5.0
+SHUTDOWN_TIMEOUT = 30.0
+"""How long a stopping server lets operations in flight finish before it hangs up on them."""
 _POLL = 0.1
 _KEY_RE = re.compile(r"(?:^|\s)((?:ssh|ecdsa|sk-ssh|sk-ecdsa)-[A-Za-z0-9@.-]+)\s+([A-Za-z0-9+/]+={0,2})(?:\s|$)")
 HandlerFactory = Callable[[str], ServiceHandler]
@@ -217,8 +226,9 @@ class HangarSSHServer:
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop accepting, drop open connections and wait for their threads."""
+    def shutdown(self, timeout: float = 5.0, grace: float = 0.0) -> int:
+        """Stop accepting, give open connections ``grace`` seconds to finish, then drop them
+        and wait up to ``timeout`` for their threads; returns how many still run."""
         self.stop_event.set()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
@@ -228,12 +238,20 @@ class HangarSSHServer:
             self._thread.join(timeout)
         else:
             self._sock.close()
+        self._join_connections(time.monotonic() + grace)
         with self._lock:
-            transports, threads = list(self._transports), list(self._threads)
+            transports = list(self._transports)
         for t in transports:
             t.close()
+        return self._join_connections(time.monotonic() + timeout)
+
+    def _join_connections(self, deadline: float) -> int:
+        """Wait until every connection thread ended or ``deadline``; how many still run."""
+        with self._lock:
+            threads = list(self._threads)
         for th in threads:
-            th.join(timeout)
+            th.join(max(0.0, deadline - time.monotonic()))
+        return sum(th.is_alive() for th in threads)
 
     def _spawn(self, sock: socket.socket, peer: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -253,7 +271,10 @@ class HangarSSHServer:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             log.info("connection from %s ended: %s", peer, exc)
         except Exception:  # never let one peer take the server down
-            log.exception("connection from %s failed", peer)
+            if self.stop_event.is_set():  # hung up on while stopping: expected, not a bug
+                log.info("connection from %s abandoned at shutdown", peer, exc_info=True)
+            else:
+                log.exception("connection from %s failed", peer)
         finally:
             if transport is not None:
                 transport.close()
@@ -327,15 +348,36 @@ def _announce(text: str) -> None:
 def run_server(ip: str, port: int, root: str, authorized_keys_path: str, host_key_path: str | None = None,
                handler_factory: HandlerFactory | None = None, ready_event: threading.Event | None = None,
                stop_event: threading.Event | None = None,
-               announce: Callable[[str], None] = _announce) -> None:
-    """Serve until ``stop_event`` is set (or forever); prints the host key to trust at startup."""
+               announce: Callable[[str], None] = _announce,
+               shutdown_timeout: float = SHUTDOWN_TIMEOUT) -> int:
+    """Serve until ``stop_event`` is set, SIGINT or SIGTERM (or forever); prints the host
+    key to trust at startup. Returns how many connections still ran when it gave up on them."""
     server = HangarSSHServer(ip, port, root, authorized_keys_path, host_key_path, handler_factory)
     if stop_event is not None:
         server.stop_event = stop_event
-    announce(server.banner())
-    if ready_event is not None:
-        ready_event.set()
+    with _stop_on_signals(server.stop_event):
+        announce(server.banner())
+        if ready_event is not None:
+            ready_event.set()
+        try:
+            server.serve_forever()
+        finally:
+            left = server.shutdown(timeout=_CLOSE_GRACE, grace=shutdown_timeout)
+    announce(f"hangar server: stopped{f' ({left} connection(s) abandoned)' if left else ''}")
+    return left
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of raising in the middle of the serve loop
+    (only in the main thread, the only one Python lets install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
     try:
-        server.serve_forever()
+        yield
     finally:
-        server.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
