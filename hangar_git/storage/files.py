@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 import struct
 import threading
-import time
-import uuid
 from typing import Any, Iterator, Optional
 
 import blosc2
@@ -30,6 +28,7 @@ from ..fileio import fsync_dir, write_atomic, write_file, write_file_uncached
 from .codec import UNDECODABLE, compress, typesize
 from .objects import Buffer, Meta
 from .objects import verify as verify_object
+from .packindex import new_name
 from .packs import LocalFiles
 from .runtime import tiledb_vfs
 
@@ -87,7 +86,7 @@ class StoreFiles:
         if digest is not None and not self.local:
             self._make_folder(self.object_path(digest).rsplit("/", 1)[0])
             return self.object_path(digest)
-        return f"{self.uri}/tmp/{int(time.time() * 1000):013d}-{uuid.uuid4().hex}"
+        return f"{self.uri}/tmp/{new_name()}"
 
     # -- plain files ---------------------------------------------------------------
     def read(self, path: str) -> bytes:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import struct
 import time
-import uuid
+import random
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -204,7 +204,9 @@ def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
 def new_name(at: float | None = None) -> str:
     """A fresh pack (or index) name: creation time in ms, then random hex, so names never
     collide between writers and gc can tell their age."""
-    return f"{int((time.time() if at is None else at) * 1000):013d}-{uuid.uuid4().hex[:16]}"
+    # ``random`` is seeded from the OS per process and re-seeded in forked children; an OS
+    # read per name (uuid4) cost ~1 ms each under load here
+    return f"{int((time.time() if at is None else at) * 1000):013d}-{random.getrandbits(64):016x}"
 
 
 def name_time(name: str) -> float:
