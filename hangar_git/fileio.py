@@ -96,3 +96,21 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(path: str, *parts: Buffer, durable: bool = False) -> None:
+    """Write a file so that readers see either nothing or all of it: the bytes go to a
+    temporary name in the same folder, which then replaces ``path``."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write_file(tmp, *parts, durable=durable)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if durable:
+        fsync_dir(folder or ".")

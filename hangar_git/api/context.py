@@ -32,7 +32,7 @@ class RepoContext:
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
-            self._store = open_store(self.store_uri, lock_path=os.path.join(self.hangar_dir, "store.lock"),
+            self._store = open_store(self.store_uri,
                                      durable=self.git.durable)
         return self._store
 

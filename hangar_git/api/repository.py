@@ -68,7 +68,7 @@ class Repository:
             git = GitRepo.init(self._path, bare=bare)
         uri = store_uri or os.path.join(git.git_dir, "hangar", "store")
         os.makedirs(os.path.join(git.git_dir, "hangar"), exist_ok=True)
-        open_store(uri).close()
+        open_store(uri, create=True).close()
         git.config_set(STORE_KEY, uri)
         git.config_set(USER_NAME_KEY, user_name)
         git.config_set(USER_EMAIL_KEY, user_email)

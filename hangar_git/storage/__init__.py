@@ -1,4 +1,5 @@
 """Storage layer: the content-addressed store of sample data."""
+from ..errors import StoreNotFoundError
 from .base import ObjectInfo, ObjectStore
 from .incoming import IncomingObject
 from .objects import (BLOCK_SIZE, Digest, Meta, ObjectBatch, Value, block_hashes, check_dtype_supported,
@@ -6,11 +7,16 @@ from .objects import (BLOCK_SIZE, Digest, Meta, ObjectBatch, Value, block_hashes
 from .tiledb_store import TileDBStore
 
 
-def open_store(uri: str, *, lock_path: str | None = None, read_only: bool = False,
+def open_store(uri: str, *, create: bool = False, read_only: bool = False,
                durable: bool = False) -> ObjectStore:
-    """Open (creating if needed) the store at a TileDB VFS URI; ``durable`` fsyncs every
-    large-object file (the repository's ``hangar.fsync`` setting)."""
-    return TileDBStore.create(uri, lock_path=lock_path, read_only=read_only, durable=durable)
+    """Open the store at a TileDB VFS URI (made first with ``create``; without it a missing
+    store raises StoreNotFoundError); ``durable`` fsyncs every file it writes (the
+    repository's ``hangar.fsync`` setting)."""
+    if create:
+        return TileDBStore.create(uri, read_only=read_only, durable=durable)
+    if not TileDBStore.exists(uri):
+        raise StoreNotFoundError(uri)
+    return TileDBStore(uri, read_only=read_only, durable=durable)
 
 
 __all__ = ["BLOCK_SIZE", "Digest", "IncomingObject", "Meta", "ObjectBatch", "ObjectInfo", "ObjectStore",

@@ -1,4 +1,4 @@
-"""The store's plain files: large objects (one file each) and reads of index files.
+"""The store's plain files: large objects (one file each), pack data and index files.
 
 A large object's file is ``HGLO`` + ``<flag u8><length u64>`` + its bytes,
 blosc2-compressed when a probe of them compresses below 80%. On a local
@@ -8,25 +8,30 @@ against 4.3 GB/s without (64 x 4 MiB here). Like git's own objects, the
 files are safe against a killed process (the index naming an object is
 written after its file), not against power loss unless the store is opened
 ``durable`` (the repository's ``hangar.fsync`` setting): then every file is
-fsynced before it is published.
+fsynced before it is published. On a remote store (S3) a large object is
+written straight to its final name (an upload is atomic: there is no
+rename, and a copy would move every byte twice).
 """
 from __future__ import annotations
 
 import os
 import struct
 import threading
+import time
 import uuid
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import blosc2
 import tiledb
 
 from ..errors import IntegrityError
 from ..faults import checkpoint
-from ..fileio import fsync_dir, write_file, write_file_uncached
+from ..fileio import fsync_dir, write_atomic, write_file, write_file_uncached
 from .codec import UNDECODABLE, compress, typesize
 from .objects import Buffer, Meta
 from .objects import verify as verify_object
+from .packs import LocalFiles
+from .runtime import tiledb_vfs
 
 MAGIC = b"HGLO"
 RAW, BLOSC = 0, 1
@@ -54,16 +59,20 @@ def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
 
 
 class StoreFiles:
-    """Files under a store URI (``large/<aa>/<digest>``, ``tmp/``, ``index/``)."""
+    """Files under a store URI (``large/<aa>/<digest>``, ``data/``, ``index/``, ``tmp/``)."""
 
-    def __init__(self, uri: str, vfs: tiledb.VFS, *, durable: bool = False) -> None:
+    def __init__(self, uri: str, *, durable: bool = False) -> None:
         self.uri = uri
         self.local = "://" not in uri or uri.startswith("file://")
         self.durable = durable
         """fsync each object file before it is published (and its folder after)."""
-        self._vfs = vfs
         self._dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
+        self._local_files = LocalFiles()
+
+    @property
+    def _vfs(self) -> tiledb.VFS:
+        return tiledb_vfs()
 
     def object_path(self, digest: str) -> str:
         """Where a large object's file lives."""
@@ -72,22 +81,74 @@ class StoreFiles:
     def _os(self, uri: str) -> str:
         return uri[len("file://"):] if uri.startswith("file://") else uri
 
-    def new_tmp(self) -> str:
-        """A fresh temporary file name in the store."""
-        return f"{self.uri}/tmp/{uuid.uuid4().hex}"
+    def new_tmp(self, digest: Optional[str] = None) -> str:
+        """Where a large object is written before it is verified: a fresh temporary name on
+        a local store; on a remote one, the object's final name when ``digest`` is known."""
+        if digest is not None and not self.local:
+            self._make_folder(self.object_path(digest).rsplit("/", 1)[0])
+            return self.object_path(digest)
+        return f"{self.uri}/tmp/{int(time.time() * 1000):013d}-{uuid.uuid4().hex}"
 
     # -- plain files ---------------------------------------------------------------
     def read(self, path: str) -> bytes:
-        """A whole file (tiledb.TileDBError when it cannot be read)."""
+        """A whole file (FileNotFoundError when there is none)."""
+        if self.local:
+            with open(self._os(path), "rb") as fh:
+                return fh.read()
+        try:
+            size = self._vfs.file_size(path)
+            with self._vfs.open(path, "rb") as fh:
+                return fh.read(size)
+        except tiledb.TileDBError as exc:
+            if not self._vfs.is_file(path):
+                raise FileNotFoundError(f"{path}: no such file") from exc
+            raise
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        """``length`` bytes of a file from ``start`` (FileNotFoundError when there is none)."""
+        if self.local:
+            return self._local_files.read(self._os(path), start, length)
+        try:
+            with self._vfs.open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(length)
+        except tiledb.TileDBError as exc:
+            if not self._vfs.is_file(path):
+                raise FileNotFoundError(f"{path}: no such file") from exc
+            raise
+        if len(data) != length:
+            raise IntegrityError(f"{path} is shorter than its index says: run `git hangar fsck`")
+        return bytes(data)
+
+    def write_small(self, path: str, data: Buffer, *, sync: bool = False) -> None:
+        """Write a whole file that readers see complete or not at all (locally: a temporary
+        name renamed into place, fsynced when ``sync`` and the store is durable; remotely:
+        one upload)."""
+        if self.local:
+            write_atomic(self._os(path), data, durable=sync and self.durable)
+            return
+        with self._vfs.open(path, "wb") as fh:
+            fh.write(data)
+
+    def list(self, sub: str) -> list[str]:
+        """Paths of the files in folder ``sub`` of the store (none if it does not exist)."""
+        folder = f"{self.uri}/{sub}"
         if self.local:
             try:
-                with open(self._os(path), "rb") as fh:
-                    return fh.read()
-            except OSError as exc:
-                raise tiledb.TileDBError(f"cannot read {path}: {exc}") from exc
-        size = self._vfs.file_size(path)
-        with self._vfs.open(path, "rb") as fh:
-            return fh.read(size)
+                return [f"{folder}/{n}" for n in os.listdir(self._os(folder)) if not n.startswith(".")]
+            except FileNotFoundError:
+                return []
+        for attempt in range(20):
+            try:
+                return [p.rstrip("/") for p in self._vfs.ls(folder)]
+            except tiledb.TileDBError:  # ls stats every file: one was removed meanwhile
+                if attempt == 19:
+                    raise
+        return []
+
+    def close(self) -> None:
+        """Close files kept open for reading."""
+        self._local_files.close()
 
     def remove(self, path: str) -> None:
         """Delete a file."""
@@ -106,7 +167,7 @@ class StoreFiles:
         against its digest; its header and length are always checked."""
         try:
             blob = self.read(self.object_path(digest))
-        except tiledb.TileDBError as exc:
+        except (OSError, tiledb.TileDBError) as exc:
             raise _missing(digest) from exc
         if blob[:4] != MAGIC:
             raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)
@@ -123,14 +184,14 @@ class StoreFiles:
             verify_object(digest, meta, data)
         return Meta(meta), memoryview(data)
 
-    def write_tmp(self, meta: str, data: Buffer, *, uncached: bool = False) -> str:
-        """Write an object's file under a temporary name; returns that name.
+    def write_tmp(self, meta: str, data: Buffer, *, uncached: bool = False, digest: Optional[str] = None) -> str:
+        """Write an object's file before it is published; returns its name (see :meth:`new_tmp`).
 
         ``uncached`` writes it around the page cache (objects received in bulk).
         """
         view = memoryview(data).cast("B")
         flag, payload = encode(meta, view)
-        tmp = self.new_tmp()
+        tmp = self.new_tmp(digest)
         head = _header(flag, view.nbytes)
         try:
             if self.local:
@@ -173,14 +234,11 @@ class StoreFiles:
         for offset in range(0, len(data), part_size):
             yield offset, data[offset:offset + part_size]
 
-    def tmp_writer(self, size: int) -> "TmpWriter":
-        """A new temporary large-object file of ``size`` uncompressed bytes, written in order."""
-        return TmpWriter(self, size)
+    def tmp_writer(self, size: int, digest: Optional[str] = None) -> "TmpWriter":
+        """A new large-object file of ``size`` uncompressed bytes, written in order."""
+        return TmpWriter(self, size, digest)
 
-    def publish(self, tmp: str, digest: str) -> None:
-        """Move a written temp file to its object's name."""
-        final = self.object_path(digest)
-        folder = final.rsplit("/", 1)[0]
+    def _make_folder(self, folder: str) -> None:
         if folder not in self._dirs:
             with self._dirs_lock:  # publishers may run on several threads
                 if self.local:
@@ -188,6 +246,14 @@ class StoreFiles:
                 elif not self._vfs.is_dir(folder):
                     self._vfs.create_dir(folder)
                 self._dirs.add(folder)
+
+    def publish(self, tmp: str, digest: str) -> None:
+        """Move a written file to its object's name (nothing to do when it is there already)."""
+        final = self.object_path(digest)
+        if tmp == final:
+            return
+        folder = final.rsplit("/", 1)[0]
+        self._make_folder(folder)
         checkpoint("store.large.before_move")
         if self.local:
             os.replace(self._os(tmp), self._os(final))
@@ -200,9 +266,9 @@ class StoreFiles:
 class TmpWriter:
     """Writes one large-object file under a temporary name, in order, part by part."""
 
-    def __init__(self, files: StoreFiles, size: int) -> None:
+    def __init__(self, files: StoreFiles, size: int, digest: Optional[str] = None) -> None:
         self.files, self.size = files, size
-        self.tmp = files.new_tmp()
+        self.tmp = files.new_tmp(digest)
         self._fh: Any = open(files._os(self.tmp), "wb") if files.local else files._vfs.open(self.tmp, "wb")
         self._fh.write(_header(RAW, size))
 

@@ -103,6 +103,17 @@ def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     return np.ascontiguousarray(raw).view("S32").ravel()
 
 
+def raw_to_digest(raw: Union[bytes, np.bytes_]) -> Digest:
+    """One raw digest as hex (numpy ``S32`` scalars drop trailing zero bytes: padded back)."""
+    return Digest(bytes(raw).ljust(32, b"\0").hex())
+
+
+def raws_to_digests(raws: np.ndarray) -> list[Digest]:
+    """An ``S32`` array of raw digests as hex digests."""
+    text = np.ascontiguousarray(raws, dtype="S32").tobytes().hex()
+    return [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
+
+
 @dataclass(frozen=True)
 class ObjectBatch:
     """Many objects in one buffer, as a data frame carries them.

@@ -1,31 +1,36 @@
-"""Pack index: which chunk of the byte log holds each object.
+"""Pack index: which chunk of which pack data file holds each object.
 
-RECORD FORMAT IS PERMANENT (``HGPACK01``). One index file is written per
-store flush, next to the fragment it describes; all arrays are sorted by
-digest so lookups are binary searches and batch lookups are vectorised.
+RECORD FORMAT IS PERMANENT (``HGPACK02``). One index file is written per
+store flush, after the data file it describes (the index is what makes a
+flush visible); all object arrays are sorted by digest so lookups are
+binary searches and batch lookups are vectorised. An index may name chunks
+of several data files (merged indexes, and objects a flush found already
+stored: it names their existing chunks, which keeps them fresh for gc).
 
-Layout: magic, u64 header length, JSON header, then the arrays in the
-order of ``_OBJECT_FIELDS`` and ``_CHUNK_FIELDS``, then the SHA-256 of
-everything before it.
+Layout: magic, u64 header length, JSON header (counts, metas, data file
+names), then the arrays in the order of ``_OBJECT_FIELDS`` and
+``_CHUNK_FIELDS``, then the SHA-256 of everything before it.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import struct
+import time
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import IntegrityError
 
-MAGIC = b"HGPACK01"
+MAGIC = b"HGPACK02"
 LARGE = np.uint32(0xFFFFFFFF)
 """Chunk number of an object stored as its own file (the large tier)."""
 
 _OBJECT_FIELDS = (("digests", "S32"), ("chunk", "<u4"), ("offset", "<u8"),
                   ("nbytes", "<u8"), ("meta", "<u4"))
-_CHUNK_FIELDS = (("chunk_start", "<u8"), ("chunk_clen", "<u8"),
+_CHUNK_FIELDS = (("chunk_file", "<u4"), ("chunk_start", "<u8"), ("chunk_clen", "<u8"),
                  ("chunk_ulen", "<u8"), ("chunk_sum", "S16"))
 
 
@@ -39,11 +44,14 @@ class PackIndex:
     offset: np.ndarray
     nbytes: np.ndarray
     meta: np.ndarray
+    chunk_file: np.ndarray
     chunk_start: np.ndarray
     chunk_clen: np.ndarray
     chunk_ulen: np.ndarray
     chunk_sum: np.ndarray
     metas: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    """Names of the data files ``chunk_file`` points into."""
 
     def __len__(self) -> int:
         return len(self.digests)
@@ -102,7 +110,7 @@ class PackIndex:
 
     def encode(self) -> bytes:
         header = json.dumps({"objects": len(self.digests), "chunks": len(self.chunk_start),
-                             "metas": self.metas}).encode()
+                             "metas": self.metas, "files": self.files}).encode()
         parts = [MAGIC, struct.pack("<Q", len(header)), header]
         for name, dt in _OBJECT_FIELDS + _CHUNK_FIELDS:
             parts.append(np.ascontiguousarray(getattr(self, name), dtype=dt).tobytes())
@@ -125,7 +133,16 @@ class PackIndex:
                 arr = np.frombuffer(body, dtype=dt, count=count, offset=pos)
                 arrays[fname] = arr
                 pos += arr.nbytes
-        return cls(name=name, metas=list(header["metas"]), **arrays)
+        return cls(name=name, metas=list(header["metas"]), files=list(header["files"]), **arrays)
+
+    def age(self) -> float:
+        """Seconds since this index was written."""
+        return time.time() - self.created
+
+    @property
+    def created(self) -> float:
+        """When this index was written (seconds since the epoch), from its name."""
+        return name_time(self.name)
 
 
 def digest_prefixes(raws: np.ndarray) -> np.ndarray:
@@ -134,35 +151,28 @@ def digest_prefixes(raws: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(as_bytes[:, :8]).view(">u8").ravel().astype(np.uint64)
 
 
-def build_index(name: str, entries: list[tuple[bytes, int, int, int, int]], metas: list[str],
-                chunks: list[tuple[int, int, int, bytes]]) -> PackIndex:
-    """Make a sorted index from (raw digest, chunk, offset, nbytes, meta) rows."""
-    n = len(entries)
-    digests = np.array([e[0] for e in entries], dtype="S32") if n else np.zeros(0, "S32")
-    cols = np.array([e[1:] for e in entries], dtype=np.uint64).reshape(n, 4)
-    return build_index_arrays(name, digests, cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], metas, chunks)
-
-
 def build_index_arrays(name: str, digests: np.ndarray, chunk: np.ndarray, offset: np.ndarray,
                        nbytes: np.ndarray, meta: np.ndarray, metas: list[str],
-                       chunks: list[tuple[int, int, int, bytes]]) -> PackIndex:
-    """A sorted index from column arrays (raw ``S32`` digests, chunk numbers, ...)."""
+                       chunks: list[tuple[int, int, int, int, bytes]], files: list[str]) -> PackIndex:
+    """A sorted index from column arrays (raw ``S32`` digests, chunk numbers, ...) and
+    chunk rows ``(file number, start, compressed length, length, checksum)``."""
     order = np.argsort(digests, kind="stable")
     return PackIndex(
         name=name, digests=np.ascontiguousarray(digests[order], dtype="S32"),
         chunk=chunk[order].astype("<u4"), offset=offset[order].astype("<u8"),
         nbytes=nbytes[order].astype("<u8"), meta=meta[order].astype("<u4"),
-        chunk_start=np.array([c[0] for c in chunks], dtype="<u8"),
-        chunk_clen=np.array([c[1] for c in chunks], dtype="<u8"),
-        chunk_ulen=np.array([c[2] for c in chunks], dtype="<u8"),
-        chunk_sum=np.array([c[3] for c in chunks], dtype="S16") if chunks else np.zeros(0, "S16"),
-        metas=metas)
+        chunk_file=np.array([c[0] for c in chunks], dtype="<u4"),
+        chunk_start=np.array([c[1] for c in chunks], dtype="<u8"),
+        chunk_clen=np.array([c[2] for c in chunks], dtype="<u8"),
+        chunk_ulen=np.array([c[3] for c in chunks], dtype="<u8"),
+        chunk_sum=np.array([c[4] for c in chunks], dtype="S16") if chunks else np.zeros(0, "S16"),
+        metas=metas, files=files)
 
 
 def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
     """One index equivalent to several (used to keep lookups to few packs)."""
-    metas: list[str] = []
     meta_pos: dict[str, int] = {}
+    file_pos: dict[str, int] = {}
     parts: dict[str, list[np.ndarray]] = {f: [] for f, _ in _OBJECT_FIELDS + _CHUNK_FIELDS}
     chunk_base = 0
     for p in packs:
@@ -172,8 +182,9 @@ def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
         parts["offset"].append(p.offset)
         parts["nbytes"].append(p.nbytes)
         parts["meta"].append(remap[p.meta] if len(p.meta) else p.meta)
+        files = np.array([file_pos.setdefault(f, len(file_pos)) for f in p.files] or [0], dtype="<u4")
         for f, _ in _CHUNK_FIELDS:
-            parts[f].append(getattr(p, f))
+            parts[f].append(files[p.chunk_file] if f == "chunk_file" and len(p.chunk_file) else getattr(p, f))
         chunk_base += len(p.chunk_start)
     metas = sorted(meta_pos, key=meta_pos.__getitem__)
     arrays = {f: np.concatenate(v) if v else np.zeros(0, dt)
@@ -187,4 +198,16 @@ def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
     order = order[keep]
     for f, _ in _OBJECT_FIELDS:
         arrays[f] = arrays[f][order]
-    return PackIndex(name=name, metas=metas, **arrays)
+    return PackIndex(name=name, metas=metas, files=sorted(file_pos, key=file_pos.__getitem__), **arrays)
+
+
+def new_name(at: float | None = None) -> str:
+    """A fresh pack (or index) name: creation time in ms, then random hex, so names never
+    collide between writers and gc can tell their age."""
+    return f"{int((time.time() if at is None else at) * 1000):013d}-{uuid.uuid4().hex[:16]}"
+
+
+def name_time(name: str) -> float:
+    """The creation time a name records (0.0, the distant past, if it records none)."""
+    head = name.split("-", 1)[0]
+    return int(head) / 1000 if head.isdigit() and len(head) == 13 else 0.0

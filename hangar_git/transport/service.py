@@ -38,9 +38,7 @@ class RepositoryService(ServiceHandler):
             raise NotInitializedError(path)
         self.git = git
         uri = git.config_get("hangar.store") or ""
-        hangar_dir = os.path.join(git.git_dir, "hangar")
-        self.store: ObjectStore = open_store(uri, lock_path=os.path.join(hangar_dir, "store.lock"),
-                                             durable=git.durable)
+        self.store: ObjectStore = open_store(uri, durable=git.durable)
 
     def hello_info(self) -> dict[str, Any]:
         return {"default_branch": self.git.config_get("hangar.branch") or "master",

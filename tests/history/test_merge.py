@@ -249,7 +249,7 @@ def test_merge_with_absent_data(forked: Repository) -> None:
     uri = forked.ctx.store_uri
     forked.ctx.reset_store()
     shutil.rmtree(uri)                    # every data object is gone: bookkeeping only
-    open_store(uri).close()
+    open_store(uri, create=True).close()
     if os.path.exists(forked.ctx.presence.path):
         os.remove(forked.ctx.presence.path)   # nor is any column known to be complete
     repo = Repository(forked.path)

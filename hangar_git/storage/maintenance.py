@@ -1,0 +1,229 @@
+"""Store maintenance: merging indexes, rewriting without dead objects (gc, drop), verifying.
+
+None of it takes a lock. Index merges write the merged index before removing
+its inputs, so a reader always finds every object in some index. A rewrite
+lists the indexes, writes one new pack with the live objects, lists again,
+and removes only what the first listing named and nothing written since
+needs: objects a concurrent writer indexed meanwhile stay, and so do data
+files any newer index names. A writer reuses an object already stored only
+if an index younger than ``FRESH_SECONDS`` names it (else it writes it
+again), so with a grace period longer than that, a gc never removes what a
+flush is about to reference.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from ..errors import IntegrityError
+from .chunks import ChunkCache
+from .files import StoreFiles
+from .objects import Buffer, Meta, raws_to_digests
+from .packindex import LARGE, PackIndex, merge_indexes, name_time, new_name
+from .packs import SmallObjects
+
+MERGE_AT = 8
+"""Indexes a store may have before a flush merges some of them."""
+ORPHAN_SECONDS = 3600.0
+"""Files no index names (left by killed writers, or still being written by a live one) are
+removed once this old, whatever the grace period."""
+
+
+@dataclass
+class RewriteResult:
+    """What a store rewrite (gc, drop) removed and kept."""
+
+    removed: int = 0
+    removed_bytes: int = 0
+    kept: int = 0
+
+
+class Maintenance:
+    """Maintenance methods of :class:`~.tiledb_store.TileDBStore` (which provides what is
+    declared here)."""
+
+    uri: str
+    _files: StoreFiles
+    _chunks: ChunkCache
+    _packs: list[PackIndex]
+    _pack_names: set[str]
+    _damaged: set[str]
+    _memo: dict[str, Any]
+
+    def _check_writable(self) -> None: ...
+    def flush(self) -> None: ...
+    def _load_packs(self) -> bool: raise NotImplementedError
+    def _reload(self) -> None: ...
+    def mark_damaged(self, digests: Iterable[str]) -> None: ...
+    def _read_large(self, digest: str, meta: str, *, verify: bool = True) -> tuple[Meta, memoryview]: raise NotImplementedError
+    def _damage(self, digest: str, meta: str, pack: PackIndex, chunk_no: int, off: int, end: int) -> None: ...
+    def write_pack(self, small: SmallObjects, large: Sequence[tuple[str, tuple[str, int]]],
+                   name: Optional[str] = None) -> PackIndex: raise NotImplementedError
+
+    def merge_if_needed(self) -> None:
+        """Merge indexes once there are more than ``MERGE_AT``."""
+        if len(self._packs) > MERGE_AT:
+            self.merge_packs()
+
+    def merge_packs(self) -> None:
+        """Merge pack indexes so lookups search few tables.
+
+        Tiered, like an LSM tree: when one index outweighs the rest twice over it
+        is left alone and only the small ones merge, so a store that grows by many
+        small flushes rewrites each entry O(log n) times. The merged index is named
+        with the newest time of its inputs, so gc never sees its objects as older
+        than they are.
+        """
+        self._load_packs()
+        if len(self._packs) < 2:
+            return
+        old = sorted(self._packs, key=len)
+        if len(old) > 2 and len(old[-1]) > 2 * sum(len(p) for p in old[:-1]):
+            old = old[:-1]
+        merged = merge_indexes(new_name(at=max(p.created for p in old)), old)
+        self._files.write_small(f"{self.uri}/index/{merged.name}.idx", merged.encode(), sync=True)
+        gone = {p.name for p in old}
+        self._packs = sorted([p for p in self._packs if p.name not in gone] + [merged], key=lambda p: p.name)
+        self._pack_names = {p.name for p in self._packs}
+        self._memo.clear()
+        for name in gone:
+            self._remove_quietly(f"{self.uri}/index/{name}.idx")
+
+    def _remove_quietly(self, path: str) -> None:
+        """Remove a file that another process may have removed already."""
+        try:
+            self._files.remove(path)
+        except (FileNotFoundError, IntegrityError):
+            pass
+        except Exception:
+            if self._files.exists(path):
+                raise
+
+    # -- rewrite (gc, drop) ----------------------------------------------------------
+    def compact(self) -> RewriteResult:
+        """Repack every object into one pack (what ``gc`` also does); keeps everything."""
+        return self.rewrite(lambda d: True, grace_seconds=float("inf"), force=True)
+
+    def rewrite(self, keep: Callable[[str], bool], grace_seconds: float = 0.0,
+                force: bool = False) -> RewriteResult:
+        """Drop every object for which ``keep`` is False and that no index younger than the
+        grace period names; the live small objects are copied into one new pack (with
+        ``force``, even when nothing is dropped), and what only the old packs needed goes."""
+        self._check_writable()
+        self.flush()
+        self._reload()
+        before = list(self._packs)
+        result = RewriteResult()
+        small: list[tuple[str, str, Buffer]] = []
+        large: list[tuple[str, tuple[str, int]]] = []
+        dead_large: list[str] = []
+        seen: set[str] = set()
+        for pack in reversed(before):
+            young = pack.age() < grace_seconds
+            for r, d in enumerate(raws_to_digests(pack.digests)):
+                if d in seen:
+                    continue
+                seen.add(d)
+                meta, n, is_large = pack.metas[pack.meta[r]], int(pack.nbytes[r]), int(pack.chunk[r]) == int(LARGE)
+                if d not in self._damaged and (young or keep(d)):
+                    if is_large:
+                        large.append((d, (meta, n)))
+                    else:
+                        small.append((d, meta, bytes(self._read_small(pack, r))))
+                    result.kept += 1
+                    continue
+                result.removed += 1
+                result.removed_bytes += n
+                if is_large:
+                    dead_large.append(d)
+        if not result.removed and not force and not self._damaged:
+            return result
+        new = self.write_pack(SmallObjects.of(small), large, name=new_name())
+        self._drop_replaced(before, new, dead_large, ORPHAN_SECONDS)
+        self._reload()
+        return result
+
+    def _read_small(self, pack: PackIndex, row: int) -> memoryview:
+        c, off = int(pack.chunk[row]), int(pack.offset[row])
+        d = raws_to_digests(pack.digests[row:row + 1])[0]
+        chunk = self._chunks.chunk(pack, c, lambda: self._damage(d, pack.metas[pack.meta[row]], pack, c, off, 0))
+        return chunk[off:off + int(pack.nbytes[row])]
+
+    def _drop_replaced(self, before: list[PackIndex], new: PackIndex, dead_large: list[str],
+                       orphan_age: float) -> None:
+        """Remove the indexes of ``before``, the data files and large objects only they
+        needed, damaged markers, and orphans older than ``orphan_age``."""
+        names = {p.rsplit("/", 1)[-1][:-4] for p in self._files.list("index") if p.endswith(".idx")}
+        old = {p.name for p in before}
+        newer = [PackIndex.decode(n, self._files.read(f"{self.uri}/index/{n}.idx"))
+                 for n in sorted(names - old - {new.name})]
+        needed_files = set(new.files).union(*(p.files for p in newer))
+        needed = set().union(*(raws_to_digests(p.digests) for p in newer))
+        for pack in before:
+            self._remove_quietly(f"{self.uri}/index/{pack.name}.idx")
+        now = time.time()
+        for path in self._files.list("data"):
+            name = path.rsplit("/", 1)[-1][:-5]
+            if name not in needed_files and (any(name in p.files for p in before)
+                                             or now - name_time(name) >= orphan_age):
+                self._remove_quietly(path)
+        for d in dead_large:
+            if d not in needed:
+                self._remove_quietly(self._files.object_path(d))
+        for path in self._files.list("damaged"):
+            if path.rsplit("/", 1)[-1] not in needed:
+                self._remove_quietly(path)
+        for path in self._files.list("tmp"):
+            if now - name_time(path.rsplit("/", 1)[-1]) >= orphan_age:
+                self._remove_quietly(path)
+
+    # -- verify ------------------------------------------------------------------------
+    def verify(self, rehash: bool = True) -> list[str]:
+        """Problems found re-reading the store (every object re-hashed unless ``rehash=False``);
+        damaged objects are marked, so fetch-data fetches them again."""
+        try:
+            self._reload()
+        except IntegrityError as exc:
+            return [str(exc)]
+        problems: list[str] = []
+        seen: set[str] = set()
+        for pack in reversed(self._packs):
+            digests = raws_to_digests(pack.digests)
+            for c in np.unique(pack.chunk).tolist():
+                rows = [r for r in np.flatnonzero(pack.chunk == c).tolist() if digests[r] not in seen]
+                seen.update(digests[r] for r in rows)
+                if rows:
+                    problems += self._verify_rows(pack, int(c), rows, digests, rehash)
+            self._chunks.clear()
+        return problems
+
+    def _verify_rows(self, pack: PackIndex, c: int, rows: list[int], digests: Sequence[str],
+                     rehash: bool) -> list[str]:
+        if c == int(LARGE):
+            out = []
+            for r in rows:
+                d = digests[r]
+                if not self._files.exists(self._files.object_path(d)):
+                    self.mark_damaged([d])
+                    out.append(f"object {d}: file missing")
+                elif rehash:
+                    try:
+                        self._read_large(d, pack.metas[pack.meta[r]])
+                    except IntegrityError as exc:
+                        out.append(str(exc))
+            return out
+        try:
+            bad = self._chunks.load([(pack, c)])
+        except FileNotFoundError:
+            lost = [digests[r] for r in rows]
+            self.mark_damaged(lost)
+            return [f"object {d}: data file {pack.files[int(pack.chunk_file[c])]} missing" for d in lost]
+        if not bad and not rehash:
+            return []
+        broken = set(self._chunks.salvage(pack, c)) if (bad or rehash) else set()
+        self.mark_damaged(broken)
+        return [f"object {digests[r]} is corrupt (its bytes do not hash to its name)"
+                for r in rows if digests[r] in broken]
