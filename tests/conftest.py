@@ -25,7 +25,6 @@ import pygit2
 import pytest
 from pygit2.enums import ConfigLevel
 
-from tests.s3 import SAFETY_ENV
 from tests.sshd import SSHDUnavailable, SSHServer, start_sshd
 
 # ``s3_server`` (session) and ``s3_uri`` (a fresh S3 prefix per test): a real
@@ -113,6 +112,7 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitEn
         mp.setenv("GIT_TERMINAL_PROMPT", "0")
         # TileDB's AWS SDK never probes instance metadata and talks to non-AWS
         # S3 servers, whether or not a test starts one (see tests/s3.py)
+        from tests.s3 import SAFETY_ENV  # a plugin (pytest_plugins): imported once registered
         for name, value in SAFETY_ENV.items():
             mp.setenv(name, value)
         for role in ("AUTHOR", "COMMITTER"):

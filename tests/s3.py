@@ -8,9 +8,11 @@ it on exit; the child also gets SIGTERM if this process dies first
 (``PR_SET_PDEATHSIG``), so no server outlives its session.
 
 :meth:`S3Server.env` is everything TileDB's AWS SDK needs to reach it (TileDB
-reads ``TILEDB_VFS_S3_*`` from the environment itself). The ``s3_server``
-fixture (session) puts that into ``os.environ`` for the whole session, so
-subprocesses inherit it; ``s3_uri`` (function) is a fresh bucket prefix per test.
+reads ``TILEDB_VFS_S3_*`` from the environment itself, when a context is
+made). The session's server starts before the first test and its settings
+stay in ``os.environ`` for the whole session, so subprocesses inherit them and
+no S3 request of any test leaves the machine; ``s3_server`` (session) is that
+server, ``s3_uri`` (function) a fresh bucket prefix per test.
 
 Access keys must be 3+ characters and secrets 8+ (rclone answers shorter ones
 with InvalidAccessKeyId).
@@ -166,9 +168,11 @@ def start_s3_server(directory: Path, host: str = "127.0.0.1") -> Iterator[S3Serv
     raise S3Unavailable(f"rclone serve s3 did not answer on {host} after {START_ATTEMPTS} attempts; log:\n{log}")
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One S3 server per session (per xdist worker), its settings in ``os.environ``."""
+@pytest.fixture(scope="session", autouse=True)
+def _s3_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server | S3Unavailable]:
+    """Start the session's server before any test runs: TileDB reads ``TILEDB_VFS_S3_*`` when a
+    context is made, and a context made before these were set would send S3 requests
+    elsewhere. A server that cannot start fails only the tests that use it."""
     try:
         with start_s3_server(tmp_path_factory.mktemp("s3")) as server:
             with pytest.MonkeyPatch.context() as mp:
@@ -176,7 +180,15 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                     mp.setenv(name, value)
                 yield server
     except S3Unavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+        yield exc
+
+
+@pytest.fixture(scope="session")
+def s3_server(_s3_session: S3Server | S3Unavailable) -> S3Server:
+    """The session's S3 server (one per xdist worker); its settings are in ``os.environ``."""
+    if isinstance(_s3_session, S3Unavailable):
+        pytest.fail(str(_s3_session), pytrace=False)
+    return _s3_session
 
 
 @pytest.fixture

@@ -7,17 +7,18 @@ it on :meth:`~MemoryStore.flush`. Nothing crosses processes.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, MutableMapping, Optional, Sequence
+from typing import Iterable, Iterator, MutableMapping, Optional
 
 import numpy as np
 
-from ..errors import PermissionDeniedError
+from ..errors import IntegrityError, PermissionDeniedError
 from .base import ObjectInfo, ObjectStore
-from .objects import Buffer, Digest, Meta, digests_to_raw, verify
+from .objects import Buffer, Digest, Meta, raws_to_digests, verify
 
 
 class MemoryStore(ObjectStore):
-    """Content-addressed objects in a dict; reads of flushed objects are verified."""
+    """Content-addressed objects in a dict. Reads of flushed objects are verified (``read_many``
+    unless ``verify=False``); an object found damaged is dropped, so it can be received again."""
 
     def __init__(self, objects: Optional[MutableMapping[Digest, tuple[Meta, bytes]]] = None, *,
                  read_only: bool = False) -> None:
@@ -59,7 +60,11 @@ class MemoryStore(ObjectStore):
             return pending[0], memoryview(pending[1])
         meta, data = self.objects[digest]
         if verify_bytes:
-            verify(digest, meta, data)
+            try:
+                verify(digest, meta, data)
+            except IntegrityError:
+                del self.objects[digest]      # damaged: absent until received again
+                raise
         return meta, memoryview(data)
 
     def read_many(self, digests: Iterable[Digest], *,
@@ -71,23 +76,12 @@ class MemoryStore(ObjectStore):
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
         out = np.empty((len(raws), itemsize), dtype=np.uint8)
         found = np.zeros(len(raws), dtype=bool)
-        text = raws.tobytes().hex()
-        for i in range(len(raws)):
-            hit = self._get(Digest(text[64 * i:64 * i + 64]))
+        for i, digest in enumerate(raws_to_digests(raws)):
+            hit = self._get(digest)
             if hit is not None and len(hit[1]) == itemsize:
                 out[i] = np.frombuffer(hit[1], dtype=np.uint8)
                 found[i] = True
         return out, found
-
-    def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
-        found = [self._get(d) for d in digests]
-        sizes = np.array([-1 if f is None else len(f[1]) for f in found], dtype=np.int64)
-        return [None if f is None else f[0] for f in found], sizes
-
-    def absent(self, raws: np.ndarray) -> np.ndarray:
-        text = raws.tobytes().hex()
-        return np.array([not self.contains(Digest(text[i:i + 64])) for i in range(0, len(text), 64)],
-                        dtype=bool)
 
     # -- writes --------------------------------------------------------------
     def put(self, digest: Digest, meta: Meta, data: Buffer) -> None:
@@ -108,7 +102,3 @@ class MemoryStore(ObjectStore):
         """Drop unflushed writes (as a store on disk loses them with its process)."""
         self._pending.clear()
 
-
-def raw_digests(digests: Sequence[str]) -> np.ndarray:
-    """Hex digests as the ``S32`` raw form :meth:`ObjectStore.absent` and ``gather`` take."""
-    return digests_to_raw(digests)
