@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from hangar_git.errors import IntegrityError, PermissionDeniedError
-from hangar_git.storage import BLOCK_SIZE, Digest, Meta, ObjectStore, digest_of, digests_to_raw, ndarray_meta
+from hangar_git.storage import BLOCK_SIZE, Meta, ObjectStore, digest_of, digests_to_raw, ndarray_meta
 from hangar_git.storage.memory import MemoryStore
 from hangar_git.transport.wire import PART_BYTES
 
