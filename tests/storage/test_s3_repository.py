@@ -156,3 +156,20 @@ def test_fsck_finds_damaged_bytes_on_s3(repo: Repository, s3_server: S3Server, s
         raise AssertionError("the 1 MiB sample is not stored verbatim on the S3 server")
     report = Repository(tmp_path / "repo").fsck()
     assert not report.ok and report.problems
+
+
+def test_init_remove_old_keeps_the_s3_store(repo: Repository, s3_server: S3Server, s3_uri: str,
+                                            tmp_path: Path) -> None:
+    """Regression: init(remove_old=True) switched hangar.store back to a local folder without a
+    word, and left the old samples on S3 for good."""
+    commit_samples(repo, big=False)
+    with_old = files_under(s3_server, s3_uri)
+    again = Repository(tmp_path / "repo")
+    again.init("tester", "t@x", remove_old=True)
+    assert again.ctx.store_uri == s3_uri
+    again.gc(grace_seconds=0)
+    assert files_under(s3_server, s3_uri) < with_old - BLOCK_ARRAY.nbytes
+    with again.checkout(write=True) as co:
+        co.add_ndarray_column("rows", prototype=ROWS[0])[0] = ROWS[0]
+        co.commit("fresh start")
+    assert Repository(tmp_path / "repo").fsck().ok
