@@ -32,7 +32,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -104,10 +104,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+_prctl: Optional[Callable[..., int]]
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl   # resolved here, not in the forked child
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    if _prctl is not None:
+        _prctl(1, signal.SIGTERM)
 
 
 def _answers_http(host: str, port: int) -> bool:
