@@ -6,6 +6,8 @@
   ``~/.gitconfig``, ``~/.ssh`` or ssh-agent.
 * ``sshd_server`` (session): a real OpenSSH sshd on 127.0.0.1 with
   throwaway keys, see :mod:`tests.sshd`.
+* ``s3_server`` (session) / ``s3_uri``: a real S3 server on 127.0.0.1, see
+  :mod:`tests.s3`; the AWS SDK safety variables are set for every session.
 * ``--slow``: run the tests marked ``@pytest.mark.slow`` (skipped by default).
 
 Under pytest-xdist every worker is its own session: it gets its own temp
@@ -24,6 +26,10 @@ import pytest
 from pygit2.enums import ConfigLevel
 
 from tests.sshd import SSHDUnavailable, SSHServer, start_sshd
+
+# ``s3_server`` (session) and ``s3_uri`` (a fresh S3 prefix per test): a real
+# ``rclone serve s3`` on 127.0.0.1, see :mod:`tests.s3`.
+pytest_plugins = ["tests.s3"]
 
 GIT_NAME = "Hangar Test"
 GIT_EMAIL = "test@hangar-git.invalid"
@@ -104,6 +110,11 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitEn
         mp.setenv("GIT_CONFIG_GLOBAL", str(env.gitconfig))
         mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
         mp.setenv("GIT_TERMINAL_PROMPT", "0")
+        # TileDB's AWS SDK never probes instance metadata and talks to non-AWS
+        # S3 servers, whether or not a test starts one (see tests/s3.py)
+        from tests.s3 import SAFETY_ENV  # a plugin (pytest_plugins): imported once registered
+        for name, value in SAFETY_ENV.items():
+            mp.setenv(name, value)
         for role in ("AUTHOR", "COMMITTER"):
             mp.setenv(f"GIT_{role}_NAME", GIT_NAME)
             mp.setenv(f"GIT_{role}_EMAIL", GIT_EMAIL)
