@@ -14,6 +14,7 @@ rename, and a copy would move every byte twice).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -268,7 +269,11 @@ class TmpWriter:
     def __init__(self, files: StoreFiles, size: int, digest: Optional[str] = None) -> None:
         self.files, self.size = files, size
         self.tmp = files.new_tmp(digest)
-        self._fh: Any = open(files._os(self.tmp), "wb") if files.local else files._vfs.open(self.tmp, "wb")
+        # closed by leaving its context: tiledb.FileIO.close() only flushes, and an S3
+        # multipart upload is completed by __exit__ alone
+        self._open = contextlib.ExitStack()
+        opened = open(files._os(self.tmp), "wb") if files.local else files._vfs.open(self.tmp, "wb")
+        self._fh: Any = self._open.enter_context(opened)
         self._fh.write(_header(RAW, size))
 
     def write(self, data: Buffer) -> None:
@@ -280,11 +285,11 @@ class TmpWriter:
         if self.files.local and self.files.durable:
             self._fh.flush()
             os.fsync(self._fh.fileno())
-        self._fh.close()
+        self._open.close()
         return self.tmp
 
     def discard(self) -> None:
         """Close and remove the file."""
-        self._fh.close()
+        self._open.close()
         if self.files.exists(self.tmp):
             self.files.remove(self.tmp)

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, MutableMapping, Optional
 import numpy as np
 import pytest
 
-from hangar_git.storage import BLOCK_SIZE, Digest, Meta, ObjectBatch, ObjectStore, digest_of, digests_to_raw, open_store
+from hangar_git.storage import Digest, Meta, ObjectBatch, ObjectStore, digest_of, digests_to_raw, open_store
 from hangar_git.storage.memory import MemoryStore
 from hangar_git.storage.writes import LARGE_THRESHOLD
 from hangar_git.transport.wire import PART_BYTES
@@ -29,7 +29,7 @@ BACKENDS = ("local", "s3", "memory")
 
 def _edges() -> dict[str, int]:
     named = {"0": 0, "1": 1}
-    for name, edge in (("block", BLOCK_SIZE), ("large", LARGE_THRESHOLD), ("part", PART_BYTES)):
+    for name, edge in (("large", LARGE_THRESHOLD), ("part", PART_BYTES)):
         named.update({f"{name}-1": edge - 1, name: edge, f"{name}+1": edge + 1})
     ids: dict[int, list[str]] = {}
     for name, size in named.items():
@@ -38,8 +38,8 @@ def _edges() -> dict[str, int]:
 
 
 EDGES = _edges()
-"""Every size class of an object and its edges: hashing block, large tier, wire part
-(id -> size; thresholds that coincide share one case, e.g. ``block=large``)."""
+"""Every size class of an object and its edges: large tier, wire part (id -> size;
+thresholds that coincide share one case)."""
 
 Item = tuple[Digest, Meta, bytes]
 

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from hangar_git.errors import IntegrityError, PermissionDeniedError
-from hangar_git.storage import BLOCK_SIZE, Meta, ObjectStore, digest_of, digests_to_raw, ndarray_meta
+from hangar_git.storage import Meta, ObjectStore, digest_of, digests_to_raw, ndarray_meta
 from hangar_git.storage.memory import MemoryStore
+from hangar_git.storage.writes import LARGE_THRESHOLD
 from hangar_git.transport.wire import PART_BYTES
 
 from tests.subprocesses import run_python
@@ -67,19 +68,19 @@ def test_objects_of_every_size_class_round_trip(backend: Backend, size: int) -> 
 
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(size=st.one_of(st.integers(0, 4096), st.integers(BLOCK_SIZE - 64, 3 * BLOCK_SIZE + 64)),
+@given(size=st.one_of(st.integers(0, 4096), st.integers(LARGE_THRESHOLD - 64, 3 * LARGE_THRESHOLD + 64)),
        seed=st.integers(0, 2 ** 32 - 1))
 @example(size=0, seed=1)
 @example(size=1, seed=1)
-@example(size=BLOCK_SIZE - 1, seed=1)
-@example(size=BLOCK_SIZE, seed=1)
-@example(size=BLOCK_SIZE + 1, seed=1)
+@example(size=LARGE_THRESHOLD - 1, seed=1)
+@example(size=LARGE_THRESHOLD, seed=1)
+@example(size=LARGE_THRESHOLD + 1, seed=1)
 def test_random_sizes_and_contents_round_trip(backend: Backend, size: int, seed: int) -> None:
     _round_trip(backend, size, seed)
 
 
 def test_arrays_and_text_keep_their_metas(backend: Backend) -> None:
-    arr = np.arange(BLOCK_SIZE // 4, dtype="<f4").reshape(512, 512)   # exactly one block
+    arr = np.arange(LARGE_THRESHOLD // 4, dtype="<f4").reshape(512, 512)   # exactly one block
     items = [item(arr.tobytes(), ndarray_meta(arr.dtype, arr.shape)),
              item("naïve".encode(), "str"), item(np.int64(7).tobytes(), ndarray_meta(np.dtype("<i8"), ())),
              item(b"", ndarray_meta(np.dtype("u1"), (0,)))]
@@ -91,7 +92,7 @@ def test_arrays_and_text_keep_their_metas(backend: Backend) -> None:
 
 
 # -- digests ending in zero bytes ---------------------------------------------------------
-ZERO_TAILS = [(117, 1), (117, 2), (BLOCK_SIZE + 1, 1)]
+ZERO_TAILS = [(117, 1), (117, 2), (LARGE_THRESHOLD + 1, 1)]
 
 
 def test_digests_ending_in_zero_bytes(backend: Backend) -> None:
@@ -126,7 +127,7 @@ def test_an_empty_store_holds_nothing(store: ObjectStore) -> None:
 
 
 def test_many_objects_in_one_flush_are_seen_by_a_second_store(backend: Backend) -> None:
-    items = [item(payload(n, n)) for n in (0, 5, 117, 117, 4000, BLOCK_SIZE + 3)]
+    items = [item(payload(n, n)) for n in (0, 5, 117, 117, 4000, LARGE_THRESHOLD + 3)]
     store = backend.open()
     for d, m, b in items:
         store.put(d, m, b)
@@ -140,7 +141,7 @@ def test_many_objects_in_one_flush_are_seen_by_a_second_store(backend: Backend) 
 def test_a_store_opened_earlier_sees_later_flushes(backend: Backend) -> None:
     reader, writer = backend.open(), backend.open()
     assert not reader.contains(item(b"late")[0])
-    late = [item(b"late"), item(payload(BLOCK_SIZE + 9, 3))]
+    late = [item(b"late"), item(payload(LARGE_THRESHOLD + 9, 3))]
     for d, m, b in late:
         writer.put(d, m, b)
     writer.flush()
@@ -148,7 +149,7 @@ def test_a_store_opened_earlier_sees_later_flushes(backend: Backend) -> None:
 
 
 def test_duplicates_are_stored_once(backend: Backend) -> None:
-    small, large = item(b"twice"), item(payload(BLOCK_SIZE + 1, 4))
+    small, large = item(b"twice"), item(payload(LARGE_THRESHOLD + 1, 4))
     store = backend.open()
     for _ in range(2):
         for d, m, b in (small, large):
@@ -184,7 +185,7 @@ def test_read_only_stores_refuse_writes(backend: Backend) -> None:
     with pytest.raises(PermissionDeniedError):
         store.put(d, m, b)
     with pytest.raises(PermissionDeniedError):
-        store.put_new(Meta("bytes"), payload(BLOCK_SIZE + 1))
+        store.put_new(Meta("bytes"), payload(LARGE_THRESHOLD + 1))
     assert not store.contains(d)
 
 
@@ -211,7 +212,7 @@ def test_other_processes_see_each_others_flushes(backend: Backend) -> None:
         pytest.skip("an in-memory store is not shared between processes")
     mine = backend.open()
     before = backend.open()
-    ours = [item(b"from the test"), item(payload(BLOCK_SIZE * 2 + 1, 8))]
+    ours = [item(b"from the test"), item(payload(LARGE_THRESHOLD * 2 + 1, 8))]
     for d, m, b in ours:
         mine.put(d, m, b)
     mine.flush()
@@ -224,7 +225,7 @@ def test_other_processes_see_each_others_flushes(backend: Backend) -> None:
 
 
 # -- damage -------------------------------------------------------------------------------
-@pytest.mark.parametrize("size", [117, BLOCK_SIZE + 1], ids=["small", "large"])
+@pytest.mark.parametrize("size", [117, LARGE_THRESHOLD + 1], ids=["small", "large"])
 def test_damaged_bytes_raise_integrity_error_and_a_new_copy_repairs(backend: Backend, size: int) -> None:
     d, m, b = item(payload(size, 11))
     neighbour = item(payload(size, 12))

@@ -9,13 +9,15 @@ from __future__ import annotations
 import pytest
 
 from hangar_git.errors import IntegrityError, ProtocolError
-from hangar_git.storage import BLOCK_SIZE, ObjectStore, block_hashes
+from hangar_git.storage import ObjectStore
+
+MIB = 1 << 20
 from hangar_git.transport.wire import PART_BYTES
 
 from .conftest import Backend, Item, batch_of, flip, item, payload
 from .test_contract import assert_holds
 
-MIXED = [(0, 1), (117, 2), (117, 3), (BLOCK_SIZE - 1, 4), (BLOCK_SIZE, 5), (3 * BLOCK_SIZE + 5, 6)]
+MIXED = [(0, 1), (117, 2), (117, 3), (MIB - 1, 4), (MIB, 5), (3 * MIB + 5, 6)]
 
 
 def mixed() -> list[Item]:
@@ -64,22 +66,23 @@ def test_a_discarded_staged_batch_leaves_nothing(backend: Backend) -> None:
 
 
 def receive(store: ObjectStore, it: Item, part_size: int) -> object:
-    """Send ``it`` into ``store`` in parts of ``part_size`` (a multiple of the block size);
-    returns what ``commit_batch`` takes."""
+    """Send ``it`` into ``store`` in parts of ``part_size``, each hashed then kept, as the
+    receiving end of a transfer does; returns what ``commit_batch`` takes."""
     d, m, b = it
     incoming = store.receive_object(d, m, len(b))
     done = False
     for offset in range(0, len(b), part_size):
         part = b[offset:offset + part_size]
         assert not done
-        done = incoming.add(offset, part, block_hashes(part))
+        incoming.hash(offset, part)
+        done = incoming.add(offset, part)
     assert done
     return incoming.finish()
 
 
 @pytest.mark.parametrize("size, part_size", [
-    (BLOCK_SIZE + 1, BLOCK_SIZE), (3 * BLOCK_SIZE, BLOCK_SIZE),
-    (PART_BYTES + 1, PART_BYTES)], ids=["block+1", "3-blocks", "part+1"])
+    (MIB + 1, MIB), (3 * MIB, MIB),
+    (PART_BYTES + 1, PART_BYTES)], ids=["mib+1", "3-mib", "part+1"])
 def test_objects_received_in_parts_are_kept_once_whole(backend: Backend, size: int, part_size: int) -> None:
     """Regression (S3): a sample over 16 MiB received into an S3 store failed: its upload was
     never completed, so the copy to its final name found nothing (404)."""
@@ -94,47 +97,47 @@ def test_objects_received_in_parts_are_kept_once_whole(backend: Backend, size: i
 
 
 def test_an_object_received_twice_is_stored_once(backend: Backend) -> None:
-    it = item(payload(2 * BLOCK_SIZE + 7, 21))
+    it = item(payload(2 * MIB + 7, 21))
     for _ in range(2):
         store = backend.open()
-        store.commit_batch(receive(store, it, BLOCK_SIZE))
+        store.commit_batch(receive(store, it, MIB))
     other = backend.open()
     assert [i.digest for i in other.iter_objects()] == [it[0]]
     assert_holds(other, [it])
 
 
 def test_a_damaged_part_keeps_nothing_and_leaves_nothing(backend: Backend) -> None:
-    d, m, b = item(payload(2 * BLOCK_SIZE + 3, 22))
+    d, m, b = item(payload(2 * MIB + 3, 22))
     before = backend.files()
     store = backend.open()
     with pytest.raises(IntegrityError):
-        receive(store, (d, m, flip(b, BLOCK_SIZE + 5)), BLOCK_SIZE)
+        receive(store, (d, m, flip(b, MIB + 5)), MIB)
     assert not backend.open().contains(d)
     assert backend.files() == before
 
 
 def test_parts_out_of_order_are_refused_and_discarded(backend: Backend) -> None:
-    d, m, b = item(payload(2 * BLOCK_SIZE + 3, 23))
+    d, m, b = item(payload(2 * MIB + 3, 23))
     before = backend.files()
     store = backend.open()
     incoming = store.receive_object(d, m, len(b))
-    second = b[BLOCK_SIZE:2 * BLOCK_SIZE]
+    second = b[MIB:2 * MIB]
     with pytest.raises(ProtocolError):
-        incoming.add(BLOCK_SIZE, second, block_hashes(second))
+        incoming.add(MIB, second)
     incoming.discard()
     assert not backend.open().contains(d)
     assert backend.files() == before
 
 
 def test_read_parts_of_small_and_large_objects(backend: Backend) -> None:
-    items = [item(payload(n, n)) for n in (0, 117, BLOCK_SIZE + 1, 5 * BLOCK_SIZE + 3)]
+    items = [item(payload(n, n)) for n in (0, 117, MIB + 1, 5 * MIB + 3)]
     store = backend.open()
     for d, m, b in items:
         store.put(d, m, b)
     store.flush()
     other = backend.open()
     for d, _, b in items:
-        for part_size in (BLOCK_SIZE, 2 * BLOCK_SIZE):
+        for part_size in (MIB, 2 * MIB):
             parts = list(other.read_parts(d, part_size))
             assert [o for o, _ in parts] == list(range(0, len(b), part_size))
             assert b"".join(bytes(p) for _, p in parts) == b
