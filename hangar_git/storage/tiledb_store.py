@@ -38,6 +38,8 @@ from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
 
 MEMO_MAX = 1 << 17
+READ_WINDOW = 1 << 14
+"""Objects ``read_many`` prepares at a time (bounds the chunks it holds)."""
 READ_PARALLEL = 4
 """Large objects read_many reads ahead of its caller, in parallel."""
 STORE_FORMAT = {"format": 2, "layout": "packs", "digest": "blake3"}
@@ -298,8 +300,10 @@ class TileDBStore(Writes, ObjectStore):
         """Look up where many objects live in one vectorised pass (speeds later reads)."""
         memo = self._memo
         wanted = [d for d in digests if d not in memo]
-        if not wanted or len(memo) + len(wanted) > MEMO_MAX:
+        if not wanted or len(wanted) > MEMO_MAX:
             return
+        if len(memo) + len(wanted) > MEMO_MAX:
+            memo.clear()
         raws = digests_to_raw(wanted)
         taken = np.zeros(len(raws), dtype=bool)
         for pack, hit, r in self._pack_hits(raws, taken):
@@ -329,10 +333,16 @@ class TileDBStore(Writes, ObjectStore):
 
     def read_many(self, digests: Iterable[Digest], *,
                   verify: bool = True) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        """Objects in order; small ones from chunks fetched many at a time, large ones read
-        (and, with ``verify``, re-hashed) a few at a time in parallel, ahead of the caller."""
+        """Objects in order, a window at a time: small ones from chunks fetched many at a time
+        (their places looked up in one vectorised pass), large ones read (and, with ``verify``,
+        re-hashed) a few at a time in parallel, ahead of the caller."""
         digests = list(digests)
+        for start in range(0, len(digests), READ_WINDOW):
+            yield from self._read_window(digests[start:start + READ_WINDOW], verify)
+
+    def _read_window(self, digests: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
         large = iter(self._prefetch(digests))
+        self.warm(digests)
         ahead: dict[str, Future] = {}
 
         def top_up() -> None:
