@@ -125,7 +125,11 @@ class StoreFiles:
         name renamed into place, fsynced when ``sync`` and the store is durable; remotely:
         one upload)."""
         if self.local:
-            write_atomic(self._os(path), data, durable=sync and self.durable)
+            try:
+                write_atomic(self._os(path), data, durable=sync and self.durable)
+            except FileNotFoundError:  # a folder newer than the store
+                os.makedirs(os.path.dirname(self._os(path)), exist_ok=True)
+                write_atomic(self._os(path), data, durable=sync and self.durable)
             return
         with self._vfs.open(path, "wb") as fh:
             fh.write(data)

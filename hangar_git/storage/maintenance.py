@@ -5,7 +5,10 @@ its inputs, so a reader always finds every object in some index. A rewrite
 lists the indexes, writes one new pack with the live objects, lists again,
 and removes only what the first listing named and nothing written since
 needs: objects a concurrent writer indexed meanwhile stay, and so do data
-files any newer index names. A writer reuses an object already stored only
+files any newer index names. With a grace period, files are condemned first
+and removed by a later gc that finds no index naming them then
+(``CONDEMNED_SECONDS``): an index merge in another process may have named them
+while this gc ran. A writer reuses an object already stored only
 if an index younger than ``FRESH_SECONDS`` names it (else it writes it
 again), so with a grace period longer than that, a gc never removes what a
 flush is about to reference.
@@ -27,6 +30,10 @@ from .packs import SmallObjects
 
 MERGE_AT = 8
 """Indexes a store may have before a flush merges some of them."""
+CONDEMNED_SECONDS = 600.0
+"""A gc with a grace period removes the files it found unneeded only this much later, in a
+later gc, and only if no index names them then: an index merge in another process may have
+named them meanwhile (merges take seconds)."""
 ORPHAN_SECONDS = 3600.0
 """Files no index names (left by killed writers, or still being written by a live one) are
 removed once this old, whatever the grace period."""
@@ -142,7 +149,7 @@ class Maintenance:
         if not result.removed and not force and not self._damaged:
             return result
         new = self.write_pack(SmallObjects.of(small), large, name=new_name())
-        self._drop_replaced(before, new, dead_large, ORPHAN_SECONDS)
+        self._drop_replaced(before, new, dead_large, grace_seconds)
         self._reload()
         return result
 
@@ -153,32 +160,70 @@ class Maintenance:
         return chunk[off:off + int(pack.nbytes[row])]
 
     def _drop_replaced(self, before: list[PackIndex], new: PackIndex, dead_large: list[str],
-                       orphan_age: float) -> None:
-        """Remove the indexes of ``before``, the data files and large objects only they
-        needed, damaged markers, and orphans older than ``orphan_age``."""
-        names = {p.rsplit("/", 1)[-1][:-4] for p in self._files.list("index") if p.endswith(".idx")}
-        old = {p.name for p in before}
-        newer = [PackIndex.decode(n, self._files.read(f"{self.uri}/index/{n}.idx"))
-                 for n in sorted(names - old - {new.name})]
+                       grace_seconds: float) -> None:
+        """Remove the indexes of ``before``; the data files and large objects only they needed
+        are removed at once with no grace period, else condemned (removed by a later gc, see
+        ``CONDEMNED_SECONDS``); damaged markers go, and orphans older than ``ORPHAN_SECONDS``."""
+        newer = self._indexes_besides({p.name for p in before} | {new.name})
         needed_files = set(new.files).union(*(p.files for p in newer))
         needed = set().union(*(raws_to_digests(p.digests) for p in newer))
         for pack in before:
             self._remove_quietly(f"{self.uri}/index/{pack.name}.idx")
         now = time.time()
+        unneeded, orphans = [], []
         for path in self._files.list("data"):
             name = path.rsplit("/", 1)[-1][:-5]
-            if name not in needed_files and (any(name in p.files for p in before)
-                                             or now - name_time(name) >= orphan_age):
-                self._remove_quietly(path)
-        for d in dead_large:
-            if d not in needed:
-                self._remove_quietly(self._files.object_path(d))
-        for path in self._files.list("damaged"):
-            if path.rsplit("/", 1)[-1] not in needed:
-                self._remove_quietly(path)
-        for path in self._files.list("tmp"):
-            if now - name_time(path.rsplit("/", 1)[-1]) >= orphan_age:
-                self._remove_quietly(path)
+            if name in needed_files:
+                continue
+            if any(name in p.files for p in before):
+                unneeded.append(f"data/{name}.pack")
+            elif now - name_time(name) >= ORPHAN_SECONDS:
+                orphans.append(path)
+        unneeded += [self._files.object_path(d)[len(self.uri) + 1:] for d in dead_large if d not in needed]
+        if grace_seconds > 0:
+            self._condemn(unneeded)
+        else:
+            orphans += [f"{self.uri}/{p}" for p in unneeded]
+        orphans += [p for p in self._files.list("tmp") if now - name_time(p.rsplit("/", 1)[-1]) >= ORPHAN_SECONDS]
+        orphans += [p for p in self._files.list("damaged") if p.rsplit("/", 1)[-1] not in needed]
+        for path in orphans:
+            self._remove_quietly(path)
+        self._collect_condemned()
+
+    def _condemn(self, paths: list[str]) -> None:
+        """Record files (relative to the store) that no index needed when this gc looked: a
+        later gc removes those no index names by then (a merge running meanwhile may)."""
+        if paths:
+            self._files.write_small(f"{self.uri}/condemned/{new_name()}", "\n".join(paths).encode())
+
+    def _collect_condemned(self) -> None:
+        """Remove the files condemned at least ``CONDEMNED_SECONDS`` ago that no index names now."""
+        now = time.time()
+        due = [p for p in self._files.list("condemned") if now - name_time(p.rsplit("/", 1)[-1]) >= CONDEMNED_SECONDS]
+        if not due:
+            return
+        indexes = self._indexes_besides(set())
+        files = set().union(*(p.files for p in indexes))
+        digests = set().union(*(raws_to_digests(p.digests) for p in indexes))
+        for listing in due:
+            for rel in self._files.read(listing).decode().split("\n"):
+                name = rel.rsplit("/", 1)[-1]
+                if rel and (name[:-5] if rel.startswith("data/") else name) not in (files | digests):
+                    self._remove_quietly(f"{self.uri}/{rel}")
+            self._remove_quietly(listing)
+
+    def _indexes_besides(self, known: set[str]) -> list[PackIndex]:
+        """Every index in the store now but ``known``, read whole. An index that vanishes
+        between listing and reading was merged away by another process, which wrote the
+        merged index first: listing again finds it."""
+        for _ in range(100):
+            names = {p.rsplit("/", 1)[-1][:-4] for p in self._files.list("index") if p.endswith(".idx")}
+            try:
+                return [PackIndex.decode(n, self._files.read(f"{self.uri}/index/{n}.idx"))
+                        for n in sorted(names - known)]
+            except FileNotFoundError:
+                continue
+        raise IntegrityError(f"the indexes of store {self.uri} keep changing under gc: run it again later")
 
     # -- verify ------------------------------------------------------------------------
     def verify(self, rehash: bool = True) -> list[str]:

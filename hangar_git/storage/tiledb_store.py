@@ -8,6 +8,7 @@ file system, ``s3://bucket/prefix``)::
     index/<name>.idx       which chunk of which data file holds each object (:mod:`.packindex`)
     large/<aa>/<digest>    objects of ``LARGE_THRESHOLD`` bytes and more, one file each (:mod:`.files`)
     damaged/<digest>       objects a read or fsck found damaged: absent until received again
+    condemned/<name>       files a gc found unneeded, removed by a later gc (see :mod:`.maintenance`)
     tmp/                   large objects being written (local stores)
 
 Every flush writes a new data file and then a new index, both under a name
@@ -43,7 +44,7 @@ READ_WINDOW = 1 << 14
 READ_PARALLEL = 4
 """Large objects read_many reads ahead of its caller, in parallel."""
 STORE_FORMAT = {"format": 2, "layout": "packs", "digest": "blake3"}
-LAYOUT_DIRS = ("index", "data", "large", "tmp", "damaged")
+LAYOUT_DIRS = ("index", "data", "large", "tmp", "damaged", "condemned")
 
 
 class TileDBStore(Writes, ObjectStore):
