@@ -217,3 +217,7 @@ class AuthenticationError(RemoteError):
 
 class InvalidAddressError(RemoteError, ValueError):
     """A remote address cannot be parsed."""
+
+
+class ServerConfigError(HangarError, ValueError):
+    """A server's authorized-keys or access file cannot be used (names the file and line)."""

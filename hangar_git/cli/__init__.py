@@ -16,7 +16,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Entry point of ``git-hangar`` and ``python -m hangar_git``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] == "serve" and not args[1].startswith("-"):
-        from ..transport.service import serve_stdio
+        from ..transport.stdio import serve_stdio
         sys.exit(serve_stdio(args[1]))
     from .main import main as full_main
     return full_main(args)

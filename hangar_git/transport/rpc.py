@@ -26,9 +26,10 @@ import logging
 from typing import Any, Callable, Iterator, TypeVar
 
 from hangar_git import errors
-from hangar_git.errors import ConnectionClosed, HangarError, ProtocolError, RemoteError
+from hangar_git.errors import ConnectionClosed, HangarError, PermissionDeniedError, ProtocolError, RemoteError
 
 from ..storage.objects import DIGEST_ALGORITHM
+from .auditlog import Activity
 from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Reader,
                       Writer)
 
@@ -69,14 +70,20 @@ class Stream:
 
 
 # -- server side ---------------------------------------------------------------
-def rpc_method(kind: str | F | None = None) -> Any:
-    """Mark a ServiceHandler method as the handler of request ``kind`` (default: its name)."""
+def rpc_method(kind: str | F | None = None, *, writes: bool = False) -> Any:
+    """Mark a ServiceHandler method as the handler of request ``kind`` (default: its name);
+    ``writes``: it changes the repository, so a read-only handler refuses it."""
     def mark(func: F, name: str | None = None) -> F:
         func._rpc_kind = name or func.__name__  # type: ignore[attr-defined]
+        func._rpc_writes = writes  # type: ignore[attr-defined]
         return func
     if callable(kind):
         return mark(kind)
     return lambda func: mark(func, kind)
+
+
+def _public(text: str) -> str:
+    return text
 
 
 class ServiceHandler:
@@ -90,6 +97,12 @@ class ServiceHandler:
 
     _methods: dict[str, str] = {}
     server_name = "hangar-git"
+    read_only = False
+    """Refuse every request that changes the repository (a key with ``r`` access)."""
+    scrub: Callable[[str], str] = staticmethod(_public)
+    """Rewrites error messages for the client (the server replaces its own paths)."""
+    activity: Activity | None = None
+    """When set, every request is recorded there (for the audit log)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -172,22 +185,42 @@ def _serve_one(stream: Stream, handler: ServiceHandler) -> bool:
 def _dispatch(stream: Stream, handler: ServiceHandler, request: Frame) -> bool:
     method = handler.method_for(request.kind)
     if method is None:
-        _send_error(stream, ProtocolError(f"unknown request {request.kind!r}"))
-        return False
+        return _refuse(stream, handler, request, ProtocolError(f"unknown request {request.kind!r:.80}"))
+    if handler.read_only and getattr(method, "_rpc_writes", False):
+        return _refuse(stream, handler, request, PermissionDeniedError(
+            "this key may read this repository but not push to it"))
     seen = stream.frames_received
+    if handler.activity is not None:
+        handler.activity.current = request.kind
     try:
-        _send_reply(stream, method(request, stream))
-        return True
+        reply = method(request, stream)
     except HangarError as exc:
-        _send_error(stream, exc)
+        _note(handler, request, None, exc)
+        _send_error(stream, exc, handler.scrub)
         return stream.frames_received == seen and not isinstance(exc, ProtocolError)
     except (OSError, EOFError):
         raise
     except Exception as exc:  # a bug in a handler: report it, keep the server alive
         log.exception("handler for %r failed", request.kind)
+        _note(handler, request, None, exc)
         _send_error(stream, RemoteError(f"internal server error in {request.kind!r}: "
-                                        f"{type(exc).__name__}: {exc}"))
+                                        f"{type(exc).__name__}: {exc}"), handler.scrub)
         return False
+    _note(handler, request, reply, None)
+    _send_reply(stream, reply)
+    return True
+
+
+def _refuse(stream: Stream, handler: ServiceHandler, request: Frame, exc: HangarError) -> bool:
+    """Answer a request we will not serve with ``exc`` and hang up (what follows it is unread)."""
+    _note(handler, request, None, exc)
+    _send_error(stream, exc, handler.scrub)
+    return False
+
+
+def _note(handler: ServiceHandler, request: Frame, reply: Reply, error: BaseException | None) -> None:
+    if handler.activity is not None:
+        handler.activity.record(request.kind, request.header, reply, error)
 
 
 def _send_reply(stream: Stream, reply: Reply) -> None:
@@ -199,13 +232,14 @@ def _send_reply(stream: Stream, reply: Reply) -> None:
         stream.send("ok", reply or {})
 
 
-def error_header(exc: BaseException) -> dict[str, Any]:
-    """Describe an exception for an ``error`` frame (JSON-safe attributes only)."""
+def error_header(exc: BaseException, scrub: Callable[[str], str] = _public) -> dict[str, Any]:
+    """Describe an exception for an ``error`` frame (JSON-safe attributes only; ``scrub``
+    rewrites the message and every string attribute)."""
     attrs = {}
     for key, value in vars(exc).items():
         if not key.startswith("_") and _json_safe(value):
-            attrs[key] = value
-    return {"type": type(exc).__name__, "message": str(exc), "attrs": attrs}
+            attrs[key] = scrub(value) if isinstance(value, str) else value
+    return {"type": type(exc).__name__, "message": scrub(str(exc)), "attrs": attrs}
 
 
 def _json_safe(value: Any) -> bool:
@@ -215,8 +249,8 @@ def _json_safe(value: Any) -> bool:
         return False
 
 
-def _send_error(stream: Stream, exc: BaseException) -> None:
-    stream.send("error", error_header(exc))
+def _send_error(stream: Stream, exc: BaseException, scrub: Callable[[str], str] = _public) -> None:
+    stream.send("error", error_header(exc, scrub))
     stream.flush()
 
 

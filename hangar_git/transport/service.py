@@ -8,8 +8,6 @@ the new commits reference is present.
 """
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import numpy as np
@@ -42,6 +40,7 @@ class RepositoryService(ServiceHandler):
 
     def hello_info(self) -> dict[str, Any]:
         return {"default_branch": self.git.config_get("hangar.branch") or "master",
+                "access": "r" if self.read_only else "rw",
                 "data_parts": 1}  # takes objects too big for one frame as ``part`` frames
 
     # -- refs and records -----------------------------------------------------------
@@ -63,14 +62,14 @@ class RepositoryService(ServiceHandler):
         send_objects(self.git, stream, todo)
         return {"objects": len(todo)}
 
-    @rpc_method
+    @rpc_method(writes=True)
     def put_objects(self, request: Frame, stream: Stream) -> Reply:
         stored = 0
         for frame in stream.recv_until("end"):
             stored += receive_objects(self.git, frame)
         return {"stored": stored}
 
-    @rpc_method
+    @rpc_method(writes=True)
     def update_ref(self, request: Frame, stream: Stream) -> Reply:
         branch = check_branch_name(request.header.get("branch"))
         new = check_oids([request.header.get("new")], "new")[0]
@@ -125,7 +124,7 @@ class RepositoryService(ServiceHandler):
         _, sizes = self.store.describe(digests)  # type: ignore[arg-type]
         return {"sizes": sizes.tolist()}
 
-    @rpc_method
+    @rpc_method(writes=True)
     def put_data(self, request: Frame, stream: Stream) -> Reply:
         # what a push brings is read by others, later: keep it out of this server's page cache
         return {"stored": receive_frames(self.store, stream.recv_until("end"), uncached=True)}
@@ -137,13 +136,3 @@ class RepositoryService(ServiceHandler):
                          parts=bool(request.header.get("parts")))
         return {"objects": sent}
 
-
-def serve_stdio(path: str) -> int:
-    """Serve the repository at ``path`` on stdin/stdout (``git hangar serve``); exit status."""
-    try:
-        service = RepositoryService(os.path.abspath(path))
-    except HangarError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
-    service.run(sys.stdin.buffer, sys.stdout.buffer)
-    return 0

@@ -11,12 +11,8 @@ and refs are safe against an interruption at any point).
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
-import re
-import shlex
 import signal
 import socket
 import sys
@@ -27,117 +23,50 @@ from typing import Any, Callable, Iterator
 
 import paramiko
 
-from hangar_git.errors import HangarError, PermissionDeniedError, RemoteError
+from hangar_git.errors import HangarError, RemoteError
 
 from ._channelio import channel_streams, use_chunk_pipe
+from .access import (OPEN, STATE_DIR, AccessRules, Reloading, fingerprint, load_authorized_keys,
+                     parse_serve_command, resolve_repo_path)
+from .auditlog import Activity, AuditLog, CountingReader, CountingWriter
+from .gate import HandlerFactory, Opened, open_repository
+from .hostkeys import host_names, known_hosts_line, load_or_create_host_key
 from .rpc import ServiceHandler
 from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE, no_delay
 
+__all__ = ["HangarSSHServer", "load_authorized_keys", "load_or_create_host_key", "parse_serve_command",
+           "resolve_repo_path", "run_server"]
 log = logging.getLogger(__name__)
-STATE_DIR = ".hangar-server"
 _CLOSE_GRACE = 5.0
 SHUTDOWN_TIMEOUT = 30.0
 """How long a stopping server lets operations in flight finish before it hangs up on them."""
 _POLL = 0.1
-_KEY_RE = re.compile(r"(?:^|\s)((?:ssh|ecdsa|sk-ssh|sk-ecdsa)-[A-Za-z0-9@.-]+)\s+([A-Za-z0-9+/]+={0,2})(?:\s|$)")
-HandlerFactory = Callable[[str], ServiceHandler]
-
-
-def load_authorized_keys(path: str) -> set[bytes]:
-    """Key blobs listed in an OpenSSH authorized_keys file (options are ignored)."""
-    blobs = set()
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            line = line.strip()
-            match = None if not line or line.startswith("#") else _KEY_RE.search(line)
-            if match:
-                try:
-                    blobs.add(base64.b64decode(match.group(2), validate=True))
-                except (binascii.Error, ValueError):
-                    continue
-    return blobs
-
-
-def load_or_create_host_key(path: str) -> paramiko.PKey:
-    """Load the host key at ``path``, generating (and atomically saving) one if missing."""
-    if os.path.exists(path):
-        try:
-            return paramiko.PKey.from_path(path)
-        except (OSError, paramiko.SSHException, ValueError) as exc:
-            raise RemoteError(f"cannot load host key {path}: {exc}") from None
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    key = paramiko.ECDSAKey.generate()
-    tmp = f"{path}.tmp{os.getpid()}"
-    key.write_private_key_file(tmp)
-    os.replace(tmp, path)
-    return key
-
-
-def parse_serve_command(command: bytes | str) -> str:
-    """Return PATH from ``git-hangar serve PATH``; RemoteError for anything else."""
-    try:
-        text = command.decode("utf-8") if isinstance(command, bytes) else command
-        argv = shlex.split(text)
-    except (UnicodeDecodeError, ValueError):
-        raise RemoteError(f"malformed command {command!r}") from None
-    if len(argv) == 3 and argv[:2] == ["git-hangar", "serve"]:
-        return argv[2]
-    if len(argv) == 4 and argv[:3] == ["git", "hangar", "serve"]:
-        return argv[3]
-    raise RemoteError(f"this server only runs `git-hangar serve PATH`, not {text!r}")
-
-
-def resolve_repo_path(root: str, requested: str) -> str:
-    """Map a requested path into ``root`` (``/a`` and ``~/a`` mean root/a); refuse escapes."""
-    root = os.path.realpath(root)
-    rel = requested[1:] if requested == "~" or requested.startswith("~/") else requested
-    if rel.startswith("~") or "\0" in rel:
-        raise PermissionDeniedError(f"repository path {requested!r} is not served here")
-    full = os.path.realpath(os.path.join(root, rel.lstrip("/")))
-    if os.path.commonpath([full, root]) != root:
-        raise PermissionDeniedError(f"repository path {requested!r} is outside the served directory")
-    state = os.path.join(root, STATE_DIR)
-    if os.path.commonpath([full, state]) == state:
-        raise PermissionDeniedError(f"repository path {requested!r} is not served here")
-    return full
-
-
-class _AuthorizedKeys:
-    """authorized_keys, re-read when the file changes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._stamp: tuple[float, int] | None = None
-        self._blobs: set[bytes] = set()
-        self._lock = threading.Lock()
-
-    def __contains__(self, blob: bytes) -> bool:
-        with self._lock:
-            try:
-                st = os.stat(self.path)
-                if (st.st_mtime, st.st_size) != self._stamp:
-                    self._blobs, self._stamp = load_authorized_keys(self.path), (st.st_mtime, st.st_size)
-            except OSError as exc:
-                log.error("cannot read authorized keys %s: %s", self.path, exc)
-                return False
-            return blob in self._blobs
 
 
 class _Interface(paramiko.ServerInterface):
     """What a client may do: authenticate by key, open one session, exec one command."""
 
-    def __init__(self, keys: _AuthorizedKeys) -> None:
+    def __init__(self, keys: Reloading[dict[bytes, str]]) -> None:
         self._keys = keys
         self.command: bytes | None = None
         self.exec_requested = threading.Event()
         self._sessions = 0
+        self.key_name: str | None = None
+        self.user: str | None = None
+        self.refused: list[str] = []  # fingerprints of the keys offered in vain
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        ok = key.asbytes() in self._keys
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+        name = self._keys.get().get(key.asbytes())
+        self.user = username[:100]
+        if name is None:
+            if fingerprint(key.asbytes()) not in self.refused:
+                self.refused.append(fingerprint(key.asbytes()))
+            return paramiko.AUTH_FAILED
+        self.key_name = name
+        return paramiko.AUTH_SUCCESSFUL
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind != "session" or self._sessions:
@@ -174,10 +103,13 @@ class HangarSSHServer:
 
     def __init__(self, ip: str, port: int, root: str, authorized_keys_path: str,
                  host_key_path: str | None = None, handler_factory: HandlerFactory | None = None, *,
-                 auth_timeout: float = 20.0, max_connections: int = 64) -> None:
+                 auth_timeout: float = 20.0, max_connections: int = 64,
+                 access_path: str | None = None, log_path: str | None = None) -> None:
         self.root = os.path.realpath(root)
+        self.log = AuditLog(log_path)
+        self._keys = Reloading(authorized_keys_path, load_authorized_keys, self._config_error)
+        self._rules = Reloading(access_path, AccessRules.load, self._config_error) if access_path else None
         self.host_key = load_or_create_host_key(host_key_path or os.path.join(self.root, STATE_DIR, "host_key"))
-        self._keys = _AuthorizedKeys(authorized_keys_path)
         self.handler_factory: HandlerFactory = handler_factory or (lambda path: ServiceHandler())
         self.auth_timeout = auth_timeout
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -185,16 +117,29 @@ class HangarSSHServer:
         self._sock.settimeout(0.2)
         self.host, self.port = self._sock.getsockname()[:2]
         self.stop_event = threading.Event()
+        self.reload_requested = threading.Event()
         self._transports: set[paramiko.Transport] = set()
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
+    def _config_error(self, message: str) -> None:
+        log.error("%s", message)
+        self.log.write(key=None, address=None, repo=None, op="reload", result="error", error=message)
+
+    def reload(self) -> None:
+        """Read the access file again and reopen the log (SIGHUP)."""
+        if self._rules is not None:
+            self._rules.reload()
+        self.log.reopen()
+
+    @property
+    def rules(self) -> AccessRules:
+        return self._rules.get() if self._rules is not None else OPEN
+
     def known_hosts_line(self, host: str | None = None) -> str:
-        """The line clients add to ~/.ssh/known_hosts for this server."""
-        name = host or self.host
-        name = name if self.port == 22 else f"[{name}]:{self.port}"
-        return f"{name} {self.host_key.get_name()} {self.host_key.get_base64()}"
+        """The line clients add to ~/.ssh/known_hosts for this server (every name it answers to)."""
+        return known_hosts_line([host] if host else host_names(self.host), self.port, self.host_key)
 
     def banner(self) -> str:
         return (f"hangar server: serving {self.root} on {self.host}:{self.port}\n"
@@ -206,6 +151,9 @@ class HangarSSHServer:
         """Accept connections until :meth:`shutdown` or ``stop_event``."""
         try:
             while not self.stop_event.is_set():
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
                 try:
                     sock, peer = self._sock.accept()
                 except socket.timeout:
@@ -256,6 +204,7 @@ class HangarSSHServer:
     def _spawn(self, sock: socket.socket, peer: Any) -> None:
         if not self._slots.acquire(blocking=False):
             log.warning("too many connections, dropping %s", peer)
+            self.log.write(key=None, address=_address(peer), repo=None, op="connect", result="busy")
             sock.close()
             return
         th = threading.Thread(target=self._connection, args=(sock, peer), name=f"hangar-sshd-{peer}", daemon=True)
@@ -302,39 +251,80 @@ class HangarSSHServer:
         transport.start_server(server=iface)
         deadline = time.monotonic() + self.auth_timeout
         chan = None
-        while chan is None and self._alive(transport, deadline):
-            chan = transport.accept(timeout=_POLL)
-        while chan is not None and self._alive(transport, deadline) and not iface.exec_requested.is_set():
-            iface.exec_requested.wait(_POLL)
+        try:
+            while chan is None and self._alive(transport, deadline):
+                chan = transport.accept(timeout=_POLL)
+            while chan is not None and self._alive(transport, deadline) and not iface.exec_requested.is_set():
+                iface.exec_requested.wait(_POLL)
+        finally:
+            if not transport.is_authenticated():
+                self.log.write(key=None, address=_address(peer), repo=None, op="auth", result="denied",
+                               user=iface.user, offered=iface.refused)
         if chan is None or iface.command is None:
             log.info("%s authenticated and asked for a command too late, or never", peer)
+            self.log.write(key=iface.key_name, address=_address(peer), repo=None, op="connect",
+                           result="invalid", error="no command")
             return
         with chan:
-            chan.send_exit_status(self._run(chan, iface.command))
+            chan.send_exit_status(self._run(chan, iface.command, iface.key_name or "", _address(peer)))
         transport.join(_CLOSE_GRACE)  # let the client hang up first: no resets, no lost replies
 
     def _alive(self, transport: paramiko.Transport, deadline: float) -> bool:
         return transport.is_active() and not self.stop_event.is_set() and time.monotonic() < deadline
 
-    def _run(self, chan: paramiko.Channel, command: bytes) -> int:
+    def _run(self, chan: paramiko.Channel, command: bytes, key: str, address: str) -> int:
         """Run the requested serve loop on the channel; returns the exit status."""
+        fields: dict[str, Any] = {"key": key, "address": address, "repo": None}
         try:
-            handler = self.handler_factory(resolve_repo_path(self.root, parse_serve_command(command)))
-        except HangarError as exc:
-            chan.sendall_stderr(f"error: {exc}\n".encode("utf-8", "replace"))
-            return 1
+            opened = open_repository(self.root, parse_serve_command(command), key, self.rules,
+                                     self.handler_factory)
+        except RemoteError as exc:
+            self.log.write(**fields, op="connect", result="invalid", error=str(exc))
+            return _tell(chan, str(exc))
         except Exception as exc:  # a bug in the factory: tell the client, keep serving others
             log.exception("cannot serve %r", command)
-            chan.sendall_stderr(f"error: internal server error: {type(exc).__name__}: {exc}\n".encode())
-            return 1
-        reader, writer = channel_streams(chan)
+            self.log.write(**fields, op="connect", result="error", error=f"{type(exc).__name__}: {exc}")
+            return _tell(chan, f"internal server error: {type(exc).__name__}")
+        if not isinstance(opened, Opened):
+            self.log.write(**{**fields, "repo": opened.repo}, op="connect", result=opened.result,
+                           error=opened.detail)
+            return _tell(chan, opened.message)
+        return self._serve(chan, opened, fields)
+
+    def _serve(self, chan: paramiko.Channel, opened: Opened, fields: dict[str, Any]) -> int:
+        activity = opened.handler.activity = Activity()
+        raw_reader, raw_writer = channel_streams(chan)
+        reader, writer = CountingReader(raw_reader), CountingWriter(raw_writer)
+        start, status = time.monotonic(), 0
         try:
-            handler.run(reader, writer)
+            opened.handler.run(reader, writer)
             writer.flush()
-            return 0
         except HangarError as exc:
-            chan.sendall_stderr(f"error: {exc}\n".encode("utf-8", "replace"))
-            return 1
+            status = _tell(chan, opened.handler.scrub(str(exc)))
+        except BaseException:
+            activity.current = activity.current or "connection"
+            raise
+        finally:
+            self.log.write(**{**fields, "repo": opened.repo}, op=activity.op,
+                           result="aborted" if self.stop_event.is_set() and activity.current else activity.outcome,
+                           access=opened.mode, bytes_in=reader.count, bytes_out=writer.count,
+                           seconds=round(time.monotonic() - start, 3), **activity.fields())
+        return status
+
+
+def _tell(chan: paramiko.Channel, message: str) -> int:
+    """Send one error line on the channel's stderr; the exit status of a refusal."""
+    if message:
+        try:
+            chan.sendall_stderr(f"error: {message}\n".encode("utf-8", "replace"))
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+    return 1
+
+
+def _address(peer: Any) -> str:
+    host, port = (peer[0], peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 else (peer, "")
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def _family(ip: str) -> socket.AddressFamily:
@@ -349,13 +339,17 @@ def run_server(ip: str, port: int, root: str, authorized_keys_path: str, host_ke
                handler_factory: HandlerFactory | None = None, ready_event: threading.Event | None = None,
                stop_event: threading.Event | None = None,
                announce: Callable[[str], None] = _announce,
-               shutdown_timeout: float = SHUTDOWN_TIMEOUT) -> int:
-    """Serve until ``stop_event`` is set, SIGINT or SIGTERM (or forever); prints the host
-    key to trust at startup. Returns how many connections still ran when it gave up on them."""
-    server = HangarSSHServer(ip, port, root, authorized_keys_path, host_key_path, handler_factory)
+               shutdown_timeout: float = SHUTDOWN_TIMEOUT, access_path: str | None = None,
+               log_path: str | None = None) -> int:
+    """Serve until ``stop_event`` is set, SIGINT or SIGTERM (or forever); SIGHUP reloads the
+    access file and reopens the log; prints the host key to trust at startup. Returns how
+    many connections still ran when it gave up on them."""
+    server = HangarSSHServer(ip, port, root, authorized_keys_path, host_key_path, handler_factory,
+                             access_path=access_path, log_path=log_path)
     if stop_event is not None:
         server.stop_event = stop_event
-    with _stop_on_signals(server.stop_event):
+    server.log.write(key=None, address=f"{server.host}:{server.port}", repo=None, op="start", result="ok")
+    with _stop_on_signals(server.stop_event, server.reload_requested):
         announce(server.banner())
         if ready_event is not None:
             ready_event.set()
@@ -363,19 +357,24 @@ def run_server(ip: str, port: int, root: str, authorized_keys_path: str, host_ke
             server.serve_forever()
         finally:
             left = server.shutdown(timeout=_CLOSE_GRACE, grace=shutdown_timeout)
+    server.log.write(key=None, address=f"{server.host}:{server.port}", repo=None, op="stop", result="ok",
+                     abandoned=left)
     announce(f"hangar server: stopped{f' ({left} connection(s) abandoned)' if left else ''}")
     return left
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop`` instead of raising in the middle of the serve loop
-    (only in the main thread, the only one Python lets install handlers)."""
+def _stop_on_signals(stop: threading.Event, reload: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of raising in the middle of the serve loop,
+    SIGHUP sets ``reload`` (only in the main thread, the only one Python lets install handlers)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
+    handlers: dict[signal.Signals, Any] = {signal.SIGINT: lambda *_: stop.set(),
+                                           signal.SIGTERM: lambda *_: stop.set()}
+    if hasattr(signal, "SIGHUP"):
+        handlers[signal.SIGHUP] = lambda *_: reload.set()
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         yield
     finally:
