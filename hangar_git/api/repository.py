@@ -70,8 +70,9 @@ class Repository:
         os.makedirs(os.path.join(git.git_dir, "hangar"), exist_ok=True)
         open_store(uri, create=True).close()
         git.config_set(STORE_KEY, uri)
-        git.config_set(USER_NAME_KEY, user_name)
-        git.config_set(USER_EMAIL_KEY, user_email)
+        for key, value in ((USER_NAME_KEY, user_name), (USER_EMAIL_KEY, user_email)):
+            if value:  # a bare server repository makes no commit and needs no identity
+                git.config_set(key, value)
         self._ctx = RepoContext(git)
         return self._path
 

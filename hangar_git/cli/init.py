@@ -23,16 +23,18 @@ def git_config(key: str, cwd: str) -> Optional[str]:
     return value if out.returncode == 0 and value else None
 
 
-def identity(cwd: str, name: Optional[str], email: Optional[str]) -> tuple[str, str]:
-    """Author name and email: the options, else git's user.name and user.email."""
+def identity(cwd: str, name: Optional[str], email: Optional[str],
+             required: bool = True) -> tuple[str, str]:
+    """Author name and email: the options, else git's user.name and user.email (empty
+    when not ``required``: a bare repository makes no commit)."""
     name = name or git_config("user.name", cwd) or os.environ.get("GIT_AUTHOR_NAME")
     email = email or git_config("user.email", cwd) or os.environ.get("GIT_AUTHOR_EMAIL")
-    if not name or not email:
+    if required and (not name or not email):
         missing = "user.name" if not name else "user.email"
         raise click.ClickException(
             f"git {missing} is not set: pass --name and --email, or run "
             f"`git config --global {missing} ...`")
-    return name, email
+    return name or "", email or ""
 
 
 @click.command()
@@ -53,7 +55,7 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     (which becomes a git repository) if there is none. With PATH: there.
     """
     target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
-    user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
+    user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email, required=not bare)
     repo = Repository(target, exists=False)
     if repo.initialized and not remove_old:
         raise AlreadyExistsError(
