@@ -39,6 +39,9 @@ class Remotes:
         self._repo = repo
         self.quiet = False
         self.trust_host_key = False
+        self.remote_command: Optional[str] = None
+        """The program to run on an SSH remote (default ``git-hangar``); a clone records it
+        as ``remote.origin.hangarcommand``."""
 
     @property
     def _git(self):  # type: ignore[no-untyped-def]
@@ -77,7 +80,9 @@ class Remotes:
 
     def connect(self, name: str) -> Session:
         """An open protocol session with a remote (one per operation)."""
-        return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key)
+        command = self._git.config_get(f"remote.{name}.hangarcommand") or self.remote_command or "git-hangar"
+        return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key,
+                            ssh_command_prefix=command)
 
     def _located(self, address: str) -> str:
         """A relative local path means relative to this repository (as in git), not to the cwd."""
@@ -136,6 +141,8 @@ def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = 
     if local.is_local and not os.path.isabs(os.path.expanduser(local.path)):
         remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
     remotes.add("origin", remote_address)
+    if remotes.remote_command:
+        repo.ctx.git.config_set("remote.origin.hangarcommand", remotes.remote_command)
     with remotes.connect("origin") as session:
         default = branch or session.server_info.get("default_branch") or "master"
         heads = session.call("list_refs").header["heads"]

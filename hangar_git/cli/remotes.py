@@ -151,10 +151,13 @@ def default_dir(address: str) -> str:
 @click.option("--name", help="Author name for commits (default: git config user.name).")
 @click.option("--email", help="Author email for commits (default: git config user.email).")
 @click.option("-b", "--branch", help="Clone this branch (default: the remote's default branch).")
+@click.option("--remote-command", metavar="CMD",
+              help="Program to run on an SSH remote instead of `git-hangar` (kept as remote.origin.hangarcommand).")
 @trust_option
 @pass_state
 def clone(state: State, address: str, directory: Optional[str], name: Optional[str],
-          email: Optional[str], branch: Optional[str], trust_host_key: bool) -> None:
+          email: Optional[str], branch: Optional[str], remote_command: Optional[str],
+          trust_host_key: bool) -> None:
     """Clone the repository at ADDRESS into DIRECTORY: the default branch's
     history, no sample data (get it with `fetch-data`)."""
     target = os.path.abspath(directory or default_dir(address))
@@ -162,7 +165,7 @@ def clone(state: State, address: str, directory: Optional[str], name: Optional[s
         raise click.ClickException(f"{target!r} exists and is not empty")
     user, mail = identity(state.cwd, name, email)
     repo = Repository(target, exists=False)
-    remotes(repo, "clone", state.quiet, trust_host_key)
+    remotes(repo, "clone", state.quiet, trust_host_key).remote_command = remote_command
     existed = os.path.isdir(target)
     try:
         with state.hush():

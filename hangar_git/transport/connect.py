@@ -48,7 +48,22 @@ def open_session(address: str | RemoteAddress, *, trust_host_key: bool = False,
         command = f"{ssh_command_prefix} serve {quote_remote_path(addr.path)}"
         pipe = ssh_vendor.run_command(addr.host or "", addr.port, addr.user, command,
                                       trust_host_key=trust_host_key)
+        try:
+            return start_session(pipe, str(addr))
+        except RemoteError as exc:
+            if "(exit status 127)" in str(exc):
+                raise not_on_path(str(addr), ssh_command_prefix) from None
+            raise
     return start_session(pipe, str(addr))
+
+
+def not_on_path(where: str, program: str) -> RemoteError:
+    """The remote shell could not find the hangar program (exit status 127)."""
+    return RemoteError(
+        f"{where}: the remote cannot run {program!r} (exit status 127: command not found): install "
+        f"hangar-git there so that `{program}` is on the PATH of non-interactive ssh sessions, or name "
+        f"the program with `git config remote.<name>.hangarcommand /path/to/git-hangar` "
+        f"(`git hangar clone --remote-command ...` when cloning)")
 
 
 def start_session(pipe: Pipe, where: str) -> Session:
