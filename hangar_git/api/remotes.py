@@ -32,6 +32,11 @@ def _key(name: str) -> str:
     return f"hangar-remote.{name}.url"
 
 
+def command_key(name: str) -> str:
+    """The git config key naming the program an SSH remote runs (like ``remote.<name>.uploadpack``)."""
+    return f"remote.{name}.hangarcommand"
+
+
 class Remotes:
     """``repo.remote``: manage remotes and move records and data through them."""
 
@@ -61,6 +66,7 @@ class Remotes:
         """Forget a remote and its remote-tracking branches."""
         info = self._info(name)
         self._git.config_delete(_key(name))
+        self._git.config_delete(command_key(name))
         for b in list(self._git.list_refs(f"refs/hangar/remotes/{name}/")):
             self._git.set_ref(remote_ref(name, b), None)
         return info
@@ -80,7 +86,7 @@ class Remotes:
 
     def connect(self, name: str) -> Session:
         """An open protocol session with a remote (one per operation)."""
-        command = self._git.config_get(f"remote.{name}.hangarcommand") or self.remote_command or "git-hangar"
+        command = self._git.config_get(command_key(name)) or self.remote_command or "git-hangar"
         return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key,
                             ssh_command_prefix=command)
 
@@ -142,7 +148,7 @@ def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = 
         remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
     remotes.add("origin", remote_address)
     if remotes.remote_command:
-        repo.ctx.git.config_set("remote.origin.hangarcommand", remotes.remote_command)
+        repo.ctx.git.config_set(command_key("origin"), remotes.remote_command)
     with remotes.connect("origin") as session:
         default = branch or session.server_info.get("default_branch") or "master"
         heads = session.call("list_refs").header["heads"]

@@ -46,3 +46,26 @@ def test_clone_remote_command(sshd_server: SSHServer, tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, env=env)
     assert good.returncode == 0, good.stderr
     assert Repository(tmp_path / "ok").ctx.git.config_get("remote.origin.hangarcommand") == real
+
+
+def test_remote_remove_forgets_its_remote_command(tmp_path: Path) -> None:
+    # a remote removed and added again (another host) must not inherit the old host's program
+    repo = client(tmp_path, "alice")
+    repo.remote.add("origin", "ssh://old.example/srv/a.git")
+    repo.ctx.git.config_set("remote.origin.hangarcommand", "/opt/old/git-hangar")
+    repo.remote.remove("origin")
+    assert repo.ctx.git.config_get("remote.origin.hangarcommand") is None
+    repo.remote.add("origin", "ssh://new.example/srv/a.git")
+    assert repo.ctx.git.config_get("remote.origin.hangarcommand") is None
+
+
+def test_cli_remote_remove_forgets_its_remote_command(tmp_path: Path) -> None:
+    repo = client(tmp_path, "alice")
+    repo.remote.add("origin", "ssh://old.example/srv/a.git")
+    repo.ctx.git.config_set("remote.origin.hangarcommand", "/opt/old/git-hangar")
+    done = subprocess.run([sys.executable, "-m", "hangar_git", "remote", "remove", "origin"], cwd=repo.path,
+                          capture_output=True, text=True, timeout=60, env=subprocesses.python_env())
+    assert done.returncode == 0, done.stderr
+    config = subprocess.run(["git", "config", "--get", "remote.origin.hangarcommand"], cwd=repo.path,
+                            capture_output=True, text=True, timeout=60)
+    assert config.returncode == 1 and config.stdout == ""
