@@ -1,11 +1,26 @@
-"""Storage layer: the content-addressed store of sample data."""
+"""Storage layer: the content-addressed store of sample data.
+
+The TileDB store (and blosc2, tiledb) load on first use: a process that never
+opens a store (``git hangar serve`` answering ``list_refs``) does not pay for them.
+"""
+from typing import TYPE_CHECKING, Any
+
 from ..errors import StoreNotFoundError
 from .base import ObjectInfo, ObjectStore
 from .incoming import IncomingObject
 from .objects import (DIGEST_ALGORITHM, Digest, Meta, ObjectBatch, Value, check_dtype_supported, decode_value,
                       digest_hasher, digest_of, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest,
                       raws_to_digests, verify, verify_batch)
-from .tiledb_store import TileDBStore
+
+if TYPE_CHECKING:
+    from .tiledb_store import TileDBStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TileDBStore":
+        from .tiledb_store import TileDBStore
+        return TileDBStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(uri: str, *, create: bool = False, read_only: bool = False,
@@ -13,6 +28,7 @@ def open_store(uri: str, *, create: bool = False, read_only: bool = False,
     """Open the store at a TileDB VFS URI (made first with ``create``; without it a missing
     store raises StoreNotFoundError); ``durable`` fsyncs every file it writes (the
     repository's ``hangar.fsync`` setting)."""
+    from .tiledb_store import TileDBStore
     if create:
         return TileDBStore.create(uri, read_only=read_only, durable=durable)
     if not TileDBStore.exists(uri):

@@ -35,8 +35,15 @@ class RepositoryService(ServiceHandler):
         if git is None or not git.config_get("hangar.store"):
             raise NotInitializedError(path)
         self.git = git
-        uri = git.config_get("hangar.store") or ""
-        self.store: ObjectStore = open_store(uri, durable=git.durable)
+        self._store: ObjectStore | None = None
+
+    @property
+    def store(self) -> ObjectStore:
+        """The repository's store, opened on the first request that needs data (a request for
+        refs or records never loads the storage layer)."""
+        if self._store is None:
+            self._store = open_store(self.git.config_get("hangar.store") or "", durable=self.git.durable)
+        return self._store
 
     def hello_info(self) -> dict[str, Any]:
         return {"default_branch": self.git.config_get("hangar.branch") or "master",
