@@ -139,7 +139,7 @@ class _Phases:
             if kind in ("put_data", "put_objects", "update_ref"):
                 marks.setdefault(kind, time.perf_counter())
             return original(session, kind, *args, **kwargs)
-        Session.send = send  # type: ignore[method-assign]
+        Session.send = send  # type: ignore[method-assign, assignment]
         try:
             yield self
         finally:

@@ -64,6 +64,8 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
             report.problems.append(f"... and {len(lost) - 100} more samples without data")
     store_problems = ctx.store.verify(rehash=not quick)  # type: ignore[attr-defined]
     report.problems += store_problems
+    if missing or (store_problems and ctx.store.missing([Digest(d) for d in digests])):
+        ctx.presence.clear()  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
     return report
 

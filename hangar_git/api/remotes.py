@@ -132,7 +132,7 @@ class Remotes:
         columns = set(column_names) if column_names else None
         with self.connect(remote) as session:
             fetch_samples(git, ctx.store, session, list(commits), columns=columns,
-                          max_num_bytes=max_num_bytes, quiet=self.quiet)
+                          max_num_bytes=max_num_bytes, quiet=self.quiet, presence=ctx.presence)
         return list(commits)
 
     def list_remote_branches(self, remote: str) -> dict[str, str]:

@@ -53,17 +53,43 @@ def _tree_closure(git: GitRepo, tree: str, seen: set[str], out: Optional[list[tu
 
 
 def objects_to_send(git: GitRepo, heads: list[str], haves: list[str]) -> list[tuple[Oid, int]]:
-    """(oid, type) of every git object the other side needs, parents before children."""
-    commits = new_commits(git, heads, haves)
-    seen: set[str] = set()
-    for h in haves:
-        if git.has_object(h):
-            _tree_closure(git, git.commit_info(h).tree, seen, None)
+    """(oid, type) of every git object the other side needs, parents before children.
+
+    The other side holds everything ``haves`` reach, and each new commit's parents are
+    either among ``haves``' history or new commits sent before it: each new commit's tree
+    is compared with its parents' trees at the same path, and equal subtrees and blobs are
+    skipped, so the cost follows the change, not the size of the trees (git's own walk).
+    """
+    sent: set[str] = set()
     out: list[tuple[Oid, int]] = []
-    for c in commits:
-        _tree_closure(git, git.commit_info(c).tree, seen, out)
+    repo = git._repo
+    for c in new_commits(git, heads, haves):
+        info = git.commit_info(c)
+        _changed_objects(repo, info.tree, [git.commit_info(p).tree for p in info.parents], sent, out)
         out.append((c, COMMIT))
     return out
+
+
+def _changed_objects(repo: pygit2.Repository, tree: str, bases: Sequence[str], sent: set[str],
+                     out: list[tuple[Oid, int]]) -> None:
+    """Add ``tree`` and what under it differs from ``bases`` (trees at the same path) to ``out``."""
+    if tree in sent or tree in bases:
+        return
+    sent.add(tree)
+    out.append((Oid(tree), TREE))
+    base_objs = [repo[b] for b in bases]
+    for entry in repo[tree]:  # type: ignore[attr-defined]
+        oid = str(entry.id)
+        if oid in sent:
+            continue
+        same = [b[entry.name] for b in base_objs if entry.name in b]  # type: ignore[operator, index]
+        if any(str(e.id) == oid for e in same):
+            continue
+        if entry.type_str == "tree":
+            _changed_objects(repo, oid, [str(e.id) for e in same if e.type_str == "tree"], sent, out)
+        else:
+            sent.add(oid)
+            out.append((Oid(oid), BLOB))
 
 
 def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
@@ -213,6 +239,66 @@ def referenced_digests(git: GitRepo, commits: Iterable[str], haves: Iterable[str
                     for d in shard_digests(git.read_blob(oid)):
                         out[d] = None
     return out
+
+
+def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[str]] = None) -> dict[str, None]:
+    """Sample digests that ``commits`` (oldest first, e.g. from :func:`new_commits`) record
+    beyond their parents: what a push must bring when the other side holds the data of the
+    parents outside ``commits``. Only shards that differ from the parents' are read and only
+    their new lines count, so the cost follows the change (an ordered set, as
+    :func:`referenced_digests`)."""
+    out: dict[str, None] = {}
+    for c in commits:
+        info = git.commit_info(c)
+        parents = [dict(_column_samples(git, git.commit_info(p).tree, columns)) for p in info.parents]
+        for name, samples in _column_samples(git, info.tree, columns):
+            out.update(samples_added(git, samples, [p[name] for p in parents if name in p]))
+    return out
+
+
+def samples_added(git: GitRepo, samples: str, bases: Sequence[str]) -> dict[str, None]:
+    """Digests the ``samples`` tree of a column records that none of ``bases`` (samples trees
+    of the same column) records at the same place: each shard blob is compared with the
+    bases' blobs at its path, equal subtrees and shards are skipped."""
+    out: dict[str, None] = {}
+    for blob, base_blobs in _changed_blobs(git._repo, samples, bases):
+        lines = set(git.read_blob(blob).split(b"\n"))
+        for b in base_blobs:
+            lines.difference_update(git.read_blob(b).split(b"\n"))
+        for line in sorted(lines):
+            if line:
+                out[line[:64].decode()] = None
+    return out
+
+
+def column_trees(git: GitRepo, root: str, columns: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:
+    """Column name -> (column tree, samples tree) of a commit's root tree (``columns`` only)."""
+    cols = git.tree_entries(root).get("columns")
+    out: dict[str, tuple[str, str]] = {}
+    for name, (tree, _) in (git.tree_entries(cols[0]).items() if cols is not None else ()):
+        samples = git.tree_entries(tree).get("samples")
+        if samples is not None and (columns is None or name in columns):
+            out[name] = (tree, samples[0])
+    return out
+
+
+def _changed_blobs(repo: pygit2.Repository, tree: str, bases: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """(blob, blobs at its path in ``bases``) of every blob under ``tree`` that none of
+    ``bases`` (trees at the same path) has there; equal subtrees are skipped."""
+    if tree in bases:
+        return
+    base_objs = [repo[b] for b in bases]
+    for entry in repo[tree]:  # type: ignore[attr-defined]
+        oid = str(entry.id)
+        same = [b[entry.name] for b in base_objs if entry.name in b]  # type: ignore[operator, index]
+        if any(str(e.id) == oid for e in same):
+            continue
+        kind = entry.type_str
+        matching = [str(e.id) for e in same if e.type_str == kind]
+        if kind == "tree":
+            yield from _changed_blobs(repo, oid, matching)
+        else:
+            yield oid, matching
 
 
 def history_digests(git: GitRepo, heads: Sequence[str]) -> dict[str, None]:

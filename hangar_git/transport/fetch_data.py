@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from itertools import islice
+from typing import Optional, Protocol, Sequence
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..bookkeeping.transfer import referenced_digests
+from ..bookkeeping.transfer import column_trees, referenced_digests, samples_added
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
@@ -13,6 +14,19 @@ from .rpc import Session
 from .framing import Frame
 from .datastream import receive_frames
 from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
+
+
+ANCESTORS_SEARCHED = 64
+"""How far back fetch-data looks for a column whose data is known local, to fetch only what
+the newer commits add."""
+
+
+class Presence(Protocol):
+    """Column trees whose every sample is known to be in the local store."""
+
+    def is_complete(self, tree: str) -> bool: ...
+
+    def mark_complete(self, tree: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +39,16 @@ class FetchDataResult:
 
 def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list[str], *,
                columns: Optional[set[str]] = None, max_num_bytes: Optional[int] = None,
-               quiet: bool = False) -> FetchDataResult:
+               quiet: bool = False, presence: Optional[Presence] = None) -> FetchDataResult:
     """Fetch every sample of ``commits`` (optionally only ``columns``) not yet local.
 
     With ``max_num_bytes`` stops before the budget would be exceeded,
     keeping whole samples; ``complete`` says whether everything came.
+    With ``presence``, columns known complete are skipped, a column whose
+    ancestor's is known complete is checked only for what it adds, and the
+    columns fetched completely are marked: nothing to do costs no scan.
     """
-    wanted = list(referenced_digests(git, commits, (), columns))
+    wanted, trees = wanted_digests(git, commits, columns, presence)
     todo = store.missing([Digest(d) for d in wanted])
     sizes = _sizes(session, todo)
     if max_num_bytes is not None:
@@ -53,7 +70,37 @@ def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list
             header, payload = encode_digest_list(part)
             frames = session.stream("get_data", {**header, "parts": 1}, payload)  # we take objects in parts
             got += receive_frames(store, (f for f in frames if f.kind in ("data", "part")), stored)
-    return FetchDataResult(list(commits), got, total, complete=len(chosen) == len(todo))
+    complete = len(chosen) == len(todo)
+    if complete and presence is not None:
+        for tree in trees:
+            presence.mark_complete(tree)
+    return FetchDataResult(list(commits), got, total, complete=complete)
+
+
+def wanted_digests(git: GitRepo, commits: list[str], columns: Optional[set[str]],
+                   presence: Optional[Presence]) -> tuple[list[str], list[str]]:
+    """(digests to look for locally, column trees they complete) of ``commits``."""
+    if presence is None:
+        return list(referenced_digests(git, commits, (), columns)), []
+    out: dict[str, None] = {}
+    trees: list[str] = []
+    for commit in commits:
+        for name, (tree, samples) in column_trees(git, git.commit_info(commit).tree, columns).items():
+            if presence.is_complete(tree):
+                continue
+            out.update(samples_added(git, samples, _complete_base(git, commit, name, presence)))
+            trees.append(tree)
+    return list(out), trees
+
+
+def _complete_base(git: GitRepo, commit: str, column: str, presence: Presence) -> list[str]:
+    """The samples tree of ``column`` in the nearest ancestor where it is known complete
+    (searched :data:`ANCESTORS_SEARCHED` commits back), else none."""
+    for info in islice(git.walk([commit]), 1, ANCESTORS_SEARCHED + 1):
+        found = column_trees(git, info.tree, {column}).get(column)
+        if found is not None and presence.is_complete(found[0]):
+            return [found[1]]
+    return []
 
 
 def _sizes(session: Session, digests: Sequence[str]) -> list[int]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
-from ..bookkeeping.transfer import COMMIT, objects_to_send, referenced_digests
+from ..bookkeeping.transfer import COMMIT, added_digests, objects_to_send
 from ..errors import BranchNotFoundError, HangarError, NonFastForwardError, ProtocolError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
@@ -49,7 +49,7 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         todo = objects_to_send(git, [local], haves)
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
-    digests = list(referenced_digests(git, commits, haves))
+    digests = list(added_digests(git, commits))  # the remote holds the data of what its refs reach
     absent_remotely = remote_missing(session, digests)
     local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
     if local_absent:

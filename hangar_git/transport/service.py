@@ -14,7 +14,7 @@ import numpy as np
 
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
-from ..bookkeeping.transfer import closure_complete, new_commits, objects_to_send, referenced_digests
+from ..bookkeeping.transfer import added_digests, closure_complete, new_commits, objects_to_send
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
@@ -91,7 +91,8 @@ class RepositoryService(ServiceHandler):
             raise NonFastForwardError("remote", branch)
         haves = list(self.git.list_refs(HEADS).values())
         try:
-            needed = list(referenced_digests(self.git, new_commits(self.git, [new], haves), haves))
+            # what our refs reach has its data here: check only what the new commits add
+            needed = list(added_digests(self.git, new_commits(self.git, [new], haves)))
             absent = self.store.missing([Digest(d) for d in needed])
         except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
             raise IntegrityError(f"push of {branch!r} refused: the records of commit {new} are not "

@@ -26,7 +26,8 @@ def serve_stdio(path: str) -> int:
     try:
         service = RepositoryService(os.path.abspath(path))
     except NotInitializedError:
-        print(f"Error: no hangar repository at {path!r}", file=sys.stderr)
+        print(f"Error: no hangar repository at {path!r}: make one on that machine with "
+              f"`git hangar init --bare {path}`", file=sys.stderr)
         return 1
     except HangarError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -1,0 +1,171 @@
+"""Cost follows the change, not the repository: a push of a few samples, a no-op fetch-data and
+a fetch-data of a few new samples read as many git objects and check as many digests in the
+store on a repository of 40,000 samples as on one of 2,000 (issue 15, "Cost ∝ change").
+
+Regressions: the push checked every digest of each changed shard (~150 per new sample) on both
+ends, and fetch-data with nothing to fetch checked every digest of the commit in the store.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hangar_git import Repository
+from hangar_git.transport.connect import open_local_session_in_process
+from hangar_git.transport.fetch_data import fetch_data
+from hangar_git.transport.push import push
+from hangar_git.transport.service import RepositoryService
+from tests.remote.conftest import init_bare
+
+ADDED = 10
+_CHECKS = ("missing", "absent", "describe", "contains")
+
+
+@dataclass
+class Counts:
+    git_reads: int = 0
+    digests_checked: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+
+
+class _CountingOdb:
+    def __init__(self, inner: Any, counts: Counts) -> None:
+        self._inner, self._counts = inner, counts
+
+    def read(self, oid: Any) -> Any:
+        self._counts.git_reads += 1
+        return self._inner.read(oid)
+
+    def __contains__(self, oid: Any) -> bool:
+        return oid in self._inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CountingRepo:
+    """A pygit2 repository that counts every object it reads."""
+
+    def __init__(self, inner: Any, counts: Counts) -> None:
+        self._inner, self._counts = inner, counts
+        self.odb = _CountingOdb(inner.odb, counts)
+
+    def __getitem__(self, oid: Any) -> Any:
+        self._counts.git_reads += 1
+        return self._inner[oid]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CountingStore:
+    """A store that counts how many digests it is asked about."""
+
+    def __init__(self, inner: Any, counts: Counts) -> None:
+        self._inner, self._counts = inner, counts
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in _CHECKS:
+            return attr
+
+        def counted(digests: Any, *args: Any, **kwargs: Any) -> Any:
+            digests = list(digests) if not hasattr(digests, "__len__") else digests
+            self._counts.digests_checked += len(digests)
+            self._counts.calls[name] = self._counts.calls.get(name, 0) + 1
+            return attr(digests, *args, **kwargs)
+        return counted
+
+
+def _commit(repo: Repository, start: int, count: int) -> str:
+    rows = np.random.default_rng(start).integers(0, 256, size=(count, 8), dtype=np.uint8)
+    with repo.checkout(write=True) as co:
+        col = co.columns["x"] if "x" in co.columns else co.add_ndarray_column("x", prototype=rows[0])
+        with col:
+            col.update({start + i: rows[i] for i in range(count)})
+        return co.commit(f"{count} rows from {start}")
+
+
+def _repo(path: Path) -> Repository:
+    repo = Repository(path, exists=False)
+    repo.init("c", "c@x")
+    repo.remote.quiet = True
+    return repo
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, tuple[Counts, Counts]]]:
+    """Per repository size: (client counts, server counts) of each operation."""
+    return {n: _measure(tmp_path_factory.mktemp(f"cost{n}"), n) for n in (2_000, 40_000)}
+
+
+def _session(server: Path, counts: Counts) -> Any:
+    service = RepositoryService(str(server))
+    service.git._repo = _CountingRepo(service.git._repo, counts)  # type: ignore[assignment]
+    service._store = _CountingStore(service.store, counts)  # type: ignore[assignment]
+    return open_local_session_in_process(service)
+
+
+def _client(repo: Repository, counts: Counts) -> tuple[Any, Any]:
+    git = repo.ctx.git
+    git._repo = _CountingRepo(git._repo, counts)  # type: ignore[assignment]
+    return git, _CountingStore(repo.ctx.store, counts)
+
+
+def _measure(tmp: Path, n: int) -> dict[str, tuple[Counts, Counts]]:
+    server = init_bare(tmp / "server.git")
+    local = _repo(tmp / "local")
+    _commit(local, 0, n)
+    with open_local_session_in_process(RepositoryService(str(server))) as s:
+        push(local.ctx.git, local.ctx.store, s, "origin", "master", quiet=True)
+    clone = _repo(tmp / "clone")
+    clone.remote.add("origin", str(server))
+    clone.remote.fetch("origin", "master")
+    clone.remote.fetch_data("origin", branch="master")           # everything local, marked so
+    out: dict[str, tuple[Counts, Counts]] = {}
+
+    def run(name: str, repo: Repository, op: Any) -> None:
+        mine, theirs = Counts(), Counts()
+        fresh = Repository(repo.path)                                # nothing cached from before
+        git, store = _client(fresh, mine)
+        with _session(server, theirs) as session:
+            op(fresh, git, store, session)
+        out[name] = (mine, theirs)
+
+    def fetch_all(repo: Repository, git: Any, store: Any, session: Any) -> None:
+        head = git.get_ref("refs/hangar/remotes/origin/master")
+        result = fetch_data(git, store, session, [head], quiet=True, presence=repo.ctx.presence)
+        assert result.complete
+
+    run("no-op fetch-data", clone, fetch_all)
+    _commit(local, n, ADDED)
+    run("push", local, lambda r, g, st, s: push(g, st, s, "origin", "master", quiet=True))
+    clone.remote.fetch("origin", "master")
+    run("fetch-data of the new samples", clone, fetch_all)
+    fetched = Repository(clone.path)
+    with fetched.checkout(commit=fetched.ctx.git.get_ref("refs/hangar/remotes/origin/master")) as co:
+        assert len(co["x"]) == n + ADDED and not co["x"].contains_remote_references
+    return out
+
+
+@pytest.mark.parametrize("op", ["push", "no-op fetch-data", "fetch-data of the new samples"])
+def test_cost_does_not_grow_with_the_repository(measured: dict[int, dict[str, tuple[Counts, Counts]]],
+                                                op: str) -> None:
+    (small_client, small_server), (big_client, big_server) = measured[2_000][op], measured[40_000][op]
+    for side, small, big in (("client", small_client, big_client), ("server", small_server, big_server)):
+        # each new sample is looked up about once per end (plus the pipeline's own checks)
+        assert big.digests_checked <= 3 * ADDED, (op, side, big)
+        # one more level of shard trees at most: a few reads per new sample, never per stored one
+        assert big.git_reads <= small.git_reads + 3 * ADDED + 10, (op, side, small, big)
+        assert big.git_reads <= 12 * ADDED + 40, (op, side, big)
+
+
+def test_noop_fetch_data_checks_nothing(measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:
+    for n in measured:
+        client, server = measured[n]["no-op fetch-data"]
+        assert client.digests_checked == 0 and server.digests_checked == 0, (n, client, server)
+
