@@ -71,8 +71,8 @@ def _home(tmp: Path) -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def _hangar_server(tmp: Path, root: Path, keys: Path) -> Iterator[int]:
-    """``git hangar server`` on a free port (its known_hosts line added); yields the port."""
+def _hangar_server(tmp: Path, root: Path, keys: Path) -> Iterator[tuple[int, int]]:
+    """``git hangar server`` on a free port (its known_hosts line added); yields its port and pid."""
     err = tmp / "server.err"
     with err.open("wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "hangar_git", "server", "--ip", "127.0.0.1", "--port", "0",
@@ -87,7 +87,7 @@ def _hangar_server(tmp: Path, root: Path, keys: Path) -> Iterator[int]:
             time.sleep(0.05)
         with open(Path(os.environ["HOME"]) / ".ssh" / "known_hosts", "a") as known:
             known.write(m.group(1) + "\n")
-        yield int(m.group(2))
+        yield int(m.group(2)), proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -200,7 +200,7 @@ def run(quick: bool = False) -> list[Figure]:
             genv = {**os.environ, "GIT_SSH_COMMAND": f"ssh -F {sshd.ssh_config_path}"}
             root = tmp / "root"
             root.mkdir()
-            with _hangar_server(tmp, root, sshd.authorized_keys_path) as port:
+            with _hangar_server(tmp, root, sshd.authorized_keys_path) as (port, _):
                 local = _repo(tmp / "local")
                 t = time.perf_counter()
                 _add_rows(local, 0, n)
