@@ -11,7 +11,8 @@ only: the ``clone`` operation), then run ROUNDS rounds of, in this order:
   for all) and, released together by a barrier, pushes it: exactly one push may win,
   every other must be refused as non-fast-forward;
 * ``fetch``: the branch another client pushed (records);
-* ``fetch-data``: that branch's data (100 new samples; the master part is not fetched).
+* ``fetch-data``: that branch's data: in the first round the whole commit (N samples of
+  master too, since a clone has no data), later only the 100 samples it adds.
 
 Recorded: operations completed and failed, racing rounds with exactly one winner, p50/p99
 latency per operation, aggregate operations per second beside one client alone doing the
@@ -85,7 +86,10 @@ def _client(k: int, clients: int, address: str, tmp: str, barrier: Any, out: Any
             barrier.wait(120)  # everyone pushed own{k} of this round: the neighbour's is there
         other = f"own{(k + 1) % clients}"
         timed("fetch", lambda: repo.remote.fetch("origin", other))
-        timed("fetch-data", lambda: repo.remote.fetch_data("origin", branch=f"origin/{other}"))
+        # the first brings the whole commit (master's N samples too: a clone has no data),
+        # the later ones only what the neighbour's new commit adds
+        timed("fetch-data, all" if r == 0 else "fetch-data, new 100",
+              lambda: repo.remote.fetch_data("origin", branch=f"origin/{other}"))
     out.put(None)
 
 
