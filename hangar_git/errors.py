@@ -72,6 +72,16 @@ class MissingDataError(HangarError, FileNotFoundError):
         return str(self.args[0])
 
 
+class StoreNotFoundError(NotFoundError, FileNotFoundError):
+    """The data store a repository is configured with does not exist."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(
+            f"no hangar data store at {uri!r}: check the repository's `hangar.store` setting "
+            f"(`git config hangar.store`), or run `git hangar init` to create one")
+
+
 # -- already exists / bad input ----------------------------------------------
 class AlreadyExistsError(HangarError):
     """A thing with that name already exists."""
@@ -132,6 +142,18 @@ class MergeConflictError(HangarError):
         super().__init__(
             f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. "
             f"Resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
+
+
+class SharedStoreError(HangarError):
+    """gc cannot see a repository registered as a user of the store, so it would not know
+    what that repository still needs."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        self.label, self.reason = label, reason
+        super().__init__(
+            f"gc refused: the data store is also used by {label} ({reason}), so gc cannot tell "
+            f"what it still needs; run gc where that repository can be seen, or if it is gone "
+            f"for good: `git hangar gc --forget {label}`")
 
 
 class NonFastForwardError(HangarError):

@@ -5,12 +5,16 @@ import os
 from typing import Optional
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..storage import ObjectStore, open_store
+from ..storage import ObjectStore, open_store, resolve_store
+from ..storage import registry
 
 STORE_KEY = "hangar.store"
 USER_NAME_KEY = "hangar.username"
 USER_EMAIL_KEY = "hangar.useremail"
 BRANCH_KEY = "hangar.branch"
+HANGAR_DIR = "hangar"
+"""Hangar's own state (writer lock, caches, ...) lives in ``<git common dir>/hangar``:
+one for all linked worktrees, as git's refs and objects are."""
 
 
 class RepoContext:
@@ -18,23 +22,38 @@ class RepoContext:
 
     def __init__(self, git: GitRepo) -> None:
         self.git = git
-        self.hangar_dir = os.path.join(git.git_dir, "hangar")
+        self.hangar_dir = os.path.join(git.git_dir, HANGAR_DIR)
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
         self.presence = PresenceCache(os.path.join(self.hangar_dir, "present-trees"))
 
     @property
+    def store_setting(self) -> str:
+        """``hangar.store`` as saved: a URI, an absolute path or a path relative to the git dir."""
+        value = self.git.config_get(STORE_KEY)
+        assert value is not None
+        return value
+
+    @property
     def store_uri(self) -> str:
-        uri = self.git.config_get(STORE_KEY)
-        assert uri is not None
-        return uri
+        """Where the store is (relative settings resolved against the git common dir)."""
+        return resolve_store(self.store_setting, self.git.git_dir)
 
     @property
     def store(self) -> ObjectStore:
+        """The data store (never created here: StoreNotFoundError if it is missing)."""
         if self._store is None:
-            self._store = open_store(self.store_uri,
-                                     durable=self.git.durable)
+            self._store = open_store(self.store_uri, durable=self.git.durable)
+            self.register()
         return self._store
+
+    def registration(self) -> registry.RepoEntry:
+        """This repository's entry in its store's registry."""
+        return registry.RepoEntry.here(self.git.repository_id(), self.git.git_dir, self.git.main_root)
+
+    def register(self, check: bool = False) -> None:
+        """Record in the store that this repository uses it (once per place and store)."""
+        registry.ensure_registered(self.store_uri, self.registration(), self.hangar_dir, check=check)
 
     def reset_store(self) -> None:
         """Forget cached store state (after another process changed it)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hangar_git import Repository
 
-from .conftest import GH, assert_samples, commit_with_cli, git, run_gh
+from .conftest import GH, assert_samples, commit_samples, commit_with_cli, git, run_gh
 
 
 def _init(gh: GH, path: Path) -> Path:
@@ -26,7 +26,7 @@ def test_default_store_is_saved_relative(tmp_path: Path, gh: GH) -> None:
 
 def test_gc_in_a_copy_keeps_the_originals_new_samples(tmp_path: Path, gh: GH) -> None:
     a = _init(gh, tmp_path / "a")
-    commit_with_cli(gh, a, range(0, 3))
+    commit_samples(a, range(0, 3))
     b = tmp_path / "b"
     subprocess.run(["cp", "-a", str(a), str(b)], check=True)
     commit_with_cli(gh, a, range(3, 6))
@@ -38,7 +38,7 @@ def test_gc_in_a_copy_keeps_the_originals_new_samples(tmp_path: Path, gh: GH) ->
 
 def test_a_copy_writes_its_own_store(tmp_path: Path, gh: GH) -> None:
     a = _init(gh, tmp_path / "a")
-    commit_with_cli(gh, a, range(0, 2))
+    commit_samples(a, range(0, 2))
     b = tmp_path / "b"
     subprocess.run(["cp", "-a", str(a), str(b)], check=True)
     before = _files(a / ".git" / "hangar" / "store")
@@ -53,14 +53,14 @@ def _files(root: Path) -> dict[str, int]:
 
 def test_a_moved_repository_keeps_its_data(tmp_path: Path, gh: GH) -> None:
     a = _init(gh, tmp_path / "a")
-    commit_with_cli(gh, a, range(0, 3))
+    commit_samples(a, range(0, 3))
     moved = tmp_path / "moved"
     shutil.move(str(a), str(moved))
     fsck = gh("fsck", cwd=moved)
     assert "0 remote reference(s)" in fsck and fsck.rstrip().endswith("ok"), fsck
     assert not a.exists(), "a read-only fsck created a store at the old path"
     assert_samples(moved, range(0, 3))
-    commit_with_cli(gh, moved, range(3, 5))
+    commit_samples(moved, range(3, 5))
     gh("gc", "--grace", "0", cwd=moved)
     assert_samples(moved, range(0, 5))
     assert not a.exists()
@@ -68,7 +68,7 @@ def test_a_moved_repository_keeps_its_data(tmp_path: Path, gh: GH) -> None:
 
 def test_read_only_commands_never_create_a_store(tmp_path: Path, gh: GH) -> None:
     a = _init(gh, tmp_path / "a")
-    commit_with_cli(gh, a, range(0, 2))
+    commit_samples(a, range(0, 2))
     store = a / ".git" / "hangar" / "store"
     shutil.rmtree(store)
     for command in ("fsck", "status", "log"):
@@ -84,7 +84,7 @@ def test_relative_store_is_resolved_where_it_was_typed(tmp_path: Path, gh: GH) -
     b.mkdir()
     gh("init", "--store", "../b-store", cwd=b)
     assert (tmp_path / "b-store").is_dir()
-    commit_with_cli(gh, b, range(0, 2))
+    commit_samples(b, range(0, 2))
     nested = b / "deep" / "er"
     nested.mkdir(parents=True)
     assert "x" in gh("summary", cwd=nested)
@@ -100,7 +100,7 @@ def test_init_typed_in_a_subdirectory_of_a_git_repository(tmp_path: Path, gh: GH
     git("init", "-q", cwd=code)
     gh("init", "--store", "here", cwd=code / "sub")
     assert (code / "sub" / "here").is_dir()
-    commit_with_cli(gh, code, range(0, 2))
+    commit_samples(code, range(0, 2))
     assert_samples(code / "sub", range(0, 2))
     assert not (code / "here").exists()
 
@@ -111,7 +111,7 @@ def test_relative_store_inside_the_repository_moves_with_it(tmp_path: Path, gh: 
     gh("init", "--store", "data/store", cwd=a)
     value = git("config", "--get", "hangar.store", cwd=a).strip()
     assert not os.path.isabs(value), value
-    commit_with_cli(gh, a, range(0, 2))
+    commit_samples(a, range(0, 2))
     shutil.move(str(a), str(tmp_path / "moved"))
     assert_samples(tmp_path / "moved", range(0, 2))
     assert "ok" in gh("fsck", cwd=tmp_path / "moved")

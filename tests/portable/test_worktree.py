@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from hangar_git import Repository
+from hangar_git import Repository, WriterLockError
 
 from .conftest import GH, assert_samples, commit_samples, commit_with_cli, git, sample
 
@@ -19,7 +20,7 @@ def _project(tmp_path: Path, gh: GH) -> tuple[Path, Path]:
     git("add", "README", cwd=main)
     git("commit", "-q", "-m", "code", cwd=main)
     gh("init", cwd=main)
-    commit_with_cli(gh, main, range(0, 2))
+    commit_samples(main, range(0, 2), message="samples 0..2")
     linked = tmp_path / "linked"
     git("worktree", "add", "-q", str(linked), cwd=main)
     return main, linked
@@ -27,7 +28,7 @@ def _project(tmp_path: Path, gh: GH) -> tuple[Path, Path]:
 
 def test_cli_in_a_linked_worktree(tmp_path: Path, gh: GH) -> None:
     main, linked = _project(tmp_path, gh)
-    assert "No changes" in gh("status", cwd=linked) or gh("status", cwd=linked) is not None
+    assert "master" in gh("status", cwd=linked)
     assert "samples 0..2" in gh("log", cwd=linked)
     commit_with_cli(gh, linked, range(2, 4))
     assert "samples 2..4" in gh("log", cwd=main)
@@ -55,13 +56,8 @@ def test_one_writer_across_worktrees(tmp_path: Path, gh: GH) -> None:
     with Repository(str(main)).checkout(write=True) as co:
         co.columns["x"]["w"] = sample(7)
         assert Repository(str(linked)).writer_lock_held
-        repo = Repository(str(linked))
-        try:
-            repo.checkout(write=True)
-        except PermissionError as exc:
-            assert "writer" in str(exc) or "write" in str(exc)
-        else:
-            raise AssertionError("a second writer opened from a linked worktree")
+        with pytest.raises(WriterLockError, match="another writer"):
+            Repository(str(linked)).checkout(write=True)
         co.commit("from main")
     with Repository(str(linked)).checkout() as co:
         np.testing.assert_array_equal(co.columns["x"]["w"], sample(7))
