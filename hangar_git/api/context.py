@@ -26,6 +26,7 @@ class RepoContext:
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
         self.presence = PresenceCache(os.path.join(self.hangar_dir, "present-trees"))
+        self.register()  # cheap when nothing changed; a moved or copied repository is seen at once
 
     @property
     def store_setting(self) -> str:
@@ -44,7 +45,6 @@ class RepoContext:
         """The data store (never created here: StoreNotFoundError if it is missing)."""
         if self._store is None:
             self._store = open_store(self.store_uri, durable=self.git.durable)
-            self.register()
         return self._store
 
     def registration(self) -> registry.RepoEntry:
@@ -52,7 +52,8 @@ class RepoContext:
         return registry.RepoEntry.here(self.git.repository_id(), self.git.git_dir, self.git.main_root)
 
     def register(self, check: bool = False) -> None:
-        """Record in the store that this repository uses it (once per place and store)."""
+        """Record in the store that this repository uses it (once per place and store;
+        ``check`` also makes sure the entry is still there)."""
         registry.ensure_registered(self.store_uri, self.registration(), self.hangar_dir, check=check)
 
     def reset_store(self) -> None:

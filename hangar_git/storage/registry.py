@@ -25,7 +25,7 @@ import tiledb
 
 from ..errors import IntegrityError
 from ..fileio import write_file
-from .location import vfs
+from .location import store_exists, vfs
 
 REPOS_DIR = "repos"
 MARKER = "store-registration"
@@ -128,7 +128,8 @@ def _read(path: str) -> RepoEntry:
 
 
 def ensure_registered(uri: str, entry: RepoEntry, marker_dir: str, *, check: bool = False) -> bool:
-    """Register ``entry`` unless ``marker_dir`` records it was already; True if written.
+    """Register ``entry`` unless ``marker_dir`` records it was already (or there is no
+    store at ``uri``); True if written.
 
     ``check`` also looks in the store (one existence test) for the entry. A first
     registration at a new place also removes this repository's entries from before
@@ -138,6 +139,8 @@ def ensure_registered(uri: str, entry: RepoEntry, marker_dir: str, *, check: boo
     expected = json.dumps({"store": uri, "entry": entry.name})
     if _marker(marker) == expected and (not check or vfs().is_file(f"{_dir(uri)}/{entry.name}")):
         return False
+    if not store_exists(uri):
+        return False  # never make a store by registering in it
     try:
         register(uri, entry)
         for old in entries(uri):
