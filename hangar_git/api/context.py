@@ -26,7 +26,6 @@ class RepoContext:
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
         self.presence = PresenceCache(os.path.join(self.hangar_dir, "present-trees"))
-        self.register()  # cheap when nothing changed; a moved or copied repository is seen at once
 
     @property
     def store_setting(self) -> str:
@@ -51,10 +50,10 @@ class RepoContext:
         """This repository's entry in its store's registry."""
         return registry.RepoEntry.here(self.git.repository_id(), self.git.git_dir, self.git.main_root)
 
-    def register(self, check: bool = False) -> None:
+    def register(self, check: bool = False) -> bool:
         """Record in the store that this repository uses it (once per place and store;
-        ``check`` also makes sure the entry is still there)."""
-        registry.ensure_registered(self.store_uri, self.registration(), self.hangar_dir, check=check)
+        ``check`` also makes sure the entry is still there); True if it wrote the entry."""
+        return registry.ensure_registered(self.store_uri, self.registration(), self.hangar_dir, check=check)
 
     def reset_store(self) -> None:
         """Forget cached store state (after another process changed it)."""

@@ -34,7 +34,7 @@ class Repository:
         self._writer: Optional[weakref.ref] = None
         git = GitRepo.find(self._path)  # like git: from a subdirectory or a linked worktree too
         if git is not None and git.config_get(STORE_KEY):
-            self._ctx = RepoContext(git)
+            self._ctx = _open_context(git)
         elif exists:
             warnings.warn(f"no hangar repository at {self._path!r}: call repo.init(user_name, "
                           f"user_email) or run `git hangar init`", UserWarning, stacklevel=2)
@@ -64,7 +64,7 @@ class Repository:
         data of a store other repositories share is kept) and keeps the configured
         store location unless ``store_uri`` is given.
         """
-        git = self._ctx.git if self._ctx is not None else GitRepo.discover(self._path)
+        git = GitRepo.discover(self._path)  # like `git init PATH`: exactly there
         if git is not None and git.config_get(STORE_KEY) and not remove_old:
             raise AlreadyExistsError(f"{self._path!r} is already a hangar repository: pass remove_old=True "
                                      f"to start over (this deletes its hangar data)")
@@ -82,8 +82,7 @@ class Repository:
         git.config_set(STORE_KEY, setting)
         git.config_set(USER_NAME_KEY, user_name)
         git.config_set(USER_EMAIL_KEY, user_email)
-        self._ctx = RepoContext(git)
-        self._ctx.register(check=True)
+        self._ctx = _open_context(git)
         return self._path
 
     # -- checkouts ---------------------------------------------------------------------
@@ -272,6 +271,21 @@ class Repository:
     def __repr__(self) -> str:
         state = "initialized" if self.initialized else "not initialized"
         return f"Hangar Repository\n    Path        : {self._path}\n    State       : {state}\n"
+
+
+def _open_context(git: GitRepo) -> RepoContext:
+    """The context of an initialised repository, registered in its store.
+
+    A repository opened in a new place (moved, copied) registers there; entries
+    that provably no longer use the store (a copy's original) are dropped then.
+    """
+    ctx = RepoContext(git)
+    if ctx.register():
+        try:
+            sharing.drop_stale(ctx, sharing.store_users(ctx))
+        except HangarError:
+            pass  # a damaged registry entry: gc reports it
+    return ctx
 
 
 def _remove_hangar_state(git: GitRepo) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from hangar_git import Repository
+from hangar_git.storage import registry
 
 from .conftest import GH, assert_samples, commit_samples, commit_with_cli, git, run_gh
 
@@ -123,3 +124,27 @@ def test_relative_store_outside_the_repository_is_kept_absolute(tmp_path: Path, 
     gh("init", "--store", "../shared", cwd=a)
     value = git("config", "--get", "hangar.store", cwd=a).strip()
     assert value == str(tmp_path / "shared"), value
+
+
+def test_a_copy_forgets_its_original_when_first_opened(tmp_path: Path, gh: GH) -> None:
+    a = _init(gh, tmp_path / "a")
+    commit_samples(a, range(0, 2))
+    b = tmp_path / "b"
+    subprocess.run(["cp", "-a", str(a), str(b)], check=True)
+    gh("status", cwd=b)  # the copy registers in its own store; a uses another store
+    assert [e.path for e in registry.entries(str(b / ".git" / "hangar" / "store"))] == [str(b)]
+    shutil.rmtree(a)
+    gh("gc", "--grace", "0", cwd=b)
+    assert_samples(b, range(0, 2))
+
+
+def test_a_copy_of_a_deleted_original_needs_forget(tmp_path: Path, gh: GH) -> None:
+    a = _init(gh, tmp_path / "a")
+    commit_samples(a, range(0, 2))
+    b = tmp_path / "b"
+    subprocess.run(["cp", "-a", str(a), str(b)], check=True)
+    shutil.rmtree(a)  # before the copy was ever opened: gc cannot know a never used this store
+    proc = run_gh("gc", "--grace", "0", cwd=b, check=False)
+    assert proc.returncode == 1 and f"--forget {a}" in proc.stderr, proc.stderr
+    gh("gc", "--grace", "0", "--forget", a, cwd=b)
+    assert_samples(b, range(0, 2))
