@@ -176,15 +176,6 @@ class IntegrityError(HangarError):
         super().__init__(message)
 
 
-class StoreNotFoundError(HangarError, FileNotFoundError):
-    """No hangar store at the URI a repository names."""
-
-    def __init__(self, uri: str) -> None:
-        super().__init__(f"no hangar store at {uri}: check the repository's hangar.store setting "
-                         f"(git config hangar.store), or run `git hangar init`")
-        self.uri = uri
-
-
 class StoreFormatError(IntegrityError):
     """The store at a URI was written in a layout this version does not read."""
 

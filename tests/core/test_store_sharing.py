@@ -12,7 +12,7 @@ import pytest
 
 from hangar_git import IntegrityError, Repository
 from hangar_git.storage import digest_of, open_store
-from hangar_git.storage.maintenance import RewriteResult
+from hangar_git.api.gc import GcResult
 
 from .conftest import new_repo, python_env
 
@@ -53,7 +53,7 @@ def test_gc_reports_what_it_removed_and_frees_it(tmp_path: Path) -> None:
     orphan = store.put_new("bytes", os.urandom(5000))  # type: ignore[arg-type]
     store.flush()
     result = repo.gc(grace_seconds=0)
-    assert isinstance(result, RewriteResult) and result.removed == 1 and result.removed_bytes == 5000
+    assert isinstance(result, GcResult) and result.removed == 1 and result.removed_bytes == 5000
     assert not repo.ctx.store.contains(orphan)
     assert store_bytes(repo.ctx.store_uri) <= before + 1024
     assert repo.fsck().ok

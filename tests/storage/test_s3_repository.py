@@ -158,7 +158,6 @@ def test_fsck_finds_damaged_bytes_on_s3(repo: Repository, s3_server: S3Server, s
     assert not report.ok and report.problems
 
 
-@pytest.mark.xfail(strict=True, reason="init(remove_old=True) keeping the configured store lands with the portable-repositories branch (issue 10), not merged yet")
 def test_init_remove_old_keeps_the_s3_store(repo: Repository, s3_server: S3Server, s3_uri: str,
                                             tmp_path: Path) -> None:
     """Regression: init(remove_old=True) switched hangar.store back to a local folder without a
