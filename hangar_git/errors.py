@@ -82,6 +82,17 @@ class StoreNotFoundError(NotFoundError, FileNotFoundError):
             f"(`git config hangar.store`), or run `git hangar init` to create one")
 
 
+class StoreUnreachableError(HangarError, ConnectionError):
+    """The data store's server could not be reached or refused the request."""
+
+    def __init__(self, uri: str, detail: str) -> None:
+        self.uri, self.detail = uri, detail
+        super().__init__(
+            f"cannot reach the data store at {uri}: {detail}; check that its server is up and the "
+            f"repository's S3 settings (`git config --get-regexp hangar.s3`, TILEDB_VFS_S3_* and AWS_* "
+            f"in the environment)")
+
+
 # -- already exists / bad input ----------------------------------------------
 class AlreadyExistsError(HangarError):
     """A thing with that name already exists."""

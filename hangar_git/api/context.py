@@ -5,16 +5,13 @@ import os
 from typing import Optional
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..storage import ObjectStore, open_store, resolve_store
-from ..storage import registry
+from ..core.repostore import HANGAR_DIR, STORE_KEY, configured_store, open_repo_store, register, registration, store_uri
+from ..storage import ObjectStore, registry
 
-STORE_KEY = "hangar.store"
 USER_NAME_KEY = "hangar.username"
 USER_EMAIL_KEY = "hangar.useremail"
 BRANCH_KEY = "hangar.branch"
-HANGAR_DIR = "hangar"
-"""Hangar's own state (writer lock, caches, ...) lives in ``<git common dir>/hangar``:
-one for all linked worktrees, as git's refs and objects are."""
+__all__ = ["BRANCH_KEY", "HANGAR_DIR", "STORE_KEY", "USER_EMAIL_KEY", "USER_NAME_KEY", "RepoContext"]
 
 
 class RepoContext:
@@ -30,30 +27,28 @@ class RepoContext:
     @property
     def store_setting(self) -> str:
         """``hangar.store`` as saved: a URI, an absolute path or a path relative to the git dir."""
-        value = self.git.config_get(STORE_KEY)
-        assert value is not None
-        return value
+        return configured_store(self.git)
 
     @property
     def store_uri(self) -> str:
         """Where the store is (relative settings resolved against the git common dir)."""
-        return resolve_store(self.store_setting, self.git.git_dir)
+        return store_uri(self.git)
 
     @property
     def store(self) -> ObjectStore:
         """The data store (never created here: StoreNotFoundError if it is missing)."""
         if self._store is None:
-            self._store = open_store(self.store_uri, durable=self.git.durable)
+            self._store = open_repo_store(self.git, register_here=False)
         return self._store
 
     def registration(self) -> registry.RepoEntry:
         """This repository's entry in its store's registry."""
-        return registry.RepoEntry.here(self.git.repository_id(), self.git.git_dir, self.git.main_root)
+        return registration(self.git)
 
     def register(self, check: bool = False) -> bool:
         """Record in the store that this repository uses it (once per place and store;
         ``check`` also makes sure the entry is still there); True if it wrote the entry."""
-        return registry.ensure_registered(self.store_uri, self.registration(), self.hangar_dir, check=check)
+        return register(self.git, self.store_uri, check=check)
 
     def reset_store(self) -> None:
         """Forget cached store state (after another process changed it)."""

@@ -11,7 +11,8 @@ from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import ID_KEY, GitRepo, Oid
 from ..errors import AlreadyExistsError, BranchNotFoundError, HangarError, NotInitializedError, WriterLockError
 from ..locks import HeldLock
-from ..storage import DEFAULT_STORE, open_store, registry, remove_store, resolve_store, store_exists, store_setting
+from ..core.repostore import open_repo_store
+from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .checkout import ReaderCheckout, WriterCheckout
 from .fsck import FsckReport, fsck
 from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
@@ -78,7 +79,7 @@ class Repository:
         setting = (store_setting(store_uri, typed_in, git.git_dir, git.main_root) if store_uri
                    else old_setting or DEFAULT_STORE)
         os.makedirs(os.path.join(git.git_dir, HANGAR_DIR), exist_ok=True)
-        open_store(resolve_store(setting, git.git_dir), create=True).close()
+        open_repo_store(git, create=True, register_here=False, setting=setting).close()
         git.config_set(STORE_KEY, setting)
         git.config_set(USER_NAME_KEY, user_name)
         git.config_set(USER_EMAIL_KEY, user_email)

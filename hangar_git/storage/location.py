@@ -12,14 +12,15 @@ import os
 
 import tiledb
 
+from .files import reaching
 from .runtime import tiledb_vfs
 
 DEFAULT_STORE = "hangar/store"
 """The default ``hangar.store`` value: inside the git common dir."""
 
-def vfs() -> tiledb.VFS:
-    """This process's TileDB VFS (see runtime)."""
-    return tiledb_vfs()
+def vfs(uri: str) -> tiledb.VFS:
+    """This process's TileDB VFS for ``uri`` (see runtime)."""
+    return tiledb_vfs(uri)
 
 
 def is_uri(value: str) -> bool:
@@ -67,12 +68,14 @@ def _local(uri: str) -> str:
 
 def store_exists(uri: str) -> bool:
     """Whether anything is stored at ``uri`` (a store, or at least its registry)."""
-    return bool(vfs().is_dir(uri))
+    with reaching(uri):
+        return bool(vfs(uri).is_dir(uri))
 
 
 def remove_store(uri: str) -> bool:
     """Delete the store at ``uri`` and everything in it; False if there was none."""
     if not store_exists(uri):
         return False
-    vfs().remove_dir(uri)
+    with reaching(uri):
+        vfs(uri).remove_dir(uri)
     return True

@@ -21,11 +21,10 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-import tiledb
-
 from ..errors import IntegrityError
 from ..fileio import write_file
-from .location import store_exists, vfs
+from .files import StoreFiles
+from .location import store_exists
 
 REPOS_DIR = "repos"
 MARKER = "store-registration"
@@ -89,40 +88,29 @@ def _dir(uri: str) -> str:
 
 def register(uri: str, entry: RepoEntry) -> None:
     """Write (or rewrite) ``entry`` in the store at ``uri``."""
-    fs = vfs()
-    if not fs.is_dir(_dir(uri)):
-        fs.create_dir(_dir(uri))
     data = json.dumps(entry.to_dict(), sort_keys=True).encode()
-    with fs.open(f"{_dir(uri)}/{entry.name}", "wb") as fh:
-        fh.write(data)
+    StoreFiles(uri).write_small(f"{_dir(uri)}/{entry.name}", data)
 
 
 def unregister(uri: str, entry: RepoEntry) -> bool:
     """Remove ``entry`` from the store; False if it was not there."""
-    path = f"{_dir(uri)}/{entry.name}"
-    if not vfs().is_file(path):
+    files, path = StoreFiles(uri), f"{_dir(uri)}/{entry.name}"
+    if not files.exists(path):
         return False
-    vfs().remove_file(path)
+    files.remove(path)
     return True
 
 
 def entries(uri: str) -> list[RepoEntry]:
     """Every repository registered in the store at ``uri``."""
-    fs = vfs()
-    if not fs.is_dir(_dir(uri)):
-        return []
-    found = []
-    for path in sorted(fs.ls(_dir(uri))):
-        if path.endswith(".json"):
-            found.append(_read(path))
-    return found
+    files = StoreFiles(uri)
+    return [_read(files, path) for path in sorted(files.list(REPOS_DIR)) if path.endswith(".json")]
 
 
-def _read(path: str) -> RepoEntry:
+def _read(files: StoreFiles, path: str) -> RepoEntry:
     try:
-        with vfs().open(path, "rb") as fh:
-            return RepoEntry.from_dict(json.loads(fh.read()))
-    except (ValueError, KeyError, TypeError, tiledb.TileDBError) as exc:
+        return RepoEntry.from_dict(json.loads(files.read(path)))
+    except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"store registry entry {path} is damaged ({exc}): delete it, then run "
                              f"any `git hangar` command in each repository using the store") from None
 
@@ -137,7 +125,7 @@ def ensure_registered(uri: str, entry: RepoEntry, marker_dir: str, *, check: boo
     """
     marker = os.path.join(marker_dir, MARKER)
     expected = json.dumps({"store": uri, "entry": entry.name})
-    if _marker(marker) == expected and (not check or vfs().is_file(f"{_dir(uri)}/{entry.name}")):
+    if _marker(marker) == expected and (not check or StoreFiles(uri).exists(f"{_dir(uri)}/{entry.name}")):
         return False
     if not store_exists(uri):
         return False  # never make a store by registering in it
@@ -146,7 +134,7 @@ def ensure_registered(uri: str, entry: RepoEntry, marker_dir: str, *, check: boo
         for old in entries(uri):
             if old.id == entry.id and old.same_directory(entry) and not old.same_place(entry):
                 unregister(uri, old)  # this repository, before it was moved here
-    except (OSError, tiledb.TileDBError) as exc:
+    except OSError as exc:  # StoreUnreachableError included
         warnings.warn(f"could not record this repository in the registry of the store at {uri} "
                       f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): gc in "
                       f"other repositories sharing it will not know what this one needs",

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
-from .files import StoreFiles
+from .files import StoreFiles, reaching
 from .objects import Digest, Meta, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex
 from .runtime import io_pool, tiledb_vfs
@@ -70,25 +70,27 @@ class TileDBStore(Writes, ObjectStore):
     def create(cls, uri: str, **kwargs: object) -> "TileDBStore":
         """Create an empty store at ``uri`` (idempotent) and open it."""
         uri = uri.rstrip("/")
-        vfs = tiledb_vfs()
-        if vfs.is_dir(f"{uri}/bytelog"):
-            raise StoreFormatError(uri)
-        for sub in ("",) + LAYOUT_DIRS:
-            if not vfs.is_dir(f"{uri}/{sub}".rstrip("/")):
-                vfs.create_dir(f"{uri}/{sub}".rstrip("/"))
-        marker = f"{uri}/hangar-store.json"
-        if not vfs.is_file(marker):
-            StoreFiles(uri).write_small(marker, (json.dumps(STORE_FORMAT) + "\n").encode())
+        vfs = tiledb_vfs(uri)
+        with reaching(uri):
+            if vfs.is_dir(f"{uri}/bytelog"):
+                raise StoreFormatError(uri)
+            for sub in ("",) + LAYOUT_DIRS:
+                if not vfs.is_dir(f"{uri}/{sub}".rstrip("/")):
+                    vfs.create_dir(f"{uri}/{sub}".rstrip("/"))
+            marker = f"{uri}/hangar-store.json"
+            if not vfs.is_file(marker):
+                StoreFiles(uri).write_small(marker, (json.dumps(STORE_FORMAT) + "\n").encode())
         return cls(uri, **kwargs)  # type: ignore[arg-type]
 
     @staticmethod
     def exists(uri: str) -> bool:
         """True when a store of this format is at ``uri``."""
         uri = uri.rstrip("/")
-        vfs = tiledb_vfs()
-        if vfs.is_dir(f"{uri}/bytelog"):
-            raise StoreFormatError(uri)
-        return bool(vfs.is_file(f"{uri}/hangar-store.json"))
+        vfs = tiledb_vfs(uri)
+        with reaching(uri):
+            if vfs.is_dir(f"{uri}/bytelog"):
+                raise StoreFormatError(uri)
+            return bool(vfs.is_file(f"{uri}/hangar-store.json"))
 
     # -- index ---------------------------------------------------------------
     def _load_packs(self) -> bool:

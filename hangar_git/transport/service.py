@@ -20,7 +20,8 @@ from ..bookkeeping.transfer import closure_complete, new_commits, objects_to_sen
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, open_store, registry, resolve_store
+from ..core.repostore import open_repo_store
+from ..storage import Digest, ObjectStore
 from .datastream import receive_frames, receive_objects, send_data, send_objects
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
@@ -37,10 +38,7 @@ class RepositoryService(ServiceHandler):
         if git is None or not git.config_get("hangar.store"):
             raise NotInitializedError(path)
         self.git = git
-        uri = resolve_store(git.config_get("hangar.store") or "", git.git_dir)
-        self.store: ObjectStore = open_store(uri, durable=git.durable)
-        registry.ensure_registered(uri, registry.RepoEntry.here(git.repository_id(), git.git_dir, git.main_root),
-                                   os.path.join(git.git_dir, "hangar"))
+        self.store: ObjectStore = open_repo_store(git)
 
     def hello_info(self) -> dict[str, Any]:
         return {"default_branch": self.git.config_get("hangar.branch") or "master",
