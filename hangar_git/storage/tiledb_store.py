@@ -344,8 +344,26 @@ class TileDBStore(Writes, ObjectStore):
             yield from self._read_window(digests[start:start + READ_WINDOW], verify)
 
     def _read_window(self, digests: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        large = iter(self._prefetch(digests))
+        in_large_tier = self._prefetch(digests)
         self.warm(digests)
+        if not in_large_tier:
+            return self._read_small_window(digests)
+        return self._read_mixed(digests, iter(in_large_tier), verify)
+
+    def _read_small_window(self, digests: list[Digest]) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        """The hot loop of many small objects, their places known and their chunks cached."""
+        memo, cached, read = self._memo, self._chunks.get, self.read
+        for d in digests:
+            hit = memo.get(d)
+            data = cached(hit[0]) if hit is not None else None
+            if data is None:
+                meta, view = read(d)
+                yield d, meta, view
+            else:
+                yield d, hit[5], data[hit[3]:hit[4]]  # type: ignore[misc]  # memo metas are Meta strings
+
+    def _read_mixed(self, digests: list[Digest], large: Iterator[tuple[str, str]],
+                    verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
         ahead: dict[str, Future] = {}
 
         def top_up() -> None:
