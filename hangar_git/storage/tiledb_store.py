@@ -356,7 +356,7 @@ class TileDBStore(Writes, ObjectStore):
         for d in digests:
             hit = memo.get(d)
             data = cached(hit[0]) if hit is not None else None
-            if data is None:
+            if hit is None or data is None:
                 meta, view = read(d)
                 yield d, meta, view
             else:

@@ -46,7 +46,7 @@ def test_one_sample_pushes_grow_the_receiving_store_by_about_their_size(tmp_path
     origin = Repository(tmp_path / "origin.git")
     rng = np.random.default_rng(1)
     with repo.checkout(write=True) as co:
-        col = co.add_ndarray_column("x", prototype=np.zeros(117, np.uint8))
+        co.add_ndarray_column("x", prototype=np.zeros(117, np.uint8))
         co.commit("schema")
     repo.remote.push("origin", "master")
     before = store_bytes(origin.ctx.store_uri)
