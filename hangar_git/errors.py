@@ -72,6 +72,27 @@ class MissingDataError(HangarError, FileNotFoundError):
         return str(self.args[0])
 
 
+class StoreNotFoundError(NotFoundError, FileNotFoundError):
+    """The data store a repository is configured with does not exist."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(
+            f"no hangar data store at {uri!r}: check the repository's `hangar.store` setting "
+            f"(`git config hangar.store`), or run `git hangar init` to create one")
+
+
+class StoreUnreachableError(HangarError, ConnectionError):
+    """The data store's server could not be reached or refused the request."""
+
+    def __init__(self, uri: str, detail: str) -> None:
+        self.uri, self.detail = uri, detail
+        super().__init__(
+            f"cannot reach the data store at {uri}: {detail}; check that its server is up and the "
+            f"repository's S3 settings (`git config --get-regexp hangar.s3`, TILEDB_VFS_S3_* and AWS_* "
+            f"in the environment)")
+
+
 # -- already exists / bad input ----------------------------------------------
 class AlreadyExistsError(HangarError):
     """A thing with that name already exists."""
@@ -134,6 +155,18 @@ class MergeConflictError(HangarError):
             f"Resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
 
 
+class SharedStoreError(HangarError):
+    """gc cannot see a repository registered as a user of the store, so it would not know
+    what that repository still needs."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        self.label, self.reason = label, reason
+        super().__init__(
+            f"gc refused: the data store is also used by {label} ({reason}), so gc cannot tell "
+            f"what it still needs; run gc where that repository can be seen, or if it is gone "
+            f"for good: `git hangar gc --forget {label}`")
+
+
 class NonFastForwardError(HangarError):
     """A push would discard commits the remote has."""
 
@@ -152,15 +185,6 @@ class IntegrityError(HangarError):
     def __init__(self, message: str, *, expected: str = "", got: str = "") -> None:
         self.expected, self.got = expected, got
         super().__init__(message)
-
-
-class StoreNotFoundError(HangarError, FileNotFoundError):
-    """No hangar store at the URI a repository names."""
-
-    def __init__(self, uri: str) -> None:
-        super().__init__(f"no hangar store at {uri}: check the repository's hangar.store setting "
-                         f"(git config hangar.store), or run `git hangar init`")
-        self.uri = uri
 
 
 class StoreFormatError(IntegrityError):

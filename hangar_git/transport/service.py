@@ -18,7 +18,8 @@ from ..bookkeeping.transfer import added_digests, closure_complete, new_commits,
 from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, open_store
+from ..core.repostore import open_repo_store
+from ..storage import Digest, ObjectStore
 from .datastream import receive_frames, receive_objects, send_data, send_objects
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
@@ -42,7 +43,7 @@ class RepositoryService(ServiceHandler):
         """The repository's store, opened on the first request that needs data (a request for
         refs or records never loads the storage layer)."""
         if self._store is None:
-            self._store = open_store(self.git.config_get("hangar.store") or "", durable=self.git.durable)
+            self._store = open_repo_store(self.git)
         return self._store
 
     def hello_info(self) -> dict[str, Any]:
