@@ -10,7 +10,6 @@ from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
 from ..errors import AlreadyExistsError, InvalidNameError, NotFoundError
 from ..transport.address import parse_address
-from ..transport.connect import open_session
 from ..transport.fetch import fetch as fetch_records
 from ..transport.fetch_data import fetch_data as fetch_samples
 from ..transport.push import push as push_branch
@@ -77,6 +76,7 @@ class Remotes:
 
     def connect(self, name: str) -> Session:
         """An open protocol session with a remote (one per operation)."""
+        from ..transport.connect import open_session  # paramiko loads only when a remote is used
         return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key)
 
     def _located(self, address: str) -> str:
