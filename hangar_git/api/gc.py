@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.transfer import history_digests, referenced_digests
 from ..transport.push import remote_missing
-from ..errors import HangarError
+from ..errors import RemoteDataError
 from ..storage import Digest
 from .context import RepoContext
 
@@ -46,7 +46,7 @@ def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],
         confirmed -= set(referenced_digests(git, [staged], [p for p in git.commit_info(staged).parents]))
     if not confirmed:
         if local:
-            raise HangarError("nothing dropped: the remote does not hold any of this data yet; push it first")
+            raise RemoteDataError("nothing dropped: the remote does not hold any of this data yet; push it first")
         return ctx.store.rewrite(lambda d: True)  # type: ignore[attr-defined]
     result = ctx.store.rewrite(lambda d: d not in confirmed)  # type: ignore[attr-defined]
     ctx.presence.clear()

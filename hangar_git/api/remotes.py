@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
-from ..errors import AlreadyExistsError, InvalidNameError, NotFoundError
+from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
+from ..errors import InvalidNameError, RemoteExistsError, RemoteNotFoundError
 from ..transport.address import parse_address
 from ..transport.connect import open_session
 from ..transport.fetch import fetch as fetch_records
@@ -32,6 +32,18 @@ def _key(name: str) -> str:
     return f"hangar-remote.{name}.url"
 
 
+def check_branch_not_remote(git: GitRepo, name: str) -> None:
+    """Refuse a local branch named ``<remote>/...``: it would hide that remote-tracking branch."""
+    if not isinstance(name, str):
+        return  # check_branch_name refuses it
+    remote = name.split("/", 1)[0]
+    if "/" in name and (git.config_get(_key(remote)) is not None
+                        or any(True for _ in git.list_refs(f"refs/hangar/remotes/{remote}/"))):
+        raise InvalidNameError(
+            f"invalid branch name {name!r}: {remote!r} is a remote, so {name!r} names a "
+            f"remote-tracking branch; pick a name that does not start with '{remote}/'")
+
+
 class Remotes:
     """``repo.remote``: manage remotes and move records and data through them."""
 
@@ -50,7 +62,12 @@ class Remotes:
         if not isinstance(name, str) or not _REMOTE_NAME.match(name):
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(_key(name)) is not None:
-            raise AlreadyExistsError(f"remote {name!r} already exists: remove it first or pick another name")
+            raise RemoteExistsError(name)
+        shadowed = sorted(b for b in self._git.list_refs("refs/hangar/heads/") if b.startswith(name + "/"))
+        if shadowed:
+            raise InvalidNameError(
+                f"invalid remote name {name!r}: local branch {shadowed[0]!r} would hide its "
+                f"remote-tracking branches; rename that branch or pick another remote name")
         self._git.config_set(_key(name), address)
         return RemoteInfo(name, address)
 
@@ -72,7 +89,7 @@ class Remotes:
     def _info(self, name: str) -> RemoteInfo:
         address = self._git.config_get(_key(name))
         if address is None:
-            raise NotFoundError(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
+            raise RemoteNotFoundError(name)
         return RemoteInfo(name, address)
 
     def connect(self, name: str) -> Session:

@@ -9,13 +9,15 @@ from typing import Any, Optional
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid
-from ..errors import BranchNotFoundError, HangarError, NotInitializedError, WriterLockError
+from ..errors import (BranchNotFoundError, InvalidArgumentError, NotInitializedError, RepositoryExistsError,
+                      WriterLockError)
 from ..locks import HeldLock
 from ..storage import open_store
-from .checkout import ReaderCheckout, WriterCheckout
+from .checkout import ReaderCheckout
+from .writer import WriterCheckout
 from .fsck import FsckReport, fsck
 from .gc import DEFAULT_GRACE_SECONDS, drop, gc
-from .remotes import Remotes, clone_into
+from .remotes import Remotes, check_branch_not_remote, clone_into
 from .context import BRANCH_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
 from . import diff as _diff, log as _log, merge as _merge, summary as _summary
 
@@ -59,8 +61,7 @@ class Repository:
         """Create the hangar store (and the git repository if needed); returns the path."""
         git = GitRepo.discover(self._path)
         if git is not None and git.config_get(STORE_KEY) and not remove_old:
-            raise HangarError(f"{self._path!r} is already a hangar repository: pass remove_old=True "
-                              f"to start over (this deletes its hangar data)")
+            raise RepositoryExistsError(self._path)
         if git is not None and remove_old:
             _remove_hangar_state(git)
         if git is None:
@@ -79,11 +80,15 @@ class Repository:
     def checkout(self, write: bool = False, *, branch: str = "", commit: str = "") -> Any:
         """A write checkout of a branch, or a read checkout of a branch head or commit."""
         ctx = self.ctx
+        if type(write) is not bool:
+            raise InvalidArgumentError(f"write must be True or False, not {write!r}: name a branch "
+                                       f"with branch=, as in repo.checkout(branch={write!r})")
         if write:
             if commit:
-                raise HangarError("a write checkout works on a branch head: pass branch=, not commit=")
+                raise InvalidArgumentError("a write checkout works on a branch head: pass branch=, not commit=")
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
+            check_branch_not_remote(ctx.git, name)
             if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and self.list_branches(remotes=False):
                 raise BranchNotFoundError(name)
             co = WriterCheckout(ctx, name)
@@ -114,6 +119,7 @@ class Repository:
         git = self.ctx.git
         if base_commit is None:
             base_commit = git.get_ref(f"refs/hangar/heads/{self.ctx.default_branch}")
+        check_branch_not_remote(git, name)
         return branches.create_branch(git, name, base_commit)
 
     def remove_branch(self, name: str, *, force_delete: bool = False) -> branches.BranchHead:

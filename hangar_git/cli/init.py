@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
-from ..errors import AlreadyExistsError
+from ..errors import RepositoryExistsError
 from .common import State, git_root, pass_state
 
 
@@ -56,7 +56,7 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
     repo = Repository(target, exists=False)
     if repo.initialized and not remove_old:
-        raise AlreadyExistsError(
+        raise RepositoryExistsError(
             f"{target!r} is already a hangar repository: pass --remove-old to start over "
             f"(this deletes its hangar branches and data)")
     repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
