@@ -5,19 +5,31 @@ package (the ``git hangar serve`` process) do not pay for all of it.
 """
 from typing import Any
 
-from .errors import (AlreadyExistsError, BranchNotFoundError, ColumnNotFoundError, CommitNotFoundError,
-                     DirtyStagingError, HangarError, IntegrityError, InvalidNameError, MergeConflictError,
-                     MissingDataError, NonFastForwardError, NotFoundError, NothingToCommitError,
-                     NotInitializedError, PermissionDeniedError, ProtocolError, RemoteError,
-                     SampleNotFoundError, SchemaError, WriterLockError)
+from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError, BranchNotFoundError,
+                     BranchRemovalError, CheckoutClosedError, ColumnExistsError, ColumnNotFoundError,
+                     CommitNotFoundError, ConflictError, ConnectionClosed, DirtyStagingError,
+                     HangarError, HostKeyError, ImportFormatError, IntegrityError, InvalidAddressError,
+                     InvalidArgumentError, InvalidKeyError, InvalidNameError, MergeConflictError,
+                     MetadataNotFoundError, MissingDataError, NoCommitsError, NonFastForwardError,
+                     NotFoundError, NotInitializedError, NothingStagedError, NothingToCommitError,
+                     PermissionDeniedError, ProtocolError, ReadOnlyColumnError, RecordFormatError,
+                     RefMovedError, RemoteDataError, RemoteError, RemoteExistsError,
+                     RemoteNotFoundError, RepositoryExistsError, RevisionNotFoundError,
+                     SampleNotFoundError, SchemaError, StateError, StoreFormatError, StoreNotFoundError,
+                     WriterLockError)
 
 __version__ = "0.1.0"
 
-__all__ = ["AlreadyExistsError", "BranchNotFoundError", "ColumnNotFoundError", "CommitNotFoundError",
-           "DirtyStagingError", "HangarError", "IntegrityError", "InvalidNameError",
-           "MergeConflictError", "MissingDataError", "NonFastForwardError", "NotFoundError",
-           "NothingToCommitError", "NotInitializedError", "PermissionDeniedError", "ProtocolError",
-           "RemoteError", "Repository", "SampleNotFoundError", "SchemaError", "WriterLockError",
+__all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "BranchNotFoundError",
+           "BranchRemovalError", "CheckoutClosedError", "ColumnExistsError", "ColumnNotFoundError",
+           "CommitNotFoundError", "ConflictError", "ConnectionClosed", "DirtyStagingError", "HangarError",
+           "HostKeyError", "ImportFormatError", "IntegrityError", "InvalidAddressError", "InvalidArgumentError",
+           "InvalidKeyError", "InvalidNameError", "MergeConflictError", "MetadataNotFoundError", "MissingDataError",
+           "NoCommitsError", "NonFastForwardError", "NotFoundError", "NotInitializedError", "NothingStagedError",
+           "NothingToCommitError", "PermissionDeniedError", "ProtocolError", "ReadOnlyColumnError",
+           "RecordFormatError", "RefMovedError", "RemoteDataError", "RemoteError", "RemoteExistsError",
+           "RemoteNotFoundError", "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError",
+           "SchemaError", "StateError", "StoreFormatError", "StoreNotFoundError", "WriterLockError", "Repository",
            "__version__"]
 
 

@@ -177,6 +177,10 @@ class DirtyStagingError(StateError):
     """An operation needs a clean staging area but there are uncommitted changes."""
 
 
+class BranchRemovalError(StateError):
+    """A branch cannot be removed yet: it is the write branch, or holds unmerged commits."""
+
+
 class NoCommitsError(StateError):
     """The operation needs a commit and there is none yet."""
 

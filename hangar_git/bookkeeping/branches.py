@@ -6,7 +6,7 @@ from typing import Optional
 
 import pygit2
 
-from ..errors import BranchExistsError, BranchNotFoundError, InvalidNameError, NoCommitsError, StateError
+from ..errors import BranchExistsError, BranchNotFoundError, BranchRemovalError, InvalidNameError, NoCommitsError
 from .gitrepo import HEADS, REMOTES, STAGING, GitRepo, Oid, branch_ref
 
 
@@ -59,13 +59,13 @@ def remove_branch(git: GitRepo, name: str, current_write_branch: str, force: boo
     if oid is None:
         raise BranchNotFoundError(name)
     if name == current_write_branch:
-        raise StateError(
+        raise BranchRemovalError(
             f"branch {name!r} is the write branch: `git hangar checkout` another branch first")
     if not force:
         others = [h for b, h in git.list_refs(HEADS).items() if b != name]
         others += list(git.list_refs(REMOTES).values())
         if not any(git.is_ancestor(oid, h) for h in others):
-            raise StateError(
+            raise BranchRemovalError(
                 f"branch {name!r} has commits no other branch contains: merge it first or "
                 f"remove it with force (`git hangar branch -D {name}`)")
     git.set_ref(branch_ref(name), None, expected=oid)
