@@ -17,12 +17,13 @@ from .checkout import ReaderCheckout
 from .writer import WriterCheckout
 from .fsck import FsckReport, fsck
 from .gc import DEFAULT_GRACE_SECONDS, drop, gc
+from .hangar_compat import HangarCompat
 from .remotes import Remotes, check_branch_not_remote, clone_into
 from .context import BRANCH_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
 from . import diff as _diff, log as _log, merge as _merge, summary as _summary
 
 
-class Repository:
+class Repository(HangarCompat):
     """A hangar repository inside a git repository (work tree or bare).
 
     >>> repo = Repository("data")                       # doctest: +SKIP
@@ -89,7 +90,7 @@ class Repository:
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
             check_branch_not_remote(ctx.git, name)
-            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and self.list_branches(remotes=False):
+            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and branches.list_branches(ctx.git):
                 raise BranchNotFoundError(name)
             co = WriterCheckout(ctx, name)
             self._writer = weakref.ref(co)
@@ -127,8 +128,12 @@ class Repository:
         return branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
 
     def list_branches(self, remotes: bool = True) -> list[str]:
-        """Branch names: local ones, then remote-tracking ones as ``origin/master`` (like Hangar)."""
-        return branches.list_branches(self.ctx.git, remotes=remotes)
+        """Branch names, remote-tracking ones as ``origin/master``, sorted (as Hangar sorts);
+        before the first commit, the write branch (``['master']`` right after init)."""
+        names = branches.list_branches(self.ctx.git, remotes=remotes)
+        if not names:
+            return [self.ctx.default_branch]
+        return sorted(names)
 
     def branch_head(self, name: str) -> Oid:
         return branches.branch_head(self.ctx.git, name)
