@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import IntegrityError
@@ -56,9 +57,8 @@ class HangarCompat:
 
     @property
     def version(self) -> str:
-        """The version of hangar-git this repository is opened with."""
-        from .. import __version__
-        return __version__
+        """The version of hangar-git this repository is opened with (the installed one)."""
+        return metadata.version("hangar-git")
 
     @property
     def size_nbytes(self: _Repository) -> int:
