@@ -109,6 +109,25 @@ def test_checkout_write_must_be_a_bool(committed: Repository, write: object) -> 
         assert co.branch_name == "dev"
 
 
+def test_write_checkout_without_a_branch_opens_the_current_head_branch(committed: Repository) -> None:
+    # Hangar 0.5: checkout(write=True) writes to the staging area's HEAD branch, which
+    # the last checkout(write=True, branch=...) moved; a read checkout follows it too
+    committed.create_branch("dev")
+    with committed.checkout(write=True) as co:
+        assert co.branch_name == "master"
+    with committed.checkout(write=True, branch="dev") as co:
+        co["a"][0] = np.full(3, 42.0)
+        dev_head = co.commit("on dev")
+    with committed.checkout(write=True) as co:
+        assert co.branch_name == "dev"
+        assert co.commit_hash == dev_head
+    assert committed.checkout().commit_hash == dev_head
+    with committed.checkout(write=True, branch="master") as co:
+        pass
+    with committed.checkout(write=True) as co:
+        assert co.branch_name == "master"
+
+
 # -- a local branch may not shadow a remote-tracking one -------------------------------
 @pytest.mark.parametrize("name", ["origin/master", "origin/dev/x"])
 def test_branch_named_like_a_remote_tracking_branch_is_refused(committed: Repository,
