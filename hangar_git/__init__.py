@@ -7,34 +7,39 @@ from typing import Any
 
 from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError, BranchNotFoundError,
                      BranchRemovalError, CheckoutClosedError, ColumnExistsError, ColumnNotFoundError,
-                     CommitNotFoundError, ConflictError, ConnectionClosed, DirtyStagingError,
+                     CommitNotFoundError, ConflictError, ConnectionClosed, DatasetKeysError, DirtyStagingError,
                      HangarError, HostKeyError, ImportFormatError, IntegrityError, InvalidAddressError,
                      InvalidArgumentError, InvalidKeyError, InvalidNameError, MergeConflictError,
                      MetadataNotFoundError, MissingDataError, NoCommitsError, NonFastForwardError,
-                     NotFoundError, NotInitializedError, NothingStagedError, NothingToCommitError,
-                     PermissionDeniedError, ProtocolError, ReadOnlyColumnError, RecordFormatError,
-                     RefMovedError, RemoteDataError, RemoteError, RemoteExistsError,
+                     NotFoundError, NotInitializedError, NotPicklableError, NothingStagedError,
+                     NothingToCommitError, PermissionDeniedError, ProtocolError, ReadOnlyColumnError,
+                     RecordFormatError, RefMovedError, RemoteDataError, RemoteError, RemoteExistsError,
                      RemoteNotFoundError, RepositoryExistsError, RevisionNotFoundError,
                      SampleNotFoundError, SchemaError, StateError, StoreFormatError, StoreNotFoundError,
-                     WriterLockError)
+                    WriterLockError)
 
 __version__ = "0.1.0"
 
 __all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "BranchNotFoundError",
            "BranchRemovalError", "CheckoutClosedError", "ColumnExistsError", "ColumnNotFoundError",
-           "CommitNotFoundError", "ConflictError", "ConnectionClosed", "DirtyStagingError", "HangarError",
-           "HostKeyError", "ImportFormatError", "IntegrityError", "InvalidAddressError", "InvalidArgumentError",
-           "InvalidKeyError", "InvalidNameError", "MergeConflictError", "MetadataNotFoundError", "MissingDataError",
-           "NoCommitsError", "NonFastForwardError", "NotFoundError", "NotInitializedError", "NothingStagedError",
+           "CommitNotFoundError", "ConflictError", "ConnectionClosed", "DatasetKeysError", "DirtyStagingError",
+           "HangarError", "HostKeyError", "ImportFormatError", "IntegrityError", "InvalidAddressError",
+           "InvalidArgumentError", "InvalidKeyError", "InvalidNameError", "MergeConflictError",
+           "MetadataNotFoundError", "MissingDataError", "NoCommitsError", "NonFastForwardError",
+           "NotFoundError", "NotInitializedError", "NotPicklableError", "NothingStagedError",
            "NothingToCommitError", "PermissionDeniedError", "ProtocolError", "ReadOnlyColumnError",
            "RecordFormatError", "RefMovedError", "RemoteDataError", "RemoteError", "RemoteExistsError",
-           "RemoteNotFoundError", "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError",
-           "SchemaError", "StateError", "StoreFormatError", "StoreNotFoundError", "WriterLockError", "Repository",
-           "__version__"]
+           "RemoteNotFoundError", "RepositoryExistsError", "RevisionNotFoundError",
+           "SampleNotFoundError", "SchemaError", "StateError", "StoreFormatError",
+           "StoreNotFoundError", "WriterLockError", "Repository", "make_numpy_dataset",
+           "make_torch_dataset", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Repository":
         from .api.repository import Repository
         return Repository
+    if name in ("make_numpy_dataset", "make_torch_dataset"):
+        from .api import dataset
+        return getattr(dataset, name)
     raise AttributeError(f"module 'hangar_git' has no attribute {name!r}")

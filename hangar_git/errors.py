@@ -72,6 +72,18 @@ class SampleNotFoundError(NotFoundError):
         super().__init__(f"column {column!r} has no sample with key {key!r}")
 
 
+class DatasetKeysError(NotFoundError, ValueError):
+    """Keys given to a dataset are not in every one of its columns (also a ValueError, as
+    Hangar 0.5's dataloaders raised)."""
+
+    def __init__(self, missing: dict) -> None:
+        self.missing = missing
+        shown = "; ".join(f"column {c!r}: {', '.join(repr(k) for k in ks[:5])}"
+                          + (f" (+{len(ks) - 5} more)" if len(ks) > 5 else "") for c, ks in missing.items())
+        super().__init__(f"keys not in every column of the dataset: {shown}; pass keys that all "
+                         f"columns hold (keys=None takes the keys they share)")
+
+
 class MetadataNotFoundError(NotFoundError):
     def __init__(self, key: str) -> None:
         self.key = key
@@ -196,6 +208,11 @@ class CheckoutClosedError(PermissionDeniedError):
 
 class ReadOnlyColumnError(PermissionDeniedError, TypeError):
     """Item assignment into a column of a read checkout (TypeError, as in Hangar)."""
+
+
+class NotPicklableError(PermissionDeniedError, TypeError):
+    """A write checkout, or a column of one, was pickled: its writer lock belongs to its
+    process (a TypeError, as pickle raises for what it cannot pickle)."""
 
 
 class WriterLockError(PermissionDeniedError):

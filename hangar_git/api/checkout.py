@@ -166,6 +166,13 @@ class ReaderCheckout(Checkout):
         self._load(ctx.git.commit_info(commit).tree)
         self._warn_remote_references()
 
+    def __reduce__(self) -> tuple:
+        """A pickle names the repository, commit and branch; it reopens in the receiving
+        process (see :mod:`.reopen`)."""
+        from . import reopen
+        self._check_open()
+        return reopen.reader, (self._ctx.git.git_dir, self.commit_hash, self.branch_name)
+
     def __repr__(self) -> str:
         return ("Hangar ReaderCheckout\n    Writer       : False\n"
                 f"    Commit Hash  : {self.commit_hash}\n    Num Columns  : {len(self.columns)}\n"

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, S
 
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
-from ..errors import IntegrityError, InvalidKeyError, MissingDataError, SampleNotFoundError
+from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
 
 if TYPE_CHECKING:
@@ -53,6 +53,18 @@ class ColumnReads:
         self._recs = records
         if records is not None:
             records.on_load = lambda shard: self._co._store.warm(shard.values())
+
+    def __reduce__(self) -> tuple:
+        """A column of a read checkout pickles as its checkout's names and its own; it
+        reopens in the receiving process (see :mod:`.reopen`)."""
+        from . import reopen
+        co = self._co
+        if co.is_writer:
+            raise NotPicklableError(
+                f"column {self._name!r} of a write checkout cannot be pickled (the writer lock "
+                f"stays in its process): commit, then pass a column of repo.checkout() instead")
+        co._check_open()
+        return reopen.column, (co._ctx.git.git_dir, co.commit_hash, co.branch_name, self._name)
 
     # -- description ----------------------------------------------------------
     @property

@@ -11,7 +11,7 @@ from ..bookkeeping.records import ColumnSchema, check_name
 from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.writer import write_column, write_root
 from ..errors import (ColumnExistsError, ColumnNotFoundError, DirtyStagingError, NothingStagedError,
-                      NothingToCommitError, RefMovedError, SchemaError, WriterLockError)
+                      NotPicklableError, NothingToCommitError, RefMovedError, SchemaError, WriterLockError)
 from ..faults import checkpoint
 from ..locks import HeldLock
 from .checkout import Checkout
@@ -255,6 +255,11 @@ class WriterCheckout(Checkout):
         finally:
             self.closed = True
             self._lock.release()
+
+    def __reduce__(self) -> tuple:
+        raise NotPicklableError(
+            "a write checkout cannot be pickled (the writer lock stays in its process): "
+            "commit, then pass repo.checkout() or its columns to other processes")
 
     def __repr__(self) -> str:
         return ("Hangar WriterCheckout\n    Writer       : True\n"
