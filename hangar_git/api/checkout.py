@@ -127,6 +127,14 @@ class Checkout:
     def items(self) -> list[tuple[str, Column]]:
         return self.columns.items()
 
+    @property
+    def diff(self) -> Any:
+        """Hangar's differ: ``co.diff.branch(name)``, ``co.diff.commit(digest)``; a write
+        checkout adds ``status()`` and ``staged()`` (see :mod:`.checkout_diff`)."""
+        from .checkout_diff import ReaderUserDiff, WriterUserDiff
+        self._check_open()
+        return (WriterUserDiff if self.is_writer else ReaderUserDiff)(self)
+
     def log(self, *, return_contents: bool = False, show_time: bool = False,
             show_user: bool = False) -> Optional[dict]:
         """The history of this checkout's commit, as ``repo.log`` prints or returns it."""
