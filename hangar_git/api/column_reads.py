@@ -64,7 +64,8 @@ class ColumnReads:
                 f"column {self._name!r} of a write checkout cannot be pickled (the writer lock "
                 f"stays in its process): commit, then pass a column of repo.checkout() instead")
         co._check_open()
-        return reopen.column, (co._ctx.git.git_dir, co.commit_hash, co.branch_name, self._name)
+        return reopen.column, (co._ctx.git.git_dir, getattr(co, "commit_hash"), getattr(co, "branch_name"),
+                               self._name)
 
     # -- description ----------------------------------------------------------
     @property
