@@ -141,10 +141,10 @@ class ColumnReads:
                               f"read: {exc}", expected=digest)
 
     # -- single lookups ---------------------------------------------------------
-    def _digest(self, e: str) -> Optional[str]:
+    def _digest(self, e: str, warm: bool = True) -> Optional[str]:
         digest = self._changes.get(e, _MISSING)
         if digest is _MISSING:
-            return self._records.get(e) if self._records is not None else None
+            return self._records.get(e, warm) if self._records is not None else None
         return digest  # type: ignore[return-value]
 
     def __getitem__(self, key: Key) -> Any:
@@ -319,7 +319,7 @@ def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, 
     for col, key in pairs:
         col._co._check_open()
         try:
-            digest = col._digest(enc(key))
+            digest = col._digest(enc(key), warm=False)  # read_many locates just these
         except InvalidKeyError:
             if except_missing:
                 raise

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..errors import DatasetKeysError, InvalidArgumentError, NotPicklableError
+from ..errors import DatasetKeysError, InvalidArgumentError, NotPicklableError, SampleNotFoundError
 from .column_reads import read_samples
 from .columns import Column, NdarrayColumn
 
@@ -104,24 +104,52 @@ class ColumnGroup:
     def samples(self, indices: Sequence[int]) -> list[Any]:
         """:meth:`sample` of several indices, read from the store in one batch."""
         keys = [self.keys[i] for i in indices]
-        cols = self.columns
-        values = read_samples([(col, k) for col in cols for k in keys], except_missing=True)
-        n = len(keys)
-        return [self._type(*values[i::n]) for i in range(n)]
+        columns = self._read(keys)
+        return [self._type(*values) for values in zip(*columns)]
 
     def stacked(self, indices: Sequence[int]) -> tuple:
         """A batch: per column, fixed-shape arrays stacked into one array; other values
         (text, bytes, variable-shape arrays) in a list."""
         keys = [self.keys[i] for i in indices]
-        cols = self.columns
-        values = read_samples([(col, k) for col in cols for k in keys], except_missing=True)
-        n = len(keys)
         out = []
-        for j, col in enumerate(cols):
-            part = values[j * n:(j + 1) * n]
+        for col, values in zip(self.columns, self._read(keys)):
             fixed = isinstance(col, NdarrayColumn) and not col.schema.variable_shape
-            out.append(np.stack(part) if fixed and part else part)
+            out.append(values if isinstance(values, np.ndarray) or not fixed or not values else np.stack(values))
         return self._type(*out)
+
+    def _read(self, keys: list[Any]) -> list[Any]:
+        """Per column, the values of ``keys``: a block of rows where :func:`gathered` applies,
+        else a list (the columns left over read in one batched store read)."""
+        cols = self.columns
+        out: list[Any] = [gathered(col, keys) for col in cols]
+        rest = [j for j, values in enumerate(out) if values is None]
+        if rest:
+            values = read_samples([(cols[j], k) for j in rest for k in keys], except_missing=True)
+            n = len(keys)
+            for i, j in enumerate(rest):
+                out[j] = values[i * n:(i + 1) * n]
+        return out
+
+
+def gathered(col: Column, keys: list[Any]) -> Optional[np.ndarray]:
+    """The fixed-shape arrays of int ``keys`` as one block of rows, found through the
+    column's sorted key index and gathered from the store's chunks; None where this does
+    not apply (other columns or keys, staged changes)."""
+    if not isinstance(col, NdarrayColumn) or not col._gatherable or col._changes or col._records is None:
+        return None
+    if not keys or not all(type(k) is int and -(1 << 63) <= k < (1 << 63) for k in keys):
+        return None
+    col._co._check_open()
+    index = col._records.int_index()
+    if index is None:
+        return None
+    sorted_keys, digests = index
+    wanted = np.array(keys, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    absent = np.flatnonzero(sorted_keys[at] != wanted)
+    if len(absent):
+        raise SampleNotFoundError(col.name, keys[int(absent[0])])
+    return col._gather_block(keys, digests[at], local=False)[1]
 
 
 def _choose_keys(cols: list[Column], keys: Optional[Sequence[Any]], index_range: Optional[slice]) -> list[Any]:
@@ -136,9 +164,9 @@ def _choose_keys(cols: list[Column], keys: Optional[Sequence[Any]], index_range:
         if missing:
             raise DatasetKeysError(missing)
     else:
-        chosen = list(cols[0].keys(local=cols[0].contains_remote_references))
+        chosen = _local_keys(cols[0])
         for col in cols[1:]:
-            held = set(col.keys(local=col.contains_remote_references))
+            held = set(_local_keys(col))
             chosen = [k for k in chosen if k in held]
     if index_range is not None:
         if not isinstance(index_range, slice):
@@ -148,6 +176,17 @@ def _choose_keys(cols: list[Column], keys: Optional[Sequence[Any]], index_range:
         raise InvalidArgumentError("the dataset would hold no samples: its columns share no keys "
                                    "whose data is on this machine (`git hangar fetch-data` fetches data)")
     return chosen
+
+
+def _local_keys(col: Column) -> list[Any]:
+    """Keys of ``col`` whose data is on this machine: sorted, from the key index, where
+    every key is an int; else in record order."""
+    local = col.contains_remote_references
+    if not local and not col._changes and col._records is not None:
+        index = col._records.int_index()
+        if index is not None:
+            return index[0].tolist()
+    return list(col.keys(local=local))
 
 
 class NumpyDataset:

@@ -192,13 +192,15 @@ def test_numpy_bad_batch_size(training: Repository, bad: object) -> None:
         make_numpy_dataset(training.checkout()["names"], batch_size=bad)  # type: ignore[arg-type]
 
 
-def test_numpy_batches_are_one_store_read_each(training: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_numpy_batches_are_batched_store_reads(training: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per batch: each fixed-shape column one gather of its rows from the store's chunks,
+    the other columns together one read_many; no single reads."""
     co = training.checkout()
-    ds = make_numpy_dataset([co["images"], co["labels"]], batch_size=100)
+    ds = make_numpy_dataset([co["images"], co["labels"], co["names"]], batch_size=100)
     store = co._store
-    calls = {"read": 0, "read_many": 0}
+    calls = {"read": 0, "read_many": 0, "gather": 0}
     inside = []
-    real_read, real_many = store.read, store.read_many
+    real_read, real_many, real_gather = store.read, store.read_many, store.gather
 
     def read(digest):  # type: ignore[no-untyped-def]
         calls["read"] += not inside  # single reads the dataset makes, not the batch's own
@@ -212,10 +214,40 @@ def test_numpy_batches_are_one_store_read_each(training: Repository, monkeypatch
         finally:
             inside.pop()
 
+    def gather(raws, itemsize):  # type: ignore[no-untyped-def]
+        calls["gather"] += 1
+        return real_gather(raws, itemsize)
+
     monkeypatch.setattr(store, "read", read)
     monkeypatch.setattr(store, "read_many", read_many)
-    assert sum(len(b.labels) for b in ds) == 300
-    assert calls == {"read": 0, "read_many": 3}
+    monkeypatch.setattr(store, "gather", gather)
+    batches = list(ds)
+    assert sum(len(b.labels) for b in batches) == 300
+    assert calls == {"read": 0, "read_many": 3, "gather": 6}
+    for b in batches:  # and the gathered rows are the right ones
+        assert (b.images == (b.labels % 256).astype(np.uint8)[:, None, None]).all()
+        assert b.names == [f"n{i}" for i in b.labels]
+
+
+def test_gathered_batches_with_absent_keys_and_str_keys(repo: Repository) -> None:
+    with repo.checkout(write=True) as co:
+        x = co.add_ndarray_column("x", prototype=np.zeros(2, dtype=np.int64))
+        y = co.add_ndarray_column("y", prototype=np.zeros(2, dtype=np.int64))
+        for i in range(20):
+            x[i] = np.array([i, -i])
+            y[f"k{i}"] = np.array([i, i])
+        co.commit("int and str keys")
+    co = repo.checkout()
+    ds = make_torch_dataset(co["x"])
+    assert ds.keys == list(range(20))  # int keys come sorted
+    batch = ds.__getitems__([3, 1, 2])
+    assert [tuple(s.x) for s in batch] == [(3, -3), (1, -1), (2, -2)]
+    by_name = make_numpy_dataset(co["y"], batch_size=5, shuffle=False)
+    assert sum(len(b.y) for b in by_name) == 20
+    missing = make_torch_dataset(co["x"])
+    missing.group.keys.append(99)  # a key no record has: named, not a wrong row
+    with pytest.raises(KeyError, match="99"):
+        missing.__getitems__([0, 20])
 
 
 # -- a million rows (--slow) --------------------------------------------------------
