@@ -1,7 +1,8 @@
 """Store throughput on a local folder and on S3, each beside raw TileDB VFS I/O of the same bytes.
 
 Small rows (uint8[117], written one ``put_new`` each and one flush, read back
-with one ``read_many`` from a fresh store object) and 4 MiB float32 arrays
+with one ``read_many`` from a fresh store object, and with one ``gather`` into one
+array, the bulk path of datasets and multi-key reads) and 4 MiB float32 arrays
 (the same), against writing and reading the same bytes with ``tiledb.VFS``
 directly: the rows as one file, each array as its own file. The S3 server is
 ``rclone serve s3`` on 127.0.0.1 over a temp folder, started as the tests
@@ -40,7 +41,7 @@ def measure(uri: str, n_rows: int, n_arrays: int) -> dict[str, float]:
     """MB/s of store and raw VFS writes and reads under ``uri`` (run in a fresh process)."""
     import tiledb
 
-    from hangar_git.storage import Digest, ndarray_meta, open_store
+    from hangar_git.storage import Digest, digests_to_raw, ndarray_meta, open_store
 
     rng = np.random.default_rng(0)
     rows = rng.integers(0, 256, size=(n_rows, ROW), dtype=np.uint8)
@@ -61,8 +62,15 @@ def measure(uri: str, n_rows: int, n_arrays: int) -> dict[str, float]:
             fresh = open_store(f"{uri}/store-{kind}")
             assert sum(b.nbytes for _, _, b in fresh.read_many(digests)) == nbytes * 1e6
             fresh.close()
+        def gather() -> None:  # the bulk read of same-sized rows (datasets, multi-key reads)
+            fresh = open_store(f"{uri}/store-{kind}")
+            got, found = fresh.gather(digests_to_raw(digests), ROW)
+            assert found.all() and got.nbytes == nbytes * 1e6
+            fresh.close()
         out[f"{kind} store write"] = nbytes / _secs(write)
         out[f"{kind} store read"] = nbytes / _secs(read)
+        if kind == "rows":
+            out["rows store gather"] = nbytes / _secs(gather)
         store.close()
         blobs = [rows.tobytes()] if kind == "rows" else [a.tobytes() for a in items]
         raw = f"{uri}/raw-{kind}"
@@ -95,9 +103,12 @@ def _in_child(uri: str, n_rows: int, n_arrays: int, env: dict[str, str]) -> dict
 
 def _figures(where: str, n_rows: int, n_arrays: int, got: dict[str, float], target: str) -> list[Figure]:
     label = {"rows": f"{n_rows:,} x uint8[{ROW}]", "arrays": f"{n_arrays} x {ARRAY_MIB} MiB float32"}
-    return [Figure(f"store {op} {label[kind]} ({where})", got[f"{kind} store {op}"], "MB/s",
-                   f"raw VFS {op}, same bytes", got[f"{kind} raw {op}"], target)
-            for kind in ("rows", "arrays") for op in ("write", "read")]
+    figures = [Figure(f"store {op} {label[kind]} ({where})", got[f"{kind} store {op}"], "MB/s",
+                      f"raw VFS {op}, same bytes", got[f"{kind} raw {op}"], target)
+               for kind in ("rows", "arrays") for op in ("write", "read")]
+    figures.insert(2, Figure(f"store gather {label['rows']} into one array ({where})", got["rows store gather"],
+                             "MB/s", "raw VFS read, same bytes", got["rows raw read"], target))
+    return figures
 
 
 def run(quick: bool = False) -> list[Figure]:

@@ -7,31 +7,33 @@ from typing import Any
 
 from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError, BranchNotFoundError,
                      BranchRemovalError, CheckoutClosedError, ColumnExistsError, ColumnNotFoundError,
-                     CommitNotFoundError, ConflictError, ConnectionClosed, DatasetKeysError, DirtyStagingError,
-                     HangarError, HostKeyError, ImportFormatError, IntegrityError, InvalidAddressError,
-                     InvalidArgumentError, InvalidKeyError, InvalidNameError, MergeConflictError,
-                     MetadataNotFoundError, MissingDataError, NoCommitsError, NonFastForwardError,
-                     NotFoundError, NotInitializedError, NotPicklableError, NothingStagedError,
-                     NothingToCommitError, PermissionDeniedError, ProtocolError, ReadOnlyColumnError,
-                     RecordFormatError, RefMovedError, RemoteDataError, RemoteError, RemoteExistsError,
-                     RemoteNotFoundError, RepositoryExistsError, RevisionNotFoundError,
-                     SampleNotFoundError, SchemaError, StateError, StoreFormatError, StoreNotFoundError,
-                    WriterLockError)
+                     CommitNotFoundError, ConflictError, ConnectionClosed, DatasetKeysError,
+                     DirtyStagingError, HangarError, HostKeyError, ImportFormatError, IntegrityError,
+                     InvalidAddressError, InvalidArgumentError, InvalidKeyError, InvalidNameError,
+                     MergeConflictError, MetadataNotFoundError, MissingDataError, NoCommitsError,
+                     NonFastForwardError, NotFoundError, NotInitializedError, NotPicklableError,
+                     NothingStagedError, NothingToCommitError, PermissionDeniedError, ProtocolError,
+                     ReadOnlyColumnError, RecordFormatError, RefMovedError, RegistrationNotFoundError,
+                     RemoteDataError, RemoteError, RemoteExistsError, RemoteNotFoundError,
+                     RepositoryExistsError, RevisionNotFoundError, SampleNotFoundError, SchemaError,
+                     SharedStoreError, StateError, StoreFormatError, StoreInUseError, StoreNotFoundError,
+                     StoreUnreachableError, WriterLockError)
 
 __version__ = "0.1.0"
 
 __all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "BranchNotFoundError",
            "BranchRemovalError", "CheckoutClosedError", "ColumnExistsError", "ColumnNotFoundError",
-           "CommitNotFoundError", "ConflictError", "ConnectionClosed", "DatasetKeysError", "DirtyStagingError",
-           "HangarError", "HostKeyError", "ImportFormatError", "IntegrityError", "InvalidAddressError",
-           "InvalidArgumentError", "InvalidKeyError", "InvalidNameError", "MergeConflictError",
-           "MetadataNotFoundError", "MissingDataError", "NoCommitsError", "NonFastForwardError",
-           "NotFoundError", "NotInitializedError", "NotPicklableError", "NothingStagedError",
-           "NothingToCommitError", "PermissionDeniedError", "ProtocolError", "ReadOnlyColumnError",
-           "RecordFormatError", "RefMovedError", "RemoteDataError", "RemoteError", "RemoteExistsError",
-           "RemoteNotFoundError", "RepositoryExistsError", "RevisionNotFoundError",
-           "SampleNotFoundError", "SchemaError", "StateError", "StoreFormatError",
-           "StoreNotFoundError", "WriterLockError", "Repository", "make_numpy_dataset",
+           "CommitNotFoundError", "ConflictError", "ConnectionClosed", "DatasetKeysError",
+           "DirtyStagingError", "HangarError", "HostKeyError", "ImportFormatError", "IntegrityError",
+           "InvalidAddressError", "InvalidArgumentError", "InvalidKeyError", "InvalidNameError",
+           "MergeConflictError", "MetadataNotFoundError", "MissingDataError", "NoCommitsError",
+           "NonFastForwardError", "NotFoundError", "NotInitializedError", "NotPicklableError",
+           "NothingStagedError", "NothingToCommitError", "PermissionDeniedError", "ProtocolError",
+           "ReadOnlyColumnError", "RecordFormatError", "RefMovedError", "RegistrationNotFoundError",
+           "RemoteDataError", "RemoteError", "RemoteExistsError", "RemoteNotFoundError",
+           "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError", "SchemaError",
+           "SharedStoreError", "StateError", "StoreFormatError", "StoreInUseError", "StoreNotFoundError",
+           "StoreUnreachableError", "WriterLockError", "Repository", "make_numpy_dataset",
            "make_torch_dataset", "__version__"]
 
 

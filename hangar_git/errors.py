@@ -105,6 +105,20 @@ class MissingDataError(HangarError, FileNotFoundError):
         return str(self.args[0])
 
 
+class StoreNotFoundError(NotFoundError, FileNotFoundError):
+    """The data store a repository is configured with does not exist."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(
+            f"no hangar data store at {uri!r}: check the repository's `hangar.store` setting "
+            f"(`git config hangar.store`), or run `git hangar init` to create one")
+
+
+class RegistrationNotFoundError(NotFoundError):
+    """No repository by that name is registered in the store (``gc --forget``)."""
+
+
 # -- already exists ----------------------------------------------------------
 class AlreadyExistsError(HangarError):
     """A thing with that name already exists."""
@@ -131,9 +145,9 @@ class ColumnExistsError(AlreadyExistsError, LookupError):
 
 
 class RepositoryExistsError(AlreadyExistsError):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, option: str = "remove_old=True") -> None:
         self.path = path
-        super().__init__(f"{path!r} is already a hangar repository: pass remove_old=True "
+        super().__init__(f"{path!r} is already a hangar repository: pass {option} "
                          f"to start over (this deletes its hangar data)")
 
 
@@ -195,6 +209,22 @@ class BranchRemovalError(StateError):
 
 class NoCommitsError(StateError):
     """The operation needs a commit and there is none yet."""
+
+
+class SharedStoreError(StateError):
+    """gc cannot see a repository registered as a user of the store, so it would not know
+    what that repository still needs (a RuntimeError, like every state error)."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        self.label, self.reason = label, reason
+        super().__init__(
+            f"gc refused: the data store is also used by {label} ({reason}), so gc cannot tell "
+            f"what it still needs; run gc where that repository can be seen, or if it is gone "
+            f"for good: `git hangar gc --forget {label}`")
+
+
+class StoreInUseError(StateError):
+    """A repository that still uses the store cannot be unregistered from it."""
 
 
 # -- locked / read-only --------------------------------------------------------
@@ -272,15 +302,6 @@ class IntegrityError(HangarError):
         super().__init__(message)
 
 
-class StoreNotFoundError(HangarError, FileNotFoundError):
-    """No hangar store at the URI a repository names."""
-
-    def __init__(self, uri: str) -> None:
-        super().__init__(f"no hangar store at {uri}: check the repository's hangar.store setting "
-                         f"(git config hangar.store), or run `git hangar init`")
-        self.uri = uri
-
-
 class StoreFormatError(IntegrityError):
     """The store at a URI was written in a layout this version does not read."""
 
@@ -302,6 +323,17 @@ class RecordFormatError(IntegrityError):
 
 class RemoteError(HangarError):
     """A remote could not be reached, refused a request, or broke the protocol."""
+
+
+class StoreUnreachableError(RemoteError, ConnectionError):
+    """The data store's server could not be reached or refused the request."""
+
+    def __init__(self, uri: str, detail: str) -> None:
+        self.uri, self.detail = uri, detail
+        super().__init__(
+            f"cannot reach the data store at {uri}: {detail}; check that its server is up and the "
+            f"repository's S3 settings (`git config --get-regexp hangar.s3`, TILEDB_VFS_S3_* and AWS_* "
+            f"in the environment)")
 
 
 class RemoteDataError(RemoteError):

@@ -6,9 +6,8 @@ and each import is checked against the rules below:
 * third-party libraries stay inside the layer that wraps them: click in
   cli/, paramiko in transport/, pygit2 in bookkeeping/, tiledb and blosc2 in
   storage/;
-* imports between layers flow downward: storage and bookkeeping import
-  nothing from transport/api/cli; transport nothing from api/cli; api
-  nothing from cli;
+* imports between layers flow downward, storage -> bookkeeping -> core ->
+  transport -> api -> cli: each imports nothing from the layers after it;
 * below cli/, nothing imports from the package root (``hangar_git/__init__``
   re-exports the api, so ``from hangar_git import Repository`` in storage
   would be an upward import in disguise).  Top-level modules such as
@@ -27,7 +26,7 @@ import pytest
 
 PACKAGE = "hangar_git"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
-LAYERS = ("storage", "bookkeeping", "transport", "api", "cli")
+LAYERS = ("storage", "bookkeeping", "core", "transport", "api", "cli")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +67,9 @@ RULES = [
     Rule("paramiko-only-in-transport", others("transport"), ("paramiko",)),
     Rule("pygit2-only-in-bookkeeping", others("bookkeeping"), ("pygit2",)),
     Rule("tiledb-blosc2-only-in-storage", others("storage"), ("tiledb", "blosc2")),
-    Rule("storage-imports-no-upper-layer", ("storage",), pkg("transport", "api", "cli")),
-    Rule("bookkeeping-imports-no-upper-layer", ("bookkeeping",), pkg("transport", "api", "cli")),
+    Rule("storage-imports-no-upper-layer", ("storage",), pkg("bookkeeping", "core", "transport", "api", "cli")),
+    Rule("bookkeeping-imports-no-upper-layer", ("bookkeeping",), pkg("core", "transport", "api", "cli")),
+    Rule("core-imports-no-upper-layer", ("core",), pkg("transport", "api", "cli")),
     Rule("transport-imports-no-api-or-cli", ("transport",), pkg("api", "cli")),
     Rule("api-imports-no-cli", ("api",), pkg("cli")),
 ]
@@ -180,6 +180,8 @@ PLANTED = {
     ),
     "bookkeeping/__init__.py": "",
     "bookkeeping/ok.py": "import pygit2\nfrom ..storage import bad\n",
+    "core/__init__.py": "",
+    "core/repostore.py": "from ..bookkeeping import ok\nfrom ..transport import ssh\n",
     "transport/__init__.py": "",
     "transport/ssh.py": "import paramiko.client\nfrom . import ssh\n",
     "api/__init__.py": "from .. import cli\n",
@@ -197,6 +199,7 @@ EXPECTED = {
         "hangar_git/storage/bad.py:6 imports hangar_git.transport.ssh",
     ],
     "bookkeeping-imports-no-upper-layer": [],
+    "core-imports-no-upper-layer": ["hangar_git/core/repostore.py:2 imports hangar_git.transport.ssh"],
     "transport-imports-no-api-or-cli": [],
     "api-imports-no-cli": ["hangar_git/api/__init__.py:1 imports hangar_git.cli"],
 }

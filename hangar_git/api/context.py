@@ -5,12 +5,13 @@ import os
 from typing import Optional
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..storage import ObjectStore, open_store
+from ..core.repostore import HANGAR_DIR, STORE_KEY, configured_store, open_repo_store, register, registration, store_uri
+from ..storage import ObjectStore, registry
 
-STORE_KEY = "hangar.store"
 USER_NAME_KEY = "hangar.username"
 USER_EMAIL_KEY = "hangar.useremail"
 BRANCH_KEY = "hangar.branch"
+__all__ = ["BRANCH_KEY", "HANGAR_DIR", "STORE_KEY", "USER_EMAIL_KEY", "USER_NAME_KEY", "RepoContext"]
 
 
 class RepoContext:
@@ -18,23 +19,36 @@ class RepoContext:
 
     def __init__(self, git: GitRepo) -> None:
         self.git = git
-        self.hangar_dir = os.path.join(git.git_dir, "hangar")
+        self.hangar_dir = os.path.join(git.git_dir, HANGAR_DIR)
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
         self.presence = PresenceCache(os.path.join(self.hangar_dir, "present-trees"))
 
     @property
+    def store_setting(self) -> str:
+        """``hangar.store`` as saved: a URI, an absolute path or a path relative to the git dir."""
+        return configured_store(self.git)
+
+    @property
     def store_uri(self) -> str:
-        uri = self.git.config_get(STORE_KEY)
-        assert uri is not None
-        return uri
+        """Where the store is (relative settings resolved against the git common dir)."""
+        return store_uri(self.git)
 
     @property
     def store(self) -> ObjectStore:
+        """The data store (never created here: StoreNotFoundError if it is missing)."""
         if self._store is None:
-            self._store = open_store(self.store_uri,
-                                     durable=self.git.durable)
+            self._store = open_repo_store(self.git, register_here=False)
         return self._store
+
+    def registration(self) -> registry.RepoEntry:
+        """This repository's entry in its store's registry."""
+        return registration(self.git)
+
+    def register(self, check: bool = False) -> bool:
+        """Record in the store that this repository uses it (once per place and store;
+        ``check`` also makes sure the entry is still there); True if it wrote the entry."""
+        return register(self.git, self.store_uri, check=check)
 
     def reset_store(self) -> None:
         """Forget cached store state (after another process changed it)."""

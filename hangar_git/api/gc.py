@@ -1,13 +1,15 @@
 """gc and drop: free store space no commit needs, or that a remote is confirmed to hold."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.transfer import history_digests, referenced_digests
 from ..transport.push import remote_missing
-from ..errors import RemoteDataError
+from ..errors import RemoteDataError, SharedStoreError
 from ..storage import Digest
+from . import sharing
 from .context import RepoContext
 
 DEFAULT_GRACE_SECONDS = 3600.0
@@ -18,14 +20,45 @@ def all_referenced(git: GitRepo) -> set[str]:
     return set(history_digests(git, list(git.list_refs(HANGAR_NS + "/").values())))
 
 
-def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type: ignore[no-untyped-def]
-    """Remove stored objects no commit references and that are older than the grace period."""
+@dataclass
+class GcResult:
+    """What gc removed and kept, and which other repositories sharing the store it kept
+    data for (``shared_with``) or found no longer use it (``forgotten``)."""
+
+    removed: int = 0
+    removed_bytes: int = 0
+    kept: int = 0
+    shared_with: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+
+
+def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
+       forget: Sequence[str] = ()) -> GcResult:
+    """Remove stored objects that no repository using the store references and that are
+    older than the grace period.
+
+    Every repository registered in the store counts; ``forget`` first unregisters
+    repositories that are gone for good. Raises SharedStoreError, removing nothing,
+    when a registered repository cannot be seen.
+    """
+    store = ctx.store  # StoreNotFoundError if missing: gc never makes a store
+    ctx.register(check=True)
+    forgotten = [label for name in forget for label in sharing.forget(ctx, name)]
+    users = sharing.store_users(ctx)
+    unseen = [u for u in users if u.state == "unseen"]
+    if unseen:
+        raise SharedStoreError(unseen[0].entry.label, unseen[0].reason)
     live = all_referenced(ctx.git)
-    result = ctx.store.rewrite(lambda d: d in live, grace_seconds=grace_seconds,  # type: ignore[attr-defined]
-                               force=True)
+    others = [u for u in users if u.state == "user" and u.git is not None]
+    for user in others:
+        live |= all_referenced(user.git)  # type: ignore[arg-type]
+    forgotten += sharing.drop_stale(ctx, users)
+    rewrite = store.rewrite(lambda d: d in live, grace_seconds=grace_seconds,  # type: ignore[attr-defined]
+                            force=True)
     ctx.presence.clear()  # unreachable trees it knew may have lost their data
     ctx.git.record_cache.prune(ctx.git.has_object)  # entries of shards git has pruned
-    return result
+    return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept,
+                    [u.entry.label for u in others], forgotten)
 
 
 def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],

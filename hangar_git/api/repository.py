@@ -5,22 +5,23 @@ import os
 import shutil
 import warnings
 import weakref
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import GitRepo, Oid
-from ..errors import (BranchNotFoundError, InvalidArgumentError, NotInitializedError, RepositoryExistsError,
-                      WriterLockError)
+from ..bookkeeping.gitrepo import ID_KEY, GitRepo, Oid
+from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError, NotInitializedError,
+                      RepositoryExistsError, WriterLockError)
 from ..locks import HeldLock
-from ..storage import open_store
+from ..core.repostore import open_repo_store
+from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .checkout import ReaderCheckout
 from .writer import WriterCheckout
 from .fsck import FsckReport, fsck
-from .gc import DEFAULT_GRACE_SECONDS, drop, gc
+from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
 from .hangar_compat import HangarCompat
 from .remotes import Remotes, check_branch_not_remote, clone_into
-from .context import BRANCH_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
-from . import diff as _diff, log as _log, merge as _merge, summary as _summary
+from .context import BRANCH_KEY, HANGAR_DIR, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
+from . import diff as _diff, log as _log, merge as _merge, sharing, summary as _summary
 
 
 class Repository(HangarCompat):
@@ -35,9 +36,9 @@ class Repository(HangarCompat):
         self._ctx: Optional[RepoContext] = None
         self._remotes: Optional[Remotes] = None
         self._writer: Optional[weakref.ref] = None
-        git = GitRepo.discover(self._path)
+        git = GitRepo.find(self._path)  # like git: from a subdirectory or a linked worktree too
         if git is not None and git.config_get(STORE_KEY):
-            self._ctx = RepoContext(git)
+            self._ctx = _open_context(git)
         elif exists:
             warnings.warn(f"no hangar repository at {self._path!r}: call repo.init(user_name, "
                           f"user_email) or run `git hangar init`", UserWarning, stacklevel=2)
@@ -59,22 +60,32 @@ class Repository(HangarCompat):
 
     def init(self, user_name: str, user_email: str, remove_old: bool = False,
              bare: bool = False, store_uri: Optional[str] = None) -> str:
-        """Create the hangar store (and the git repository if needed); returns the path."""
-        git = GitRepo.discover(self._path)
+        """Create the hangar store (and the git repository if needed); returns the path.
+
+        ``store_uri``: where the data lives, a TileDB URI (``s3://bucket/prefix``) or a
+        path (relative to the current directory); default: inside the git dir.
+        ``remove_old`` deletes this repository's hangar branches and data first (the
+        data of a store other repositories share is kept) and keeps the configured
+        store location unless ``store_uri`` is given.
+        """
+        git = GitRepo.discover(self._path)  # like `git init PATH`: exactly there
         if git is not None and git.config_get(STORE_KEY) and not remove_old:
             raise RepositoryExistsError(self._path)
-        if git is not None and remove_old:
-            _remove_hangar_state(git)
+        typed_in = os.getcwd()
         if git is None:
             os.makedirs(self._path, exist_ok=True)
             git = GitRepo.init(self._path, bare=bare)
-        uri = store_uri or os.path.join(git.git_dir, "hangar", "store")
-        os.makedirs(os.path.join(git.git_dir, "hangar"), exist_ok=True)
-        open_store(uri, create=True).close()
-        git.config_set(STORE_KEY, uri)
+        old_setting = git.config_get(STORE_KEY)
+        if remove_old:
+            _remove_hangar_state(git)
+        setting = (store_setting(store_uri, typed_in, git.git_dir, git.main_root) if store_uri
+                   else old_setting or DEFAULT_STORE)
+        os.makedirs(os.path.join(git.git_dir, HANGAR_DIR), exist_ok=True)
+        open_repo_store(git, create=True, register_here=False, setting=setting).close()
+        git.config_set(STORE_KEY, setting)
         git.config_set(USER_NAME_KEY, user_name)
         git.config_set(USER_EMAIL_KEY, user_email)
-        self._ctx = RepoContext(git)
+        self._ctx = _open_context(git)
         return self._path
 
     # -- checkouts ---------------------------------------------------------------------
@@ -234,9 +245,15 @@ class Repository(HangarCompat):
         self.ctx.store.flush()
         return fsck(self.ctx, quick=quick)
 
-    def gc(self, grace_seconds: float = DEFAULT_GRACE_SECONDS):  # type: ignore[no-untyped-def]
-        """Free stored data no commit references (objects younger than the grace period stay)."""
-        return gc(self.ctx, grace_seconds)
+    def gc(self, grace_seconds: float = DEFAULT_GRACE_SECONDS, *, forget: Sequence[str] = ()) -> GcResult:
+        """Free stored data that no commit of any repository using the store references
+        (objects younger than the grace period stay).
+
+        Raises SharedStoreError when a repository registered in the store cannot be
+        seen; ``forget`` (paths, as the error names them) unregisters such
+        repositories first, for those gone for good.
+        """
+        return gc(self.ctx, grace_seconds, forget)
 
     def drop(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
              column_names: Optional[list[str]] = None):  # type: ignore[no-untyped-def]
@@ -255,9 +272,10 @@ class Repository(HangarCompat):
         return self._remotes
 
     def clone(self, user_name: str, user_email: str, remote_address: str, *,
-              remove_old: bool = False, branch: Optional[str] = None) -> str:
-        """Create this repository from a remote: its default branch's records, no data."""
-        self.init(user_name, user_email, remove_old=remove_old)
+              remove_old: bool = False, branch: Optional[str] = None, store_uri: Optional[str] = None) -> str:
+        """Create this repository from a remote: its default branch's records, no data
+        (``store_uri`` as for :meth:`init`)."""
+        self.init(user_name, user_email, remove_old=remove_old, store_uri=store_uri)
         if remove_old and any(r.name == "origin" for r in self.remote.list_all()):
             self.remote.remove("origin")  # starting over: a failed clone's origin must not block this one
         return clone_into(self, remote_address, branch)
@@ -267,11 +285,48 @@ class Repository(HangarCompat):
         return f"Hangar Repository\n    Path        : {self._path}\n    State       : {state}\n"
 
 
+def _open_context(git: GitRepo) -> RepoContext:
+    """The context of an initialised repository, registered in its store.
+
+    A repository opened in a new place (moved, copied) registers there; entries
+    that provably no longer use the store (a copy's original) are dropped then.
+    """
+    ctx = RepoContext(git)
+    if ctx.register():
+        try:
+            sharing.drop_stale(ctx, sharing.store_users(ctx))
+        except HangarError:
+            pass  # a damaged registry entry: gc reports it
+    return ctx
+
+
 def _remove_hangar_state(git: GitRepo) -> None:
+    """Delete this repository's hangar branches, state and data (a shared store's data stays)."""
+    if git.config_get(STORE_KEY):
+        _remove_store_data(RepoContext(git))
     for name in list(git.list_refs("refs/hangar/")):
         git.set_ref("refs/hangar/" + name, None)
-    hangar_dir = os.path.join(git.git_dir, "hangar")
+    hangar_dir = os.path.join(git.git_dir, HANGAR_DIR)
     if os.path.isdir(hangar_dir):
         shutil.rmtree(hangar_dir)
-    for key in (STORE_KEY, BRANCH_KEY):
+    for key in (STORE_KEY, BRANCH_KEY, ID_KEY):
         git.config_delete(key)
+
+
+def _remove_store_data(ctx: RepoContext) -> None:
+    """Remove the store, or only this repository's registration if others use it."""
+    uri = ctx.store_uri
+    if not store_exists(uri):
+        return
+    users = sharing.store_users(ctx)
+    others = [u.entry.label for u in users if u.state in ("user", "unseen")]
+    if not others:
+        remove_store(uri)
+        return
+    for user in users:
+        if user.state == "self":
+            registry.unregister(uri, user.entry)
+    warnings.warn(f"the store at {uri} is shared with {len(others)} other repositories "
+                  f"({', '.join(others)}): only this repository was unregistered from it, and its data "
+                  f"was kept (`git hangar gc` in one of them frees what none of them needs)",
+                  UserWarning, stacklevel=4)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 import warnings
 from typing import Iterator, Mapping, NewType, Optional, Sequence
 
@@ -50,6 +51,7 @@ def remote_ref(remote: str, branch: str) -> RefName:
 
 
 DURABLE_KEY = "hangar.fsync"
+ID_KEY = "hangar.id"
 
 
 def _config_true(repo: pygit2.Repository, key: str) -> bool:
@@ -82,12 +84,26 @@ def _use_fast_loose_objects(repo: pygit2.Repository, git_dir: str, durable: bool
     repo.set_odb(odb)
 
 
+def common_dir(git_dir: str) -> str:
+    """The git common dir of a repository whose own git dir is ``git_dir``: what its
+    ``commondir`` file names (a linked worktree), else ``git_dir`` itself."""
+    try:
+        with open(os.path.join(git_dir, "commondir")) as fh:
+            named = fh.read().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return git_dir
+    return os.path.normpath(os.path.join(git_dir, named)) if named else git_dir
+
+
 class GitRepo:
     """A git repository holding hangar bookkeeping."""
 
     def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
-        self.git_dir = os.path.abspath(repo.path)
+        self.private_dir = os.path.abspath(repo.path)
+        """The git dir of this work tree (``.git/worktrees/<name>`` in a linked worktree)."""
+        self.git_dir = common_dir(self.private_dir)
+        """The git common dir: objects, refs, config and hangar state, shared by all worktrees."""
         self.durable = _config_true(repo, DURABLE_KEY)
         """``hangar.fsync``: objects, packs, refs and large-object files are fsynced as written."""
         if self.durable:
@@ -101,11 +117,44 @@ class GitRepo:
     # -- opening ---------------------------------------------------------------
     @classmethod
     def discover(cls, path: str) -> Optional["GitRepo"]:
-        """The repository at ``path`` (work tree or git dir), or None."""
+        """The repository at exactly ``path`` (work tree or git dir), or None."""
         try:
             return cls(pygit2.Repository(path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH))
         except (pygit2.GitError, KeyError):
             return None
+
+    @classmethod
+    def find(cls, path: str) -> Optional["GitRepo"]:
+        """The repository containing ``path``, like git: ``path`` itself or its nearest
+        parent that is a work tree (linked worktrees included) or a git dir; or None."""
+        if not os.path.isdir(path):
+            return None
+        try:
+            found = pygit2.discover_repository(os.path.abspath(path))
+        except (pygit2.GitError, KeyError):
+            return None
+        return cls.discover(found) if found else None
+
+    @property
+    def root(self) -> str:
+        """This work tree's top directory, or the git dir of a bare repository."""
+        return self.work_dir or self.git_dir
+
+    @property
+    def main_root(self) -> str:
+        """The top directory of the repository as a whole: the main work tree (the common
+        dir's parent when that is a ``.git`` folder), else the common dir."""
+        if os.path.basename(self.git_dir) == ".git" and not self.is_bare:
+            return os.path.dirname(self.git_dir)
+        return self.git_dir
+
+    def repository_id(self) -> str:
+        """This repository's id (``hangar.id``), made on first use; ``cp -a`` copies it."""
+        value = self.config_get(ID_KEY)
+        if not value:
+            value = uuid.uuid4().hex
+            self.config_set(ID_KEY, value)
+        return value
 
     @classmethod
     def init(cls, path: str, bare: bool = False) -> "GitRepo":

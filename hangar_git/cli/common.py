@@ -63,26 +63,18 @@ def _isatty(stream: Any) -> bool:
 
 
 def git_root(start: str) -> Optional[str]:
-    """The nearest directory at or above ``start`` that is a git repository
-    (a work tree or a git dir), or None."""
-    path = os.path.abspath(start)
-    while True:
-        if GitRepo.discover(path) is not None:
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
+    """The top of the git repository containing ``start`` (this work tree's top
+    directory, or the git dir of a bare repository), or None."""
+    git = GitRepo.find(start)
+    return git.root if git is not None else None
 
 
 def discover(start: str) -> Repository:
-    """The hangar repository containing ``start`` (itself or a parent), like git."""
-    root = git_root(start)
-    if root is None:
-        raise NotInitializedError(os.path.abspath(start))
-    repo = Repository(root, exists=False)
+    """The hangar repository containing ``start`` (itself, a parent, or a linked worktree's
+    repository), like git."""
+    repo = Repository(start, exists=False)
     if not repo.initialized:
-        raise NotInitializedError(root)
+        raise NotInitializedError(git_root(start) or os.path.abspath(start))
     return repo
 
 

@@ -41,9 +41,11 @@ def identity(cwd: str, name: Optional[str], email: Optional[str]) -> tuple[str, 
 @click.option("--email", help="Author email for commits (default: git config user.email).")
 @click.option("--bare", is_flag=True, help="Create a bare git repository (when PATH has none yet).")
 @click.option("--store", metavar="URI",
-              help="Where the data lives, a TileDB URI (default: inside the git dir).")
+              help="Where the data lives: a TileDB URI (s3://bucket/prefix) or a path, relative to "
+                   "the current directory (default: inside the git dir).")
 @click.option("--remove-old", is_flag=True,
-              help="Start over: delete this repository's hangar branches and data first.")
+              help="Start over: delete this repository's hangar branches and data first "
+                   "(a store other repositories share keeps its data).")
 @pass_state
 def init(state: State, path: Optional[str], name: Optional[str], email: Optional[str],
          bare: bool, store: Optional[str], remove_old: bool) -> None:
@@ -55,11 +57,10 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
     user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
     repo = Repository(target, exists=False)
-    if repo.initialized and not remove_old:
-        raise RepositoryExistsError(
-            f"{target!r} is already a hangar repository: pass --remove-old to start over "
-            f"(this deletes its hangar branches and data)")
-    repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
+    try:
+        repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
+    except RepositoryExistsError:
+        raise RepositoryExistsError(target, "--remove-old") from None
     state.say(f"Initialized hangar repository in {target}")
 
 

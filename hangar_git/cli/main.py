@@ -9,8 +9,12 @@ every :class:`~hangar_git.errors.HangarError` becomes ``Error: <message>``
 on stderr with exit code 1 (click's usage errors keep exit code 2), and
 every warning becomes one ``Warning: <message>`` line on stderr.
 
-To add a command module, write ``cli/<name>.py`` with a ``COMMANDS`` list
-of click commands and add its name to :data:`COMMAND_MODULES`.
+Commands load lazily: :data:`COMMANDS` names each command's module and its
+one-line help, so ``git hangar -h`` and ``--version`` import neither the API
+nor numpy, TileDB, pygit2 or paramiko, and a command imports only its own
+module (tests/cli/test_startup.py keeps the table equal to the commands).
+To add a command, put it in a ``cli/<name>.py`` module's ``COMMANDS`` list
+and add a line to :data:`COMMANDS`.
 """
 from __future__ import annotations
 
@@ -24,10 +28,35 @@ import click
 
 from .. import __version__
 from ..errors import HangarError, MergeConflictError
-from .common import State
 
-#: Modules under ``hangar_git.cli`` whose ``COMMANDS`` are registered.
-COMMAND_MODULES = ("init", "data", "history", "branches", "remotes", "serve", "maintenance")
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create a hangar repository."),
+    "add": ("data", "Import FILES into COLUMN of the staging area."),
+    "export": ("data", "Write the samples of COLUMN to files in OUT_DIR (created if needed)."),
+    "commit": ("history", "Record the staging area as a new commit on the write branch."),
+    "status": ("history", "Show the write branch, its head and what the staging area changes."),
+    "log": ("history", "Show the commit graph of BRANCH (default: the write branch), newest first."),
+    "summary": ("history", "Summarise the columns, samples and metadata of a commit."),
+    "diff": ("history", "Show what changed, column by column."),
+    "branch": ("branches", "List branches (the write branch marked *), create NAME, or delete it."),
+    "checkout": ("branches", "Make BRANCH the write branch (where `add` and `commit` go)."),
+    "merge": ("branches", "Merge branch DEV into branch MASTER (fast-forward or 3-way)."),
+    "remote": ("remotes", "Manage remotes (without a subcommand: list them)."),
+    "push": ("remotes", "Send BRANCH (its commits and their data) to REMOTE."),
+    "fetch": ("remotes", "Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."),
+    "fetch-data": ("remotes", "Get sample data from REMOTE: of the head of BRANCH (default: the write branch; "
+                              "REMOTE/BRANCH if there is no local one), or of --commit."),
+    "clone": ("remotes", "Clone the repository at ADDRESS into DIRECTORY: the default branch's history, no "
+                         "sample data (get it with `fetch-data`)."),
+    "serve": ("serve", "Speak the hangar protocol for the repository at PATH on stdin/stdout."),
+    "server": ("serve", "Run a standalone SSH server for the repositories under --root."),
+    "fsck": ("maintenance", "Check records, that every sample's data is here or on a fetched remote, and "
+                            "stored bytes."),
+    "gc": ("maintenance", "Free stored data that no commit (nor staging area) of any repository using the "
+                          "store references."),
+    "drop": ("maintenance", "Free local data of BRANCH (or --commit) that REMOTE is confirmed to hold."),
+}
+"""Command name -> (module under ``hangar_git.cli``, the command's one-line help)."""
 
 INTERRUPTED = 130
 """Exit status after SIGINT (128 + 2, as shells report it)."""
@@ -56,7 +85,24 @@ def warnings_as_lines() -> Iterator[None]:
 
 
 class HangarGroup(click.Group):
-    """The root group: converts domain errors and warnings for every command."""
+    """The root group: loads a command's module when that command runs, and converts
+    domain errors and warnings for every command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"{__package__}.{COMMANDS[cmd_name][0]}")
+        return next(c for c in module.COMMANDS if c.name == cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMANDS` (no module is imported for ``-h``)."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, _shorten(COMMANDS[name][1], limit)) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         with warnings_as_lines():
@@ -97,17 +143,13 @@ def cli(ctx: click.Context, directory: Optional[str], quiet: bool) -> None:
         previous = os.getcwd()
         os.chdir(directory)
         ctx.call_on_close(lambda: os.chdir(previous))
+    from .common import State
     ctx.obj = State(os.getcwd(), quiet=quiet)
 
 
-def register(group: click.Group, module_names: Sequence[str] = COMMAND_MODULES) -> None:
-    for name in module_names:
-        module = importlib.import_module(f"{__package__}.{name}")
-        for command in module.COMMANDS:
-            group.add_command(command)
-
-
-register(cli)
+def _shorten(text: str, limit: int) -> str:
+    """Click's own shortening of a command's help for the list (up to ``limit`` characters)."""
+    return click.Command("x", help=text).get_short_help_str(limit=max(limit, 45))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:

@@ -27,10 +27,24 @@ def fsck(repo: Repository, quick: bool) -> None:
 @click.command()
 @click.option("--grace", "grace_seconds", default=3600.0, show_default=True, type=float,
               help="Keep unreferenced objects younger than this many seconds (in-flight writes).")
+@click.option("--forget", "forget", multiple=True, metavar="PATH",
+              help="First unregister a repository that shared the store and is gone for good "
+                   "(as gc's refusal names it; repeatable).")
 @pass_state
-def gc(state: State, grace_seconds: float) -> None:
-    """Free stored data that no commit (nor the staging area) references."""
-    result = state.repo.gc(grace_seconds=grace_seconds)
+def gc(state: State, grace_seconds: float, forget: tuple[str, ...]) -> None:
+    """Free stored data that no commit (nor staging area) of any repository using the store references.
+
+    Every repository registered in the data store counts (clones sharing one
+    store, copies, linked worktrees). gc refuses, removing nothing, while a
+    registered repository cannot be seen (moved away, deleted, on another
+    host): run any command in it where it is now, or `--forget PATH` it.
+    """
+    result = state.repo.gc(grace_seconds=grace_seconds, forget=list(forget))
+    for label in result.forgotten:
+        state.say(f"forgot {label}: it no longer uses this store")
+    if result.shared_with:
+        state.say(f"kept what {len(result.shared_with)} other repositories sharing the store need: "
+                  + ", ".join(result.shared_with))
     state.say(f"removed {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 import blosc2
 import tiledb
 
-from ..errors import IntegrityError
+from ..errors import IntegrityError, StoreUnreachableError
 from ..faults import checkpoint
 from ..fileio import fsync_dir, write_atomic, write_file, write_file_uncached
 from .codec import UNDECODABLE, compress, typesize
@@ -58,6 +58,19 @@ def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
     return RAW, view
 
 
+@contextlib.contextmanager
+def reaching(uri: str) -> Iterator[None]:
+    """Turn TileDB's errors about a remote store (no connection, access refused) into one
+    StoreUnreachableError that names the store and what to check."""
+    try:
+        yield
+    except tiledb.TileDBError as exc:
+        if "://" not in uri or uri.startswith("file://"):
+            raise
+        detail = str(exc).split("; Details:")[-1].strip() or str(exc)
+        raise StoreUnreachableError(uri, detail.splitlines()[0][:300]) from exc
+
+
 class StoreFiles:
     """Files under a store URI (``large/<aa>/<digest>``, ``data/``, ``index/``, ``tmp/``)."""
 
@@ -72,7 +85,7 @@ class StoreFiles:
 
     @property
     def _vfs(self) -> tiledb.VFS:
-        return tiledb_vfs()
+        return tiledb_vfs(self.uri)
 
     def object_path(self, digest: str) -> str:
         """Where a large object's file lives."""
@@ -95,27 +108,29 @@ class StoreFiles:
         if self.local:
             with open(self._os(path), "rb") as fh:
                 return fh.read()
-        try:
-            size = self._vfs.file_size(path)
-            with self._vfs.open(path, "rb") as fh:
-                return fh.read(size)
-        except tiledb.TileDBError as exc:
-            if not self._vfs.is_file(path):
-                raise FileNotFoundError(f"{path}: no such file") from exc
-            raise
+        with reaching(self.uri):
+            try:
+                size = self._vfs.file_size(path)
+                with self._vfs.open(path, "rb") as fh:
+                    return fh.read(size)
+            except tiledb.TileDBError as exc:
+                if not self._vfs.is_file(path):
+                    raise FileNotFoundError(f"{path}: no such file") from exc
+                raise
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         """``length`` bytes of a file from ``start`` (FileNotFoundError when there is none)."""
         if self.local:
             return self._local_files.read(self._os(path), start, length)
-        try:
-            with self._vfs.open(path, "rb") as fh:
-                fh.seek(start)
-                data = fh.read(length)
-        except tiledb.TileDBError as exc:
-            if not self._vfs.is_file(path):
-                raise FileNotFoundError(f"{path}: no such file") from exc
-            raise
+        with reaching(self.uri):
+            try:
+                with self._vfs.open(path, "rb") as fh:
+                    fh.seek(start)
+                    data = fh.read(length)
+            except tiledb.TileDBError as exc:
+                if not self._vfs.is_file(path):
+                    raise FileNotFoundError(f"{path}: no such file") from exc
+                raise
         if len(data) != length:
             raise IntegrityError(f"{path} is shorter than its index says: run `git hangar fsck`")
         return bytes(data)
@@ -131,7 +146,7 @@ class StoreFiles:
                 os.makedirs(os.path.dirname(self._os(path)), exist_ok=True)
                 write_atomic(self._os(path), data, durable=sync and self.durable)
             return
-        with self._vfs.open(path, "wb") as fh:
+        with reaching(self.uri), self._vfs.open(path, "wb") as fh:
             fh.write(data)
 
     def list(self, sub: str) -> list[str]:
@@ -147,7 +162,8 @@ class StoreFiles:
                 return [p.rstrip("/") for p in self._vfs.ls(folder)]
             except tiledb.TileDBError:  # ls stats every file: one was removed meanwhile
                 if attempt == 19:
-                    raise
+                    with reaching(self.uri):
+                        raise
         return []
 
     def close(self) -> None:
@@ -159,11 +175,15 @@ class StoreFiles:
         if self.local:
             os.unlink(self._os(path))
         else:
-            self._vfs.remove_file(path)
+            with reaching(self.uri):
+                self._vfs.remove_file(path)
 
     def exists(self, path: str) -> bool:
         """True when ``path`` is a file."""
-        return os.path.isfile(self._os(path)) if self.local else bool(self._vfs.is_file(path))
+        if self.local:
+            return os.path.isfile(self._os(path))
+        with reaching(self.uri):
+            return bool(self._vfs.is_file(path))
 
     # -- large objects ---------------------------------------------------------------
     def read_object(self, digest: str, meta: str, *, verify: bool = True) -> tuple[Meta, memoryview]:

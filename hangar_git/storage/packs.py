@@ -40,10 +40,17 @@ class SmallObjects:
     @classmethod
     def of(cls, items: Sequence[tuple[str, str, Buffer]]) -> "SmallObjects":
         """From ``(hex digest, meta, bytes)`` items."""
-        metas: dict[str, int] = {}
-        meta_index = np.array([metas.setdefault(m, len(metas)) for _, m, _ in items], dtype=np.int64)
-        return cls(digests_to_raw([d for d, _, _ in items]), meta_index, list(metas),
-                   np.array([len(b) for _, _, b in items], dtype=np.int64), b"".join(b for _, _, b in items))
+        if not items:
+            return cls(digests_to_raw([]), np.zeros(0, np.int64), [], np.zeros(0, np.int64), b"")
+        digests, item_metas, blobs = zip(*items)
+        metas = list(dict.fromkeys(item_metas))
+        if len(metas) == 1:  # the usual flush: samples of one column
+            meta_index = np.zeros(len(items), dtype=np.int64)
+        else:
+            number = {m: i for i, m in enumerate(metas)}
+            meta_index = np.array([number[m] for m in item_metas], dtype=np.int64)
+        return cls(digests_to_raw(digests), meta_index, metas,
+                   np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), b"".join(blobs))
 
 
 @dataclass(frozen=True)

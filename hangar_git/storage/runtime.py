@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Generic, Optional, TypeVar
+from typing import Any, Callable, Generic, Mapping, Optional, TypeVar
 
 import tiledb
 
@@ -114,9 +114,36 @@ def io_pool() -> ThreadPoolExecutor:
     return _here().get("io", lambda: ThreadPoolExecutor(IO_THREADS, thread_name_prefix="hangar-io"))
 
 
-def tiledb_ctx() -> tiledb.Ctx:
-    """This process's TileDB context (:data:`TILEDB_CONFIG`)."""
-    return _here().get("ctx", _new_ctx)
+_store_settings: dict[str, tuple[tuple[str, str], ...]] = {}
+"""Store URI -> TileDB parameters of its own (a repository's ``hangar.s3.*`` git config)."""
+
+
+def use_store_settings(uri: str, settings: Mapping[str, str]) -> None:
+    """Give the store at ``uri`` (and everything under it) TileDB parameters of its own;
+    an empty mapping goes back to the process's defaults (and the environment)."""
+    key = uri.rstrip("/")
+    if settings:
+        _store_settings[key] = tuple(sorted(settings.items()))
+    else:
+        _store_settings.pop(key, None)
+
+
+def _settings_for(uri: str) -> tuple[tuple[str, str], ...]:
+    """The parameters of the store that holds ``uri`` (the longest matching store URI)."""
+    best = ""
+    for key in _store_settings:
+        if (uri == key or uri.startswith(key + "/")) and len(key) > len(best):
+            best = key
+    return _store_settings[best] if best else ()
+
+
+def tiledb_ctx(uri: str = "") -> tiledb.Ctx:
+    """This process's TileDB context for ``uri`` (:data:`TILEDB_CONFIG`, plus the settings of
+    the store that holds it, see :func:`use_store_settings`)."""
+    settings = _settings_for(uri) if _store_settings else ()
+    if not settings:
+        return _here().get("ctx", _new_ctx)
+    return _here().get(f"ctx {settings}", lambda: tiledb.Ctx({**TILEDB_CONFIG, **dict(settings)}))
 
 
 def _new_ctx() -> tiledb.Ctx:
@@ -138,6 +165,9 @@ def _unwrap_fork() -> None:
         os.fork = os.fork.__wrapped__
 
 
-def tiledb_vfs() -> tiledb.VFS:
-    """This process's TileDB VFS, on :func:`tiledb_ctx`."""
-    return _here().get("vfs", lambda: tiledb.VFS(ctx=tiledb_ctx()))
+def tiledb_vfs(uri: str = "") -> tiledb.VFS:
+    """This process's TileDB VFS for ``uri``, on :func:`tiledb_ctx`."""
+    settings = _settings_for(uri) if _store_settings else ()
+    if not settings:
+        return _here().get("vfs", lambda: tiledb.VFS(ctx=tiledb_ctx()))
+    return _here().get(f"vfs {settings}", lambda: tiledb.VFS(ctx=tiledb_ctx(uri)))

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
-from .files import StoreFiles
+from .files import StoreFiles, reaching
 from .objects import Digest, Meta, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex
 from .runtime import io_pool, tiledb_vfs
@@ -70,25 +70,27 @@ class TileDBStore(Writes, ObjectStore):
     def create(cls, uri: str, **kwargs: object) -> "TileDBStore":
         """Create an empty store at ``uri`` (idempotent) and open it."""
         uri = uri.rstrip("/")
-        vfs = tiledb_vfs()
-        if vfs.is_dir(f"{uri}/bytelog"):
-            raise StoreFormatError(uri)
-        for sub in ("",) + LAYOUT_DIRS:
-            if not vfs.is_dir(f"{uri}/{sub}".rstrip("/")):
-                vfs.create_dir(f"{uri}/{sub}".rstrip("/"))
-        marker = f"{uri}/hangar-store.json"
-        if not vfs.is_file(marker):
-            StoreFiles(uri).write_small(marker, (json.dumps(STORE_FORMAT) + "\n").encode())
+        vfs = tiledb_vfs(uri)
+        with reaching(uri):
+            if vfs.is_dir(f"{uri}/bytelog"):
+                raise StoreFormatError(uri)
+            for sub in ("",) + LAYOUT_DIRS:
+                if not vfs.is_dir(f"{uri}/{sub}".rstrip("/")):
+                    vfs.create_dir(f"{uri}/{sub}".rstrip("/"))
+            marker = f"{uri}/hangar-store.json"
+            if not vfs.is_file(marker):
+                StoreFiles(uri).write_small(marker, (json.dumps(STORE_FORMAT) + "\n").encode())
         return cls(uri, **kwargs)  # type: ignore[arg-type]
 
     @staticmethod
     def exists(uri: str) -> bool:
         """True when a store of this format is at ``uri``."""
         uri = uri.rstrip("/")
-        vfs = tiledb_vfs()
-        if vfs.is_dir(f"{uri}/bytelog"):
-            raise StoreFormatError(uri)
-        return bool(vfs.is_file(f"{uri}/hangar-store.json"))
+        vfs = tiledb_vfs(uri)
+        with reaching(uri):
+            if vfs.is_dir(f"{uri}/bytelog"):
+                raise StoreFormatError(uri)
+            return bool(vfs.is_file(f"{uri}/hangar-store.json"))
 
     # -- index ---------------------------------------------------------------
     def _load_packs(self) -> bool:
@@ -342,8 +344,26 @@ class TileDBStore(Writes, ObjectStore):
             yield from self._read_window(digests[start:start + READ_WINDOW], verify)
 
     def _read_window(self, digests: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        large = iter(self._prefetch(digests))
+        in_large_tier = self._prefetch(digests)
         self.warm(digests)
+        if not in_large_tier:
+            return self._read_small_window(digests)
+        return self._read_mixed(digests, iter(in_large_tier), verify)
+
+    def _read_small_window(self, digests: list[Digest]) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        """The hot loop of many small objects, their places known and their chunks cached."""
+        memo, cached, read = self._memo, self._chunks.get, self.read
+        for d in digests:
+            hit = memo.get(d)
+            data = cached(hit[0]) if hit is not None else None
+            if hit is None or data is None:
+                meta, view = read(d)
+                yield d, meta, view
+            else:
+                yield d, hit[5], data[hit[3]:hit[4]]  # type: ignore[misc]  # memo metas are Meta strings
+
+    def _read_mixed(self, digests: list[Digest], large: Iterator[tuple[str, str]],
+                    verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
         ahead: dict[str, Future] = {}
 
         def top_up() -> None:

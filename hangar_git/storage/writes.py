@@ -48,8 +48,14 @@ class Writes(Maintenance):
     def put_new(self, meta: Meta, data: Buffer) -> Digest:
         """Hash and add an object; a large one on a local store is hashed while its file is written."""
         self._check_writable()
-        view = memoryview(data).cast("B")
-        if view.nbytes < LARGE_THRESHOLD or not self._files.local:
+        view = memoryview(data)
+        if view.nbytes < LARGE_THRESHOLD:  # the hot path of many small samples, kept short
+            digest = digest_of(meta, view)
+            if digest not in self._pending and digest not in self._pending_large:
+                self._pending[digest] = (meta, view.tobytes())  # tobytes(): a 0-d array's bytes too
+            return digest
+        view = view.cast("B")
+        if not self._files.local:
             digest = digest_of(meta, view)
             self.put(digest, meta, view)
             return digest

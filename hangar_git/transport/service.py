@@ -20,7 +20,8 @@ from ..bookkeeping.transfer import closure_complete, new_commits, objects_to_sen
 from ..errors import (CommitNotFoundError, HangarError, RemoteDataError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore, open_store
+from ..core.repostore import open_repo_store
+from ..storage import Digest, ObjectStore
 from .datastream import receive_frames, receive_objects, send_data, send_objects
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
@@ -37,8 +38,7 @@ class RepositoryService(ServiceHandler):
         if git is None or not git.config_get("hangar.store"):
             raise NotInitializedError(path)
         self.git = git
-        uri = git.config_get("hangar.store") or ""
-        self.store: ObjectStore = open_store(uri, durable=git.durable)
+        self.store: ObjectStore = open_repo_store(git)
 
     def hello_info(self) -> dict[str, Any]:
         return {"default_branch": self.git.config_get("hangar.branch") or "master",

@@ -12,7 +12,9 @@ import pytest
 
 from hangar_git import IntegrityError, Repository
 from hangar_git.storage import digest_of, open_store
-from hangar_git.storage.maintenance import RewriteResult
+from hangar_git.api.gc import GcResult
+
+from tests.repos import add_bare_origin
 
 from .conftest import new_repo, python_env
 
@@ -36,6 +38,29 @@ def test_small_commits_add_about_their_size(tmp_path: Path) -> None:
     assert size < 10 * 117 * 2 + 64 * 1024, size
 
 
+def test_one_sample_pushes_grow_the_receiving_store_by_about_their_size(tmp_path: Path) -> None:
+    """Regression: a server's store grew by 1 MiB per one-sample push (each received batch
+    padded the byte log to a tile)."""
+    repo = new_repo(tmp_path / "r")
+    add_bare_origin(repo, tmp_path / "origin.git")
+    origin = Repository(tmp_path / "origin.git")
+    rng = np.random.default_rng(1)
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=np.zeros(117, np.uint8))
+        co.commit("schema")
+    repo.remote.push("origin", "master")
+    before = store_bytes(origin.ctx.store_uri)
+    for i in range(10):
+        with repo.checkout(write=True) as co:
+            co["x"][i] = rng.integers(0, 256, 117, dtype=np.uint8)
+            co.commit(f"sample {i}")
+        repo.remote.push("origin", "master")
+    grown = store_bytes(origin.ctx.store_uri) - before
+    assert grown < 10 * (117 * 2 + 1024) + 64 * 1024, grown
+    with origin.checkout(branch="master") as co:
+        assert len(co["x"]) == 10
+
+
 def test_gc_reports_what_it_removed_and_frees_it(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "r")
     with repo.checkout(write=True) as co:
@@ -53,7 +78,7 @@ def test_gc_reports_what_it_removed_and_frees_it(tmp_path: Path) -> None:
     orphan = store.put_new("bytes", os.urandom(5000))  # type: ignore[arg-type]
     store.flush()
     result = repo.gc(grace_seconds=0)
-    assert isinstance(result, RewriteResult) and result.removed == 1 and result.removed_bytes == 5000
+    assert isinstance(result, GcResult) and result.removed == 1 and result.removed_bytes == 5000
     assert not repo.ctx.store.contains(orphan)
     assert store_bytes(repo.ctx.store_uri) <= before + 1024
     assert repo.fsck().ok

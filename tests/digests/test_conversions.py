@@ -26,6 +26,8 @@ GIT_OID_LINES = {  # file -> text of the lines that convert git object ids, not 
                                 '.hexdigest()',),
     "bookkeeping/records.py": ('FORMAT_BLOB_ID = hashlib.sha1(b"blob %d\\0" % len(encode_format()) + encode_format())'
                                '.hexdigest()',),
+    # not a digest at all: the file name of a repository's registry entry
+    "storage/registry.py": ('place = hashlib.sha256(f"{self.host}\\0{self.git_dir}".encode()).hexdigest()[:16]',),
 }
 
 

@@ -66,7 +66,7 @@ class ServerRepo:
     def digests(self) -> set[str]:
         """Digests of every sample object durably in the server's store."""
         repo = self.open()
-        store = open_store(repo.ctx.git.config_get("hangar.store") or "", read_only=True)
+        store = open_store(repo.ctx.store_uri, read_only=True)
         try:
             return {info.digest for info in store.iter_objects()}
         finally:

@@ -158,7 +158,6 @@ def test_fsck_finds_damaged_bytes_on_s3(repo: Repository, s3_server: S3Server, s
     assert not report.ok and report.problems
 
 
-@pytest.mark.xfail(strict=True, reason="init(remove_old=True) keeping the configured store lands with the portable-repositories branch (issue 10), not merged yet")
 def test_init_remove_old_keeps_the_s3_store(repo: Repository, s3_server: S3Server, s3_uri: str,
                                             tmp_path: Path) -> None:
     """Regression: init(remove_old=True) switched hangar.store back to a local folder without a
@@ -174,3 +173,34 @@ def test_init_remove_old_keeps_the_s3_store(repo: Repository, s3_server: S3Serve
         co.add_ndarray_column("rows", prototype=ROWS[0])[0] = ROWS[0]
         co.commit("fresh start")
     assert Repository(tmp_path / "repo").fsck().ok
+
+
+def test_git_config_names_the_s3_server(tmp_path: Path, s3_server: S3Server) -> None:
+    """A repository's hangar.s3.* git config reaches TileDB and wins over the environment:
+    here the environment names a dead port, and the repository the real server."""
+    uri = s3_server.new_uri()
+    env = {**python_env(), "TILEDB_VFS_S3_ENDPOINT_OVERRIDE": "127.0.0.1:9", "TILEDB_VFS_S3_SCHEME": "https"}
+    work = tmp_path / "cfg"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    for key, value in (("hangar.s3.endpoint", s3_server.endpoint), ("hangar.s3.scheme", "http"),
+                       ("hangar.s3.virtualaddressing", "false"), ("hangar.s3.region", "us-east-1")):
+        subprocess.run(["git", "-C", str(work), "config", key, value], check=True)
+    np.save(tmp_path / "row.npy", ROWS[0])
+
+    def hangar(*args: str) -> str:
+        proc = subprocess.run(["git-hangar", "-C", str(work), *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    hangar("init", "--name", "cfg", "--email", "c@x", "--store", uri)
+    hangar("add", "rows", str(tmp_path / "row.npy"))
+    hangar("commit", "-m", "one row")
+    assert "ok" in hangar("fsck")
+    assert files_under(s3_server, uri) >= ROWS[0].nbytes
+    for key in ("hangar.s3.endpoint", "hangar.s3.scheme"):
+        subprocess.run(["git", "-C", str(work), "config", "--unset", key], check=True)
+    proc = subprocess.run(["git-hangar", "-C", str(work), "fsck"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "127.0.0.1:9" in proc.stderr or "S3" in proc.stderr  # the dead endpoint: the settings were the config's

@@ -1,0 +1,60 @@
+"""A repository's data store: where ``hangar.store`` points, with which S3 settings, and
+the repository's entry in the store's registry. Every layer that opens a repository's
+store (the API, the server side of a remote) goes through here."""
+from __future__ import annotations
+
+import os
+
+from ..bookkeeping.gitrepo import GitRepo
+from ..errors import NotInitializedError
+from ..storage import ObjectStore, open_store, registry, resolve_store
+from ..storage.runtime import use_store_settings
+from ..storage.s3config import s3_config_from_env
+
+STORE_KEY = "hangar.store"
+HANGAR_DIR = "hangar"
+"""Hangar's own state (writer lock, caches, ...) lives in ``<git common dir>/hangar``:
+one for all linked worktrees, as git's refs and objects are."""
+S3_PREFIX = "hangar.s3."
+
+
+def hangar_dir(git: GitRepo) -> str:
+    return os.path.join(git.git_dir, HANGAR_DIR)
+
+
+def configured_store(git: GitRepo) -> str:
+    """``hangar.store`` as saved: a URI, an absolute path or a path relative to the git dir."""
+    value = git.config_get(STORE_KEY)
+    if not value:
+        raise NotInitializedError(git.main_root)
+    return value
+
+
+def store_uri(git: GitRepo, setting: str | None = None) -> str:
+    """Where the repository's store is (``setting`` instead of the saved one, e.g. in init);
+    the store's S3 settings from git config are in force for it from now on in this process."""
+    uri = resolve_store(setting or configured_store(git), git.git_dir)
+    use_store_settings(uri, s3_config_from_env(git.config_items(S3_PREFIX)) if "://" in uri else {})
+    return uri
+
+
+def registration(git: GitRepo) -> registry.RepoEntry:
+    """This repository's entry in its store's registry."""
+    return registry.RepoEntry.here(git.repository_id(), git.git_dir, git.main_root)
+
+
+def register(git: GitRepo, uri: str, check: bool = False) -> bool:
+    """Record in the store that this repository uses it (once per place and store; ``check``
+    also makes sure the entry is still there); True if it wrote the entry."""
+    return registry.ensure_registered(uri, registration(git), hangar_dir(git), check=check)
+
+
+def open_repo_store(git: GitRepo, *, create: bool = False, register_here: bool = True,
+                    setting: str | None = None) -> ObjectStore:
+    """Open the repository's store (made first with ``create``; StoreNotFoundError without it
+    when it is missing) and, with ``register_here``, register the repository in it."""
+    uri = store_uri(git, setting)
+    store = open_store(uri, create=create, durable=git.durable)
+    if register_here:
+        register(git, uri)
+    return store

@@ -1,0 +1,71 @@
+"""Start-up: `git hangar -h` and `--version` load no heavy library, and the lazy command
+table says exactly what the commands say."""
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+
+import pytest
+
+from hangar_git.cli.main import COMMANDS, cli
+
+from tests.subprocesses import python_env, run_python
+
+HEAVY = ["numpy", "tiledb", "blosc2", "pygit2", "paramiko", "tqdm", "hangar_git.api", "hangar_git.storage"]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_table_matches_each_command(name: str) -> None:
+    module_name, short_help = COMMANDS[name]
+    module = importlib.import_module(f"hangar_git.cli.{module_name}")
+    command = next(c for c in module.COMMANDS if c.name == name)
+    assert command.get_short_help_str(limit=10 ** 6) == short_help
+
+
+def test_every_command_module_command_is_in_the_table() -> None:
+    modules = {module for module, _ in COMMANDS.values()}
+    for module_name in modules:
+        module = importlib.import_module(f"hangar_git.cli.{module_name}")
+        assert {c.name for c in module.COMMANDS} <= set(COMMANDS), module_name
+    assert set(cli.list_commands(None)) == set(COMMANDS)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("args", [["-h"], ["--version"], ["--help"], ["nosuch"]])
+def test_help_and_version_load_no_heavy_library(args: list[str]) -> None:
+    """Regression: every command took 0.5-0.7 s to start, -h and --version included,
+    because importing the CLI loaded blosc2, tiledb, numpy, pygit2 and paramiko."""
+    code = f"""
+    import json, sys
+    from hangar_git.cli import main
+    try:
+        main({args!r})
+    except SystemExit:
+        pass
+    print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)
+    """
+    proc = run_python(code, python_env())
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
+
+
+def test_help_lists_every_command_through_the_real_script() -> None:
+    out = subprocess.run(["git-hangar", "-h"], env=python_env(), capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == sorted(COMMANDS)
+
+
+def test_a_command_loads_only_when_it_runs() -> None:
+    code = """
+    import sys
+    from hangar_git.cli import main
+    try:
+        main(["status", "-h"])
+    except SystemExit:
+        pass
+    loaded = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("hangar_git.cli.") and
+                    m.rsplit(".", 1)[1] not in ("main", "common", "exporters", "importers"))
+    print(",".join(loaded), file=sys.stderr)
+    """
+    proc = run_python(code, python_env())
+    assert proc.stderr.strip().splitlines()[-1] == "history"
