@@ -1,19 +1,21 @@
 """Remotes: named addresses in git config, and push/fetch/fetch-data through them."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
-from ..errors import AlreadyExistsError, InvalidNameError, NotFoundError
+from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
+from ..errors import InvalidArgumentError, InvalidNameError, RemoteExistsError, RemoteNotFoundError
 from ..transport.address import parse_address
-from ..transport.connect import open_session
-from ..transport.fetch import fetch as fetch_records
+from ..transport.fetch import FetchResult, fetch as fetch_records
 from ..transport.fetch_data import fetch_data as fetch_samples
-from ..transport.push import push as push_branch
+from ..transport.push import PushResult, push as push_branch
 from ..transport.rpc import Session
 
 if TYPE_CHECKING:
@@ -37,6 +39,18 @@ def command_key(name: str) -> str:
     return f"remote.{name}.hangarcommand"
 
 
+def check_branch_not_remote(git: GitRepo, name: str) -> None:
+    """Refuse a local branch named ``<remote>/...``: it would hide that remote-tracking branch."""
+    if not isinstance(name, str):
+        return  # check_branch_name refuses it
+    remote = name.split("/", 1)[0]
+    if "/" in name and (git.config_get(_key(remote)) is not None
+                        or any(True for _ in git.list_refs(f"refs/hangar/remotes/{remote}/"))):
+        raise InvalidNameError(
+            f"invalid branch name {name!r}: {remote!r} is a remote, so {name!r} names a "
+            f"remote-tracking branch; pick a name that does not start with '{remote}/'")
+
+
 class Remotes:
     """``repo.remote``: manage remotes and move records and data through them."""
 
@@ -58,7 +72,12 @@ class Remotes:
         if not isinstance(name, str) or not _REMOTE_NAME.match(name):
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(_key(name)) is not None:
-            raise AlreadyExistsError(f"remote {name!r} already exists: remove it first or pick another name")
+            raise RemoteExistsError(name)
+        shadowed = sorted(b for b in self._git.list_refs("refs/hangar/heads/") if b.startswith(name + "/"))
+        if shadowed:
+            raise InvalidNameError(
+                f"invalid remote name {name!r}: local branch {shadowed[0]!r} would hide its "
+                f"remote-tracking branches; rename that branch or pick another remote name")
         self._git.config_set(_key(name), address)
         return RemoteInfo(name, address)
 
@@ -81,7 +100,7 @@ class Remotes:
     def _info(self, name: str) -> RemoteInfo:
         address = self._git.config_get(_key(name))
         if address is None:
-            raise NotFoundError(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
+            raise RemoteNotFoundError(name)
         return RemoteInfo(name, address)
 
     def connect(self, name: str) -> Session:
@@ -89,6 +108,23 @@ class Remotes:
         command = self._git.config_get(command_key(name)) or self.remote_command or "git-hangar"
         return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key,
                             ssh_command_prefix=command)
+
+
+    def connect(self, name: str, username: str = "") -> Session:
+        """An open protocol session with a remote (one per operation); ``username``: the SSH
+        user, instead of the address's own or ~/.ssh/config's."""
+        address = self._located(self._info(name).address)
+        if username and not parse_address(address).is_local:
+            address = str(dataclasses.replace(parse_address(address), user=username))
+        from ..transport.connect import open_session  # paramiko loads only when a remote is used
+        return open_session(address, trust_host_key=self.trust_host_key)
+
+    def ping(self, name: str) -> float:
+        """Seconds one request to the remote takes, once connected (as Hangar's ``ping``)."""
+        with self.connect(name) as session:
+            start = time.perf_counter()
+            session.call("list_refs")
+            return time.perf_counter() - start
 
     def _located(self, address: str) -> str:
         """A relative local path means relative to this repository (as in git), not to the cwd."""
@@ -98,18 +134,47 @@ class Remotes:
         return os.path.join(self._git.work_dir or self._git.git_dir, parsed.path)
 
     # -- operations ------------------------------------------------------------------
-    def push(self, remote: str, branch: str) -> str:
-        """Send ``branch`` (commits and missing data) to ``remote``; fast-forward only."""
-        ctx = self._repo.ctx
-        with self.connect(remote) as session:
-            push_branch(ctx.git, ctx.store, session, remote, branch, quiet=self.quiet)
+    def push(self, remote: str, branch: str, *, username: str = "", password: str = "") -> str:
+        """Send ``branch`` (commits and missing data) to ``remote``; fast-forward only.
+
+        ``username`` is the SSH user; a ``password`` is refused: SSH keys authenticate.
+        Warns (UserWarning) when the remote already has the branch's head, as Hangar does.
+        """
+        if password:
+            raise InvalidArgumentError(
+                "push does not take a password: hangar-git authenticates with SSH keys (ssh-agent, "
+                "~/.ssh/config or the key files ssh uses); add your public key to the server")
+        result = self.push_result(remote, branch, username=username)
+        if result.up_to_date:
+            warnings.warn(f"nothing to push: {remote!r} already has {branch!r} at {result.new}",
+                          UserWarning, stacklevel=2)
         return branch
 
     def fetch(self, remote: str, branch: str) -> str:
-        """Fetch a branch's records (no data) into ``remote/branch``; returns that name."""
-        with self.connect(remote) as session:
-            result = fetch_records(self._repo.ctx.git, session, remote, branch, quiet=self.quiet)
+        """Fetch a branch's records (no data) into ``remote/branch``; returns that name.
+
+        When the local ``branch`` already contains the remote's head there is nothing to
+        fetch: it warns (UserWarning) and returns ``branch``, as Hangar does.
+        """
+        git = self._repo.ctx.git
+        local = git.get_ref(branch_ref(branch))
+        result = self.fetch_result(remote, branch)
+        if local is not None and (result.head == local or git.is_ancestor(result.head, local)):
+            warnings.warn(f"nothing to fetch: {branch!r} already contains {remote}/{branch} "
+                          f"({result.head})", UserWarning, stacklevel=2)
+            return branch
         return result.tracking_name
+
+    def push_result(self, remote: str, branch: str, *, username: str = "") -> PushResult:
+        """:meth:`push` without its warning, returning what moved (the CLI's push)."""
+        ctx = self._repo.ctx
+        with self.connect(remote, username) as session:
+            return push_branch(ctx.git, ctx.store, session, remote, branch, quiet=self.quiet)
+
+    def fetch_result(self, remote: str, branch: str) -> FetchResult:
+        """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
+        with self.connect(remote) as session:
+            return fetch_records(self._repo.ctx.git, session, remote, branch, quiet=self.quiet)
 
     def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                    column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,

@@ -76,7 +76,7 @@ def remote_list(repo: Repository) -> None:
 def push(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
     """Send BRANCH (its commits and their data) to REMOTE."""
     with state.hush():
-        api(remotes(state.repo, "push", state.quiet, trust_host_key), "push", "push")(remote_name, branch)
+        api(remotes(state.repo, "push", state.quiet, trust_host_key), "push_result", "push")(remote_name, branch)
     state.say(f"Pushed {branch} to {remote_name}")
 
 
@@ -88,8 +88,8 @@ def push(state: State, remote_name: str, branch: str, trust_host_key: bool) -> N
 def fetch(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
     """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."""
     with state.hush():
-        name = api(remotes(state.repo, "fetch", state.quiet, trust_host_key), "fetch", "fetch")(
-            remote_name, branch)
+        name = api(remotes(state.repo, "fetch", state.quiet, trust_host_key), "fetch_result", "fetch")(
+            remote_name, branch).tracking_name
     state.say(f"Fetched {name}")
 
 

@@ -109,7 +109,7 @@ def _sizes(session: Session, digests: Sequence[str]) -> list[int]:
         out += session.call("data_sizes", {"digests": part}).header["sizes"]
     missing = [d for d, n in zip(digests, out) if n < 0]
     if missing:
-        from ..errors import HangarError
-        raise HangarError(f"the remote does not hold {len(missing)} of the requested samples "
+        from ..errors import RemoteDataError
+        raise RemoteDataError(f"the remote does not hold {len(missing)} of the requested samples "
                           f"(e.g. {missing[0]}): they were never pushed there")
     return out
