@@ -103,21 +103,15 @@ class Remotes:
             raise RemoteNotFoundError(name)
         return RemoteInfo(name, address)
 
-    def connect(self, name: str) -> Session:
-        """An open protocol session with a remote (one per operation)."""
-        command = self._git.config_get(command_key(name)) or self.remote_command or "git-hangar"
-        return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key,
-                            ssh_command_prefix=command)
-
-
     def connect(self, name: str, username: str = "") -> Session:
         """An open protocol session with a remote (one per operation); ``username``: the SSH
         user, instead of the address's own or ~/.ssh/config's."""
         address = self._located(self._info(name).address)
         if username and not parse_address(address).is_local:
             address = str(dataclasses.replace(parse_address(address), user=username))
+        command = self._git.config_get(command_key(name)) or self.remote_command or "git-hangar"
         from ..transport.connect import open_session  # paramiko loads only when a remote is used
-        return open_session(address, trust_host_key=self.trust_host_key)
+        return open_session(address, trust_host_key=self.trust_host_key, ssh_command_prefix=command)
 
     def ping(self, name: str) -> float:
         """Seconds one request to the remote takes, once connected (as Hangar's ``ping``)."""

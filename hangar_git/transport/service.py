@@ -15,7 +15,7 @@ import numpy as np
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
 from ..bookkeeping.transfer import added_digests, closure_complete, new_commits, objects_to_send
-from ..errors import (CommitNotFoundError, HangarError, RemoteDataError, IntegrityError, NonFastForwardError,
+from ..errors import (CommitNotFoundError, RemoteDataError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
 from ..core.repostore import open_repo_store
