@@ -373,5 +373,5 @@ class InvalidAddressError(RemoteError, ValueError):
     """A remote address cannot be parsed."""
 
 
-class ServerConfigError(HangarError, ValueError):
+class ServerConfigError(InvalidArgumentError):
     """A server's authorized-keys or access file cannot be used (names the file and line)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,14 @@ def test_forced_command_logs_too(forced_sshd: Any, tmp_path: Path) -> None:
     head = commit_rows(alice)
     alice.remote.add("origin", forced_sshd.url("alice", name))
     alice.remote.push("origin", "master")
-    lines = [json.loads(line) for line in forced_sshd.log.read_text().splitlines()]
-    push = [line for line in lines if line["repo"] == name and line["op"] == "push"]
+    # the serve process writes its line once the connection ended, maybe after push returned
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in forced_sshd.log.read_text().splitlines()]
+        push = [line for line in lines if line["repo"] == name and line["op"] == "push"]
+        if push or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert push and push[-1]["refs"][0]["new"] == head and push[-1]["address"].startswith("127.0.0.1:")
     for line in lines:
         well_formed(line)
