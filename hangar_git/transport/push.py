@@ -44,6 +44,10 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         return PushResult(branch, old, local, 0, 0, 0, 0)
     if old is not None and (not git.has_object(old) or not git.is_ancestor(old, local)):
         raise NonFastForwardError(remote, branch)
+    if session.server_info.get("access") == "r":
+        # a read-only key: ask for the ref update alone, so the server's refusal is the answer
+        # (after pipelined data it hangs up mid-stream and the client saw a lost connection)
+        session.call("update_ref", {"branch": branch, "old": old, "new": local})
     haves = [h for h in heads.values() if git.has_object(h)]
     with progress("Counting objects", quiet=quiet) as bar:
         todo = objects_to_send(git, [local], haves)

@@ -9,6 +9,7 @@ import pytest
 
 from hangar_git import Repository
 from hangar_git.errors import PermissionDeniedError, RemoteError
+from hangar_git.transport.rpc import Session
 from tests.remote.conftest import init_bare
 
 from .conftest import ForcedSSHD, TeamServer, client
@@ -88,3 +89,33 @@ def test_globs(where: Any, tmp_path: Path) -> None:
     # `*` stays inside one path component: team/*.git does not reach team/sub/nested.git
     nested = refusal(where.url("alice", "team/sub/nested.git"), tmp_path, "alice")
     assert "no hangar repository '/team/sub/nested.git'" in nested
+
+
+
+def test_read_only_push_sends_no_data(team_server: TeamServer, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a read-only key's push streamed its data and the server refused the first
+    data frame and hung up mid-stream, so the client could see `connection lost` instead of
+    the refusal (flaky in test_log). The refusal now comes before any data is sent."""
+    name = f"team/ro{id(tmp_path)}.git"
+    init(team_server, name)
+    bob = client(tmp_path, "bob")
+    with bob.checkout(write=True) as co:
+        col = co.add_ndarray_column("big", prototype=np.zeros(1 << 16, dtype=np.uint8))
+        for i in range(64):                                   # 4 MiB to push
+            col[i] = np.full(1 << 16, i, dtype=np.uint8)
+        co.commit("big")
+    bob.remote.add("origin", team_server.url("bob", name))
+    sent: list[str] = []
+    original = Session.send
+
+    def send(session: Session, kind: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(kind)
+        return original(session, kind, *args, **kwargs)
+    monkeypatch.setattr(Session, "send", send)
+    with pytest.raises(PermissionDeniedError, match="may read this repository but not push"):
+        bob.remote.push("origin", "master")
+    assert not {"put_data", "put_objects", "data", "part"} & set(sent), sent
+    refused = team_server.wait_log(lambda l: l["repo"] == name and l["op"] == "push")
+    assert refused["result"] == "denied" and refused["bytes_in"] < 64 << 10, refused
+    assert Repository(team_server.root / name).ctx.git.list_refs("refs/hangar/heads/") == {}
