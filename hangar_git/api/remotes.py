@@ -1,4 +1,15 @@
-"""Remotes: named addresses in git config, and push/fetch/fetch-data through them."""
+"""Remotes: named addresses in git config, and push/fetch/fetch-data through them.
+
+A remote is one of two kinds, and every operation works on both:
+
+* a hangar server (``git hangar serve`` under SSH, ``git hangar server``, a
+  local hangar repository): ``hangar-remote.NAME.url`` alone;
+* a plain git host plus a data store: ``hangar-remote.NAME.url`` is any git
+  remote, ``hangar-remote.NAME.data`` the data URL (an ``https://`` address
+  needs none: the host publishes it). A git remote of the repository
+  (``remote.NAME.url``, e.g. ``origin`` of a ``git clone``) with no hangar
+  remote of that name counts as one of these too.
+"""
 from __future__ import annotations
 
 import os
@@ -7,13 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import Oid, branch_ref, remote_ref
-from ..errors import AlreadyExistsError, InvalidNameError, NotFoundError
+from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
+from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
+from ..errors import (AlreadyExistsError, AuthenticationError, DataLocationError, GitCommandError, HostKeyError,
+                      InvalidNameError, NotFoundError, RemoteError)
+from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.connect import open_session
-from ..transport.fetch import fetch as fetch_records
-from ..transport.fetch_data import fetch_data as fetch_samples
-from ..transport.push import push as push_branch
+from ..transport.gitcmd import check_git_address, is_git_only_address
+from ..transport.gitremote import GitDataRemote
+from ..transport.links import AnyLink, ServerLink
 from ..transport.rpc import Session
 
 if TYPE_CHECKING:
@@ -24,12 +38,22 @@ _REMOTE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 
 @dataclass(frozen=True, slots=True)
 class RemoteInfo:
+    """A remote: its address, and for a git host its data URL (None for a hangar server)."""
+
     name: str
     address: str
+    data_url: Optional[str] = None
 
 
-def _key(name: str) -> str:
-    return f"hangar-remote.{name}.url"
+def _key(name: str, field: str = "url") -> str:
+    return f"{REMOTE_PREFIX}{name}.{field}"
+
+
+def data_url_setting(url: str, typed_in: str) -> str:
+    """A data URL as saved and published: URIs as given, paths made absolute."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidNameError("empty data URL: give s3://bucket/prefix or a shared folder")
+    return url if is_uri(url) else os.path.normpath(os.path.join(typed_in, os.path.expanduser(url)))
 
 
 class Remotes:
@@ -45,39 +69,69 @@ class Remotes:
         return self._repo.ctx.git
 
     # -- configuration -------------------------------------------------------------
-    def add(self, name: str, address: str) -> RemoteInfo:
-        """Record a remote; ``address`` is ssh://..., user@host:path, file:// or a local path."""
+    def add(self, name: str, address: str, data_url: Optional[str] = None) -> RemoteInfo:
+        """Record a remote: a hangar server at ``address`` (ssh://..., user@host:path, file://, a
+        path), or with ``data_url`` any git remote whose data lives at ``data_url``."""
         if not isinstance(name, str) or not _REMOTE_NAME.match(name):
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(_key(name)) is not None:
             raise AlreadyExistsError(f"remote {name!r} already exists: remove it first or pick another name")
+        if data_url is not None or is_git_only_address(address):
+            check_git_address(address)
+        if data_url is not None:
+            data_url = data_url_setting(data_url, os.getcwd())
+            self._git.config_set(_key(name, "data"), data_url)
         self._git.config_set(_key(name), address)
-        return RemoteInfo(name, address)
+        return RemoteInfo(name, address, data_url)
 
     def remove(self, name: str) -> RemoteInfo:
         """Forget a remote and its remote-tracking branches."""
         info = self._info(name)
-        self._git.config_delete(_key(name))
+        for field in ("url", "data", *(remote_s3_key(name, s)[len(_key(name, "")):] for s in S3_NAMES)):
+            self._git.config_delete(_key(name, field))
         for b in list(self._git.list_refs(f"refs/hangar/remotes/{name}/")):
             self._git.set_ref(remote_ref(name, b), None)
         return info
 
     def list_all(self) -> list[RemoteInfo]:
         out = []
-        for key, value in sorted(self._git.config_items("hangar-remote.").items()):
+        for key, value in sorted(self._git.config_items(REMOTE_PREFIX).items()):
             if key.endswith(".url"):
-                out.append(RemoteInfo(key[len("hangar-remote."):-len(".url")], value))
+                name = key[len(REMOTE_PREFIX):-len(".url")]
+                out.append(RemoteInfo(name, value, self._git.config_get(_key(name, "data"))))
         return out
 
     def _info(self, name: str) -> RemoteInfo:
         address = self._git.config_get(_key(name))
         if address is None:
-            raise NotFoundError(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
-        return RemoteInfo(name, address)
+            git_url = self._git.config_get(f"remote.{name}.url") if _REMOTE_NAME.match(name) else None
+            if git_url is None:
+                raise NotFoundError(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
+            return RemoteInfo(name, git_url, None)  # the git remote of a `git clone`: data URL on the host
+        return RemoteInfo(name, address, self._git.config_get(_key(name, "data")))
+
+    def is_git_host(self, info: RemoteInfo) -> bool:
+        """Whether ``info`` is a git host plus a data store (else a hangar server)."""
+        return (info.data_url is not None or is_git_only_address(info.address)
+                or self._git.config_get(_key(info.name)) is None)
 
     def connect(self, name: str) -> Session:
-        """An open protocol session with a remote (one per operation)."""
-        return open_session(self._located(self._info(name).address), trust_host_key=self.trust_host_key)
+        """An open protocol session with a hangar server remote (one per operation)."""
+        info = self._info(name)
+        if self.is_git_host(info):
+            raise RemoteError(f"remote {name!r} is a git host with its data at a data URL: it has no hangar "
+                              f"server to open a session with")
+        return open_session(self._located(info.address), trust_host_key=self.trust_host_key)
+
+    def open(self, name: str) -> AnyLink:
+        """The remote ``name``, opened for one operation (a context manager)."""
+        info = self._info(name)
+        git = self._git
+        if self.is_git_host(info):
+            return GitDataRemote(git, name, self._located_git(info.address), info.data_url,
+                                 trust_host_key=self.trust_host_key, quiet=self.quiet)
+        return ServerLink(git, name, self._located(info.address), trust_host_key=self.trust_host_key,
+                          quiet=self.quiet)
 
     def _located(self, address: str) -> str:
         """A relative local path means relative to this repository (as in git), not to the cwd."""
@@ -86,19 +140,20 @@ class Remotes:
             return address
         return os.path.join(self._git.work_dir or self._git.git_dir, parsed.path)
 
+    def _located_git(self, address: str) -> str:
+        return address if is_git_only_address(address) else self._located(address)
+
     # -- operations ------------------------------------------------------------------
     def push(self, remote: str, branch: str) -> str:
         """Send ``branch`` (commits and missing data) to ``remote``; fast-forward only."""
-        ctx = self._repo.ctx
-        with self.connect(remote) as session:
-            push_branch(ctx.git, ctx.store, session, remote, branch, quiet=self.quiet)
+        with self.open(remote) as link:
+            link.push(self._repo.ctx.store, branch)
         return branch
 
     def fetch(self, remote: str, branch: str) -> str:
         """Fetch a branch's records (no data) into ``remote/branch``; returns that name."""
-        with self.connect(remote) as session:
-            result = fetch_records(self._repo.ctx.git, session, remote, branch, quiet=self.quiet)
-        return result.tracking_name
+        with self.open(remote) as link:
+            return link.fetch(branch).tracking_name
 
     def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                    column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
@@ -119,30 +174,78 @@ class Remotes:
         assert head is not None
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
-        with self.connect(remote) as session:
-            fetch_samples(git, ctx.store, session, list(commits), columns=columns,
-                          max_num_bytes=max_num_bytes, quiet=self.quiet)
+        with self.open(remote) as link:
+            link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes)
         return list(commits)
 
     def list_remote_branches(self, remote: str) -> dict[str, str]:
-        with self.connect(remote) as session:
-            return dict(session.call("list_refs").header["heads"])
+        with self.open(remote) as link:
+            return link.heads()
 
 
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:
-    """Add ``origin``, fetch the default branch's records, make it the local write branch."""
+    """Add ``origin``, fetch the default branch's records, make it the local write branch.
+
+    ``remote_address`` may be a hangar server or a git host that publishes a data
+    location (``refs/hangar/config``); the latter becomes a git-host remote.
+    """
     remotes = repo.remote  # its trust_host_key / quiet settings apply to the clone too
-    local = parse_address(remote_address)
-    if local.is_local and not os.path.isabs(os.path.expanduser(local.path)):
-        remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
-    remotes.add("origin", remote_address)
-    with remotes.connect("origin") as session:
-        default = branch or session.server_info.get("default_branch") or "master"
-        heads = session.call("list_refs").header["heads"]
+    if not is_git_only_address(remote_address):
+        local = parse_address(remote_address)
+        if local.is_local and not os.path.isabs(os.path.expanduser(local.path)):
+            remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
+    link, data_url = _open_for_clone(repo, remote_address)
+    with link:
+        remotes.add("origin", remote_address, data_url)
+        heads = link.heads()
+        default = branch or link.default_branch()
         if default not in heads:
             default = "master" if "master" in heads else (sorted(heads)[0] if heads else default)
         if default in heads:
-            result = fetch_records(repo.ctx.git, session, "origin", default, quiet=remotes.quiet)
+            result = link.fetch(default)
             repo.ctx.git.set_ref(branch_ref(default), result.head)
     repo.ctx.git.config_set("hangar.branch", default)
     return default
+
+
+def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional[str]]:
+    """What ``address`` is, opened: a hangar server (data URL None), or a git host and the data
+    URL it publishes (its S3 settings saved for ``origin``)."""
+    remotes = repo.remote
+    git = repo.ctx.git
+    if not is_git_only_address(address):
+        parsed = parse_address(address)
+        there = GitRepo.discover(os.path.expanduser(parsed.path)) if parsed.is_local else None
+        if not parsed.is_local or there is None or there.config_get(STORE_KEY):
+            try:
+                return ServerLink(git, "origin", address, trust_host_key=remotes.trust_host_key,
+                                  quiet=remotes.quiet), None
+            except (HostKeyError, AuthenticationError):
+                raise
+            except RemoteError as exc:
+                if parsed.is_local:
+                    raise
+                server_failure: Optional[RemoteError] = exc  # a host with git only: ask git
+        else:
+            server_failure = None
+    else:
+        server_failure = None
+    probe = GitDataRemote(git, "origin", address, None, trust_host_key=remotes.trust_host_key,
+                          quiet=remotes.quiet)
+    try:
+        location = probe.published()
+    except GitCommandError:
+        if server_failure is not None:
+            raise server_failure from None
+        raise
+    if location is None:
+        raise DataLocationError(f"{address} holds no hangar data: no hangar server answered there and its git "
+                                f"refs have no data location (refs/hangar/config); push to it first with "
+                                f"`git hangar remote add NAME {address} --data URL`")
+    for name, value in location.s3:
+        git.config_set(remote_s3_key("origin", name), value)
+    probe.configured_url = location.url
+    return probe, location.url
+
+
+__all__ = ["RemoteInfo", "Remotes", "clone_into", "data_url_setting"]

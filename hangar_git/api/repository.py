@@ -14,7 +14,7 @@ from ..locks import HeldLock
 from ..core.repostore import open_repo_store
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .checkout import ReaderCheckout, WriterCheckout
-from .fsck import FsckReport, fsck
+from .fsck import FsckReport, fsck, fsck_remote
 from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
 from .remotes import Remotes, clone_into
 from .context import BRANCH_KEY, HANGAR_DIR, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
@@ -229,8 +229,15 @@ class Repository:
         return None
 
     # -- maintenance -----------------------------------------------------------------
-    def fsck(self, quick: bool = False) -> "FsckReport":
-        """Check records, data presence and stored bytes; ``report.ok`` tells the outcome."""
+    def fsck(self, quick: bool = False, *, remote: Optional[str] = None) -> "FsckReport":
+        """Check records, data presence and stored bytes; ``report.ok`` tells the outcome.
+
+        With ``remote``: check instead that the remote holds the data of every sample its
+        branches' histories reference (their records are fetched first).
+        """
+        if remote is not None:
+            with self.remote.open(remote) as link:
+                return fsck_remote(self.ctx, remote, link)
         self.ctx.store.flush()
         return fsck(self.ctx, quick=quick)
 
@@ -249,8 +256,8 @@ class Repository:
         """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
         git = self.ctx.git
         head = git.resolve_commit(commit) if commit else branches.branch_head(git, branch or self.ctx.default_branch)
-        with self.remote.connect(remote) as session:
-            return drop(self.ctx, session, [head], column_names)
+        with self.remote.open(remote) as link:
+            return drop(self.ctx, link.missing, [head], column_names)
 
     # -- remotes ---------------------------------------------------------------------
     @property
