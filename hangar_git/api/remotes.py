@@ -244,7 +244,7 @@ def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional
                                 f"`git hangar remote add NAME {address} --data URL`")
     for name, value in location.s3:
         git.config_set(remote_s3_key("origin", name), value)
-    probe.configured_url = location.url
+    probe.configured_url, probe.published_s3 = location.url, dict(location.s3)
     return probe, location.url
 
 

@@ -45,6 +45,8 @@ class GitDataRemote:
         self.git, self.name, self.quiet = git, name, quiet
         self.host = GitHost(git.git_dir, address, trust_host_key=trust_host_key)
         self.configured_url = data_url
+        self.published_s3: dict[str, str] = {}
+        """S3 settings the host publishes, when the data URL was learned from it."""
         self._refs: Optional[dict[str, str]] = None
         self._store: Optional[ObjectStore] = None
 
@@ -83,7 +85,7 @@ class GitDataRemote:
                 f"{self.host.address} holds no hangar data location (refs/hangar/config): nothing was "
                 f"pushed there with a data URL yet; add it with `git hangar remote add {self.name} "
                 f"{self.host.address} --data s3://bucket/prefix`")
-        self.configured_url = found.url
+        self.configured_url, self.published_s3 = found.url, dict(found.s3)
         return found.url
 
     def data_store(self, create: bool = False) -> ObjectStore:
@@ -91,7 +93,8 @@ class GitDataRemote:
         if self._store is None:
             url = self.data_url
             try:
-                self._store = open_data_store(self.git, self.name, url, create=create)
+                self._store = open_data_store(self.git, self.name, url, create=create,
+                                              published=self.published_s3)
             except StoreNotFoundError:
                 raise DataLocationError(f"no hangar data at {url} (the data URL of remote {self.name!r}): "
                                         f"nothing was pushed there yet, or the URL is wrong") from None
@@ -149,7 +152,7 @@ class GitDataRemote:
         """Every copied sample is in the data store, as a fresh reader of it sees it."""
         if not digests:
             return
-        fresh = open_data_store(self.git, self.name, self.data_url)
+        fresh = open_data_store(self.git, self.name, self.data_url, published=self.published_s3)
         try:
             absent = fresh.missing([Digest(d) for d in digests])
         finally:
