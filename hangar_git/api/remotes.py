@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
+from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
 from ..errors import (AlreadyExistsError, AuthenticationError, DataLocationError, GitCommandError, HostKeyError,
                       InvalidNameError, NotFoundError, RemoteError)
 from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.connect import open_session
-from ..transport.gitcmd import check_git_address, is_git_only_address
+from ..transport.gitcmd import GitHost, check_git_address, is_git_only_address
 from ..transport.gitremote import GitDataRemote
 from ..transport.links import AnyLink, ServerLink
 from ..transport.rpc import Session
@@ -248,4 +249,16 @@ def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional
     return probe, location.url
 
 
-__all__ = ["RemoteInfo", "Remotes", "clone_into", "data_url_setting"]
+def check_git_remote_has_data(path: str, remote: str) -> None:
+    """DataLocationError unless the git remote ``remote`` of the git repository at ``path`` (a
+    plain ``git clone`` of a code repository, say) is a git host that publishes hangar data."""
+    git = GitRepo.find(path)
+    url = git.config_get(f"remote.{remote}.url") if git is not None else None
+    if git is None or url is None:
+        raise NotFoundError(f"no git remote named {remote!r} in {path}")
+    if CONFIG_REF not in GitHost(git.git_dir, url).list_refs(CONFIG_REF):
+        raise DataLocationError(f"{url} (git remote {remote!r}) holds no hangar data location "
+                                f"(refs/hangar/config): nothing was pushed there with a data URL yet")
+
+
+__all__ = ["RemoteInfo", "Remotes", "check_git_remote_has_data", "clone_into", "data_url_setting"]

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import click
 
+from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
 from ..errors import NotInitializedError
 from .common import State, api, git_root, pass_repo, pass_state
@@ -82,6 +83,7 @@ def adopting(state: State, remote_name: str) -> Repository:
         root = git_root(state.cwd)
         if root is None or not git_config(f"remote.{remote_name}.url", state.cwd):
             raise
+    check_git_remote_has_data(root, remote_name)
     user, mail = identity(state.cwd, None, None)
     repo = Repository(root, exists=False)
     repo.init(user, mail)

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,15 +73,29 @@ def plain_bare(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def git_only_sshd(isolated_git_env: GitEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
-    """A real sshd whose commands see git but not git-hangar (the system PATH only)."""
+def git_only_sshd(isolated_git_env: GitEnv, sshd_server: SSHServer,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """A real sshd whose commands see git but not git-hangar (the system PATH only).
+
+    The session's client key (the isolated ~/.ssh/id_ed25519) is authorised there and its
+    host key is in the isolated known_hosts, so both OpenSSH (``ssh -F`` the isolated
+    config) and hangar's own SSH client reach it as a user's would."""
     env = {"PATH": SYSTEM_PATH, "HOME": str(isolated_git_env.home),
            "GIT_CONFIG_GLOBAL": str(isolated_git_env.gitconfig), "GIT_CONFIG_NOSYSTEM": "1"}
     for role in ("AUTHOR", "COMMITTER"):
         env[f"GIT_{role}_NAME"], env[f"GIT_{role}_EMAIL"] = GIT_NAME, GIT_EMAIL
     try:
         with start_sshd(tmp_path_factory.mktemp("git-only-sshd"), env) as server:
-            yield server
+            with server.authorized_keys_path.open("a") as fh:
+                fh.write(Path(sshd_server.client_pub_key_path).read_text())
+            line = server.known_hosts_path.read_text()
+            known = Path(sshd_server.known_hosts_path)
+            with known.open("a") as fh:
+                fh.write(line)
+            try:
+                yield server
+            finally:
+                known.write_text(known.read_text().replace(line, ""))
     except SSHDUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -112,7 +125,7 @@ def git_host(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
             return GitHost(kind, path, str(path))
         if kind == "gitssh":
             server = request.getfixturevalue("git_only_sshd")
-            monkeypatch.setenv("GIT_SSH_COMMAND", git_ssh_command(server))
+            monkeypatch.setenv("GIT_SSH_COMMAND", git_ssh_command(request.getfixturevalue("sshd_server")))
             path = plain_bare(tmp_path / name)
             return GitHost(kind, path, server.address(path))
         if kind == "http":
