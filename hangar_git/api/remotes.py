@@ -131,8 +131,7 @@ class Remotes:
         if self.is_git_host(info):
             return GitDataRemote(git, name, self._located_git(info.address), info.data_url,
                                  trust_host_key=self.trust_host_key, quiet=self.quiet)
-        return ServerLink(git, name, self._located(info.address), trust_host_key=self.trust_host_key,
-                          quiet=self.quiet)
+        return ServerLink(git, name, self.connect(name), quiet=self.quiet)
 
     def _located(self, address: str) -> str:
         """A relative local path means relative to this repository (as in git), not to the cwd."""
@@ -219,8 +218,8 @@ def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional
         there = GitRepo.discover(os.path.expanduser(parsed.path)) if parsed.is_local else None
         if not parsed.is_local or there is None or there.config_get(STORE_KEY):
             try:
-                return ServerLink(git, "origin", address, trust_host_key=remotes.trust_host_key,
-                                  quiet=remotes.quiet), None
+                session = open_session(address, trust_host_key=remotes.trust_host_key)
+                return ServerLink(git, "origin", session, quiet=remotes.quiet), None
             except (HostKeyError, AuthenticationError):
                 raise
             except RemoteError as exc:

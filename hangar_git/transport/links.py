@@ -10,7 +10,6 @@ from typing import Any, Optional, Protocol, Union
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..storage import ObjectStore
-from .connect import open_session
 from .fetch import FetchResult, fetch as fetch_records
 from .fetch_data import FetchDataResult, fetch_data as fetch_samples
 from .gitremote import GitDataRemote
@@ -40,12 +39,11 @@ class Link(Protocol):
 
 
 class ServerLink:
-    """A hangar server (``git hangar serve`` or ``git hangar server``), over one session."""
+    """A hangar server (``git hangar serve`` or ``git hangar server``), over one open session."""
 
-    def __init__(self, git: GitRepo, name: str, address: str, *, trust_host_key: bool = False,
-                 quiet: bool = False) -> None:
+    def __init__(self, git: GitRepo, name: str, session: Session, *, quiet: bool = False) -> None:
         self.git, self.name, self.quiet = git, name, quiet
-        self.session: Session = open_session(address, trust_host_key=trust_host_key)
+        self.session = session
 
     def push(self, store: ObjectStore, branch: str) -> PushResult:
         return push_branch(self.git, store, self.session, self.name, branch, quiet=self.quiet)
