@@ -129,3 +129,20 @@ def test_fetch_in_a_git_repository_without_a_hangar_location(tmp_path: Path, git
     done = git_hangar("fetch", "origin", "master", cwd=tmp_path / "code")
     assert done.returncode == 1 and "no hangar data location" in done.stderr, done.stderr
     assert Repository(tmp_path / "code", exists=False).initialized is False
+
+
+def test_an_https_remote_learns_its_data_url_from_the_host(git_host: Callable[[str], GitHost], data_url: str,
+                                                          make_repo: Callable[[str], Repository]) -> None:
+    """An http(s) address can only be a git host: without --data, the URL the host publishes is used."""
+    host = git_host("http")
+    first = make_repo("first")
+    head = add_rows(first, "master", "rows", ROWS[:40], "rows")
+    first.remote.add("origin", host.address, data_url=data_url)
+    first.remote.push("origin", "master")
+    second = make_repo("second")
+    info = second.remote.add("web", host.address)
+    assert info.data_url is None
+    assert second.remote.fetch("web", "master") == "web/master"
+    assert second.remote.fetch_data("web", "master") == [head]
+    with reader(second, branch="web/master") as co:
+        assert_rows(co, "rows", ROWS[:40])
