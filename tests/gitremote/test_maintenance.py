@@ -146,3 +146,27 @@ def test_an_https_remote_learns_its_data_url_from_the_host(git_host: Callable[[s
     assert second.remote.fetch_data("web", "master") == [head]
     with reader(second, branch="web/master") as co:
         assert_rows(co, "rows", ROWS[:40])
+
+
+def test_fetch_data_selectors_read_the_bucket(git_host: Callable[[str], GitHost], data_url: str,
+                                              make_repo: Callable[[str], Repository], tmp_path: Path) -> None:
+    """--column, --max-bytes, --commit and --all-history work against the bucket as against a server."""
+    host = git_host("path")
+    first = make_repo("first")
+    old = add_rows(first, "master", "a", ROWS[:50], "a")
+    head = add_rows(first, "master", "b", ROWS[50:100] + 3, "b")
+    add_rows(first, "master", "a", ROWS[100:110] + 5, "more a", start=50)
+    tip = first.branch_head("master")
+    first.remote.add("origin", host.address, data_url=data_url)
+    first.remote.push("origin", "master")
+    clone = Repository(tmp_path / "clone", exists=False)
+    clone.clone("c", "c@x", host.address)
+    clone.remote.quiet = True
+    clone.remote.fetch_data("origin", "master", column_names=["b"])
+    assert sum(1 for _ in clone.ctx.store.iter_objects()) == 50
+    clone.remote.fetch_data("origin", commit=old, max_num_bytes=10 * ROWS[0].nbytes)
+    assert sum(1 for _ in clone.ctx.store.iter_objects()) == 60
+    assert clone.remote.fetch_data("origin", "master", retrieve_all_history=True) == [tip, head, old]
+    assert sum(1 for _ in clone.ctx.store.iter_objects()) == 110
+    with reader(clone) as co:
+        assert co.columns.contains_remote_references == {"a": False, "b": False}
