@@ -5,24 +5,43 @@ package (the ``git hangar serve`` process) do not pay for all of it.
 """
 from typing import Any
 
-from .errors import (AlreadyExistsError, BranchNotFoundError, ColumnNotFoundError, CommitNotFoundError,
-                     DirtyStagingError, HangarError, IntegrityError, InvalidNameError, MergeConflictError,
-                     MissingDataError, NonFastForwardError, NotFoundError, NothingToCommitError,
-                     NotInitializedError, PermissionDeniedError, ProtocolError, RemoteError,
-                     SampleNotFoundError, SchemaError, WriterLockError)
+from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError, BranchNotFoundError,
+                     BranchRemovalError, CheckoutClosedError, ColumnExistsError, ColumnNotFoundError,
+                     CommitNotFoundError, ConflictError, ConnectionClosed, DatasetKeysError,
+                     DirtyStagingError, HangarError, HostKeyError, ImportFormatError, IntegrityError,
+                     InvalidAddressError, InvalidArgumentError, InvalidKeyError, InvalidNameError,
+                     MergeConflictError, MetadataNotFoundError, MissingDataError, NoCommitsError,
+                     NonFastForwardError, NotFoundError, NotInitializedError, NotPicklableError,
+                     NothingStagedError, NothingToCommitError, PermissionDeniedError, ProtocolError,
+                     ReadOnlyColumnError, RecordFormatError, RefMovedError, RegistrationNotFoundError,
+                     RemoteDataError, RemoteError, RemoteExistsError, RemoteNotFoundError,
+                     RepositoryExistsError, RevisionNotFoundError, SampleNotFoundError, SchemaError,
+                     SharedStoreError, StateError, StoreFormatError, StoreInUseError, StoreNotFoundError,
+                     StoreUnreachableError, WriterLockError)
 
 __version__ = "0.1.0"
 
-__all__ = ["AlreadyExistsError", "BranchNotFoundError", "ColumnNotFoundError", "CommitNotFoundError",
-           "DirtyStagingError", "HangarError", "IntegrityError", "InvalidNameError",
-           "MergeConflictError", "MissingDataError", "NonFastForwardError", "NotFoundError",
-           "NothingToCommitError", "NotInitializedError", "PermissionDeniedError", "ProtocolError",
-           "RemoteError", "Repository", "SampleNotFoundError", "SchemaError", "WriterLockError",
-           "__version__"]
+__all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "BranchNotFoundError",
+           "BranchRemovalError", "CheckoutClosedError", "ColumnExistsError", "ColumnNotFoundError",
+           "CommitNotFoundError", "ConflictError", "ConnectionClosed", "DatasetKeysError",
+           "DirtyStagingError", "HangarError", "HostKeyError", "ImportFormatError", "IntegrityError",
+           "InvalidAddressError", "InvalidArgumentError", "InvalidKeyError", "InvalidNameError",
+           "MergeConflictError", "MetadataNotFoundError", "MissingDataError", "NoCommitsError",
+           "NonFastForwardError", "NotFoundError", "NotInitializedError", "NotPicklableError",
+           "NothingStagedError", "NothingToCommitError", "PermissionDeniedError", "ProtocolError",
+           "ReadOnlyColumnError", "RecordFormatError", "RefMovedError", "RegistrationNotFoundError",
+           "RemoteDataError", "RemoteError", "RemoteExistsError", "RemoteNotFoundError",
+           "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError", "SchemaError",
+           "SharedStoreError", "StateError", "StoreFormatError", "StoreInUseError", "StoreNotFoundError",
+           "StoreUnreachableError", "WriterLockError", "Repository", "make_numpy_dataset",
+           "make_torch_dataset", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Repository":
         from .api.repository import Repository
         return Repository
+    if name in ("make_numpy_dataset", "make_torch_dataset"):
+        from .api import dataset
+        return getattr(dataset, name)
     raise AttributeError(f"module 'hangar_git' has no attribute {name!r}")

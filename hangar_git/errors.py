@@ -10,39 +10,54 @@ from typing import Iterable, Sequence
 
 
 class HangarError(Exception):
-    """Base class of every hangar-git error."""
+    """Base class of every hangar-git error.
+
+    Subclasses are grouped by what a caller does about them: not found,
+    already exists, bad input, state (do something first), locked or
+    read-only, conflict, corrupt (integrity) and transport. Where Hangar 0.5
+    raised a builtin exception, ours derive from that builtin too, so both
+    ``except WriterLockError`` and ``except PermissionError`` catch a second writer.
+    """
+
+
+class _PlainMessage:
+    """Mixin for KeyError subclasses: show the message, not its repr()."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""  # type: ignore[attr-defined]
 
 
 # -- not found ---------------------------------------------------------------
-class NotFoundError(HangarError, KeyError):
+class NotFoundError(_PlainMessage, HangarError, KeyError):
     """A named thing (branch, commit, column, key, remote) does not exist."""
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
+class BranchNotFoundError(NotFoundError, ValueError):
+    """No such branch (a ValueError, as in Hangar)."""
 
-class NotInitializedError(HangarError):
-    """The repository has no hangar store yet."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        super().__init__(
-            f"no hangar repository at {path!r}: run `git hangar init` "
-            f"(or Repository(path).init(user_name, user_email)) first")
-
-
-class BranchNotFoundError(NotFoundError):
     def __init__(self, branch: str) -> None:
         self.branch = branch
         super().__init__(
             f"branch {branch!r} does not exist: `git hangar branch` lists branches")
 
 
-class CommitNotFoundError(NotFoundError):
+class CommitNotFoundError(NotFoundError, ValueError):
     def __init__(self, commit: str) -> None:
         self.commit = commit
         super().__init__(
             f"commit {commit!r} does not exist: `git hangar log` lists commits")
+
+
+class RevisionNotFoundError(NotFoundError, ValueError):
+    """A name is neither a branch nor a commit."""
+
+
+class RemoteNotFoundError(NotFoundError, ValueError):
+    """No remote by that name (a ValueError, as in Hangar)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
 
 
 class ColumnNotFoundError(NotFoundError):
@@ -55,6 +70,24 @@ class SampleNotFoundError(NotFoundError):
     def __init__(self, column: str, key: object) -> None:
         self.column, self.key = column, key
         super().__init__(f"column {column!r} has no sample with key {key!r}")
+
+
+class DatasetKeysError(NotFoundError, ValueError):
+    """Keys given to a dataset are not in every one of its columns (also a ValueError, as
+    Hangar 0.5's dataloaders raised)."""
+
+    def __init__(self, missing: dict) -> None:
+        self.missing = missing
+        shown = "; ".join(f"column {c!r}: {', '.join(repr(k) for k in ks[:5])}"
+                          + (f" (+{len(ks) - 5} more)" if len(ks) > 5 else "") for c, ks in missing.items())
+        super().__init__(f"keys not in every column of the dataset: {shown}; pass keys that all "
+                         f"columns hold (keys=None takes the keys they share)")
+
+
+class MetadataNotFoundError(NotFoundError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no metadata key {key!r} in this checkout")
 
 
 class MissingDataError(HangarError, FileNotFoundError):
@@ -82,27 +115,56 @@ class StoreNotFoundError(NotFoundError, FileNotFoundError):
             f"(`git config hangar.store`), or run `git hangar init` to create one")
 
 
-class StoreUnreachableError(HangarError, ConnectionError):
-    """The data store's server could not be reached or refused the request."""
-
-    def __init__(self, uri: str, detail: str) -> None:
-        self.uri, self.detail = uri, detail
-        super().__init__(
-            f"cannot reach the data store at {uri}: {detail}; check that its server is up and the "
-            f"repository's S3 settings (`git config --get-regexp hangar.s3`, TILEDB_VFS_S3_* and AWS_* "
-            f"in the environment)")
+class RegistrationNotFoundError(NotFoundError):
+    """No repository by that name is registered in the store (``gc --forget``)."""
 
 
-# -- already exists / bad input ----------------------------------------------
+# -- already exists ----------------------------------------------------------
 class AlreadyExistsError(HangarError):
     """A thing with that name already exists."""
 
 
-class InvalidNameError(HangarError, ValueError):
+class BranchExistsError(AlreadyExistsError, ValueError):
+    def __init__(self, branch: str) -> None:
+        self.branch = branch
+        super().__init__(f"branch {branch!r} already exists: pick another name or remove it first")
+
+
+class RemoteExistsError(AlreadyExistsError, ValueError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"remote {name!r} already exists: remove it first or pick another name")
+
+
+class ColumnExistsError(AlreadyExistsError, LookupError):
+    """A column of that name exists (a LookupError, as in Hangar)."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        super().__init__(f"column {column!r} already exists: delete it first or use another name")
+
+
+class RepositoryExistsError(AlreadyExistsError):
+    def __init__(self, path: str, option: str = "remove_old=True") -> None:
+        self.path = path
+        super().__init__(f"{path!r} is already a hangar repository: pass {option} "
+                         f"to start over (this deletes its hangar data)")
+
+
+# -- bad input ---------------------------------------------------------------
+class InvalidArgumentError(HangarError, ValueError):
+    """An argument is not acceptable (wrong type or value); the message says what is."""
+
+
+class InvalidNameError(InvalidArgumentError):
     """A key, column, branch or remote name is not acceptable."""
 
 
-class SchemaError(HangarError, ValueError):
+class InvalidKeyError(_PlainMessage, InvalidNameError, KeyError, TypeError):
+    """A sample key is not an int or a valid str (KeyError and TypeError, as in Hangar)."""
+
+
+class SchemaError(InvalidArgumentError):
     """A value does not fit the column's schema (kind, dtype or shape)."""
 
     def __init__(self, message: str, *, expected: object = None, given: object = None) -> None:
@@ -110,32 +172,97 @@ class SchemaError(HangarError, ValueError):
         super().__init__(message)
 
 
-class ImportFormatError(HangarError, ValueError):
+class ImportFormatError(InvalidArgumentError):
     """A file given to `git hangar add` cannot be read."""
 
 
-# -- state / conflict --------------------------------------------------------
-class PermissionDeniedError(HangarError):
+# -- state: do something first -----------------------------------------------
+class StateError(HangarError, RuntimeError):
+    """The repository is not in the state this operation needs (a RuntimeError, as in Hangar)."""
+
+
+class NotInitializedError(StateError):
+    """The repository has no hangar store yet."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"no hangar repository at {path!r}: run `git hangar init` "
+            f"(or Repository(path).init(user_name, user_email)) first")
+
+
+class NothingStagedError(StateError):
+    """The staging area holds no changes (`reset_staging_area` with none to drop)."""
+
+
+class NothingToCommitError(NothingStagedError):
+    """`commit` was called with no staged changes."""
+
+
+class DirtyStagingError(StateError):
+    """An operation needs a clean staging area but there are uncommitted changes."""
+
+
+class BranchRemovalError(StateError):
+    """A branch cannot be removed yet: it is the write branch, or holds unmerged commits."""
+
+
+class NoCommitsError(StateError):
+    """The operation needs a commit and there is none yet."""
+
+
+class SharedStoreError(StateError):
+    """gc cannot see a repository registered as a user of the store, so it would not know
+    what that repository still needs (a RuntimeError, like every state error)."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        self.label, self.reason = label, reason
+        super().__init__(
+            f"gc refused: the data store is also used by {label} ({reason}), so gc cannot tell "
+            f"what it still needs; run gc where that repository can be seen, or if it is gone "
+            f"for good: `git hangar gc --forget {label}`")
+
+
+class StoreInUseError(StateError):
+    """A repository that still uses the store cannot be unregistered from it."""
+
+
+# -- locked / read-only --------------------------------------------------------
+class PermissionDeniedError(HangarError, PermissionError):
     """A write was attempted through a read-only checkout or a closed one."""
 
 
-class WriterLockError(HangarError):
-    """Another process holds the repository's writer lock."""
+class CheckoutClosedError(PermissionDeniedError):
+    """The checkout was closed; open a new one."""
+
+
+class ReadOnlyColumnError(PermissionDeniedError, TypeError):
+    """Item assignment into a column of a read checkout (TypeError, as in Hangar)."""
+
+
+class NotPicklableError(PermissionDeniedError, TypeError):
+    """A write checkout, or a column of one, was pickled: its writer lock belongs to its
+    process (a TypeError, as pickle raises for what it cannot pickle)."""
+
+
+class WriterLockError(PermissionDeniedError):
+    """Another process holds the repository's writer lock (PermissionError, as in Hangar)."""
 
     def __init__(self, message: str, holder: str = "") -> None:
         self.holder = holder
         super().__init__(message)
 
 
-class DirtyStagingError(HangarError):
-    """An operation needs a clean staging area but there are uncommitted changes."""
+# -- conflict ------------------------------------------------------------------
+class ConflictError(HangarError):
+    """Changes cannot be combined; nothing was changed."""
 
 
-class NothingToCommitError(HangarError):
-    """`commit` was called with no staged changes."""
+class RefMovedError(ConflictError):
+    """A branch moved while an operation that moves it ran; redo the operation."""
 
 
-class MergeConflictError(HangarError):
+class MergeConflictError(ConflictError, ValueError):
     """A 3-way merge found changes that cannot be combined automatically."""
 
     SHOWN = 100
@@ -155,19 +282,7 @@ class MergeConflictError(HangarError):
             f"Resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
 
 
-class SharedStoreError(HangarError):
-    """gc cannot see a repository registered as a user of the store, so it would not know
-    what that repository still needs."""
-
-    def __init__(self, label: str, reason: str) -> None:
-        self.label, self.reason = label, reason
-        super().__init__(
-            f"gc refused: the data store is also used by {label} ({reason}), so gc cannot tell "
-            f"what it still needs; run gc where that repository can be seen, or if it is gone "
-            f"for good: `git hangar gc --forget {label}`")
-
-
-class NonFastForwardError(HangarError):
+class NonFastForwardError(ConflictError):
     """A push would discard commits the remote has."""
 
     def __init__(self, remote: str, branch: str) -> None:
@@ -208,6 +323,21 @@ class RecordFormatError(IntegrityError):
 
 class RemoteError(HangarError):
     """A remote could not be reached, refused a request, or broke the protocol."""
+
+
+class StoreUnreachableError(RemoteError, ConnectionError):
+    """The data store's server could not be reached or refused the request."""
+
+    def __init__(self, uri: str, detail: str) -> None:
+        self.uri, self.detail = uri, detail
+        super().__init__(
+            f"cannot reach the data store at {uri}: {detail}; check that its server is up and the "
+            f"repository's S3 settings (`git config --get-regexp hangar.s3`, TILEDB_VFS_S3_* and AWS_* "
+            f"in the environment)")
+
+
+class RemoteDataError(RemoteError):
+    """The remote lacks data or commits asked of it, or refused part of a transfer."""
 
 
 class ProtocolError(RemoteError):

@@ -1,326 +1,30 @@
-"""Columns: typed, keyed collections of samples inside a checkout."""
+"""Columns: typed, keyed collections of samples inside a checkout.
+
+Reads live in :mod:`.column_reads`, writes in :mod:`.column_writes`; this
+module fixes how each kind of value is encoded, and gathers fixed-shape arrays.
+"""
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
 
-from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
+from ..bookkeeping.records import ColumnSchema, decode_key
 from ..bookkeeping.snapshot import ColumnRecords
-from ..errors import (IntegrityError, MissingDataError, PermissionDeniedError, SampleNotFoundError,
-                      SchemaError)
-from ..storage import Digest, Meta, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest
+from ..errors import SchemaError
+from ..storage import Meta, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest
+from .column_reads import _BATCH, Key, State, large_batches, merged
+from .column_writes import ColumnWrites
 
 if TYPE_CHECKING:
     from .checkout import Checkout
 
-Key = Union[str, int]
-_MISSING = object()
-_BATCH = 4096
 _GATHER_BYTES = 32 << 20
 """The most bytes of fixed-shape rows gathered into one block at a time."""
 
 
-def _enc(key: object) -> str:
-    """Encoded form of a valid key (fast path for plain ints)."""
-    if type(key) is int and -(1 << 63) <= key < (1 << 63):  # type: ignore[operator]
-        return f"i{key}"
-    return encode_key(check_key(key))
-
-
-class Column:
+class Column(ColumnWrites):
     """A column of a checkout. Subclasses fix how values are encoded."""
-
-    column_type = ""
-
-    def __init__(self, checkout: "Checkout", name: str, schema: ColumnSchema,
-                 records: Optional[ColumnRecords]) -> None:
-        self._co = checkout
-        self._name = name
-        self._schema = schema
-        self._recs: Optional[ColumnRecords] = None
-        self._records = records
-        self._changes: dict[str, Optional[str]] = {}
-        self._count = records.count if records else 0
-        self._batching = 0
-
-    @property
-    def _records(self) -> Optional[ColumnRecords]:
-        return self._recs
-
-    @_records.setter
-    def _records(self, records: Optional[ColumnRecords]) -> None:
-        """Adopt a column's records; each shard read warms the store's lookups."""
-        self._recs = records
-        if records is not None:
-            records.on_load = lambda shard: self._co._store.warm(shard.values())
-
-    # -- description ----------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def column_layout(self) -> str:
-        return self._schema.column_layout
-
-    @property
-    def schema_type(self) -> str:
-        return self._schema.schema_type
-
-    @property
-    def iswriteable(self) -> bool:
-        return self._co.is_writer and not self._co.closed
-
-    @property
-    def schema(self) -> ColumnSchema:
-        return self._schema
-
-    @property
-    def dtype(self) -> Any:
-        return str if self.column_type == "str" else bytes
-
-    @property
-    def shape(self) -> Optional[tuple[int, ...]]:
-        return None
-
-    def __repr__(self) -> str:
-        cls = "FlatSampleWriter" if self.iswriteable else "FlatSampleReader"
-        rows = [("Column Name", self._name), ("Writeable", self.iswriteable),
-                ("Column Type", self.column_type), ("Column Layout", self.column_layout),
-                ("Schema Type", self.schema_type), ("DType", self._dtype_text()),
-                ("Shape", self.shape), ("Number of Samples", len(self)),
-                ("Partial Remote References", self.contains_remote_references)]
-        return f"Hangar {cls}\n" + "".join(f"    {k:<26}: {v}\n" for k, v in rows)
-
-    def _dtype_text(self) -> str:
-        return str(self.dtype)
-
-    # -- value encoding (subclasses) --------------------------------------------
-    def _encode(self, value: Any) -> tuple[Meta, Any]:
-        """A value's meta and bytes (a buffer), checked against the column's schema."""
-        raise NotImplementedError
-
-    def _decode(self, meta: str, data: memoryview) -> Any:
-        raise NotImplementedError
-
-    def _missing(self, key: Key, digest: str) -> MissingDataError:
-        """The error for a sample whose data is elsewhere, naming the command that fetches it."""
-        remotes = [k[len("hangar-remote."):-len(".url")]
-                   for k in self._co._ctx.git.config_items("hangar-remote.") if k.endswith(".url")]
-        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
-        branch = getattr(self._co, "branch_name", "")
-        commit = getattr(self._co, "commit_hash", "")
-        where = branch or (f"--commit {commit}" if commit else "BRANCH")
-        return MissingDataError(self._name, key, digest, remote=remote, where=where)
-
-    # -- lookups ---------------------------------------------------------------
-    def _digest(self, enc: str) -> Optional[str]:
-        digest = self._changes.get(enc, _MISSING)
-        if digest is _MISSING:
-            return self._records.get(enc) if self._records is not None else None
-        return digest  # type: ignore[return-value]
-
-    def _load(self, key: Key, digest: str) -> Any:
-        try:
-            meta, data = self._co._store.read(Digest(digest))
-        except KeyError:
-            raise self._missing(key, digest) from None
-        except IntegrityError as exc:
-            raise self._damaged(key, digest, exc) from exc
-        return self._decode(meta, data)
-
-    def _damaged(self, key: Key, digest: str, exc: IntegrityError) -> IntegrityError:
-        return IntegrityError(f"sample {key!r} of column {self._name!r} (object {digest}) cannot be "
-                              f"read: {exc}", expected=digest)
-
-    def __getitem__(self, key: Key) -> Any:
-        co = self._co
-        if co.closed:
-            co._check_open()
-        enc = f"i{key}" if type(key) is int else _enc(key)
-        recs = self._recs
-        digest = recs._known.get(enc) if recs is not None and not self._changes else None
-        if digest is None:
-            digest = self._digest(enc)
-            if digest is None:
-                _enc(key)  # an out-of-range int is an invalid key, not an absent one
-                raise SampleNotFoundError(self._name, key)
-        try:
-            meta, data = co._store.read(digest)  # type: ignore[arg-type]
-        except KeyError:
-            raise self._missing(key, digest) from None
-        except IntegrityError as exc:
-            raise self._damaged(key, digest, exc) from exc
-        return self._decode(meta, data)
-
-    def get(self, key: Key, default: Any = None) -> Any:
-        """The sample at ``key``, or ``default`` if there is none (data must be local)."""
-        try:
-            return self[key]
-        except SampleNotFoundError:
-            return default
-
-    def __contains__(self, key: object) -> bool:
-        try:
-            return self._digest(_enc(key)) is not None
-        except Exception:  # invalid keys are simply not present
-            return False
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[Key]:
-        return self.keys()
-
-    def keys(self, local: bool = False) -> Iterator[Key]:
-        """Sample keys (``local=True``: only those whose data is on this machine)."""
-        if not local:
-            for encs, _ in self._record_batches():
-                yield from map(decode_key, encs)
-            return
-        for encs, digests, missing in self._batches_with_missing():
-            for enc, digest in zip(encs, digests):
-                if digest not in missing:
-                    yield decode_key(enc)
-
-    def _record_batches(self) -> Iterator[tuple[list[str], list[str]]]:
-        """(encoded keys, digests) in batches, staged changes applied."""
-        self._co._check_open()
-        changes = self._changes
-        if self._records is not None:
-            for encs, digests in self._records.shard_lists():
-                if changes:
-                    pairs = [(e, d) for e, d in zip(encs, digests) if e not in changes]
-                    encs, digests = [e for e, _ in pairs], [d for _, d in pairs]
-                if encs:
-                    yield encs, digests
-        staged = [(e, d) for e, d in changes.items() if d is not None]
-        if staged:
-            yield [e for e, _ in staged], [d for _, d in staged]
-
-    def _large_batches(self, size: int = 8 * _BATCH) -> Iterator[tuple[list[str], list[str]]]:
-        """Like :meth:`_record_batches`, merging small shards into batches of ~``size``."""
-        return _merged(self._record_batches(), size, lambda parts: [d for part in parts for d in part])
-
-    def _batches_with_missing(self) -> Iterator[tuple[list[str], list[str], set[str]]]:
-        """Records in batches (staged changes applied), each with its digests whose data is not here."""
-        store = self._co._store
-        for encs, digests in self._large_batches(_BATCH):
-            yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
-
-    def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
-        """(key, value) pairs, reading storage in large batches."""
-        store = self._co._store
-        for encs, digests, missing in self._batches_with_missing():
-            if missing and not local:
-                i = next(i for i, d in enumerate(digests) if d in missing)
-                raise self._missing(decode_key(encs[i]), digests[i])
-            present = [(e, d) for e, d in zip(encs, digests) if d not in missing]
-            for (enc, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
-                yield decode_key(enc), self._decode(meta, data)
-
-    def values(self, local: bool = False) -> Iterator[Any]:
-        for _, value in self.items(local=local):
-            yield value
-
-    # -- partial data -----------------------------------------------------------
-    @property
-    def remote_reference_keys(self) -> tuple[Key, ...]:
-        """Keys recorded here whose data is not on this machine."""
-        if self._is_known_complete():
-            return ()
-        out: list[Key] = []
-        for encs, digests, missing in self._batches_with_missing():
-            out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
-        if not out:
-            self._note_complete()
-        return tuple(out)
-
-    @property
-    def contains_remote_references(self) -> bool:
-        """True when some samples' data has not been fetched to this machine."""
-        if self._is_known_complete():
-            return False
-        if any(missing for _, _, missing in self._batches_with_missing()):
-            return True
-        self._note_complete()
-        return False
-
-    def _note_complete(self) -> None:
-        """Remember that every sample of these committed records is local."""
-        if self._records is not None and not self._changes:
-            self._co._ctx.presence.mark_complete(self._records.tree)
-
-    def _is_known_complete(self) -> bool:
-        if self._records is None:
-            return not any(d is not None and not self._co._store.contains(Digest(d))
-                           for d in self._changes.values())
-        return (self._co._ctx.presence.is_complete(self._records.tree)
-                and all(d is None or self._co._store.contains(Digest(d)) for d in self._changes.values()))
-
-    # -- writes -------------------------------------------------------------------
-    def _check_writable(self) -> None:
-        if not self._co.is_writer:
-            raise PermissionDeniedError(
-                f"column {self._name!r} is read-only: open repo.checkout(write=True) to change it")
-        self._co._check_open()
-
-    def _stage(self, enc: str, digest: Optional[str]) -> None:
-        changes = self._changes
-        before = changes.get(enc, _MISSING)
-        if before is _MISSING:
-            before = self._records.get(enc) if self._records is not None else None
-        changes[enc] = digest
-        if before is None and digest is not None:
-            self._count += 1
-        elif before is not None and digest is None:
-            self._count -= 1
-        self._co._mark_dirty(self)
-
-    def __setitem__(self, key: Key, value: Any) -> None:
-        self._check_writable()
-        enc = _enc(key)
-        meta, data = self._encode(value)
-        self._stage(enc, self._co._store.put_new(meta, data))  # hashed by the store
-
-    def append(self, value: Any) -> str:
-        """Add a sample under a new random key, which is returned."""
-        key = uuid.uuid4().hex[:20]
-        self[key] = value
-        return key
-
-    def update(self, other: Union[dict, Iterable[tuple[Key, Any]]] = (), **kwargs: Any) -> None:
-        """Set many samples (from a mapping, pairs or keyword arguments)."""
-        items = other.items() if isinstance(other, dict) else other
-        for key, value in items:
-            self[key] = value
-        for key, value in kwargs.items():
-            self[key] = value
-
-    def __delitem__(self, key: Key) -> None:
-        self._check_writable()
-        enc = _enc(key)
-        if self._digest(enc) is None:
-            raise SampleNotFoundError(self._name, key)
-        self._stage(enc, None)
-
-    def pop(self, key: Key) -> Any:
-        """Remove a sample and return its value."""
-        value = self[key]
-        del self[key]
-        return value
-
-    # -- batching context ---------------------------------------------------------
-    def __enter__(self) -> "Column":
-        self._batching += 1
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._batching -= 1
-        if self._batching == 0 and self._co.is_writer and not self._co.closed:
-            self._co._store.flush()
 
 
 class NdarrayColumn(Column):
@@ -380,12 +84,12 @@ class NdarrayColumn(Column):
         value = np.ascontiguousarray(value)
         return ndarray_meta(self._np_dtype, value.shape), value.reshape(-1).view(np.uint8)
 
-    def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
+    def _items(self, state: State, local: bool) -> Iterator[tuple[Key, Any]]:
         """(key, array) pairs; fixed-shape columns gather whole chunks at once."""
         if not self._gatherable:
-            yield from super().items(local=local)
+            yield from super()._items(state, local)
             return
-        for keys, values, found in self._gathered(local):
+        for keys, values, found in self._gathered(state, local):
             if found is None:
                 yield from zip(keys, values)
             else:
@@ -395,20 +99,22 @@ class NdarrayColumn(Column):
     def values(self, local: bool = False) -> Iterator[Any]:
         """Every array of the column (no keys: the fastest full scan)."""
         if not self._gatherable:
-            yield from super().values(local=local)
-            return
-        for _, values, found in self._gathered(local):
+            return super().values(local=local)
+        return self._values(self._state(), local)
+
+    def _values(self, state: State, local: bool) -> Iterator[Any]:
+        for _, values, found in self._gathered(state, local):
             yield from (values if found is None else values[found])
 
     @property
     def _gatherable(self) -> bool:
         return not self._variable and self._nbytes > 0
 
-    def _gathered(self, local: bool) -> Iterator[tuple[list[Key], np.ndarray, Optional[np.ndarray]]]:
+    def _gathered(self, state: State, local: bool) -> Iterator[tuple[list[Key], np.ndarray, Optional[np.ndarray]]]:
         """(keys, arrays as one block of at most ``_GATHER_BYTES``, found-mask or None when all
         were found); what the store's ``gather`` does not serve is read singly."""
         step = max(1, _GATHER_BYTES // self._nbytes)
-        for batch_keys, batch_raws in self._raw_batches():
+        for batch_keys, batch_raws in _raw_batches(state):
             for lo in range(0, len(batch_keys), step):
                 yield self._gather_block(batch_keys[lo:lo + step], batch_raws[lo:lo + step], local)
 
@@ -428,19 +134,6 @@ class NdarrayColumn(Column):
             values[i] = self._decode(meta, data)
             found[i] = True
         return keys, values, (None if found.all() else found)
-
-    def _raw_batches(self, size: int = 8 * _BATCH) -> Iterator[tuple[list[Key], np.ndarray]]:
-        """(keys, raw digests) in batches of about ``size``, staged changes applied.
-
-        Without staged changes the records come from the binary record cache,
-        skipping the parsing of shard text and of hex digests.
-        """
-        self._co._check_open()
-        if self._changes or self._records is None:
-            for encs, digests in self._large_batches(size):
-                yield [decode_key(e) for e in encs], digests_to_raw(digests)
-            return
-        yield from _merged(((b.keys, b.digests) for b in self._records.shard_blocks()), size, np.concatenate)
 
     def _decode(self, meta: str, data: memoryview) -> np.ndarray:
         if meta == self._meta:  # one constructor over the cached bytes, then a private copy
@@ -485,22 +178,21 @@ class BytesColumn(Column):
         return bytes(data)
 
 
+def _raw_batches(state: State, size: int = 8 * _BATCH) -> Iterator[tuple[list[Key], np.ndarray]]:
+    """(keys, raw digests) of a state in batches of about ``size``, staged changes applied.
+
+    Without staged changes the records come from the binary record cache,
+    skipping the parsing of shard text and of hex digests.
+    """
+    records, changes = state
+    if changes or records is None:
+        for encs, digests in large_batches(state, size):
+            yield [decode_key(e) for e in encs], digests_to_raw(digests)
+        return
+    yield from merged(((b.keys, b.digests) for b in records.shard_blocks()), size, np.concatenate)
+
+
 COLUMN_CLASSES = {"ndarray": NdarrayColumn, "str": StrColumn, "bytes": BytesColumn}
-
-
-def _merged(parts: Iterable[tuple[list[Any], Any]], size: int,
-            join: Callable[[list[Any]], Any]) -> Iterator[tuple[list[Any], Any]]:
-    """(keys, values) parts merged into batches of about ``size`` keys; ``join`` merges values."""
-    keys: list[Any] = []
-    values: list[Any] = []
-    for k, v in parts:
-        keys += k
-        values.append(v)
-        if len(keys) >= size:
-            yield keys, join(values)
-            keys, values = [], []
-    if keys:
-        yield keys, join(values)
 
 
 def make_column(checkout: "Checkout", name: str, schema: ColumnSchema,

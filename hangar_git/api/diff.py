@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Optional
 from ..bookkeeping import branches
 from ..bookkeeping.diff import ColumnDiff, DiffResult, diff_trees
 from ..bookkeeping.gitrepo import STAGING, GitRepo, Oid, branch_ref
-from ..errors import BranchNotFoundError, CommitNotFoundError, DirtyStagingError, NotFoundError
-from .checkout import STAGING_MESSAGE
+from ..errors import BranchNotFoundError, CommitNotFoundError, DirtyStagingError, RevisionNotFoundError
+from .writer import STAGING_MESSAGE
 from .context import RepoContext
 
 if TYPE_CHECKING:
-    from .checkout import WriterCheckout
+    from .writer import WriterCheckout
 
 __all__ = ["ColumnDiff", "DiffResult", "diff", "resolve", "staged", "status", "check_clean"]
 
@@ -25,8 +25,8 @@ def resolve(git: GitRepo, spec: str) -> Oid:
     try:
         return git.resolve_commit(spec)
     except CommitNotFoundError:
-        raise NotFoundError(f"no branch or commit named {spec!r}: `git hangar branch` lists branches, "
-                            f"`git hangar log` lists commits") from None
+        raise RevisionNotFoundError(f"no branch or commit named {spec!r}: `git hangar branch` lists branches, "
+                                    f"`git hangar log` lists commits") from None
 
 
 def _tree(git: GitRepo, commit: Optional[str]) -> Optional[Oid]:

@@ -6,7 +6,7 @@ from typing import Callable, Optional, Sequence
 
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.transfer import history_digests, referenced_digests
-from ..errors import HangarError, SharedStoreError
+from ..errors import RemoteDataError, SharedStoreError
 from ..storage import Digest
 from . import sharing
 from .context import RepoContext
@@ -79,7 +79,7 @@ def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commi
         confirmed -= set(referenced_digests(git, [staged], [p for p in git.commit_info(staged).parents]))
     if not confirmed:
         if local:
-            raise HangarError("nothing dropped: the remote does not hold any of this data yet; push it first")
+            raise RemoteDataError("nothing dropped: the remote does not hold any of this data yet; push it first")
         return ctx.store.rewrite(lambda d: True)  # type: ignore[attr-defined]
     result = ctx.store.rewrite(lambda d: d not in confirmed)  # type: ignore[attr-defined]
     ctx.presence.clear()

@@ -165,6 +165,22 @@ def branch_labels(ctx: RepoContext) -> dict[str, str]:
     return heads
 
 
+def _contents(start: Optional[str], order: list[str], labels: dict[str, str],
+              ancestors: dict[str, list[str]], specs: dict[str, dict]) -> dict:
+    """What ``log(return_contents=True)`` returns: Hangar 0.5's keys (``order``, ``eval``,
+    ``specs`` with ``commit_*`` fields, ``branch_heads``, ``ancestors`` where a root commit's
+    parents are ``['']``), plus ``head``, ``heads`` (branch -> digest) and our spec names."""
+    branch_heads: dict[str, list[str]] = {}
+    for name in sorted(labels):
+        branch_heads.setdefault(labels[name], []).append(name)
+    hangar_specs = {c: {**s, "commit_message": s["message"], "commit_author": s["author"],
+                        "commit_email": s["email"], "commit_time": float(s["time"])}
+                    for c, s in specs.items()}
+    return {"head": start or (order[0] if order else None), "order": order, "eval": list(order),
+            "heads": labels, "branch_heads": branch_heads,
+            "ancestors": {c: (p or [""]) for c, p in ancestors.items()}, "specs": hangar_specs}
+
+
 def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_user: bool,
               colour: bool, remotes: set[str]) -> str:
     def paint(text: str, code: str) -> str:
@@ -192,10 +208,8 @@ def log(ctx: RepoContext, start: Optional[str], *, heads: Optional[list[str]] = 
                            "email": info.email, "time": info.time}
     order = graph_order(tips, ancestors, {c: s["time"] for c, s in specs.items()})
     labels = branch_labels(ctx)
-    contents = {"head": start or (order[0] if order else None), "order": order, "heads": labels,
-                "ancestors": ancestors, "specs": specs}
     if return_contents:
-        return contents
+        return _contents(start, order, labels, ancestors, specs)
     if not order:
         print("No commits made")
         return None

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import STAGING, GitRepo, Oid, RefChangedError, branch_ref
 from ..bookkeeping.merge import merge_trees
-from ..errors import BranchNotFoundError, HangarError, WriterLockError
+from ..errors import BranchNotFoundError, RefMovedError, WriterLockError
 from ..locks import HeldLock
-from .checkout import STAGING_MESSAGE
+from .writer import STAGING_MESSAGE
 from .context import RepoContext
 from .diff import check_clean
 
 if TYPE_CHECKING:
-    from .checkout import WriterCheckout
+    from .writer import WriterCheckout
 
 FAST_FORWARD = "Selected Fast-Forward Merge Strategy"
 THREE_WAY = "Selected 3-Way Merge Strategy"
@@ -45,6 +45,17 @@ def merge(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
         return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo)
     finally:
         lock.release()
+
+
+def merge_held(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
+               echo: Callable[[str], None] = print) -> Oid:
+    """:func:`merge` for the holder of the writer lock (a write checkout of ``master_branch``
+    with a clean staging area)."""
+    master_head = ctx.git.get_ref(branch_ref(master_branch))
+    if master_head is None:
+        raise BranchNotFoundError(master_branch)
+    dev_head = branches.branch_head(ctx.git, dev_branch)
+    return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo)
 
 
 def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
@@ -75,7 +86,7 @@ def _move(git: GitRepo, branch: str, new: Oid, expected: Oid) -> None:
     try:
         git.set_ref(branch_ref(branch), new, expected=expected)
     except RefChangedError:
-        raise HangarError(f"branch {branch!r} moved while merging; nothing was merged: "
+        raise RefMovedError(f"branch {branch!r} moved while merging; nothing was merged: "
                           f"run the merge again") from None
     _drop_clean_staging(git, branch)
 

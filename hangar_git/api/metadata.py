@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from ..bookkeeping.records import check_metadata_key, check_metadata_value
-from ..errors import NotFoundError, PermissionDeniedError
+from ..errors import MetadataNotFoundError, PermissionDeniedError
 
 if TYPE_CHECKING:
     from .checkout import Checkout
@@ -23,7 +23,7 @@ class Metadata:
         try:
             return self._data[key]
         except KeyError:
-            raise NotFoundError(f"no metadata key {key!r} in this checkout") from None
+            raise MetadataNotFoundError(key) from None
 
     def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
         return self._data.get(key, default)
@@ -37,7 +37,7 @@ class Metadata:
     def __delitem__(self, key: str) -> None:
         self._check_writable()
         if key not in self._data:
-            raise NotFoundError(f"no metadata key {key!r} in this checkout")
+            raise MetadataNotFoundError(key)
         del self._data[key]
         self.dirty = True
         self._co._mark_dirty(None)

@@ -12,8 +12,11 @@ A remote is one of two kinds, and every operation works on both:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -21,14 +24,15 @@ from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
-from ..errors import (AlreadyExistsError, AuthenticationError, DataLocationError, GitCommandError, HostKeyError,
-                      InvalidNameError, NotFoundError, RemoteError)
+from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
+                      InvalidNameError, NotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
 from ..transport.address import parse_address
-from ..transport.connect import open_session
+from ..transport.fetch import FetchResult
 from ..transport.gitcmd import GitHost, check_git_address, is_git_only_address
 from ..transport.gitremote import GitDataRemote
 from ..transport.links import AnyLink, ServerLink
+from ..transport.push import PushResult
 from ..transport.rpc import Session
 
 if TYPE_CHECKING:
@@ -57,6 +61,18 @@ def data_url_setting(url: str, typed_in: str) -> str:
     return url if is_uri(url) else os.path.normpath(os.path.join(typed_in, os.path.expanduser(url)))
 
 
+def check_branch_not_remote(git: GitRepo, name: str) -> None:
+    """Refuse a local branch named ``<remote>/...``: it would hide that remote-tracking branch."""
+    if not isinstance(name, str):
+        return  # check_branch_name refuses it
+    remote = name.split("/", 1)[0]
+    if "/" in name and (git.config_get(_key(remote)) is not None
+                        or any(True for _ in git.list_refs(f"refs/hangar/remotes/{remote}/"))):
+        raise InvalidNameError(
+            f"invalid branch name {name!r}: {remote!r} is a remote, so {name!r} names a "
+            f"remote-tracking branch; pick a name that does not start with '{remote}/'")
+
+
 class Remotes:
     """``repo.remote``: manage remotes and move records and data through them."""
 
@@ -76,7 +92,12 @@ class Remotes:
         if not isinstance(name, str) or not _REMOTE_NAME.match(name):
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(_key(name)) is not None:
-            raise AlreadyExistsError(f"remote {name!r} already exists: remove it first or pick another name")
+            raise RemoteExistsError(name)
+        shadowed = sorted(b for b in self._git.list_refs("refs/hangar/heads/") if b.startswith(name + "/"))
+        if shadowed:
+            raise InvalidNameError(
+                f"invalid remote name {name!r}: local branch {shadowed[0]!r} would hide its "
+                f"remote-tracking branches; rename that branch or pick another remote name")
         if data_url is not None or is_git_only_address(address):
             check_git_address(address)
         if data_url is not None:
@@ -107,7 +128,7 @@ class Remotes:
         if address is None:
             git_url = self._git.config_get(f"remote.{name}.url") if _REMOTE_NAME.match(name) else None
             if git_url is None:
-                raise NotFoundError(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
+                raise RemoteNotFoundError(name)
             return RemoteInfo(name, git_url, None)  # the git remote of a `git clone`: data URL on the host
         return RemoteInfo(name, address, self._git.config_get(_key(name, "data")))
 
@@ -116,22 +137,35 @@ class Remotes:
         return (info.data_url is not None or is_git_only_address(info.address)
                 or self._git.config_get(_key(info.name)) is None)
 
-    def connect(self, name: str) -> Session:
-        """An open protocol session with a hangar server remote (one per operation)."""
+    def connect(self, name: str, username: str = "") -> Session:
+        """An open protocol session with a hangar server remote (one per operation); ``username``:
+        the SSH user, instead of the address's own or ~/.ssh/config's."""
         info = self._info(name)
         if self.is_git_host(info):
             raise RemoteError(f"remote {name!r} is a git host with its data at a data URL: it has no hangar "
                               f"server to open a session with")
-        return open_session(self._located(info.address), trust_host_key=self.trust_host_key)
+        address = self._located(info.address)
+        if username and not parse_address(address).is_local:
+            address = str(dataclasses.replace(parse_address(address), user=username))
+        from ..transport.connect import open_session  # paramiko loads only when a remote is used
+        return open_session(address, trust_host_key=self.trust_host_key)
 
-    def open(self, name: str) -> AnyLink:
+    def open(self, name: str, username: str = "") -> AnyLink:
         """The remote ``name``, opened for one operation (a context manager)."""
         info = self._info(name)
         git = self._git
         if self.is_git_host(info):
             return GitDataRemote(git, name, self._located_git(info.address), info.data_url,
                                  trust_host_key=self.trust_host_key, quiet=self.quiet)
-        return ServerLink(git, name, self.connect(name), quiet=self.quiet)
+        return ServerLink(git, name, self.connect(name, username), quiet=self.quiet)
+
+    def ping(self, name: str) -> float:
+        """Seconds one request to the remote takes, once connected (as Hangar's ``ping``): a
+        hangar server's ``list_refs``, a git host's ``git ls-remote``."""
+        with self.open(name) as link:
+            start = time.perf_counter()
+            link.heads()
+            return time.perf_counter() - start
 
     def _located(self, address: str) -> str:
         """A relative local path means relative to this repository (as in git), not to the cwd."""
@@ -144,16 +178,46 @@ class Remotes:
         return address if is_git_only_address(address) else self._located(address)
 
     # -- operations ------------------------------------------------------------------
-    def push(self, remote: str, branch: str) -> str:
-        """Send ``branch`` (commits and missing data) to ``remote``; fast-forward only."""
-        with self.open(remote) as link:
-            link.push(self._repo.ctx.store, branch)
+    def push(self, remote: str, branch: str, *, username: str = "", password: str = "") -> str:
+        """Send ``branch`` (commits and missing data) to ``remote``; fast-forward only.
+
+        ``username`` is the SSH user; a ``password`` is refused: SSH keys authenticate.
+        Warns (UserWarning) when the remote already has the branch's head, as Hangar does.
+        """
+        if password:
+            raise InvalidArgumentError(
+                "push does not take a password: hangar-git authenticates with SSH keys (ssh-agent, "
+                "~/.ssh/config or the key files ssh uses); add your public key to the server")
+        result = self.push_result(remote, branch, username=username)
+        if result.up_to_date:
+            warnings.warn(f"nothing to push: {remote!r} already has {branch!r} at {result.new}",
+                          UserWarning, stacklevel=2)
         return branch
 
     def fetch(self, remote: str, branch: str) -> str:
-        """Fetch a branch's records (no data) into ``remote/branch``; returns that name."""
+        """Fetch a branch's records (no data) into ``remote/branch``; returns that name.
+
+        When the local ``branch`` already contains the remote's head there is nothing to
+        fetch: it warns (UserWarning) and returns ``branch``, as Hangar does.
+        """
+        git = self._repo.ctx.git
+        local = git.get_ref(branch_ref(branch))
+        result = self.fetch_result(remote, branch)
+        if local is not None and (result.head == local or git.is_ancestor(result.head, local)):
+            warnings.warn(f"nothing to fetch: {branch!r} already contains {remote}/{branch} "
+                          f"({result.head})", UserWarning, stacklevel=2)
+            return branch
+        return result.tracking_name
+
+    def push_result(self, remote: str, branch: str, *, username: str = "") -> PushResult:
+        """:meth:`push` without its warning, returning what moved (the CLI's push)."""
+        with self.open(remote, username) as link:
+            return link.push(self._repo.ctx.store, branch)
+
+    def fetch_result(self, remote: str, branch: str) -> FetchResult:
+        """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
         with self.open(remote) as link:
-            return link.fetch(branch).tracking_name
+            return link.fetch(branch)
 
     def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                    column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
@@ -218,6 +282,7 @@ def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional
         there = GitRepo.discover(os.path.expanduser(parsed.path)) if parsed.is_local else None
         if not parsed.is_local or there is None or there.config_get(STORE_KEY):
             try:
+                from ..transport.connect import open_session  # paramiko loads only when a remote is used
                 session = open_session(address, trust_host_key=remotes.trust_host_key)
                 return ServerLink(git, "origin", session, quiet=remotes.quiet), None
             except (HostKeyError, AuthenticationError):
@@ -260,4 +325,5 @@ def check_git_remote_has_data(path: str, remote: str) -> None:
                                 f"(refs/hangar/config): nothing was pushed there with a data URL yet")
 
 
-__all__ = ["RemoteInfo", "Remotes", "check_git_remote_has_data", "clone_into", "data_url_setting"]
+__all__ = ["RemoteInfo", "Remotes", "check_branch_not_remote", "check_git_remote_has_data", "clone_into",
+           "data_url_setting"]

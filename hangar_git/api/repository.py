@@ -9,19 +9,22 @@ from typing import Any, Optional, Sequence
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import ID_KEY, GitRepo, Oid
-from ..errors import AlreadyExistsError, BranchNotFoundError, HangarError, NotInitializedError, WriterLockError
+from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError, NotInitializedError,
+                      RepositoryExistsError, WriterLockError)
 from ..locks import HeldLock
 from ..core.repostore import open_repo_store
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
-from .checkout import ReaderCheckout, WriterCheckout
+from .checkout import ReaderCheckout
+from .writer import WriterCheckout
 from .fsck import FsckReport, fsck, fsck_remote
 from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
-from .remotes import Remotes, clone_into
+from .hangar_compat import HangarCompat
+from .remotes import Remotes, check_branch_not_remote, clone_into
 from .context import BRANCH_KEY, HANGAR_DIR, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
 from . import diff as _diff, log as _log, merge as _merge, sharing, summary as _summary
 
 
-class Repository:
+class Repository(HangarCompat):
     """A hangar repository inside a git repository (work tree or bare).
 
     >>> repo = Repository("data")                       # doctest: +SKIP
@@ -67,8 +70,7 @@ class Repository:
         """
         git = GitRepo.discover(self._path)  # like `git init PATH`: exactly there
         if git is not None and git.config_get(STORE_KEY) and not remove_old:
-            raise AlreadyExistsError(f"{self._path!r} is already a hangar repository: pass remove_old=True "
-                                     f"to start over (this deletes its hangar data)")
+            raise RepositoryExistsError(self._path)
         typed_in = os.getcwd()
         if git is None:
             os.makedirs(self._path, exist_ok=True)
@@ -90,12 +92,16 @@ class Repository:
     def checkout(self, write: bool = False, *, branch: str = "", commit: str = "") -> Any:
         """A write checkout of a branch, or a read checkout of a branch head or commit."""
         ctx = self.ctx
+        if type(write) is not bool:
+            raise InvalidArgumentError(f"write must be True or False, not {write!r}: name a branch "
+                                       f"with branch=, as in repo.checkout(branch={write!r})")
         if write:
             if commit:
-                raise HangarError("a write checkout works on a branch head: pass branch=, not commit=")
+                raise InvalidArgumentError("a write checkout works on a branch head: pass branch=, not commit=")
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
-            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and self.list_branches(remotes=False):
+            check_branch_not_remote(ctx.git, name)
+            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and branches.list_branches(ctx.git):
                 raise BranchNotFoundError(name)
             co = WriterCheckout(ctx, name)
             self._writer = weakref.ref(co)
@@ -125,6 +131,7 @@ class Repository:
         git = self.ctx.git
         if base_commit is None:
             base_commit = git.get_ref(f"refs/hangar/heads/{self.ctx.default_branch}")
+        check_branch_not_remote(git, name)
         return branches.create_branch(git, name, base_commit)
 
     def remove_branch(self, name: str, *, force_delete: bool = False) -> branches.BranchHead:
@@ -132,8 +139,12 @@ class Repository:
         return branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
 
     def list_branches(self, remotes: bool = True) -> list[str]:
-        """Branch names: local ones, then remote-tracking ones as ``origin/master`` (like Hangar)."""
-        return branches.list_branches(self.ctx.git, remotes=remotes)
+        """Branch names, remote-tracking ones as ``origin/master``, sorted (as Hangar sorts);
+        before the first commit, the write branch (``['master']`` right after init)."""
+        names = branches.list_branches(self.ctx.git, remotes=remotes)
+        if not names:
+            return [self.ctx.default_branch]
+        return sorted(names)
 
     def branch_head(self, name: str) -> Oid:
         return branches.branch_head(self.ctx.git, name)

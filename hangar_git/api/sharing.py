@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..bookkeeping.gitrepo import ID_KEY, GitRepo
-from ..errors import HangarError, NotFoundError
+from ..errors import RegistrationNotFoundError, StoreInUseError
 from ..storage import registry, resolve_store, same_store
 from ..storage.registry import RepoEntry
 from .context import STORE_KEY, RepoContext
@@ -87,12 +87,12 @@ def forget(ctx: RepoContext, label: str) -> list[str]:
     matched = [u for u in users if _matches(u.entry, label)]
     if not matched:
         known = ", ".join(u.entry.label for u in users if u.state != "self") or "none"
-        raise NotFoundError(f"no repository {label!r} is registered in the store at {ctx.store_uri} "
+        raise RegistrationNotFoundError(f"no repository {label!r} is registered in the store at {ctx.store_uri} "
                             f"(other registered repositories: {known})")
     for u in matched:
         if u.state in ("self", "user"):
-            raise HangarError(f"{u.entry.label} still uses the store at {ctx.store_uri}: it cannot be "
-                              f"forgotten (run `git hangar init --remove-old` there to stop using it)")
+            raise StoreInUseError(f"{u.entry.label} still uses the store at {ctx.store_uri}: it cannot be "
+                                  f"forgotten (run `git hangar init --remove-old` there to stop using it)")
     for u in matched:
         registry.unregister(ctx.store_uri, u.entry)
     return [u.entry.label for u in matched]

@@ -6,7 +6,7 @@ from typing import Optional
 
 import pygit2
 
-from ..errors import AlreadyExistsError, BranchNotFoundError, HangarError, InvalidNameError
+from ..errors import BranchExistsError, BranchNotFoundError, BranchRemovalError, InvalidNameError, NoCommitsError
 from .gitrepo import HEADS, REMOTES, STAGING, GitRepo, Oid, branch_ref
 
 
@@ -46,9 +46,9 @@ def branch_head(git: GitRepo, name: str) -> Oid:
 def create_branch(git: GitRepo, name: str, base_commit: Optional[str]) -> BranchHead:
     check_branch_name(name)
     if git.get_ref(branch_ref(name)) is not None:
-        raise AlreadyExistsError(f"branch {name!r} already exists: pick another name or remove it first")
+        raise BranchExistsError(name)
     if base_commit is None:
-        raise HangarError("there are no commits yet: commit once before creating a branch")
+        raise NoCommitsError("there are no commits yet: commit once before creating a branch")
     oid = git.resolve_commit(base_commit)
     git.set_ref(branch_ref(name), oid, expected=None)
     return BranchHead(name, oid)
@@ -59,13 +59,13 @@ def remove_branch(git: GitRepo, name: str, current_write_branch: str, force: boo
     if oid is None:
         raise BranchNotFoundError(name)
     if name == current_write_branch:
-        raise HangarError(
+        raise BranchRemovalError(
             f"branch {name!r} is the write branch: `git hangar checkout` another branch first")
     if not force:
         others = [h for b, h in git.list_refs(HEADS).items() if b != name]
         others += list(git.list_refs(REMOTES).values())
         if not any(git.is_ancestor(oid, h) for h in others):
-            raise HangarError(
+            raise BranchRemovalError(
                 f"branch {name!r} has commits no other branch contains: merge it first or "
                 f"remove it with force (`git hangar branch -D {name}`)")
     git.set_ref(branch_ref(name), None, expected=oid)

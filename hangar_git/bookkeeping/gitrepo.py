@@ -14,7 +14,7 @@ from typing import Iterator, Mapping, NewType, Optional, Sequence
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
-from ..errors import CommitNotFoundError, HangarError, NotFoundError
+from ..errors import CommitNotFoundError, InvalidNameError, RefMovedError
 from ..locks import exclusive
 from .recordcache import RecordCache
 
@@ -38,7 +38,7 @@ pygit2.settings.mwindow_size = PACK_WINDOW
 pygit2.settings.mwindow_mapped_limit = PACK_WINDOWS_MAPPED
 
 
-class RefChangedError(HangarError):
+class RefChangedError(RefMovedError):
     """A compare-and-swap ref update lost a race."""
 
 
@@ -317,7 +317,7 @@ class GitRepo:
         one ref see exactly one winner.
         """
         if not pygit2.reference_is_valid_name(name):
-            raise NotFoundError(f"invalid ref name {name!r}")
+            raise InvalidNameError(f"invalid ref name {name!r}")
         with exclusive(os.path.join(self.git_dir, "hangar-refs.lock")):
             current = self.get_ref(name)
             if expected != "any" and current != expected:

@@ -37,7 +37,7 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Optional, Union
 
-from ..errors import InvalidNameError, RecordFormatError
+from ..errors import InvalidKeyError, InvalidNameError, RecordFormatError
 from ..storage.objects import DIGEST_ALGORITHM
 
 FORMAT = 2
@@ -72,7 +72,7 @@ def check_key(key: object) -> Key:
             return key
     elif isinstance(key, numbers.Integral) and not isinstance(key, bool):  # numpy ints, IntEnum
         return check_key(int(key))
-    raise InvalidNameError(
+    raise InvalidKeyError(
         f"invalid sample key {key!r}: keys are ints (64-bit) or non-empty str of at most "
         f"{MAX_KEY_LEN} characters without '/', '\\' or control characters")
 

@@ -6,7 +6,9 @@ commit reads one tree; a sample lookup reads one shard.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Union
+
+import numpy as np
 
 from .gitrepo import GitRepo, Oid
 from .recordcache import ShardBlock
@@ -54,6 +56,7 @@ class ColumnRecords:
         self._shards: dict[str, dict[str, str]] = {}
         self._known: dict[str, str] = {}
         self._shard_map: Optional[dict[str, Oid]] = None
+        self._int_index: Union[None, bool, tuple[np.ndarray, np.ndarray]] = None
         self.on_load: Optional[Callable[[dict[str, str]], None]] = None
         """Called with each shard as it is first read (the API warms data locations)."""
 
@@ -65,25 +68,26 @@ class ColumnRecords:
     def digits(self) -> int:
         return self.stats.shard_digits
 
-    def shard(self, prefix: str) -> dict[str, str]:
-        """Records of one shard (cached; do not mutate)."""
+    def shard(self, prefix: str, warm: bool = True) -> dict[str, str]:
+        """Records of one shard (cached; do not mutate). ``warm=False`` skips ``on_load``
+        (for batched reads, which look up just the digests they need)."""
         shard = self._shards.get(prefix)
         if shard is None:
             oid = self._oids().get(prefix)
             shard = SHARDS.get(self.git, oid) if oid else {}
             self._shards[prefix] = shard
             self._known.update(shard)
-            if self.on_load is not None and shard:
+            if warm and self.on_load is not None and shard:
                 self.on_load(shard)
         return shard
 
-    def get(self, enc: str) -> Optional[str]:
-        """Digest recorded for an encoded key, or None."""
+    def get(self, enc: str, warm: bool = True) -> Optional[str]:
+        """Digest recorded for an encoded key, or None (``warm``: see :meth:`shard`)."""
         digest = self._known.get(enc)
         if digest is None:
             prefix = shard_prefix(enc, self.stats.shard_digits)
             if prefix not in self._shards:
-                digest = self.shard(prefix).get(enc)
+                digest = self.shard(prefix, warm).get(enc)
         return digest
 
     def _oids(self) -> dict[str, Oid]:
@@ -124,6 +128,28 @@ class ColumnRecords:
                 shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
                 block = cache.put(oid, shard)
             yield block
+
+    def int_index(self) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(every key, sorted, as ``int64``; their raw digests) when every key is an int,
+        else None: random batches look keys up with one ``searchsorted`` instead of
+        reading the shard of each. Built once from the binary record cache (about half
+        a second per million records)."""
+        if self._int_index is None:
+            keys: list[np.ndarray] = []
+            digests: list[np.ndarray] = []
+            for block in self.shard_blocks():
+                if not all(type(k) is int for k in block.keys):
+                    self._int_index = False
+                    return None
+                keys.append(np.array(block.keys, dtype=np.int64))
+                digests.append(block.digests)
+            if not keys:
+                self._int_index = False
+                return None
+            k, d = np.concatenate(keys), np.concatenate(digests)
+            order = np.argsort(k, kind="stable")
+            self._int_index = (k[order], d[order])
+        return self._int_index if isinstance(self._int_index, tuple) else None
 
     def items(self) -> Iterator[tuple[str, str]]:
         """(encoded key, digest) of every record, shard by shard."""

@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
-from ..errors import AlreadyExistsError
+from ..errors import RepositoryExistsError
 from .common import State, git_root, pass_state
 
 
@@ -59,10 +59,8 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     repo = Repository(target, exists=False)
     try:
         repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
-    except AlreadyExistsError:
-        raise AlreadyExistsError(
-            f"{target!r} is already a hangar repository: pass --remove-old to start over "
-            f"(this deletes its hangar branches and data)") from None
+    except RepositoryExistsError:
+        raise RepositoryExistsError(target, "--remove-old") from None
     state.say(f"Initialized hangar repository in {target}")
 
 

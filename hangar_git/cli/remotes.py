@@ -100,7 +100,7 @@ def adopting(state: State, remote_name: str) -> Repository:
 def push(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
     """Send BRANCH (its commits and their data) to REMOTE."""
     with state.hush():
-        api(remotes(state.repo, "push", state.quiet, trust_host_key), "push", "push")(remote_name, branch)
+        api(remotes(state.repo, "push", state.quiet, trust_host_key), "push_result", "push")(remote_name, branch)
     state.say(f"Pushed {branch} to {remote_name}")
 
 
@@ -113,7 +113,8 @@ def fetch(state: State, remote_name: str, branch: str, trust_host_key: bool) -> 
     """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."""
     repo = adopting(state, remote_name)
     with state.hush():
-        name = api(remotes(repo, "fetch", state.quiet, trust_host_key), "fetch", "fetch")(remote_name, branch)
+        name = api(remotes(repo, "fetch", state.quiet, trust_host_key), "fetch_result", "fetch")(
+            remote_name, branch).tracking_name
     state.say(f"Fetched {name}")
 
 

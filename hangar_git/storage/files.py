@@ -20,13 +20,12 @@ import struct
 import threading
 from typing import Any, Iterator, Optional
 
-import blosc2
 import tiledb
 
 from ..errors import IntegrityError, StoreUnreachableError
 from ..faults import checkpoint
 from ..fileio import fsync_dir, write_atomic, write_file, write_file_uncached
-from .codec import UNDECODABLE, compress, typesize
+from .codec import UNDECODABLE, compress, decompress, typesize
 from .objects import Buffer, Meta
 from .objects import verify as verify_object
 from .packindex import new_name
@@ -198,7 +197,7 @@ class StoreFiles:
         try:
             flag, ulen = _HEAD.unpack_from(blob, 4)
             body = memoryview(blob)[4 + _HEAD.size:]
-            data = blosc2.decompress(body) if flag == BLOSC else body
+            data = decompress(body) if flag == BLOSC else body
         except UNDECODABLE as exc:
             raise IntegrityError(f"object {digest} is corrupt (cannot be decoded): run `git hangar "
                                  f"fsck`, then fetch-data again", expected=digest) from exc

@@ -14,10 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import blosc2
 import numpy as np
 
-from .codec import UNDECODABLE, checksum, compress, typesize
+from .codec import UNDECODABLE, checksum, compress, decompress, typesize
 from .objects import Buffer, digests_to_raw
 from .packindex import LARGE, PackIndex, build_index_arrays
 
@@ -108,7 +107,7 @@ def index_for(name: str, small: SmallObjects, enc: EncodedPack,
 def open_chunk(raw: Buffer, ulen: int, expected_sum: bytes) -> tuple[Optional[bytes], bool]:
     """A stored chunk decompressed, and whether it matches its checksum (None if undecodable)."""
     try:
-        data = blosc2.decompress(raw) if len(raw) else b""
+        data = decompress(raw) if len(raw) else b""
     except UNDECODABLE:
         return None, False
     if len(data) != ulen:

@@ -320,8 +320,8 @@ class TileDBStore(Writes, ObjectStore):
                             zip([keys[c] for c in chunks.tolist()], repeat(pack), chunks.tolist(),
                                 offsets.tolist(), (offsets + pack.nbytes[r]).tolist(),
                                 [pack.metas[m] for m in pack.meta[r].tolist()])))
-        for d in self._damaged.intersection(memo):
-            del memo[d]
+        for d in self._damaged.intersection(wanted) if self._damaged else ():
+            memo.pop(d, None)
 
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of many same-sized small objects (see :meth:`ObjectStore.gather`); a chunk

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import read_raw, write_raw
-from ..errors import HangarError, IntegrityError, ProtocolError
+from ..errors import IntegrityError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw
 from .framing import Frame
@@ -81,7 +81,7 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     def commit(keep: Callable[[], int], drop: Callable[[], None]) -> int:
         if failed.is_set():
             drop()
-            raise HangarError("not kept: an earlier data frame was refused")
+            raise RemoteDataError("not kept: an earlier data frame was refused")
         try:
             return keep()
         except BaseException:
@@ -221,12 +221,12 @@ def send_data(store: ObjectStore, stream: Any, digests: Sequence[str], progress:
     metas, sizes = store.describe(digests)  # type: ignore[arg-type]
     absent = [d for d, n in zip(digests, sizes.tolist()) if n < 0]
     if absent:
-        raise HangarError(f"the remote does not hold {len(absent)} requested object(s) "
+        raise RemoteDataError(f"the remote does not hold {len(absent)} requested object(s) "
                           f"(e.g. {absent[0]}); they may have been pushed to another remote")
     in_parts = sizes > (PART_BYTES if parts else MAX_WHOLE_OBJECT)
     if in_parts.any() and not parts:
         i = int(np.flatnonzero(in_parts)[0])
-        raise HangarError(f"sample {digests[i]} is {int(sizes[i]):,} bytes, and the receiving side runs a "
+        raise RemoteDataError(f"sample {digests[i]} is {int(sizes[i]):,} bytes, and the receiving side runs a "
                           f"hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: upgrade it there")
     whole = np.flatnonzero(~in_parts).tolist()
     sent = 0

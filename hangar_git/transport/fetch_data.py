@@ -6,7 +6,7 @@ from typing import Callable, Optional, Protocol, Sequence
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import referenced_digests
-from ..errors import HangarError
+from ..errors import RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
@@ -110,6 +110,6 @@ def _sizes(source: DataSource, digests: Sequence[str]) -> list[int]:
     out = source.sizes(digests) if digests else []
     missing = [d for d, n in zip(digests, out) if n < 0]
     if missing:
-        raise HangarError(f"the remote does not hold {len(missing)} of the requested samples "
+        raise RemoteDataError(f"the remote does not hold {len(missing)} of the requested samples "
                           f"(e.g. {missing[0]}): they were never pushed there")
     return out

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
 from ..bookkeeping.transfer import COMMIT, objects_to_send, referenced_digests
-from ..errors import BranchNotFoundError, HangarError, NonFastForwardError, ProtocolError
+from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress
@@ -76,7 +76,7 @@ def data_to_send(git: GitRepo, store: ObjectStore, commits: Sequence[str], haves
     absent_remotely = remote_lacks(digests)
     local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
     if local_absent:
-        raise HangarError(
+        raise RemoteDataError(
             f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
             f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
             f"remote that has them first")

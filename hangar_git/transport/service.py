@@ -17,7 +17,7 @@ import numpy as np
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
 from ..bookkeeping.transfer import closure_complete, new_commits, objects_to_send, referenced_digests
-from ..errors import (CommitNotFoundError, HangarError, IntegrityError, NonFastForwardError,
+from ..errors import (CommitNotFoundError, HangarError, RemoteDataError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
 from ..core.repostore import open_repo_store
@@ -57,7 +57,7 @@ class RepositoryService(ServiceHandler):
             raise ProtocolError("fetch_objects needs at least one wanted commit")
         for w in wants:
             if not self._is_commit(w):
-                raise HangarError(f"the remote has no commit {w}")
+                raise RemoteDataError(f"the remote has no commit {w}")
         todo = objects_to_send(self.git, wants, [h for h in haves if self._is_commit(h)])
         stream.send("count", {"objects": len(todo)})
         send_objects(self.git, stream, todo)

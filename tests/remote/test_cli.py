@@ -134,7 +134,8 @@ def test_cli_standalone_server(sshd_server: Any, tmp_path: Path) -> None:
         one_line_error(git_hangar("push", "origin", "master", cwd=tmp_path / "client", ok=False),
                        "host key", "unknown", "--trust-host-key")
         git_hangar("push", "--trust-host-key", "origin", "master", cwd=tmp_path / "client")
-        client.remote.fetch("origin", "master")                              # the key is known now
+        with pytest.warns(UserWarning, match="nothing to fetch"):
+            client.remote.fetch("origin", "master")                          # the key is known now
         known.write_text(saved)                                                # forget it again
         one_line_error(git_hangar("clone", address, "copy", cwd=tmp_path, ok=False), "--trust-host-key")
         git_hangar("clone", "--trust-host-key", address, "copy", cwd=tmp_path)

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-import hangar_git.api.remotes as remotes_api
+import hangar_git.transport.connect as connect_module
 from hangar_git import IntegrityError, NonFastForwardError, ProtocolError, Repository
 from hangar_git.bookkeeping.transfer import objects_to_send, read_raw
 from hangar_git.storage import Digest, digest_of, ndarray_meta
@@ -238,7 +238,7 @@ def lying_remote(server_address: Callable[[str], ServerRepo], history: Repositor
     history.remote.add("origin", server.address)
     history.remote.quiet = True
     history.remote.push("origin", "master")
-    monkeypatch.setattr(remotes_api, "open_session",
+    monkeypatch.setattr(connect_module, "open_session",
                         lambda address, **kwargs: open_local_session_in_process(LyingService(str(server.path))))
     return server
 

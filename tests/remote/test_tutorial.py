@@ -49,8 +49,9 @@ def test_tutorial_workflow(server: ServerRepo, make_repo: Callable[[str], Reposi
     assert first.remote.push("origin", "add-train") == "add-train"
     assert server.heads() == {"master": master1, "add-train": train1}
     assert len(server.digests()) == len(TEST_ROWS) + len(TRAIN_ROWS)
-    # pushing again is a no-op
-    assert first.remote.push("origin", "add-train") == "add-train"
+    # pushing again is a no-op, and warns as Hangar does
+    with pytest.warns(UserWarning, match="nothing to push"):
+        assert first.remote.push("origin", "add-train") == "add-train"
     assert server.head("add-train") == train1
 
     # -- 3. clone: records of the default branch only, no data ----------------------------------
@@ -172,7 +173,7 @@ def test_clone_of_an_empty_server(server_address: Callable[[str], ServerRepo], t
     server = server_address("path")
     clone = Repository(tmp_path / "clone", exists=False)
     assert clone.clone("c", "c@x", server.address) == "master"
-    assert clone.list_branches() == []
+    assert clone.list_branches() == ["master"]  # the write branch, before its first commit
 
 
 def test_push_of_a_new_branch_at_a_commit_the_server_has(server_address: Callable[[str], ServerRepo],

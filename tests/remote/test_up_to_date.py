@@ -32,8 +32,10 @@ def test_up_to_date_push_and_fetch_touch_no_history(server: ServerRepo, tmp_path
     lookups = []
     real = GitRepo.has_object
     monkeypatch.setattr(GitRepo, "has_object", lambda self, oid: lookups.append(oid) or real(self, oid))
-    clone.remote.fetch("origin", "master")
-    repo.remote.push("origin", "master")
+    with pytest.warns(UserWarning, match="nothing to fetch"):
+        clone.remote.fetch("origin", "master")
+    with pytest.warns(UserWarning, match="nothing to push"):
+        repo.remote.push("origin", "master")
     assert len(lookups) <= 4, f"{len(lookups)} object lookups for {commits} commits"
 
     # a new commit upstream is fetched, and only it is checked

@@ -1,0 +1,345 @@
+"""Reading a column: lookups, iteration over a snapshot, batched multi-key reads."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+
+from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
+from ..bookkeeping.snapshot import ColumnRecords
+from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
+from ..storage import Digest
+
+if TYPE_CHECKING:
+    from .checkout import Checkout
+
+Key = Union[str, int]
+State = tuple[Optional[ColumnRecords], dict[str, Optional[str]]]
+"""A column's records and a copy of its staged changes: what one iteration walks."""
+_MISSING = object()
+_BATCH = 4096
+STORE_BACKEND = "tiledb-vfs"
+"""What ``col.backend`` reports: every column lives in the one content-addressed store."""
+
+
+def enc(key: object) -> str:
+    """Encoded form of a valid key (fast path for plain ints)."""
+    if type(key) is int and -(1 << 63) <= key < (1 << 63):  # type: ignore[operator]
+        return f"i{key}"
+    return encode_key(check_key(key))
+
+
+class ColumnReads:
+    """Read side of a column; :class:`~.columns.Column` adds writes and value types."""
+
+    column_type = ""
+
+    def __init__(self, checkout: "Checkout", name: str, schema: ColumnSchema,
+                 records: Optional[ColumnRecords]) -> None:
+        self._co = checkout
+        self._name = name
+        self._schema = schema
+        self._recs: Optional[ColumnRecords] = None
+        self._records = records
+        self._changes: dict[str, Optional[str]] = {}
+        self._count = records.count if records else 0
+        self._batching = 0
+
+    @property
+    def _records(self) -> Optional[ColumnRecords]:
+        return self._recs
+
+    @_records.setter
+    def _records(self, records: Optional[ColumnRecords]) -> None:
+        """Adopt a column's records; each shard read warms the store's lookups."""
+        self._recs = records
+        if records is not None:
+            records.on_load = lambda shard: self._co._store.warm(shard.values())
+
+    def __reduce__(self) -> tuple:
+        """A column of a read checkout pickles as its checkout's names and its own; it
+        reopens in the receiving process (see :mod:`.reopen`)."""
+        from . import reopen
+        co = self._co
+        if co.is_writer:
+            raise NotPicklableError(
+                f"column {self._name!r} of a write checkout cannot be pickled (the writer lock "
+                f"stays in its process): commit, then pass a column of repo.checkout() instead")
+        co._check_open()
+        return reopen.column, (co._ctx.git.git_dir, getattr(co, "commit_hash"), getattr(co, "branch_name"),
+                               self._name)
+
+    # -- description ----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def column(self) -> str:
+        """The column's name (Hangar's spelling)."""
+        return self._name
+
+    @property
+    def column_layout(self) -> str:
+        return self._schema.column_layout
+
+    @property
+    def schema_type(self) -> str:
+        return self._schema.schema_type
+
+    @property
+    def backend(self) -> str:
+        """The store every sample lives in; ``backend=`` selects nothing here."""
+        return STORE_BACKEND
+
+    @property
+    def backend_options(self) -> dict:
+        """Always empty: the store is configured per repository, not per column."""
+        return {}
+
+    @property
+    def iswriteable(self) -> bool:
+        return self._co.is_writer and not self._co.closed
+
+    @property
+    def schema(self) -> ColumnSchema:
+        return self._schema
+
+    @property
+    def dtype(self) -> Any:
+        return str if self.column_type == "str" else bytes
+
+    @property
+    def shape(self) -> Optional[tuple[int, ...]]:
+        return None
+
+    def __repr__(self) -> str:
+        cls = "FlatSampleWriter" if self.iswriteable else "FlatSampleReader"
+        rows = [("Column Name", self._name), ("Writeable", self.iswriteable),
+                ("Column Type", self.column_type), ("Column Layout", self.column_layout),
+                ("Schema Type", self.schema_type), ("DType", self._dtype_text()),
+                ("Shape", self.shape), ("Number of Samples", len(self)),
+                ("Partial Remote References", self.contains_remote_references)]
+        return f"Hangar {cls}\n" + "".join(f"    {k:<26}: {v}\n" for k, v in rows)
+
+    def _dtype_text(self) -> str:
+        return str(self.dtype)
+
+    def _decode(self, meta: str, data: memoryview) -> Any:
+        raise NotImplementedError
+
+    def _missing(self, key: Key, digest: str) -> MissingDataError:
+        """The error for a sample whose data is elsewhere, naming the command that fetches it."""
+        remotes = [k[len("hangar-remote."):-len(".url")]
+                   for k in self._co._ctx.git.config_items("hangar-remote.") if k.endswith(".url")]
+        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
+        branch = getattr(self._co, "branch_name", "")
+        commit = getattr(self._co, "commit_hash", "")
+        where = branch or (f"--commit {commit}" if commit else "BRANCH")
+        return MissingDataError(self._name, key, digest, remote=remote, where=where)
+
+    def _damaged(self, key: Key, digest: str, exc: IntegrityError) -> IntegrityError:
+        return IntegrityError(f"sample {key!r} of column {self._name!r} (object {digest}) cannot be "
+                              f"read: {exc}", expected=digest)
+
+    # -- single lookups ---------------------------------------------------------
+    def _digest(self, e: str, warm: bool = True) -> Optional[str]:
+        digest = self._changes.get(e, _MISSING)
+        if digest is _MISSING:
+            return self._records.get(e, warm) if self._records is not None else None
+        return digest  # type: ignore[return-value]
+
+    def __getitem__(self, key: Key) -> Any:
+        co = self._co
+        if co.closed:
+            co._check_open()
+        e = f"i{key}" if type(key) is int else enc(key)
+        recs = self._recs
+        digest = recs._known.get(e) if recs is not None and not self._changes else None
+        if digest is None:
+            digest = self._digest(e)
+            if digest is None:
+                enc(key)  # an out-of-range int is an invalid key, not an absent one
+                raise SampleNotFoundError(self._name, key)
+        try:
+            meta, data = co._store.read(digest)  # type: ignore[arg-type]
+        except KeyError:
+            raise self._missing(key, digest) from None
+        except IntegrityError as exc:
+            raise self._damaged(key, digest, exc) from exc
+        return self._decode(meta, data)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The sample at ``key``, or ``default`` if there is none or ``key`` is not a valid key
+        (data recorded here but not on this machine raises MissingDataError)."""
+        try:
+            return self[key]
+        except (SampleNotFoundError, InvalidKeyError):
+            return default
+
+    def get_many(self, keys: Sequence[Key], default: Any = None, *,
+                 except_missing: bool = False) -> list[Any]:
+        """Samples of ``keys`` in order, read from the store in one batch; ``default`` for
+        absent keys unless ``except_missing`` (then SampleNotFoundError, a KeyError)."""
+        return read_samples([(self, k) for k in keys], default, except_missing=except_missing)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self._digest(enc(key)) is not None
+        except Exception:  # invalid keys are simply not present
+            return False
+
+    def __len__(self) -> int:
+        return self._count
+
+    # -- iteration over the state at the start of the loop ----------------------
+    def _state(self) -> State:
+        """The records and a copy of the staged changes: later writes do not reach a
+        running iteration, as with ``list(d.keys())`` of a dict."""
+        self._co._check_open()
+        return self._records, dict(self._changes)
+
+    def __iter__(self) -> Iterator[Key]:
+        return self.keys()
+
+    def keys(self, local: bool = False) -> Iterator[Key]:
+        """Sample keys (``local=True``: only those whose data is on this machine)."""
+        return self._keys(self._state(), local)
+
+    def _keys(self, state: State, local: bool) -> Iterator[Key]:
+        if not local:
+            for encs, _ in record_batches(state):
+                yield from map(decode_key, encs)
+            return
+        for encs, digests, missing in self._batches_with_missing(state):
+            for e, digest in zip(encs, digests):
+                if digest not in missing:
+                    yield decode_key(e)
+
+    def _batches_with_missing(self, state: State) -> Iterator[tuple[list[str], list[str], set[str]]]:
+        """Records in batches (staged changes applied), each with its digests whose data is not here."""
+        store = self._co._store
+        for encs, digests in large_batches(state, _BATCH):
+            yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
+
+    def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
+        """(key, value) pairs, reading storage in large batches."""
+        return self._items(self._state(), local)
+
+    def _items(self, state: State, local: bool) -> Iterator[tuple[Key, Any]]:
+        store = self._co._store
+        for encs, digests, missing in self._batches_with_missing(state):
+            if missing and not local:
+                i = next(i for i, d in enumerate(digests) if d in missing)
+                raise self._missing(decode_key(encs[i]), digests[i])
+            present = [(e, d) for e, d in zip(encs, digests) if d not in missing]
+            for (e, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
+                yield decode_key(e), self._decode(meta, data)
+
+    def values(self, local: bool = False) -> Iterator[Any]:
+        return (value for _, value in self.items(local=local))
+
+    # -- partial data -----------------------------------------------------------
+    @property
+    def remote_reference_keys(self) -> tuple[Key, ...]:
+        """Keys recorded here whose data is not on this machine."""
+        if self._is_known_complete():
+            return ()
+        out: list[Key] = []
+        for encs, digests, missing in self._batches_with_missing(self._state()):
+            out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
+        if not out:
+            self._note_complete()
+        return tuple(out)
+
+    @property
+    def contains_remote_references(self) -> bool:
+        """True when some samples' data has not been fetched to this machine."""
+        if self._is_known_complete():
+            return False
+        if any(missing for _, _, missing in self._batches_with_missing(self._state())):
+            return True
+        self._note_complete()
+        return False
+
+    def _note_complete(self) -> None:
+        """Remember that every sample of these committed records is local."""
+        if self._records is not None and not self._changes:
+            self._co._ctx.presence.mark_complete(self._records.tree)
+
+    def _is_known_complete(self) -> bool:
+        if self._records is None:
+            return not any(d is not None and not self._co._store.contains(Digest(d))
+                           for d in self._changes.values())
+        return (self._co._ctx.presence.is_complete(self._records.tree)
+                and all(d is None or self._co._store.contains(Digest(d)) for d in self._changes.values()))
+
+
+def record_batches(state: State) -> Iterator[tuple[list[str], list[str]]]:
+    """(encoded keys, digests) of a state in batches, staged changes applied."""
+    records, changes = state
+    if records is not None:
+        for encs, digests in records.shard_lists():
+            if changes:
+                pairs = [(e, d) for e, d in zip(encs, digests) if e not in changes]
+                encs, digests = [e for e, _ in pairs], [d for _, d in pairs]
+            if encs:
+                yield encs, digests
+    staged = [(e, d) for e, d in changes.items() if d is not None]
+    if staged:
+        yield [e for e, _ in staged], [d for _, d in staged]
+
+
+def large_batches(state: State, size: int = 8 * _BATCH) -> Iterator[tuple[list[str], list[str]]]:
+    """Like :func:`record_batches`, merging small shards into batches of ~``size``."""
+    return merged(record_batches(state), size, lambda parts: [d for part in parts for d in part])
+
+
+def merged(parts: Iterable[tuple[list[Any], Any]], size: int,
+           join: Callable[[list[Any]], Any]) -> Iterator[tuple[list[Any], Any]]:
+    """(keys, values) parts merged into batches of about ``size`` keys; ``join`` merges values."""
+    keys: list[Any] = []
+    values: list[Any] = []
+    for k, v in parts:
+        keys += k
+        values.append(v)
+        if len(keys) >= size:
+            yield keys, join(values)
+            keys, values = [], []
+    if keys:
+        yield keys, join(values)
+
+
+def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, *,
+                 except_missing: bool = False) -> list[Any]:
+    """Samples of (column, key) pairs in order, with one batched store read for all.
+
+    ``default`` stands for an absent or invalid key unless ``except_missing``; data
+    recorded but not on this machine raises MissingDataError.
+    """
+    digests: list[Optional[str]] = []
+    for col, key in pairs:
+        col._co._check_open()
+        try:
+            digest = col._digest(enc(key), warm=False)  # read_many locates just these
+        except InvalidKeyError:
+            if except_missing:
+                raise
+            digest = None
+        if digest is None and except_missing:
+            raise SampleNotFoundError(col.name, key)
+        digests.append(digest)
+    if not pairs:
+        return []
+    store = pairs[0][0]._co._store
+    wanted = list(dict.fromkeys(Digest(d) for d in digests if d is not None))
+    for absent in store.missing(wanted) if wanted else ():
+        col, key = pairs[digests.index(absent)]
+        raise col._missing(key, absent)
+    at: dict[str, list[int]] = {}
+    for i, digest in enumerate(digests):
+        if digest is not None:
+            at.setdefault(digest, []).append(i)
+    out = [default] * len(pairs)
+    for d, meta, data in store.read_many(wanted):  # decoded as read: buffers may be reused
+        for i in at[d]:
+            out[i] = pairs[i][0]._decode(meta, data)
+    return out

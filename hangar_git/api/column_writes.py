@@ -1,0 +1,83 @@
+"""Writing a column: staging samples, deletes and batched writes."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterable, Union
+
+from ..errors import PermissionDeniedError, ReadOnlyColumnError, SampleNotFoundError
+from ..storage import Meta
+from .column_reads import _MISSING, ColumnReads, Key, enc
+
+
+class ColumnWrites(ColumnReads):
+    """Staged writes of a column (through the single write checkout)."""
+
+    def _encode(self, value: Any) -> tuple[Meta, Any]:
+        """A value's meta and bytes (a buffer), checked against the column's schema."""
+        raise NotImplementedError
+
+    def _check_writable(self, assignment: bool = False) -> None:
+        """Refuse writes through a read checkout (item assignment: a TypeError, as in
+        Hangar) or a closed one."""
+        if not self._co.is_writer:
+            error = ReadOnlyColumnError if assignment else PermissionDeniedError
+            raise error(f"column {self._name!r} is read-only: open repo.checkout(write=True) to change it")
+        self._co._check_open()
+
+    def _stage(self, e: str, digest: Union[str, None]) -> None:
+        changes = self._changes
+        before = changes.get(e, _MISSING)
+        if before is _MISSING:
+            before = self._records.get(e) if self._records is not None else None
+        changes[e] = digest
+        if before is None and digest is not None:
+            self._count += 1
+        elif before is not None and digest is None:
+            self._count -= 1
+        self._co._mark_dirty(self)  # type: ignore[arg-type]
+
+    def __setitem__(self, key: Key, value: Any) -> None:
+        self._check_writable(assignment=True)
+        e = enc(key)
+        meta, data = self._encode(value)
+        self._stage(e, self._co._store.put_new(meta, data))  # hashed by the store
+
+    def append(self, value: Any) -> str:
+        """Add a sample under a new random key, which is returned."""
+        self._check_writable()
+        key = uuid.uuid4().hex[:20]
+        self[key] = value
+        return key
+
+    def update(self, other: Union[dict, Iterable[tuple[Key, Any]]] = (), **kwargs: Any) -> None:
+        """Set many samples (from a mapping, pairs or keyword arguments)."""
+        self._check_writable()
+        items = other.items() if isinstance(other, dict) else other
+        for key, value in items:
+            self[key] = value
+        for key, value in kwargs.items():
+            self[key] = value
+
+    def __delitem__(self, key: Key) -> None:
+        self._check_writable(assignment=True)
+        e = enc(key)
+        if self._digest(e) is None:
+            raise SampleNotFoundError(self._name, key)
+        self._stage(e, None)
+
+    def pop(self, key: Key) -> Any:
+        """Remove a sample and return its value."""
+        self._check_writable()
+        value = self[key]
+        del self[key]
+        return value
+
+    # -- batching context ---------------------------------------------------------
+    def __enter__(self) -> Any:
+        self._batching += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._batching -= 1
+        if self._batching == 0 and self._co.is_writer and not self._co.closed:
+            self._co._store.flush()

@@ -1,0 +1,53 @@
+"""Read checkouts and their columns in another process: what a pickle of them carries.
+
+A read checkout is named by its repository's git dir, its commit and the
+branch it was opened on; a column adds its name. Unpickling opens that
+commit afresh in the receiving process (its own git handle and store, made
+there), once per process: every column of one checkout that reaches a
+process, and every task of a ``multiprocessing.Pool`` that carries
+``col.get``, shares one reopened checkout. A forked child never uses the
+checkouts its parent reopened: it opens its own.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING
+
+from ..bookkeeping.gitrepo import GitRepo, Oid
+from ..errors import NotInitializedError
+from .context import STORE_KEY, RepoContext
+
+if TYPE_CHECKING:
+    from .checkout import ReaderCheckout
+    from .columns import Column
+
+_opened: dict[tuple[str, str, str], "ReaderCheckout"] = {}
+_pid = os.getpid()
+_inherited: list[object] = []
+"""Checkouts a parent process reopened, set aside (not used, not freed) in a forked child."""
+
+
+def reader(git_dir: str, commit: str, branch: str) -> "ReaderCheckout":
+    """The read checkout of ``commit`` in this process (opened on first use)."""
+    from .checkout import ReaderCheckout
+    global _pid
+    if _pid != os.getpid():
+        _inherited.append(dict(_opened))
+        _opened.clear()
+        _pid = os.getpid()
+    key = (git_dir, commit, branch)
+    co = _opened.get(key)
+    if co is None or co.closed:
+        git = GitRepo.discover(git_dir)
+        if git is None or not git.config_get(STORE_KEY):
+            raise NotInitializedError(git_dir)
+        with warnings.catch_warnings():  # the process that pickled it was told already
+            warnings.filterwarnings("ignore", message=".*remote references", category=UserWarning)
+            co = _opened[key] = ReaderCheckout(RepoContext(git), Oid(commit), branch=branch)
+    return co
+
+
+def column(git_dir: str, commit: str, branch: str, name: str) -> "Column":
+    """Column ``name`` of the read checkout of ``commit`` in this process."""
+    return reader(git_dir, commit, branch).columns[name]
