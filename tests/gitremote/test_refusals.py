@@ -144,7 +144,7 @@ def test_two_concurrent_pushers_one_winner(rounds: int, git_host: HostFactory, d
     host, a, b, _ = pushed_pair(git_host, data_url, make_repo, tmp_path)
     for round_no in range(rounds):
         for repo in (a, b):       # both start from the host's head
-            repo.remote.fetch("origin", "master")
+            repo.remote.fetch_result("origin", "master")
             repo.ctx.git.set_ref("refs/hangar/heads/master", repo.branch_head("origin/master"))
         race_once(host, data_url, [a, b], tmp_path, round_no)
 

@@ -74,7 +74,8 @@ def test_tutorial_over_a_git_host(host: GitHost, data_url: str, s3_server: Any, 
     assert first.remote.push("origin", "add-train") == "add-train"
     assert host.head("master") == master1 and host.head("add-train") == train1
     assert len(bucket_digests(data_url)) == len(TEST_ROWS) + len(TRAIN_ROWS)
-    assert first.remote.push("origin", "add-train") == "add-train"           # again: nothing to do
+    with pytest.warns(UserWarning, match="nothing to push"):                  # again: nothing to do
+        assert first.remote.push("origin", "add-train") == "add-train"
     # the code's views are untouched
     assert git("status", "--porcelain", cwd=project) == ""
     assert git("branch", "--format=%(refname:short)", cwd=project).split() == ["master"]
@@ -149,6 +150,8 @@ def test_repo_clone_of_a_git_host(git_host: Callable[[str], GitHost], data_url: 
     assert clone.clone("c", "c@x", host.address) == "master"
     assert clone.remote.list_all() == [RemoteInfo("origin", host.address, data_url)]
     assert clone.branch_head("master") == head
+    assert clone.remote.list_remote_branches("origin") == {"master": head}
+    assert 0 < clone.remote.ping("origin") < 30                       # one `git ls-remote`
     clone.remote.quiet = True
     assert clone.remote.fetch_data("origin", "master") == [head]
     with reader(clone) as co:
