@@ -25,7 +25,7 @@ from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
 from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
-                      InvalidNameError, NotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
+                      InvalidNameError, RemoteError, RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.fetch import FetchResult
@@ -319,7 +319,7 @@ def check_git_remote_has_data(path: str, remote: str) -> None:
     git = GitRepo.find(path)
     url = git.config_get(f"remote.{remote}.url") if git is not None else None
     if git is None or url is None:
-        raise NotFoundError(f"no git remote named {remote!r} in {path}")
+        raise RemoteNotFoundError(remote)
     if CONFIG_REF not in GitHost(git.git_dir, url).list_refs(CONFIG_REF):
         raise DataLocationError(f"{url} (git remote {remote!r}) holds no hangar data location "
                                 f"(refs/hangar/config): nothing was pushed there with a data URL yet")
