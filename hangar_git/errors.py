@@ -375,3 +375,16 @@ class InvalidAddressError(RemoteError, ValueError):
 
 class ServerConfigError(InvalidArgumentError):
     """A server's authorized-keys or access file cannot be used (names the file and line)."""
+
+
+# -- remotes on a plain git host plus an object store ---------------------------
+class GitCommandError(RemoteError):
+    """The ``git`` command that moves bookkeeping to or from a git host failed."""
+
+    def __init__(self, message: str, *, address: str = "", detail: str = "") -> None:
+        self.address, self.detail = address, detail
+        super().__init__(message)
+
+
+class DataLocationError(RemoteError):
+    """A git remote's data location is unknown, unreachable, or not the one it published."""

@@ -33,7 +33,8 @@ CHECKPOINTS: tuple[str, ...] = (
     "staging.before_ref",                # staging trees and commit written, staging ref not moved
     "commit.before_branch_ref",          # commit object written, branch ref not moved
     "commit.before_staging_drop",        # branch ref moved, staging ref not yet dropped
-    # transport/push.py (client)
+    # transport/push.py (client; transport/gitremote.py passes the same points: data to the
+    # bucket, then the branch on the git host)
     "push.between_data_frames",          # some data frames sent, not all
     "push.after_data",                   # all data sent, no git objects yet
     "push.before_update_ref",            # objects sent, update_ref not asked

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..bookkeeping.gitrepo import HANGAR_NS
 from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
@@ -80,3 +81,27 @@ def _git_fsck(git_dir: str) -> list[str]:
         return []
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
     return [f"git fsck: {ln}" for ln in lines[:50]] or [f"git fsck exited {proc.returncode}"]
+
+
+def fsck_remote(ctx: RepoContext, remote: str, link: Any) -> FsckReport:
+    """Check that every sample the history of ``remote``'s branches references is in the remote's
+    data (a hangar server's store, or a git remote's data store), asking its index, never listing
+    it. The branches' records are fetched first (as ``remote/branch``)."""
+    report = FsckReport()
+    git = ctx.git
+    heads = link.heads()
+    checked: set[str] = set()
+    lost: list[tuple[str, str]] = []
+    for branch in sorted(heads):
+        head = link.fetch(branch).head
+        report.commits += sum(1 for _ in git.walk([head]))
+        digests = [d for d in history_digests(git, [head]) if d not in checked]
+        checked.update(digests)
+        lost += [(branch, d) for d in link.missing(digests)]
+    report.samples = len(checked)
+    report.objects_verified = len(checked) - len(lost)
+    report.problems += [f"sample data {d} of {remote}/{branch} is not in the remote's data store"
+                        for branch, d in lost[:100]]
+    if len(lost) > 100:
+        report.problems.append(f"... and {len(lost) - 100} more samples missing from {remote}")
+    return report

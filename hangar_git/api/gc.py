@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.transfer import history_digests, referenced_digests
-from ..transport.push import remote_missing
 from ..errors import RemoteDataError, SharedStoreError
 from ..storage import Digest
 from . import sharing
@@ -61,9 +60,10 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
                     [u.entry.label for u in others], forgotten)
 
 
-def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],
+def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commits: Sequence[Oid],
          column_names: Optional[Sequence[str]] = None):  # type: ignore[no-untyped-def]
-    """Free local data of ``commits`` (and columns) that the remote behind ``session`` holds.
+    """Free local data of ``commits`` (and columns) that the remote holds: ``remote_lacks``
+    tells which of some digests it does not (a hangar server or a git remote's data store).
 
     Objects still needed by the staging area are kept. Dropped samples
     become remote references again; fetch-data brings them back.
@@ -73,7 +73,7 @@ def drop(ctx: RepoContext, session: object, commits: Sequence[Oid],
     wanted = list(referenced_digests(git, list(commits), (), columns))
     absent_here = set(ctx.store.missing([Digest(x) for x in wanted]))
     local = [d for d in wanted if d not in absent_here]
-    confirmed = set(local) - set(remote_missing(session, local))  # type: ignore[arg-type]
+    confirmed = set(local) - set(remote_lacks(local))
     staged = git.get_ref(HANGAR_NS + "/staging")
     if staged is not None:
         confirmed -= set(referenced_digests(git, [staged], [p for p in git.commit_info(staged).parents]))

@@ -1,4 +1,15 @@
-"""Remotes: named addresses in git config, and push/fetch/fetch-data through them."""
+"""Remotes: named addresses in git config, and push/fetch/fetch-data through them.
+
+A remote is one of two kinds, and every operation works on both:
+
+* a hangar server (``git hangar serve`` under SSH, ``git hangar server``, a
+  local hangar repository): ``hangar-remote.NAME.url`` alone;
+* a plain git host plus a data store: ``hangar-remote.NAME.url`` is any git
+  remote, ``hangar-remote.NAME.data`` the data URL (an ``https://`` address
+  needs none: the host publishes it). A git remote of the repository
+  (``remote.NAME.url``, e.g. ``origin`` of a ``git clone``) with no hangar
+  remote of that name counts as one of these too.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -11,11 +22,17 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
-from ..errors import InvalidArgumentError, InvalidNameError, RemoteExistsError, RemoteNotFoundError
+from ..bookkeeping.remoteconfig import CONFIG_REF
+from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
+from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
+                      InvalidNameError, RemoteError, RemoteExistsError, RemoteNotFoundError)
+from ..storage import is_uri
 from ..transport.address import parse_address
-from ..transport.fetch import FetchResult, fetch as fetch_records
-from ..transport.fetch_data import fetch_data as fetch_samples
-from ..transport.push import PushResult, push as push_branch
+from ..transport.fetch import FetchResult
+from ..transport.gitcmd import GitHost, check_git_address, is_git_only_address
+from ..transport.gitremote import GitDataRemote
+from ..transport.links import AnyLink, ServerLink
+from ..transport.push import PushResult
 from ..transport.rpc import Session
 
 if TYPE_CHECKING:
@@ -26,12 +43,22 @@ _REMOTE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 
 @dataclass(frozen=True, slots=True)
 class RemoteInfo:
+    """A remote: its address, and for a git host its data URL (None for a hangar server)."""
+
     name: str
     address: str
+    data_url: Optional[str] = None
 
 
-def _key(name: str) -> str:
-    return f"hangar-remote.{name}.url"
+def _key(name: str, field: str = "url") -> str:
+    return f"{REMOTE_PREFIX}{name}.{field}"
+
+
+def data_url_setting(url: str, typed_in: str) -> str:
+    """A data URL as saved and published: URIs as given, paths made absolute."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidNameError("empty data URL: give s3://bucket/prefix or a shared folder")
+    return url if is_uri(url) else os.path.normpath(os.path.join(typed_in, os.path.expanduser(url)))
 
 
 def command_key(name: str) -> str:
@@ -67,8 +94,9 @@ class Remotes:
         return self._repo.ctx.git
 
     # -- configuration -------------------------------------------------------------
-    def add(self, name: str, address: str) -> RemoteInfo:
-        """Record a remote; ``address`` is ssh://..., user@host:path, file:// or a local path."""
+    def add(self, name: str, address: str, data_url: Optional[str] = None) -> RemoteInfo:
+        """Record a remote: a hangar server at ``address`` (ssh://..., user@host:path, file://, a
+        path), or with ``data_url`` any git remote whose data lives at ``data_url``."""
         if not isinstance(name, str) or not _REMOTE_NAME.match(name):
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(_key(name)) is not None:
@@ -78,13 +106,19 @@ class Remotes:
             raise InvalidNameError(
                 f"invalid remote name {name!r}: local branch {shadowed[0]!r} would hide its "
                 f"remote-tracking branches; rename that branch or pick another remote name")
+        if data_url is not None or is_git_only_address(address):
+            check_git_address(address)
+        if data_url is not None:
+            data_url = data_url_setting(data_url, os.getcwd())
+            self._git.config_set(_key(name, "data"), data_url)
         self._git.config_set(_key(name), address)
-        return RemoteInfo(name, address)
+        return RemoteInfo(name, address, data_url)
 
     def remove(self, name: str) -> RemoteInfo:
         """Forget a remote and its remote-tracking branches."""
         info = self._info(name)
-        self._git.config_delete(_key(name))
+        for field in ("url", "data", *(remote_s3_key(name, s)[len(_key(name, "")):] for s in S3_NAMES)):
+            self._git.config_delete(_key(name, field))
         self._git.config_delete(command_key(name))
         for b in list(self._git.list_refs(f"refs/hangar/remotes/{name}/")):
             self._git.set_ref(remote_ref(name, b), None)
@@ -92,32 +126,55 @@ class Remotes:
 
     def list_all(self) -> list[RemoteInfo]:
         out = []
-        for key, value in sorted(self._git.config_items("hangar-remote.").items()):
+        for key, value in sorted(self._git.config_items(REMOTE_PREFIX).items()):
             if key.endswith(".url"):
-                out.append(RemoteInfo(key[len("hangar-remote."):-len(".url")], value))
+                name = key[len(REMOTE_PREFIX):-len(".url")]
+                out.append(RemoteInfo(name, value, self._git.config_get(_key(name, "data"))))
         return out
 
     def _info(self, name: str) -> RemoteInfo:
         address = self._git.config_get(_key(name))
         if address is None:
-            raise RemoteNotFoundError(name)
-        return RemoteInfo(name, address)
+            git_url = self._git.config_get(f"remote.{name}.url") if _REMOTE_NAME.match(name) else None
+            if git_url is None:
+                raise RemoteNotFoundError(name)
+            return RemoteInfo(name, git_url, None)  # the git remote of a `git clone`: data URL on the host
+        return RemoteInfo(name, address, self._git.config_get(_key(name, "data")))
+
+    def is_git_host(self, info: RemoteInfo) -> bool:
+        """Whether ``info`` is a git host plus a data store (else a hangar server)."""
+        return (info.data_url is not None or is_git_only_address(info.address)
+                or self._git.config_get(_key(info.name)) is None)
 
     def connect(self, name: str, username: str = "") -> Session:
-        """An open protocol session with a remote (one per operation); ``username``: the SSH
-        user, instead of the address's own or ~/.ssh/config's."""
-        address = self._located(self._info(name).address)
+        """An open protocol session with a hangar server remote (one per operation); ``username``:
+        the SSH user, instead of the address's own or ~/.ssh/config's."""
+        info = self._info(name)
+        if self.is_git_host(info):
+            raise RemoteError(f"remote {name!r} is a git host with its data at a data URL: it has no hangar "
+                              f"server to open a session with")
+        address = self._located(info.address)
         if username and not parse_address(address).is_local:
             address = str(dataclasses.replace(parse_address(address), user=username))
         command = self._git.config_get(command_key(name)) or self.remote_command or "git-hangar"
         from ..transport.connect import open_session  # paramiko loads only when a remote is used
         return open_session(address, trust_host_key=self.trust_host_key, ssh_command_prefix=command)
 
+    def open(self, name: str, username: str = "") -> AnyLink:
+        """The remote ``name``, opened for one operation (a context manager)."""
+        info = self._info(name)
+        git = self._git
+        if self.is_git_host(info):
+            return GitDataRemote(git, name, self._located_git(info.address), info.data_url,
+                                 trust_host_key=self.trust_host_key, quiet=self.quiet)
+        return ServerLink(git, name, self.connect(name, username), quiet=self.quiet)
+
     def ping(self, name: str) -> float:
-        """Seconds one request to the remote takes, once connected (as Hangar's ``ping``)."""
-        with self.connect(name) as session:
+        """Seconds one request to the remote takes, once connected (as Hangar's ``ping``): a
+        hangar server's ``list_refs``, a git host's ``git ls-remote``."""
+        with self.open(name) as link:
             start = time.perf_counter()
-            session.call("list_refs")
+            link.heads()
             return time.perf_counter() - start
 
     def _located(self, address: str) -> str:
@@ -126,6 +183,9 @@ class Remotes:
         if not parsed.is_local or os.path.isabs(os.path.expanduser(parsed.path)):
             return address
         return os.path.join(self._git.work_dir or self._git.git_dir, parsed.path)
+
+    def _located_git(self, address: str) -> str:
+        return address if is_git_only_address(address) else self._located(address)
 
     # -- operations ------------------------------------------------------------------
     def push(self, remote: str, branch: str, *, username: str = "", password: str = "") -> str:
@@ -161,14 +221,13 @@ class Remotes:
 
     def push_result(self, remote: str, branch: str, *, username: str = "") -> PushResult:
         """:meth:`push` without its warning, returning what moved (the CLI's push)."""
-        ctx = self._repo.ctx
-        with self.connect(remote, username) as session:
-            return push_branch(ctx.git, ctx.store, session, remote, branch, quiet=self.quiet)
+        with self.open(remote, username) as link:
+            return link.push(self._repo.ctx.store, branch)
 
     def fetch_result(self, remote: str, branch: str) -> FetchResult:
         """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
-        with self.connect(remote) as session:
-            return fetch_records(self._repo.ctx.git, session, remote, branch, quiet=self.quiet)
+        with self.open(remote) as link:
+            return link.fetch(branch)
 
     def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                    column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
@@ -189,32 +248,96 @@ class Remotes:
         assert head is not None
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
-        with self.connect(remote) as session:
-            fetch_samples(git, ctx.store, session, list(commits), columns=columns,
-                          max_num_bytes=max_num_bytes, quiet=self.quiet, presence=ctx.presence)
+        with self.open(remote) as link:
+            link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
+                            presence=ctx.presence)
         return list(commits)
 
     def list_remote_branches(self, remote: str) -> dict[str, str]:
-        with self.connect(remote) as session:
-            return dict(session.call("list_refs").header["heads"])
+        with self.open(remote) as link:
+            return link.heads()
 
 
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:
-    """Add ``origin``, fetch the default branch's records, make it the local write branch."""
+    """Add ``origin``, fetch the default branch's records, make it the local write branch.
+
+    ``remote_address`` may be a hangar server or a git host that publishes a data
+    location (``refs/hangar/config``); the latter becomes a git-host remote.
+    """
     remotes = repo.remote  # its trust_host_key / quiet settings apply to the clone too
-    local = parse_address(remote_address)
-    if local.is_local and not os.path.isabs(os.path.expanduser(local.path)):
-        remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
-    remotes.add("origin", remote_address)
-    if remotes.remote_command:
-        repo.ctx.git.config_set(command_key("origin"), remotes.remote_command)
-    with remotes.connect("origin") as session:
-        default = branch or session.server_info.get("default_branch") or "master"
-        heads = session.call("list_refs").header["heads"]
+    if not is_git_only_address(remote_address):
+        local = parse_address(remote_address)
+        if local.is_local and not os.path.isabs(os.path.expanduser(local.path)):
+            remote_address = os.path.abspath(local.path)  # like git clone: origin works from anywhere
+    link, data_url = _open_for_clone(repo, remote_address)
+    with link:
+        remotes.add("origin", remote_address, data_url)
+        if remotes.remote_command:
+            repo.ctx.git.config_set(command_key("origin"), remotes.remote_command)
+        heads = link.heads()
+        default = branch or link.default_branch()
         if default not in heads:
             default = "master" if "master" in heads else (sorted(heads)[0] if heads else default)
         if default in heads:
-            result = fetch_records(repo.ctx.git, session, "origin", default, quiet=remotes.quiet)
+            result = link.fetch(default)
             repo.ctx.git.set_ref(branch_ref(default), result.head)
     repo.ctx.git.config_set("hangar.branch", default)
     return default
+
+
+def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional[str]]:
+    """What ``address`` is, opened: a hangar server (data URL None), or a git host and the data
+    URL it publishes (its S3 settings saved for ``origin``)."""
+    remotes = repo.remote
+    git = repo.ctx.git
+    if not is_git_only_address(address):
+        parsed = parse_address(address)
+        there = GitRepo.discover(os.path.expanduser(parsed.path)) if parsed.is_local else None
+        if not parsed.is_local or there is None or there.config_get(STORE_KEY):
+            try:
+                from ..transport.connect import open_session  # paramiko loads only when a remote is used
+                session = open_session(address, trust_host_key=remotes.trust_host_key,
+                                       ssh_command_prefix=remotes.remote_command or "git-hangar")
+                return ServerLink(git, "origin", session, quiet=remotes.quiet), None
+            except (HostKeyError, AuthenticationError):
+                raise
+            except RemoteError as exc:
+                if parsed.is_local or remotes.remote_command:  # a program named: its failure is the answer
+                    raise
+                server_failure: Optional[RemoteError] = exc  # a host with git only: ask git
+        else:
+            server_failure = None
+    else:
+        server_failure = None
+    probe = GitDataRemote(git, "origin", address, None, trust_host_key=remotes.trust_host_key,
+                          quiet=remotes.quiet)
+    try:
+        location = probe.published()
+    except GitCommandError:
+        if server_failure is not None:
+            raise server_failure from None
+        raise
+    if location is None:
+        raise DataLocationError(f"{address} holds no hangar data: no hangar server answered there and its git "
+                                f"refs have no data location (refs/hangar/config); push to it first with "
+                                f"`git hangar remote add NAME {address} --data URL`")
+    for name, value in location.s3:
+        git.config_set(remote_s3_key("origin", name), value)
+    probe.configured_url, probe.published_s3 = location.url, dict(location.s3)
+    return probe, location.url
+
+
+def check_git_remote_has_data(path: str, remote: str) -> None:
+    """DataLocationError unless the git remote ``remote`` of the git repository at ``path`` (a
+    plain ``git clone`` of a code repository, say) is a git host that publishes hangar data."""
+    git = GitRepo.find(path)
+    url = git.config_get(f"remote.{remote}.url") if git is not None else None
+    if git is None or url is None:
+        raise RemoteNotFoundError(remote)
+    if CONFIG_REF not in GitHost(git.git_dir, url).list_refs(CONFIG_REF):
+        raise DataLocationError(f"{url} (git remote {remote!r}) holds no hangar data location "
+                                f"(refs/hangar/config): nothing was pushed there with a data URL yet")
+
+
+__all__ = ["RemoteInfo", "Remotes", "check_branch_not_remote", "check_git_remote_has_data", "clone_into",
+           "data_url_setting"]

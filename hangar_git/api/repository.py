@@ -16,7 +16,7 @@ from ..core.repostore import open_repo_store
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .checkout import ReaderCheckout
 from .writer import WriterCheckout
-from .fsck import FsckReport, fsck
+from .fsck import FsckReport, fsck, fsck_remote
 from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
 from .hangar_compat import HangarCompat
 from .remotes import Remotes, check_branch_not_remote, clone_into
@@ -241,8 +241,15 @@ class Repository(HangarCompat):
         return None
 
     # -- maintenance -----------------------------------------------------------------
-    def fsck(self, quick: bool = False) -> "FsckReport":
-        """Check records, data presence and stored bytes; ``report.ok`` tells the outcome."""
+    def fsck(self, quick: bool = False, *, remote: Optional[str] = None) -> "FsckReport":
+        """Check records, data presence and stored bytes; ``report.ok`` tells the outcome.
+
+        With ``remote``: check instead that the remote holds the data of every sample its
+        branches' histories reference (their records are fetched first).
+        """
+        if remote is not None:
+            with self.remote.open(remote) as link:
+                return fsck_remote(self.ctx, remote, link)
         self.ctx.store.flush()
         return fsck(self.ctx, quick=quick)
 
@@ -261,8 +268,8 @@ class Repository(HangarCompat):
         """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
         git = self.ctx.git
         head = git.resolve_commit(commit) if commit else branches.branch_head(git, branch or self.ctx.default_branch)
-        with self.remote.connect(remote) as session:
-            return drop(self.ctx, session, [head], column_names)
+        with self.remote.open(remote) as link:
+            return drop(self.ctx, link.missing, [head], column_names)
 
     # -- remotes ---------------------------------------------------------------------
     @property

@@ -12,13 +12,16 @@ from .common import State, pass_repo, pass_state
 
 @click.command()
 @click.option("--quick", is_flag=True, help="Skip re-hashing stored data (records and presence only).")
+@click.option("--remote", "remote", metavar="REMOTE",
+              help="Instead check that REMOTE holds the data of every sample its branches reference "
+                   "(for a git host: its data store, e.g. the S3 bucket).")
 @pass_repo
-def fsck(repo: Repository, quick: bool) -> None:
+def fsck(repo: Repository, quick: bool, remote: Optional[str]) -> None:
     """Check records, that every sample's data is here or on a fetched remote, and stored bytes.
 
     Exits 1 and lists the problems when anything is wrong.
     """
-    report = repo.fsck(quick=quick)
+    report = repo.fsck(quick=quick, remote=remote)
     click.echo(str(report))
     if not report.ok:
         sys.exit(1)

@@ -8,9 +8,11 @@ from typing import Any, Optional
 
 import click
 
+from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
-from .common import State, api, pass_repo, pass_state
-from .init import identity
+from ..errors import NotInitializedError
+from .common import State, api, git_root, pass_repo, pass_state
+from .init import git_config, identity
 
 
 def remotes(repo: Repository, command: str, quiet: bool = False, trust_host_key: bool = False) -> Any:
@@ -43,11 +45,15 @@ def remote(ctx: click.Context) -> None:
 @remote.command("add")
 @click.argument("name")
 @click.argument("address")
+@click.option("--data", "data_url", metavar="URL",
+              help="ADDRESS is a plain git host (any git remote: a bare repository, ssh://, https://) and the "
+                   "sample data lives at URL (s3://bucket/prefix or a shared folder); no hangar server runs.")
 @pass_state
-def remote_add(state: State, name: str, address: str) -> None:
-    """Add remote NAME at ADDRESS (ssh://[user@]host[:port]/path, host:path, a path)."""
-    info = api(remotes(state.repo, "remote add"), "add", "remote add")(name, address)
-    state.say(f"Added remote {info.name} -> {info.address}")
+def remote_add(state: State, name: str, address: str, data_url: Optional[str]) -> None:
+    """Add remote NAME at ADDRESS: a hangar server (ssh://[user@]host[:port]/path,
+    host:path, a path), or with --data a git host plus a data store."""
+    info = api(remotes(state.repo, "remote add"), "add", "remote add")(name, address, data_url=data_url)
+    state.say(f"Added remote {info.name} -> {info.address}" + (f" (data: {info.data_url})" if info.data_url else ""))
 
 
 @remote.command("remove")
@@ -62,9 +68,27 @@ def remote_remove(state: State, name: str) -> None:
 @remote.command("list")
 @pass_repo
 def remote_list(repo: Repository) -> None:
-    """List remotes: NAME<TAB>ADDRESS per line."""
+    """List remotes: NAME<TAB>ADDRESS per line (<TAB>DATA_URL for a git host plus a data store)."""
     for info in api(remotes(repo, "remote list"), "list_all", "remote list")():
-        click.echo(f"{info.name}\t{info.address}")
+        click.echo(f"{info.name}\t{info.address}" + (f"\t{info.data_url}" if info.data_url else ""))
+
+
+def adopting(state: State, remote_name: str) -> Repository:
+    """The repository; in a git repository without hangar whose git remote ``remote_name`` exists
+    (a plain `git clone` of a code repository), hangar is initialised first, so its data can be
+    fetched from the location that remote's git host publishes."""
+    try:
+        return state.repo
+    except NotInitializedError:
+        root = git_root(state.cwd)
+        if root is None or not git_config(f"remote.{remote_name}.url", state.cwd):
+            raise
+    check_git_remote_has_data(root, remote_name)
+    user, mail = identity(state.cwd, None, None)
+    repo = Repository(root, exists=False)
+    repo.init(user, mail)
+    click.echo(f"Initialised hangar in {root} for the data of git remote {remote_name}", err=True)
+    return repo
 
 
 # -- push / fetch / fetch-data ----------------------------------------------------------
@@ -87,8 +111,9 @@ def push(state: State, remote_name: str, branch: str, trust_host_key: bool) -> N
 @pass_state
 def fetch(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
     """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."""
+    repo = adopting(state, remote_name)
     with state.hush():
-        name = api(remotes(state.repo, "fetch", state.quiet, trust_host_key), "fetch_result", "fetch")(
+        name = api(remotes(repo, "fetch", state.quiet, trust_host_key), "fetch_result", "fetch")(
             remote_name, branch).tracking_name
     state.say(f"Fetched {name}")
 
@@ -127,9 +152,10 @@ def fetch_data(state: State, remote_name: str, branch: Optional[str], commit: Op
     branch; REMOTE/BRANCH if there is no local one), or of --commit."""
     if branch and commit:
         raise click.UsageError("give a BRANCH or --commit, not both")
+    repo = adopting(state, remote_name)
     if not commit:
-        branch = branch or state.repo.ctx.default_branch
-    method = api(remotes(state.repo, "fetch-data", state.quiet, trust_host_key), "fetch_data", "fetch-data")
+        branch = branch or repo.ctx.default_branch
+    method = api(remotes(repo, "fetch-data", state.quiet, trust_host_key), "fetch_data", "fetch-data")
     with state.hush():
         commits = method(remote_name, branch=branch, commit=commit,
                          column_names=list(columns) or None, max_num_bytes=max_bytes,

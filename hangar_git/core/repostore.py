@@ -4,6 +4,7 @@ store (the API, the server side of a remote) goes through here."""
 from __future__ import annotations
 
 import os
+from typing import Mapping
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..errors import NotInitializedError
@@ -58,3 +59,38 @@ def open_repo_store(git: GitRepo, *, create: bool = False, register_here: bool =
     if register_here:
         register(git, uri)
     return store
+
+
+# -- the data store of a remote on a plain git host ------------------------------------------
+REMOTE_PREFIX = "hangar-remote."
+S3_NAMES = ("endpoint", "scheme", "region", "virtualaddressing")
+
+
+def remote_s3_key(remote: str, name: str) -> str:
+    """The git config key of one S3 setting of a remote's data store (``hangar-remote.NAME.s3endpoint``)."""
+    return f"{REMOTE_PREFIX}{remote}.s3{name}"
+
+
+def remote_s3_settings(git: GitRepo, remote: str, published: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The S3 settings (short name -> value) of a remote's data store: those its git host
+    publishes, overridden by the repository's ``hangar.s3.*``, overridden by the remote's own
+    ``hangar-remote.NAME.s3*``."""
+    found = dict(published or {})
+    found.update({key[len(S3_PREFIX):]: value for key, value in git.config_items(S3_PREFIX).items()})
+    for name in S3_NAMES:
+        value = git.config_get(remote_s3_key(remote, name))
+        if value:
+            found[name] = value
+    return {name: found[name] for name in S3_NAMES if found.get(name)}
+
+
+def open_data_store(git: GitRepo, remote: str, url: str, *, create: bool = False,
+                    published: Mapping[str, str] | None = None) -> ObjectStore:
+    """Open the store at a remote's data URL with the remote's S3 settings (see
+    :func:`remote_s3_settings`; made first with ``create``, StoreNotFoundError without it when
+    nothing was pushed there yet). Nothing is registered: the repository does not keep its own
+    data there."""
+    if "://" in url:
+        settings = {S3_PREFIX + name: value for name, value in remote_s3_settings(git, remote, published).items()}
+        use_store_settings(url, s3_config_from_env(settings))
+    return open_store(url, create=create, durable=git.durable)

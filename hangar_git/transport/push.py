@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -53,15 +54,8 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         todo = objects_to_send(git, [local], haves)
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
-    digests = list(added_digests(git, commits))  # the remote holds the data of what its refs reach
-    absent_remotely = remote_missing(session, digests)
-    local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
-    if local_absent:
-        raise RemoteDataError(
-            f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
-            f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
-            f"remote that has them first")
-    nbytes = int(store.describe(absent_remotely)[1].sum())  # type: ignore[arg-type]
+    absent_remotely, nbytes = data_to_send(git, store, commits, haves, remote, branch,
+                                           lambda digests: remote_missing(session, digests))
     # Pipelined: data, then records, then the ref update go out without waiting for each
     # answer (the server takes them in order, and refuses the ref update unless all of the
     # data and records arrived intact); the answers are collected at the end.
@@ -76,6 +70,23 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         bar.update(1)
     git.set_ref(remote_ref(remote, branch), local)
     return PushResult(branch, old, local, len(commits), len(todo), len(absent_remotely), nbytes)
+
+
+def data_to_send(git: GitRepo, store: ObjectStore, commits: Sequence[str], haves: Sequence[str], remote: str,
+                 branch: str, remote_lacks: Callable[[list[str]], list[str]]) -> tuple[list[str], int]:
+    """The samples ``commits`` add to their parents that the remote lacks, and their size;
+    RemoteDataError if any of them is not here either. The remote holds the data of what
+    its refs (``haves``) reach, so the parents' samples need no look-up: the cost follows
+    the change, not the size of the commits' trees."""
+    digests = list(added_digests(git, commits))
+    absent_remotely = remote_lacks(digests)
+    local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
+    if local_absent:
+        raise RemoteDataError(
+            f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
+            f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
+            f"remote that has them first")
+    return absent_remotely, int(store.describe(absent_remotely)[1].sum())  # type: ignore[arg-type]
 
 
 def remote_missing(session: Session, digests: list[str]) -> list[str]:
