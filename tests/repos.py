@@ -9,6 +9,13 @@ import numpy as np
 from hangar_git import Repository
 
 
+def new_repo(path: Path) -> Repository:
+    """An initialised, empty repository at ``path``."""
+    repo = Repository(str(path), exists=False)
+    repo.init("tester", "t@x")
+    return repo
+
+
 def one_sample_repo(path: Path, key: Union[int, str] = 0) -> Repository:
     """A repository whose master holds one float64[3] sample, ``x[key]``."""
     repo = Repository(str(path), exists=False)

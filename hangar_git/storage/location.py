@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import os
 
-import tiledb
-
 from .files import reaching
 from .runtime import tiledb_vfs
 
 DEFAULT_STORE = "hangar/store"
 """The default ``hangar.store`` value: inside the git common dir."""
-
-def vfs(uri: str) -> tiledb.VFS:
-    """This process's TileDB VFS for ``uri`` (see runtime)."""
-    return tiledb_vfs(uri)
-
 
 def is_uri(value: str) -> bool:
     return "://" in value
@@ -69,7 +62,7 @@ def _local(uri: str) -> str:
 def store_exists(uri: str) -> bool:
     """Whether anything is stored at ``uri`` (a store, or at least its registry)."""
     with reaching(uri):
-        return bool(vfs(uri).is_dir(uri))
+        return bool(tiledb_vfs(uri).is_dir(uri))
 
 
 def remove_store(uri: str) -> bool:
@@ -77,5 +70,5 @@ def remove_store(uri: str) -> bool:
     if not store_exists(uri):
         return False
     with reaching(uri):
-        vfs(uri).remove_dir(uri)
+        tiledb_vfs(uri).remove_dir(uri)
     return True

@@ -131,7 +131,7 @@ def use_store_settings(uri: str, settings: Mapping[str, str]) -> None:
 def _settings_for(uri: str) -> tuple[tuple[str, str], ...]:
     """The parameters of the store that holds ``uri`` (the longest matching store URI)."""
     best = ""
-    for key in _store_settings:
+    for key in _store_settings:  # usually none or one: no cost to stores without settings
         if (uri == key or uri.startswith(key + "/")) and len(key) > len(best):
             best = key
     return _store_settings[best] if best else ()
@@ -140,7 +140,7 @@ def _settings_for(uri: str) -> tuple[tuple[str, str], ...]:
 def tiledb_ctx(uri: str = "") -> tiledb.Ctx:
     """This process's TileDB context for ``uri`` (:data:`TILEDB_CONFIG`, plus the settings of
     the store that holds it, see :func:`use_store_settings`)."""
-    settings = _settings_for(uri) if _store_settings else ()
+    settings = _settings_for(uri)
     if not settings:
         return _here().get("ctx", _new_ctx)
     return _here().get(f"ctx {settings}", lambda: tiledb.Ctx({**TILEDB_CONFIG, **dict(settings)}))
@@ -167,7 +167,5 @@ def _unwrap_fork() -> None:
 
 def tiledb_vfs(uri: str = "") -> tiledb.VFS:
     """This process's TileDB VFS for ``uri``, on :func:`tiledb_ctx`."""
-    settings = _settings_for(uri) if _store_settings else ()
-    if not settings:
-        return _here().get("vfs", lambda: tiledb.VFS(ctx=tiledb_ctx()))
-    return _here().get(f"vfs {settings}", lambda: tiledb.VFS(ctx=tiledb_ctx(uri)))
+    settings = _settings_for(uri)
+    return _here().get(f"vfs {settings}" if settings else "vfs", lambda: tiledb.VFS(ctx=tiledb_ctx(uri)))

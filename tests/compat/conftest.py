@@ -12,12 +12,7 @@ import numpy as np
 import pytest
 
 from hangar_git import Repository
-
-
-def new_repo(path: Path) -> Repository:
-    repo = Repository(path, exists=False)
-    repo.init("tester", "t@x")
-    return repo
+from tests.repos import new_repo  # noqa: F401  (re-exported to this suite's tests)
 
 
 @pytest.fixture

@@ -18,15 +18,10 @@ import numpy as np
 import pytest
 
 from hangar_git import Repository
+from tests.repos import new_repo  # noqa: F401  (re-exported to this suite's tests)
 
 from .. import subprocesses
 
-
-
-def new_repo(path: Path) -> Repository:
-    repo = Repository(path, exists=False)
-    repo.init("tester", "t@x")
-    return repo
 
 
 @pytest.fixture

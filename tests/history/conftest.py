@@ -17,14 +17,9 @@ import pytest
 
 from bench.common import CountingStore
 from hangar_git import Repository
+from tests.repos import new_repo  # noqa: F401  (re-exported to this suite's tests)
 
 SHAPE = (3,)
-
-
-def new_repo(path: Path) -> Repository:
-    repo = Repository(str(path), exists=False)
-    repo.init("tester", "t@x")
-    return repo
 
 
 def value(v: Any) -> Any:
