@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hangar_git import HangarError, Repository
-from hangar_git.storage.location import vfs
+from hangar_git.storage.runtime import tiledb_vfs as vfs
 
 from ..faults.world import git_hangar
 from ..remote.conftest import add_rows, assert_fsck_clean, assert_rows, dota_rows, reader
