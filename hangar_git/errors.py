@@ -48,8 +48,13 @@ class CommitNotFoundError(NotFoundError, ValueError):
             f"commit {commit!r} does not exist: `git hangar log` lists commits")
 
 
-class RevisionNotFoundError(NotFoundError, ValueError):
-    """A name is neither a branch nor a commit."""
+class RevisionNotFoundError(BranchNotFoundError, CommitNotFoundError):
+    """A revision names no commit: neither a branch nor a commit (so ``except`` either
+    catches it), or an ancestor that does not exist (``master~99``)."""
+
+    def __init__(self, message: str, spec: str = "") -> None:
+        self.spec = self.branch = self.commit = spec
+        NotFoundError.__init__(self, message)
 
 
 class RemoteNotFoundError(NotFoundError, ValueError):
@@ -170,6 +175,15 @@ class SchemaError(InvalidArgumentError):
     def __init__(self, message: str, *, expected: object = None, given: object = None) -> None:
         self.expected, self.given = expected, given
         super().__init__(message)
+
+
+class AmbiguousRevisionError(InvalidArgumentError):
+    """An abbreviated digest matches more than one object."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        super().__init__(f"the abbreviated digest {spec!r} is ambiguous: give more of its digits "
+                         f"(`git hangar log` lists commits)")
 
 
 class ImportFormatError(InvalidArgumentError):

@@ -25,6 +25,7 @@ from ..bookkeeping.diff import diff_trees
 from ..bookkeeping.gitrepo import GitRepo, Oid
 from ..bookkeeping.merge import Conflict, plan_merge
 from ..bookkeeping.snapshot import Snapshot
+from ..core import revisions
 
 if TYPE_CHECKING:
     from .checkout import Checkout
@@ -173,7 +174,7 @@ class ReaderUserDiff:
     def commit(self, dev_commit_hash: str) -> DiffAndConflicts:
         """Diff against a commit (a ValueError if there is no such commit)."""
         self._co._check_open()
-        return self._against(self._git.resolve_commit(dev_commit_hash))
+        return self._against(revisions.resolve(self._git, dev_commit_hash))
 
     def branch(self, dev_branch: str) -> DiffAndConflicts:
         """Diff against the head of a branch (a ValueError if there is no such branch)."""

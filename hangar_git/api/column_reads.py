@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, S
 
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
+from ..core.layout import remote_urls
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
 
@@ -128,8 +129,7 @@ class ColumnReads:
 
     def _missing(self, key: Key, digest: str) -> MissingDataError:
         """The error for a sample whose data is elsewhere, naming the command that fetches it."""
-        remotes = [k[len("hangar-remote."):-len(".url")]
-                   for k in self._co._ctx.git.config_items("hangar-remote.") if k.endswith(".url")]
+        remotes = sorted(remote_urls(self._co._ctx.git))
         remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
         branch = getattr(self._co, "branch_name", "")
         commit = getattr(self._co, "commit_hash", "")

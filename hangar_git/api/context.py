@@ -4,14 +4,15 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from ..bookkeeping.gitrepo import GitRepo
-from ..core.repostore import HANGAR_DIR, STORE_KEY, configured_store, open_repo_store, register, registration, store_uri
+from ..bookkeeping.gitrepo import GitRepo, Oid
+from ..core import layout, revisions
+from ..core.layout import USER_EMAIL_KEY, USER_NAME_KEY
+from ..core.repostore import configured_store, open_repo_store, register, registration, store_uri
+from ..core.staging import StagingArea
+from ..core.writerlock import WriterLock
 from ..storage import ObjectStore, registry
 
-USER_NAME_KEY = "hangar.username"
-USER_EMAIL_KEY = "hangar.useremail"
-BRANCH_KEY = "hangar.branch"
-__all__ = ["BRANCH_KEY", "HANGAR_DIR", "STORE_KEY", "USER_EMAIL_KEY", "USER_NAME_KEY", "RepoContext"]
+__all__ = ["RepoContext"]
 
 
 class RepoContext:
@@ -19,10 +20,12 @@ class RepoContext:
 
     def __init__(self, git: GitRepo) -> None:
         self.git = git
-        self.hangar_dir = os.path.join(git.git_dir, HANGAR_DIR)
+        self.hangar_dir = layout.hangar_dir(git)
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
-        self.presence = PresenceCache(os.path.join(self.hangar_dir, "present-trees"))
+        self.presence = PresenceCache(layout.hangar_path(git, layout.PRESENCE_FILE))
+        self.staging = StagingArea(git)
+        """The staging area (see :mod:`hangar_git.core.staging`)."""
 
     @property
     def store_setting(self) -> str:
@@ -63,10 +66,18 @@ class RepoContext:
 
     @property
     def default_branch(self) -> str:
-        return self.git.config_get(BRANCH_KEY) or "master"
+        return layout.default_branch(self.git)
+
+    def writer_lock(self) -> WriterLock:
+        """The repository's writer lock (not taken: see :class:`~hangar_git.core.writerlock.WriterLock`)."""
+        return WriterLock(self.git)
+
+    def resolve(self, spec: str) -> Oid:
+        """The commit a revision names (see :mod:`hangar_git.core.revisions`)."""
+        return revisions.resolve(self.git, spec)
 
     def path(self, *parts: str) -> str:
-        return os.path.join(self.hangar_dir, *parts)
+        return layout.hangar_path(self.git, *parts)
 
 
 class PresenceCache:

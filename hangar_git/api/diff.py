@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from ..bookkeeping import branches
 from ..bookkeeping.diff import ColumnDiff, DiffResult, diff_trees
-from ..bookkeeping.gitrepo import STAGING, GitRepo, Oid, branch_ref
-from ..errors import BranchNotFoundError, CommitNotFoundError, DirtyStagingError, RevisionNotFoundError
-from .writer import STAGING_MESSAGE
+from ..bookkeeping.gitrepo import GitRepo, Oid
+from ..core import revisions
+from ..core.staging import StagingArea
+from ..errors import DirtyStagingError
 from .context import RepoContext
 
 if TYPE_CHECKING:
@@ -17,16 +17,8 @@ __all__ = ["ColumnDiff", "DiffResult", "diff", "resolve", "staged", "status", "c
 
 
 def resolve(git: GitRepo, spec: str) -> Oid:
-    """Commit of a local branch, ``remote/branch``, or commit digest (``a=`` form or prefix)."""
-    try:
-        return branches.branch_head(git, spec)
-    except (BranchNotFoundError, ValueError):
-        pass
-    try:
-        return git.resolve_commit(spec)
-    except CommitNotFoundError:
-        raise RevisionNotFoundError(f"no branch or commit named {spec!r}: `git hangar branch` lists branches, "
-                                    f"`git hangar log` lists commits") from None
+    """The commit a revision names (see :mod:`hangar_git.core.revisions`)."""
+    return revisions.resolve(git, spec)
 
 
 def _tree(git: GitRepo, commit: Optional[str]) -> Optional[Oid]:
@@ -45,15 +37,8 @@ def staged(git: GitRepo, branch: str) -> tuple[Optional[Oid], Optional[Oid], Opt
     The staged tree is the base tree when the staging area holds nothing for
     this branch.
     """
-    ref = git.get_ref(STAGING)
-    if ref is not None:
-        info = git.commit_info(ref)
-        if info.message == STAGING_MESSAGE.format(branch=branch):
-            parent = info.parents[0] if info.parents else None
-            return parent, _tree(git, parent), info.tree
-    head = git.get_ref(branch_ref(branch))
-    tree = _tree(git, head)
-    return head, tree, tree
+    area = StagingArea(git).of(branch)
+    return area.base, area.base_tree, area.tree
 
 
 def _flush_writer(writer: "Optional[WriterCheckout]", branch: str) -> None:
@@ -104,9 +89,6 @@ def diff(ctx: RepoContext, a: Optional[str] = None, b: Optional[str] = None, *,
     specs = [s if s is not None else write_branch for s in (a, b)]
     oids: list[Optional[Oid]] = []
     for spec in specs:
-        if spec == write_branch and git.get_ref(branch_ref(spec)) is None:
-            oids.append(None)  # no commits yet on the write branch
-        else:
-            oids.append(resolve(git, spec))
+        oids.append(revisions.resolve_or_none(git, spec))  # None: no commits yet on the write branch
     return diff_trees(git, _tree(git, oids[0]), _tree(git, oids[1]),
                       source=_label(specs[0], oids[0]), target=_label(specs[1], oids[1]))

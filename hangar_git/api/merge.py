@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import STAGING, GitRepo, Oid, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import Oid, RefChangedError, branch_ref
 from ..bookkeeping.merge import merge_trees
+from ..core import revisions
 from ..errors import BranchNotFoundError, RefMovedError, WriterLockError
-from ..locks import HeldLock
-from .writer import STAGING_MESSAGE
 from .context import RepoContext
 from .diff import check_clean
 
@@ -32,14 +30,13 @@ def merge(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
     master_head = git.get_ref(branch_ref(master_branch))
     if master_head is None:
         raise BranchNotFoundError(master_branch)
-    dev_head = branches.branch_head(git, dev_branch)
-    lock = HeldLock(ctx.path("writer.lock"))
-    holder = lock.try_acquire()
-    if holder is not None:
+    dev_head = revisions.resolve(git, dev_branch)
+    lock = ctx.writer_lock()
+    try:
+        lock.acquire(f"a write checkout is open ({{holder}}): close it before merging into {master_branch!r}")
+    except WriterLockError:
         check_clean(ctx, master_branch, writer)
-        raise WriterLockError(
-            f"a write checkout is open ({HeldLock.describe(holder)}): close it before merging into "
-            f"{master_branch!r}", holder=HeldLock.describe(holder))
+        raise
     try:
         check_clean(ctx, master_branch)
         return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo)
@@ -54,7 +51,7 @@ def merge_held(ctx: RepoContext, message: str, master_branch: str, dev_branch: s
     master_head = ctx.git.get_ref(branch_ref(master_branch))
     if master_head is None:
         raise BranchNotFoundError(master_branch)
-    dev_head = branches.branch_head(ctx.git, dev_branch)
+    dev_head = revisions.resolve(ctx.git, dev_branch)
     return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo)
 
 
@@ -66,7 +63,7 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
         return master_head
     if git.is_ancestor(master_head, dev_head):
         echo(FAST_FORWARD)
-        _move(git, master_branch, dev_head, master_head)
+        _move(ctx, master_branch, dev_head, master_head)
         return dev_head
     echo(THREE_WAY)
     base = git.merge_base(master_head, dev_head)
@@ -75,32 +72,17 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
     text = message.strip() if isinstance(message, str) and message.strip() else (
         f"Merge branch '{dev_branch}' into '{master_branch}'")
     commit = git.create_commit(root, [master_head, dev_head], text + "\n", *ctx.user)
-    _move(git, master_branch, commit, master_head)
+    _move(ctx, master_branch, commit, master_head)
     for merged, master_tree, dev_tree in combined.values():
         if ctx.presence.is_complete(master_tree) and ctx.presence.is_complete(dev_tree):
             ctx.presence.mark_complete(merged)
     return commit
 
 
-def _move(git: GitRepo, branch: str, new: Oid, expected: Oid) -> None:
+def _move(ctx: RepoContext, branch: str, new: Oid, expected: Oid) -> None:
     try:
-        git.set_ref(branch_ref(branch), new, expected=expected)
+        ctx.git.set_ref(branch_ref(branch), new, expected=expected)
     except RefChangedError:
         raise RefMovedError(f"branch {branch!r} moved while merging; nothing was merged: "
-                          f"run the merge again") from None
-    _drop_clean_staging(git, branch)
-
-
-def _drop_clean_staging(git: GitRepo, branch: str) -> None:
-    """A staging area of ``branch`` with no changes is stale once the branch moves."""
-    ref = git.get_ref(STAGING)
-    if ref is None:
-        return
-    info = git.commit_info(ref)
-    if info.message != STAGING_MESSAGE.format(branch=branch) or not info.parents:
-        return
-    if git.commit_info(info.parents[0]).tree == info.tree:
-        try:
-            git.set_ref(STAGING, None, expected=ref)
-        except RefChangedError:
-            pass
+                            f"run the merge again") from None
+    ctx.staging.drop_if_clean(branch)  # a staging area with no changes is stale once the branch moves

@@ -20,10 +20,11 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
-from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
+from ..core import revisions
+from ..core.layout import BRANCH_KEY, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
+from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
                       InvalidNameError, RemoteError, RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
@@ -50,10 +51,6 @@ class RemoteInfo:
     data_url: Optional[str] = None
 
 
-def _key(name: str, field: str = "url") -> str:
-    return f"{REMOTE_PREFIX}{name}.{field}"
-
-
 def data_url_setting(url: str, typed_in: str) -> str:
     """A data URL as saved and published: URIs as given, paths made absolute."""
     if not isinstance(url, str) or not url.strip():
@@ -61,17 +58,12 @@ def data_url_setting(url: str, typed_in: str) -> str:
     return url if is_uri(url) else os.path.normpath(os.path.join(typed_in, os.path.expanduser(url)))
 
 
-def command_key(name: str) -> str:
-    """The git config key naming the program an SSH remote runs (like ``remote.<name>.uploadpack``)."""
-    return f"remote.{name}.hangarcommand"
-
-
 def check_branch_not_remote(git: GitRepo, name: str) -> None:
     """Refuse a local branch named ``<remote>/...``: it would hide that remote-tracking branch."""
     if not isinstance(name, str):
         return  # check_branch_name refuses it
     remote = name.split("/", 1)[0]
-    if "/" in name and (git.config_get(_key(remote)) is not None
+    if "/" in name and (git.config_get(remote_key(remote)) is not None
                         or any(True for _ in git.list_refs(f"refs/hangar/remotes/{remote}/"))):
         raise InvalidNameError(
             f"invalid branch name {name!r}: {remote!r} is a remote, so {name!r} names a "
@@ -99,7 +91,7 @@ class Remotes:
         path), or with ``data_url`` any git remote whose data lives at ``data_url``."""
         if not isinstance(name, str) or not _REMOTE_NAME.match(name):
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
-        if self._git.config_get(_key(name)) is not None:
+        if self._git.config_get(remote_key(name)) is not None:
             raise RemoteExistsError(name)
         shadowed = sorted(b for b in self._git.list_refs("refs/hangar/heads/") if b.startswith(name + "/"))
         if shadowed:
@@ -110,15 +102,15 @@ class Remotes:
             check_git_address(address)
         if data_url is not None:
             data_url = data_url_setting(data_url, os.getcwd())
-            self._git.config_set(_key(name, "data"), data_url)
-        self._git.config_set(_key(name), address)
+            self._git.config_set(remote_key(name, "data"), data_url)
+        self._git.config_set(remote_key(name), address)
         return RemoteInfo(name, address, data_url)
 
     def remove(self, name: str) -> RemoteInfo:
         """Forget a remote and its remote-tracking branches."""
         info = self._info(name)
-        for field in ("url", "data", *(remote_s3_key(name, s)[len(_key(name, "")):] for s in S3_NAMES)):
-            self._git.config_delete(_key(name, field))
+        for key in (remote_key(name), remote_key(name, "data"), *(remote_s3_key(name, s) for s in S3_NAMES)):
+            self._git.config_delete(key)
         self._git.config_delete(command_key(name))
         for b in list(self._git.list_refs(f"refs/hangar/remotes/{name}/")):
             self._git.set_ref(remote_ref(name, b), None)
@@ -126,25 +118,23 @@ class Remotes:
 
     def list_all(self) -> list[RemoteInfo]:
         out = []
-        for key, value in sorted(self._git.config_items(REMOTE_PREFIX).items()):
-            if key.endswith(".url"):
-                name = key[len(REMOTE_PREFIX):-len(".url")]
-                out.append(RemoteInfo(name, value, self._git.config_get(_key(name, "data"))))
+        for name, value in sorted(remote_urls(self._git).items()):
+            out.append(RemoteInfo(name, value, self._git.config_get(remote_key(name, "data"))))
         return out
 
     def _info(self, name: str) -> RemoteInfo:
-        address = self._git.config_get(_key(name))
+        address = self._git.config_get(remote_key(name))
         if address is None:
             git_url = self._git.config_get(f"remote.{name}.url") if _REMOTE_NAME.match(name) else None
             if git_url is None:
                 raise RemoteNotFoundError(name)
             return RemoteInfo(name, git_url, None)  # the git remote of a `git clone`: data URL on the host
-        return RemoteInfo(name, address, self._git.config_get(_key(name, "data")))
+        return RemoteInfo(name, address, self._git.config_get(remote_key(name, "data")))
 
     def is_git_host(self, info: RemoteInfo) -> bool:
         """Whether ``info`` is a git host plus a data store (else a hangar server)."""
         return (info.data_url is not None or is_git_only_address(info.address)
-                or self._git.config_get(_key(info.name)) is None)
+                or self._git.config_get(remote_key(info.name)) is None)
 
     def connect(self, name: str, username: str = "") -> Session:
         """An open protocol session with a hangar server remote (one per operation); ``username``:
@@ -238,13 +228,13 @@ class Remotes:
         if (branch is None) == (commit is None):
             raise InvalidNameError("fetch_data needs exactly one of branch= or commit=")
         if commit is not None:
-            head: Optional[Oid] = git.resolve_commit(commit)
+            head: Optional[Oid] = revisions.resolve(git, commit)
         else:
             assert branch is not None
             # a local branch, else remote/branch; also the 'origin/add-train' form fetch returns
             head = git.get_ref(branch_ref(branch)) or git.get_ref(remote_ref(remote, branch))
             if head is None:
-                head = branches.branch_head(git, branch)
+                head = revisions.resolve(git, branch)
         assert head is not None
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
@@ -281,7 +271,7 @@ def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = 
         if default in heads:
             result = link.fetch(default)
             repo.ctx.git.set_ref(branch_ref(default), result.head)
-    repo.ctx.git.config_set("hangar.branch", default)
+    repo.ctx.git.config_set(BRANCH_KEY, default)
     return default
 
 
@@ -293,7 +283,7 @@ def _open_for_clone(repo: "Repository", address: str) -> tuple[AnyLink, Optional
     if not is_git_only_address(address):
         parsed = parse_address(address)
         there = GitRepo.discover(os.path.expanduser(parsed.path)) if parsed.is_local else None
-        if not parsed.is_local or there is None or there.config_get(STORE_KEY):
+        if not parsed.is_local or there is None or is_initialized(there):
             try:
                 from ..transport.connect import open_session  # paramiko loads only when a remote is used
                 session = open_session(address, trust_host_key=remotes.trust_host_key,

@@ -14,9 +14,10 @@ import os
 import warnings
 from typing import TYPE_CHECKING
 
-from ..bookkeeping.gitrepo import GitRepo, Oid
+from ..bookkeeping.gitrepo import Oid
+from ..core import locate
 from ..errors import NotInitializedError
-from .context import STORE_KEY, RepoContext
+from .context import RepoContext
 
 if TYPE_CHECKING:
     from .checkout import ReaderCheckout
@@ -39,8 +40,8 @@ def reader(git_dir: str, commit: str, branch: str) -> "ReaderCheckout":
     key = (git_dir, commit, branch)
     co = _opened.get(key)
     if co is None or co.closed:
-        git = GitRepo.discover(git_dir)
-        if git is None or not git.config_get(STORE_KEY):
+        git = locate.at(git_dir)
+        if git is None:
             raise NotInitializedError(git_dir)
         with warnings.catch_warnings():  # the process that pickled it was told already
             warnings.filterwarnings("ignore", message=".*remote references", category=UserWarning)

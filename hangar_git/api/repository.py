@@ -8,11 +8,12 @@ import weakref
 from typing import Any, Optional, Sequence
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import ID_KEY, GitRepo, Oid
-from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError, NotInitializedError,
-                      RepositoryExistsError, WriterLockError)
-from ..locks import HeldLock
+from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref
+from ..core import locate, revisions
+from ..core.layout import BRANCH_KEY, ID_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, hangar_dir
 from ..core.repostore import open_repo_store
+from ..errors import (BranchNotFoundError, DirtyStagingError, HangarError, InvalidArgumentError, InvalidNameError,
+                      NotInitializedError, RepositoryExistsError)
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .checkout import ReaderCheckout
 from .writer import WriterCheckout
@@ -20,7 +21,7 @@ from .fsck import FsckReport, fsck, fsck_remote
 from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
 from .hangar_compat import HangarCompat
 from .remotes import Remotes, check_branch_not_remote, clone_into
-from .context import BRANCH_KEY, HANGAR_DIR, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
+from .context import RepoContext
 from . import diff as _diff, log as _log, merge as _merge, sharing, summary as _summary
 
 
@@ -36,8 +37,8 @@ class Repository(HangarCompat):
         self._ctx: Optional[RepoContext] = None
         self._remotes: Optional[Remotes] = None
         self._writer: Optional[weakref.ref] = None
-        git = GitRepo.find(self._path)  # like git: from a subdirectory or a linked worktree too
-        if git is not None and git.config_get(STORE_KEY):
+        git = locate.find(self._path)  # like git: from a subdirectory or a linked worktree too
+        if git is not None:
             self._ctx = _open_context(git)
         elif exists:
             warnings.warn(f"no hangar repository at {self._path!r}: call repo.init(user_name, "
@@ -80,7 +81,7 @@ class Repository(HangarCompat):
             _remove_hangar_state(git)
         setting = (store_setting(store_uri, typed_in, git.git_dir, git.main_root) if store_uri
                    else old_setting or DEFAULT_STORE)
-        os.makedirs(os.path.join(git.git_dir, HANGAR_DIR), exist_ok=True)
+        os.makedirs(hangar_dir(git), exist_ok=True)
         open_repo_store(git, create=True, register_here=False, setting=setting).close()
         git.config_set(STORE_KEY, setting)
         for key, value in ((USER_NAME_KEY, user_name), (USER_EMAIL_KEY, user_email)):
@@ -110,28 +111,30 @@ class Repository(HangarCompat):
                 ctx.git.config_set(BRANCH_KEY, name)
             return co
         if commit:
-            return ReaderCheckout(ctx, ctx.git.resolve_commit(commit))
+            return ReaderCheckout(ctx, ctx.resolve(commit))
         name = branch or ctx.default_branch
+        head = revisions.branch_head(ctx.git, name)
+        if head is None and revisions.has_suffix(name):  # branch='master~1': a commit, as git names one
+            return ReaderCheckout(ctx, ctx.resolve(name))
         return ReaderCheckout(ctx, branches.branch_head(ctx.git, name), branch=name)
 
     @property
     def writer_lock_held(self) -> bool:
-        return HeldLock(self.ctx.path("writer.lock")).holder() is not None
+        return self.ctx.writer_lock().held
 
     def force_release_writer_lock(self) -> bool:
         """Remove the writer lock even if its holder may be alive (use with care)."""
-        path = self.ctx.path("writer.lock")
-        if os.path.exists(path):
-            os.remove(path)
-            return True
-        return False
+        return self.ctx.writer_lock().force_release()
 
     # -- branches ----------------------------------------------------------------------
     def create_branch(self, name: str, base_commit: Optional[str] = None) -> branches.BranchHead:
-        """New branch at ``base_commit`` (default: head of the write branch)."""
+        """New branch at ``base_commit``, any revision (default: head of the write branch)."""
         git = self.ctx.git
         if base_commit is None:
-            base_commit = git.get_ref(f"refs/hangar/heads/{self.ctx.default_branch}")
+            base_commit = git.get_ref(branch_ref(self.ctx.default_branch))
+        else:
+            branches.check_branch_name(name)
+            base_commit = self.ctx.resolve(base_commit)
         check_branch_not_remote(git, name)
         return branches.create_branch(git, name, base_commit)
 
@@ -150,17 +153,27 @@ class Repository(HangarCompat):
     def branch_head(self, name: str) -> Oid:
         return branches.branch_head(self.ctx.git, name)
 
+    def resolve(self, revision: str) -> Oid:
+        """The commit digest a revision names: ``master``, ``origin/master``, ``master~1``,
+        ``dev^2``, ``HEAD`` (the write branch's head), a digest or an abbreviation of one."""
+        return self.ctx.resolve(revision)
+
     def set_write_branch(self, name: str) -> None:
-        """Make ``name`` the branch write checkouts use (CLI ``checkout``)."""
+        """Make ``name``, a local branch, the branch write checkouts use (CLI ``checkout``).
+        A remote-tracking branch is refused: only fetch moves it; create a local branch from it."""
         ctx = self.ctx
-        branches.branch_head(ctx.git, name)
-        holder = HeldLock(ctx.path("writer.lock")).holder()
-        if holder is not None:
-            raise WriterLockError(f"a write checkout is open ({HeldLock.describe(holder)}): close it first",
-                                  holder=HeldLock.describe(holder))
+        if ctx.git.get_ref(branch_ref(name)) is None:
+            if revisions.is_remote_tracking(ctx.git, name):
+                local = name.split("/", 1)[1]
+                raise InvalidNameError(
+                    f"{name!r} is a remote-tracking branch (only fetch moves it), so it cannot be the "
+                    f"write branch: create a local branch from it with `git hangar checkout -b {local} "
+                    f"--base {name}` (repo.create_branch({local!r}, {name!r})), or read it with "
+                    f"repo.checkout(branch={name!r})")
+            raise BranchNotFoundError(name)
+        ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
         with WriterCheckout(ctx, ctx.default_branch) as writer:
             if writer.has_changes:
-                from ..errors import DirtyStagingError
                 raise DirtyStagingError(
                     f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
                     f"switching to {name!r}")
@@ -210,13 +223,13 @@ class Repository(HangarCompat):
         """
         ctx = self.ctx
         if commit:
-            start: Optional[Oid] = ctx.git.resolve_commit(commit)
+            start: Optional[Oid] = ctx.resolve(commit)
         elif all_branches:
             start = None
         elif branch:
-            start = branches.branch_head(ctx.git, branch)
+            start = ctx.resolve(branch)
         else:
-            start = ctx.git.get_ref(f"refs/hangar/heads/{ctx.default_branch}")
+            start = ctx.git.get_ref(branch_ref(ctx.default_branch))
         heads = list(_log.branch_labels(ctx).values()) if all_branches else None
         return _log.log(ctx, start, heads=heads, return_contents=return_contents, show_time=show_time,
                         show_user=show_user, colour=color)
@@ -226,11 +239,11 @@ class Repository(HangarCompat):
         """Print the tutorial's summary of a commit (default: head of the write branch)."""
         ctx = self.ctx
         if commit:
-            oid: Optional[Oid] = ctx.git.resolve_commit(commit)
+            oid: Optional[Oid] = ctx.resolve(commit)
+        elif branch:
+            oid = ctx.resolve(branch)
         else:
-            oid = ctx.git.get_ref(f"refs/hangar/heads/{branch or ctx.default_branch}")
-            if oid is None and branch:
-                oid = branches.branch_head(ctx.git, branch)
+            oid = ctx.git.get_ref(branch_ref(ctx.default_branch))
         if oid is None:
             print("No commits made")
             return {} if return_contents else None
@@ -266,8 +279,7 @@ class Repository(HangarCompat):
     def drop(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
              column_names: Optional[list[str]] = None):  # type: ignore[no-untyped-def]
         """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
-        git = self.ctx.git
-        head = git.resolve_commit(commit) if commit else branches.branch_head(git, branch or self.ctx.default_branch)
+        head = self.ctx.resolve(commit or branch or self.ctx.default_branch)
         with self.remote.open(remote) as link:
             return drop(self.ctx, link.missing, [head], column_names)
 
@@ -314,9 +326,9 @@ def _remove_hangar_state(git: GitRepo) -> None:
         _remove_store_data(RepoContext(git))
     for name in list(git.list_refs("refs/hangar/")):
         git.set_ref("refs/hangar/" + name, None)
-    hangar_dir = os.path.join(git.git_dir, HANGAR_DIR)
-    if os.path.isdir(hangar_dir):
-        shutil.rmtree(hangar_dir)
+    state_dir = hangar_dir(git)
+    if os.path.isdir(state_dir):
+        shutil.rmtree(state_dir)
     for key in (STORE_KEY, BRANCH_KEY, ID_KEY):
         git.config_delete(key)
 

@@ -20,11 +20,12 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from ..bookkeeping.gitrepo import ID_KEY, GitRepo
+from ..bookkeeping.gitrepo import GitRepo
+from ..core.layout import ID_KEY, STORE_KEY
 from ..errors import RegistrationNotFoundError, StoreInUseError
 from ..storage import registry, resolve_store, same_store
 from ..storage.registry import RepoEntry
-from .context import STORE_KEY, RepoContext
+from .context import RepoContext
 
 
 @dataclass(frozen=True)

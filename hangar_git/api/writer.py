@@ -1,25 +1,20 @@
 """The write checkout: the single writer of a branch, its staging area and commits."""
 from __future__ import annotations
 
-import warnings
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ..bookkeeping.gitrepo import STAGING, Oid, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.records import ColumnSchema, check_name
 from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.writer import write_column, write_root
 from ..errors import (ColumnExistsError, ColumnNotFoundError, DirtyStagingError, NothingStagedError,
-                      NotPicklableError, NothingToCommitError, RefMovedError, SchemaError, WriterLockError)
-from ..faults import checkpoint
-from ..locks import HeldLock
+                      NotPicklableError, NothingToCommitError, SchemaError)
 from .checkout import Checkout
 from .column_set import check_hangar_options, ndarray_schema
 from .columns import Column, make_column
 from .context import RepoContext
-
-STAGING_MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
 
 
 class WriterCheckout(Checkout):
@@ -30,16 +25,7 @@ class WriterCheckout(Checkout):
     def __init__(self, ctx: RepoContext, branch: str) -> None:
         super().__init__(ctx)
         self.branch_name = branch
-        self._lock = HeldLock(ctx.path("writer.lock"))
-        holder = self._lock.try_acquire()
-        if holder is not None:
-            raise WriterLockError(
-                f"another writer holds this repository ({HeldLock.describe(holder)}): close that "
-                f"write checkout first; if its process is gone the lock is recovered automatically",
-                holder=HeldLock.describe(holder))
-        if self._lock.recovered:
-            warnings.warn(f"recovered a stale writer lock left by {self._lock.recovered}",
-                          UserWarning, stacklevel=3)
+        self._lock = ctx.writer_lock().acquire()
         try:
             self._open_staging()
         except BaseException:
@@ -52,32 +38,10 @@ class WriterCheckout(Checkout):
 
     # -- staging area ------------------------------------------------------------
     def _open_staging(self) -> None:
-        git = self._ctx.git
-        self.base_commit: Optional[Oid] = git.get_ref(branch_ref(self.branch_name))
-        staged = git.get_ref(STAGING)
-        tree: Optional[Oid] = git.commit_info(self.base_commit).tree if self.base_commit else None
-        if staged is not None:
-            info = git.commit_info(staged)
-            same_branch = info.message == STAGING_MESSAGE.format(branch=self.branch_name)
-            same_base = (info.parents[:1] == [self.base_commit]) if self.base_commit else not info.parents
-            if same_branch and same_base:
-                tree = info.tree
-            elif same_branch and tree is not None and info.tree == tree:
-                pass
-            elif self._staging_is_clean(info):
-                git.set_ref(STAGING, None)
-            else:
-                raise DirtyStagingError(
-                    f"the staging area holds uncommitted changes made on another base "
-                    f"({info.message.splitlines()[-1]}): check out that branch and commit or "
-                    f"reset them first")
-        self.staging_tree = tree
-        self._load(tree)
-
-    def _staging_is_clean(self, info: Any) -> bool:
-        if not info.parents:
-            return not self._ctx.git.tree_entries(info.tree).get("columns")
-        return self._ctx.git.commit_info(info.parents[0]).tree == info.tree
+        staged = self._ctx.staging.open(self.branch_name)
+        self.base_commit: Optional[Oid] = staged.base
+        self.staging_tree = staged.tree
+        self._load(staged.tree)
 
     def _mark_dirty(self, column: Optional[Column]) -> None:
         self._dirty = True
@@ -98,11 +62,7 @@ class WriterCheckout(Checkout):
                 trees[name] = tree
         metadata = self.metadata.as_dict() if self.metadata.dirty else None
         root = write_root(git, self.staging_tree, trees, metadata)
-        parents = [self.base_commit] if self.base_commit else []
-        staged = git.create_commit(root, parents, STAGING_MESSAGE.format(branch=self.branch_name),
-                                   *self._ctx.user)
-        checkpoint("staging.before_ref")
-        git.set_ref(STAGING, staged)
+        self._ctx.staging.save(self.branch_name, self.base_commit, root, self._ctx.user)
         self.staging_tree = root
         self._reload_flushed(trees)
         return root
@@ -142,19 +102,9 @@ class WriterCheckout(Checkout):
         self.flush()
         if not self.has_changes:
             raise NothingToCommitError("nothing to commit: the staging area matches the branch head")
-        git = self._ctx.git
-        parents = [self.base_commit] if self.base_commit else []
-        root = self.staging_tree or write_root(git, None, {}, {})
-        commit = git.create_commit(root, parents, commit_message.rstrip() + "\n", *self._ctx.user)
-        checkpoint("commit.before_branch_ref")
-        try:
-            git.set_ref(branch_ref(self.branch_name), commit, expected=self.base_commit)
-        except RefChangedError:
-            raise RefMovedError(
-                f"branch {self.branch_name!r} moved while this checkout was open; nothing was "
-                f"committed. Close this checkout, open a new one and redo the changes") from None
-        checkpoint("commit.before_staging_drop")
-        git.set_ref(STAGING, None)
+        root = self.staging_tree or write_root(self._ctx.git, None, {}, {})
+        commit = self._ctx.staging.commit(self.branch_name, self.base_commit, root,
+                                          commit_message.rstrip() + "\n", self._ctx.user)
         self.base_commit = commit
         self.staging_tree = root
         return commit
@@ -170,7 +120,7 @@ class WriterCheckout(Checkout):
         if not self.has_changes:
             raise NothingStagedError(
                 f"nothing to reset: the staging area of {self.branch_name!r} matches its head")
-        self._ctx.git.set_ref(STAGING, None)
+        self._ctx.staging.drop()
         self._reopen()
         return self.base_commit or ""
 

@@ -14,7 +14,7 @@ from typing import Iterator, Mapping, NewType, Optional, Sequence
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
-from ..errors import CommitNotFoundError, InvalidNameError, RefMovedError
+from ..errors import AmbiguousRevisionError, CommitNotFoundError, InvalidNameError, RefMovedError
 from ..locks import exclusive
 from .recordcache import RecordCache
 
@@ -264,13 +264,19 @@ class GitRepo:
             message=c.message, author=c.author.name, email=c.author.email, time=c.commit_time)
 
     def resolve_commit(self, spec: str) -> Oid:
-        """Full commit id from a full id, ``a=`` form or unique prefix."""
-        text = spec[2:] if spec.startswith("a=") else spec
+        """Full commit id from a full id, ``a=`` form or unique prefix (of 4 or more hex
+        digits; AmbiguousRevisionError when it matches several objects)."""
+        text = spec[2:] if isinstance(spec, str) and spec.startswith("a=") else spec
+        if (not isinstance(text, str) or not 4 <= len(text) <= 40
+                or not all(c in "0123456789abcdef" for c in text.lower())):
+            raise CommitNotFoundError(spec)
         try:
-            obj = self._repo.revparse_single(text)
+            obj = self._repo[text] if len(text) == 40 else self._repo.revparse_single(text)
+        except pygit2.AmbiguousError:
+            raise AmbiguousRevisionError(spec) from None
         except (KeyError, ValueError, pygit2.GitError):
             raise CommitNotFoundError(spec) from None
-        if obj.type_str != "commit" or len(text) < 4 or not all(c in "0123456789abcdef" for c in text.lower()):
+        if obj.type_str != "commit":
             raise CommitNotFoundError(spec)
         return Oid(str(obj.id))
 

@@ -6,18 +6,7 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
-from ..errors import BranchNotFoundError
 from .common import State, api, first_line, fmt_digest, pass_state
-
-
-def resolve_base(repo: Repository, base: Optional[str]) -> Optional[str]:
-    """A branch name (local or remote/branch) becomes its head; a digest stays."""
-    if base is None:
-        return None
-    try:
-        return repo.branch_head(base)
-    except BranchNotFoundError:
-        return base
 
 
 def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> None:
@@ -53,7 +42,7 @@ def branch(state: State, name: Optional[str], base: Optional[str], delete: bool,
         removed = repo.remove_branch(name, force_delete=force_delete)
         state.say(f"Deleted branch {name} (was {fmt_digest(removed.digest)})")
     elif name is not None:
-        created = repo.create_branch(name, base_commit=resolve_base(repo, base))
+        created = repo.create_branch(name, base_commit=base)
         state.say(f"Created branch {name} at {fmt_digest(created.digest)}")
     elif base is not None:
         raise click.UsageError("--base needs a branch NAME to create")
@@ -77,7 +66,7 @@ def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> No
     if base is not None and not create:
         raise click.UsageError("--base goes with -b")
     if create:
-        repo.create_branch(branch, base_commit=resolve_base(repo, base))
+        repo.create_branch(branch, base_commit=base)
     repo.set_write_branch(branch)
     state.say(f"Switched to branch {branch!r}")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import os
 import sys
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
@@ -14,8 +13,7 @@ import click
 from tqdm import tqdm
 
 from ..api.repository import Repository
-from ..bookkeeping.gitrepo import GitRepo
-from ..errors import NotInitializedError
+from ..core import locate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,17 +63,15 @@ def _isatty(stream: Any) -> bool:
 def git_root(start: str) -> Optional[str]:
     """The top of the git repository containing ``start`` (this work tree's top
     directory, or the git dir of a bare repository), or None."""
-    git = GitRepo.find(start)
+    git = locate.find_git(start)
     return git.root if git is not None else None
 
 
 def discover(start: str) -> Repository:
     """The hangar repository containing ``start`` (itself, a parent, or a linked worktree's
-    repository), like git."""
-    repo = Repository(start, exists=False)
-    if not repo.initialized:
-        raise NotInitializedError(git_root(start) or os.path.abspath(start))
-    return repo
+    repository), like git (see :mod:`hangar_git.core.locate`)."""
+    locate.require(start)
+    return Repository(start, exists=False)
 
 
 pass_state = click.make_pass_decorator(State)

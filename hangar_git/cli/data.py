@@ -9,7 +9,6 @@ from typing import Any, Iterable, Iterator, Optional
 import click
 
 from ..api.repository import Repository
-from ..bookkeeping.gitrepo import STAGING
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
 from .common import State, pass_state
 from .exporters import FORMATS, export_column
@@ -23,8 +22,8 @@ def staged_or_nothing(repo: Repository, branch: Optional[str]) -> Iterator[Any]:
     """A write checkout whose changes reach the staging area only if the block
     succeeds: on any error the staging area is put back as it was."""
     co = repo.checkout(write=True, branch=branch or "")
-    git = repo.ctx.git
-    before = git.get_ref(STAGING)
+    staging = repo.ctx.staging
+    before = staging.ref()
     done = False
     try:
         yield co
@@ -34,7 +33,7 @@ def staged_or_nothing(repo: Repository, branch: Optional[str]) -> Iterator[Any]:
             co.close()
         finally:
             if not done:
-                git.set_ref(STAGING, before)
+                staging.restore(before)
 
 
 def parse_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:

@@ -3,7 +3,6 @@ the repository's entry in the store's registry. Every layer that opens a reposit
 store (the API, the server side of a remote) goes through here."""
 from __future__ import annotations
 
-import os
 from typing import Mapping
 
 from ..bookkeeping.gitrepo import GitRepo
@@ -11,16 +10,7 @@ from ..errors import NotInitializedError
 from ..storage import ObjectStore, open_store, registry, resolve_store
 from ..storage.runtime import use_store_settings
 from ..storage.s3config import s3_config_from_env
-
-STORE_KEY = "hangar.store"
-HANGAR_DIR = "hangar"
-"""Hangar's own state (writer lock, caches, ...) lives in ``<git common dir>/hangar``:
-one for all linked worktrees, as git's refs and objects are."""
-S3_PREFIX = "hangar.s3."
-
-
-def hangar_dir(git: GitRepo) -> str:
-    return os.path.join(git.git_dir, HANGAR_DIR)
+from .layout import S3_NAMES, S3_PREFIX, STORE_KEY, hangar_dir, remote_s3_key
 
 
 def configured_store(git: GitRepo) -> str:
@@ -62,15 +52,6 @@ def open_repo_store(git: GitRepo, *, create: bool = False, register_here: bool =
 
 
 # -- the data store of a remote on a plain git host ------------------------------------------
-REMOTE_PREFIX = "hangar-remote."
-S3_NAMES = ("endpoint", "scheme", "region", "virtualaddressing")
-
-
-def remote_s3_key(remote: str, name: str) -> str:
-    """The git config key of one S3 setting of a remote's data store (``hangar-remote.NAME.s3endpoint``)."""
-    return f"{REMOTE_PREFIX}{remote}.s3{name}"
-
-
 def remote_s3_settings(git: GitRepo, remote: str, published: Mapping[str, str] | None = None) -> dict[str, str]:
     """The S3 settings (short name -> value) of a remote's data store: those its git host
     publishes, overridden by the repository's ``hangar.s3.*``, overridden by the remote's own

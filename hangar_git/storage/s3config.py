@@ -20,12 +20,11 @@ from typing import Mapping, Optional
 
 from ..errors import InvalidNameError
 
-SETTINGS = {
-    "hangar.s3.endpoint": "vfs.s3.endpoint_override",
-    "hangar.s3.scheme": "vfs.s3.scheme",
-    "hangar.s3.region": "vfs.s3.region",
-    "hangar.s3.virtualaddressing": "vfs.s3.use_virtual_addressing",
-}
+S3_PREFIX = "hangar.s3."
+"""The git config section of a repository's S3 settings (listed in hangar_git.core.layout)."""
+S3_NAMES = ("endpoint", "scheme", "region", "virtualaddressing")
+SETTINGS = {S3_PREFIX + name: param for name, param in zip(S3_NAMES, (
+    "vfs.s3.endpoint_override", "vfs.s3.scheme", "vfs.s3.region", "vfs.s3.use_virtual_addressing"))}
 """git config key -> TileDB config parameter; nothing else is taken from git config."""
 
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
@@ -38,11 +37,11 @@ def _env_name(param: str) -> str:
 def _checked(key: str, value: str) -> str:
     """A git config value as TileDB takes it (git booleans as true/false)."""
     value = value.strip()
-    if key == "hangar.s3.virtualaddressing":
+    if key == S3_PREFIX + "virtualaddressing":
         if value.lower() not in _TRUE | _FALSE:
             raise InvalidNameError(f"git config {key} is {value!r}: set it to true or false")
         return "true" if value.lower() in _TRUE else "false"
-    if key == "hangar.s3.scheme" and value not in ("http", "https"):
+    if key == S3_PREFIX + "scheme" and value not in ("http", "https"):
         raise InvalidNameError(f"git config {key} is {value!r}: set it to http or https")
     return value
 

@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 from ..bookkeeping.gitrepo import HEADS, GitRepo, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF, DataLocation, read_location, write_location
 from ..bookkeeping.transfer import new_commits
+from ..core.layout import remote_key
 from ..core.repostore import open_data_store, remote_s3_settings
 from ..errors import (BranchNotFoundError, DataLocationError, GitCommandError, IntegrityError,
                       NonFastForwardError, StoreNotFoundError)
@@ -113,7 +114,7 @@ class GitDataRemote:
             raise DataLocationError(
                 f"{self.host.address} keeps its data at {there.url if there else 'an unknown place'}, but remote "
                 f"{self.name!r} is set to {mine.url}: one git host has one data location; fix the remote with "
-                f"`git config hangar-remote.{self.name}.data {there.url if there else 'URL'}`")
+                f"`git config {remote_key(self.name, 'data')} {there.url if there else 'URL'}`")
 
     # -- operations ----------------------------------------------------------------------------
     def push(self, store: ObjectStore, branch: str) -> PushResult:

@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from ..bookkeeping.branches import check_branch_name
-from ..bookkeeping.gitrepo import HEADS, GitRepo, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import HEADS, RefChangedError, branch_ref
 from ..bookkeeping.transfer import added_digests, closure_complete, new_commits, objects_to_send
 from ..errors import (CommitNotFoundError, RemoteDataError, IntegrityError, NonFastForwardError,
                       NotInitializedError, ProtocolError)
 from ..faults import checkpoint
+from ..core import locate
+from ..core.layout import default_branch
 from ..core.repostore import open_repo_store
 from ..storage import Digest, ObjectStore
 from .datastream import receive_frames, receive_objects, send_data, send_objects
@@ -32,8 +34,8 @@ class RepositoryService(ServiceHandler):
     server_name = "hangar-git"
 
     def __init__(self, path: str) -> None:
-        git = GitRepo.discover(path)
-        if git is None or not git.config_get("hangar.store"):
+        git = locate.at(path)
+        if git is None:
             raise NotInitializedError(path)
         self.git = git
         self._store: ObjectStore | None = None
@@ -47,7 +49,7 @@ class RepositoryService(ServiceHandler):
         return self._store
 
     def hello_info(self) -> dict[str, Any]:
-        return {"default_branch": self.git.config_get("hangar.branch") or "master",
+        return {"default_branch": default_branch(self.git),
                 "access": "r" if self.read_only else "rw",
                 "data_parts": 1}  # takes objects too big for one frame as ``part`` frames
 

@@ -41,11 +41,11 @@ def write(name: str, data: bytes) -> Callable[[Path, Hangar, Files], None]:
 CASES = [
     Case("unknown-branch-checkout", ("checkout", "nope"), ("branch 'nope' does not exist",),
          committed),
-    Case("unknown-branch-log", ("log", "nope"), ("branch 'nope' does not exist",), committed),
+    Case("unknown-branch-log", ("log", "nope"), ("no branch or commit named 'nope'",), committed),
     Case("unknown-branch-export", ("export", "imgs", "out", "--branch", "nope"), ("'nope'",),
          committed),
     Case("unknown-branch-delete", ("branch", "-d", "nope"), ("does not exist",), committed),
-    Case("unknown-commit", ("summary", "--commit", "deadbeef"), ("'deadbeef' does not exist",),
+    Case("unknown-commit", ("summary", "--commit", "deadbeef"), ("no branch or commit named 'deadbeef'",),
          committed),
     Case("unknown-diff-ref", ("diff", "nope"), ("no branch or commit named 'nope'",), committed),
     Case("unknown-column-export", ("export", "nope", "out"), ("column 'nope' does not exist",),

@@ -57,9 +57,12 @@ def test_commit_references(committed: History) -> None:
     for spec in (c1, f"a={c1}", c1[:12], f"a={c1[:8]}"):
         with repo.checkout(commit=spec) as co:
             assert co.commit_hash == c1
-    for bad in ("0" * 40, "zzzz", "abc", "refs/hangar/heads/master", "master", "HEAD"):
+    for bad in ("0" * 40, "zzzz", "abc", "refs/hangar/heads/master", "nope", "master~99"):
         with pytest.raises(CommitNotFoundError):
             repo.checkout(commit=bad)
+    for name in ("master", "HEAD"):  # any revision names a commit (API.md), as in git
+        with repo.checkout(commit=name) as co:
+            assert co.commit_hash == repo.branch_head("master")
     tree = repo.ctx.git.commit_info(c1).tree
     with pytest.raises(CommitNotFoundError):
         repo.checkout(commit=tree)   # an object that is not a commit

@@ -1,0 +1,87 @@
+"""What a hangar repository is made of inside a git repository: its config keys, refs and
+files. Every layer above the bookkeeping names them through here (the bookkeeping, below
+this layer, defines the few it needs itself; they are re-exported here so this module lists
+them all). tests/test_layout.py checks that no other module spells a ``hangar.*`` key.
+
+Config keys (``git config``)::
+
+    hangar.store                  where the data store is (URI, absolute path, or relative to the git dir)
+    hangar.branch                 the write branch (default master)
+    hangar.username / useremail   the author of hangar commits (default: user.name / user.email)
+    hangar.fsync                  fsync objects, refs and data as they are written
+    hangar.id                     this repository's id in its store's registry
+    hangar.s3.NAME                the store's S3 settings (NAME in S3_NAMES)
+    hangar-remote.R.url           remote R's address
+    hangar-remote.R.data          remote R's data URL (a plain git host plus a data store)
+    hangar-remote.R.s3NAME        the S3 settings of remote R's data store
+    remote.R.hangarcommand        the program an SSH remote R runs (default git-hangar)
+
+Files, under the git common dir (shared by linked worktrees, as refs and objects are)::
+
+    hangar/writer.lock            the writer lock (one write checkout or merge at a time)
+    hangar/present-trees          column trees whose every sample's data is local
+    hangar/records/               shard records as arrays (a cache)
+
+Refs: ``refs/hangar/heads/B`` (branches), ``refs/hangar/remotes/R/B`` (remote-tracking
+branches), ``refs/hangar/staging`` (the staging area, see :mod:`.staging`).
+"""
+from __future__ import annotations
+
+import os
+
+from ..bookkeeping.gitrepo import (DURABLE_KEY, HANGAR_NS, HEADS, ID_KEY, REMOTES, STAGING, GitRepo,
+                                   branch_ref, remote_ref)
+from ..storage.s3config import S3_NAMES, S3_PREFIX
+
+__all__ = ["BRANCH_KEY", "DEFAULT_BRANCH", "DURABLE_KEY", "HANGAR_DIR", "HANGAR_NS", "HEADS", "ID_KEY",
+           "PRESENCE_FILE", "REMOTES", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
+           "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "branch_ref", "command_key", "default_branch",
+           "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls"]
+
+STORE_KEY = "hangar.store"
+BRANCH_KEY = "hangar.branch"
+USER_NAME_KEY = "hangar.username"
+USER_EMAIL_KEY = "hangar.useremail"
+REMOTE_PREFIX = "hangar-remote."
+DEFAULT_BRANCH = "master"
+
+HANGAR_DIR = "hangar"
+"""Hangar's own state (writer lock, caches, ...) lives in ``<git common dir>/hangar``:
+one for all linked worktrees, as git's refs and objects are."""
+WRITER_LOCK = "writer.lock"
+PRESENCE_FILE = "present-trees"
+
+
+def hangar_dir(git: GitRepo) -> str:
+    return os.path.join(git.git_dir, HANGAR_DIR)
+
+
+def hangar_path(git: GitRepo, *parts: str) -> str:
+    """A path inside the repository's hangar dir."""
+    return os.path.join(git.git_dir, HANGAR_DIR, *parts)
+
+
+def default_branch(git: GitRepo) -> str:
+    """The write branch: ``hangar.branch``, else master."""
+    return git.config_get(BRANCH_KEY) or DEFAULT_BRANCH
+
+
+def remote_key(remote: str, field: str = "url") -> str:
+    """A remote's git config key (``hangar-remote.NAME.url``, ``.data``)."""
+    return f"{REMOTE_PREFIX}{remote}.{field}"
+
+
+def remote_urls(git: GitRepo) -> dict[str, str]:
+    """Remote name -> address of every remote configured here (``hangar-remote.NAME.url``)."""
+    return {key[len(REMOTE_PREFIX):-len(".url")]: value
+            for key, value in git.config_items(REMOTE_PREFIX).items() if key.endswith(".url")}
+
+
+def remote_s3_key(remote: str, name: str) -> str:
+    """The git config key of one S3 setting of a remote's data store (``hangar-remote.NAME.s3endpoint``)."""
+    return remote_key(remote, f"s3{name}")
+
+
+def command_key(remote: str) -> str:
+    """The git config key naming the program an SSH remote runs (like ``remote.<name>.uploadpack``)."""
+    return f"remote.{remote}.hangarcommand"
