@@ -1,11 +1,17 @@
-"""Writing files, optionally fsynced: shared by the layers that keep their own files."""
+"""Writing files, optionally fsynced: shared by the layers that keep their own files.
+
+The one home of atomic writes (a temporary name in the same folder, then a rename over the
+final name): :func:`write_atomic` for bytes, :func:`atomic_open` for a file written in
+pieces, :func:`move_into_place` for a file another writer made. tests/test_one_home.py keeps
+``os.replace`` out of every other module."""
 from __future__ import annotations
 
 import errno
 import mmap
 import os
 import threading
-from typing import Union
+from contextlib import contextmanager
+from typing import IO, Any, Iterator, Union
 
 import numpy as np
 
@@ -98,19 +104,43 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str, *parts: Buffer, durable: bool = False) -> None:
-    """Write a file so that readers see either nothing or all of it: the bytes go to a
-    temporary name in the same folder, which then replaces ``path``."""
+def temp_name(path: str) -> str:
+    """A temporary name beside ``path``, unique to this process and thread (a dot file)."""
     folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    return os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def move_into_place(tmp: str, path: str, durable: bool = False) -> None:
+    """Rename the finished file ``tmp`` to ``path`` (replacing what is there) in one step;
+    ``durable`` makes the new name durable too."""
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(os.path.dirname(path) or ".")
+
+
+@contextmanager
+def atomic_open(path: str, mode: str = "wb", durable: bool = False, **kwargs: Any) -> Iterator[IO[Any]]:
+    """A file object whose content appears at ``path`` only when the block succeeds
+    (``open`` arguments ``mode`` and ``kwargs``); on an error nothing is left behind."""
+    tmp = temp_name(path)
     try:
-        write_file(tmp, *parts, durable=durable)
-        os.replace(tmp, path)
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        move_into_place(tmp, path, durable)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
-    if durable:
-        fsync_dir(folder or ".")
+
+
+def write_atomic(path: str, *parts: Buffer, durable: bool = False) -> None:
+    """Write a file so that readers see either nothing or all of it: the bytes go to a
+    temporary name in the same folder, which then replaces ``path``."""
+    with atomic_open(path, "wb", durable) as fh:
+        for part in parts:
+            fh.write(part)

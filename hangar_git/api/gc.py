@@ -74,9 +74,9 @@ def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commi
     absent_here = set(ctx.store.missing([Digest(x) for x in wanted]))
     local = [d for d in wanted if d not in absent_here]
     confirmed = set(local) - set(remote_lacks(local))
-    staged = git.get_ref(HANGAR_NS + "/staging")
+    staged = ctx.staging.ref()
     if staged is not None:
-        confirmed -= set(referenced_digests(git, [staged], [p for p in git.commit_info(staged).parents]))
+        confirmed -= set(referenced_digests(git, [staged], git.commit_info(staged).parents))
     if not confirmed:
         if local:
             raise RemoteDataError("nothing dropped: the remote does not hold any of this data yet; push it first")

@@ -7,7 +7,7 @@ from typing import Optional
 import pygit2
 
 from ..errors import BranchExistsError, BranchNotFoundError, BranchRemovalError, InvalidNameError, NoCommitsError
-from .gitrepo import HEADS, REMOTES, STAGING, GitRepo, Oid, branch_ref
+from .gitrepo import HEADS, REMOTES, GitRepo, Oid, branch_ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,3 @@ def remove_branch(git: GitRepo, name: str, current_write_branch: str, force: boo
                 f"remove it with force (`git hangar branch -D {name}`)")
     git.set_ref(branch_ref(name), None, expected=oid)
     return BranchHead(name, oid)
-
-
-def staging_ref(git: GitRepo) -> Optional[Oid]:
-    return git.get_ref(STAGING)

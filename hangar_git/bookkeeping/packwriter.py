@@ -21,7 +21,8 @@ import subprocess
 import zlib
 from typing import Sequence
 
-from ..fileio import fsync_dir, write_file
+from ..fileio import write_atomic
+from ..storage.objects import hex_of, raw_of
 from .gitrepo import LOOSE_COMPRESSION, GitRepo
 
 PACK_MIN = 100
@@ -47,7 +48,7 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes
     offset = len(parts[0])
     for oid, obj_type, data in objects:
         record = _entry_header(obj_type, len(data)) + zlib.compress(data, LOOSE_COMPRESSION)
-        entries.append((bytes.fromhex(oid), zlib.crc32(record), offset))
+        entries.append((raw_of(oid), zlib.crc32(record), offset))
         parts.append(record)
         offset += len(record)
     body = b"".join(parts)
@@ -65,7 +66,7 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes
                       b"".join(raw for raw, _, _ in entries),
                       struct.pack(f">{n}I", *(crc for _, crc, _ in entries)),
                       struct.pack(f">{n}I", *(off for _, _, off in entries)), checksum])
-    return body + checksum, index + hashlib.sha1(index).digest(), checksum.hex()
+    return body + checksum, index + hashlib.sha1(index).digest(), hex_of(checksum)
 
 
 def write_objects(git: GitRepo, objects: Sequence[tuple[str, int, bytes]]) -> None:
@@ -86,12 +87,8 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable:
     folder = os.path.join(git_dir, "objects", "pack")
     os.makedirs(folder, exist_ok=True)
     base = os.path.join(folder, f"pack-{name}")
-    for suffix, data in ((".pack", pack), (".idx", index)):
-        tmp = f"{base}{suffix}.tmp-{os.getpid()}"
-        write_file(tmp, data, durable=durable)
-        os.replace(tmp, base + suffix)
-    if durable:
-        fsync_dir(folder)
+    for suffix, data in ((".pack", pack), (".idx", index)):  # the index last: git looks packs up by it
+        write_atomic(base + suffix, data, durable=durable)
     _maybe_gc(git_dir, folder)
     return base
 

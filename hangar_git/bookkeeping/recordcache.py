@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
+from ..fileio import write_atomic
 from ..storage.objects import digests_to_raw
 from .records import Key, decode_shard
 
@@ -101,18 +101,14 @@ class RecordCache:
         crc = zlib.crc32(keys, zlib.crc32(digests))
         blob = b"".join((MAGIC, _HEADER.pack(count, int_keys, crc, len(keys)), digests, keys))
         path = self._path(oid)
-        tmp = os.path.join(self.root, f".tmp-{oid}-{os.getpid()}-{threading.get_ident()}")
         try:
             try:
-                fh = open(tmp, "wb")
+                write_atomic(path, blob)
             except FileNotFoundError:  # the first entry: make the folder
                 os.makedirs(self.root, exist_ok=True)
-                fh = open(tmp, "wb")
-            with fh:
-                fh.write(blob)
-            os.replace(tmp, path)
+                write_atomic(path, blob)
         except OSError:  # read-only repository, full disk: scans read git instead
-            _unlink(tmp)
+            pass
         return _decode(count, int_keys, digests, keys)
 
     def oids(self) -> Iterable[str]:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Union
 import numpy as np
 
 from ..errors import HangarError
+from ..fileio import atomic_open
 
 Key = Union[int, str]
 FORMATS = ("npy", "npz", "csv")
@@ -92,24 +93,11 @@ def sorted_values(column: Any) -> Iterator[tuple[Key, np.ndarray]]:
         yield key, column[key]
 
 
-@contextmanager
-def atomic(path: str, mode: str, **kwargs: Any) -> Iterator[Any]:
-    """A file written in full or not at all (temp file, then rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, mode, **kwargs) as fh:
-            yield fh
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_npz(column: Any, out_dir: str, force: bool, progress: Progress) -> int:
     path = os.path.join(out_dir, f"{column.name}.npz")
     check_free(path, force)
     count = 0
-    with atomic(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
+    with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
         for key, value in sorted_values(column):
             with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, value, allow_pickle=False)
@@ -125,7 +113,7 @@ def write_csv(column: Any, out_dir: str, force: bool, keys: bool, progress: Prog
     path = os.path.join(out_dir, f"{column.name}.csv")
     check_free(path, force)
     count = 0
-    with atomic(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         for key, value in sorted_values(column):
             writer.writerow(([key] if keys else []) + value.reshape(-1).tolist())

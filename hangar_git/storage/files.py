@@ -24,7 +24,7 @@ import tiledb
 
 from ..errors import IntegrityError, StoreUnreachableError
 from ..faults import checkpoint
-from ..fileio import fsync_dir, write_atomic, write_file, write_file_uncached
+from ..fileio import move_into_place, write_atomic, write_file, write_file_uncached
 from .codec import UNDECODABLE, compress, decompress, typesize
 from .objects import Buffer, Meta
 from .objects import verify as verify_object
@@ -279,9 +279,7 @@ class StoreFiles:
         self._make_folder(folder)
         checkpoint("store.large.before_move")
         if self.local:
-            os.replace(self._os(tmp), self._os(final))
-            if self.durable:
-                fsync_dir(self._os(folder))
+            move_into_place(self._os(tmp), self._os(final), self.durable)
         else:
             self._vfs.move_file(tmp, final)
 

@@ -80,6 +80,17 @@ def digest_of(meta: str, data: Buffer) -> Digest:
     return Digest(h.digest().hex())  # twice as fast as blake3's hexdigest()
 
 
+def hex_of(raw: bytes) -> str:
+    """Raw digest bytes as hex: ours, or any other hash (a git object id, a pack checksum).
+    The one home of raw <-> hex conversion, with :func:`raw_of` and the digest forms below."""
+    return raw.hex()
+
+
+def raw_of(text: str) -> bytes:
+    """A hex digest (ours or any other hash) as raw bytes (ValueError if it is not hex)."""
+    return bytes.fromhex(text)
+
+
 def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     """Hex digests as one ``S32`` array of raw digests (ValueError if one is not hex)."""
     text = "".join(digests)

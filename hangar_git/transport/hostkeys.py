@@ -6,7 +6,8 @@ import socket
 
 import paramiko
 
-from hangar_git.errors import RemoteError
+from ..errors import RemoteError
+from ..fileio import move_into_place
 
 WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -22,7 +23,7 @@ def load_or_create_host_key(path: str) -> paramiko.PKey:
     key = paramiko.ECDSAKey.generate()
     tmp = f"{path}.tmp{os.getpid()}"
     key.write_private_key_file(tmp)
-    os.replace(tmp, path)
+    move_into_place(tmp, path)
     return key
 
 

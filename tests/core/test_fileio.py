@@ -61,3 +61,32 @@ def test_a_full_disk_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(OSError) as err:
         write_file_uncached(str(tmp_path / "f"), b"z" * (2 * DIRECT_ALIGN))
     assert err.value.errno == errno.ENOSPC
+
+
+# -- atomic writes: the one home (tests/test_one_home.py keeps os.replace here) ------------------
+@pytest.mark.parametrize("durable", [False, True], ids=["plain", "durable"])
+def test_atomic_open_shows_all_or_nothing(tmp_path: Path, durable: bool) -> None:
+    path = tmp_path / "out.csv"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with fileio.atomic_open(str(path), "w", durable=durable, newline="") as fh:
+            fh.write("half")
+            assert path.read_text() == "old\n"  # readers see the old file meanwhile
+            raise RuntimeError("interrupted")
+    assert path.read_text() == "old\n" and sorted(os.listdir(tmp_path)) == ["out.csv"]
+    with fileio.atomic_open(str(path), "w", durable=durable) as fh:
+        fh.write("new\n")
+    assert path.read_text() == "new\n" and sorted(os.listdir(tmp_path)) == ["out.csv"]
+
+
+def test_write_atomic_and_move_into_place(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    fileio.write_atomic(str(path), b"ab", memoryview(b"cd"), durable=True)
+    assert path.read_bytes() == b"abcd"
+    made = tmp_path / "made-elsewhere"
+    made.write_bytes(b"x")
+    fileio.move_into_place(str(made), str(path), durable=True)
+    assert path.read_bytes() == b"x" and not made.exists()
+    with pytest.raises(FileNotFoundError):  # a missing folder: nothing written, nothing left
+        fileio.write_atomic(str(tmp_path / "no" / "f"), b"x")
+    assert sorted(os.listdir(tmp_path)) == ["f"]
