@@ -119,9 +119,12 @@ def move_into_place(tmp: str, path: str, durable: bool = False) -> None:
 
 
 @contextmanager
-def atomic_open(path: str, mode: str = "wb", durable: bool = False, **kwargs: Any) -> Iterator[IO[Any]]:
+def atomic_open(path: str, mode: str = "wb", durable: bool = False, *, sync_folder: bool = True,
+                **kwargs: Any) -> Iterator[IO[Any]]:
     """A file object whose content appears at ``path`` only when the block succeeds
-    (``open`` arguments ``mode`` and ``kwargs``); on an error nothing is left behind."""
+    (``open`` arguments ``mode`` and ``kwargs``); on an error nothing is left behind.
+    ``durable`` fsyncs the file and, unless ``sync_folder`` is False (a later write to the
+    same folder will), its new name."""
     tmp = temp_name(path)
     try:
         with open(tmp, mode, **kwargs) as fh:
@@ -129,7 +132,7 @@ def atomic_open(path: str, mode: str = "wb", durable: bool = False, **kwargs: An
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        move_into_place(tmp, path, durable)
+        move_into_place(tmp, path, durable and sync_folder)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -138,9 +141,10 @@ def atomic_open(path: str, mode: str = "wb", durable: bool = False, **kwargs: An
         raise
 
 
-def write_atomic(path: str, *parts: Buffer, durable: bool = False) -> None:
+def write_atomic(path: str, *parts: Buffer, durable: bool = False, sync_folder: bool = True) -> None:
     """Write a file so that readers see either nothing or all of it: the bytes go to a
-    temporary name in the same folder, which then replaces ``path``."""
-    with atomic_open(path, "wb", durable) as fh:
+    temporary name in the same folder, which then replaces ``path`` (``durable`` and
+    ``sync_folder``: as for :func:`atomic_open`)."""
+    with atomic_open(path, "wb", durable, sync_folder=sync_folder) as fh:
         for part in parts:
             fh.write(part)

@@ -6,14 +6,15 @@ from typing import Any, Iterator, Optional, TypeVar
 
 from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.snapshot import Snapshot
-from ..errors import (CheckoutClosedError, ColumnNotFoundError, InvalidArgumentError, PermissionDeniedError,
-                      join_names)
+from ..errors import ColumnNotFoundError, InvalidArgumentError, join_names
+from ..storage import ObjectStore
 from . import log as _log
 from .column_reads import read_samples
 from .column_set import Columns
 from .columns import Column, make_column
 from .context import RepoContext
 from .metadata import Metadata
+from .session import CheckoutSession
 
 _C = TypeVar("_C", bound="Checkout")
 
@@ -26,40 +27,35 @@ class Checkout:
 
     def __init__(self, ctx: RepoContext) -> None:
         self._ctx = ctx
-        self._store = ctx.store
-        self.closed = False
-        self._closed_by_with = False
-        self.columns = Columns(self)
-        self.metadata: Metadata = None  # type: ignore[assignment]
+        self._session = CheckoutSession(ctx, self, self.is_writer)
+        self.columns = Columns(self._session)
+        self.metadata = Metadata(self._session)
         self._snapshot: Snapshot
 
+    @property
+    def _store(self) -> ObjectStore:
+        return self._session.store
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._session.closed = value
+
     def _load(self, tree: Optional[Oid]) -> None:
+        """Show the records of root ``tree``; the metadata handle users hold (``meta =
+        co.metadata``) stays live, as it reads the session."""
         self._snapshot = Snapshot(self._ctx.git, tree)
-        self.columns._columns = {
-            name: make_column(self, name, rec.schema, rec)
+        self._session.columns = {
+            name: make_column(self._session, name, rec.schema, rec)
             for name, rec in ((n, self._snapshot.column(n)) for n in self._snapshot.column_trees)}
-        if getattr(self, "metadata", None) is None:
-            self.metadata = Metadata(self, self._snapshot.metadata)
-        else:  # keep handles users hold (``meta = co.metadata``) live across resets
-            self.metadata._data = dict(self._snapshot.metadata)
-            self.metadata.dirty = False
+        self._session.metadata = dict(self._snapshot.metadata)
+        self._session.metadata_dirty = False
 
     def _check_open(self) -> None:
-        if not self.closed:
-            return
-        if self._closed_by_with:
-            raise CheckoutClosedError(
-                "this checkout was closed when its `with` block ended (`with co:` closes the "
-                "checkout, unlike Hangar 0.5; `with co.columns:` batches writes and keeps it "
-                "open): open a new one with repo.checkout()")
-        raise CheckoutClosedError("this checkout is closed: open a new one with repo.checkout()")
-
-    def _mark_dirty(self, column: Optional[Column]) -> None:
-        raise PermissionDeniedError("read-only checkout")
-
-    def _delete_column(self, name: str) -> None:
-        raise PermissionDeniedError(
-            f"cannot delete column {name!r} from a read-only checkout: open repo.checkout(write=True)")
+        self._session.check_open()
 
     # -- samples ------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Any:
@@ -67,7 +63,7 @@ class Checkout:
         ``co[[(col, k1), (col2, k2)]]`` several, in order, read in one batch."""
         if type(index) is tuple and len(index) == 2:
             name, keys = index
-            col = self.columns._columns.get(name) or self.columns[name]
+            col = self._session.columns.get(name) or self.columns[name]
             if isinstance(keys, (list, tuple)):  # keys are never tuples: several keys
                 return read_samples([(col, k) for k in keys], except_missing=True)
             return col[keys]
@@ -133,7 +129,7 @@ class Checkout:
         checkout adds ``status()`` and ``staged()`` (see :mod:`.checkout_diff`)."""
         from .checkout_diff import ReaderUserDiff, WriterUserDiff
         self._check_open()
-        return (WriterUserDiff if self.is_writer else ReaderUserDiff)(self)
+        return (WriterUserDiff if self.is_writer else ReaderUserDiff)(self, self._session)
 
     def log(self, *, return_contents: bool = False, show_time: bool = False,
             show_user: bool = False) -> Optional[dict]:
@@ -149,7 +145,7 @@ class Checkout:
 
     def __exit__(self, *exc: object) -> None:
         if not self.closed:
-            self._closed_by_with = True
+            self._session.closed_by_with = True
         self.close()
 
     def close(self) -> None:

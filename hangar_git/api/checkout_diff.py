@@ -29,6 +29,7 @@ from ..core import revisions
 
 if TYPE_CHECKING:
     from .checkout import Checkout
+    from .session import CheckoutSession
     from .writer import WriterCheckout
 
 
@@ -162,9 +163,10 @@ def _no_conflicts() -> Conflicts:
 class ReaderUserDiff:
     """``co.diff`` of a read checkout: ``commit(digest)`` and ``branch(name)``."""
 
-    def __init__(self, checkout: "Checkout") -> None:
+    def __init__(self, checkout: "Checkout", session: "CheckoutSession") -> None:
         self._co = checkout
-        self._git: GitRepo = checkout._ctx.git
+        self._session = session
+        self._git: GitRepo = session.ctx.git
 
     def _head(self) -> tuple[Optional[Oid], Optional[str]]:
         """(head commit, root tree) of this checkout."""
@@ -173,12 +175,12 @@ class ReaderUserDiff:
 
     def commit(self, dev_commit_hash: str) -> DiffAndConflicts:
         """Diff against a commit (a ValueError if there is no such commit)."""
-        self._co._check_open()
+        self._session.check_open()
         return self._against(revisions.resolve(self._git, dev_commit_hash))
 
     def branch(self, dev_branch: str) -> DiffAndConflicts:
         """Diff against the head of a branch (a ValueError if there is no such branch)."""
-        self._co._check_open()
+        self._session.check_open()
         return self._against(branches.branch_head(self._git, dev_branch))
 
     def _against(self, dev: Oid) -> DiffAndConflicts:

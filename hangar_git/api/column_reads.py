@@ -10,7 +10,7 @@ from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPickl
 from ..storage import Digest
 
 if TYPE_CHECKING:
-    from .checkout import Checkout
+    from .session import CheckoutSession
 
 Key = Union[str, int]
 State = tuple[Optional[ColumnRecords], dict[str, Optional[str]]]
@@ -33,9 +33,9 @@ class ColumnReads:
 
     column_type = ""
 
-    def __init__(self, checkout: "Checkout", name: str, schema: ColumnSchema,
+    def __init__(self, session: "CheckoutSession", name: str, schema: ColumnSchema,
                  records: Optional[ColumnRecords]) -> None:
-        self._co = checkout
+        self._session = session
         self._name = name
         self._schema = schema
         self._recs: Optional[ColumnRecords] = None
@@ -53,19 +53,20 @@ class ColumnReads:
         """Adopt a column's records; each shard read warms the store's lookups."""
         self._recs = records
         if records is not None:
-            records.on_load = lambda shard: self._co._store.warm(shard.values())
+            records.on_load = lambda shard: self._session.store.warm(shard.values())
 
     def __reduce__(self) -> tuple:
         """A column of a read checkout pickles as its checkout's names and its own; it
         reopens in the receiving process (see :mod:`.reopen`)."""
         from . import reopen
-        co = self._co
-        if co.is_writer:
+        session = self._session
+        if session.is_writer:
             raise NotPicklableError(
                 f"column {self._name!r} of a write checkout cannot be pickled (the writer lock "
                 f"stays in its process): commit, then pass a column of repo.checkout() instead")
-        co._check_open()
-        return reopen.column, (co._ctx.git.git_dir, getattr(co, "commit_hash"), getattr(co, "branch_name"),
+        session.check_open()
+        co = session.owner
+        return reopen.column, (session.ctx.git.git_dir, getattr(co, "commit_hash"), getattr(co, "branch_name"),
                                self._name)
 
     # -- description ----------------------------------------------------------
@@ -98,7 +99,7 @@ class ColumnReads:
 
     @property
     def iswriteable(self) -> bool:
-        return self._co.is_writer and not self._co.closed
+        return self._session.writable
 
     @property
     def schema(self) -> ColumnSchema:
@@ -129,10 +130,10 @@ class ColumnReads:
 
     def _missing(self, key: Key, digest: str) -> MissingDataError:
         """The error for a sample whose data is elsewhere, naming the command that fetches it."""
-        remotes = sorted(remote_urls(self._co._ctx.git))
+        remotes = sorted(remote_urls(self._session.ctx.git))
         remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
-        branch = getattr(self._co, "branch_name", "")
-        commit = getattr(self._co, "commit_hash", "")
+        branch = getattr(self._session.owner, "branch_name", "")
+        commit = getattr(self._session.owner, "commit_hash", "")
         where = branch or (f"--commit {commit}" if commit else "BRANCH")
         return MissingDataError(self._name, key, digest, remote=remote, where=where)
 
@@ -148,19 +149,17 @@ class ColumnReads:
         return digest  # type: ignore[return-value]
 
     def __getitem__(self, key: Key) -> Any:
-        co = self._co
-        if co.closed:
-            co._check_open()
+        session = self._session
+        if session.closed:
+            session.check_open()
         e = f"i{key}" if type(key) is int else enc(key)
         recs = self._recs
-        digest = recs._known.get(e) if recs is not None and not self._changes else None
+        digest = recs.get(e) if recs is not None and not self._changes else self._digest(e)
         if digest is None:
-            digest = self._digest(e)
-            if digest is None:
-                enc(key)  # an out-of-range int is an invalid key, not an absent one
-                raise SampleNotFoundError(self._name, key)
+            enc(key)  # an out-of-range int is an invalid key, not an absent one
+            raise SampleNotFoundError(self._name, key)
         try:
-            meta, data = co._store.read(digest)  # type: ignore[arg-type]
+            meta, data = session.store.read(digest)  # type: ignore[arg-type]
         except KeyError:
             raise self._missing(key, digest) from None
         except IntegrityError as exc:
@@ -194,7 +193,7 @@ class ColumnReads:
     def _state(self) -> State:
         """The records and a copy of the staged changes: later writes do not reach a
         running iteration, as with ``list(d.keys())`` of a dict."""
-        self._co._check_open()
+        self._session.check_open()
         return self._records, dict(self._changes)
 
     def __iter__(self) -> Iterator[Key]:
@@ -216,7 +215,7 @@ class ColumnReads:
 
     def _batches_with_missing(self, state: State) -> Iterator[tuple[list[str], list[str], set[str]]]:
         """Records in batches (staged changes applied), each with its digests whose data is not here."""
-        store = self._co._store
+        store = self._session.store
         for encs, digests in large_batches(state, _BATCH):
             yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
 
@@ -225,7 +224,7 @@ class ColumnReads:
         return self._items(self._state(), local)
 
     def _items(self, state: State, local: bool) -> Iterator[tuple[Key, Any]]:
-        store = self._co._store
+        store = self._session.store
         for encs, digests, missing in self._batches_with_missing(state):
             if missing and not local:
                 i = next(i for i, d in enumerate(digests) if d in missing)
@@ -263,14 +262,14 @@ class ColumnReads:
     def _note_complete(self) -> None:
         """Remember that every sample of these committed records is local."""
         if self._records is not None and not self._changes:
-            self._co._ctx.presence.mark_complete(self._records.tree)
+            self._session.ctx.presence.mark_complete(self._records.tree)
 
     def _is_known_complete(self) -> bool:
         if self._records is None:
-            return not any(d is not None and not self._co._store.contains(Digest(d))
+            return not any(d is not None and not self._session.store.contains(Digest(d))
                            for d in self._changes.values())
-        return (self._co._ctx.presence.is_complete(self._records.tree)
-                and all(d is None or self._co._store.contains(Digest(d)) for d in self._changes.values()))
+        return (self._session.ctx.presence.is_complete(self._records.tree)
+                and all(d is None or self._session.store.contains(Digest(d)) for d in self._changes.values()))
 
 
 def record_batches(state: State) -> Iterator[tuple[list[str], list[str]]]:
@@ -317,7 +316,7 @@ def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, 
     """
     digests: list[Optional[str]] = []
     for col, key in pairs:
-        col._co._check_open()
+        col._session.check_open()
         try:
             digest = col._digest(enc(key), warm=False)  # read_many locates just these
         except InvalidKeyError:
@@ -329,7 +328,7 @@ def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, 
         digests.append(digest)
     if not pairs:
         return []
-    store = pairs[0][0]._co._store
+    store = pairs[0][0]._session.store
     wanted = list(dict.fromkeys(Digest(d) for d in digests if d is not None))
     for absent in store.missing(wanted) if wanted else ():
         col, key = pairs[digests.index(absent)]
@@ -343,3 +342,45 @@ def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, 
         for i in at[d]:
             out[i] = pairs[i][0]._decode(meta, data)
     return out
+
+
+# -- what the checkout that owns a column does with it (see .session) ----------------------------
+def session_of(col: ColumnReads) -> "CheckoutSession":
+    """The session of the checkout ``col`` belongs to."""
+    return col._session
+
+
+def staged(col: ColumnReads) -> tuple[Optional[ColumnRecords], dict[str, Optional[str]]]:
+    """The column's committed records and its staged changes (encoded key -> digest or None),
+    which a flush writes as the column's new records."""
+    return col._records, col._changes
+
+
+def rebase(col: ColumnReads, records: ColumnRecords) -> None:
+    """After a flush: ``records`` hold the staged changes now (the column object stays live)."""
+    col._records, col._changes, col._count = records, {}, records.count
+
+
+def known_complete(col: ColumnReads) -> bool:
+    """True when every sample's data is known to be here without scanning the store."""
+    return col._is_known_complete()
+
+
+def adopt(col: ColumnReads, fresh: Optional[ColumnReads]) -> bool:
+    """After a reset or merge: drop ``col``'s staged changes and take over the records of
+    ``fresh``, its successor, if it has the same schema (True: ``col`` stands for it from now
+    on, so column objects users hold stay live); else ``col`` is left empty."""
+    col._changes, col._count = {}, 0
+    if fresh is None or fresh._schema != col._schema:
+        return False
+    col._records, col._count = fresh._records, fresh._count
+    return True
+
+
+def int_index(col: ColumnReads) -> Optional[tuple[Any, Any]]:
+    """(sorted int keys, their raw digests) of a column with committed records only and int
+    keys only; None otherwise (the checkout must be open)."""
+    col._session.check_open()
+    if col._changes or col._records is None:
+        return None
+    return col._records.int_index()

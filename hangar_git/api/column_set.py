@@ -11,7 +11,7 @@ from ..storage import check_dtype_supported
 from .columns import Column
 
 if TYPE_CHECKING:
-    from .checkout import Checkout
+    from .session import CheckoutSession
 
 
 class Columns:
@@ -21,13 +21,16 @@ class Columns:
     open (as in Hangar 0.5); the data is flushed to the store on exit.
     """
 
-    def __init__(self, checkout: "Checkout") -> None:
-        self._co = checkout
-        self._columns: dict[str, Column] = {}
+    def __init__(self, session: "CheckoutSession") -> None:
+        self._session = session
         self._batching = 0
 
+    @property
+    def _columns(self) -> dict[str, Column]:
+        return self._session.columns
+
     def __getitem__(self, name: str) -> Column:
-        self._co._check_open()
+        self._session.check_open()
         try:
             return self._columns[name]
         except (KeyError, TypeError):
@@ -62,7 +65,7 @@ class Columns:
 
     @property
     def iswriteable(self) -> bool:
-        return self._co.is_writer and not self._co.closed
+        return self._session.writable
 
     @property
     def contains_remote_references(self) -> dict[str, bool]:
@@ -74,22 +77,22 @@ class Columns:
         return {name: col.remote_reference_keys for name, col in self.items()}
 
     def __delitem__(self, name: str) -> None:
-        self._co._delete_column(name)
+        self._session.delete_column(name)
 
     def delete(self, name: str) -> str:
         """Remove a column (and all its samples) from the staging area."""
-        self._co._delete_column(name)
+        self._session.delete_column(name)
         return name
 
     def __enter__(self) -> "Columns":
-        self._co._check_open()
+        self._session.check_open()
         self._batching += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._batching -= 1
-        if self._batching == 0 and self._co.is_writer and not self._co.closed:
-            self._co._store.flush()
+        if self._batching == 0 and self._session.writable:
+            self._session.store.flush()
 
     def __repr__(self) -> str:
         remote = self.contains_remote_references

@@ -19,10 +19,10 @@ class ColumnWrites(ColumnReads):
     def _check_writable(self, assignment: bool = False) -> None:
         """Refuse writes through a read checkout (item assignment: a TypeError, as in
         Hangar) or a closed one."""
-        if not self._co.is_writer:
+        if not self._session.is_writer:
             error = ReadOnlyColumnError if assignment else PermissionDeniedError
             raise error(f"column {self._name!r} is read-only: open repo.checkout(write=True) to change it")
-        self._co._check_open()
+        self._session.check_open()
 
     def _stage(self, e: str, digest: Union[str, None]) -> None:
         changes = self._changes
@@ -34,13 +34,13 @@ class ColumnWrites(ColumnReads):
             self._count += 1
         elif before is not None and digest is None:
             self._count -= 1
-        self._co._mark_dirty(self)  # type: ignore[arg-type]
+        self._session.mark_dirty(self)  # type: ignore[arg-type]
 
     def __setitem__(self, key: Key, value: Any) -> None:
         self._check_writable(assignment=True)
         e = enc(key)
         meta, data = self._encode(value)
-        self._stage(e, self._co._store.put_new(meta, data))  # hashed by the store
+        self._stage(e, self._session.store.put_new(meta, data))  # hashed by the store
 
     def append(self, value: Any) -> str:
         """Add a sample under a new random key, which is returned."""
@@ -79,5 +79,5 @@ class ColumnWrites(ColumnReads):
 
     def __exit__(self, *exc: object) -> None:
         self._batching -= 1
-        if self._batching == 0 and self._co.is_writer and not self._co.closed:
-            self._co._store.flush()
+        if self._batching == 0 and self._session.writable:
+            self._session.store.flush()

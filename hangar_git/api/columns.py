@@ -17,7 +17,7 @@ from .column_reads import _BATCH, Key, State, large_batches, merged
 from .column_writes import ColumnWrites
 
 if TYPE_CHECKING:
-    from .checkout import Checkout
+    from .session import CheckoutSession
 
 _GATHER_BYTES = 32 << 20
 """The most bytes of fixed-shape rows gathered into one block at a time."""
@@ -120,7 +120,7 @@ class NdarrayColumn(Column):
 
     def _gather_block(self, keys: list[Key], raws: np.ndarray,
                       local: bool) -> tuple[list[Key], np.ndarray, Optional[np.ndarray]]:
-        store = self._co._store
+        store = self._session.store
         rows, found = store.gather(raws, self._nbytes)
         values = rows.view(self._np_dtype).reshape((len(keys),) + self._np_shape)
         for i in np.flatnonzero(~found).tolist():
@@ -195,6 +195,16 @@ def _raw_batches(state: State, size: int = 8 * _BATCH) -> Iterator[tuple[list[Ke
 COLUMN_CLASSES = {"ndarray": NdarrayColumn, "str": StrColumn, "bytes": BytesColumn}
 
 
-def make_column(checkout: "Checkout", name: str, schema: ColumnSchema,
+def make_column(session: "CheckoutSession", name: str, schema: ColumnSchema,
                 records: Optional[ColumnRecords]) -> Column:
-    return COLUMN_CLASSES[schema.column_type](checkout, name, schema, records)
+    return COLUMN_CLASSES[schema.column_type](session, name, schema, records)
+
+
+def gatherable(col: Column) -> bool:
+    """True for a column of fixed-shape, non-empty arrays: rows can be gathered in blocks."""
+    return isinstance(col, NdarrayColumn) and col._gatherable
+
+
+def gather_rows(col: NdarrayColumn, keys: list[Key], raws: np.ndarray) -> np.ndarray:
+    """The arrays of ``keys`` (raw digests ``raws``) as one block of rows."""
+    return col._gather_block(keys, raws, local=False)[1]

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 import numpy as np
 
 from ..errors import DatasetKeysError, InvalidArgumentError, NotPicklableError, SampleNotFoundError
-from .column_reads import read_samples
-from .columns import Column, NdarrayColumn
+from .column_reads import int_index, read_samples, session_of
+from .columns import Column, NdarrayColumn, gather_rows, gatherable
 
 if TYPE_CHECKING:
     from .torch_dataset import TorchDataset
@@ -54,13 +54,14 @@ class ColumnGroup:
         for col in cols:
             if not isinstance(col, Column):
                 raise InvalidArgumentError(f"a dataset takes columns (co['name']), not {type(col).__name__}")
-            if col._co.is_writer:
+            session = session_of(col)
+            if session.is_writer:
                 raise NotPicklableError(
                     f"column {col.name!r} belongs to a write checkout: commit, then make the dataset "
                     f"from repo.checkout() (a read checkout), as in Hangar")
-            col._co._check_open()
+            session.check_open()
         self._columns: list[Column] = cols
-        self._names = [(c._co._ctx.git.git_dir, c._co.commit_hash, c._co.branch_name, c.name) for c in cols]
+        self._names = [c.__reduce__()[1] for c in cols]  # what reopens each column in a worker
         self._pid = os.getpid()
         self.keys: list[Any] = _choose_keys(cols, keys, index_range)
         if field_names is not None:
@@ -135,12 +136,11 @@ def gathered(col: Column, keys: list[Any]) -> Optional[np.ndarray]:
     """The fixed-shape arrays of int ``keys`` as one block of rows, found through the
     column's sorted key index and gathered from the store's chunks; None where this does
     not apply (other columns or keys, staged changes)."""
-    if not isinstance(col, NdarrayColumn) or not col._gatherable or col._changes or col._records is None:
+    if not gatherable(col):
         return None
     if not keys or not all(type(k) is int and -(1 << 63) <= k < (1 << 63) for k in keys):
         return None
-    col._co._check_open()
-    index = col._records.int_index()
+    index = int_index(col)
     if index is None:
         return None
     sorted_keys, digests = index
@@ -149,7 +149,7 @@ def gathered(col: Column, keys: list[Any]) -> Optional[np.ndarray]:
     absent = np.flatnonzero(sorted_keys[at] != wanted)
     if len(absent):
         raise SampleNotFoundError(col.name, keys[int(absent[0])])
-    return col._gather_block(keys, digests[at], local=False)[1]
+    return gather_rows(col, keys, digests[at])  # type: ignore[arg-type]
 
 
 def _choose_keys(cols: list[Column], keys: Optional[Sequence[Any]], index_range: Optional[slice]) -> list[Any]:
@@ -182,8 +182,8 @@ def _local_keys(col: Column) -> list[Any]:
     """Keys of ``col`` whose data is on this machine: sorted, from the key index, where
     every key is an int; else in record order."""
     local = col.contains_remote_references
-    if not local and not col._changes and col._records is not None:
-        index = col._records.int_index()
+    if not local:
+        index = int_index(col)
         if index is not None:
             return index[0].tolist()
     return list(col.keys(local=local))

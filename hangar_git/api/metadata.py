@@ -7,19 +7,27 @@ from ..bookkeeping.records import check_metadata_key, check_metadata_value
 from ..errors import MetadataNotFoundError, PermissionDeniedError
 
 if TYPE_CHECKING:
-    from .checkout import Checkout
+    from .session import CheckoutSession
 
 
 class Metadata:
-    """Key/value text attached to a commit (``co.metadata``)."""
+    """Key/value text attached to a commit (``co.metadata``): a view of its checkout's
+    session, so a handle stays live across resets and merges."""
 
-    def __init__(self, checkout: "Checkout", base: dict[str, str]) -> None:
-        self._co = checkout
-        self._data = dict(base)
-        self.dirty = False
+    def __init__(self, session: "CheckoutSession") -> None:
+        self._session = session
+
+    @property
+    def _data(self) -> dict[str, str]:
+        return self._session.metadata
+
+    @property
+    def dirty(self) -> bool:
+        """True when changed since the checkout's last flush."""
+        return self._session.metadata_dirty
 
     def __getitem__(self, key: str) -> str:
-        self._co._check_open()
+        self._session.check_open()
         try:
             return self._data[key]
         except KeyError:
@@ -31,16 +39,16 @@ class Metadata:
     def __setitem__(self, key: str, value: str) -> None:
         self._check_writable()
         self._data[check_metadata_key(key)] = check_metadata_value(value)
-        self.dirty = True
-        self._co._mark_dirty(None)
+        self._session.metadata_dirty = True
+        self._session.mark_dirty(None)
 
     def __delitem__(self, key: str) -> None:
         self._check_writable()
         if key not in self._data:
             raise MetadataNotFoundError(key)
         del self._data[key]
-        self.dirty = True
-        self._co._mark_dirty(None)
+        self._session.metadata_dirty = True
+        self._session.mark_dirty(None)
 
     def update(self, other: dict[str, str]) -> None:
         for k, v in other.items():
@@ -65,10 +73,10 @@ class Metadata:
         return dict(self._data)
 
     def _check_writable(self) -> None:
-        if not self._co.is_writer:
+        if not self._session.is_writer:
             raise PermissionDeniedError("metadata is read-only: open repo.checkout(write=True) to change it")
-        self._co._check_open()
+        self._session.check_open()
 
     def __repr__(self) -> str:
-        mode = "Writer" if self._co.is_writer else "Reader"
+        mode = "Writer" if self._session.is_writer else "Reader"
         return f"Hangar Metadata{mode}\n    Number of Keys : {len(self)}\n"

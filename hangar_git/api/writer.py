@@ -9,8 +9,9 @@ from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.records import ColumnSchema, check_name
 from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.writer import write_column, write_root
-from ..errors import (ColumnExistsError, ColumnNotFoundError, DirtyStagingError, NothingStagedError,
+from ..errors import (ColumnExistsError, DirtyStagingError, NothingStagedError,
                       NotPicklableError, NothingToCommitError, SchemaError)
+from . import column_reads
 from .checkout import Checkout
 from .column_set import check_hangar_options, ndarray_schema
 from .columns import Column, make_column
@@ -31,10 +32,6 @@ class WriterCheckout(Checkout):
         except BaseException:
             self._lock.release()
             raise
-        self._dirty_columns: dict[str, Column] = {}
-        self._removed: set[str] = set()
-        self._added: set[str] = set()
-        self._dirty = False
 
     # -- staging area ------------------------------------------------------------
     def _open_staging(self) -> None:
@@ -43,24 +40,21 @@ class WriterCheckout(Checkout):
         self.staging_tree = staged.tree
         self._load(staged.tree)
 
-    def _mark_dirty(self, column: Optional[Column]) -> None:
-        self._dirty = True
-        if column is not None:
-            self._dirty_columns[column.name] = column
-
     def flush(self) -> Optional[Oid]:
         """Persist staged data and records (they survive this process); returns the staging tree."""
         self._check_open()
         self._store.flush()
-        if not self._dirty:
+        session = self._session
+        if not session.dirty:
             return self.staging_tree
         git = self._ctx.git
-        trees: dict[str, Optional[str]] = {name: None for name in self._removed}
-        for name, col in self._dirty_columns.items():
-            if name in self.columns._columns:
-                tree, _ = write_column(git, col._records, col.schema, col._changes)
+        trees: dict[str, Optional[str]] = {name: None for name in session.removed}
+        for name, col in session.dirty_columns.items():
+            if name in session.columns:
+                records, changes = column_reads.staged(col)
+                tree, _ = write_column(git, records, col.schema, changes)
                 trees[name] = tree
-        metadata = self.metadata.as_dict() if self.metadata.dirty else None
+        metadata = dict(session.metadata) if session.metadata_dirty else None
         root = write_root(git, self.staging_tree, trees, metadata)
         self._ctx.staging.save(self.branch_name, self.base_commit, root, self._ctx.user)
         self.staging_tree = root
@@ -71,27 +65,22 @@ class WriterCheckout(Checkout):
         self._snapshot = Snapshot(self._ctx.git, self.staging_tree)
         for name, tree in trees.items():
             if tree is not None:
-                old = self.columns._columns[name]
+                old = self._session.columns[name]
                 rec = self._snapshot.column(name)
                 # a new column holds only data written here; an old one keeps its status
-                if old._records is None or old._is_known_complete():
+                if column_reads.staged(old)[0] is None or column_reads.known_complete(old):
                     self._ctx.presence.mark_complete(tree)
-                # rebase in place: column objects the user holds must stay live
-                old._records, old._changes, old._count = rec, {}, rec.count
-        self.metadata.dirty = False
-        self._dirty_columns.clear()
-        self._removed.clear()
-        self._added.clear()
-        self._dirty = False
+                column_reads.rebase(old, rec)  # in place: column objects the user holds stay live
+        self._session.flushed()
 
     @property
     def has_changes(self) -> bool:
         """True when the staging area differs from the branch head."""
-        if self._dirty:
+        if self._session.dirty:
             return True
         head_tree = self._ctx.git.commit_info(self.base_commit).tree if self.base_commit else None
         if head_tree is None:
-            return bool(self.columns._columns) or len(self.metadata) > 0
+            return bool(self._session.columns) or len(self.metadata) > 0
         return self.staging_tree != head_tree
 
     def commit(self, commit_message: str) -> str:
@@ -126,17 +115,13 @@ class WriterCheckout(Checkout):
 
     def _reopen(self) -> None:
         """Load the staging area afresh; column objects the user holds follow it."""
-        self._dirty_columns.clear()
-        self._removed.clear()
-        self._dirty = False
-        held = self.columns._columns
+        self._session.flushed()
+        held = self._session.columns
         self._open_staging()
+        fresh = self._session.columns
         for name, col in held.items():
-            col._changes, col._count = {}, 0
-            new = self.columns._columns.get(name)
-            if new is not None and new.schema == col.schema:
-                col._records, col._count = new._records, new._count
-                self.columns._columns[name] = col
+            if column_reads.adopt(col, fresh.get(name)):
+                fresh[name] = col
 
     def merge(self, message: str, dev_branch: str) -> str:
         """Merge ``dev_branch`` into this checkout's branch (as ``repo.merge`` does, under
@@ -178,23 +163,11 @@ class WriterCheckout(Checkout):
     def _add_column(self, name: str, schema: ColumnSchema) -> Column:
         self._check_open()
         check_name(name)
-        if name in self.columns._columns:
+        if name in self._session.columns:
             raise ColumnExistsError(name)
-        col = make_column(self, name, schema, None)
-        self.columns._columns[name] = col
-        self._removed.discard(name)
-        self._added.add(name)
-        self._mark_dirty(col)
+        col = make_column(self._session, name, schema, None)
+        self._session.add_column(col)
         return col
-
-    def _delete_column(self, name: str) -> None:
-        self._check_open()
-        if name not in self.columns._columns:
-            raise ColumnNotFoundError(name)
-        del self.columns._columns[name]
-        self._dirty_columns.pop(name, None)
-        self._removed.add(name)
-        self._dirty = True
 
     def close(self) -> None:
         """Persist the staging area and release the writer lock."""

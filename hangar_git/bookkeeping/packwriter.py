@@ -87,8 +87,8 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable:
     folder = os.path.join(git_dir, "objects", "pack")
     os.makedirs(folder, exist_ok=True)
     base = os.path.join(folder, f"pack-{name}")
-    for suffix, data in ((".pack", pack), (".idx", index)):  # the index last: git looks packs up by it
-        write_atomic(base + suffix, data, durable=durable)
+    write_atomic(base + ".pack", pack, durable=durable, sync_folder=False)
+    write_atomic(base + ".idx", index, durable=durable)  # last, as git finds packs by their index
     _maybe_gc(git_dir, folder)
     return base
 

@@ -39,7 +39,7 @@ def test_checkout_of_a_commit_round_trips(committed: Repository) -> None:
 def test_a_process_reopens_one_checkout_for_all_its_columns(committed: Repository) -> None:
     co = committed.checkout()
     a, s = pickle.loads(pickle.dumps((co["a"], co["s"])))
-    assert a._co is s._co
+    assert a._session is s._session  # one checkout (its session) serves both
 
 
 @pytest.mark.parametrize("method", START_METHODS)
