@@ -3,12 +3,12 @@
 Every module under hangar_git/ is parsed with ``ast`` (nothing is imported) and searched
 for what only the concept's home may contain:
 
-* raw <-> hex digest conversion (``.hex()``, ``bytes.fromhex``): storage/objects.py;
+* raw <-> hex digest conversion (``.hex()``, ``bytes.fromhex``): storage/identity.py;
 * renaming a file over another (``os.replace``, ``os.rename``): fileio.py (atomic writes);
 * ``hangar.*`` / ``hangar-remote.*`` config key names: core/layout.py (and the few the layers
   below the core define themselves: bookkeeping/gitrepo.py, storage/s3config.py);
 * the writer lock (``HeldLock``, ``writer.lock``): core/writerlock.py (and core/layout.py);
-* the staging area's ref (``STAGING``): core/staging.py.
+* the staging area's ref and format (``STAGING``, ``STAGING_MESSAGE``): core/staging.py.
 
 The planted-violation tests at the end show that each search finds what it looks for.
 """
@@ -54,13 +54,13 @@ def writer_lock(node: ast.AST) -> bool:
 
 
 def staging_ref(node: ast.AST) -> bool:
-    return ((isinstance(node, ast.Name) and node.id == "STAGING")
-            or (isinstance(node, ast.alias) and node.name == "STAGING")
+    return ((isinstance(node, ast.Name) and node.id in ("STAGING", "STAGING_MESSAGE"))
+            or (isinstance(node, ast.alias) and node.name in ("STAGING", "STAGING_MESSAGE"))
             or (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("/staging")))
 
 
 HOMES: dict[str, tuple[Finder, set[str]]] = {
-    "hex-digests": (hex_conversion, {"storage/objects.py"}),
+    "hex-digests": (hex_conversion, {"storage/identity.py"}),
     "atomic-writes": (file_rename, {"fileio.py"}),
     "config-keys": (config_key, {"core/layout.py", "bookkeeping/gitrepo.py", "storage/s3config.py"}),
     "writer-lock": (writer_lock, {"core/writerlock.py", "core/layout.py", "locks.py"}),

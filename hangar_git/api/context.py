@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..bookkeeping.gitrepo import GitRepo, Oid
 from ..core import layout, revisions
@@ -10,7 +10,10 @@ from ..core.layout import USER_EMAIL_KEY, USER_NAME_KEY
 from ..core.repostore import configured_store, open_repo_store, register, registration, store_uri
 from ..core.staging import StagingArea
 from ..core.writerlock import WriterLock
-from ..storage import ObjectStore, registry
+from ..storage import registry
+
+if TYPE_CHECKING:
+    from ..storage import ObjectStore
 
 __all__ = ["RepoContext"]
 

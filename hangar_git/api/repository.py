@@ -5,7 +5,7 @@ import os
 import shutil
 import warnings
 import weakref
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref
@@ -15,14 +15,16 @@ from ..core.repostore import open_repo_store
 from ..errors import (BranchNotFoundError, DirtyStagingError, HangarError, InvalidArgumentError, InvalidNameError,
                       NotInitializedError, RepositoryExistsError)
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
-from .checkout import ReaderCheckout
-from .writer import WriterCheckout
-from .fsck import FsckReport, fsck, fsck_remote
-from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
+from .gc import DEFAULT_GRACE_SECONDS
 from .hangar_compat import HangarCompat
-from .remotes import Remotes, check_branch_not_remote, clone_into
 from .context import RepoContext
-from . import diff as _diff, log as _log, merge as _merge, sharing, summary as _summary
+from . import diff as _diff, log as _log, merge as _merge, sharing
+
+if TYPE_CHECKING:  # loaded by the methods that use them: `git hangar log` needs no numpy
+    from .fsck import FsckReport
+    from .gc import GcResult
+    from .remotes import Remotes
+    from .writer import WriterCheckout
 
 
 class Repository(HangarCompat):
@@ -102,6 +104,8 @@ class Repository(HangarCompat):
                 raise InvalidArgumentError("a write checkout works on a branch head: pass branch=, not commit=")
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
+            from .remotes import check_branch_not_remote
+            from .writer import WriterCheckout
             check_branch_not_remote(ctx.git, name)
             if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and branches.list_branches(ctx.git):
                 raise BranchNotFoundError(name)
@@ -110,6 +114,7 @@ class Repository(HangarCompat):
             if name != ctx.default_branch:
                 ctx.git.config_set(BRANCH_KEY, name)
             return co
+        from .checkout import ReaderCheckout
         if commit:
             return ReaderCheckout(ctx, ctx.resolve(commit))
         name = branch or ctx.default_branch
@@ -135,6 +140,7 @@ class Repository(HangarCompat):
         else:
             branches.check_branch_name(name)
             base_commit = self.ctx.resolve(base_commit)
+        from .remotes import check_branch_not_remote
         check_branch_not_remote(git, name)
         return branches.create_branch(git, name, base_commit)
 
@@ -172,6 +178,7 @@ class Repository(HangarCompat):
                     f"repo.checkout(branch={name!r})")
             raise BranchNotFoundError(name)
         ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
+        from .writer import WriterCheckout
         with WriterCheckout(ctx, ctx.default_branch) as writer:
             if writer.has_changes:
                 raise DirtyStagingError(
@@ -247,6 +254,7 @@ class Repository(HangarCompat):
         if oid is None:
             print("No commits made")
             return {} if return_contents else None
+        from . import summary as _summary
         contents = _summary.contents(ctx, oid)
         if return_contents:
             return contents
@@ -260,6 +268,7 @@ class Repository(HangarCompat):
         With ``remote``: check instead that the remote holds the data of every sample its
         branches' histories reference (their records are fetched first).
         """
+        from .fsck import fsck, fsck_remote
         if remote is not None:
             with self.remote.open(remote) as link:
                 return fsck_remote(self.ctx, remote, link)
@@ -274,12 +283,14 @@ class Repository(HangarCompat):
         seen; ``forget`` (paths, as the error names them) unregisters such
         repositories first, for those gone for good.
         """
+        from .gc import gc
         return gc(self.ctx, grace_seconds, forget)
 
     def drop(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
              column_names: Optional[list[str]] = None):  # type: ignore[no-untyped-def]
         """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
         head = self.ctx.resolve(commit or branch or self.ctx.default_branch)
+        from .gc import drop
         with self.remote.open(remote) as link:
             return drop(self.ctx, link.missing, [head], column_names)
 
@@ -288,6 +299,7 @@ class Repository(HangarCompat):
     def remote(self) -> "Remotes":
         """Remotes of this repository: add/remove/list, push, fetch, fetch_data."""
         if self._remotes is None:
+            from .remotes import Remotes
             self._remotes = Remotes(self)
         return self._remotes
 
@@ -298,6 +310,7 @@ class Repository(HangarCompat):
         self.init(user_name, user_email, remove_old=remove_old, store_uri=store_uri)
         if remove_old and any(r.name == "origin" for r in self.remote.list_all()):
             self.remote.remove("origin")  # starting over: a failed clone's origin must not block this one
+        from .remotes import clone_into
         return clone_into(self, remote_address, branch)
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ import zlib
 from typing import Sequence
 
 from ..fileio import write_atomic
-from ..storage.objects import hex_of, raw_of
+from ..storage.identity import hex_of, raw_of
 from .gitrepo import LOOSE_COMPRESSION, GitRepo
 
 PACK_MIN = 100

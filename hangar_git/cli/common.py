@@ -7,13 +7,15 @@ import contextlib
 import functools
 import io
 import sys
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import click
-from tqdm import tqdm
 
 from ..api.repository import Repository
 from ..core import locate
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,8 +40,9 @@ class State:
         if not self.quiet:
             click.echo(message)
 
-    def progress(self, desc: str, total: Optional[int] = None, unit: str = "sample") -> tqdm:
+    def progress(self, desc: str, total: Optional[int] = None, unit: str = "sample") -> "tqdm":
         """A progress bar on stderr; off with ``--quiet`` or when stderr is no terminal."""
+        from tqdm import tqdm
         return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
                     disable=self.quiet or not _isatty(sys.stderr), dynamic_ncols=True)
 

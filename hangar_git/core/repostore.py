@@ -3,14 +3,18 @@ the repository's entry in the store's registry. Every layer that opens a reposit
 store (the API, the server side of a remote) goes through here."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..errors import NotInitializedError
-from ..storage import ObjectStore, open_store, registry, resolve_store
+from ..storage import open_store, registry
+from ..storage.location import resolve_store
 from ..storage.runtime import use_store_settings
 from ..storage.s3config import s3_config_from_env
 from .layout import S3_NAMES, S3_PREFIX, STORE_KEY, hangar_dir, remote_s3_key
+
+if TYPE_CHECKING:
+    from ..storage import ObjectStore
 
 
 def configured_store(git: GitRepo) -> str:

@@ -4,7 +4,7 @@ committing it by compare-and-swap.
 Format (permanent: repositories keep it across versions): the ref ``refs/hangar/staging``
 points at a commit whose tree is the staged root tree, whose one parent is the head of the
 branch it was staged on (none before that branch's first commit), and whose message is
-:data:`MESSAGE` naming that branch. There is one staging area per repository; it belongs to
+``STAGING_MESSAGE`` (defined beside ``STAGING`` in the bookkeeping) naming that branch. There is one staging area per repository; it belongs to
 the branch its message names. A branch whose staging area is absent (or belongs to another
 branch) has its head's tree staged, i.e. no changes.
 """
@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..bookkeeping.gitrepo import STAGING, CommitInfo, GitRepo, Oid, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import STAGING, STAGING_MESSAGE, CommitInfo, GitRepo, Oid, RefChangedError, branch_ref
 from ..errors import DirtyStagingError, RefMovedError
 from ..faults import checkpoint
-
-MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +33,7 @@ class Staged:
 
 
 def message(branch: str) -> str:
-    return MESSAGE.format(branch=branch)
+    return STAGING_MESSAGE.format(branch=branch)
 
 
 def _tree(git: GitRepo, commit: Optional[str]) -> Optional[Oid]:

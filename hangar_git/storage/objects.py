@@ -28,17 +28,11 @@ import numpy as np
 from blake3 import blake3
 
 from ..errors import IntegrityError, SchemaError
-
-Digest = NewType("Digest", str)
-"""64 lowercase hex digits of a content digest."""
+from .identity import DIGEST_SIZE, Digest, hex_of, raw_of
 
 Meta = NewType("Meta", str)
 Value = Union[np.ndarray, str, bytes]
 Buffer = Union[bytes, bytearray, memoryview]
-
-DIGEST_ALGORITHM = "blake3"
-"""The content digest's name, as commit trees and the protocol state it."""
-DIGEST_SIZE = 32
 
 
 @lru_cache(maxsize=1024)
@@ -77,18 +71,7 @@ def digest_of(meta: str, data: Buffer) -> Digest:
     except BufferError:  # an array's buffer: its bytes (a view with a zero in its shape cannot cast)
         view = memoryview(data)
         h.update(view.cast("B") if view.nbytes else b"")
-    return Digest(h.digest().hex())  # twice as fast as blake3's hexdigest()
-
-
-def hex_of(raw: bytes) -> str:
-    """Raw digest bytes as hex: ours, or any other hash (a git object id, a pack checksum).
-    The one home of raw <-> hex conversion, with :func:`raw_of` and the digest forms below."""
-    return raw.hex()
-
-
-def raw_of(text: str) -> bytes:
-    """A hex digest (ours or any other hash) as raw bytes (ValueError if it is not hex)."""
-    return bytes.fromhex(text)
+    return Digest(hex_of(h.digest()))  # twice as fast as blake3's hexdigest()
 
 
 def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
@@ -96,17 +79,17 @@ def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     text = "".join(digests)
     if len(text) != 2 * DIGEST_SIZE * len(digests):
         raise ValueError(f"digests are {2 * DIGEST_SIZE} hex digits each; got {len(text)} for {len(digests)}")
-    return np.frombuffer(bytes.fromhex(text), dtype="S32") if digests else np.zeros(0, dtype="S32")
+    return np.frombuffer(raw_of(text), dtype="S32") if digests else np.zeros(0, dtype="S32")
 
 
 def raw_to_digest(raw: Union[bytes, np.bytes_]) -> Digest:
     """One raw digest as hex (numpy ``S32`` scalars drop trailing zero bytes: padded back)."""
-    return Digest(bytes(raw).ljust(DIGEST_SIZE, b"\0").hex())
+    return Digest(hex_of(bytes(raw).ljust(DIGEST_SIZE, b"\0")))
 
 
 def raws_to_digests(raws: np.ndarray) -> list[Digest]:
     """An ``S32`` array of raw digests as hex digests."""
-    text = np.ascontiguousarray(raws, dtype="S32").tobytes().hex()
+    text = hex_of(np.ascontiguousarray(raws, dtype="S32").tobytes())
     return [Digest(text[i:i + 64]) for i in range(0, len(text), 64)]
 
 
