@@ -17,7 +17,7 @@ from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError,
                      RemoteDataError, RemoteError, RemoteExistsError, RemoteNotFoundError,
                      RepositoryExistsError, RevisionNotFoundError, SampleNotFoundError, SchemaError,
                      SharedStoreError, StateError, StoreFormatError, StoreInUseError, StoreNotFoundError,
-                     StoreUnreachableError, WriterLockError)
+                     StoreUnreachableError, WriterLockError, AmbiguousRevisionError, LockedError)
 
 from .version import __version__
 
@@ -33,7 +33,7 @@ __all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "Br
            "RemoteDataError", "RemoteError", "RemoteExistsError", "RemoteNotFoundError",
            "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError", "SchemaError",
            "SharedStoreError", "StateError", "StoreFormatError", "StoreInUseError", "StoreNotFoundError",
-           "StoreUnreachableError", "WriterLockError", "Repository", "make_numpy_dataset",
+           "StoreUnreachableError", "WriterLockError", "AmbiguousRevisionError", "LockedError", "Repository", "make_numpy_dataset",
            "make_torch_dataset", "__version__"]
 
 

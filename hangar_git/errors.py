@@ -13,8 +13,9 @@ class HangarError(Exception):
     """Base class of every hangar-git error.
 
     Subclasses are grouped by what a caller does about them: not found,
-    already exists, bad input, state (do something first), locked or
-    read-only, conflict, corrupt (integrity) and transport. Where Hangar 0.5
+    already exists, bad input, state (do something first), read-only or locked
+    (:class:`PermissionDeniedError`, :class:`LockedError`), conflict, corrupt
+    (integrity) and transport (:class:`RemoteError`). Where Hangar 0.5
     raised a builtin exception, ours derive from that builtin too, so both
     ``except WriterLockError`` and ``except PermissionError`` catch a second writer.
     """
@@ -259,7 +260,11 @@ class NotPicklableError(PermissionDeniedError, TypeError):
     process (a TypeError, as pickle raises for what it cannot pickle)."""
 
 
-class WriterLockError(PermissionDeniedError):
+class LockedError(PermissionDeniedError):
+    """Someone else holds what this operation needs (wait, or close theirs first)."""
+
+
+class WriterLockError(LockedError):
     """Another process holds the repository's writer lock (PermissionError, as in Hangar)."""
 
     def __init__(self, message: str, holder: str = "") -> None:

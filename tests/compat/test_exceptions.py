@@ -154,7 +154,7 @@ def test_every_error_belongs_to_one_group() -> None:
         assert hasattr(hangar_git, name)
 
 
-ABSTRACT = {"HangarError", "NotFoundError", "AlreadyExistsError", "StateError", "ConflictError"}
+ABSTRACT = {"HangarError", "NotFoundError", "AlreadyExistsError", "StateError", "ConflictError", "LockedError"}
 
 
 def test_no_raise_of_a_group_base() -> None:
