@@ -6,7 +6,7 @@ on the exception as attributes so code can act on them.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 
 class HangarError(Exception):
@@ -363,15 +363,6 @@ class ProtocolError(RemoteError):
     """A peer sent a malformed or oversized message."""
 
 
-def join_names(names: Iterable[str]) -> str:
-    """Format names for an error message: 'a', 'b' and 'c'."""
-    items = [repr(n) for n in names]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-# -- transport (appended by the transport layer) ------------------------------
 class ConnectionClosed(RemoteError):
     """The peer closed the connection cleanly between two messages."""
 
@@ -396,7 +387,6 @@ class ServerConfigError(InvalidArgumentError):
     """A server's authorized-keys or access file cannot be used (names the file and line)."""
 
 
-# -- remotes on a plain git host plus an object store ---------------------------
 class GitCommandError(RemoteError):
     """The ``git`` command that moves bookkeeping to or from a git host failed."""
 

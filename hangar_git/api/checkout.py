@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterator, Optional, TypeVar
+from typing import Any, Iterable, Iterator, Optional, TypeVar
 
 from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.snapshot import Snapshot
-from ..errors import ColumnNotFoundError, InvalidArgumentError, join_names
+from ..errors import ColumnNotFoundError, InvalidArgumentError
 from ..storage import ObjectStore
 from . import log as _log
 from .column_reads import read_samples
@@ -17,6 +17,12 @@ from .metadata import Metadata
 from .session import CheckoutSession
 
 _C = TypeVar("_C", bound="Checkout")
+
+
+def join_names(names: Iterable[str]) -> str:
+    """Names for a message: 'a', 'b' and 'c'."""
+    items = [repr(n) for n in names]
+    return "".join(items) if len(items) <= 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class Checkout:

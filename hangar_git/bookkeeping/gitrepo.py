@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 import warnings
 from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
 
@@ -55,7 +54,6 @@ def remote_ref(remote: str, branch: str) -> RefName:
 
 
 DURABLE_KEY = "hangar.fsync"
-ID_KEY = "hangar.id"
 
 
 def _config_true(repo: pygit2.Repository, key: str) -> bool:
@@ -158,14 +156,6 @@ class GitRepo:
         if os.path.basename(self.git_dir) == ".git" and not self.is_bare:
             return os.path.dirname(self.git_dir)
         return self.git_dir
-
-    def repository_id(self) -> str:
-        """This repository's id (``hangar.id``), made on first use; ``cp -a`` copies it."""
-        value = self.config_get(ID_KEY)
-        if not value:
-            value = uuid.uuid4().hex
-            self.config_set(ID_KEY, value)
-        return value
 
     @classmethod
     def init(cls, path: str, bare: bool = False) -> "GitRepo":

@@ -28,17 +28,18 @@ branches), ``refs/hangar/staging`` (the staging area, see :mod:`.staging`).
 from __future__ import annotations
 
 import os
+import uuid
 
-from ..bookkeeping.gitrepo import (DURABLE_KEY, HANGAR_NS, HEADS, ID_KEY, REMOTES, STAGING, GitRepo,
-                                   branch_ref, remote_ref)
+from ..bookkeeping.gitrepo import DURABLE_KEY, HANGAR_NS, HEADS, REMOTES, STAGING, GitRepo, branch_ref, remote_ref
 from ..storage.s3config import S3_NAMES, S3_PREFIX
 
 __all__ = ["BRANCH_KEY", "DEFAULT_BRANCH", "DURABLE_KEY", "HANGAR_DIR", "HANGAR_NS", "HEADS", "ID_KEY",
            "PRESENCE_FILE", "REMOTES", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
            "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "branch_ref", "command_key", "default_branch",
-           "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls"]
+           "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls", "repository_id"]
 
 STORE_KEY = "hangar.store"
+ID_KEY = "hangar.id"
 BRANCH_KEY = "hangar.branch"
 USER_NAME_KEY = "hangar.username"
 USER_EMAIL_KEY = "hangar.useremail"
@@ -59,6 +60,15 @@ def hangar_dir(git: GitRepo) -> str:
 def hangar_path(git: GitRepo, *parts: str) -> str:
     """A path inside the repository's hangar dir."""
     return os.path.join(git.git_dir, HANGAR_DIR, *parts)
+
+
+def repository_id(git: GitRepo) -> str:
+    """This repository's id (``hangar.id``), made on first use; ``cp -a`` copies it."""
+    value = git.config_get(ID_KEY)
+    if not value:
+        value = uuid.uuid4().hex
+        git.config_set(ID_KEY, value)
+    return value
 
 
 def default_branch(git: GitRepo) -> str:

@@ -11,7 +11,7 @@ from ..storage import open_store, registry
 from ..storage.location import resolve_store
 from ..storage.runtime import use_store_settings
 from ..storage.s3config import s3_config_from_env
-from .layout import S3_NAMES, S3_PREFIX, STORE_KEY, hangar_dir, remote_s3_key
+from .layout import S3_NAMES, S3_PREFIX, STORE_KEY, hangar_dir, remote_s3_key, repository_id
 
 if TYPE_CHECKING:
     from ..storage import ObjectStore
@@ -35,7 +35,7 @@ def store_uri(git: GitRepo, setting: str | None = None) -> str:
 
 def registration(git: GitRepo) -> registry.RepoEntry:
     """This repository's entry in its store's registry."""
-    return registry.RepoEntry.here(git.repository_id(), git.git_dir, git.main_root)
+    return registry.RepoEntry.here(repository_id(git), git.git_dir, git.main_root)
 
 
 def register(git: GitRepo, uri: str, check: bool = False) -> bool:

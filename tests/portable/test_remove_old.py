@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hangar_git import Repository
+from hangar_git.core.layout import repository_id
 from hangar_git.storage import registry
 
 from .conftest import assert_samples, close_dropped_stores, commit_samples
@@ -61,7 +62,7 @@ def test_remove_old_on_a_shared_store_keeps_the_others_data(tmp_path: Path) -> N
     commit_samples(a, range(0, 3))
     commit_samples(b, range(10, 13))
     close_dropped_stores()
-    old_id = Repository(str(a)).ctx.git.repository_id()
+    old_id = repository_id(Repository(str(a)).ctx.git)
     with pytest.warns(UserWarning, match=f"shared with 1 other repositories .*{b}.*kept"):
         Repository(str(a)).init("t", "t@x", remove_old=True)
     assert_samples(b, range(10, 13))
