@@ -1,6 +1,7 @@
 """Everything one open repository shares: git records, data store, settings."""
 from __future__ import annotations
 
+import copy
 import os
 from typing import TYPE_CHECKING, Optional
 
@@ -55,6 +56,12 @@ class RepoContext:
         """Record in the store that this repository uses it (once per place and store;
         ``check`` also makes sure the entry is still there); True if it wrote the entry."""
         return register(self.git, self.store_uri, check=check)
+
+    def with_store(self, store: "ObjectStore") -> "RepoContext":
+        """This repository with ``store`` in place of its own (e.g. a read-through store)."""
+        view = copy.copy(self)
+        view._store = store
+        return view
 
     def reset_store(self) -> None:
         """Forget cached store state (after another process changed it)."""

@@ -176,6 +176,11 @@ class Repository(HangarCompat):
                     f"write branch: create a local branch from it with `git hangar checkout -b {local} "
                     f"--base {name}` (repo.create_branch({local!r}, {name!r})), or read it with "
                     f"repo.checkout(branch={name!r})")
+            if revisions.branch_head(ctx.git, revisions.split(name)[0]) is not None or name == revisions.HEAD:
+                raise InvalidNameError(
+                    f"{name!r} names a commit, not a branch, so it cannot be the write branch: create a "
+                    f"branch there with `git hangar checkout -b NAME --base {name}`, or read it with "
+                    f"repo.checkout(commit={name!r})")
             raise BranchNotFoundError(name)
         ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
         from .writer import WriterCheckout

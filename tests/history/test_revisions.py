@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import re
+
 import pytest
 
 from hangar_git import (BranchNotFoundError, CommitNotFoundError, InvalidArgumentError, Repository,
@@ -157,6 +159,9 @@ def test_remote_tracking_branch_is_never_the_write_branch(tracking: Graph) -> No
         repo.checkout(write=True, branch="origin/master")
     with pytest.raises(BranchNotFoundError):
         repo.set_write_branch("nope")
+    for commit in ("master~1", "origin/master^2", "HEAD"):
+        with pytest.raises(InvalidNameError, match=f"'{re.escape(commit)}' names a commit, not a branch"):
+            repo.set_write_branch(commit)
     repo.create_branch("work", base_commit="origin/master")
     repo.set_write_branch("work")
     edit(repo, "work", "on work", put={"x": {5: 5}})   # add and commit work on the new branch
