@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..core import revisions
-from ..core.layout import BRANCH_KEY, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
+from ..core.layout import BRANCH_KEY, HEADS, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
 from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
                       InvalidNameError, RemoteError, RemoteExistsError, RemoteNotFoundError)
@@ -64,7 +64,7 @@ def check_branch_not_remote(git: GitRepo, name: str) -> None:
         return  # check_branch_name refuses it
     remote = name.split("/", 1)[0]
     if "/" in name and (git.config_get(remote_key(remote)) is not None
-                        or any(True for _ in git.list_refs(f"refs/hangar/remotes/{remote}/"))):
+                        or any(True for _ in git.list_refs(f"{REMOTES}{remote}/"))):
         raise InvalidNameError(
             f"invalid branch name {name!r}: {remote!r} is a remote, so {name!r} names a "
             f"remote-tracking branch; pick a name that does not start with '{remote}/'")
@@ -93,7 +93,7 @@ class Remotes:
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(remote_key(name)) is not None:
             raise RemoteExistsError(name)
-        shadowed = sorted(b for b in self._git.list_refs("refs/hangar/heads/") if b.startswith(name + "/"))
+        shadowed = sorted(b for b in self._git.list_refs(HEADS) if b.startswith(name + "/"))
         if shadowed:
             raise InvalidNameError(
                 f"invalid remote name {name!r}: local branch {shadowed[0]!r} would hide its "
@@ -112,7 +112,7 @@ class Remotes:
         for key in (remote_key(name), remote_key(name, "data"), *(remote_s3_key(name, s) for s in S3_NAMES)):
             self._git.config_delete(key)
         self._git.config_delete(command_key(name))
-        for b in list(self._git.list_refs(f"refs/hangar/remotes/{name}/")):
+        for b in list(self._git.list_refs(f"{REMOTES}{name}/")):
             self._git.set_ref(remote_ref(name, b), None)
         return info
 

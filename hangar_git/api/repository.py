@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref
 from ..core import locate, revisions
-from ..core.layout import BRANCH_KEY, ID_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, hangar_dir
+from ..core.layout import BRANCH_KEY, HANGAR_NS, ID_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, hangar_dir
 from ..core.repostore import open_repo_store
 from ..errors import (BranchNotFoundError, DirtyStagingError, HangarError, InvalidArgumentError, InvalidNameError,
                       NotInitializedError, RepositoryExistsError)
@@ -107,7 +107,7 @@ class Repository(HangarCompat):
             from .remotes import check_branch_not_remote
             from .writer import WriterCheckout
             check_branch_not_remote(ctx.git, name)
-            if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and branches.list_branches(ctx.git):
+            if ctx.git.get_ref(branch_ref(name)) is None and branches.list_branches(ctx.git):
                 raise BranchNotFoundError(name)
             co = WriterCheckout(ctx, name)
             self._writer = weakref.ref(co)
@@ -342,8 +342,8 @@ def _remove_hangar_state(git: GitRepo) -> None:
     """Delete this repository's hangar branches, state and data (a shared store's data stays)."""
     if git.config_get(STORE_KEY):
         _remove_store_data(RepoContext(git))
-    for name in list(git.list_refs("refs/hangar/")):
-        git.set_ref("refs/hangar/" + name, None)
+    for name in list(git.list_refs(HANGAR_NS + "/")):
+        git.set_ref(f"{HANGAR_NS}/{name}", None)
     state_dir = hangar_dir(git)
     if os.path.isdir(state_dir):
         shutil.rmtree(state_dir)
