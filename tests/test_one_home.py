@@ -1,9 +1,9 @@
-"""One home per concept (issue 11): each of these is spelled out in one module only.
+"""One home per concept (issue 11): each of these is spelled out in one module only
+(raw <-> hex digest conversion has its own guard: tests/digests/test_conversions.py).
 
 Every module under hangar_git/ is parsed with ``ast`` (nothing is imported) and searched
 for what only the concept's home may contain:
 
-* raw <-> hex digest conversion (``.hex()``, ``bytes.fromhex``): storage/identity.py;
 * renaming a file over another (``os.replace``, ``os.rename``): fileio.py (atomic writes);
 * ``hangar.*`` / ``hangar-remote.*`` config key names: core/layout.py (and the few the layers
   below the core define themselves: bookkeeping/gitrepo.py, storage/s3config.py);
@@ -33,12 +33,6 @@ def _call_of(node: ast.AST, owner: str, attr: str) -> bool:
             and isinstance(node.func.value, ast.Name) and node.func.value.id == owner)
 
 
-def hex_conversion(node: ast.AST) -> bool:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        return (node.func.attr == "hex" and not node.args) or node.func.attr == "fromhex"
-    return False
-
-
 def file_rename(node: ast.AST) -> bool:
     return _call_of(node, "os", "replace") or _call_of(node, "os", "rename")
 
@@ -60,7 +54,6 @@ def staging_ref(node: ast.AST) -> bool:
 
 
 HOMES: dict[str, tuple[Finder, set[str]]] = {
-    "hex-digests": (hex_conversion, {"storage/identity.py"}),
     "atomic-writes": (file_rename, {"fileio.py"}),
     "config-keys": (config_key, {"core/layout.py", "bookkeeping/gitrepo.py", "storage/s3config.py"}),
     "writer-lock": (writer_lock, {"core/writerlock.py", "core/layout.py", "locks.py"}),
@@ -106,18 +99,17 @@ def test_home_holds_the_concept(name: str) -> None:
 PLANTED = '''"""Docstrings may say hangar.store, os.replace() and writer.lock."""
 import os
 from ..bookkeeping.gitrepo import STAGING
-def f(raw, text, git):
+def f(git):
     os.replace("a", "b")
-    return raw.hex(), bytes.fromhex(text), git.config_get("hangar.branch"), "writer.lock", STAGING
+    return git.config_get("hangar.branch"), "writer.lock", STAGING
 '''
 
 
 def test_planted_violations_are_found(tmp_path: Path) -> None:
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "bad.py").write_text(PLANTED)
-    (tmp_path / "api" / "ok.py").write_text('import uuid\nNAME = uuid.uuid4().hex\nFILE = "hangar.json"\n')
+    (tmp_path / "api" / "ok.py").write_text('FILE = "hangar.json"\n')
     assert {name: outside_home(tmp_path, name) for name in HOMES} == {
-        "hex-digests": ["api/bad.py:6", "api/bad.py:6"],
         "atomic-writes": ["api/bad.py:5"],
         "config-keys": ["api/bad.py:6"],
         "writer-lock": ["api/bad.py:6"],

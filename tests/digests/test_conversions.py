@@ -1,4 +1,6 @@
-"""Raw (32 bytes, ``S32``) and hex digests are converted in one place: storage/objects.py.
+"""Raw (32 bytes, ``S32``) and hex digests are converted in one place: storage/identity.py
+(``hex_of``, ``raw_of``: any hash, git object ids too) and the digest forms built on them in
+storage/objects.py.
 
 The scan below finds hex/raw conversions anywhere else in the package, the
 way tests/test_layers.py finds imports. Git object ids (SHA-1, not sample
@@ -18,10 +20,8 @@ from hangar_git.storage import digests_to_raw, raw_to_digest, raws_to_digests
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "hangar_git"
 CONVERSION = re.compile(r"\.hex\(|fromhex|ljust\(32|hexdigest\(|hexlify")
-ALLOWED_FILES = {"storage/objects.py"}
+ALLOWED_FILES = {"storage/objects.py", "storage/identity.py"}
 GIT_OID_LINES = {  # file -> text of the lines that convert git object ids, not sample digests
-    "bookkeeping/packwriter.py": ("entries.append((bytes.fromhex(oid), zlib.crc32(record), offset))",
-                                  "return body + checksum, index + hashlib.sha1(index).digest(), checksum.hex()"),
     "bookkeeping/transfer.py": ('got = hashlib.sha1(header + b" " + str(len(data)).encode() + b"\\0" + data)'
                                 '.hexdigest()',),
     "bookkeeping/records.py": ('FORMAT_BLOB_ID = hashlib.sha1(b"blob %d\\0" % len(encode_format()) + encode_format())'
