@@ -15,6 +15,7 @@ from ..locks import HeldLock
 from ..core.repostore import open_repo_store
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .checkout import ReaderCheckout
+from .streaming import DEFAULT_CACHE_BYTES, DEFAULT_DISK_CACHE_BYTES, StreamOptions, open_streaming
 from .writer import WriterCheckout
 from .fsck import FsckReport, fsck, fsck_remote
 from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
@@ -90,9 +91,23 @@ class Repository(HangarCompat):
         return self._path
 
     # -- checkouts ---------------------------------------------------------------------
-    def checkout(self, write: bool = False, *, branch: str = "", commit: str = "") -> Any:
-        """A write checkout of a branch, or a read checkout of a branch head or commit."""
+    def checkout(self, write: bool = False, *, branch: str = "", commit: str = "", stream_from: str = "",
+                 keep: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES, cache_dir: Optional[str] = None,
+                 cache_dir_bytes: int = DEFAULT_DISK_CACHE_BYTES) -> Any:
+        """A write checkout of a branch, or a read checkout of a branch head or commit.
+
+        ``stream_from='origin'``: a read checkout that reads samples not on this machine from
+        that remote, through a memory cache of ``cache_bytes`` (and a directory ``cache_dir`` of
+        ``cache_dir_bytes``); ``keep=True`` also keeps them in the store (see :mod:`.streaming`)."""
         ctx = self.ctx
+        if stream_from or keep or cache_dir is not None:
+            if write:
+                raise InvalidArgumentError("a streaming checkout is read-only: drop write=True, or fetch the "
+                                           "data first (`git hangar fetch-data`) and then check out for writing")
+            options = StreamOptions(stream_from, keep, cache_bytes, cache_dir, cache_dir_bytes)
+            oid = ctx.git.resolve_commit(commit) if commit else branches.branch_head(
+                ctx.git, branch or ctx.default_branch)
+            return open_streaming(self, oid, "" if commit else branch or ctx.default_branch, options)
         if type(write) is not bool:
             raise InvalidArgumentError(f"write must be True or False, not {write!r}: name a branch "
                                        f"with branch=, as in repo.checkout(branch={write!r})")
