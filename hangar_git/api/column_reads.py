@@ -356,9 +356,9 @@ def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, 
             for i in at[d]:
                 out[i] = pairs[i][0]._decode(meta, data)
     except KeyError as exc:  # gone since missing() was asked (a streaming store: not on the remote)
-        absent = exc.args[0] if exc.args and exc.args[0] in at else None
-        if absent is None:
+        gone = exc.args[0] if exc.args and exc.args[0] in at else None
+        if gone is None:
             raise
-        col, key = pairs[at[absent][0]]
-        raise col._missing(key, absent) from None
+        col, key = pairs[at[gone][0]]
+        raise col._missing(key, gone) from None
     return out

@@ -216,7 +216,7 @@ class StreamingStore(ObjectStore):
             yield from self._read_window(digests[lo:lo + READ_WINDOW], verify)
 
     def _read_window(self, window: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        got = {d: e for d in window if (e := self._cached(d)) is not None}
+        got: dict[str, Entry] = {d: e for d in window if (e := self._cached(d)) is not None}
         rest = [d for d in window if d not in got]
         elsewhere = set(self.local.missing(rest)) if rest else set()
         got.update(self._obtain([d for d in rest if d in elsewhere]))
@@ -286,7 +286,7 @@ class StreamingStore(ObjectStore):
 
 
 def _hex(digests: Any) -> list[str]:
-    return raws_to_digests(digests) if isinstance(digests, np.ndarray) else list(digests)
+    return list(raws_to_digests(digests)) if isinstance(digests, np.ndarray) else list(digests)
 
 
 class _Prefetcher:
@@ -343,13 +343,28 @@ class _Prefetcher:
                 self.cond.wait(0.5)
         return False
 
+    def _from_disk(self, digests: list[Digest]) -> list[Digest]:
+        """Load what the directory cache holds into memory; returns the rest."""
+        rest = []
+        for d in digests:
+            entry = self.store.disk.get(d) if self.store.disk is not None else None
+            if entry is None:
+                rest.append(d)
+                continue
+            self.store.memory.put(d, *entry)
+            with self.cond:
+                self.ahead[d] = len(entry[1])
+        return rest
+
     def _run(self) -> None:
         store = self.store
         try:
             while (batch := self._next()) is not None:
-                wanted = [d for d in batch if d not in store.memory and d not in store.absent_remote]
+                wanted = [Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote]
                 if wanted:
                     wanted = store.local.missing(wanted)
+                if wanted and store.disk is not None:
+                    wanted = self._from_disk(wanted)
                 step = store.request_size()
                 for lo in range(0, len(wanted), step):
                     if not self._room():
