@@ -5,7 +5,7 @@ import os
 import shutil
 import warnings
 import weakref
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import ID_KEY, GitRepo, Oid
@@ -14,15 +14,16 @@ from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError, No
 from ..locks import HeldLock
 from ..core.repostore import open_repo_store
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
-from .checkout import ReaderCheckout
-from .streaming import DEFAULT_CACHE_BYTES, DEFAULT_DISK_CACHE_BYTES, StreamOptions, open_streaming
-from .writer import WriterCheckout
-from .fsck import FsckReport, fsck, fsck_remote
-from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
+from .gc import DEFAULT_GRACE_SECONDS
 from .hangar_compat import HangarCompat
-from .remotes import Remotes, check_branch_not_remote, clone_into
 from .context import BRANCH_KEY, HANGAR_DIR, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
-from . import diff as _diff, log as _log, merge as _merge, sharing, summary as _summary
+from . import diff as _diff, log as _log, merge as _merge, sharing
+
+if TYPE_CHECKING:  # loaded by the methods that use them: `git hangar log` needs no numpy
+    from .fsck import FsckReport
+    from .gc import GcResult
+    from .remotes import Remotes
+    from .writer import WriterCheckout
 
 
 class Repository(HangarCompat):
@@ -92,19 +93,22 @@ class Repository(HangarCompat):
 
     # -- checkouts ---------------------------------------------------------------------
     def checkout(self, write: bool = False, *, branch: str = "", commit: str = "", stream_from: str = "",
-                 keep: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES, cache_dir: Optional[str] = None,
-                 cache_dir_bytes: int = DEFAULT_DISK_CACHE_BYTES) -> Any:
+                 keep: bool = False, cache_bytes: Optional[int] = None, cache_dir: Optional[str] = None,
+                 cache_dir_bytes: Optional[int] = None) -> Any:
         """A write checkout of a branch, or a read checkout of a branch head or commit.
 
         ``stream_from='origin'``: a read checkout that reads samples not on this machine from
-        that remote, through a memory cache of ``cache_bytes`` (and a directory ``cache_dir`` of
-        ``cache_dir_bytes``); ``keep=True`` also keeps them in the store (see :mod:`.streaming`)."""
+        that remote, through a memory cache of ``cache_bytes`` (default 512 MiB; and a directory
+        ``cache_dir`` of ``cache_dir_bytes``, default 4 GiB); ``keep=True`` also keeps them in the store (see :mod:`.streaming`)."""
         ctx = self.ctx
         if stream_from or keep or cache_dir is not None:
             if write:
                 raise InvalidArgumentError("a streaming checkout is read-only: drop write=True, or fetch the "
                                            "data first (`git hangar fetch-data`) and then check out for writing")
-            options = StreamOptions(stream_from, keep, cache_bytes, cache_dir, cache_dir_bytes)
+            from .streaming import StreamOptions, open_streaming
+            sizes = {k: v for k, v in (("cache_bytes", cache_bytes), ("cache_dir_bytes", cache_dir_bytes))
+                     if v is not None}
+            options = StreamOptions(stream_from, keep, cache_dir=cache_dir, **sizes)
             oid = ctx.git.resolve_commit(commit) if commit else branches.branch_head(
                 ctx.git, branch or ctx.default_branch)
             return open_streaming(self, oid, "" if commit else branch or ctx.default_branch, options)
@@ -116,6 +120,8 @@ class Repository(HangarCompat):
                 raise InvalidArgumentError("a write checkout works on a branch head: pass branch=, not commit=")
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
+            from .remotes import check_branch_not_remote
+            from .writer import WriterCheckout
             check_branch_not_remote(ctx.git, name)
             if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and branches.list_branches(ctx.git):
                 raise BranchNotFoundError(name)
@@ -124,6 +130,7 @@ class Repository(HangarCompat):
             if name != ctx.default_branch:
                 ctx.git.config_set(BRANCH_KEY, name)
             return co
+        from .checkout import ReaderCheckout
         if commit:
             return ReaderCheckout(ctx, ctx.git.resolve_commit(commit))
         name = branch or ctx.default_branch
@@ -147,6 +154,7 @@ class Repository(HangarCompat):
         git = self.ctx.git
         if base_commit is None:
             base_commit = git.get_ref(f"refs/hangar/heads/{self.ctx.default_branch}")
+        from .remotes import check_branch_not_remote
         check_branch_not_remote(git, name)
         return branches.create_branch(git, name, base_commit)
 
@@ -173,6 +181,7 @@ class Repository(HangarCompat):
         if holder is not None:
             raise WriterLockError(f"a write checkout is open ({HeldLock.describe(holder)}): close it first",
                                   holder=HeldLock.describe(holder))
+        from .writer import WriterCheckout
         with WriterCheckout(ctx, ctx.default_branch) as writer:
             if writer.has_changes:
                 from ..errors import DirtyStagingError
@@ -249,6 +258,7 @@ class Repository(HangarCompat):
         if oid is None:
             print("No commits made")
             return {} if return_contents else None
+        from . import summary as _summary
         contents = _summary.contents(ctx, oid)
         if return_contents:
             return contents
@@ -262,6 +272,7 @@ class Repository(HangarCompat):
         With ``remote``: check instead that the remote holds the data of every sample its
         branches' histories reference (their records are fetched first).
         """
+        from .fsck import fsck, fsck_remote
         if remote is not None:
             with self.remote.open(remote) as link:
                 return fsck_remote(self.ctx, remote, link)
@@ -276,6 +287,7 @@ class Repository(HangarCompat):
         seen; ``forget`` (paths, as the error names them) unregisters such
         repositories first, for those gone for good.
         """
+        from .gc import gc
         return gc(self.ctx, grace_seconds, forget)
 
     def drop(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
@@ -283,6 +295,7 @@ class Repository(HangarCompat):
         """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
         git = self.ctx.git
         head = git.resolve_commit(commit) if commit else branches.branch_head(git, branch or self.ctx.default_branch)
+        from .gc import drop
         with self.remote.open(remote) as link:
             return drop(self.ctx, link.missing, [head], column_names)
 
@@ -291,6 +304,7 @@ class Repository(HangarCompat):
     def remote(self) -> "Remotes":
         """Remotes of this repository: add/remove/list, push, fetch, fetch_data."""
         if self._remotes is None:
+            from .remotes import Remotes
             self._remotes = Remotes(self)
         return self._remotes
 
@@ -301,6 +315,7 @@ class Repository(HangarCompat):
         self.init(user_name, user_email, remove_old=remove_old, store_uri=store_uri)
         if remove_old and any(r.name == "origin" for r in self.remote.list_all()):
             self.remote.remove("origin")  # starting over: a failed clone's origin must not block this one
+        from .remotes import clone_into
         return clone_into(self, remote_address, branch)
 
     def __repr__(self) -> str:
