@@ -320,13 +320,17 @@ class _Prefetcher:
             self.cond.notify_all()
         self.thread.join(30)
 
-    def _next(self) -> Optional[Sequence[str]]:
+    def _next(self, wait: bool) -> Optional[Sequence[str]]:
+        """The next planned batch; None once the plan is done or stopped (or, unless ``wait``,
+        when nothing more is planned yet)."""
         with self.cond:
             while not self.stopped:
                 if self.queue:
                     return self.queue.popleft()
                 if self.batches is not None:
                     return next(self.batches, None)
+                if not wait:
+                    return None
                 self.cond.wait(0.5)
         return None
 
@@ -356,23 +360,38 @@ class _Prefetcher:
                 self.ahead[d] = len(entry[1])
         return rest
 
-    def _run(self) -> None:
+    def _wanted(self, batch: Sequence[str]) -> list[Digest]:
+        """The digests of a planned batch that are neither local nor cached."""
         store = self.store
+        wanted = [Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote]
+        if wanted:
+            wanted = store.local.missing(wanted)
+        if wanted and store.disk is not None:
+            wanted = self._from_disk(wanted)
+        return wanted
+
+    def _run(self) -> None:
+        """Fetch the plan in requests of about :meth:`StreamingStore.request_size` objects:
+        small samples of several planned batches go in one request (one round trip)."""
+        store = self.store
+        pending: list[Digest] = []
         try:
-            while (batch := self._next()) is not None:
-                wanted = [Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote]
-                if wanted:
-                    wanted = store.local.missing(wanted)
-                if wanted and store.disk is not None:
-                    wanted = self._from_disk(wanted)
+            while True:
                 step = store.request_size()
-                for lo in range(0, len(wanted), step):
-                    if not self._room():
-                        return
-                    mine, _ = store._claim(wanted[lo:lo + step])
-                    got: dict[str, Entry] = {}
-                    store._fetch(mine, got)
-                    with self.cond:
-                        self.ahead.update((d, len(e[1])) for d, e in got.items())
+                batch = self._next(wait=not pending)
+                if batch is not None:
+                    pending += self._wanted(batch)
+                    if len(pending) < step:
+                        continue
+                elif not pending:
+                    return
+                if not self._room():
+                    return
+                mine, _ = store._claim(pending[:step])
+                pending = pending[step:]
+                got: dict[str, Entry] = {}
+                store._fetch(mine, got)
+                with self.cond:
+                    self.ahead.update((d, len(e[1])) for d, e in got.items())
         except BaseException as exc:  # the reader meets the failure itself when it reads
             self.error = exc
