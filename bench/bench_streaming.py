@@ -76,11 +76,12 @@ def _clone(path: str, address: str, stream_address: str) -> Repository:
     return repo
 
 
-def _loader(co: Any, column: str, persistent: bool = False) -> Any:
+def _loader(co: Any, column: str, persistent: bool = False, workers: int = WORKERS) -> Any:
     from torch.utils.data import DataLoader
     ds = make_torch_dataset([co[column]])
-    return DataLoader(ds, batch_size=BATCH, sampler=ds.sampler(seed=7), num_workers=WORKERS,
-                      persistent_workers=persistent, multiprocessing_context="fork")
+    return DataLoader(ds, batch_size=BATCH, sampler=ds.sampler(seed=7), num_workers=workers,
+                      persistent_workers=persistent and workers > 0,
+                      multiprocessing_context="fork" if workers else None)
 
 
 def _epoch(loader: Any) -> tuple[float, float]:
@@ -133,6 +134,9 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
         streamed_bytes = (proxy.bytes - moved) if proxy else 0
         _, epoch2 = _epoch(loader)
         del loader
+        single = _loader(co, column, workers=0)
+        _epoch(single)
+        _, single2 = _epoch(single)
     disk_keep_false = _store_bytes(a) - disk_before
 
     b = _clone(os.path.join(tmp, f"b-{column}-{via}"), address, stream_address)
@@ -147,6 +151,9 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
     _epoch(loader)
     _, local_epoch2 = _epoch(loader)  # the second epoch of persistent workers, as streamed below
     del loader
+    single = _loader(co, column, workers=0)
+    _epoch(single)
+    _, local_single2 = _epoch(single)
     co.close()
 
     per_sample = _per_request(b, remote, column)
@@ -174,6 +181,9 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
                per_sample * rows / WORKERS, higher_is_better=False, note=f"{per_sample * 1e3:.2f} ms per request"),
         Figure(f"{name}: second epoch (persistent workers' memory caches)", epoch2, "s",
                "second epoch over local data (persistent workers)", local_epoch2, target="streamed >= 0.9x as fast",
+               higher_is_better=False),
+        Figure(f"{name}: second epoch in one process (memory cache, num_workers=0)", single2, "s",
+               "second epoch over local data (num_workers=0)", local_single2, target="streamed >= 0.9x as fast",
                higher_is_better=False),
         Figure(f"{name}: epoch after keep=True", kept_epoch, "s", "the same epoch over local data", local_epoch,
                target="streamed >= 0.9x as fast", higher_is_better=False),

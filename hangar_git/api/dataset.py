@@ -109,9 +109,9 @@ class ColumnGroup:
 
     def samples(self, indices: Sequence[int]) -> list[Any]:
         """:meth:`sample` of several indices, read from the store in one batch."""
-        prefetch.batch_asked(self, indices)
         keys = [self.keys[i] for i in indices]
         columns = self._read(keys)
+        prefetch.batch_asked(self, indices)  # after this batch: the read-ahead never holds it up
         return [self._type(*values) for values in zip(*columns)]
 
     def stacked(self, indices: Sequence[int]) -> tuple:

@@ -234,7 +234,16 @@ class StreamingStore(ObjectStore):
         digests = raws_to_digests(raws)
         rows = np.empty((len(raws), itemsize), dtype=np.uint8)
         found = np.zeros(len(raws), dtype=bool)
-        self._fill(rows, found, digests, lambda d: self._cached(d))
+        entries = self.memory.get_many(digests)
+        hits = [i for i, e in enumerate(entries) if e is not None and len(e[1]) == itemsize]
+        if hits:
+            block = b"".join([entries[i][1] for i in hits])  # type: ignore[index]
+            rows[hits] = np.frombuffer(block, dtype=np.uint8).reshape(len(hits), itemsize)
+            found[hits] = True
+            if self._ahead is not None:
+                self._ahead.consumed_many([digests[i] for i in hits])
+        if self.disk is not None and len(hits) < len(digests):
+            self._fill(rows, found, digests, self._cached, np.flatnonzero(~found).tolist())
         rest = np.flatnonzero(~found)
         if len(rest):
             got, hit = self.local.gather(raws[rest], itemsize)
@@ -307,6 +316,13 @@ class _Prefetcher:
         with self.cond:
             self.queue.append(digests)
             self.cond.notify_all()
+
+    def consumed_many(self, digests: list[str]) -> None:
+        if any(d in self.ahead for d in digests):
+            with self.cond:
+                for d in digests:
+                    self.ahead.pop(d, None)
+                self.cond.notify_all()
 
     def consumed(self, digest: str) -> None:
         if digest in self.ahead:

@@ -42,6 +42,17 @@ class MemoryCache:
                 self._items.move_to_end(digest)
             return entry
 
+    def get_many(self, digests: list[str]) -> list[Optional[Entry]]:
+        """:meth:`get` of each digest, under one lock."""
+        items, out = self._items, []
+        with self._lock:
+            for d in digests:
+                entry = items.get(d)
+                if entry is not None:
+                    items.move_to_end(d)
+                out.append(entry)
+        return out
+
     def __contains__(self, digest: object) -> bool:
         return digest in self._items
 
