@@ -25,6 +25,7 @@ Default sizes keep a run to a few minutes (20,000 rows, 200 images; ``--quick`` 
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -233,9 +234,7 @@ def _rss(srv: Loopback, tmp: str, address: str, column: str, nbytes: int) -> lis
 
 
 def run(quick: bool = False) -> list[Figure]:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         return []
     issue = os.environ.get("HANGAR_BENCH_STREAM_SIZES") == "issue"
     rows, images = (100_000, 2_000) if issue else ((5_000, 64) if quick else (20_000, 200))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..errors import IntegrityError
 from ..fileio import write_atomic
@@ -42,7 +42,7 @@ class MemoryCache:
                 self._items.move_to_end(digest)
             return entry
 
-    def get_many(self, digests: list[str]) -> list[Optional[Entry]]:
+    def get_many(self, digests: Sequence[str]) -> list[Optional[Entry]]:
         """:meth:`get` of each digest, under one lock."""
         items, out = self._items, []
         with self._lock:
