@@ -52,3 +52,16 @@ def test_two_columns_and_text_through_workers(streamed: Callable[[str], Streamed
         loader = DataLoader(ds, batch_size=32, sampler=ds.sampler(shuffle=False), num_workers=2, timeout=TIMEOUT)
         texts = [t for batch in loader for t in batch.text]
         assert texts == TEXTS
+
+
+def test_keep_true_in_workers_is_flushed_when_they_exit(streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("hangarssh")
+    with world.checkout(keep=True) as co:
+        ds = make_torch_dataset([co["rows"]])
+        loader = DataLoader(ds, batch_size=256, sampler=ds.sampler(seed=3), num_workers=2, timeout=TIMEOUT)
+        assert len(rows_of(loader)) == len(ROWS)
+    plain = world.plain()
+    assert not plain["rows"].contains_remote_references  # every row kept by the workers
+    got = dict(plain["rows"].items())
+    assert all(np.array_equal(got[k], ROWS[k]) for k in range(len(ROWS)))
+    assert world.clone.fsck()
