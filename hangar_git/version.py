@@ -1,2 +1,3 @@
-"""The version of hangar-git: its one home (setup.cfg and the package root read it here)."""
+"""The version of hangar-git: its one home (setup.cfg and ``hangar_git.__version__`` read it)."""
+
 __version__ = "0.1.0"

@@ -108,7 +108,7 @@ class Remotes:
 
     def remove(self, name: str) -> RemoteInfo:
         """Forget a remote and its remote-tracking branches."""
-        info = self._info(name)
+        info = self.info(name)
         for key in (remote_key(name), remote_key(name, "data"), *(remote_s3_key(name, s) for s in S3_NAMES)):
             self._git.config_delete(key)
         self._git.config_delete(command_key(name))
@@ -122,7 +122,8 @@ class Remotes:
             out.append(RemoteInfo(name, value, self._git.config_get(remote_key(name, "data"))))
         return out
 
-    def _info(self, name: str) -> RemoteInfo:
+    def info(self, name: str) -> RemoteInfo:
+        """The remote ``name`` (RemoteNotFoundError if there is none)."""
         address = self._git.config_get(remote_key(name))
         if address is None:
             git_url = self._git.config_get(f"remote.{name}.url") if _REMOTE_NAME.match(name) else None
@@ -139,7 +140,7 @@ class Remotes:
     def connect(self, name: str, username: str = "") -> Session:
         """An open protocol session with a hangar server remote (one per operation); ``username``:
         the SSH user, instead of the address's own or ~/.ssh/config's."""
-        info = self._info(name)
+        info = self.info(name)
         if self.is_git_host(info):
             raise RemoteError(f"remote {name!r} is a git host with its data at a data URL: it has no hangar "
                               f"server to open a session with")
@@ -152,7 +153,7 @@ class Remotes:
 
     def open(self, name: str, username: str = "") -> AnyLink:
         """The remote ``name``, opened for one operation (a context manager)."""
-        info = self._info(name)
+        info = self.info(name)
         git = self._git
         if self.is_git_host(info):
             return GitDataRemote(git, name, self._located_git(info.address), info.data_url,
