@@ -158,10 +158,12 @@ class ColumnReads:
             session.check_open()
         e = f"i{key}" if type(key) is int else enc(key)
         recs = self._recs
-        digest = recs.get(e) if recs is not None and not self._changes else self._digest(e)
+        digest = recs.loaded.get(e) if recs is not None and not self._changes else None
         if digest is None:
-            enc(key)  # an out-of-range int is an invalid key, not an absent one
-            raise SampleNotFoundError(self._name, key)
+            digest = self._digest(e)
+            if digest is None:
+                enc(key)  # an out-of-range int is an invalid key, not an absent one
+                raise SampleNotFoundError(self._name, key)
         try:
             meta, data = session.store.read(digest)  # type: ignore[arg-type]
         except KeyError:

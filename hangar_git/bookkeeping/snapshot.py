@@ -57,6 +57,9 @@ class ColumnRecords:
         self.samples_tree: Optional[Oid] = entries["samples"][0] if "samples" in entries else None
         self._shards: dict[str, dict[str, str]] = {}
         self._known: dict[str, str] = {}
+        self.loaded = self._known
+        """Records of the shards read so far (encoded key -> digest; do not mutate): the hot
+        path of a read checks here before :meth:`get`."""
         self._shard_map: Optional[dict[str, Oid]] = None
         self._int_index: Union[None, bool, tuple[np.ndarray, np.ndarray]] = None
         self.on_load: Optional[Callable[[dict[str, str]], None]] = None
