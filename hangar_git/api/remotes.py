@@ -24,11 +24,14 @@ from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..core.repostore import REMOTE_PREFIX, S3_NAMES, STORE_KEY, remote_s3_key
-from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
-                      InvalidNameError, RemoteError, RemoteExistsError, RemoteNotFoundError)
+from ..bookkeeping.snapshot import Snapshot
+from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
+                      GitCommandError, HostKeyError, InvalidArgumentError, InvalidNameError, NonFastForwardError,
+                      RemoteBranchNotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.fetch import FetchResult
+from ..transport.fetch_data import FetchDataResult
 from ..transport.gitcmd import GitHost, check_git_address, is_git_only_address
 from ..transport.gitremote import GitDataRemote
 from ..transport.links import AnyLink, ServerLink
@@ -222,17 +225,43 @@ class Remotes:
     def push_result(self, remote: str, branch: str, *, username: str = "") -> PushResult:
         """:meth:`push` without its warning, returning what moved (the CLI's push)."""
         with self.open(remote, username) as link:
-            return link.push(self._repo.ctx.store, branch)
+            try:
+                return link.push(self._repo.ctx.store, branch)
+            except NonFastForwardError as exc:  # the server names no remote: it does not know ours
+                raise NonFastForwardError(remote, exc.branch) from None
 
     def fetch_result(self, remote: str, branch: str) -> FetchResult:
         """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
         with self.open(remote) as link:
-            return link.fetch(branch)
+            try:
+                return link.fetch(branch)
+            except BranchNotFoundError:
+                raise RemoteBranchNotFoundError(remote, branch) from None
+
+    def delete_branch(self, remote: str, branch: str) -> str:
+        """Delete ``branch`` on ``remote`` (and ``remote/branch`` here); returns the head it had.
+
+        The remote's data stays (its gc frees what nothing references)."""
+        with self.open(remote) as link:
+            old = link.heads().get(branch)
+            if old is None:
+                raise RemoteBranchNotFoundError(remote, branch)
+            link.delete(branch, old)
+        self._git.set_ref(remote_ref(remote, branch), None)
+        return old
 
     def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                    column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
                    retrieve_all_history: bool = False) -> list[str]:
         """Materialise sample data of a branch or commit; returns the commits covered."""
+        return self.fetch_data_result(remote, branch, commit, column_names=column_names,
+                                      max_num_bytes=max_num_bytes,
+                                      retrieve_all_history=retrieve_all_history).commits
+
+    def fetch_data_result(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
+                          column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
+                          retrieve_all_history: bool = False) -> FetchDataResult:
+        """:meth:`fetch_data`, returning how many samples and bytes came and whether all did."""
         ctx = self._repo.ctx
         git = ctx.git
         if (branch is None) == (commit is None):
@@ -246,16 +275,30 @@ class Remotes:
             if head is None:
                 head = branches.branch_head(git, branch)
         assert head is not None
+        if max_num_bytes is not None and max_num_bytes <= 0:
+            raise InvalidArgumentError(f"max_num_bytes={max_num_bytes} allows no data at all: give a positive "
+                                       f"size (e.g. 500M), or leave it out for everything")
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
+        if columns:
+            check_columns_exist(git, commits, columns)
         with self.open(remote) as link:
-            link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
-                            presence=ctx.presence)
-        return list(commits)
+            return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
+                                   presence=ctx.presence)
 
     def list_remote_branches(self, remote: str) -> dict[str, str]:
         with self.open(remote) as link:
             return link.heads()
+
+
+def check_columns_exist(git: GitRepo, commits: Sequence[str], columns: set[str]) -> None:
+    """ColumnNotFoundError naming a column none of ``commits`` has."""
+    present: set[str] = set()
+    for commit in commits:
+        present |= set(Snapshot(git, git.commit_info(commit).tree).column_trees)
+    absent = sorted(columns - present)
+    if absent:
+        raise ColumnNotFoundError(absent[0], where=f"commit {commits[0]}", known=sorted(present))
 
 
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:

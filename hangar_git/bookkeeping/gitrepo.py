@@ -278,6 +278,11 @@ class GitRepo:
         base = self._repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
         return Oid(str(base)) if base else None
 
+    def ahead_behind(self, local: str, upstream: str) -> tuple[int, int]:
+        """(commits of ``local`` not in ``upstream``, commits of ``upstream`` not in ``local``)."""
+        ahead, behind = self._repo.ahead_behind(pygit2.Oid(hex=local), pygit2.Oid(hex=upstream))
+        return int(ahead), int(behind)
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         if ancestor == descendant:
             return True

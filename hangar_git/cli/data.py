@@ -91,17 +91,18 @@ def with_where(exc: Exception, where: str) -> Exception:
     return type(exc)(f"{where}: {exc}")
 
 
-def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> int:
-    count = 0
+def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int, int]:
+    """Stage the samples; returns (how many were read, how many changed the staging area)."""
+    count = changed = 0
     with col:
         for key, sample in keyed:
             try:
-                col[key] = sample.value
+                changed += col.put(key, sample.value)
             except (SchemaError, InvalidNameError) as exc:
                 raise with_where(exc, sample.where) from None
             count += 1
             bar.update(1)
-    return count
+    return count, changed
 
 
 @click.command()
@@ -152,9 +153,14 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
         importer = Importer(files, options)
         col, samples = open_column(co, column, importer, max_dims, variable_shape)
         with state.progress(f"add {column}") as bar:
-            count = stage(col, assign_keys(samples, key_from, start), bar)
+            count, changed = stage(col, assign_keys(samples, key_from, start), bar)
         target = co.branch_name
-    state.say(f"Staged {count} sample(s) in column {column!r} on {target!r}; record them with "
+    if not changed:
+        state.say(f"Nothing to stage: all {count} sample(s) are already in column {column!r} on {target!r} "
+                  f"as given")
+        return
+    same = f" ({count - changed} already there as given)" if changed < count else ""
+    state.say(f"Staged {changed} sample(s) in column {column!r} on {target!r}{same}; record them with "
               f"`git hangar commit -m MESSAGE`")
 
 
