@@ -113,9 +113,8 @@ class MissingDataError(HangarError, FileNotFoundError):
         if remote is None:  # nowhere to fetch it from: not a "remote reference"
             super().__init__(
                 f"data of sample {key!r} in column {column!r} is not on this machine, and this repository "
-                f"has no remote to fetch it from: `git hangar fsck` lists what is missing; if another "
-                f"repository holds it, `git hangar remote add NAME ADDRESS` then `git hangar fetch-data NAME "
-                f"{where} --column {column}`")
+                f"has no remote to fetch it from: `git hangar fsck` lists what is missing; add a "
+                f"repository that holds it with `git hangar remote add NAME ADDRESS`")
             return
         super().__init__(
             f"data of sample {key!r} in column {column!r} is not on this machine "

@@ -128,10 +128,7 @@ class ColumnReads:
 
     def _missing(self, key: Key, digest: str) -> MissingDataError:
         """The error for a sample whose data is elsewhere, naming the command that fetches it."""
-        git = self._co._ctx.git
-        remotes = [k[len("hangar-remote."):-len(".url")] for k in git.config_items("hangar-remote.")
-                   if k.endswith(".url")] + [k[len("remote."):-len(".url")]
-                                             for k in git.config_items("remote.") if k.endswith(".url")]
+        remotes = self._co._ctx.remote_names()
         remote = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
         branch = getattr(self._co, "branch_name", "")
         commit = getattr(self._co, "commit_hash", "")

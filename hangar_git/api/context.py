@@ -65,6 +65,13 @@ class RepoContext:
     def default_branch(self) -> str:
         return self.git.config_get(BRANCH_KEY) or "master"
 
+    def remote_names(self) -> list[str]:
+        """Remotes data can be fetched from: hangar remotes, then git remotes (a `git clone`'s origin)."""
+        names = [k[len("hangar-remote."):-len(".url")] for k in self.git.config_items("hangar-remote.")
+                 if k.endswith(".url")]
+        return names + [k[len("remote."):-len(".url")] for k in self.git.config_items("remote.")
+                        if k.endswith(".url") and k[len("remote."):-len(".url")] not in names]
+
     def path(self, *parts: str) -> str:
         return os.path.join(self.hangar_dir, *parts)
 
