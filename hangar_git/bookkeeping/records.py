@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Optional, Union
 
 from ..errors import InvalidKeyError, InvalidNameError, RecordFormatError
-from ..storage.objects import DIGEST_ALGORITHM
+from ..storage.identity import DIGEST_ALGORITHM
 
 FORMAT = 2
 SHARD_TARGET = 1024
