@@ -9,7 +9,6 @@ import click
 from ..api.repository import Repository
 from ..errors import BranchNotFoundError, NothingToCommitError
 from .common import State, api, first_line, fmt_digest, pass_repo, pass_state
-from .editor import edit_message, message_path
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
 
@@ -37,6 +36,7 @@ def commit(state: State, messages: tuple[str, ...]) -> None:
         else:
             if not co.has_changes:
                 raise NothingToCommitError("nothing to commit: the staging area matches the branch head")
+            from .editor import edit_message, message_path
             changes = str(repo.status()).rstrip("\n")
             message = edit_message(message_path(repo.ctx.hangar_dir), f"On branch {branch}\n{changes}",
                                    state.cwd)
@@ -71,12 +71,10 @@ def tracking_line(t: dict[str, Any]) -> str:
     return f"Behind {t['branch']} by {t['behind']} commit(s) (`git hangar pull {t['remote']}` gets them)"
 
 
-def samples_without_data(repo: Repository, branch: str, head: Optional[str]) -> int:
-    """How many samples of the staging area (else the head) have no data on this machine."""
-    if head is None:
-        return 0
-    with repo.checkout(commit=head) as co:
-        return sum(len(keys) for keys in co.columns.remote_sample_keys.values())
+def samples_without_data(repo: Repository, head: Optional[str]) -> int:
+    """How many samples of the head have no data on this machine."""
+    from ..api.presence import samples_without_data as count
+    return count(repo.ctx, head) if head else 0
 
 
 @click.command()
@@ -95,7 +93,7 @@ def status(repo: Repository, as_json: bool) -> None:
         head = None
     changes = api(repo, "status", "status")()
     remotes = tracking(repo, branch, head)
-    missing = samples_without_data(repo, branch, head)
+    missing = samples_without_data(repo, head)
     locked = repo.writer_lock_held
     if as_json:
         echo_json({"branch": branch, "head": head, "writer_open": locked, "tracking": remotes,

@@ -279,8 +279,7 @@ def test_status_before_and_after_commit(repo_dir: Path, hangar: Hangar, files: F
 
 
 def test_commit_needs_a_message_and_changes(repo_dir: Path, hangar: Hangar, files: Files) -> None:
-    result = hangar("commit")
-    assert result.exit_code == 2 and "Missing option '-m'" in result.stderr
+    one_line_error(hangar("commit"), "nothing to commit")  # before any editor opens
     one_line_error(hangar("commit", "-m", "empty"), "nothing to commit")
 
 
@@ -418,11 +417,11 @@ def test_remotes_push_clone_and_partial_data(tmp_path: Path, repo_dir: Path, han
     assert result.stderr.startswith("Warning: column(s) 'imgs' contain remote references")
     assert result.stderr.splitlines()[-1].startswith("Error: data of sample")
     assert len(result.stderr.splitlines()) == 2
-    assert "Fetched data of 1 commit(s)" in clone.ok("fetch-data", "origin", "--column", "imgs",
+    assert "Fetched 2 sample(s), 48 bytes of master from origin" in clone.ok("fetch-data", "origin", "--column", "imgs",
                                                      "--max-bytes", "10M").stdout
     clone.ok("export", "imgs", tmp_path / "out")
     assert (tmp_path / "out" / "a.npy").read_bytes() == (files / "a.npy").read_bytes()
-    assert clone.ok("fetch", "origin", "master").stdout == "Fetched origin/master\n"
+    assert clone.ok("fetch", "origin", "master").stdout.startswith("origin/master is up to date at a=")
     hangar.ok("remote", "remove", "origin")
     assert hangar.ok("remote", "list").stdout == ""
     one_line_error(hangar("push", "origin", "master"), "no remote named 'origin'")
