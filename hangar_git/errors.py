@@ -323,6 +323,16 @@ class IntegrityError(HangarError):
         super().__init__(message)
 
 
+class DamagedObjectError(IntegrityError):
+    """A git object of the repository cannot be read (damaged on disk)."""
+
+    def __init__(self, oid: str, detail: str) -> None:
+        self.oid, self.detail = oid, detail
+        super().__init__(f"git object {oid or '(unknown)'} of this repository is damaged ({detail}): `git hangar "
+                         f"fsck` lists the damage; restore the object from another clone (`git fetch` from it) "
+                         f"or a backup", expected=oid)
+
+
 class StoreFormatError(IntegrityError):
     """The store at a URI was written in a layout this version does not read."""
 

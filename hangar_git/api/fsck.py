@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo
+from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, damaged_object
 from ..bookkeeping.records import decode_key
 from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
@@ -43,10 +43,22 @@ class FsckReport:
 
 
 def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
-    """Check everything; ``quick`` skips re-hashing stored data."""
+    """Check everything; ``quick`` skips re-hashing stored data. A damaged git object that stops
+    the record checks is listed as a problem (after what ``git fsck`` says of it)."""
     report = FsckReport()
+    report.problems += _git_fsck(ctx.git.git_dir)
+    try:
+        _check(ctx, quick, report)
+    except Exception as exc:
+        damaged = damaged_object(exc)
+        if damaged is None:
+            raise
+        report.problems.append(f"records cannot be read: {damaged}")
+    return report
+
+
+def _check(ctx: RepoContext, quick: bool, report: FsckReport) -> None:
     git = ctx.git
-    report.problems += _git_fsck(git.git_dir)
     report.problems += [f"record cache entry of shard {oid} was damaged or disagreed with git; removed "
                         f"(it is rebuilt from git on the next scan)"
                         for oid in git.record_cache.audit(lambda o: git.read_blob(o) if git.has_object(o) else None)]
@@ -77,7 +89,6 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
         ctx.presence.clear()  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
     report.problems = name_samples(git, commits, report.problems)
-    return report
 
 
 _DIGEST = re.compile(r"\b[0-9a-f]{64}\b")

@@ -6,6 +6,7 @@ boundary as 40-hex strings (``Oid``).
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 import warnings
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
-from ..errors import CommitNotFoundError, InvalidNameError, RefMovedError
+from ..errors import CommitNotFoundError, DamagedObjectError, InvalidNameError, RefMovedError
 from ..locks import exclusive
 
 if TYPE_CHECKING:
@@ -394,6 +395,17 @@ class GitRepo:
             if entry.name.startswith(prefix) and entry.value is not None:
                 out[entry.name] = entry.value
         return out
+
+
+def damaged_object(exc: BaseException) -> Optional[DamagedObjectError]:
+    """A git library failure to read an object (a damaged or truncated loose object, a broken
+    pack) as the domain error it is; None for anything else."""
+    if not isinstance(exc, pygit2.GitError):
+        return None
+    text = " ".join(str(exc).split())
+    found = re.search(r"\b[0-9a-f]{40}\b", text)
+    oid = found.group(0) if found else ""
+    return DamagedObjectError(oid, text.replace(f"{oid}: ", "") if oid else text)
 
 
 class CommitInfo:

@@ -118,6 +118,16 @@ class HangarGroup(click.Group):
                 return super().invoke(ctx)
             except HangarError as exc:
                 raise DomainError(one_line(exc)) from exc
+            except click.exceptions.Exit:
+                raise
+            except (click.ClickException, click.Abort):
+                raise
+            except Exception as exc:
+                from .failures import environment_failure
+                message = environment_failure(exc)
+                if message is None:
+                    raise
+                raise DomainError(message) from exc
             except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT
                 click.echo("Error: interrupted; nothing half-done was kept, run the command again "
                            "to finish", err=True)
