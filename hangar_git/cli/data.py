@@ -12,8 +12,8 @@ from ..api.repository import Repository
 from ..bookkeeping.gitrepo import STAGING
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
 from .common import State, pass_state
-from .exporters import FORMATS, export_column
-from .importers import (KEY_FROM, Importer, ImportOptions, Key, Sample, assign_keys,
+from ..api.exporters import FORMATS, export_column
+from ..api.importers import (KEY_FROM, Importer, ImportOptions, Key, Sample, assign_keys,
                         check_sources, max_shape, parse_dtype)
 
 
@@ -171,21 +171,25 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
 @click.option("--branch", help="Export from the head of this branch (default: the write branch).")
 @click.option("--commit", help="Export from this commit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="npy", show_default=True,
-              help="npy: a <key>.npy per sample; npz: one <column>.npz; csv: one <column>.csv "
-                   "with a row per 1-D sample.")
+              help="npy: a <key>.npy per sample (.txt/.bin for str/bytes); npz: one <column>.npz; "
+                   "stacked: one <column>.npy of shape (N, ...) plus <column>.keys.txt; csv: one "
+                   "<column>.csv with a header and a row per 1-D (or str) sample. Keys that could be "
+                   "read as ints are written quoted ('1'), so 1 and '1' stay apart.")
 @click.option("--keys/--no-keys", default=True, show_default=True,
               help="csv: write each row's key as its first field.")
+@click.option("--header/--no-header", default=True, show_default=True,
+              help="csv: a first line naming the fields (import it back with `add --header`).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @pass_state
 def export(state: State, column: str, out_dir: str, branch: Optional[str], commit: Optional[str],
-           fmt: str, keys: bool, force: bool) -> None:
+           fmt: str, keys: bool, header: bool, force: bool) -> None:
     """Write the samples of COLUMN to files in OUT_DIR (created if needed)."""
     if branch and commit:
         raise click.UsageError("give --branch or --commit, not both")
     with state.repo.checkout(branch=branch or "", commit=commit or "") as co:
         col = co.columns[column]
         with state.progress(f"export {column}", total=len(col)) as bar:
-            count = export_column(col, out_dir, fmt, force=force, keys=keys, progress=bar.update)
+            count = export_column(col, out_dir, fmt, force=force, keys=keys, header=header, progress=bar.update)
     state.say(f"Exported {count} sample(s) of column {column!r} to {out_dir}")
 
 

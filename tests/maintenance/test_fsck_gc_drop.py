@@ -129,7 +129,7 @@ def test_drop_needs_a_remote_copy_then_fetch_data_restores(tmp_path, rows):
     result = repo.drop("origin", "master")
     assert result.removed == len(rows)
     fresh = Repository(str(tmp_path / "a"))
-    with pytest.warns(UserWarning, match="remote references"):
+    with pytest.warns(UserWarning, match="not on this machine"):
         co = fresh.checkout()
     with pytest.raises(MissingDataError):
         co["x", 0]

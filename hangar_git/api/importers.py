@@ -27,6 +27,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import HangarError, ImportFormatError
+from .keytext import key_from_text
 
 Key = Union[int, str]
 
@@ -234,7 +235,7 @@ def parse_key(text: str, where: str) -> Key:
     text = text.strip()
     if not text:
         raise ImportFormatError(f"{where}: the key column is empty")
-    return int(text) if _INT_RE.fullmatch(text) else text
+    return key_from_text(text)
 
 
 def infer_dtype(rows: list[list[str]]) -> np.dtype:
@@ -303,7 +304,7 @@ def key_for(sample: Sample, key_from: str, counter: Iterator[int]) -> Key:
         return sample.name if sample.row is None else f"{sample.name}:{sample.row}"
     if sample.key is not None:
         return sample.key
-    return sample.row if sample.row is not None else sample.name
+    return sample.row if sample.row is not None else key_from_text(sample.name)
 
 
 def max_shape(samples: Iterable[Sample]) -> Optional[tuple[int, ...]]:
