@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import types
 from pathlib import Path
 
 import click
@@ -218,51 +217,11 @@ def test_images_with_pillow(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> N
     np.testing.assert_array_equal(read_column(repo_dir, "pics")["pic"], pixels)
 
 
-class FakeImage:
-    """Stands in for PIL.Image where Pillow is not installed."""
-
-    class DecompressionBombError(Exception):
-        pass
-
-    def __init__(self, path: str) -> None:
-        if not Path(path).read_bytes().startswith(b"FAKEIMG"):
-            raise OSError(f"cannot identify image file {path!r}")
-        self.pixels = np.frombuffer(Path(path).read_bytes()[7:], np.uint8).reshape(2, 2)
-
-    @classmethod
-    def open(cls, path: str) -> "FakeImage":
-        return cls(path)
-
-    def __enter__(self) -> "FakeImage":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
-        return self.pixels
-
-
-def test_images_go_through_pillow(repo_dir: Path, hangar: Hangar, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_pil = types.ModuleType("PIL")
-    fake_pil.Image = FakeImage  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "PIL", fake_pil)
-    (tmp_path / "one.jpg").write_bytes(b"FAKEIMG" + bytes([1, 2, 3, 4]))
-    (tmp_path / "two.PNG").write_bytes(b"FAKEIMG" + bytes([5, 6, 7, 8]))
-    (tmp_path / "bad.png").write_bytes(b"nope")
-    one_line_error(hangar("add", "pics", tmp_path / "bad.png"), "bad.png", "cannot identify")
-    hangar.ok("add", "pics", tmp_path / "one.jpg", tmp_path / "two.PNG")
-    hangar.ok("commit", "-m", "images")
-    pics = read_column(repo_dir, "pics")
-    np.testing.assert_array_equal(pics["two"], [[5, 6], [7, 8]])
-
-
 def test_images_without_pillow_say_how_to_get_it(repo_dir: Path, hangar: Hangar, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)
     (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    one_line_error(hangar("add", "pics", tmp_path / "pic.png"), "pip install Pillow")
+    one_line_error(hangar("add", "pics", tmp_path / "pic.png"), "pip install 'hangar-git[images]'")
 
 
 # -- status, commit, log, summary ------------------------------------------------------------
