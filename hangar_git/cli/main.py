@@ -63,6 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("show", "List the columns of REV, or the keys of COLUMN at REV."),
     "pull": ("sync", "Fetch BRANCH from REMOTE and merge it into the write branch."),
     "ls-remote": ("sync", "List the branches of REMOTE and their head commits."),
+    "completion": ("completion", "Print the completion script for SHELL (bash or zsh)."),
 }
 """Command name -> (module under ``hangar_git.cli``, the command's one-line help)."""
 
@@ -220,7 +221,8 @@ def _shorten(text: str, limit: int) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Console-script entry point (``git-hangar``)."""
-    return cli.main(args=list(argv) if argv is not None else None, prog_name="git hangar")
+    return cli.main(args=list(argv) if argv is not None else None, prog_name="git hangar",
+                    complete_var="_GIT_HANGAR_COMPLETE")
 
 
 if __name__ == "__main__":  # pragma: no cover
