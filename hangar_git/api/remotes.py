@@ -255,13 +255,16 @@ class Remotes:
                    retrieve_all_history: bool = False) -> list[str]:
         """Materialise sample data of a branch or commit; returns the commits covered."""
         return self.fetch_data_result(remote, branch, commit, column_names=column_names,
-                                      max_num_bytes=max_num_bytes,
-                                      retrieve_all_history=retrieve_all_history).commits
+                                      max_num_bytes=max_num_bytes, retrieve_all_history=retrieve_all_history,
+                                      strict=False).commits
 
     def fetch_data_result(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                           column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
-                          retrieve_all_history: bool = False) -> FetchDataResult:
-        """:meth:`fetch_data`, returning how many samples and bytes came and whether all did."""
+                          retrieve_all_history: bool = False, strict: bool = True) -> FetchDataResult:
+        """:meth:`fetch_data`, returning how many samples and bytes came and whether all did.
+
+        ``strict`` (the CLI's way) refuses a column none of the commits has and a budget of no
+        bytes; :meth:`fetch_data` fetches nothing for them, as Hangar did."""
         ctx = self._repo.ctx
         git = ctx.git
         if (branch is None) == (commit is None):
@@ -275,12 +278,12 @@ class Remotes:
             if head is None:
                 head = branches.branch_head(git, branch)
         assert head is not None
-        if max_num_bytes is not None and max_num_bytes <= 0:
-            raise InvalidArgumentError(f"max_num_bytes={max_num_bytes} allows no data at all: give a positive "
-                                       f"size (e.g. 500M), or leave it out for everything")
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
-        if columns:
+        if strict and max_num_bytes is not None and max_num_bytes <= 0:
+            raise InvalidArgumentError(f"a byte budget of {max_num_bytes} allows no data at all: give a positive "
+                                       f"size (e.g. 500M), or none for everything")
+        if strict and columns:
             check_columns_exist(git, commits, columns)
         with self.open(remote) as link:
             return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
