@@ -5,7 +5,7 @@ import os
 from typing import TYPE_CHECKING, Optional
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..core.repostore import HANGAR_DIR, STORE_KEY, configured_store, open_repo_store, register, registration, store_uri
+from ..core.repostore import HANGAR_DIR, REMOTE_PREFIX, STORE_KEY, configured_store, open_repo_store, register, registration, store_uri
 from ..storage import registry
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class RepoContext:
 
     def remote_names(self) -> list[str]:
         """Remotes data can be fetched from: hangar remotes, then git remotes (a `git clone`'s origin)."""
-        names = [k[len("hangar-remote."):-len(".url")] for k in self.git.config_items("hangar-remote.")
+        names = [k[len(REMOTE_PREFIX):-len(".url")] for k in self.git.config_items(REMOTE_PREFIX)
                  if k.endswith(".url")]
         return names + [k[len("remote."):-len(".url")] for k in self.git.config_items("remote.")
                         if k.endswith(".url") and k[len("remote."):-len(".url")] not in names]

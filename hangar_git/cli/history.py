@@ -7,6 +7,7 @@ from typing import Any, Optional
 import click
 
 from ..api.repository import Repository
+from ..bookkeeping.gitrepo import REMOTES
 from ..errors import BranchNotFoundError, NothingToCommitError
 from .common import State, api, first_line, fmt_digest, pass_repo, pass_state
 
@@ -51,7 +52,7 @@ def tracking(repo: Repository, branch: str, head: Optional[str]) -> list[dict[st
     """For each remote with a REMOTE/BRANCH: how far the write branch is ahead and behind."""
     git = repo.ctx.git
     out = []
-    for name, upstream in sorted(git.list_refs("refs/hangar/remotes/").items()):
+    for name, upstream in sorted(git.list_refs(REMOTES).items()):
         remote, _, tail = name.partition("/")
         if tail != branch:
             continue

@@ -10,6 +10,7 @@ import click
 
 from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
+from ..bookkeeping.gitrepo import remote_ref
 from ..errors import NotInitializedError
 from .common import State, api, fmt_digest, git_root, pass_repo, pass_state
 from .init import git_config, identity
@@ -155,7 +156,7 @@ def fetch(state: State, remote_name: Optional[str], branch: Optional[str], all_r
     for name in names:
         wanted = [branch] if branch else sorted(handle.list_remote_branches(name))
         for one in wanted:
-            before = repo.ctx.git.get_ref(f"refs/hangar/remotes/{name}/{one}")
+            before = repo.ctx.git.get_ref(remote_ref(name, one))
             with state.hush():
                 result = api(handle, "fetch_result", "fetch")(name, one)
             if result.head == before:

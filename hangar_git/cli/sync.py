@@ -6,6 +6,7 @@ from typing import Optional
 
 import click
 
+from ..bookkeeping.gitrepo import branch_ref
 from .common import State, api, fmt_digest, pass_state
 from .remotes import remotes, trust_option
 
@@ -47,7 +48,7 @@ def pull(state: State, remote_name: Optional[str], branch: Optional[str], messag
     with state.hush():
         fetched = api(handle, "fetch_result", "pull")(remote_name, branch)
     tracking = fetched.tracking_name
-    before = repo.ctx.git.get_ref(f"refs/hangar/heads/{current}")
+    before = repo.ctx.git.get_ref(branch_ref(current))
     if before is None:  # nothing committed here yet: the branch starts at the remote's head
         repo.create_branch(current, base_commit=fetched.head)
         state.say(f"Created {current!r} at {tracking} ({fmt_digest(fetched.head)})")
