@@ -29,7 +29,7 @@ from .keytext import key_to_text
 Key = Union[int, str]
 FORMATS = ("npy", "npz", "csv", "stacked")
 BATCH = 4096
-"""Samples read from the store per request."""
+"""Samples written to a stacked array (or CSV) at a time."""
 Progress = Callable[[int], Any]
 
 
@@ -87,7 +87,7 @@ def write_npy(column: Any, out_dir: str, force: bool, progress: Progress) -> int
     for key in column.keys():
         check_free(os.path.join(out_dir, key_to_text(key) + suffix), force)
     count = 0
-    for key, value in sorted_values(column):
+    for key, value in column.items():
         with open(os.path.join(out_dir, key_to_text(key) + suffix), "wb") as fh:
             if suffix == ".npy":
                 np.save(fh, value, allow_pickle=False)
@@ -99,11 +99,10 @@ def write_npy(column: Any, out_dir: str, force: bool, progress: Progress) -> int
 
 
 def sorted_values(column: Any) -> Iterator[tuple[Key, Any]]:
-    """(key, sample) in key order, read from the store in batches."""
-    ordered = sorted(column.keys(), key=sort_key)
-    for start in range(0, len(ordered), BATCH):
-        batch = ordered[start:start + BATCH]
-        yield from zip(batch, column.get_many(batch, except_missing=True))
+    """(key, sample) in key order (all samples held at once: for CSV's 1-D rows)."""
+    samples = dict(column.items())  # storage order, read in large batches: far faster than by key
+    for key in sorted(samples, key=sort_key):
+        yield key, samples[key]
 
 
 def as_array(value: Any) -> np.ndarray:
@@ -132,7 +131,7 @@ def write_npz(column: Any, out_dir: str, force: bool, progress: Progress) -> int
     check_free(path, force)
     count = 0
     with atomic(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
-        for key, value in sorted_values(column):
+        for key, value in column.items():  # members in storage order: np.load finds them by name
             with archive.open(f"{key_to_text(key)}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, as_array(value), allow_pickle=False)
             count += 1
@@ -147,16 +146,16 @@ def write_stacked(column: Any, out_dir: str, force: bool, progress: Progress) ->
     check_free(path, force)
     check_free(keys_path, force)
     ordered = sorted(column.keys(), key=sort_key)
+    position = {key: i for i, key in enumerate(ordered)}
     tmp = f"{path}.tmp-{os.getpid()}"
     stacked: Any = None
-    for start in range(0, len(ordered), BATCH):
-        values = [as_array(v) for v in column.get_many(ordered[start:start + BATCH], except_missing=True)]
+    for items in _batches(column.items()):
+        values = [as_array(v) for _, v in items]
         if stacked is None:
             shape = values[0].shape if column.column_type == "ndarray" else ()
             dtype = values[0].dtype if column.column_type == "ndarray" else np.array(values).dtype
-            stacked = np.lib.format.open_memmap(tmp, "w+", dtype=dtype,
-                                                shape=(len(ordered), *shape))
-        odd = next((ordered[start + i] for i, v in enumerate(values) if v.shape != stacked.shape[1:]), None)
+            stacked = np.lib.format.open_memmap(tmp, "w+", dtype=dtype, shape=(len(ordered), *shape))
+        odd = next((k for (k, _), v in zip(items, values) if v.shape != stacked.shape[1:]), None)
         if odd is not None and column.column_type == "ndarray":
             first = stacked.shape[1:]
             del stacked
@@ -165,7 +164,7 @@ def write_stacked(column: Any, out_dir: str, force: bool, progress: Progress) ->
                               f"{first}: a stacked array needs one shape, use --format npz")
         if column.column_type == "str" and np.array(values).dtype.itemsize > stacked.dtype.itemsize:
             stacked = _widen(stacked, tmp, np.array(values).dtype)
-        stacked[start:start + len(values)] = values
+        stacked[[position[k] for k, _ in items]] = values
         progress(len(values))
     if stacked is None:
         np.save(path, np.zeros((0,), np.float64))
@@ -176,6 +175,17 @@ def write_stacked(column: Any, out_dir: str, force: bool, progress: Progress) ->
     with atomic(keys_path, "w", encoding="utf-8") as fh:
         fh.writelines(key_to_text(k) + "\n" for k in ordered)
     return len(ordered)
+
+
+def _batches(pairs: Iterator[tuple[Key, Any]]) -> Iterator[list[tuple[Key, Any]]]:
+    batch: list[tuple[Key, Any]] = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _widen(stacked: Any, tmp: str, dtype: Any) -> Any:
