@@ -57,8 +57,8 @@ class RemoteBranchNotFoundError(BranchNotFoundError):
 
     def __init__(self, remote: str, branch: str) -> None:
         self.remote, self.branch = remote, branch
-        NotFoundError.__init__(self, f"remote {remote!r} has no branch {branch!r}: "
-                                     f"`git hangar ls-remote {remote}` lists its branches")
+        NotFoundError.__init__(self, f"remote {remote!r} has no branch {branch!r} (so there is no "
+                                     f"{remote}/{branch}): `git hangar ls-remote {remote}` lists its branches")
 
 
 class RemoteNotFoundError(NotFoundError, ValueError):

@@ -42,7 +42,8 @@ def options(ctx: click.Context, command: click.Command) -> str:
     out = []
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
-        if record is None or isinstance(param, click.Argument) or param.name in ("_global_quiet", "_global_directory"):
+        if (record is None or isinstance(param, click.Argument) or "--help" in getattr(param, "opts", ())
+                or param.name in ("_global_quiet", "_global_directory")):  # the same on every command
             continue
         out.append(f".TP\n.B {roff(record[0])}\n{roff(record[1])}")
     return "\n".join(out)
@@ -63,7 +64,7 @@ def section(ctx: click.Context, path: list[str], command: click.Command) -> str:
 
 def render() -> str:
     from .main import COMMANDS, cli
-    ctx = click.Context(cli, info_name="git hangar")
+    ctx = click.Context(cli, info_name="git hangar", **cli.context_settings)  # -h, --help as the CLI has them
     lines = ['.TH GIT-HANGAR 1 "" "hangar-git" "Git Manual"', ".SH NAME",
              "git-hangar \\- version control for tensor data, as a git extension", ".SH SYNOPSIS",
              ".B git hangar\n[\\-C PATH] [\\-q] [\\-\\-version] [\\-h] COMMAND [ARGS]...",
