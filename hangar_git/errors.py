@@ -58,18 +58,32 @@ class RevisionNotFoundError(BranchNotFoundError, CommitNotFoundError):
         NotFoundError.__init__(self, message)
 
 
+class RemoteBranchNotFoundError(BranchNotFoundError):
+    """A remote has no branch by that name."""
+
+    def __init__(self, remote: str, branch: str) -> None:
+        self.remote, self.branch = remote, branch
+        NotFoundError.__init__(self, f"remote {remote!r} has no branch {branch!r} (so there is no "
+                                     f"{remote}/{branch}): `git hangar ls-remote {remote}` lists its branches")
+
+
 class RemoteNotFoundError(NotFoundError, ValueError):
     """No remote by that name (a ValueError, as in Hangar)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
+        if isinstance(name, str) and ("/" in name or ":" in name):  # an address typed where a name goes
+            super().__init__(f"{name!r} is an address, not a remote name: name it first with "
+                             f"`git hangar remote add NAME {name}`, then use NAME")
+        else:
+            super().__init__(f"no remote named {name!r}: `git hangar remote add {name} ADDRESS` adds one")
 
 
 class ColumnNotFoundError(NotFoundError):
-    def __init__(self, column: str) -> None:
+    def __init__(self, column: str, where: str = "this checkout", known: "Sequence[str] | None" = None) -> None:
         self.column = column
-        super().__init__(f"column {column!r} does not exist in this checkout")
+        listed = f" (its columns: {', '.join(known)})" if known else " (it has no columns)" if known == [] else ""
+        super().__init__(f"column {column!r} does not exist in {where}{listed}")
 
 
 class SampleNotFoundError(NotFoundError):
@@ -99,15 +113,21 @@ class MetadataNotFoundError(NotFoundError):
 class MissingDataError(HangarError, FileNotFoundError):
     """A sample is recorded but its data is not on this machine."""
 
-    def __init__(self, column: str, key: object, digest: str = "", *, remote: str = "REMOTE",
+    def __init__(self, column: str, key: object, digest: str = "", *, remote: "str | None" = "REMOTE",
                  where: str = "BRANCH", on_remote: bool = False) -> None:
         self.column, self.key, self.digest = column, key, digest
-        self.remote = remote if on_remote else ""
+        self.remote = remote if on_remote and remote else ""
         if on_remote:  # a streaming checkout asked the remote, which lacks it too
             super().__init__(
                 f"data of sample {key!r} in column {column!r} is neither on this machine nor on "
                 f"remote {remote!r} (object {digest}): push it there from a repository that has it, "
                 f"or stream from another remote")
+            return
+        if remote is None:  # nowhere to fetch it from: not a "remote reference"
+            super().__init__(
+                f"data of sample {key!r} in column {column!r} is not on this machine, and this repository "
+                f"has no remote to fetch it from: `git hangar fsck` lists what is missing; add a "
+                f"repository that holds it with `git hangar remote add NAME ADDRESS`")
             return
         super().__init__(
             f"data of sample {key!r} in column {column!r} is not on this machine "
@@ -302,10 +322,11 @@ class MergeConflictError(ConflictError, ValueError):
         counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
         lines = [f"  {c}" for c in self.conflicts[:self.SHOWN]]
         if len(self.conflicts) > self.SHOWN:
-            lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more (all are in .conflicts)")
+            lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more")
         super().__init__(
-            f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. "
-            f"Resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
+            f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. Merge again "
+            f"with `--strategy ours` (keep master's version of each) or `--strategy theirs` (take dev's), "
+            f"or resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
 
 
 class NonFastForwardError(ConflictError):
@@ -326,6 +347,16 @@ class IntegrityError(HangarError):
     def __init__(self, message: str, *, expected: str = "", got: str = "") -> None:
         self.expected, self.got = expected, got
         super().__init__(message)
+
+
+class DamagedObjectError(IntegrityError):
+    """A git object of the repository cannot be read (damaged on disk)."""
+
+    def __init__(self, oid: str, detail: str) -> None:
+        self.oid, self.detail = oid, detail
+        super().__init__(f"git object {oid or '(unknown)'} of this repository is damaged ({detail}): `git hangar "
+                         f"fsck` lists the damage; restore the object from another clone (`git fetch` from it) "
+                         f"or a backup", expected=oid)
 
 
 class StoreFormatError(IntegrityError):

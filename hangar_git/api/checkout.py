@@ -159,7 +159,11 @@ class Checkout:
 
     def _warn_remote_references(self) -> None:
         partial = [name for name, col in self.columns.items() if col.contains_remote_references]
-        if partial:
+        if partial and not self._ctx.remote_names():
+            warnings.warn(
+                f"column(s) {join_names(partial)} have samples whose data is not on this machine, and this "
+                f"repository has no remote to fetch it from: `git hangar fsck` lists them", UserWarning, stacklevel=3)
+        elif partial:
             warnings.warn(
                 f"column(s) {join_names(partial)} contain remote references: some samples' data "
                 f"is not on this machine. Run `git hangar fetch-data REMOTE BRANCH` to retrieve it",

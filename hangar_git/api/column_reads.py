@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, S
 
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
-from ..core.layout import remote_urls
+
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
 
@@ -134,8 +134,8 @@ class ColumnReads:
         streamed = getattr(self._session.owner, "stream_from", "")
         if streamed:
             return MissingDataError(self._name, key, digest, remote=streamed, on_remote=True)
-        remotes = sorted(remote_urls(self._session.ctx.git))
-        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
+        remotes = self._session.ctx.remote_names()
+        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
         branch = getattr(self._session.owner, "branch_name", "")
         commit = getattr(self._session.owner, "commit_hash", "")
         where = branch or (f"--commit {commit}" if commit else "BRANCH")

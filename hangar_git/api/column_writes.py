@@ -38,9 +38,22 @@ class ColumnWrites(ColumnReads):
 
     def __setitem__(self, key: Key, value: Any) -> None:
         self._check_writable(assignment=True)
+        self._put(key, value)
+
+    def put(self, key: Key, value: Any) -> bool:
+        """``col[key] = value``, returning whether that changed the staging area (False when
+        ``key`` already holds exactly this value)."""
+        self._check_writable(assignment=True)
+        return self._put(key, value)
+
+    def _put(self, key: Key, value: Any) -> bool:
         e = enc(key)
         meta, data = self._encode(value)
-        self._stage(e, self._session.store.put_new(meta, data))  # hashed by the store
+        digest = self._session.store.put_new(meta, data)  # hashed by the store
+        if self._digest(e) == digest:
+            return False
+        self._stage(e, digest)
+        return True
 
     def append(self, value: Any) -> str:
         """Add a sample under a new random key, which is returned."""

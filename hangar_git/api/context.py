@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..bookkeeping.gitrepo import GitRepo, Oid
 from ..core import layout, revisions
-from ..core.layout import USER_EMAIL_KEY, USER_NAME_KEY
+from ..core.layout import REMOTE_PREFIX, USER_EMAIL_KEY, USER_NAME_KEY
 from ..core.repostore import configured_store, open_repo_store, register, registration, store_uri
 from ..core.staging import StagingArea
 from ..core.writerlock import WriterLock
@@ -85,6 +85,13 @@ class RepoContext:
     def resolve(self, spec: str) -> Oid:
         """The commit a revision names (see :mod:`hangar_git.core.revisions`)."""
         return revisions.resolve(self.git, spec)
+
+    def remote_names(self) -> list[str]:
+        """Remotes data can be fetched from: hangar remotes, then git remotes (a `git clone`'s origin)."""
+        names = [k[len(REMOTE_PREFIX):-len(".url")] for k in self.git.config_items(REMOTE_PREFIX)
+                 if k.endswith(".url")]
+        return names + [k[len("remote."):-len(".url")] for k in self.git.config_items("remote.")
+                        if k.endswith(".url") and k[len("remote."):-len(".url")] not in names]
 
     def path(self, *parts: str) -> str:
         return layout.hangar_path(self.git, *parts)

@@ -1,12 +1,15 @@
 """fsck: check git records, that every sample has its data (or a remote has it), and the store."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
-from ..bookkeeping.gitrepo import HANGAR_NS
+from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, damaged_object
+from ..bookkeeping.records import decode_key
+from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
 from ..storage import Digest
 from .context import RepoContext
@@ -26,6 +29,11 @@ class FsckReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "commits": self.commits, "samples": self.samples,
+                "remote_references": self.remote_references, "objects_verified": self.objects_verified,
+                "problems": list(self.problems)}
+
     def __str__(self) -> str:
         lines = [f"checked {self.commits} commit(s), {self.samples} distinct sample(s), "
                  f"{self.objects_verified} stored object(s); {self.remote_references} remote reference(s)"]
@@ -35,10 +43,22 @@ class FsckReport:
 
 
 def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
-    """Check everything; ``quick`` skips re-hashing stored data."""
+    """Check everything; ``quick`` skips re-hashing stored data. A damaged git object that stops
+    the record checks is listed as a problem (after what ``git fsck`` says of it)."""
     report = FsckReport()
+    report.problems += _git_fsck(ctx.git.git_dir)
+    try:
+        _check(ctx, quick, report)
+    except Exception as exc:
+        damaged = damaged_object(exc)
+        if damaged is None:
+            raise
+        report.problems.append(f"records cannot be read: {damaged}")
+    return report
+
+
+def _check(ctx: RepoContext, quick: bool, report: FsckReport) -> None:
     git = ctx.git
-    report.problems += _git_fsck(git.git_dir)
     report.problems += [f"record cache entry of shard {oid} was damaged or disagreed with git; removed "
                         f"(it is rebuilt from git on the next scan)"
                         for oid in git.record_cache.audit(lambda o: git.read_blob(o) if git.has_object(o) else None)]
@@ -68,7 +88,43 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
     if missing or (store_problems and ctx.store.missing([Digest(d) for d in digests])):
         ctx.presence.clear()  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
-    return report
+    report.problems = name_samples(git, commits, report.problems)
+
+
+_DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
+NAMED = 100
+"""At most this many problems get the column and key of their sample (each costs a record scan)."""
+
+
+def name_samples(git: GitRepo, commits: Sequence[str], problems: list[str]) -> list[str]:
+    """``problems`` with each sample digest followed by where it is used: column, key, commit."""
+    wanted = {m for p in problems[:NAMED] for m in _DIGEST.findall(p)}
+    if not wanted:
+        return problems
+    where = _locate(git, commits, wanted)
+    out = []
+    for problem in problems:
+        found = [where[d] for d in _DIGEST.findall(problem) if d in where]
+        out.append(f"{problem} ({'; '.join(found)})" if found else problem)
+    return out
+
+
+def _locate(git: GitRepo, commits: Sequence[str], wanted: set[str]) -> dict[str, str]:
+    """Digest -> "column 'c' key k in commit X" for the newest commit using it."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for commit in commits:
+        snap = Snapshot(git, git.commit_info(commit).tree)
+        for name, tree in sorted(snap.column_trees.items()):
+            if tree in seen:
+                continue
+            seen.add(tree)
+            for enc, digest in snap.column(name).items():
+                if digest in wanted and digest not in found:
+                    found[digest] = f"column {name!r} key {decode_key(enc)!r} in commit {commit}"
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def _git_fsck(git_dir: str) -> list[str]:
@@ -104,4 +160,6 @@ def fsck_remote(ctx: RepoContext, remote: str, link: Any) -> FsckReport:
                         for branch, d in lost[:100]]
     if len(lost) > 100:
         report.problems.append(f"... and {len(lost) - 100} more samples missing from {remote}")
+    report.problems = name_samples(git, [c.oid for c in git.walk(list(heads.values()))] if heads else [],
+                                   report.problems)
     return report

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..bookkeeping.gitrepo import Oid, RefChangedError, branch_ref
 from ..bookkeeping.merge import merge_trees
 from ..core import revisions
-from ..errors import BranchNotFoundError, RefMovedError, WriterLockError
+from ..errors import BranchNotFoundError, InvalidArgumentError, RefMovedError, WriterLockError
 from .context import RepoContext
 from .diff import check_clean
 
@@ -23,9 +23,27 @@ FAST_FORWARD = "Selected Fast-Forward Merge Strategy"
 THREE_WAY = "Selected 3-Way Merge Strategy"
 
 
+STRATEGIES = {"ours": "master", "theirs": "dev"}
+"""``strategy=`` -> the side whose version a conflicting key (or column) takes."""
+
+
+def prefer_of(strategy: Optional[str]) -> Optional[str]:
+    if strategy is None:
+        return None
+    if strategy not in STRATEGIES:
+        raise InvalidArgumentError(f"unknown merge strategy {strategy!r}: use 'ours' (keep the version of the "
+                                   f"branch merged into) or 'theirs' (take the merged branch's)")
+    return STRATEGIES[strategy]
+
+
 def merge(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
-          writer: "Optional[WriterCheckout]" = None, echo: Callable[[str], None] = print) -> Oid:
-    """Merge ``dev_branch`` into ``master_branch``; returns the new head of master."""
+          writer: "Optional[WriterCheckout]" = None, echo: Callable[[str], None] = print,
+          strategy: Optional[str] = None) -> Oid:
+    """Merge ``dev_branch`` into ``master_branch``; returns the new head of master.
+
+    ``strategy``: None (conflicts raise MergeConflictError), ``'ours'`` or ``'theirs'``
+    (each conflicting key or column takes master's or dev's version)."""
+    prefer = prefer_of(strategy)
     git = ctx.git
     master_head = git.get_ref(branch_ref(master_branch))
     if master_head is None:
@@ -39,24 +57,26 @@ def merge(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
         raise
     try:
         check_clean(ctx, master_branch)
-        return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo)
+        return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo, prefer)
     finally:
         lock.release()
 
 
 def merge_held(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
-               echo: Callable[[str], None] = print) -> Oid:
+               echo: Callable[[str], None] = print, strategy: Optional[str] = None) -> Oid:
     """:func:`merge` for the holder of the writer lock (a write checkout of ``master_branch``
     with a clean staging area)."""
     master_head = ctx.git.get_ref(branch_ref(master_branch))
     if master_head is None:
         raise BranchNotFoundError(master_branch)
     dev_head = revisions.resolve(ctx.git, dev_branch)
-    return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo)
+    return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo,
+                         prefer_of(strategy))
 
 
 def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
-                  master_head: Oid, dev_head: Oid, echo: Callable[[str], None]) -> Oid:
+                  master_head: Oid, dev_head: Oid, echo: Callable[[str], None],
+                  prefer: Optional[str] = None) -> Oid:
     git = ctx.git
     if git.is_ancestor(dev_head, master_head):
         echo(f"Nothing to merge: {dev_branch!r} is already contained in {master_branch!r}")
@@ -68,7 +88,11 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
     echo(THREE_WAY)
     base = git.merge_base(master_head, dev_head)
     trees = [git.commit_info(c).tree if c else None for c in (base, master_head, dev_head)]
-    root, combined = merge_trees(git, *trees)
+    resolved: list = []
+    root, combined = merge_trees(git, trees[0], trees[1], trees[2], prefer=prefer, resolved=resolved)
+    if resolved:
+        echo(f"Resolved {len(resolved)} conflict(s) with the version of "
+             f"{(master_branch if prefer == 'master' else dev_branch)!r}")
     text = message.strip() if isinstance(message, str) and message.strip() else (
         f"Merge branch '{dev_branch}' into '{master_branch}'")
     commit = git.create_commit(root, [master_head, dev_head], text + "\n", *ctx.user)

@@ -22,14 +22,17 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
+from ..bookkeeping.snapshot import Snapshot
 from ..core import revisions
 from ..core.layout import BRANCH_KEY, HEADS, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
 from ..core.locate import is_initialized
-from ..errors import (AuthenticationError, DataLocationError, GitCommandError, HostKeyError, InvalidArgumentError,
-                      InvalidNameError, RemoteError, RemoteExistsError, RemoteNotFoundError)
+from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
+                      GitCommandError, HostKeyError, InvalidArgumentError, InvalidNameError, NonFastForwardError,
+                      RemoteBranchNotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.fetch import FetchResult
+from ..transport.fetch_data import FetchDataResult
 from ..transport.gitcmd import GitHost, check_git_address, is_git_only_address
 from ..transport.gitremote import GitDataRemote
 from ..transport.links import AnyLink, ServerLink
@@ -213,17 +216,46 @@ class Remotes:
     def push_result(self, remote: str, branch: str, *, username: str = "") -> PushResult:
         """:meth:`push` without its warning, returning what moved (the CLI's push)."""
         with self.open(remote, username) as link:
-            return link.push(self._repo.ctx.store, branch)
+            try:
+                return link.push(self._repo.ctx.store, branch)
+            except NonFastForwardError as exc:  # the server names no remote: it does not know ours
+                raise NonFastForwardError(remote, exc.branch) from None
 
     def fetch_result(self, remote: str, branch: str) -> FetchResult:
         """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
         with self.open(remote) as link:
-            return link.fetch(branch)
+            try:
+                return link.fetch(branch)
+            except BranchNotFoundError:
+                raise RemoteBranchNotFoundError(remote, branch) from None
+
+    def delete_branch(self, remote: str, branch: str) -> str:
+        """Delete ``branch`` on ``remote`` (and ``remote/branch`` here); returns the head it had.
+
+        The remote's data stays (its gc frees what nothing references)."""
+        with self.open(remote) as link:
+            old = link.heads().get(branch)
+            if old is None:
+                raise RemoteBranchNotFoundError(remote, branch)
+            link.delete(branch, old)
+        self._git.set_ref(remote_ref(remote, branch), None)
+        return old
 
     def fetch_data(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
                    column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
                    retrieve_all_history: bool = False) -> list[str]:
         """Materialise sample data of a branch or commit; returns the commits covered."""
+        return self.fetch_data_result(remote, branch, commit, column_names=column_names,
+                                      max_num_bytes=max_num_bytes, retrieve_all_history=retrieve_all_history,
+                                      strict=False).commits
+
+    def fetch_data_result(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
+                          column_names: Optional[Sequence[str]] = None, max_num_bytes: Optional[int] = None,
+                          retrieve_all_history: bool = False, strict: bool = True) -> FetchDataResult:
+        """:meth:`fetch_data`, returning how many samples and bytes came and whether all did.
+
+        ``strict`` (the CLI's way) refuses a column none of the commits has and a budget of no
+        bytes; :meth:`fetch_data` fetches nothing for them, as Hangar did."""
         ctx = self._repo.ctx
         git = ctx.git
         if (branch is None) == (commit is None):
@@ -239,14 +271,28 @@ class Remotes:
         assert head is not None
         commits: list[Oid] = [c.oid for c in git.walk([head])] if retrieve_all_history else [head]
         columns = set(column_names) if column_names else None
+        if strict and max_num_bytes is not None and max_num_bytes <= 0:
+            raise InvalidArgumentError(f"a byte budget of {max_num_bytes} allows no data at all: give a positive "
+                                       f"size (e.g. 500M), or none for everything")
+        if strict and columns:
+            check_columns_exist(git, commits, columns)
         with self.open(remote) as link:
-            link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
-                            presence=ctx.presence)
-        return list(commits)
+            return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
+                                   presence=ctx.presence)
 
     def list_remote_branches(self, remote: str) -> dict[str, str]:
         with self.open(remote) as link:
             return link.heads()
+
+
+def check_columns_exist(git: GitRepo, commits: Sequence[str], columns: set[str]) -> None:
+    """ColumnNotFoundError naming a column none of ``commits`` has."""
+    present: set[str] = set()
+    for commit in commits:
+        present |= set(Snapshot(git, git.commit_info(commit).tree).column_trees)
+    absent = sorted(columns - present)
+    if absent:
+        raise ColumnNotFoundError(absent[0], where=f"commit {commits[0]}", known=sorted(present))
 
 
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:

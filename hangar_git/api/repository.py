@@ -232,14 +232,17 @@ class Repository(HangarCompat):
         """
         return _diff.status(self.ctx, branch, writer=self._open_writer())
 
-    def merge(self, message: str, master_branch: str, dev_branch: str) -> str:
+    def merge(self, message: str, master_branch: str, dev_branch: str, *, strategy: Optional[str] = None) -> str:
         """Merge ``dev_branch`` into ``master_branch``; returns master's new head digest.
 
         Prints the strategy: fast-forward when master is an ancestor of dev, else a 3-way
         merge against the merge base. Raises MergeConflictError (nothing changed) on
         conflicts and DirtyStagingError if master has uncommitted changes.
+        ``strategy='ours'`` / ``'theirs'`` resolves each conflicting key (or column) with
+        master's / dev's version instead of raising.
         """
-        return _merge.merge(self.ctx, message, master_branch, dev_branch, writer=self._open_writer())
+        return _merge.merge(self.ctx, message, master_branch, dev_branch, writer=self._open_writer(),
+                            strategy=strategy)
 
     def log(self, branch: Optional[str] = None, commit: Optional[str] = None, *,
             return_contents: bool = False, show_time: bool = False, show_user: bool = False,

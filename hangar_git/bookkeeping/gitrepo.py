@@ -6,6 +6,7 @@ boundary as 40-hex strings (``Oid``).
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
-from ..errors import AmbiguousRevisionError, CommitNotFoundError, InvalidNameError, RefMovedError
+from ..errors import AmbiguousRevisionError, CommitNotFoundError, DamagedObjectError, InvalidNameError, RefMovedError
 from ..locks import exclusive
 
 if TYPE_CHECKING:
@@ -285,6 +286,11 @@ class GitRepo:
         base = self._repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
         return Oid(str(base)) if base else None
 
+    def ahead_behind(self, local: str, upstream: str) -> tuple[int, int]:
+        """(commits of ``local`` not in ``upstream``, commits of ``upstream`` not in ``local``)."""
+        ahead, behind = self._repo.ahead_behind(pygit2.Oid(hex=local), pygit2.Oid(hex=upstream))
+        return int(ahead), int(behind)
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         if ancestor == descendant:
             return True
@@ -385,6 +391,17 @@ class GitRepo:
             if entry.name.startswith(prefix) and entry.value is not None:
                 out[entry.name] = entry.value
         return out
+
+
+def damaged_object(exc: BaseException) -> Optional[DamagedObjectError]:
+    """A git library failure to read an object (a damaged or truncated loose object, a broken
+    pack) as the domain error it is; None for anything else."""
+    if not isinstance(exc, pygit2.GitError):
+        return None
+    text = " ".join(str(exc).split())
+    found = re.search(r"\b[0-9a-f]{40}\b", text)
+    oid = found.group(0) if found else ""
+    return DamagedObjectError(oid, text.replace(f"{oid}: ", "") if oid else text)
 
 
 class CommitInfo:

@@ -8,7 +8,9 @@ the level of columns, sample keys and metadata keys:
 * the same change made on both sides is taken once;
 * different changes to one key, a delete against a mutation, a column
   deleted on one side and changed on the other, and a column whose schema
-  differs between the sides are conflicts.
+  differs between the sides are conflicts; with ``prefer`` (``'master'`` or
+  ``'dev'``) each conflict takes that side's version instead (the key, or the
+  whole column for column and schema conflicts).
 
 Every conflict is found before anything is written. Columns changed on
 one side only are taken by tree id; columns both sides changed are merged
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..errors import MergeConflictError
+from ..errors import InvalidArgumentError, MergeConflictError
 from .diff import Change, metadata_changes
 from .gitrepo import GitRepo, Oid
 from .records import ColumnSchema, Key, decode_key
@@ -91,6 +93,7 @@ class _Plan:
     writes: dict[str, SampleMerge] = field(default_factory=dict)                # combined records
     metadata: Optional[dict[str, str]] = None
     conflicts: list[Conflict] = field(default_factory=list)
+    prefer: Optional[str] = None
 
 
 def _plan_column(git: GitRepo, plan: _Plan, name: str, base: Snapshot, master: Snapshot,
@@ -104,13 +107,17 @@ def _plan_column(git: GitRepo, plan: _Plan, name: str, base: Snapshot, master: S
     if m is None or d is None:
         plan.conflicts.append(Conflict("column", name, None, "deleted" if m is None else "modified",
                                        "deleted" if d is None else "modified"))
+        if plan.prefer == "dev":
+            plan.columns[name] = d
         return
     rm, rd = master.column(name), dev.column(name)
     if rm.schema != rd.schema:
         plan.conflicts.append(Conflict("schema", name, None, _schema_text(rm.schema), _schema_text(rd.schema)))
+        if plan.prefer == "dev":
+            plan.columns[name] = d
         return
     rb = base.column(name) if b is not None else None
-    merged = SampleMerge(git, rb, rm, rd)
+    merged = SampleMerge(git, rb, rm, rd, plan.prefer)
     plan.conflicts += [Conflict("sample", name, decode_key(k), _action(cm), _action(cd))
                        for k, cm, cd in merged.clashes]
     if merged.changes_master:
@@ -121,7 +128,7 @@ def _plan_metadata(plan: _Plan, base: Snapshot, master: Snapshot, dev: Snapshot)
     dev_changes = metadata_changes(base, dev)
     if not dev_changes:
         return
-    apply, clashes = combine(metadata_changes(base, master), dev_changes)
+    apply, clashes = combine(metadata_changes(base, master), dev_changes, plan.prefer)
     plan.conflicts += [Conflict("metadata", None, k, _action(cm), _action(cd)) for k, cm, cd in clashes]
     if apply:
         merged = dict(master.metadata)
@@ -139,10 +146,12 @@ def _sort_key(c: Conflict) -> tuple:
 
 
 def plan_merge(git: GitRepo, base_root: Optional[str], master_root: Optional[str],
-               dev_root: Optional[str]) -> _Plan:
+               dev_root: Optional[str], prefer: Optional[str] = None) -> _Plan:
     """Decide every column and key; conflicts are collected, nothing is written."""
+    if prefer not in (None, "master", "dev"):
+        raise InvalidArgumentError(f"prefer must be None, 'master' or 'dev', not {prefer!r}")
     base, master, dev = (Snapshot(git, Oid(t) if t else None) for t in (base_root, master_root, dev_root))
-    plan = _Plan()
+    plan = _Plan(prefer=prefer)
     for name in sorted(base.column_trees.keys() | master.column_trees.keys() | dev.column_trees.keys()):
         _plan_column(git, plan, name, base, master, dev)
     _plan_metadata(plan, base, master, dev)
@@ -151,15 +160,19 @@ def plan_merge(git: GitRepo, base_root: Optional[str], master_root: Optional[str
 
 
 def merge_trees(git: GitRepo, base_root: Optional[str], master_root: Optional[str],
-                dev_root: Optional[str]) -> tuple[Oid, dict[str, tuple[str, str, str]]]:
-    """Root tree of the 3-way merge; raises MergeConflictError before writing anything.
+                dev_root: Optional[str], prefer: Optional[str] = None,
+                resolved: Optional[list[Conflict]] = None) -> tuple[Oid, dict[str, tuple[str, str, str]]]:
+    """Root tree of the 3-way merge; raises MergeConflictError before writing anything
+    (with ``prefer``, conflicts take that side instead and are appended to ``resolved``).
 
     Also returns, for each column whose records were combined, the column
     tree ids (merged, master, dev), so callers can carry cached facts over.
     """
-    plan = plan_merge(git, base_root, master_root, dev_root)
-    if plan.conflicts:
+    plan = plan_merge(git, base_root, master_root, dev_root, prefer)
+    if plan.conflicts and prefer is None:
         raise MergeConflictError(plan.conflicts)
+    if resolved is not None:
+        resolved += plan.conflicts
     trees = dict(plan.columns)
     combined: dict[str, tuple[str, str, str]] = {}
     for name, merged in plan.writes.items():

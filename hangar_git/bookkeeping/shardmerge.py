@@ -30,9 +30,10 @@ Entry = Optional[tuple[Oid, bool]]
 Clash = tuple[str, Change, Change]
 
 
-def combine(master: dict[str, Change], dev: dict[str, Change]
+def combine(master: dict[str, Change], dev: dict[str, Change], prefer: Optional[str] = None
             ) -> tuple[dict[str, Optional[str]], list[Clash]]:
-    """Dev's changes to apply onto master, and the keys both sides changed differently."""
+    """Dev's changes to apply onto master, and the keys both sides changed differently
+    (with ``prefer='dev'`` dev's side of those is applied too; ``'master'`` keeps master's)."""
     apply: dict[str, Optional[str]] = {}
     clashes: list[Clash] = []
     for key, change in dev.items():
@@ -41,6 +42,8 @@ def combine(master: dict[str, Change], dev: dict[str, Change]
             apply[key] = change[1]
         elif other[1] != change[1]:
             clashes.append((key, other, change))
+            if prefer == "dev":
+                apply[key] = change[1]
     return apply, clashes
 
 
@@ -52,8 +55,8 @@ class SampleMerge:
     """Reads and decides (phase 1) on construction; :meth:`write` writes (phase 2)."""
 
     def __init__(self, git: GitRepo, base: Optional[ColumnRecords], master: ColumnRecords,
-                 dev: ColumnRecords) -> None:
-        self.git, self.master, self.dev = git, master, dev
+                 dev: ColumnRecords, prefer: Optional[str] = None) -> None:
+        self.git, self.master, self.dev, self.prefer = git, master, dev, prefer
         self.clashes: list[Clash] = []
         self._shards: dict[Path, dict[str, str]] = {}
         self._taken: dict[Path, Optional[Oid]] = {}
@@ -68,7 +71,7 @@ class SampleMerge:
         except _Mixed:
             self._shards, self._taken, self.clashes = {}, {}, []
             self._apply, self.clashes = combine(record_changes(git, base, master),
-                                                record_changes(git, base, dev))
+                                                record_changes(git, base, dev), prefer)
 
     @property
     def changes_master(self) -> bool:
@@ -100,7 +103,7 @@ class SampleMerge:
 
     def _merge_shard(self, path: Path, xb: Entry, xm: Entry, xd: Entry) -> None:
         rb, rm, rd = self._records(xb), self._records(xm), self._records(xd)
-        apply, clashes = combine(map_changes(rb, rm), map_changes(rb, rd))
+        apply, clashes = combine(map_changes(rb, rm), map_changes(rb, rd), self.prefer)
         self.clashes += clashes
         merged = dict(rm)
         for enc, digest in apply.items():

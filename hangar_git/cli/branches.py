@@ -72,16 +72,32 @@ def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> No
 
 
 @click.command()
-@click.argument("master")
-@click.argument("dev")
-@click.option("-m", "--message", required=True, help="Message of the merge commit.")
+@click.argument("branches", nargs=-1, required=True, metavar="[MASTER] DEV")
+@click.option("-m", "--message", help="Message of the merge commit (default: \"Merge branch 'DEV' into "
+                                      "'MASTER'\").")
+@click.option("-s", "--strategy", type=click.Choice(["ours", "theirs"]),
+              help="Resolve each conflicting key (or column) with MASTER's version (ours) or DEV's (theirs).")
 @pass_state
-def merge(state: State, master: str, dev: str, message: str) -> None:
-    """Merge branch DEV into branch MASTER (fast-forward or 3-way)."""
+def merge(state: State, branches: tuple[str, ...], message: Optional[str], strategy: Optional[str]) -> None:
+    """Merge branch DEV into MASTER (default: the write branch), fast-forward or 3-way.
+
+    \b
+    merge DEV          DEV into the write branch, as `git merge DEV`
+    merge MASTER DEV   DEV into MASTER (Hangar's form)
+    DEV may be a remote-tracking branch (origin/master). On conflicts nothing
+    changes and each is listed; --strategy ours|theirs resolves them.
+    """
+    if len(branches) > 2:
+        raise click.UsageError("merge takes DEV, or MASTER and DEV")
     repo = state.repo
+    master, dev = (repo.ctx.default_branch, branches[0]) if len(branches) == 1 else branches
+    before = repo.branch_head(master)
     with state.hush():
-        digest = api(repo, "merge", "merge")(message, master, dev)
-    state.say(f"Merged {dev!r} into {master!r}: {fmt_digest(digest)}")
+        digest = api(repo, "merge", "merge")(message or "", master, dev, strategy=strategy)
+    if digest == before:
+        state.say(f"Already up to date: {master!r} contains {dev!r}")
+    else:
+        state.say(f"Merged {dev!r} into {master!r}: {fmt_digest(digest)}")
 
 
 COMMANDS = [branch, checkout, merge]

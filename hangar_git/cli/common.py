@@ -105,3 +105,36 @@ def fmt_digest(digest: str) -> str:
 def first_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[0] if lines else ""
+
+
+# -- sample keys typed on the command line ------------------------------------------------
+str_keys_option = click.option(
+    "--str-keys", is_flag=True,
+    help="KEYS are str keys even where they look like integers ('1' rather than 1).")
+
+
+def resolve_keys(col: Any, texts: Any, str_keys: bool = False) -> list[Any]:
+    """The keys of ``col`` that ``texts`` name: an integer-looking text is the int key, or the
+    str key when only that one exists (``str_keys``: always str); a key not in ``col`` is an error."""
+    from ..errors import SampleNotFoundError
+    out: list[Any] = []
+    for text in texts:
+        candidates: list[Any] = [text]
+        if not str_keys and looks_int(text):
+            candidates.insert(0, int(text))  # both exist: the int key (--str-keys names the other)
+        present = [k for k in candidates if k in col]
+        if not present:
+            raise SampleNotFoundError(col.name, candidates[0])
+        out.append(present[0])
+    return out
+
+
+def looks_int(text: str) -> bool:
+    body = text[1:] if text[:1] in "+-" else text
+    return body.isdigit() and body.isascii()
+
+
+def resolve_rev(repo: Repository, rev: str) -> str:
+    """The commit ``rev`` names: a branch, REMOTE/BRANCH, or any commit revision."""
+    from ..api.diff import resolve
+    return resolve(repo.ctx.git, rev)

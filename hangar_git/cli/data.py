@@ -11,8 +11,8 @@ import click
 from ..api.repository import Repository
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
 from .common import State, pass_state
-from .exporters import FORMATS, export_column
-from .importers import (KEY_FROM, Importer, ImportOptions, Key, Sample, assign_keys,
+from ..api.exporters import FORMATS, export_column
+from ..api.importers import (KEY_FROM, Importer, ImportOptions, Key, Sample, assign_keys,
                         check_sources, max_shape, parse_dtype)
 
 
@@ -90,17 +90,18 @@ def with_where(exc: Exception, where: str) -> Exception:
     return type(exc)(f"{where}: {exc}")
 
 
-def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> int:
-    count = 0
+def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int, int]:
+    """Stage the samples; returns (how many were read, how many changed the staging area)."""
+    count = changed = 0
     with col:
         for key, sample in keyed:
             try:
-                col[key] = sample.value
+                changed += col.put(key, sample.value)
             except (SchemaError, InvalidNameError) as exc:
                 raise with_where(exc, sample.where) from None
             count += 1
             bar.update(1)
-    return count
+    return count, changed
 
 
 @click.command()
@@ -151,9 +152,14 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
         importer = Importer(files, options)
         col, samples = open_column(co, column, importer, max_dims, variable_shape)
         with state.progress(f"add {column}") as bar:
-            count = stage(col, assign_keys(samples, key_from, start), bar)
+            count, changed = stage(col, assign_keys(samples, key_from, start), bar)
         target = co.branch_name
-    state.say(f"Staged {count} sample(s) in column {column!r} on {target!r}; record them with "
+    if not changed:
+        state.say(f"Nothing to stage: all {count} sample(s) are already in column {column!r} on {target!r} "
+                  f"as given")
+        return
+    same = f" ({count - changed} already there as given)" if changed < count else ""
+    state.say(f"Staged {changed} sample(s) in column {column!r} on {target!r}{same}; record them with "
               f"`git hangar commit -m MESSAGE`")
 
 
@@ -164,23 +170,27 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
 @click.option("--branch", help="Export from the head of this branch (default: the write branch).")
 @click.option("--commit", help="Export from this commit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="npy", show_default=True,
-              help="npy: a <key>.npy per sample; npz: one <column>.npz; csv: one <column>.csv "
-                   "with a row per 1-D sample.")
+              help="npy: a <key>.npy per sample (.txt/.bin for str/bytes); npz: one <column>.npz; "
+                   "stacked: one <column>.npy of shape (N, ...) plus <column>.keys.txt; csv: one "
+                   "<column>.csv with a header and a row per 1-D (or str) sample. Keys that could be "
+                   "read as ints are written quoted ('1'), so 1 and '1' stay apart.")
 @click.option("--keys/--no-keys", default=True, show_default=True,
               help="csv: write each row's key as its first field.")
+@click.option("--header/--no-header", default=True, show_default=True,
+              help="csv: a first line naming the fields (import it back with `add --header`).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--stream-from", "stream_from", metavar="REMOTE",
               help="Read samples whose data is not here from REMOTE (nothing is fetched into the store).")
 @pass_state
 def export(state: State, column: str, out_dir: str, branch: Optional[str], commit: Optional[str],
-           fmt: str, keys: bool, force: bool, stream_from: Optional[str]) -> None:
+           fmt: str, keys: bool, header: bool, force: bool, stream_from: Optional[str]) -> None:
     """Write the samples of COLUMN to files in OUT_DIR (created if needed)."""
     if branch and commit:
         raise click.UsageError("give --branch or --commit, not both")
     with state.repo.checkout(branch=branch or "", commit=commit or "", stream_from=stream_from or "") as co:
         col = co.columns[column]
         with state.progress(f"export {column}", total=len(col)) as bar:
-            count = export_column(col, out_dir, fmt, force=force, keys=keys, progress=bar.update)
+            count = export_column(col, out_dir, fmt, force=force, keys=keys, header=header, progress=bar.update)
     state.say(f"Exported {count} sample(s) of column {column!r} to {out_dir}")
 
 

@@ -1,47 +1,120 @@
 """`commit`, `status`, `log`, `diff`, `summary`: recording and looking at history."""
 from __future__ import annotations
 
-from typing import Optional
+import json
+from typing import Any, Optional
 
 import click
 
 from ..api.repository import Repository
-from ..errors import BranchNotFoundError
+from ..bookkeeping.gitrepo import REMOTES
+from ..errors import BranchNotFoundError, NothingToCommitError
 from .common import State, api, first_line, fmt_digest, pass_repo, pass_state
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 @click.command()
-@click.option("-m", "--message", "messages", multiple=True, required=True,
-              help="Commit message (several -m become paragraphs).")
+@click.option("-m", "--message", "messages", multiple=True,
+              help="Commit message (several -m become paragraphs; without -m an editor opens, as in git).")
 @pass_state
 def commit(state: State, messages: tuple[str, ...]) -> None:
-    """Record the staging area as a new commit on the write branch."""
-    message = "\n\n".join(messages)
-    with state.repo.checkout(write=True) as co:
-        digest = co.commit(message)
+    """Record the staging area as a new commit on the write branch.
+
+    Without -m, the message is written in $GIT_EDITOR (else git's core.editor,
+    $VISUAL, $EDITOR, vi); lines starting with '#' are dropped, and an empty
+    message aborts the commit.
+    """
+    repo = state.repo
+    with repo.checkout(write=True) as co:
         branch = co.branch_name
+        if messages:
+            message = "\n\n".join(messages)
+        else:
+            if not co.has_changes:
+                raise NothingToCommitError("nothing to commit: the staging area matches the branch head")
+            from .editor import edit_message, message_path
+            changes = str(repo.status()).rstrip("\n")
+            message = edit_message(message_path(repo.ctx.hangar_dir), f"On branch {branch}\n{changes}",
+                                   state.cwd)
+            if not message:
+                raise click.ClickException("Aborting commit due to empty commit message.")
+        digest = co.commit(message)
     state.say(f"[{branch} {fmt_digest(digest)}] {first_line(message)}")
 
 
 # -- status -----------------------------------------------------------------------------
+def tracking(repo: Repository, branch: str, head: Optional[str]) -> list[dict[str, Any]]:
+    """For each remote with a REMOTE/BRANCH: how far the write branch is ahead and behind."""
+    git = repo.ctx.git
+    out = []
+    for name, upstream in sorted(git.list_refs(REMOTES).items()):
+        remote, _, tail = name.partition("/")
+        if tail != branch:
+            continue
+        ahead, behind = git.ahead_behind(head, upstream) if head else (0, len(list(git.walk([upstream]))))
+        out.append({"remote": remote, "branch": name, "ahead": ahead, "behind": behind})
+    return out
+
+
+def tracking_line(t: dict[str, Any]) -> str:
+    if not t["ahead"] and not t["behind"]:
+        return f"Up to date with {t['branch']}"
+    if t["ahead"] and t["behind"]:
+        return (f"Diverged from {t['branch']}: {t['ahead']} and {t['behind']} different commit(s) "
+                f"(`git hangar pull {t['remote']}` merges them)")
+    if t["ahead"]:
+        return f"Ahead of {t['branch']} by {t['ahead']} commit(s) (`git hangar push {t['remote']}` sends them)"
+    return f"Behind {t['branch']} by {t['behind']} commit(s) (`git hangar pull {t['remote']}` gets them)"
+
+
+def samples_without_data(repo: Repository, head: Optional[str]) -> int:
+    """How many samples of the head have no data on this machine."""
+    from ..api.presence import samples_without_data as count
+    return count(repo.ctx, head) if head else 0
+
+
 @click.command()
+@json_option
 @pass_repo
-def status(repo: Repository) -> None:
-    """Show the write branch, its head and what the staging area changes."""
+def status(repo: Repository, as_json: bool) -> None:
+    """Show the write branch, its head and what the staging area changes.
+
+    Also how far the branch is ahead of and behind each remote's copy of it
+    (as last fetched) and how many samples of its head have no data here.
+    """
     branch = repo.ctx.default_branch
     try:
         head: Optional[str] = repo.branch_head(branch)
     except BranchNotFoundError:
         head = None
+    changes = api(repo, "status", "status")()
+    remotes = tracking(repo, branch, head)
+    missing = samples_without_data(repo, head)
+    locked = repo.writer_lock_held
+    if as_json:
+        echo_json({"branch": branch, "head": head, "writer_open": locked, "tracking": remotes,
+                   "samples_without_data": missing, "changes": changes.to_dict(),
+                   "clean": not changes.has_changes})
+        return
     click.echo(f"On branch {branch}")
     if head is None:
         click.echo("No commits yet")
     else:
         message = repo.ctx.git.commit_info(head).message
         click.echo(f"Head: {fmt_digest(head)} {first_line(message)}")
-    if repo.writer_lock_held:
+    for t in remotes:
+        click.echo(tracking_line(t))
+    if missing:
+        click.echo(f"{missing} sample(s) of the head have no data on this machine "
+                   f"(`git hangar fetch-data REMOTE {branch}` gets them)")
+    if locked:
         click.echo("A write checkout is open: changes it has not flushed are not shown")
-    click.echo(str(api(repo, "status", "status")()).rstrip("\n"))
+    click.echo(str(changes).rstrip("\n"))
 
 
 # -- log / diff / summary -------------------------------------------------------------------
@@ -57,13 +130,18 @@ def one_of(branch: Optional[str], commit: Optional[str]) -> None:
 @click.option("--time", "show_time", is_flag=True, help="Show commit times.")
 @click.option("--user", "show_user", is_flag=True, help="Show commit authors.")
 @click.option("--color/--no-color", default=None, help="Colour the graph (default: on a terminal).")
+@json_option
 @pass_repo
 def log(repo: Repository, branch: Optional[str], commit: Optional[str], all_branches: bool,
-        show_time: bool, show_user: bool, color: Optional[bool]) -> None:
+        show_time: bool, show_user: bool, color: Optional[bool], as_json: bool) -> None:
     """Show the commit graph of BRANCH (default: the write branch), newest first."""
     one_of(branch, commit)
     if all_branches and (branch or commit):
         raise click.UsageError("--all shows every branch: give no BRANCH or --commit")
+    if as_json:
+        contents = repo.log(branch=branch, commit=commit, all_branches=all_branches, return_contents=True)
+        echo_json(contents)
+        return
     api(repo, "log", "log")(branch=branch, commit=commit, all_branches=all_branches,
                             show_time=show_time, show_user=show_user, color=color)
 
@@ -71,10 +149,14 @@ def log(repo: Repository, branch: Optional[str], commit: Optional[str], all_bran
 @click.command()
 @click.option("--branch", help="Summarise the head of this branch (default: the write branch).")
 @click.option("--commit", help="Summarise this commit.")
+@json_option
 @pass_repo
-def summary(repo: Repository, branch: Optional[str], commit: Optional[str]) -> None:
+def summary(repo: Repository, branch: Optional[str], commit: Optional[str], as_json: bool) -> None:
     """Summarise the columns, samples and metadata of a commit."""
     one_of(branch, commit)
+    if as_json:
+        echo_json(repo.summary(branch=branch, commit=commit, return_contents=True))
+        return
     api(repo, "summary", "summary")(branch=branch, commit=commit)
 
 
@@ -83,8 +165,10 @@ def summary(repo: Repository, branch: Optional[str], commit: Optional[str]) -> N
 @click.option("--branch", metavar="DEV",
               help="What DEV changed since it forked from the write branch (or --onto).")
 @click.option("--onto", metavar="BRANCH", help="With --branch: the branch DEV forked from.")
+@json_option
 @pass_repo
-def diff(repo: Repository, refs: tuple[str, ...], branch: Optional[str], onto: Optional[str]) -> None:
+def diff(repo: Repository, refs: tuple[str, ...], branch: Optional[str], onto: Optional[str],
+         as_json: bool) -> None:
     """Show what changed, column by column.
 
     \b
@@ -102,6 +186,9 @@ def diff(repo: Repository, refs: tuple[str, ...], branch: Optional[str], onto: O
         raise click.UsageError("give A [B] or --branch, not both")
     method = api(repo, "diff", "diff")
     result = method(branch=branch, onto=onto) if branch else method(*refs)
+    if as_json:
+        echo_json(result.to_dict())
+        return
     click.echo(str(result).rstrip("\n"))
 
 

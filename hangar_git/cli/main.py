@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("history", "Show what changed, column by column."),
     "branch": ("branches", "List branches (the write branch marked *), create NAME, or delete it."),
     "checkout": ("branches", "Make BRANCH the write branch (where `add` and `commit` go)."),
-    "merge": ("branches", "Merge branch DEV into branch MASTER (fast-forward or 3-way)."),
+    "merge": ("branches", "Merge branch DEV into MASTER (default: the write branch), fast-forward or 3-way."),
     "remote": ("remotes", "Manage remotes (without a subcommand: list them)."),
     "push": ("remotes", "Send BRANCH (its commits and their data) to REMOTE."),
     "fetch": ("remotes", "Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."),
@@ -55,6 +55,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("maintenance", "Free stored data that no commit (nor staging area) of any repository using the "
                           "store references."),
     "drop": ("maintenance", "Free local data of BRANCH (or --commit) that REMOTE is confirmed to hold."),
+    "reset": ("staging", "Discard every staged change of the write branch (back to its head)."),
+    "rm": ("staging", "Remove samples KEYS from COLUMN (or the whole column with --column) in the staging "
+                      "area."),
+    "metadata": ("staging", "Show, set or delete commit metadata (without a subcommand: list it)."),
+    "show": ("show", "Show a commit, a column of it, or one sample (REV COLUMN KEY)."),
+    "ls": ("show", "List the columns of REV, or the keys of COLUMN at REV."),
+    "pull": ("sync", "Fetch BRANCH from REMOTE and merge it into the write branch."),
+    "ls-remote": ("sync", "List the branches of REMOTE and their head commits."),
+    "completion": ("completion", "Print the completion script for SHELL (bash or zsh)."),
 }
 """Command name -> (module under ``hangar_git.cli``, the command's one-line help)."""
 
@@ -95,7 +104,7 @@ class HangarGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module = importlib.import_module(f"{__package__}.{COMMANDS[cmd_name][0]}")
-        return next(c for c in module.COMMANDS if c.name == cmd_name)
+        return with_global_options(next(c for c in module.COMMANDS if c.name == cmd_name))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from :data:`COMMANDS` (no module is imported for ``-h``)."""
@@ -110,10 +119,61 @@ class HangarGroup(click.Group):
                 return super().invoke(ctx)
             except HangarError as exc:
                 raise DomainError(one_line(exc)) from exc
+            except click.exceptions.Exit:
+                raise
+            except (click.ClickException, click.Abort):
+                raise
+            except Exception as exc:
+                from .failures import environment_failure
+                message = environment_failure(exc)
+                if message is None:
+                    raise
+                raise DomainError(message) from exc
             except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT
                 click.echo("Error: interrupted; nothing half-done was kept, run the command again "
                            "to finish", err=True)
                 ctx.exit(INTERRUPTED)
+
+
+# -- global options anywhere on the line, as `git -C PATH status -q` and `status -q` both work --
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    state = ctx.find_object(_state_class())
+    if value and state is not None:
+        state.quiet = True
+
+
+def _directory(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> None:
+    state = ctx.find_object(_state_class())
+    if value is not None and state is not None and not ctx.resilient_parsing:
+        os.chdir(value)  # relative to an earlier -C, as in git; the root context restores the cwd
+        state.cwd = os.getcwd()
+
+
+def _state_class() -> type:
+    from .common import State
+    return State
+
+
+GLOBAL_FLAG = "_hangar_global_options"
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    """``command`` (and its subcommands) also accepting ``-q`` and ``-C PATH`` after its name."""
+    if getattr(command, GLOBAL_FLAG, False):
+        return command
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    if "-q" not in names:
+        command.params.append(click.Option(["-q", "--quiet", "_global_quiet"], is_flag=True, expose_value=False,
+                                           callback=_quiet, help="Same as `git hangar -q`."))
+    if "-C" not in names:
+        command.params.append(click.Option(["-C", "_global_directory"], metavar="PATH", expose_value=False,
+                                           type=click.Path(exists=True, file_okay=False),
+                                           callback=_directory, help="Same as `git hangar -C PATH`."))
+    setattr(command, GLOBAL_FLAG, True)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_global_options(sub)
+    return command
 
 
 def one_line(exc: HangarError) -> str:
@@ -139,10 +199,17 @@ def cli(ctx: click.Context, directory: Optional[str], quiet: bool) -> None:
     `commit`, and shared with remotes (`push`, `fetch`, `fetch-data`).
     The repository is found in the current directory or its parents.
     """
-    if directory is not None:
-        previous = os.getcwd()
+    try:
+        previous: Optional[str] = os.getcwd()
+    except FileNotFoundError:  # the shell's directory was deleted under it
+        previous = None
+    if directory is not None and (previous is not None or os.path.isabs(directory)):
         os.chdir(directory)
-        ctx.call_on_close(lambda: os.chdir(previous))
+    elif previous is None:
+        raise DomainError("the current directory no longer exists (it was deleted or moved): cd to an "
+                          "existing directory, or give `git hangar -C PATH`")
+    if previous is not None:
+        ctx.call_on_close(lambda: os.chdir(previous))  # type: ignore[arg-type]
     from .common import State
     ctx.obj = State(os.getcwd(), quiet=quiet)
 
@@ -154,7 +221,8 @@ def _shorten(text: str, limit: int) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Console-script entry point (``git-hangar``)."""
-    return cli.main(args=list(argv) if argv is not None else None, prog_name="git hangar")
+    return cli.main(args=list(argv) if argv is not None else None, prog_name="git hangar",
+                    complete_var="_GIT_HANGAR_COMPLETE")
 
 
 if __name__ == "__main__":  # pragma: no cover

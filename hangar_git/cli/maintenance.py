@@ -1,6 +1,7 @@
 """Maintenance commands: `fsck`, `gc`, `drop`."""
 from __future__ import annotations
 
+import json
 import sys
 from typing import Optional
 
@@ -15,14 +16,15 @@ from .common import State, pass_repo, pass_state
 @click.option("--remote", "remote", metavar="REMOTE",
               help="Instead check that REMOTE holds the data of every sample its branches reference "
                    "(for a git host: its data store, e.g. the S3 bucket).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
 @pass_repo
-def fsck(repo: Repository, quick: bool, remote: Optional[str]) -> None:
+def fsck(repo: Repository, quick: bool, remote: Optional[str], as_json: bool) -> None:
     """Check records, that every sample's data is here or on a fetched remote, and stored bytes.
 
     Exits 1 and lists the problems when anything is wrong.
     """
     report = repo.fsck(quick=quick, remote=remote)
-    click.echo(str(report))
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
     if not report.ok:
         sys.exit(1)
 

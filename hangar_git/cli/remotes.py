@@ -10,8 +10,9 @@ import click
 
 from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
+from ..bookkeeping.gitrepo import remote_ref
 from ..errors import NotInitializedError
-from .common import State, api, git_root, pass_repo, pass_state
+from .common import State, api, fmt_digest, git_root, pass_repo, pass_state
 from .init import git_config, identity
 
 
@@ -92,30 +93,77 @@ def adopting(state: State, remote_name: str) -> Repository:
 
 
 # -- push / fetch / fetch-data ----------------------------------------------------------
-@click.command()
-@click.argument("remote_name", metavar="REMOTE")
-@click.argument("branch")
-@trust_option
-@pass_state
-def push(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
-    """Send BRANCH (its commits and their data) to REMOTE."""
-    with state.hush():
-        api(remotes(state.repo, "push", state.quiet, trust_host_key), "push_result", "push")(remote_name, branch)
-    state.say(f"Pushed {branch} to {remote_name}")
+def push_line(remote_name: str, result: Any) -> str:
+    """What one branch's push did, as git says it (nothing claimed when nothing moved)."""
+    if result.up_to_date:
+        return f"Everything up-to-date: {remote_name} has {result.branch} at {fmt_digest(result.new)}"
+    moved = f"{result.old[:9]}..{result.new[:9]}" if result.old else "[new branch]"
+    return (f"Pushed {result.branch} to {remote_name} ({moved}: {result.commits} commit(s), "
+            f"{result.samples} sample(s), {result.bytes:,} bytes)")
 
 
 @click.command()
 @click.argument("remote_name", metavar="REMOTE")
-@click.argument("branch")
+@click.argument("branches", nargs=-1, metavar="[BRANCH]...")
+@click.option("--all", "all_branches", is_flag=True, help="Push every local branch.")
+@click.option("-d", "--delete", is_flag=True, help="Delete BRANCH on REMOTE instead (its data stays there).")
 @trust_option
 @pass_state
-def fetch(state: State, remote_name: str, branch: str, trust_host_key: bool) -> None:
-    """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."""
-    repo = adopting(state, remote_name)
-    with state.hush():
-        name = api(remotes(repo, "fetch", state.quiet, trust_host_key), "fetch_result", "fetch")(
-            remote_name, branch).tracking_name
-    state.say(f"Fetched {name}")
+def push(state: State, remote_name: str, branches: tuple[str, ...], all_branches: bool, delete: bool,
+         trust_host_key: bool) -> None:
+    """Send BRANCH (its commits and their data) to REMOTE.
+
+    BRANCH defaults to the write branch; --all pushes every local branch;
+    --delete BRANCH... deletes those branches on REMOTE.
+    """
+    repo = state.repo
+    handle = remotes(repo, "push", state.quiet, trust_host_key)
+    if delete:
+        if all_branches or not branches:
+            raise click.UsageError("--delete takes the BRANCH names to delete (and no --all)")
+        for name in branches:
+            old = handle.delete_branch(remote_name, name)
+            state.say(f"Deleted {name} on {remote_name} (was {fmt_digest(old)})")
+        return
+    if all_branches and branches:
+        raise click.UsageError("give BRANCH names or --all, not both")
+    names = repo.list_branches(remotes=False) if all_branches else list(branches) or [repo.ctx.default_branch]
+    for name in names:
+        with state.hush():
+            result = api(handle, "push_result", "push")(remote_name, name)
+        state.say(push_line(remote_name, result))
+
+
+@click.command()
+@click.argument("remote_name", metavar="REMOTE", required=False)
+@click.argument("branch", required=False)
+@click.option("--all", "all_remotes", is_flag=True, help="Fetch every branch of every remote.")
+@trust_option
+@pass_state
+def fetch(state: State, remote_name: Optional[str], branch: Optional[str], all_remotes: bool,
+          trust_host_key: bool) -> None:
+    """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data).
+
+    Without BRANCH: every branch of REMOTE; with --all: of every remote.
+    """
+    if all_remotes == bool(remote_name):
+        raise click.UsageError("give REMOTE [BRANCH], or --all (every branch of every remote)")
+    repo = adopting(state, remote_name) if remote_name else state.repo
+    handle = remotes(repo, "fetch", state.quiet, trust_host_key)
+    names = [remote_name] if remote_name else [info.name for info in handle.list_all()]
+    if not names:
+        raise click.ClickException("this repository has no remotes: `git hangar remote add NAME ADDRESS` adds one")
+    for name in names:
+        wanted = [branch] if branch else sorted(handle.list_remote_branches(name))
+        for one in wanted:
+            before = repo.ctx.git.get_ref(remote_ref(name, one))
+            with state.hush():
+                result = api(handle, "fetch_result", "fetch")(name, one)
+            if result.head == before:
+                state.say(f"{result.tracking_name} is up to date at {fmt_digest(result.head)}")
+            else:
+                moved = f"{before[:9]}..{result.head[:9]}" if before else "[new branch]"
+                state.say(f"Fetched {result.tracking_name} ({moved})")
 
 
 _SIZE_RE = re.compile(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)
@@ -155,12 +203,19 @@ def fetch_data(state: State, remote_name: str, branch: Optional[str], commit: Op
     repo = adopting(state, remote_name)
     if not commit:
         branch = branch or repo.ctx.default_branch
-    method = api(remotes(repo, "fetch-data", state.quiet, trust_host_key), "fetch_data", "fetch-data")
+    method = api(remotes(repo, "fetch-data", state.quiet, trust_host_key), "fetch_data_result", "fetch-data")
     with state.hush():
-        commits = method(remote_name, branch=branch, commit=commit,
-                         column_names=list(columns) or None, max_num_bytes=max_bytes,
-                         retrieve_all_history=all_history)
-    state.say(f"Fetched data of {len(commits)} commit(s) from {remote_name}")
+        result = method(remote_name, branch=branch, commit=commit,
+                        column_names=list(columns) or None, max_num_bytes=max_bytes,
+                        retrieve_all_history=all_history)
+    what = f"{len(result.commits)} commit(s)" if all_history else (branch or f"commit {commit}")
+    if result.samples == 0 and result.complete:
+        state.say(f"Already up to date: every sample of {what} has its data here")
+        return
+    state.say(f"Fetched {result.samples} sample(s), {result.bytes:,} bytes of {what} from {remote_name}")
+    if not result.complete:
+        click.echo(f"Warning: stopped at --max-bytes: some samples of {what} still have no data here "
+                   f"(run fetch-data again to get more)", err=True)
 
 
 # -- clone ------------------------------------------------------------------------------

@@ -102,9 +102,13 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
     ancestor's is known complete is checked only for what it adds, and the
     columns fetched completely are marked: nothing to do costs no scan.
     """
-    wanted, trees = wanted_digests(git, commits, columns, presence)
-    todo = store.missing([Digest(d) for d in wanted])
-    sizes = _sizes(source, todo)
+    with progress("Finding data to fetch", total=3, unit="step", quiet=quiet) as phase:
+        wanted, trees = wanted_digests(git, commits, columns, presence)
+        phase.update(1)
+        todo = store.missing([Digest(d) for d in wanted])
+        phase.update(1)
+        sizes = _sizes(source, todo)
+        phase.update(1)
     if max_num_bytes is not None:
         chosen, total = [], 0
         for d, n in zip(todo, sizes):
@@ -116,10 +120,12 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
         chosen, total = list(todo), sum(sizes)
     with progress("Fetching data", total=total, unit="B", quiet=quiet) as bar:
         def stored(frame: Frame) -> None:
+            # frames carry encoded objects (their meta too): the bar counts stored sizes, never past the total
             checkpoint("fetch_data.between_frames")
-            bar.update(len(frame.payload))
+            bar.update(min(len(frame.payload), total - bar.n))
 
         got = source.receive(store, chosen, stored) if chosen else 0
+        bar.update(total - bar.n)  # every chosen object is stored: the bar ends exactly at its total
     complete = len(chosen) == len(todo)
     if complete and presence is not None:
         for tree in trees:

@@ -22,7 +22,7 @@ from ..bookkeeping.transfer import new_commits
 from ..core.layout import remote_key
 from ..core.repostore import open_data_store, remote_s3_settings
 from ..errors import (BranchNotFoundError, DataLocationError, GitCommandError, IntegrityError,
-                      NonFastForwardError, StoreNotFoundError)
+                      NonFastForwardError, RefMovedError, StoreNotFoundError)
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .fetch import FetchResult
@@ -148,6 +148,13 @@ class GitDataRemote:
             raise NonFastForwardError(self.name, branch)
         git.set_ref(remote_ref(self.name, branch), local)
         return PushResult(branch, old, local, len(commits), len(commits), len(digests), nbytes)
+
+    def delete(self, branch: str, old: str) -> None:
+        """Delete ``branch`` on the git host if it is still at ``old`` (its data stays in the store)."""
+        outcome = self.host.push([RefUpdate(HEADS + branch, "", old)])
+        if outcome.rejected:
+            raise RefMovedError(f"branch {branch!r} moved on {self.host.address} since it was listed; nothing "
+                                f"was deleted: fetch it and look before deleting")
 
     def _verify_uploaded(self, digests: Sequence[str]) -> None:
         """Every copied sample is in the data store, as a fresh reader of it sees it."""

@@ -27,6 +27,8 @@ class Link(Protocol):
 
     def heads(self) -> dict[str, str]: ...
 
+    def delete(self, branch: str, old: str) -> None: ...
+
     def default_branch(self) -> str: ...
 
     def missing(self, digests: list[str]) -> list[str]: ...
@@ -58,6 +60,10 @@ class ServerLink:
 
     def heads(self) -> dict[str, str]:
         return dict(self.session.call("list_refs").header["heads"])
+
+    def delete(self, branch: str, old: str) -> None:
+        """Delete ``branch`` on the server if it is still at ``old``."""
+        self.session.call("delete_ref", {"branch": branch, "old": old})
 
     def default_branch(self) -> str:
         return str(self.session.server_info.get("default_branch") or "master")

@@ -63,11 +63,13 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
     checkpoint("push.after_data")
     answers += _send_objects(session, git, todo, quiet)
     checkpoint("push.before_update_ref")
-    with progress("Updating remote ref", total=1, quiet=quiet) as bar:
+    # the server answers each pipelined request as it has checked it: count the answers, so the
+    # wait for its verification shows as progress rather than a frozen "0/1"
+    with progress("Remote checking and updating ref", total=answers + 1, unit="answer", quiet=quiet) as bar:
         session.send("update_ref", {"branch": branch, "old": old, "new": local})
         for _ in range(answers + 1):
             session.recv()
-        bar.update(1)
+            bar.update(1)
     git.set_ref(remote_ref(remote, branch), local)
     return PushResult(branch, old, local, len(commits), len(todo), len(absent_remotely), nbytes)
 

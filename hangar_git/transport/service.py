@@ -15,8 +15,8 @@ import numpy as np
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, RefChangedError, branch_ref
 from ..bookkeeping.transfer import added_digests, closure_complete, new_commits, objects_to_send
-from ..errors import (CommitNotFoundError, RemoteDataError, IntegrityError, NonFastForwardError,
-                      NotInitializedError, ProtocolError)
+from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, IntegrityError,
+                      NonFastForwardError, NotInitializedError, ProtocolError, RefMovedError)
 from ..faults import checkpoint
 from ..core import locate
 from ..core.layout import default_branch
@@ -110,6 +110,20 @@ class RepositoryService(ServiceHandler):
         except RefChangedError:
             raise NonFastForwardError("remote", branch) from None
         return {"branch": branch, "head": new}
+
+    @rpc_method(writes=True)
+    def delete_ref(self, request: Frame, stream: Stream) -> Reply:
+        """Delete a branch if it is still at ``old`` (never the repository's default branch)."""
+        branch = check_branch_name(request.header.get("branch"))
+        old = check_oids([request.header.get("old")], "old")[0]
+        if branch == (self.git.config_get("hangar.branch") or "master"):
+            raise BranchRemovalError(f"refusing to delete {branch!r}: it is the remote's default branch")
+        try:
+            self.git.set_ref(branch_ref(branch), None, expected=old)
+        except RefChangedError:
+            raise RefMovedError(f"branch {branch!r} moved on the remote since it was listed; nothing was "
+                                f"deleted: fetch it and look before deleting") from None
+        return {"branch": branch, "old": old}
 
     def _is_commit(self, oid: str) -> bool:
         try:

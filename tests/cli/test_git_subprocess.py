@@ -65,8 +65,9 @@ def test_user_errors_are_one_line(tmp_path: Path, git_hangar: GitHangar) -> None
     one_line_error(git_hangar("add", "c", "bad.csv", cwd=tmp_path), "bad.csv")
     with Repository(tmp_path).checkout(write=True):
         one_line_error(git_hangar("add", "c", "b.npy", cwd=tmp_path), "another writer", "pid")
-    usage = git_hangar("commit", cwd=tmp_path)
-    assert usage.returncode == 2 and "Usage: git hangar commit" in usage.stderr
+    one_line_error(git_hangar("commit", cwd=tmp_path), "nothing to commit")
+    usage = git_hangar("rm", "c", cwd=tmp_path)
+    assert usage.returncode == 2 and "Usage: git hangar rm" in usage.stderr
 
 
 def test_launcher_and_python_m(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import types
 from pathlib import Path
 
 import click
@@ -218,51 +217,11 @@ def test_images_with_pillow(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> N
     np.testing.assert_array_equal(read_column(repo_dir, "pics")["pic"], pixels)
 
 
-class FakeImage:
-    """Stands in for PIL.Image where Pillow is not installed."""
-
-    class DecompressionBombError(Exception):
-        pass
-
-    def __init__(self, path: str) -> None:
-        if not Path(path).read_bytes().startswith(b"FAKEIMG"):
-            raise OSError(f"cannot identify image file {path!r}")
-        self.pixels = np.frombuffer(Path(path).read_bytes()[7:], np.uint8).reshape(2, 2)
-
-    @classmethod
-    def open(cls, path: str) -> "FakeImage":
-        return cls(path)
-
-    def __enter__(self) -> "FakeImage":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
-        return self.pixels
-
-
-def test_images_go_through_pillow(repo_dir: Path, hangar: Hangar, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_pil = types.ModuleType("PIL")
-    fake_pil.Image = FakeImage  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "PIL", fake_pil)
-    (tmp_path / "one.jpg").write_bytes(b"FAKEIMG" + bytes([1, 2, 3, 4]))
-    (tmp_path / "two.PNG").write_bytes(b"FAKEIMG" + bytes([5, 6, 7, 8]))
-    (tmp_path / "bad.png").write_bytes(b"nope")
-    one_line_error(hangar("add", "pics", tmp_path / "bad.png"), "bad.png", "cannot identify")
-    hangar.ok("add", "pics", tmp_path / "one.jpg", tmp_path / "two.PNG")
-    hangar.ok("commit", "-m", "images")
-    pics = read_column(repo_dir, "pics")
-    np.testing.assert_array_equal(pics["two"], [[5, 6], [7, 8]])
-
-
 def test_images_without_pillow_say_how_to_get_it(repo_dir: Path, hangar: Hangar, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "PIL", None)
     (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    one_line_error(hangar("add", "pics", tmp_path / "pic.png"), "pip install Pillow")
+    one_line_error(hangar("add", "pics", tmp_path / "pic.png"), "pip install 'hangar-git[images]'")
 
 
 # -- status, commit, log, summary ------------------------------------------------------------
@@ -279,8 +238,7 @@ def test_status_before_and_after_commit(repo_dir: Path, hangar: Hangar, files: F
 
 
 def test_commit_needs_a_message_and_changes(repo_dir: Path, hangar: Hangar, files: Files) -> None:
-    result = hangar("commit")
-    assert result.exit_code == 2 and "Missing option '-m'" in result.stderr
+    one_line_error(hangar("commit"), "nothing to commit")  # before any editor opens
     one_line_error(hangar("commit", "-m", "empty"), "nothing to commit")
 
 
@@ -375,10 +333,11 @@ def test_export_csv_and_npz_round_trip(repo_dir: Path, hangar: Hangar, files: Fi
     hangar.ok("add", "imgs", files / "z.npz")
     first = digest_of(hangar.ok("commit", "-m", "csv and npz").stdout)
     out = tmp_path / "out"
-    hangar.ok("export", "games", out, "--format", "csv", "--no-keys")
+    hangar.ok("export", "games", out, "--format", "csv", "--no-keys", "--no-header")
     assert (out / "games.csv").read_text() == (files / "d.csv").read_text()
     hangar.ok("export", "games", out / "keyed", "--format", "csv", "--commit", first)
-    assert (out / "keyed" / "games.csv").read_text().splitlines()[2] == "2,7,8,90"
+    lines = (out / "keyed" / "games.csv").read_text().splitlines()
+    assert lines[0] == "key,games_0,games_1,games_2" and lines[3] == "2,7,8,90"
     hangar.ok("export", "imgs", out, "--format", "npz", "--branch", "master")
     with np.load(out / "imgs.npz") as z:
         assert sorted(z.files) == ["x", "y"]
@@ -418,11 +377,11 @@ def test_remotes_push_clone_and_partial_data(tmp_path: Path, repo_dir: Path, han
     assert result.stderr.startswith("Warning: column(s) 'imgs' contain remote references")
     assert result.stderr.splitlines()[-1].startswith("Error: data of sample")
     assert len(result.stderr.splitlines()) == 2
-    assert "Fetched data of 1 commit(s)" in clone.ok("fetch-data", "origin", "--column", "imgs",
+    assert "Fetched 2 sample(s), 48 bytes of master from origin" in clone.ok("fetch-data", "origin", "--column", "imgs",
                                                      "--max-bytes", "10M").stdout
     clone.ok("export", "imgs", tmp_path / "out")
     assert (tmp_path / "out" / "a.npy").read_bytes() == (files / "a.npy").read_bytes()
-    assert clone.ok("fetch", "origin", "master").stdout == "Fetched origin/master\n"
+    assert clone.ok("fetch", "origin", "master").stdout.startswith("origin/master is up to date at a=")
     hangar.ok("remote", "remove", "origin")
     assert hangar.ok("remote", "list").stdout == ""
     one_line_error(hangar("push", "origin", "master"), "no remote named 'origin'")

@@ -197,7 +197,7 @@ def test_multi_read_of_data_not_here_names_it(committed: Repository, tmp_path: P
     clone = Repository(tmp_path / "clone", exists=False)
     committed.remote.add("origin", str(committed.path))
     clone.clone("c", "c@x", str(committed.path))
-    with pytest.warns(UserWarning, match="remote references"):
+    with pytest.warns(UserWarning, match="not on this machine"):
         co = clone.checkout()
     with co:
         with pytest.raises(MissingDataError, match="fetch-data"):

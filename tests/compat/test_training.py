@@ -142,7 +142,7 @@ def test_dataset_pickles_names_not_handles(training: Repository) -> None:
 def test_remote_keys_left_out_and_named_when_asked_for(training: Repository, tmp_path: Path) -> None:
     clone = Repository(tmp_path / "clone", exists=False)
     clone.clone("c", "c@x", str(training.path))
-    with pytest.warns(UserWarning, match="remote references"):
+    with pytest.warns(UserWarning, match="not on this machine"):
         co = clone.checkout()
     with pytest.raises(ValueError, match="fetch-data"):
         make_torch_dataset(co["names"])  # no sample's data is here

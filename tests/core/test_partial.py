@@ -60,7 +60,7 @@ def test_opening_a_reader_warns_naming_the_partial_columns(partial: Repository) 
     messages = [str(w.message) for w in record]
     assert len(messages) == 1
     assert "'arr'" in messages[0] and "'text'" in messages[0] and "'local'" not in messages[0]
-    assert "fetch-data" in messages[0]
+    assert "no remote to fetch it from" in messages[0]   # no remote here: not told to fetch-data
     co.close()
 
 
@@ -77,8 +77,8 @@ def test_reading_missing_data_raises_missing_data_error(partial: Repository) -> 
         assert isinstance(err, FileNotFoundError) and isinstance(err, HangarError)
         assert (err.column, err.key) == ("arr", 3)
         text = str(err)
-        assert "'arr'" in text and "3" in text and "fetch-data" in text
-        with pytest.raises(MissingDataError, match="'text'.*fetch-data"):
+        assert "'arr'" in text and "3" in text and "no remote to fetch it from" in text
+        with pytest.raises(MissingDataError, match="'text'.*no remote"):
             co["text", "a"]
         with pytest.raises(MissingDataError):
             co["arr", [0, 1]]

@@ -61,7 +61,7 @@ def commit_with_cli(gh: GH, cwd: Path, keys: range, column: str = "x") -> None:
     for k in keys:
         np.save(folder / f"{k}.npy", sample(k))
         names.append(str(folder / f"{k}.npy"))
-    gh("add", column, *names, cwd=cwd)
+    gh("add", column, *names, "--key-from", "name", cwd=cwd)  # str keys, as commit_samples uses
     gh("commit", "-m", f"samples {keys.start}..{keys.stop}", cwd=cwd)
 
 

@@ -88,7 +88,8 @@ def test_cli_remote_workflow(server_address: Callable[[str], ServerRepo], tmp_pa
     with reader(Repository(second)) as co:
         assert co["dota_test"].contains_remote_references is False
         assert_rows(co, "dota_test", TEST_ROWS)
-    assert "1 commit(s)" in git_hangar("fetch-data", "origin", "--commit", heads["add-train"], cwd=second).stdout
+    assert f"Fetched {len(TRAIN_ROWS)} sample(s)" in git_hangar("fetch-data", "origin", "--commit", heads["add-train"],
+                                                            cwd=second).stdout
     with reader(Repository(second), commit=heads["add-train"]) as co:
         assert_rows(co, "dota_train", TRAIN_ROWS)
     assert "2 commit(s)" in git_hangar("fetch-data", "origin", "add-train", "--all-history", cwd=second).stdout

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import HangarError, ImportFormatError
+from .keytext import key_from_text
 
 Key = Union[int, str]
 
@@ -133,7 +134,7 @@ def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
     elif suffix == ".csv":
         samples = read_csv(path, options)
     elif suffix in IMAGE_SUFFIXES:
-        samples = read_image(path)
+        samples = read_image(path, keep_bool=options.dtype is not None and options.dtype == np.bool_)
     else:
         raise ImportFormatError(f"cannot import {path!r}: unknown file type; "
                                 f"supported: {', '.join(SUFFIXES)}")
@@ -180,19 +181,39 @@ def read_npz(path: str) -> Iterator[Sample]:
             yield Sample(name, value, f"{path}:{name}")
 
 
-def read_image(path: str) -> Iterator[Sample]:
+def read_image(path: str, keep_bool: bool = False) -> Iterator[Sample]:
+    """An image as users expect it: palette images as RGB (RGBA when they have transparency),
+    1-bit images as uint8 0/255 (bool only when asked, with --dtype bool), and every frame of
+    an animation as a sample ``stem:N``."""
     try:
-        from PIL import Image
+        from PIL import Image, ImageSequence
     except ImportError:
         raise ImportFormatError(
-            f"cannot read image {path!r}: Pillow is not installed (pip install Pillow)") from None
+            f"cannot read image {path!r}: Pillow is not installed (pip install 'hangar-git[images]')") from None
     with reading(path, "an image"):
         try:
             with Image.open(path) as image:
-                value = np.array(image)
+                frames = [frame.copy() for frame in ImageSequence.Iterator(image)]
         except Image.DecompressionBombError as exc:
             raise ImportFormatError(f"cannot read image {path!r}: {exc}") from None
-    yield Sample(stem_of(path), value, path)
+    mode = None if keep_bool and {f.mode for f in frames} == {"1"} else _target_mode(frames)
+    values = [np.array(frame.convert(mode) if mode and frame.mode != mode else frame) for frame in frames]
+    if len(values) == 1:
+        yield Sample(stem_of(path), values[0], path)
+        return
+    for i, value in enumerate(values):
+        yield Sample(f"{stem_of(path)}:{i}", value, f"{path} frame {i}")
+
+
+def _target_mode(frames: list) -> Optional[str]:
+    """The one mode every frame is converted to (None: keep each frame as it is)."""
+    modes = {frame.mode for frame in frames}
+    if modes <= {"1"}:
+        return "L"
+    if modes & {"P", "PA"} or len(modes) > 1:
+        transparent = any(f.mode in ("PA", "RGBA", "LA") or "transparency" in f.info for f in frames)
+        return "RGBA" if transparent else "RGB"
+    return None
 
 
 # -- CSV ---------------------------------------------------------------------------
@@ -234,7 +255,7 @@ def parse_key(text: str, where: str) -> Key:
     text = text.strip()
     if not text:
         raise ImportFormatError(f"{where}: the key column is empty")
-    return int(text) if _INT_RE.fullmatch(text) else text
+    return key_from_text(text)
 
 
 def infer_dtype(rows: list[list[str]]) -> np.dtype:
@@ -303,7 +324,7 @@ def key_for(sample: Sample, key_from: str, counter: Iterator[int]) -> Key:
         return sample.name if sample.row is None else f"{sample.name}:{sample.row}"
     if sample.key is not None:
         return sample.key
-    return sample.row if sample.row is not None else sample.name
+    return sample.row if sample.row is not None else key_from_text(sample.name)
 
 
 def max_shape(samples: Iterable[Sample]) -> Optional[tuple[int, ...]]:

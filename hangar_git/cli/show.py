@@ -1,0 +1,126 @@
+"""`show` and `ls`: looking at a commit, a column or one sample."""
+from __future__ import annotations
+
+import datetime
+import sys
+from typing import Any, Optional
+
+import click
+
+from .common import State, fmt_digest, looks_int, pass_state, resolve_keys, resolve_rev, str_keys_option
+
+
+def column_line(name: str, col: Any) -> str:
+    """NAME<TAB>TYPE<TAB>DTYPE<TAB>SHAPE<TAB>SAMPLES, as `ls` lists columns."""
+    dtype = getattr(col.dtype, "__name__", None) or str(col.dtype)
+    shape = "-" if col.shape is None else "x".join(map(str, col.shape)) or "()"
+    if col.column_type == "ndarray" and col.schema_type == "variable_shape":
+        shape = f"<={shape}"
+    return f"{name}\t{col.column_type}\t{dtype}\t{shape}\t{len(col)}"
+
+
+def print_sample(value: Any) -> None:
+    if isinstance(value, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(value)
+    elif isinstance(value, str):
+        click.echo(value)
+    else:
+        import numpy as np
+        click.echo(np.array2string(value, separator=", ", threshold=1000))
+
+
+def write_sample(value: Any, out: str) -> None:
+    from ..fileio import write_atomic
+    if isinstance(value, (bytes, str)):
+        write_atomic(out, value if isinstance(value, bytes) else value.encode())
+        return
+    import io
+
+    import numpy as np
+    buffer = io.BytesIO()
+    np.save(buffer, value, allow_pickle=False)
+    write_atomic(out, buffer.getvalue())
+
+
+@click.command()
+@click.argument("rev")
+@click.argument("column", required=False)
+@click.argument("key", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the sample to FILE (.npy for arrays; the text or bytes as they are) instead of "
+                   "printing it.")
+@str_keys_option
+@pass_state
+def show(state: State, rev: str, column: Optional[str], key: Optional[str], output: Optional[str],
+         str_keys: bool) -> None:
+    """Show a commit, a column of it, or one sample (REV COLUMN KEY).
+
+    REV is a branch, REMOTE/BRANCH or a commit (digest or unique prefix).
+    """
+    if output and key is None:
+        raise click.UsageError("-o writes one sample: give REV COLUMN KEY")
+    repo = state.repo
+    digest = resolve_rev(repo, rev)
+    with repo.checkout(commit=digest) as co:
+        if column is None:
+            show_commit(repo, digest, co)
+            return
+        col = co.columns[column]
+        if key is None:
+            click.echo(str(col).rstrip("\n"))
+            return
+        value = col[resolve_keys(col, [key], str_keys)[0]]
+    if output:
+        write_sample(value, output)
+        state.say(f"Wrote sample {key} of column {column!r} to {output}")
+    else:
+        print_sample(value)
+
+
+def show_commit(repo: Any, digest: str, co: Any) -> None:
+    info = repo.ctx.git.commit_info(digest)
+    when = datetime.datetime.fromtimestamp(info.time, datetime.timezone.utc)
+    click.echo(f"commit {fmt_digest(digest)}")
+    if len(info.parents) > 1:
+        click.echo("Merge: " + " ".join(fmt_digest(p)[:9] for p in info.parents))
+    click.echo(f"Author: {info.author} <{info.email}>")
+    click.echo(f"Date:   {when:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo("")
+    for line in info.message.rstrip("\n").splitlines():
+        click.echo(f"    {line}")
+    click.echo("")
+    for name in sorted(co.columns):
+        click.echo(column_line(name, co.columns[name]))
+    for key, value in co.metadata.items():
+        click.echo(f"metadata {key}\t{value}")
+
+
+@click.command()
+@click.argument("rev", required=False)
+@click.argument("column", required=False)
+@pass_state
+def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
+    """List the columns of REV, or the keys of COLUMN at REV.
+
+    Columns print as NAME TYPE DTYPE SHAPE SAMPLES (tab-separated); keys one
+    per line, ints before strs (a str key that looks like an int is quoted: '1'). REV defaults to the head of the write branch.
+    """
+    repo = state.repo
+    digest = resolve_rev(repo, rev or repo.ctx.default_branch)
+    with repo.checkout(commit=digest) as co:
+        if column is None:
+            for name in sorted(co.columns):
+                click.echo(column_line(name, co.columns[name]))
+            return
+        from ..bookkeeping.records import key_sort
+        for key in key_sort(co.columns[column].keys()):
+            click.echo(key_text(key))
+
+
+def key_text(key: Any) -> str:
+    """A key as `ls` prints it: a str key that looks like an int is quoted ('1'), so it differs from 1."""
+    return repr(key) if isinstance(key, str) and looks_int(key) else str(key)
+
+
+COMMANDS = [show, ls]

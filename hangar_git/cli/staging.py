@@ -1,0 +1,130 @@
+"""`reset`, `rm` and `metadata`: changing the staging area other than by `add`."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from ..errors import NothingStagedError
+from .common import State, pass_state, resolve_keys, str_keys_option
+from .data import staged_or_nothing
+
+
+@click.command()
+@click.option("-b", "--branch", help="The write branch whose staging area to discard (default: the current one).")
+@pass_state
+def reset(state: State, branch: Optional[str]) -> None:
+    """Discard every staged change of the write branch (back to its head)."""
+    with state.repo.checkout(write=True, branch=branch or "") as co:
+        target = co.branch_name
+        try:
+            co.reset_staging_area()
+        except NothingStagedError:
+            state.say(f"Nothing to reset: the staging area of {target!r} matches its head")
+            return
+    state.say(f"Discarded the staged changes of {target!r}")
+
+
+@click.command()
+@click.argument("column")
+@click.argument("keys", nargs=-1)
+@click.option("--column", "whole_column", is_flag=True,
+              help="Remove COLUMN itself, with every sample in it (give no KEYS).")
+@str_keys_option
+@click.option("-b", "--branch", help="Write branch to stage on (default: the current one).")
+@pass_state
+def rm(state: State, column: str, keys: tuple[str, ...], whole_column: bool, str_keys: bool,
+       branch: Optional[str]) -> None:
+    """Remove samples KEYS from COLUMN (or the whole column with --column) in the staging area.
+
+    A KEY that looks like an integer names the int key, or the str key when the
+    column has only that one (--str-keys: always the str key). Nothing is
+    committed: run `git hangar commit` next. If any KEY does not exist, nothing
+    is removed.
+    """
+    if whole_column == bool(keys):
+        raise click.UsageError("give KEYS to remove samples, or --column to remove the column (not both)")
+    with staged_or_nothing(state.repo, branch) as co:
+        target = co.branch_name
+        if whole_column:
+            co.columns.delete(column)
+            message = f"Removed column {column!r}"
+        else:
+            col = co.columns[column]
+            resolved = resolve_keys(col, keys, str_keys)
+            with col:
+                for key in resolved:
+                    del col[key]
+            message = f"Removed {len(resolved)} sample(s) from column {column!r}"
+    state.say(f"{message} on {target!r}; record it with `git hangar commit`")
+
+
+# -- metadata ----------------------------------------------------------------------------
+@click.group(invoke_without_command=True)
+@click.option("--rev", metavar="REV", help="Read the metadata of this commit or branch (default: the "
+                                           "staging area of the write branch).")
+@click.pass_context
+def metadata(ctx: click.Context, rev: Optional[str]) -> None:
+    """Show, set or delete commit metadata (without a subcommand: list it)."""
+    ctx.meta["metadata.rev"] = rev
+    if ctx.invoked_subcommand is None:
+        for key, value in _read(ctx.find_object(State), rev):
+            click.echo(f"{key}\t{value}")
+
+
+def _read(state: Any, rev: Optional[str]) -> list[tuple[str, str]]:
+    if rev:
+        with state.repo.checkout(commit=rev) as co:
+            return list(co.metadata.items())
+    return list(_staged_metadata(state))
+
+
+def _staged_metadata(state: Any) -> list[tuple[str, str]]:
+    """The metadata the next commit would record (a read, so no writer lock is taken)."""
+    repo = state.repo
+    if repo.writer_lock_held:
+        raise click.ClickException("a write checkout is open: close it first (its staged metadata is "
+                                   "not flushed), or read a commit with --rev")
+    with repo.checkout(write=True) as co:
+        return list(co.metadata.items())
+
+
+@metadata.command("get")
+@click.argument("key")
+@click.pass_context
+def metadata_get(ctx: click.Context, key: str) -> None:
+    """Print the value of metadata KEY."""
+    state = ctx.find_object(State)
+    values = dict(_read(state, ctx.meta.get("metadata.rev")))
+    if key not in values:
+        from ..errors import MetadataNotFoundError
+        raise MetadataNotFoundError(key)
+    click.echo(values[key])
+
+
+@metadata.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.option("-b", "--branch", help="Write branch to stage on (default: the current one).")
+@pass_state
+def metadata_set(state: State, key: str, value: str, branch: Optional[str]) -> None:
+    """Stage metadata KEY = VALUE."""
+    with staged_or_nothing(state.repo, branch) as co:
+        co.metadata[key] = value
+        target = co.branch_name
+    state.say(f"Staged metadata {key!r} on {target!r}; record it with `git hangar commit`")
+
+
+@metadata.command("delete")
+@click.argument("key")
+@click.option("-b", "--branch", help="Write branch to stage on (default: the current one).")
+@pass_state
+def metadata_delete(state: State, key: str, branch: Optional[str]) -> None:
+    """Stage the removal of metadata KEY."""
+    with staged_or_nothing(state.repo, branch) as co:
+        del co.metadata[key]
+        target = co.branch_name
+    state.say(f"Staged the removal of metadata {key!r} on {target!r}; record it with `git hangar commit`")
+
+
+COMMANDS = [reset, rm, metadata]

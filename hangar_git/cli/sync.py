@@ -1,0 +1,84 @@
+"""`pull` and `ls-remote`: a remote's branches, and bringing one into the write branch."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+
+from ..bookkeeping.gitrepo import branch_ref
+from .common import State, api, fmt_digest, pass_state
+from .remotes import remotes, trust_option
+
+
+def default_remote(state: State) -> str:
+    """`origin` if there is one, else the only remote (git's habit)."""
+    names = [info.name for info in remotes(state.repo, "pull").list_all()]
+    if "origin" in names or not names:
+        if not names:
+            raise click.ClickException("this repository has no remotes: `git hangar remote add NAME ADDRESS` "
+                                       "adds one")
+        return "origin"
+    if len(names) > 1:
+        raise click.UsageError(f"several remotes ({', '.join(names)}) and none is origin: name the REMOTE")
+    return names[0]
+
+
+@click.command()
+@click.argument("remote_name", metavar="[REMOTE]", required=False)
+@click.argument("branch", required=False)
+@click.option("-m", "--message", help="Message of the merge commit, if one is made.")
+@click.option("-s", "--strategy", type=click.Choice(["ours", "theirs"]),
+              help="Resolve each conflicting key with the local version (ours) or the remote's (theirs).")
+@trust_option
+@pass_state
+def pull(state: State, remote_name: Optional[str], branch: Optional[str], message: Optional[str],
+         strategy: Optional[str], trust_host_key: bool) -> None:
+    """Fetch BRANCH from REMOTE and merge it into the write branch.
+
+    REMOTE defaults to origin (or the only remote), BRANCH to the write
+    branch's name. Like `fetch`, this moves commits, not sample data: run
+    `git hangar fetch-data REMOTE` for the data.
+    """
+    repo = state.repo
+    remote_name = remote_name or default_remote(state)
+    current = repo.ctx.default_branch
+    branch = branch or current
+    handle = remotes(repo, "pull", state.quiet, trust_host_key)
+    with state.hush():
+        fetched = api(handle, "fetch_result", "pull")(remote_name, branch)
+    tracking = fetched.tracking_name
+    before = repo.ctx.git.get_ref(branch_ref(current))
+    if before is None:  # nothing committed here yet: the branch starts at the remote's head
+        repo.create_branch(current, base_commit=fetched.head)
+        state.say(f"Created {current!r} at {tracking} ({fmt_digest(fetched.head)})")
+        return
+    with state.hush():
+        head = repo.merge(message or f"Merge {tracking} into '{current}'", current, tracking, strategy=strategy)
+    if head == before:
+        state.say(f"Already up to date: {current!r} contains {tracking}")
+    else:
+        state.say(f"Merged {tracking} into {current!r}: {fmt_digest(head)}")
+
+
+@click.command("ls-remote")
+@click.argument("remote_name", metavar="[REMOTE]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: branch -> head digest.")
+@trust_option
+@pass_state
+def ls_remote(state: State, remote_name: Optional[str], as_json: bool, trust_host_key: bool) -> None:
+    """List the branches of REMOTE and their head commits.
+
+    One DIGEST<TAB>BRANCH line per branch, as `git ls-remote` prints;
+    REMOTE defaults to origin (or the only remote).
+    """
+    remote_name = remote_name or default_remote(state)
+    heads = remotes(state.repo, "ls-remote", state.quiet, trust_host_key).list_remote_branches(remote_name)
+    if as_json:
+        click.echo(json.dumps(dict(sorted(heads.items())), indent=2))
+        return
+    for name, digest in sorted(heads.items()):
+        click.echo(f"{fmt_digest(digest)}\t{name}")
+
+
+COMMANDS = [pull, ls_remote]

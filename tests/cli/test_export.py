@@ -1,0 +1,97 @@
+"""Export without loss (issue 11): int and str keys stay apart, str/bytes columns, one stacked
+array, CSV with a header; the files import back to the same samples."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hangar_git import Repository
+from hangar_git.api.exporters import export_column
+
+from .conftest import Hangar, one_line_error
+
+
+@pytest.fixture
+def mixed(repo_dir: Path) -> Path:
+    """Column 'v' with keys 1, '1', -1, '-1', "'q" and 'a'; a str and a bytes column."""
+    with Repository(repo_dir).checkout(write=True) as co:
+        col = co.add_ndarray_column("v", prototype=np.zeros(3, np.int32))
+        for i, key in enumerate([1, "1", -1, "-1", "'q", "a"]):
+            col[key] = np.full(3, i, np.int32)
+        co.add_str_column("text").update({"a": "hello, world", 2: "two\nlines"})
+        co.add_bytes_column("raw").update({"a": b"\x00\xff", 7: b""})
+        co.commit("mixed keys")
+    return repo_dir
+
+
+def samples(path: Path, column: str) -> dict:
+    with Repository(path).checkout() as co:
+        return dict(co.columns[column].items())
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz"])
+def test_int_and_str_keys_survive_export_and_import(mixed: Path, hangar: Hangar, tmp_path: Path,
+                                                     fmt: str) -> None:
+    """Regression: keys 1 and '1' were written as one npz member and a sample was lost."""
+    out = tmp_path / "out"
+    assert "Exported 6 sample(s)" in hangar.ok("export", "v", out, "--format", fmt).stdout
+    sources = sorted(out.glob("*.npy")) if fmt == "npy" else [out / "v.npz"]
+    hangar.ok("add", "back", *map(str, sources))
+    hangar.ok("commit", "-m", "back")
+    assert same(samples(mixed, "back"), samples(mixed, "v"))
+
+
+def test_csv_keeps_keys_apart_and_has_a_header(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    """Regression: CSV could not tell -1 from '-1', and export dropped the header."""
+    hangar.ok("export", "v", tmp_path, "--format", "csv")
+    lines = (tmp_path / "v.csv").read_text().splitlines()
+    assert lines[0] == "key,v_0,v_1,v_2"
+    assert [line.split(",")[0] for line in lines[1:]] == ["-1", "1", "''q'", "'-1'", "'1'", "a"]
+    hangar.ok("add", "back", tmp_path / "v.csv", "--header", "--key-column", "key", "--dtype", "int32")
+    hangar.ok("commit", "-m", "back")
+    assert same(samples(mixed, "back"), samples(mixed, "v"))
+
+
+def test_str_and_bytes_columns_export(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    hangar.ok("export", "text", tmp_path / "t")
+    assert (tmp_path / "t" / "a.txt").read_text() == "hello, world"
+    assert (tmp_path / "t" / "2.txt").read_text() == "two\nlines"
+    hangar.ok("export", "raw", tmp_path / "r")
+    assert (tmp_path / "r" / "a.bin").read_bytes() == b"\x00\xff" and (tmp_path / "r" / "7.bin").read_bytes() == b""
+    hangar.ok("export", "text", tmp_path / "c", "--format", "csv")
+    assert (tmp_path / "c" / "text.csv").read_text() == 'key,text\n2,"two\nlines"\na,"hello, world"\n'
+    hangar.ok("export", "raw", tmp_path / "z", "--format", "npz")
+    with np.load(tmp_path / "z" / "raw.npz") as z:
+        assert z["a"].tobytes() == b"\x00\xff"
+    one_line_error(hangar("export", "raw", tmp_path / "c", "--format", "csv"), "bytes")
+
+
+def test_stacked_export(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    hangar.ok("export", "v", tmp_path, "--format", "stacked")
+    stacked = np.load(tmp_path / "v.npy")
+    keys = (tmp_path / "v.keys.txt").read_text().splitlines()
+    assert stacked.shape == (6, 3) and keys == ["-1", "1", "''q'", "'-1'", "'1'", "a"]
+    by_key = samples(mixed, "v")
+    assert np.array_equal(stacked[keys.index("'1'")], by_key["1"])
+    hangar.ok("export", "text", tmp_path, "--format", "stacked")
+    assert np.load(tmp_path / "text.npy").tolist() == ["two\nlines", "hello, world"]
+
+
+def test_stacked_export_refuses_mixed_shapes(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
+    with Repository(repo_dir).checkout(write=True) as co:
+        col = co.add_ndarray_column("var", shape=(4,), dtype=np.float32, variable_shape=True)
+        col[0], col[1] = np.zeros(4, np.float32), np.zeros(2, np.float32)
+        co.commit("variable")
+    one_line_error(hangar("export", "var", tmp_path, "--format", "stacked"), "another shape", "npz")
+    assert not list(tmp_path.glob("var.npy*"))
+
+
+def test_export_is_an_api_function(mixed: Path, tmp_path: Path) -> None:
+    with Repository(mixed).checkout() as co:
+        assert export_column(co.columns["v"], str(tmp_path), "npz") == 6

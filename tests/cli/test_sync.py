@@ -1,0 +1,186 @@
+"""Remotes from the command line: pull, push --all / --delete, fetch --all, ls-remote, status
+against remote branches, and the "untrue output" of issue 11 made true (each a regression test)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hangar_git import Repository
+
+from .conftest import Files, GitHangar, Hangar, one_line_error, subprocess_env
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Path:
+    path = tmp_path / "server.git"
+    Hangar(tmp_path).ok("init", "--bare", path)
+    return path
+
+
+@pytest.fixture
+def pushed(repo_dir: Path, hangar: Hangar, files: Files, server: Path) -> Path:
+    """repo_dir with one commit, pushed to remote origin (a local hangar repository)."""
+    hangar.ok("add", "imgs", files / "a.npy", files / "b.npy")
+    hangar.ok("commit", "-m", "two arrays")
+    hangar.ok("remote", "add", "origin", server)
+    hangar.ok("push", "origin", "master")
+    return repo_dir
+
+
+def clone(tmp_path: Path, server: Path, name: str) -> Hangar:
+    Hangar(tmp_path).ok("clone", server, tmp_path / name)
+    return Hangar(tmp_path / name)
+
+
+def add_sample(path: Path, key: str, value: float, branch: str = "master") -> str:
+    with Repository(path).checkout(write=True, branch=branch) as co:
+        co["imgs"][key] = np.full((2, 3), value, np.float32)
+        return co.commit(f"{key} = {value}")
+
+
+# -- untrue output, made true --------------------------------------------------------------------
+def test_push_of_an_up_to_date_branch_says_so(pushed: Path, hangar: Hangar) -> None:
+    """Regression: `push` of an up-to-date branch printed "Pushed master to origin"."""
+    out = hangar.ok("push", "origin", "master").stdout
+    assert out.startswith("Everything up-to-date") and "Pushed" not in out
+
+
+def test_re_adding_identical_files_stages_nothing(pushed: Path, hangar: Hangar, files: Files) -> None:
+    """Regression: it printed "Staged 2 sample(s)" while `status` said "No changes"."""
+    out = hangar.ok("add", "imgs", files / "a.npy", files / "b.npy").stdout
+    assert "Nothing to stage" in out and "Staged" not in out
+    np.save(files / "b.npy", np.zeros((2, 3), np.float32))
+    out = hangar.ok("add", "imgs", files / "a.npy", files / "b.npy").stdout
+    assert "Staged 1 sample(s)" in out and "1 already there" in out
+
+
+def test_fetch_data_says_what_happened(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """Regression: `--column nope`, `--max-bytes 0` and an up-to-date fetch-data all printed
+    "Fetched data of 1 commit(s)" and exited 0."""
+    other = clone(tmp_path, server, "other")
+    one_line_error(other("fetch-data", "origin", "--column", "nope"), "'nope'", "imgs")
+    one_line_error(other("fetch-data", "origin", "--max-bytes", "0"), "positive")
+    out = other.ok("fetch-data", "origin").stdout
+    assert "Fetched 2 sample(s)" in out
+    out = other.ok("fetch-data", "origin").stdout
+    assert out.startswith("Already up to date") and "Fetched" not in out
+
+
+def test_fetch_data_of_an_address_hints_at_remote_add(pushed: Path, hangar: Hangar) -> None:
+    """Regression: it suggested `git hangar remote add ssh://... ADDRESS`."""
+    line = one_line_error(hangar("fetch-data", "ssh://example.invalid/repo", "master"))
+    assert "remote add NAME ssh://example.invalid/repo" in line
+
+
+def test_fetch_of_a_missing_remote_branch_hints_at_ls_remote(pushed: Path, hangar: Hangar) -> None:
+    """Regression: `fetch origin nosuch` hinted at `git hangar branch`."""
+    line = one_line_error(hangar("fetch", "origin", "nosuch"), "'nosuch'", "ls-remote origin")
+    assert "git hangar branch`" not in line
+
+
+def test_push_race_names_the_real_remote(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """Regression: the losing side of a push race was told to run `git hangar fetch remote master`.
+
+    Alice's push stops itself (SIGSTOP) just before it asks to move the branch; Bob pushes;
+    Alice continues and loses."""
+    alice, bob = clone(tmp_path, server, "alice"), clone(tmp_path, server, "bob")
+    add_sample(alice.path, "alice", 1.0)
+    add_sample(bob.path, "bob", 2.0)
+    log = tmp_path / "fault.log"
+    env = {**subprocess_env(), "HANGAR_FAULT": "push.before_update_ref", "HANGAR_FAULT_SIGNAL": "STOP",
+           "HANGAR_FAULT_LOG": str(log)}
+    proc = subprocess.Popen(["git", "hangar", "push", "origin", "master"], cwd=alice.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        pid = int(log.read_text().split()[1])
+        bob.ok("push", "origin", "master")
+        os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert "git hangar fetch origin master" in err and "fetch remote" not in err
+
+
+def test_missing_data_without_remotes_is_not_a_remote_reference(pushed: Path, server: Path,
+                                                                  tmp_path: Path) -> None:
+    """Regression: a repository with no remotes called missing data a "remote reference" and said
+    to run fetch-data; fsck named digests where it could name column and key."""
+    other = clone(tmp_path, server, "other")
+    other.ok("remote", "remove", "origin")
+    done = other("show", "master", "imgs", "a")
+    assert done.exit_code == 1 and "remote reference" not in done.stderr and "fetch-data" not in done.stderr
+    assert "Warning: column(s) 'imgs' have samples whose data is not on this machine" in done.stderr
+    assert "Error: data of sample 'a' in column 'imgs' is not on this machine" in done.stderr
+    done = other("fsck", "--quick")
+    assert done.exit_code == 1
+    assert "column 'imgs' key 'a'" in done.stdout and "column 'imgs' key 'b'" in done.stdout
+
+
+# -- new remote commands -------------------------------------------------------------------------
+def test_ls_remote(pushed: Path, hangar: Hangar) -> None:
+    head = Repository(pushed).branch_head("master")
+    assert hangar.ok("ls-remote").stdout == f"a={head}\tmaster\n"
+    assert json.loads(hangar.ok("ls-remote", "origin", "--json").stdout) == {"master": head}
+
+
+def test_push_all_and_delete(pushed: Path, hangar: Hangar, server: Path) -> None:
+    hangar.ok("branch", "dev")
+    hangar.ok("branch", "dev2")
+    out = hangar.ok("push", "origin", "--all").stdout
+    assert "[new branch]" in out and "Everything up-to-date" in out
+    assert set(Repository(server).list_branches()) == {"master", "dev", "dev2"}
+    assert "Deleted dev on origin" in hangar.ok("push", "origin", "--delete", "dev").stdout
+    assert set(Repository(server).list_branches()) == {"master", "dev2"}
+    assert "origin/dev" not in Repository(pushed).list_branches()
+    one_line_error(hangar("push", "origin", "--delete", "dev"), "no branch 'dev'")
+    one_line_error(hangar("push", "origin", "--delete", "master"), "default branch")
+
+
+def test_fetch_all_and_pull(pushed: Path, server: Path, tmp_path: Path, git_hangar: GitHangar) -> None:
+    other = clone(tmp_path, server, "other")
+    add_sample(pushed, "c", 3.0)
+    Hangar(pushed).ok("branch", "dev")
+    Hangar(pushed).ok("push", "origin", "--all")
+    out = other.ok("fetch", "--all").stdout
+    assert "Fetched origin/dev ([new branch])" in out and "Fetched origin/master (" in out
+    assert "origin/master is up to date" in other.ok("fetch", "origin").stdout
+    status = other.ok("status").stdout
+    assert "Behind origin/master by 1 commit(s)" in status
+    assert "2 sample(s) of the head have no data on this machine" in status and "Warning" not in status
+    done = git_hangar("pull", cwd=other.path)
+    assert done.returncode == 0, done.stderr
+    assert "Merged origin/master into 'master'" in done.stdout
+    assert "Up to date with origin/master" in other.ok("status").stdout
+    add_sample(other.path, "d", 4.0)
+    assert "Ahead of origin/master by 1 commit(s)" in other.ok("status").stdout
+    assert json.loads(other.ok("status", "--json").stdout)["tracking"] == [
+        {"remote": "origin", "branch": "origin/master", "ahead": 1, "behind": 0}]
+    assert "Already up to date" in other.ok("pull", "origin").stdout
+
+
+def test_pull_with_conflicts_and_a_strategy(pushed: Path, server: Path, tmp_path: Path) -> None:
+    other = clone(tmp_path, server, "other")
+    add_sample(pushed, "a", 5.0)
+    Hangar(pushed).ok("push", "origin")
+    add_sample(other.path, "a", 6.0)
+    one_line_error_or_list = other("pull")
+    assert one_line_error_or_list.exit_code == 1 and "--strategy" in one_line_error_or_list.stderr
+    other.ok("pull", "--strategy", "theirs")
+    assert json.loads(other.ok("status", "--json").stdout)["samples_without_data"] == 2  # commits, not data
+    other.ok("fetch-data", "origin")
+    with Repository(other.path).checkout() as co:
+        assert float(co["imgs"]["a"][0, 0]) == 5.0
