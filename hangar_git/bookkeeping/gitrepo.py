@@ -16,6 +16,7 @@ from pygit2.enums import FileMode, SortMode
 
 from ..errors import CommitNotFoundError, InvalidNameError, RefMovedError
 from ..locks import exclusive
+from .keyindex import KeyIndexes
 from .recordcache import RecordCache
 
 Oid = NewType("Oid", str)
@@ -113,6 +114,8 @@ class GitRepo:
         self._blob_cache: dict[str, bytes] = {}
         self.record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
         """Shard records as arrays, for whole-column scans (derived, local)."""
+        self.key_indexes = KeyIndexes(os.path.join(self.git_dir, "hangar", "keys"))
+        """Sorted key -> digest files of large columns, for random reads (derived, local)."""
 
     # -- opening ---------------------------------------------------------------
     @classmethod

@@ -5,14 +5,16 @@ blob ids, so history stays small and diffs can skip them.
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import Optional
 
 from .gitrepo import BLOB, GitRepo, Oid
+from .keyindex import MIN_DIGITS, derive
 from .packwriter import write_objects
 from .records import (ColumnSchema, ColumnStats, encode_format, encode_metadata, encode_shard,
                       shard_digits_for, shard_path, shard_prefix)
-from .snapshot import ColumnRecords
+from .snapshot import ColumnRecords, shard_blocks, shard_oids
 
 
 def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSchema,
@@ -45,6 +47,8 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
         samples = git.update_tree(base.samples_tree if base else None, updates) if updates else (
             base.samples_tree if base else None)
     stats = ColumnStats(count=count, shard_digits=new_digits)
+    if samples is not None and new_digits >= MIN_DIGITS:
+        write_key_index(git, base, changes, samples)
     entries: dict[str, Optional[str]] = {"schema.json": git.write_blob(schema.encode()),
                                          "stats.json": git.write_blob(stats.encode())}
     if samples is not None:
@@ -52,6 +56,23 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     tree = git.update_tree(None, {(k,): v for k, v in entries.items()})
     assert tree is not None
     return tree, stats
+
+
+def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: dict[str, Optional[str]],
+                    samples: Oid) -> None:
+    """The key index of a column's new records: derived from its base's index when it has
+    one (no shard is read), else built from the shards (just written: in the record cache)."""
+    indexes = git.key_indexes
+    if os.path.exists(indexes.path(samples)):
+        return
+    base_index = base.key_index() if base is not None else None
+    blob = None
+    if base_index is not None:
+        blob = derive(base_index, {e: bytes.fromhex(d) if d is not None else None for e, d in changes.items()})
+    if blob is not None:
+        indexes.put(samples, blob)
+    else:
+        indexes.build(samples, shard_blocks(git, shard_oids(git, samples)))
 
 
 def write_shards(git: GitRepo, shards: list[dict[str, str]]) -> list[Oid]:
