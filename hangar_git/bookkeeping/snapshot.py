@@ -196,6 +196,14 @@ def shard_oids(git: GitRepo, samples_tree: Optional[Oid]) -> dict[str, Oid]:
     return out
 
 
+def samples_records(git: GitRepo, samples_tree: Oid) -> dict[str, str]:
+    """Every record (encoded key -> hex digest) of a ``samples`` tree."""
+    out: dict[str, str] = {}
+    for oid in shard_oids(git, samples_tree).values():
+        out.update(decode_shard(git.read_blob(oid)))
+    return out
+
+
 def shard_blocks(git: GitRepo, oids: dict[str, Oid],
                  parsed: Optional[dict[str, dict[str, str]]] = None) -> Iterator[ShardBlock]:
     """The blocks of shards (prefix -> blob oid) in shard order, from the binary record
