@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import random
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -63,6 +63,7 @@ class ColumnGroup:
         self._names = [(c._co._ctx.git.git_dir, c._co.commit_hash, c._co.branch_name, c.name) for c in cols]
         self._pid = os.getpid()
         self.keys: list[Any] = _choose_keys(cols, keys, index_range)
+        self._int_keys = (len(self.keys), _int_array(self.keys))
         if field_names is not None:
             if not isinstance(field_names, (list, tuple)) or len(field_names) != len(cols):
                 raise InvalidArgumentError(
@@ -101,29 +102,38 @@ class ColumnGroup:
         key = self.keys[index]
         return self._type(*(col[key] for col in self.columns))
 
+    def _keys_at(self, indices: Sequence[int]) -> Union[list[Any], np.ndarray]:
+        """The keys at ``indices``: an ``int64`` array when every key is an int."""
+        count, ints = self._int_keys
+        if count != len(self.keys):  # keys added since: look again
+            self._int_keys = count, ints = len(self.keys), _int_array(self.keys)
+        if ints is not None:
+            return ints[np.asarray(indices, dtype=np.int64)]
+        return [self.keys[i] for i in indices]
+
     def samples(self, indices: Sequence[int]) -> list[Any]:
         """:meth:`sample` of several indices, read from the store in one batch."""
-        keys = [self.keys[i] for i in indices]
-        columns = self._read(keys)
-        return [self._type(*values) for values in zip(*columns)]
+        return list(map(self._type, *self._read(self._keys_at(indices))))
 
     def stacked(self, indices: Sequence[int]) -> tuple:
         """A batch: per column, fixed-shape arrays stacked into one array; other values
         (text, bytes, variable-shape arrays) in a list."""
-        keys = [self.keys[i] for i in indices]
+        keys = self._keys_at(indices)
         out = []
         for col, values in zip(self.columns, self._read(keys)):
             fixed = isinstance(col, NdarrayColumn) and not col.schema.variable_shape
             out.append(values if isinstance(values, np.ndarray) or not fixed or not values else np.stack(values))
         return self._type(*out)
 
-    def _read(self, keys: list[Any]) -> list[Any]:
+    def _read(self, keys: Union[list[Any], np.ndarray]) -> list[Any]:
         """Per column, the values of ``keys``: a block of rows where :func:`gathered` applies,
         else a list (the columns left over read in one batched store read)."""
         cols = self.columns
         out: list[Any] = [gathered(col, keys) for col in cols]
         rest = [j for j, values in enumerate(out) if values is None]
         if rest:
+            if isinstance(keys, np.ndarray):
+                keys = keys.tolist()
             values = read_samples([(cols[j], k) for j in rest for k in keys], except_missing=True)
             n = len(keys)
             for i, j in enumerate(rest):
@@ -131,13 +141,26 @@ class ColumnGroup:
         return out
 
 
-def gathered(col: Column, keys: list[Any]) -> Optional[np.ndarray]:
+def _int_array(keys: list[Any]) -> Optional[np.ndarray]:
+    """``keys`` as an ``int64`` array when every one is an int, else None."""
+    if not keys or not all(type(k) is int for k in keys):
+        return None
+    try:
+        return np.array(keys, dtype=np.int64)
+    except OverflowError:  # beyond int64: not keys a column holds, but kept as given
+        return None
+
+
+def gathered(col: Column, keys: Union[list[Any], np.ndarray]) -> Optional[np.ndarray]:
     """The fixed-shape arrays of int ``keys`` as one block of rows, found through the
     column's sorted key index and gathered from the store's chunks; None where this does
     not apply (other columns or keys, staged changes)."""
     if not isinstance(col, NdarrayColumn) or not col._gatherable or col._changes or col._records is None:
         return None
-    if not keys or not all(type(k) is int and -(1 << 63) <= k < (1 << 63) for k in keys):
+    if not isinstance(keys, np.ndarray):
+        if not keys or not all(type(k) is int and -(1 << 63) <= k < (1 << 63) for k in keys):
+            return None
+    elif not len(keys):
         return None
     col._co._check_open()
     index = col._records.int_index()
@@ -145,11 +168,14 @@ def gathered(col: Column, keys: list[Any]) -> Optional[np.ndarray]:
         return None
     sorted_keys, digests = index
     wanted = np.array(keys, dtype=np.int64)
-    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    at = np.clip(wanted - sorted_keys[0], 0, len(sorted_keys) - 1)  # dense keys (0..n-1): no search
+    miss = np.flatnonzero(sorted_keys[at] != wanted)
+    if len(miss):
+        at[miss] = np.minimum(np.searchsorted(sorted_keys, wanted[miss]), len(sorted_keys) - 1)
     absent = np.flatnonzero(sorted_keys[at] != wanted)
     if len(absent):
-        raise SampleNotFoundError(col.name, keys[int(absent[0])])
-    return col._gather_block(keys, digests[at], local=False)[1]
+        raise SampleNotFoundError(col.name, int(wanted[absent[0]]))
+    return col._gather_block(keys, digests[at], local=False)[1]  # type: ignore[arg-type]
 
 
 def _choose_keys(cols: list[Column], keys: Optional[Sequence[Any]], index_range: Optional[slice]) -> list[Any]:

@@ -84,7 +84,7 @@ class PackIndex:
         if len(d) == 0 or len(raws) == 0:
             return np.full(len(raws), -1, dtype=np.int64)
         prefixes, wanted = self.prefixes, digest_prefixes(raws)
-        if len(wanted) > 256:  # sorted queries search far faster (each starts where the last ended)
+        if len(wanted) > 16:  # sorted queries search far faster (each starts where the last ended)
             order = np.argsort(wanted)
             idx = np.empty(len(wanted), dtype=np.int64)
             idx[order] = prefixes.searchsorted(wanted[order])
