@@ -14,6 +14,7 @@ Run alone: ``python -m bench --only training``.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -49,7 +50,7 @@ def random_reads(path: str, n: int) -> dict[str, float]:
     """First-pass random reads/s of the column and of a memmap, run in a fresh process
     whose libraries are imported (as in a forked DataLoader worker); opening, and the
     first read (which fetches the chunks), are timed apart."""
-    import blosc2  # noqa: F401  (the store's codec: imported lazily, once per process)
+    importlib.import_module("blosc2")  # the store's codec: imported lazily, once per process
 
     from hangar_git import Repository
 

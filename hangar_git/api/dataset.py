@@ -276,3 +276,19 @@ def make_torch_dataset(columns: Any, keys: Optional[Sequence[Any]] = None, index
     except ImportError as exc:
         raise ImportError(f"make_torch_dataset needs PyTorch ({exc}): pip install 'hangar-git[torch]'") from exc
     return TorchDataset(ColumnGroup(columns, keys, index_range, field_names))
+
+
+def make_tf_dataset(columns: Any, keys: Optional[Sequence[Any]] = None, index_range: Optional[slice] = None,
+                    shuffle: bool = True) -> Any:
+    """A ``tf.data.Dataset`` of ``columns`` (Hangar 0.5's signature): each element a tuple of
+    one tensor per column (str and bytes columns as ``tf.string``; variable-shape columns
+    with unknown dimensions), in a new random order on every pass when ``shuffle``; batch
+    it with ``.batch(n)``. Samples are read in batches of 256 from the store. Needs
+    TensorFlow: ``pip install 'hangar-git[tensorflow]'``."""
+    if type(shuffle) is not bool:
+        raise InvalidArgumentError(f"shuffle takes True or False, not {shuffle!r}")
+    try:
+        from .tf_dataset import tf_dataset
+    except ImportError as exc:
+        raise ImportError(f"make_tf_dataset needs TensorFlow ({exc}): pip install 'hangar-git[tensorflow]'") from exc
+    return tf_dataset(ColumnGroup(columns, keys, index_range), shuffle)
