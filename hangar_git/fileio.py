@@ -7,7 +7,6 @@ import os
 import threading
 from typing import Union
 
-import numpy as np
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -64,6 +63,7 @@ def _write_direct(fd: int, parts: tuple[Buffer, ...]) -> int:
     buf = getattr(_pieces, "buf", None)
     if buf is None:
         buf = _pieces.buf = mmap.mmap(-1, DIRECT_PIECE)  # page-aligned, reused: no page faults
+    import numpy as np  # loaded by whoever writes large objects anyway
     piece = memoryview(buf)
     staging = np.frombuffer(buf, dtype=np.uint8)  # numpy copies without holding the GIL
     fill = total = 0

@@ -9,15 +9,17 @@ import os
 import time
 import uuid
 import warnings
-from typing import Iterator, Mapping, NewType, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
 
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
 from ..errors import CommitNotFoundError, InvalidNameError, RefMovedError
 from ..locks import exclusive
-from .keyindex import KeyIndexes
-from .recordcache import RecordCache
+
+if TYPE_CHECKING:
+    from .keyindex import KeyIndexes
+    from .recordcache import RecordCache
 
 Oid = NewType("Oid", str)
 RefName = NewType("RefName", str)
@@ -26,6 +28,8 @@ HANGAR_NS = "refs/hangar"
 HEADS = f"{HANGAR_NS}/heads/"
 REMOTES = f"{HANGAR_NS}/remotes/"
 STAGING = f"{HANGAR_NS}/staging"
+STAGING_MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
+"""Message of the staging area's commit (at :data:`STAGING`), naming the branch it stages for."""
 BLOB = int(pygit2.enums.ObjectType.BLOB)
 
 # libgit2 maps pack files in 1 GiB windows, up to 8 GiB per process (sized for source
@@ -112,10 +116,25 @@ class GitRepo:
         _use_fast_loose_objects(repo, self.git_dir, self.durable)
         self.work_dir = os.path.abspath(repo.workdir) if repo.workdir else None
         self._blob_cache: dict[str, bytes] = {}
-        self.record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
-        """Shard records as arrays, for whole-column scans (derived, local)."""
-        self.key_indexes = KeyIndexes(os.path.join(self.git_dir, "hangar", "keys"))
-        """Sorted key -> digest files of large columns, for random reads (derived, local)."""
+        self._record_cache: Optional["RecordCache"] = None
+        self._key_indexes: Optional["KeyIndexes"] = None
+
+    @property
+    def record_cache(self) -> "RecordCache":
+        """Shard records as arrays, for whole-column scans (derived, local; loads numpy)."""
+        if self._record_cache is None:
+            from .recordcache import RecordCache
+            self._record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
+        return self._record_cache
+
+    @property
+    def key_indexes(self) -> "KeyIndexes":
+        """Sorted key -> digest files of large columns, for random reads (derived, local;
+        loads numpy)."""
+        if self._key_indexes is None:
+            from .keyindex import KeyIndexes
+            self._key_indexes = KeyIndexes(os.path.join(self.git_dir, "hangar", "keys"))
+        return self._key_indexes
 
     # -- opening ---------------------------------------------------------------
     @classmethod

@@ -42,13 +42,12 @@ import numpy as np
 
 from ..fileio import write_atomic
 from .recordcache import ShardBlock
-from .records import encode_key
+from .records import KEY_INDEX_DIGITS, encode_key
 
 MAGIC = b"HGKEY001"
 _HEADER = struct.Struct("<B7xQQQ")
 HEAD = len(MAGIC) + _HEADER.size
-MIN_DIGITS = 2
-"""Columns of at least this many shard levels (16,384 records and up) get an index."""
+MIN_DIGITS = KEY_INDEX_DIGITS
 INT, TEXT = 0, 1
 _DIGEST = np.dtype("S32")
 _MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
@@ -66,6 +65,7 @@ class KeyIndex:
     def __init__(self, buf: mmap.mmap, kind: int, count: int, key_bytes: int) -> None:
         self._buf = buf
         self.kind, self.count = kind, count
+        self.is_int = kind == INT
         view = memoryview(buf)
         n8 = 8 * count
         self._keys = view[HEAD:HEAD + n8].cast("q")

@@ -7,15 +7,17 @@ with a key index (:mod:`.keyindex`), a few pages of a mapped file.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterable, Iterator, Optional, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Union
 
 from .gitrepo import GitRepo, Oid
-from .keyindex import INT, MIN_DIGITS, KeyIndex
-from .recordcache import ShardBlock
-from .records import (FORMAT_BLOB_ID, ColumnSchema, ColumnStats, check_format, decode_metadata,
-                      decode_shard, shard_prefix)
+from .records import (FORMAT_BLOB_ID, KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, check_format,
+                      decode_metadata, decode_shard, shard_prefix)
+
+if TYPE_CHECKING:  # numpy loads with the first scan: status, log and diff never need it
+    import numpy as np
+
+    from .keyindex import KeyIndex
+    from .recordcache import ShardBlock
 
 
 class ShardCache:
@@ -99,7 +101,7 @@ class ColumnRecords:
             prefix = shard_prefix(enc, self.stats.shard_digits)
             if prefix not in self._shards:
                 self._singles += 1
-                if self._singles > LAZY_SHARDS and self.digits >= MIN_DIGITS and self.key_index(build=True):
+                if self._singles > LAZY_SHARDS and self.digits >= KEY_INDEX_DIGITS and self.key_index(build=True):
                     return self.get(enc, warm)
                 digest = self.shard(prefix, warm).get(enc)
         return digest
@@ -108,17 +110,17 @@ class ColumnRecords:
         """:meth:`get` of an int key (the hot path of random reads: no key text is made
         when the key index holds int keys)."""
         index = self._index if self._index_looked else self.key_index()
-        if index is not None and index.kind == INT:
+        if index is not None and index.is_int:
             raw = index.digest_of_int(key)
             return raw.hex() if raw is not None else None
         return self.get(f"i{key}")
 
     def key_index(self, build: bool = False) -> Optional[KeyIndex]:
-        """The column's key index (columns of ``MIN_DIGITS`` shard levels and more): opened
+        """The column's key index (columns of ``KEY_INDEX_DIGITS`` shard levels and more): opened
         when its file exists; ``build``: else built from the records and written, once."""
         if not self._index_looked or (build and self._index is None and not self._index_built):
             self._index_looked = True
-            if self.samples_tree is not None and self.digits >= MIN_DIGITS:
+            if self.samples_tree is not None and self.digits >= KEY_INDEX_DIGITS:
                 self._index = self.git.key_indexes.open(self.samples_tree)
                 if self._index is None and build:
                     self._index_built = True
@@ -159,6 +161,7 @@ class ColumnRecords:
             int_keys = index.int_keys
             return None if int_keys is None else (int_keys, index.digests)
         if self._int_index is None:
+            import numpy as np
             keys: list[np.ndarray] = []
             digests: list[np.ndarray] = []
             for block in self.shard_blocks():
