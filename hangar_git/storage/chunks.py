@@ -171,7 +171,7 @@ class ChunkCache:
             used = np.unique(chunks)
             self.prefetch([(pack, c) for c in used.tolist()])
             offsets = pack.offset[r].astype(np.int64)
-            if len(hit) < SPARSE_ROWS * len(used):  # random rows, a few per chunk: copy each
+            if itemsize and len(hit) < SPARSE_ROWS * len(used):  # random rows, a few per chunk: copy each
                 self._copy_each(out, found, pack, hit, chunks, offsets, itemsize)
                 continue
             order = np.argsort(chunks, kind="stable")
