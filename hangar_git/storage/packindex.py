@@ -72,7 +72,7 @@ class PackIndex:
         i = int(d.searchsorted(raw))
         # numpy drops trailing NULs of ``S`` items; digests are all 32 bytes,
         # so comparing stripped forms is exact.
-        return i if i < len(d) and d[i] == raw.rstrip(b"\0") else -1
+        return i if i < len(d) and d.item(i) == raw.rstrip(b"\0") else -1
 
     def find_many(self, raws: np.ndarray) -> np.ndarray:
         """Rows of many raw digests (``S32`` array); -1 where absent.
