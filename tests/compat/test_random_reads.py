@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,40 @@ def test_a_million_rows_random_reads_in_a_fresh_process(tmp_path: Path) -> None:
     got = _fresh_reads(Path(repo.path), keys)
     assert got["loads"] == {"shards": 0, "blocks": 0, "index_checks": 0}
     assert all(got["values"][repr(k)] == _value(k).tolist() for k in keys)
+
+
+def test_shuffled_batches_in_a_fresh_process_load_no_shard_and_read_no_single_sample(
+        big: Repository, tmp_path: Path) -> None:
+    """What a spawned DataLoader worker does with each batch of shuffled indices: the keys
+    come from the mapped key index (no shard, no record-cache scan), the rows from one
+    gather of the store's chunks (no single reads)."""
+    pytest.importorskip("torch", reason="the torch extra: pip install -e '.[test,torch]'")
+    from hangar_git import make_torch_dataset
+    (tmp_path / "ds.pickle").write_bytes(pickle.dumps(make_torch_dataset(big.checkout()["x"])))
+    proc = run_python(f"""
+        import json, pickle
+        import numpy as np
+        from hangar_git import Repository, make_torch_dataset
+        from hangar_git.bookkeeping import snapshot
+        from hangar_git.storage.tiledb_store import TileDBStore
+        with open({str(tmp_path / "ds.pickle")!r}, "rb") as fh:
+            ds = pickle.load(fh)                                # as a spawned worker gets it
+        calls = {{"shards": 0, "blocks": 0, "read": 0, "gather": 0}}
+        def count(name, real):
+            def counted(*args, **kwargs):
+                calls[name] += 1
+                return real(*args, **kwargs)
+            return counted
+        snapshot.SHARDS.get = count("shards", snapshot.SHARDS.get)
+        snapshot.shard_blocks = count("blocks", snapshot.shard_blocks)
+        TileDBStore.read = count("read", TileDBStore.read)
+        TileDBStore.gather = count("gather", TileDBStore.gather)
+        order = np.random.default_rng(3).permutation(len(ds)).tolist()
+        seen = []
+        for start in range(0, 2560, 256):
+            for sample in ds.__getitems__(order[start:start + 256]):
+                seen.append(int.from_bytes(sample.x.tobytes(), "little"))
+        assert seen == [ds.keys[i] for i in order[:2560]], "wrong rows"
+        print(json.dumps(calls))
+    """, python_env(), timeout=120)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"shards": 0, "blocks": 0, "read": 0, "gather": 10}
