@@ -20,6 +20,7 @@ from hangar_git import Repository
 from hangar_git.bookkeeping.gitrepo import GitRepo
 from hangar_git.bookkeeping.keyindex import MIN_DIGITS
 from hangar_git.errors import IntegrityError
+from hangar_git.storage.files import MAP_MIN
 
 from tests.subprocesses import python_env, run_python
 
@@ -83,6 +84,8 @@ def big(tmp_path: Path) -> Repository:
 
 
 def test_first_random_reads_in_a_fresh_process_load_no_shard(big: Repository) -> None:
+    store = Path(GitRepo.discover(big.path).git_dir) / "hangar" / "store"  # type: ignore[union-attr]
+    assert all(idx.stat().st_size >= MAP_MIN for idx in (store / "index").iterdir())  # mapped, not read
     keys = np.random.default_rng(0).integers(0, N, size=2000).tolist() + [N, N + 5, -1]
     got = _fresh_reads(Path(big.path), keys)
     assert got["loads"] == {"shards": 0, "blocks": 0, "index_checks": 0}  # the commit wrote both indexes
