@@ -245,6 +245,13 @@ class KeyIndexes:
             return None
         return _open(path)
 
+    def discard(self, tree: str) -> None:
+        """Remove the index of a samples tree no longer needed (a process mapping it keeps it)."""
+        try:
+            os.unlink(self.path(tree))
+        except OSError:
+            pass
+
     def build(self, tree: str, blocks: Iterable[ShardBlock]) -> Optional[KeyIndex]:
         """Build, write and open the index of a samples tree from its shard blocks."""
         keys: list = []

@@ -250,3 +250,21 @@ def test_shuffled_batches_in_a_fresh_process_load_no_shard_and_read_no_single_sa
         print(json.dumps(calls))
     """, python_env(), timeout=120)
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"shards": 0, "blocks": 0, "read": 0, "gather": 10}
+
+
+def test_staging_flushes_leave_no_key_index_behind(big: Repository) -> None:
+    """Each flush of a large column derives the key index of its new staging state; the
+    one it replaces goes, unless the branch head holds it."""
+    keys_dir = _keys_dir(big)
+    (head,) = keys_dir.iterdir()
+    with big.checkout(write=True) as co:
+        for extra in range(3):
+            co["x"][N + extra] = _value(N + extra)
+            co.flush()
+            assert head.exists() and len(list(keys_dir.iterdir())) == 2
+        co.commit("three flushes")
+    assert len(list(keys_dir.iterdir())) == 2
+    got = _fresh_reads(Path(big.path), [0, N, N + 2, N + 3])
+    assert got["loads"]["shards"] == 0
+    assert got["values"] == {"0": _value(0).tolist(), str(N): _value(N).tolist(),
+                             str(N + 2): _value(N + 2).tolist(), str(N + 3): None}
