@@ -41,6 +41,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from ..fileio import write_atomic
+from ..storage.objects import digests_to_raw, raw_to_digest, raws_to_digests
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, encode_key
 
@@ -95,8 +96,8 @@ class KeyIndex:
         pos = bisect_left(keys, key)
         return pos if pos < self.count and keys[pos] == key else -1
 
-    def digest_of_int(self, key: int) -> Optional[bytes]:
-        """The raw digest recorded for an int key, or None (kind 0 only)."""
+    def digest_of_int(self, key: int) -> Optional[str]:
+        """The (hex) digest recorded for an int key, or None (kind 0 only)."""
         keys = self._keys
         pos = key - self._first
         if not (0 <= pos < self.count and keys[pos] == key):
@@ -104,10 +105,10 @@ class KeyIndex:
             if pos >= self.count or keys[pos] != key:
                 return None
         at = self._dstart + 32 * pos
-        return self._buf[at:at + 32]
+        return raw_to_digest(self._buf[at:at + 32])
 
-    def find(self, enc: str) -> Optional[bytes]:
-        """The raw digest recorded for an encoded key, or None."""
+    def find(self, enc: str) -> Optional[str]:
+        """The (hex) digest recorded for an encoded key, or None."""
         if self.kind == INT:
             if enc[0] != "i":
                 return None
@@ -117,7 +118,7 @@ class KeyIndex:
         if row < 0:
             return None
         at = self._dstart + 32 * row
-        return self._buf[at:at + 32]
+        return raw_to_digest(self._buf[at:at + 32])
 
     def _row_of_text(self, enc: str) -> int:
         h, want = key_hash(enc), enc.encode()
@@ -129,10 +130,9 @@ class KeyIndex:
             pos += 1
         return -1
 
-    def records(self) -> dict[str, bytes]:
-        """Every encoded key -> raw digest (for audits)."""
-        flat = self._buf[self._dstart:self._dstart + 32 * self.count]
-        raws = [flat[i:i + 32] for i in range(0, len(flat), 32)]  # S32 items would lose trailing NULs
+    def records(self) -> dict[str, str]:
+        """Every encoded key -> hex digest (for audits)."""
+        raws = raws_to_digests(self.digests)
         if self.kind == INT:
             return {f"i{k}": d for k, d in zip(self.int_keys.tolist(), raws)}  # type: ignore[union-attr]
         off, base = self._offsets, self._kstart
@@ -161,8 +161,8 @@ def _encode_text(encs: list[str], digests: np.ndarray) -> bytes:
                         text + b"\0" * (-len(text) % 8)], len(text))
 
 
-def derive(base: KeyIndex, changes: dict[str, Optional[bytes]]) -> Optional[bytes]:
-    """The file of ``base``'s records with ``changes`` (encoded key -> raw digest, None
+def derive(base: KeyIndex, changes: dict[str, Optional[str]]) -> Optional[bytes]:
+    """The file of ``base``'s records with ``changes`` (encoded key -> hex digest, None
     deletes) applied, without reading any shard; None when it must be built afresh
     (a kind-1 base, or a str key joining an int index)."""
     if base.kind != INT or any(e[0] != "i" for e in changes):
@@ -179,7 +179,7 @@ def derive(base: KeyIndex, changes: dict[str, Optional[bytes]]) -> Optional[byte
     digests = digests.copy()
     upd = np.flatnonzero(held & ~gone)
     if len(upd):
-        digests[at[upd]] = np.array([new[i] for i in upd.tolist()], dtype=_DIGEST)
+        digests[at[upd]] = digests_to_raw([str(new[i]) for i in upd.tolist()])
     drop = at[held & gone]
     keys, digests = np.delete(keys, drop), np.delete(digests, drop)
     add = np.flatnonzero(~held & ~gone)
@@ -187,7 +187,7 @@ def derive(base: KeyIndex, changes: dict[str, Optional[bytes]]) -> Optional[byte
         order = add[np.argsort(ck[add], kind="stable")]
         where = np.searchsorted(keys, ck[order])
         keys = np.insert(keys, where, ck[order])
-        digests = np.insert(digests, where, np.array([new[i] for i in order.tolist()], dtype=_DIGEST))
+        digests = np.insert(digests, where, digests_to_raw([str(new[i]) for i in order.tolist()]))
     return _pack(INT, [keys.astype("<i8").tobytes(), np.ascontiguousarray(digests, dtype=_DIGEST).tobytes()], 0)
 
 
@@ -295,7 +295,7 @@ class KeyIndexes:
             if records is None:
                 continue
             index = self.open(tree)
-            if index is None or {k: d.hex() for k, d in index.records().items()} != records:
+            if index is None or index.records() != records:
                 try:
                     os.unlink(self.path(tree))
                 except OSError:

@@ -96,8 +96,7 @@ class ColumnRecords:
         if digest is None:
             index = self._index if self._index_looked else self.key_index()
             if index is not None:
-                raw = index.find(enc)
-                return raw.hex() if raw is not None else None
+                return index.find(enc)
             prefix = shard_prefix(enc, self.stats.shard_digits)
             if prefix not in self._shards:
                 self._singles += 1
@@ -111,8 +110,7 @@ class ColumnRecords:
         when the key index holds int keys)."""
         index = self._index if self._index_looked else self.key_index()
         if index is not None and index.is_int:
-            raw = index.digest_of_int(key)
-            return raw.hex() if raw is not None else None
+            return index.digest_of_int(key)
         return self.get(f"i{key}")
 
     def key_index(self, build: bool = False) -> Optional[KeyIndex]:

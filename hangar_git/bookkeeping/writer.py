@@ -75,7 +75,7 @@ def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: dict[s
     base_index = base.key_index() if base is not None else None
     blob = None
     if base_index is not None:
-        blob = derive(base_index, {e: bytes.fromhex(d) if d is not None else None for e, d in changes.items()})
+        blob = derive(base_index, changes)
     if blob is not None:
         git.key_indexes.put(samples, blob)
     else:

@@ -34,7 +34,7 @@ from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
 from .files import StoreFiles, reaching
-from .objects import Digest, Meta, digests_to_raw, raw_to_digest, raws_to_digests
+from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex
 from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
@@ -127,7 +127,7 @@ class TileDBStore(Writes, ObjectStore):
             self._load_packs()
         if self._damaged and digest in self._damaged:
             return None
-        raw = bytes.fromhex(digest)
+        raw = digest_to_raw(digest)
         for pack in reversed(self._packs):
             row = pack.find(raw)
             if row >= 0:
