@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import DatasetKeysError, InvalidArgumentError, NotPicklableError, SampleNotFoundError
+from . import prefetch
 from .column_reads import read_samples
 from .columns import Column, NdarrayColumn
 
@@ -60,7 +61,10 @@ class ColumnGroup:
                     f"from repo.checkout() (a read checkout), as in Hangar")
             col._co._check_open()
         self._columns: list[Column] = cols
-        self._names = [(c._co._ctx.git.git_dir, c._co.commit_hash, c._co.branch_name, c.name) for c in cols]
+        self._names = [c.__reduce__()[1] for c in cols]  # what reopens each (a streaming one with its options)
+        self.order_seed: Optional[int] = None
+        """Set by :class:`~.prefetch.OrderSampler`: how workers foresee the order (streaming reads ahead)."""
+        self.order_epoch = 0
         self._pid = os.getpid()
         self.keys: list[Any] = _choose_keys(cols, keys, index_range)
         self._int_keys = (len(self.keys), _int_array(self.keys))
@@ -86,6 +90,8 @@ class ColumnGroup:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         del state["_columns"], state["_type"]
+        state.pop("_ahead", None)  # read-ahead state belongs to one process
+        state.pop("_digests", None)
         state["_pid"] = -1  # reopen on first use in the receiving process
         return state
 
@@ -113,7 +119,9 @@ class ColumnGroup:
 
     def samples(self, indices: Sequence[int]) -> list[Any]:
         """:meth:`sample` of several indices, read from the store in one batch."""
-        return list(map(self._type, *self._read(self._keys_at(indices))))
+        columns = self._read(self._keys_at(indices))
+        prefetch.batch_asked(self, indices)  # after this batch: the read-ahead never holds it up
+        return list(map(self._type, *columns))
 
     def stacked(self, indices: Sequence[int]) -> tuple:
         """A batch: per column, fixed-shape arrays stacked into one array; other values
@@ -243,6 +251,7 @@ class NumpyDataset:
         order = list(range(len(self.group)))
         if self.shuffle:
             random.shuffle(order)
+        prefetch.plan_epoch(self.group, order, self.batch_size or 1)
         if self.batch_size is None:
             for i in order:
                 yield self.group.sample(i)
