@@ -42,10 +42,11 @@ sysdeps:
 venv: $(STAMP)
 
 # Re-installs only when setup.cfg or pyproject.toml changed since the last install.
-# The torch extra is installed so that the DataLoader tests run (a CPU build); images (Pillow) for the image importer's tests.
+# The torch and tensorflow extras are installed so that the DataLoader and tf.data tests
+# run (CPU builds); images (Pillow) for the image importer's tests.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install -q --disable-pip-version-check -e '.[test,torch,images]'
+	$(VENV_PY) -m pip install -q --disable-pip-version-check -e '.[test,torch,images,tensorflow]'
 	@touch $@
 
 demo: sysdeps venv

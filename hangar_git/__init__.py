@@ -33,15 +33,15 @@ __all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "Br
            "RemoteDataError", "RemoteError", "RemoteExistsError", "RemoteNotFoundError",
            "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError", "SchemaError",
            "SharedStoreError", "StateError", "StoreFormatError", "StoreInUseError", "StoreNotFoundError",
-           "StoreUnreachableError", "WriterLockError", "AmbiguousRevisionError", "LockedError", "Repository", "make_numpy_dataset",
-           "make_torch_dataset", "__version__"]
+           "StoreUnreachableError", "WriterLockError", "AmbiguousRevisionError", "LockedError", "Repository",
+           "make_numpy_dataset", "make_tf_dataset", "make_torch_dataset", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "Repository":
         from .api.repository import Repository
         return Repository
-    if name in ("make_numpy_dataset", "make_torch_dataset"):
+    if name in ("make_numpy_dataset", "make_tf_dataset", "make_torch_dataset"):
         from .api import dataset
         return getattr(dataset, name)
     raise AttributeError(f"module 'hangar_git' has no attribute {name!r}")

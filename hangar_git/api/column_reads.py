@@ -156,14 +156,14 @@ class ColumnReads:
         session = self._session
         if session.closed:
             session.check_open()
-        e = f"i{key}" if type(key) is int else enc(key)
         recs = self._recs
-        digest = recs.loaded.get(e) if recs is not None and not self._changes else None
+        if type(key) is int and recs is not None and not self._changes:
+            digest = recs.get_int(key)
+        else:
+            digest = self._digest(f"i{key}" if type(key) is int else enc(key))
         if digest is None:
-            digest = self._digest(e)
-            if digest is None:
-                enc(key)  # an out-of-range int is an invalid key, not an absent one
-                raise SampleNotFoundError(self._name, key)
+            enc(key)  # an out-of-range int is an invalid key, not an absent one
+            raise SampleNotFoundError(self._name, key)
         try:
             meta, data = session.store.read(digest)  # type: ignore[arg-type]
         except KeyError:

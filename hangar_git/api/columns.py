@@ -130,7 +130,7 @@ class NdarrayColumn(Column):
             except KeyError:
                 if local:
                     continue
-                raise self._missing(keys[i], digest) from None
+                raise self._missing(int(keys[i]) if isinstance(keys, np.ndarray) else keys[i], digest) from None
             values[i] = self._decode(meta, data)
             found[i] = True
         return keys, values, (None if found.all() else found)

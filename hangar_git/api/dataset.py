@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import random
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -68,6 +68,7 @@ class ColumnGroup:
         self.order_epoch = 0
         self._pid = os.getpid()
         self.keys: list[Any] = _choose_keys(cols, keys, index_range)
+        self._int_keys = (len(self.keys), _int_array(self.keys))
         if field_names is not None:
             if not isinstance(field_names, (list, tuple)) or len(field_names) != len(cols):
                 raise InvalidArgumentError(
@@ -108,30 +109,40 @@ class ColumnGroup:
         key = self.keys[index]
         return self._type(*(col[key] for col in self.columns))
 
+    def _keys_at(self, indices: Sequence[int]) -> Union[list[Any], np.ndarray]:
+        """The keys at ``indices``: an ``int64`` array when every key is an int."""
+        count, ints = self._int_keys
+        if count != len(self.keys):  # keys added since: look again
+            self._int_keys = count, ints = len(self.keys), _int_array(self.keys)
+        if ints is not None:
+            return ints[np.asarray(indices, dtype=np.int64)]
+        return [self.keys[i] for i in indices]
+
     def samples(self, indices: Sequence[int]) -> list[Any]:
         """:meth:`sample` of several indices, read from the store in one batch."""
-        keys = [self.keys[i] for i in indices]
-        columns = self._read(keys)
+        columns = self._read(self._keys_at(indices))
         prefetch.batch_asked(self, indices)  # after this batch: the read-ahead never holds it up
-        return [self._type(*values) for values in zip(*columns)]
+        return list(map(self._type, *columns))
 
     def stacked(self, indices: Sequence[int]) -> tuple:
         """A batch: per column, fixed-shape arrays stacked into one array; other values
         (text, bytes, variable-shape arrays) in a list."""
-        keys = [self.keys[i] for i in indices]
+        keys = self._keys_at(indices)
         out = []
         for col, values in zip(self.columns, self._read(keys)):
             fixed = isinstance(col, NdarrayColumn) and not col.schema.variable_shape
             out.append(values if isinstance(values, np.ndarray) or not fixed or not values else np.stack(values))
         return self._type(*out)
 
-    def _read(self, keys: list[Any]) -> list[Any]:
+    def _read(self, keys: Union[list[Any], np.ndarray]) -> list[Any]:
         """Per column, the values of ``keys``: a block of rows where :func:`gathered` applies,
         else a list (the columns left over read in one batched store read)."""
         cols = self.columns
         out: list[Any] = [gathered(col, keys) for col in cols]
         rest = [j for j, values in enumerate(out) if values is None]
         if rest:
+            if isinstance(keys, np.ndarray):
+                keys = keys.tolist()
             values = read_samples([(cols[j], k) for j in rest for k in keys], except_missing=True)
             n = len(keys)
             for i, j in enumerate(rest):
@@ -139,23 +150,39 @@ class ColumnGroup:
         return out
 
 
-def gathered(col: Column, keys: list[Any]) -> Optional[np.ndarray]:
+def _int_array(keys: list[Any]) -> Optional[np.ndarray]:
+    """``keys`` as an ``int64`` array when every one is an int, else None."""
+    if not keys or not all(type(k) is int for k in keys):
+        return None
+    try:
+        return np.array(keys, dtype=np.int64)
+    except OverflowError:  # beyond int64: not keys a column holds, but kept as given
+        return None
+
+
+def gathered(col: Column, keys: Union[list[Any], np.ndarray]) -> Optional[np.ndarray]:
     """The fixed-shape arrays of int ``keys`` as one block of rows, found through the
     column's sorted key index and gathered from the store's chunks; None where this does
     not apply (other columns or keys, staged changes)."""
     if not gatherable(col):
         return None
-    if not keys or not all(type(k) is int and -(1 << 63) <= k < (1 << 63) for k in keys):
+    if not isinstance(keys, np.ndarray):
+        if not keys or not all(type(k) is int and -(1 << 63) <= k < (1 << 63) for k in keys):
+            return None
+    elif not len(keys):
         return None
     index = int_index(col)
     if index is None:
         return None
     sorted_keys, digests = index
     wanted = np.array(keys, dtype=np.int64)
-    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    at = np.clip(wanted - sorted_keys[0], 0, len(sorted_keys) - 1)  # dense keys (0..n-1): no search
+    miss = np.flatnonzero(sorted_keys[at] != wanted)
+    if len(miss):
+        at[miss] = np.minimum(np.searchsorted(sorted_keys, wanted[miss]), len(sorted_keys) - 1)
     absent = np.flatnonzero(sorted_keys[at] != wanted)
     if len(absent):
-        raise SampleNotFoundError(col.name, keys[int(absent[0])])
+        raise SampleNotFoundError(col.name, int(wanted[absent[0]]))
     return gather_rows(col, keys, digests[at])  # type: ignore[arg-type]
 
 
@@ -258,3 +285,19 @@ def make_torch_dataset(columns: Any, keys: Optional[Sequence[Any]] = None, index
     except ImportError as exc:
         raise ImportError(f"make_torch_dataset needs PyTorch ({exc}): pip install 'hangar-git[torch]'") from exc
     return TorchDataset(ColumnGroup(columns, keys, index_range, field_names))
+
+
+def make_tf_dataset(columns: Any, keys: Optional[Sequence[Any]] = None, index_range: Optional[slice] = None,
+                    shuffle: bool = True) -> Any:
+    """A ``tf.data.Dataset`` of ``columns`` (Hangar 0.5's signature): each element a tuple of
+    one tensor per column (str and bytes columns as ``tf.string``; variable-shape columns
+    with unknown dimensions), in a new random order on every pass when ``shuffle``; batch
+    it with ``.batch(n)``. Samples are read in batches of 256 from the store. Needs
+    TensorFlow: ``pip install 'hangar-git[tensorflow]'``."""
+    if type(shuffle) is not bool:
+        raise InvalidArgumentError(f"shuffle takes True or False, not {shuffle!r}")
+    try:
+        from .tf_dataset import tf_dataset
+    except ImportError as exc:
+        raise ImportError(f"make_tf_dataset needs TensorFlow ({exc}): pip install 'hangar-git[tensorflow]'") from exc
+    return tf_dataset(ColumnGroup(columns, keys, index_range), shuffle)

@@ -7,9 +7,9 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, damaged_object
+from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid, damaged_object
 from ..bookkeeping.records import decode_key
-from ..bookkeeping.snapshot import Snapshot
+from ..bookkeeping.snapshot import Snapshot, samples_records
 from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
 from ..storage import Digest
 from .context import RepoContext
@@ -62,6 +62,10 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport) -> None:
     report.problems += [f"record cache entry of shard {oid} was damaged or disagreed with git; removed "
                         f"(it is rebuilt from git on the next scan)"
                         for oid in git.record_cache.audit(lambda o: git.read_blob(o) if git.has_object(o) else None)]
+    report.problems += [f"key index of records tree {tree} was damaged or disagreed with git; removed "
+                        f"(it is rebuilt on the next commit or random reads)"
+                        for tree in git.key_indexes.audit(
+                            lambda t: samples_records(git, Oid(t)) if git.has_object(t) else None)]
     refs = git.list_refs(HANGAR_NS + "/")  # names below refs/hangar/: heads/..., remotes/..., staging
     verified: set[str] = set()
     complete = {name: closure_complete(git, oid, verified=verified) for name, oid in refs.items()}

@@ -56,6 +56,7 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
                             force=True)
     ctx.presence.clear()  # unreachable trees it knew may have lost their data
     ctx.git.record_cache.prune(ctx.git.has_object)  # entries of shards git has pruned
+    ctx.git.key_indexes.prune(ctx.git.has_object)  # key indexes of records trees git has pruned
     return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept,
                     [u.entry.label for u in others], forgotten)
 

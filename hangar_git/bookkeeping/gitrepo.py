@@ -18,6 +18,7 @@ from ..errors import AmbiguousRevisionError, CommitNotFoundError, DamagedObjectE
 from ..locks import exclusive
 
 if TYPE_CHECKING:
+    from .keyindex import KeyIndexes
     from .recordcache import RecordCache
 
 Oid = NewType("Oid", str)
@@ -115,6 +116,7 @@ class GitRepo:
         self.work_dir = os.path.abspath(repo.workdir) if repo.workdir else None
         self._blob_cache: dict[str, bytes] = {}
         self._record_cache: Optional["RecordCache"] = None
+        self._key_indexes: Optional["KeyIndexes"] = None
 
     @property
     def record_cache(self) -> "RecordCache":
@@ -123,6 +125,15 @@ class GitRepo:
             from .recordcache import RecordCache
             self._record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
         return self._record_cache
+
+    @property
+    def key_indexes(self) -> "KeyIndexes":
+        """Sorted key -> digest files of large columns, for random reads (derived, local;
+        loads numpy)."""
+        if self._key_indexes is None:
+            from .keyindex import KeyIndexes
+            self._key_indexes = KeyIndexes(os.path.join(self.git_dir, "hangar", "keys"))
+        return self._key_indexes
 
     # -- opening ---------------------------------------------------------------
     @classmethod

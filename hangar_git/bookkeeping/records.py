@@ -42,6 +42,9 @@ from ..storage.identity import DIGEST_ALGORITHM
 
 FORMAT = 2
 SHARD_TARGET = 1024
+KEY_INDEX_DIGITS = 2
+"""Columns of at least this many shard levels (16,384 records and up) keep a key index
+(:mod:`.keyindex`, derived local data, not part of the records)."""
 MAX_KEY_LEN = 256
 Key = Union[str, int]
 

@@ -1,20 +1,22 @@
 """Read access to the records of one tree: columns, samples, metadata.
 
 Nothing is read until asked for: opening a snapshot of a million-sample
-commit reads one tree; a sample lookup reads one shard.
+commit reads one tree; a sample lookup reads one shard, or, in a column
+with a key index (:mod:`.keyindex`), a few pages of a mapped file.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Union
 
 from .gitrepo import GitRepo, Oid
-from .records import (FORMAT_BLOB_ID, ColumnSchema, ColumnStats, check_format, decode_metadata,
-                      decode_shard, shard_prefix)
+from .records import (FORMAT_BLOB_ID, KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, check_format,
+                      decode_metadata, decode_shard, shard_prefix)
 
 if TYPE_CHECKING:  # numpy loads with the first scan: status, log and diff never need it
     import numpy as np
 
+    from .keyindex import KeyIndex
     from .recordcache import ShardBlock
 
 
@@ -44,6 +46,8 @@ class ShardCache:
 
 
 SHARDS = ShardCache()
+LAZY_SHARDS = 32
+"""Shards a reader loads one by one before it builds the column's key index instead."""
 
 
 class ColumnRecords:
@@ -62,6 +66,9 @@ class ColumnRecords:
         path of a read checks here before :meth:`get`."""
         self._shard_map: Optional[dict[str, Oid]] = None
         self._int_index: Union[None, bool, tuple[np.ndarray, np.ndarray]] = None
+        self._index: Optional[KeyIndex] = None
+        self._index_looked = self._index_built = False
+        self._singles = 0
         self.on_load: Optional[Callable[[dict[str, str]], None]] = None
         """Called with each shard as it is first read (the API warms data locations)."""
 
@@ -90,10 +97,36 @@ class ColumnRecords:
         """Digest recorded for an encoded key, or None (``warm``: see :meth:`shard`)."""
         digest = self._known.get(enc)
         if digest is None:
+            index = self._index if self._index_looked else self.key_index()
+            if index is not None:
+                return index.find(enc)
             prefix = shard_prefix(enc, self.stats.shard_digits)
             if prefix not in self._shards:
+                self._singles += 1
+                if self._singles > LAZY_SHARDS and self.digits >= KEY_INDEX_DIGITS and self.key_index(build=True):
+                    return self.get(enc, warm)
                 digest = self.shard(prefix, warm).get(enc)
         return digest
+
+    def get_int(self, key: int) -> Optional[str]:
+        """:meth:`get` of an int key (the hot path of random reads: no key text is made
+        when the key index holds int keys)."""
+        index = self._index if self._index_looked else self.key_index()
+        if index is not None and index.is_int:
+            return index.digest_of_int(key)
+        return self.get(f"i{key}")
+
+    def key_index(self, build: bool = False) -> Optional[KeyIndex]:
+        """The column's key index (columns of ``KEY_INDEX_DIGITS`` shard levels and more): opened
+        when its file exists; ``build``: else built from the records and written, once."""
+        if not self._index_looked or (build and self._index is None and not self._index_built):
+            self._index_looked = True
+            if self.samples_tree is not None and self.digits >= KEY_INDEX_DIGITS:
+                self._index = self.git.key_indexes.open(self.samples_tree)
+                if self._index is None and build:
+                    self._index_built = True
+                    self._index = self.git.key_indexes.build(self.samples_tree, self.shard_blocks())
+        return self._index
 
     def _oids(self) -> dict[str, Oid]:
         """:meth:`shard_oids`, walked once (the samples tree never changes)."""
@@ -103,16 +136,7 @@ class ColumnRecords:
 
     def shard_oids(self) -> dict[str, Oid]:
         """prefix -> blob oid of every non-empty shard."""
-        out: dict[str, Oid] = {}
-        self._walk(self.samples_tree, "", out)
-        return out
-
-    def _walk(self, tree: Optional[Oid], prefix: str, out: dict[str, Oid]) -> None:
-        for name, (oid, is_tree) in self.git.tree_entries(tree).items():
-            if is_tree:
-                self._walk(oid, prefix + name, out)
-            else:
-                out["" if name == "_" else prefix + name] = oid
+        return shard_oids(self.git, self.samples_tree)
 
     def shard_lists(self) -> Iterator[tuple[list[str], list[str]]]:
         """(encoded keys, digests) of each shard in turn: the fast bulk path."""
@@ -120,25 +144,23 @@ class ColumnRecords:
             shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
             yield list(shard), list(shard.values())
 
-    def shard_blocks(self) -> Iterator[ShardBlock]:
+    def shard_blocks(self) -> Iterable[ShardBlock]:
         """Every shard as arrays (decoded keys, raw digests), in shard order: the scan path.
 
         Served by the local binary record cache; a shard it lacks is parsed
         from git once and cached.
         """
-        cache = self.git.record_cache
-        for prefix, oid in sorted(self._oids().items()):
-            block = cache.get(oid)
-            if block is None:
-                shard = self._shards.get(prefix) or SHARDS.get(self.git, oid)
-                block = cache.put(oid, shard)
-            yield block
+        return shard_blocks(self.git, self._oids(), self._shards)
 
     def int_index(self) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """(every key, sorted, as ``int64``; their raw digests) when every key is an int,
         else None: random batches look keys up with one ``searchsorted`` instead of
         reading the shard of each. Built once from the binary record cache (about half
-        a second per million records)."""
+        a second per million records), or mapped from the key index."""
+        index = self.key_index(build=True)
+        if index is not None:
+            int_keys = index.int_keys
+            return None if int_keys is None else (int_keys, index.digests)
         if self._int_index is None:
             import numpy as np
             keys: list[np.ndarray] = []
@@ -161,6 +183,42 @@ class ColumnRecords:
         """(encoded key, digest) of every record, shard by shard."""
         for encs, digests in self.shard_lists():
             yield from zip(encs, digests)
+
+
+def shard_oids(git: GitRepo, samples_tree: Optional[Oid]) -> dict[str, Oid]:
+    """prefix -> blob oid of every non-empty shard of a ``samples`` tree."""
+    out: dict[str, Oid] = {}
+
+    def walk(tree: Optional[Oid], prefix: str) -> None:
+        for name, (oid, is_tree) in git.tree_entries(tree).items():
+            if is_tree:
+                walk(oid, prefix + name)
+            else:
+                out["" if name == "_" else prefix + name] = oid
+
+    walk(samples_tree, "")
+    return out
+
+
+def samples_records(git: GitRepo, samples_tree: Oid) -> dict[str, str]:
+    """Every record (encoded key -> hex digest) of a ``samples`` tree."""
+    out: dict[str, str] = {}
+    for oid in shard_oids(git, samples_tree).values():
+        out.update(decode_shard(git.read_blob(oid)))
+    return out
+
+
+def shard_blocks(git: GitRepo, oids: dict[str, Oid],
+                 parsed: Optional[dict[str, dict[str, str]]] = None) -> Iterator[ShardBlock]:
+    """The blocks of shards (prefix -> blob oid) in shard order, from the binary record
+    cache; a shard it lacks is parsed (or taken from ``parsed``) and cached."""
+    cache = git.record_cache
+    for prefix, oid in sorted(oids.items()):
+        block = cache.get(oid)
+        if block is None:
+            shard = (parsed or {}).get(prefix) or SHARDS.get(git, oid)
+            block = cache.put(oid, shard)
+        yield block
 
 
 class Snapshot:

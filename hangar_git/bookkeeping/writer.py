@@ -5,15 +5,16 @@ blob ids, so history stays small and diffs can skip them.
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import Mapping, Optional, TypeVar
 from zlib import crc32
 
 from .gitrepo import BLOB, GitRepo, Oid
 from .packwriter import write_objects
-from .records import (ColumnSchema, ColumnStats, encode_format, encode_metadata, encode_shard,
-                      shard_digits_for, shard_path)
-from .snapshot import ColumnRecords
+from .records import (KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, encode_format, encode_metadata,
+                      encode_shard, shard_digits_for, shard_path)
+from .snapshot import ColumnRecords, shard_blocks, shard_oids
 
 _V = TypeVar("_V")
 
@@ -25,6 +26,7 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
         records = {enc: digest for enc, digest in changes.items() if digest is not None}
         count = len(records)
         samples = _write_all(git, records, shard_digits_for(count))
+        write_key_index(git, None, changes, samples, shard_digits_for(count))
         return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=shard_digits_for(count)))
     digits, count = base.digits, base.count
     new_shards: dict[str, dict[str, str]] = {}
@@ -47,6 +49,7 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
             write_shards(git, [s for s in new_shards.values() if s])))
         updates.update({shard_path(p): None for p, s in new_shards.items() if not s})
         samples = git.update_tree(base.samples_tree, updates) if updates else base.samples_tree
+    write_key_index(git, base, changes, samples, new_digits)
     return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=new_digits))
 
 
@@ -59,6 +62,24 @@ def _column_tree(git: GitRepo, schema: ColumnSchema, samples: Optional[Oid],
     tree = git.update_tree(None, {(k,): v for k, v in entries.items()})
     assert tree is not None
     return tree, stats
+
+
+def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: dict[str, Optional[str]],
+                    samples: Optional[Oid], digits: int) -> None:
+    """The key index of a column's new records (columns of ``KEY_INDEX_DIGITS`` shard
+    levels and more): derived from its base's index when it has one (no shard is read),
+    else built from the shards (just written: in the record cache)."""
+    if samples is None or digits < KEY_INDEX_DIGITS or os.path.exists(git.key_indexes.path(samples)):
+        return
+    from .keyindex import derive
+    base_index = base.key_index() if base is not None else None
+    blob = None
+    if base_index is not None:
+        blob = derive(base_index, changes)
+    if blob is not None:
+        git.key_indexes.put(samples, blob)
+    else:
+        git.key_indexes.build(samples, shard_blocks(git, shard_oids(git, samples)))
 
 
 def group_by_shard(records: Mapping[str, _V], digits: int) -> dict[str, dict[str, _V]]:

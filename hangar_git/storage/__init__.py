@@ -19,8 +19,8 @@ if TYPE_CHECKING:
                            store_setting)
     from .identity import DIGEST_ALGORITHM, Digest
     from .objects import (Meta, ObjectBatch, Value, check_dtype_supported,
-                          decode_value, digest_hasher, digest_of, digests_to_raw, ndarray_meta, parse_meta,
-                          raw_to_digest, raws_to_digests, verify, verify_batch)
+                          decode_value, digest_hasher, digest_of, digest_to_raw, digests_to_raw, ndarray_meta,
+                          parse_meta, raw_to_digest, raws_to_digests, verify, verify_batch)
     from .tiledb_store import TileDBStore
 
 _HOMES = {"base": ("ObjectInfo", "ObjectStore"), "identity": ("DIGEST_ALGORITHM", "Digest"),
@@ -28,8 +28,8 @@ _HOMES = {"base": ("ObjectInfo", "ObjectStore"), "identity": ("DIGEST_ALGORITHM"
           "location": ("DEFAULT_STORE", "is_uri", "remove_store", "resolve_store", "same_store", "store_exists",
                        "store_setting"),
           "objects": ("Meta", "ObjectBatch", "Value", "check_dtype_supported",
-                      "decode_value", "digest_hasher", "digest_of", "digests_to_raw", "ndarray_meta",
-                      "parse_meta", "raw_to_digest", "raws_to_digests", "verify", "verify_batch"),
+                      "decode_value", "digest_hasher", "digest_of", "digest_to_raw", "digests_to_raw",
+                      "ndarray_meta", "parse_meta", "raw_to_digest", "raws_to_digests", "verify", "verify_batch"),
           "tiledb_store": ("TileDBStore",)}
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -59,6 +59,6 @@ def open_store(uri: str, *, create: bool = False, read_only: bool = False,
 
 __all__ = ["DEFAULT_STORE", "DIGEST_ALGORITHM", "Digest", "IncomingObject", "Meta", "ObjectBatch", "ObjectInfo",
            "ObjectStore", "TileDBStore", "Value", "check_dtype_supported", "decode_value", "digest_hasher",
-           "digest_of", "digests_to_raw", "is_uri", "ndarray_meta", "open_store", "parse_meta", "raw_to_digest",
+           "digest_of", "digest_to_raw", "digests_to_raw", "is_uri", "ndarray_meta", "open_store", "parse_meta", "raw_to_digest",
            "raws_to_digests", "remove_store", "resolve_store", "same_store", "store_exists", "store_setting",
            "verify", "verify_batch"]

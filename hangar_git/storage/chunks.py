@@ -18,6 +18,8 @@ READ_AHEAD = 63
 BATCH = 64
 """Chunks fetched per round of reads."""
 
+SPARSE_ROWS = 16
+"""Rows per chunk below which ``gather`` copies rows one by one."""
 ChunkKey = tuple[str, int]
 """A chunk's data file name and its start in that file."""
 
@@ -166,8 +168,12 @@ class ChunkCache:
             hit, r, chunks = hit[ok], r[ok], chunks[ok].astype(np.int64)
             if not len(hit):
                 continue
-            self.prefetch([(pack, c) for c in np.unique(chunks).tolist()])
+            used = np.unique(chunks)
+            self.prefetch([(pack, c) for c in used.tolist()])
             offsets = pack.offset[r].astype(np.int64)
+            if itemsize and len(hit) < SPARSE_ROWS * len(used):  # random rows, a few per chunk: copy each
+                self._copy_each(out, found, pack, hit, chunks, offsets, itemsize)
+                continue
             order = np.argsort(chunks, kind="stable")
             bounds = np.flatnonzero(np.diff(chunks[order])) + 1
             for group in np.split(order, bounds):
@@ -179,6 +185,19 @@ class ChunkCache:
         if damaged and found.any():
             found &= np.array([d not in damaged for d in raws_to_digests(raws)], dtype=bool)
         return out, found
+
+    def _copy_each(self, out: np.ndarray, found: np.ndarray, pack: PackIndex, hit: np.ndarray,
+                   chunks: np.ndarray, offsets: np.ndarray, itemsize: int) -> None:
+        """``out[hit[i]]`` = the object at ``offsets[i]`` of chunk ``chunks[i]``, one slice
+        copy each (cheaper than a vectorised copy per chunk when chunks give a row or two)."""
+        flat, keys, cached = out.data.cast("B"), self.keys(pack), self._cache.get
+        done = []
+        for h, c, off in zip(hit.tolist(), chunks.tolist(), offsets.tolist()):
+            data = cached(keys[c])
+            if data is not None:  # else damaged, or evicted under a tiny cache: single reads
+                flat[h * itemsize:(h + 1) * itemsize] = data[off:off + itemsize]
+                done.append(h)
+        found[done] = True
 
     def _put(self, key: ChunkKey, data: bytes) -> None:
         self._cache[key] = memoryview(data)

@@ -15,6 +15,7 @@ rename, and a copy would move every byte twice).
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import struct
 import threading
@@ -28,18 +29,27 @@ from ..fileio import move_into_place, write_atomic, write_file, write_file_uncac
 from .codec import UNDECODABLE, compress, decompress, typesize
 from .objects import Buffer, Meta
 from .objects import verify as verify_object
-from .packindex import new_name
+from .packindex import PackIndex, checksum_ok, new_name
 from .packs import LocalFiles
 from .runtime import tiledb_vfs
 
 MAGIC = b"HGLO"
 RAW, BLOSC = 0, 1
 _HEAD = struct.Struct("<BQ")
+MAP_MIN = 1 << 20
+"""Local pack indexes of this many bytes and more are mapped (see ``read_index``)."""
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+"""Mapped files are read at random: their pages are mapped at once (one fault each costs more)."""
 
 
 def _header(flag: int, size: int) -> bytes:
     """The start of a large object's file: magic, flag, uncompressed length."""
     return MAGIC + _HEAD.pack(flag, size)
+
+
+def _stamp(st: os.stat_result) -> bytes:
+    """What a ``checked/`` marker holds: the verified index file's size, time and inode."""
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}\n".encode()
 
 
 def _missing(digest: str) -> IntegrityError:
@@ -164,6 +174,63 @@ class StoreFiles:
                     with reaching(self.uri):
                         raise
         return []
+
+    # -- pack indexes ---------------------------------------------------------------
+    def read_index(self, name: str) -> PackIndex:
+        """Pack index ``name`` (FileNotFoundError when there is none).
+
+        A local index of ``MAP_MIN`` bytes or more is mapped, not read: a process
+        looks up the few rows it needs and the pages are shared by every process
+        of the machine (smaller ones are read and verified as remote ones). Its
+        checksum is verified the first time the file is opened on this store
+        (index files never change: each has a unique name); a marker
+        ``checked/<name>`` holding the file's size, time and inode then spares
+        later processes from hashing it whole. A remote index is read and
+        verified every time.
+        """
+        path = f"{self.uri}/index/{name}.idx"
+        if not self.local:
+            return PackIndex.decode(name, self.read(path))
+        with open(self._os(path), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size < MAP_MIN:  # hashed in well under a millisecond; a map would hold a descriptor
+                return PackIndex.decode(name, fh.read())
+            view = memoryview(mmap.mmap(fh.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ))
+        try:
+            with open(self._os(f"{self.uri}/checked/{name}"), "rb") as mh:
+                checked = mh.read() == _stamp(st)
+        except OSError:
+            checked = False
+        if not checked:
+            if not checksum_ok(view):
+                raise IntegrityError(
+                    f"pack index {name} is corrupt (checksum mismatch): run `git hangar fsck`")
+            self._mark_checked(name, st)
+        return PackIndex.decode(name, view, verify=False)
+
+    def write_index(self, index: PackIndex) -> None:
+        """Publish a pack index (the bytes just encoded need no check: it is marked checked)."""
+        path = f"{self.uri}/index/{index.name}.idx"
+        self.write_small(path, index.encode(), sync=True)
+        if self.local:
+            try:
+                self._mark_checked(index.name, os.stat(self._os(path)))
+            except OSError:
+                pass
+
+    def _mark_checked(self, name: str, st: os.stat_result) -> None:
+        try:
+            self.write_small(f"{self.uri}/checked/{name}", _stamp(st))
+        except OSError:  # a read-only store: the next process checks it again
+            pass
+
+    def forget_index(self, name: str) -> None:
+        """Remove the marker of an index that was removed (see :meth:`read_index`)."""
+        if self.local:
+            try:
+                os.unlink(self._os(f"{self.uri}/checked/{name}"))
+            except OSError:
+                pass
 
     def close(self) -> None:
         """Close files kept open for reading."""

@@ -91,13 +91,14 @@ class Maintenance:
         if len(old) > 2 and len(old[-1]) > 2 * sum(len(p) for p in old[:-1]):
             old = old[:-1]
         merged = merge_indexes(new_name(at=max(p.created for p in old)), old)
-        self._files.write_small(f"{self.uri}/index/{merged.name}.idx", merged.encode(), sync=True)
+        self._files.write_index(merged)
         gone = {p.name for p in old}
         self._packs = sorted([p for p in self._packs if p.name not in gone] + [merged], key=lambda p: p.name)
         self._pack_names = {p.name for p in self._packs}
         self._memo.clear()
         for name in gone:
             self._remove_quietly(f"{self.uri}/index/{name}.idx")
+            self._files.forget_index(name)
 
     def _remove_quietly(self, path: str) -> None:
         """Remove a file that another process may have removed already."""
@@ -169,6 +170,7 @@ class Maintenance:
         needed = set().union(*(raws_to_digests(p.digests) for p in newer))
         for pack in before:
             self._remove_quietly(f"{self.uri}/index/{pack.name}.idx")
+            self._files.forget_index(pack.name)
         now = time.time()
         unneeded, orphans = [], []
         for path in self._files.list("data"):

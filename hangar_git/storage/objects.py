@@ -82,6 +82,11 @@ def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     return np.frombuffer(raw_of(text), dtype="S32") if digests else np.zeros(0, dtype="S32")
 
 
+def digest_to_raw(digest: str) -> bytes:
+    """One hex digest as its 32 raw bytes (ValueError if it is not hex)."""
+    return bytes.fromhex(digest)
+
+
 def raw_to_digest(raw: Union[bytes, np.bytes_]) -> Digest:
     """One raw digest as hex (numpy ``S32`` scalars drop trailing zero bytes: padded back)."""
     return Digest(hex_of(bytes(raw).ljust(DIGEST_SIZE, b"\0")))

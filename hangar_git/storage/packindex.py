@@ -19,11 +19,13 @@ import struct
 import time
 import random
 from dataclasses import dataclass, field
+from typing import Union
 
 import numpy as np
 
 from ..errors import IntegrityError
 
+Buffer = Union[bytes, bytearray, memoryview]
 MAGIC = b"HGPACK02"
 LARGE = np.uint32(0xFFFFFFFF)
 """Chunk number of an object stored as its own file (the large tier)."""
@@ -32,6 +34,14 @@ _OBJECT_FIELDS = (("digests", "S32"), ("chunk", "<u4"), ("offset", "<u8"),
                   ("nbytes", "<u8"), ("meta", "<u4"))
 _CHUNK_FIELDS = (("chunk_file", "<u4"), ("chunk_start", "<u8"), ("chunk_clen", "<u8"),
                  ("chunk_ulen", "<u8"), ("chunk_sum", "S16"))
+_OBJECT_ROW = sum(np.dtype(dt).itemsize for _, dt in _OBJECT_FIELDS)
+_CHUNK_ROW = sum(np.dtype(dt).itemsize for _, dt in _CHUNK_FIELDS)
+
+
+def checksum_ok(blob: Buffer) -> bool:
+    """True when an index file's trailing SHA-256 matches the rest of it."""
+    view = memoryview(blob)
+    return len(view) >= 32 and hashlib.sha256(view[:-32]).digest() == view[-32:]
 
 
 @dataclass(eq=False)
@@ -62,7 +72,7 @@ class PackIndex:
         i = int(d.searchsorted(raw))
         # numpy drops trailing NULs of ``S`` items; digests are all 32 bytes,
         # so comparing stripped forms is exact.
-        return i if i < len(d) and d[i] == raw.rstrip(b"\0") else -1
+        return i if i < len(d) and d.item(i) == raw.rstrip(b"\0") else -1
 
     def find_many(self, raws: np.ndarray) -> np.ndarray:
         """Rows of many raw digests (``S32`` array); -1 where absent.
@@ -74,7 +84,7 @@ class PackIndex:
         if len(d) == 0 or len(raws) == 0:
             return np.full(len(raws), -1, dtype=np.int64)
         prefixes, wanted = self.prefixes, digest_prefixes(raws)
-        if len(wanted) > 256:  # sorted queries search far faster (each starts where the last ended)
+        if len(wanted) > 16:  # sorted queries search far faster (each starts where the last ended)
             order = np.argsort(wanted)
             idx = np.empty(len(wanted), dtype=np.int64)
             idx[order] = prefixes.searchsorted(wanted[order])
@@ -118,17 +128,27 @@ class PackIndex:
         return body + hashlib.sha256(body).digest()
 
     @classmethod
-    def decode(cls, name: str, blob: bytes) -> "PackIndex":
-        if len(blob) < 48 or blob[:8] != MAGIC:
+    def decode(cls, name: str, blob: Buffer, *, verify: bool = True) -> "PackIndex":
+        """The index in ``blob`` (bytes, or a mapped file: its arrays are views of it);
+        ``verify=False`` skips the checksum (of a file checked before, see
+        :meth:`.files.StoreFiles.read_index`), not the checks of its layout."""
+        view = memoryview(blob)
+        if len(view) < 48 or view[:8] != MAGIC:
             raise IntegrityError(f"pack index {name} is not a hangar pack index")
-        body, trailer = blob[:-32], blob[-32:]
-        if hashlib.sha256(body).digest() != trailer:
+        body = view[:-32]
+        if verify and not checksum_ok(view):
             raise IntegrityError(
                 f"pack index {name} is corrupt (checksum mismatch): run `git hangar fsck`")
         (hlen,) = struct.unpack_from("<Q", body, 8)
-        header = json.loads(body[16:16 + hlen])
+        try:
+            header = json.loads(bytes(body[16:16 + hlen]))
+            objects, chunks = int(header["objects"]), int(header["chunks"])
+        except (ValueError, KeyError, TypeError):
+            raise IntegrityError(f"pack index {name} is corrupt (bad header): run `git hangar fsck`") from None
+        if 16 + hlen + objects * _OBJECT_ROW + chunks * _CHUNK_ROW != len(body):
+            raise IntegrityError(f"pack index {name} is corrupt (wrong length): run `git hangar fsck`")
         pos, arrays = 16 + hlen, {}
-        for fields, count in ((_OBJECT_FIELDS, header["objects"]), (_CHUNK_FIELDS, header["chunks"])):
+        for fields, count in ((_OBJECT_FIELDS, objects), (_CHUNK_FIELDS, chunks)):
             for fname, dt in fields:
                 arr = np.frombuffer(body, dtype=dt, count=count, offset=pos)
                 arrays[fname] = arr

@@ -8,6 +8,7 @@ file system, ``s3://bucket/prefix``)::
     index/<name>.idx       which chunk of which data file holds each object (:mod:`.packindex`)
     large/<aa>/<digest>    objects of ``LARGE_THRESHOLD`` bytes and more, one file each (:mod:`.files`)
     damaged/<digest>       objects a read or fsck found damaged: absent until received again
+    checked/<name>         local stores: index files whose checksum was verified (see StoreFiles.read_index)
     condemned/<name>       files a gc found unneeded, removed by a later gc (see :mod:`.maintenance`)
     tmp/                   large objects being written (local stores)
 
@@ -33,11 +34,12 @@ from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
 from .files import StoreFiles, reaching
-from .objects import Digest, Meta, digests_to_raw, raw_to_digest, raws_to_digests
+from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex
 from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
 
+_LARGE = int(LARGE)
 MEMO_MAX = 1 << 17
 READ_WINDOW = 1 << 14
 """Objects ``read_many`` prepares at a time (bounds the chunks it holds)."""
@@ -99,10 +101,10 @@ class TileDBStore(Writes, ObjectStore):
         new = False
         for name in sorted(names - self._pack_names):
             try:
-                blob = self._files.read(f"{self.uri}/index/{name}.idx")
+                pack = self._files.read_index(name)
             except FileNotFoundError:
                 continue  # merged or collected away by another process since we listed
-            self._packs.append(PackIndex.decode(name, blob))
+            self._packs.append(pack)
             self._pack_names.add(name)
             new = True
         if new:
@@ -121,10 +123,11 @@ class TileDBStore(Writes, ObjectStore):
 
     def _locate(self, digest: str) -> tuple[PackIndex, int] | None:
         """The newest index row naming ``digest`` (None if absent or damaged)."""
-        self._ensure_loaded()
-        if digest in self._damaged:
+        if not self._loaded:
+            self._load_packs()
+        if self._damaged and digest in self._damaged:
             return None
-        raw = digests_to_raw([digest]).tobytes()
+        raw = digest_to_raw(digest)
         for pack in reversed(self._packs):
             row = pack.find(raw)
             if row >= 0:
@@ -262,16 +265,19 @@ class TileDBStore(Writes, ObjectStore):
                                      f"fetch-data` to fetch it again", expected=digest)
             raise KeyError(digest)
         pack, row = loc
-        meta = pack.metas[pack.meta[row]]
-        chunk_no = int(pack.chunk[row])
-        if chunk_no == int(LARGE):
+        meta = pack.metas[pack.meta.item(row)]
+        chunk_no = pack.chunk.item(row)
+        if chunk_no == _LARGE:
             return self._read_large(digest, meta)
-        off = int(pack.offset[row])
-        end = off + int(pack.nbytes[row])
-        chunk = self._chunks.chunk(pack, chunk_no, lambda: self._damage(digest, meta, pack, chunk_no, off, end))
+        off = pack.offset.item(row)
+        end = off + pack.nbytes.item(row)
+        key = self._chunks.keys(pack)[chunk_no]
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            chunk = self._chunks.chunk(pack, chunk_no, lambda: self._damage(digest, meta, pack, chunk_no, off, end))
         if len(self._memo) >= MEMO_MAX:
             self._memo.clear()
-        self._memo[digest] = (self._chunks.key(pack, chunk_no), pack, chunk_no, off, end, meta)
+        self._memo[digest] = (key, pack, chunk_no, off, end, meta)
         return Meta(meta), chunk[off:end]
 
     def _read_large(self, digest: str, meta: str, *, verify: bool = True) -> tuple[Meta, memoryview]:

@@ -196,7 +196,7 @@ class Writes(Maintenance):
             self._files.write_small(f"{self.uri}/data/{name}.pack", enc.blob, sync=True)
             checkpoint("store.flush.after_log")
         index = index_for(name, small, enc, large)
-        self._files.write_small(f"{self.uri}/index/{name}.idx", index.encode(), sync=True)
+        self._files.write_index(index)
         if self._loaded:
             self._packs.append(index)
             self._pack_names.add(name)

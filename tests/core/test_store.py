@@ -428,16 +428,16 @@ def test_loading_pack_indexes_while_another_process_merges_them(
         writer.flush()                        # one pack each
     reader = opener()
     assert isinstance(reader, TileDBStore) and isinstance(writer, TileDBStore)
-    real_read = reader._files.read
+    real_read = reader._files.read_index
     merged: list[bool] = []
 
-    def merge_right_after_listing(path: str) -> bytes:
-        if path.endswith(".idx") and not merged:
+    def merge_right_after_listing(name: str) -> PackIndex:
+        if not merged:
             merged.append(True)
             writer.merge_packs()              # the other process, between ls and read
-        return real_read(path)
+        return real_read(name)
 
-    monkeypatch.setattr(reader._files, "read", merge_right_after_listing)
+    monkeypatch.setattr(reader._files, "read_index", merge_right_after_listing)
     assert reader.missing([o[0] for o in objects]) == []
     assert merged and [bytes(reader.read(o[0])[1]) for o in objects] == [o[2] for o in objects]
 
