@@ -22,7 +22,7 @@ class RepoContext:
         self.hangar_dir = os.path.join(git.git_dir, HANGAR_DIR)
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
-        self.presence = PresenceCache(os.path.join(self.hangar_dir, "present-trees"))
+        self.presence = presence_of(git)
 
     @property
     def store_setting(self) -> str:
@@ -67,6 +67,11 @@ class RepoContext:
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.hangar_dir, *parts)
+
+
+def presence_of(git: GitRepo) -> "PresenceCache":
+    """The presence marks of the repository ``git`` (any repository using a store, for gc)."""
+    return PresenceCache(os.path.join(git.git_dir, HANGAR_DIR, "present-trees"))
 
 
 class PresenceCache:

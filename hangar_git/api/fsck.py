@@ -9,6 +9,7 @@ from typing import Any
 from ..bookkeeping.gitrepo import HANGAR_NS
 from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
 from ..storage import Digest
+from . import sharing
 from .context import RepoContext
 
 
@@ -66,7 +67,7 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
     store_problems = ctx.store.verify(rehash=not quick)  # type: ignore[attr-defined]
     report.problems += store_problems
     if missing or (store_problems and ctx.store.missing([Digest(d) for d in digests])):
-        ctx.presence.clear()  # columns marked complete lost data (fetch-data brings it back): check afresh
+        sharing.forget_presence(ctx)  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
     return report
 
