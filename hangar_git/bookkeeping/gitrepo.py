@@ -9,14 +9,16 @@ import os
 import time
 import uuid
 import warnings
-from typing import Iterator, Mapping, NewType, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
 
 import pygit2
 from pygit2.enums import FileMode, SortMode
 
 from ..errors import CommitNotFoundError, InvalidNameError, RefMovedError
 from ..locks import exclusive
-from .recordcache import RecordCache
+
+if TYPE_CHECKING:
+    from .recordcache import RecordCache
 
 Oid = NewType("Oid", str)
 RefName = NewType("RefName", str)
@@ -111,8 +113,16 @@ class GitRepo:
         _use_fast_loose_objects(repo, self.git_dir, self.durable)
         self.work_dir = os.path.abspath(repo.workdir) if repo.workdir else None
         self._blob_cache: dict[str, bytes] = {}
-        self.record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
-        """Shard records as arrays, for whole-column scans (derived, local)."""
+        self._record_cache: Optional["RecordCache"] = None
+
+    @property
+    def record_cache(self) -> "RecordCache":
+        """Shard records as arrays, for whole-column scans (derived, local); numpy loads with
+        it, so a process answering only for refs (``git hangar serve``) never does."""
+        if self._record_cache is None:
+            from .recordcache import RecordCache
+            self._record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
+        return self._record_cache
 
     # -- opening ---------------------------------------------------------------
     @classmethod

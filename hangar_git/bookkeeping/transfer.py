@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import pygit2
 
@@ -14,6 +14,7 @@ from ..errors import IntegrityError
 from .gitrepo import GitRepo, Oid
 from .packwriter import write_objects
 
+BlobReader = Callable[[str], bytes]
 COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.ObjectType.TREE), \
     int(pygit2.enums.ObjectType.BLOB)
 
@@ -95,6 +96,42 @@ def _changed_objects(repo: pygit2.Repository, tree: str, bases: Sequence[str], s
 def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
     obj_type, data = git._repo.odb.read(pygit2.Oid(hex=oid))
     return int(obj_type), data
+
+
+class KeptBlobs:
+    """Blobs read (or received and checked) once and kept for a second use: a push reads
+    the new shards to list their samples, then sends them; a server lists the samples of
+    the shards a push just brought. Each is handed out again until :meth:`take` or
+    :meth:`clear`; at most ``limit`` bytes are kept (the rest are read again)."""
+
+    def __init__(self, git: GitRepo, limit: int = 64 << 20) -> None:
+        self.git, self.limit, self.nbytes = git, limit, 0
+        self.kept: dict[str, bytes] = {}
+
+    def keep(self, oid: str, data: bytes) -> None:
+        if oid not in self.kept and self.nbytes + len(data) <= self.limit:
+            self.kept[oid] = data
+            self.nbytes += len(data)
+
+    def __call__(self, oid: str) -> bytes:
+        """A blob's bytes (a :data:`BlobReader`)."""
+        data = self.kept.get(oid)
+        if data is None:
+            data = self.git.read_blob(oid)
+            self.keep(oid, data)
+        return data
+
+    def take(self, oid: str) -> tuple[int, bytes]:
+        """(type, bytes) of a git object, forgetting it (as :func:`read_raw`)."""
+        data = self.kept.pop(oid, None)
+        if data is None:
+            return read_raw(self.git, oid)
+        self.nbytes -= len(data)
+        return BLOB, data
+
+    def clear(self) -> None:
+        self.kept.clear()
+        self.nbytes = 0
 
 
 def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
@@ -241,7 +278,8 @@ def referenced_digests(git: GitRepo, commits: Iterable[str], haves: Iterable[str
     return out
 
 
-def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[str]] = None) -> dict[str, None]:
+def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[str]] = None,
+                  read: Optional[BlobReader] = None) -> dict[str, None]:
     """Sample digests that ``commits`` (oldest first, e.g. from :func:`new_commits`) record
     beyond their parents: what a push must bring when the other side holds the data of the
     parents outside ``commits``. Only shards that differ from the parents' are read and only
@@ -252,22 +290,26 @@ def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[st
         info = git.commit_info(c)
         parents = [dict(_column_samples(git, git.commit_info(p).tree, columns)) for p in info.parents]
         for name, samples in _column_samples(git, info.tree, columns):
-            out.update(samples_added(git, samples, [p[name] for p in parents if name in p]))
+            out.update(samples_added(git, samples, [p[name] for p in parents if name in p], read))
     return out
 
 
-def samples_added(git: GitRepo, samples: str, bases: Sequence[str]) -> dict[str, None]:
+def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
+                  read: Optional[BlobReader] = None) -> dict[str, None]:
     """Digests the ``samples`` tree of a column records that none of ``bases`` (samples trees
     of the same column) records at the same place: each shard blob is compared with the
-    bases' blobs at its path, equal subtrees and shards are skipped."""
+    bases' blobs at its path, equal subtrees and shards are skipped. ``read`` reads a blob
+    (default: from git; a caller holding the new blobs passes its own)."""
+    read = git.read_blob if read is None else read
     out: dict[str, None] = {}
     for blob, base_blobs in _changed_blobs(git._repo, samples, bases):
-        lines = set(git.read_blob(blob).split(b"\n"))
-        for b in base_blobs:
-            lines.difference_update(git.read_blob(b).split(b"\n"))
-        for line in sorted(lines):
-            if line:
-                out[line[:64].decode()] = None
+        lines = read(blob).decode().split("\n")  # a shard's lines are sorted: kept in order
+        if base_blobs:
+            old: set[str] = set()
+            for b in base_blobs:
+                old.update(git.read_blob(b).decode().split("\n"))
+            lines = [line for line in lines if line not in old]
+        out.update(dict.fromkeys([line[:64] for line in lines if line]))
     return out
 
 

@@ -9,7 +9,8 @@ from ..errors import StoreNotFoundError
 from .base import ObjectInfo, ObjectStore
 from .incoming import IncomingObject
 from .location import DEFAULT_STORE, is_uri, remove_store, resolve_store, same_store, store_exists, store_setting
-from .objects import (DIGEST_ALGORITHM, Digest, Meta, ObjectBatch, Value, check_dtype_supported, decode_value,
+from ..formats import DIGEST_ALGORITHM
+from .objects import (Digest, Meta, ObjectBatch, Value, check_dtype_supported, decode_value,
                       digest_hasher, digest_of, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest,
                       raws_to_digests, verify, verify_batch)
 

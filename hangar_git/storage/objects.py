@@ -36,8 +36,6 @@ Meta = NewType("Meta", str)
 Value = Union[np.ndarray, str, bytes]
 Buffer = Union[bytes, bytearray, memoryview]
 
-DIGEST_ALGORITHM = "blake3"
-"""The content digest's name, as commit trees and the protocol state it."""
 DIGEST_SIZE = 32
 
 

@@ -10,7 +10,7 @@ from ..bookkeeping.transfer import column_trees, referenced_digests, samples_add
 from ..errors import RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
-from .progress import progress
+from .progress import progress, progress_enabled
 from .rpc import Session
 from .framing import Frame
 from .datastream import receive_frames
@@ -103,28 +103,39 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
     columns fetched completely are marked: nothing to do costs no scan.
     """
     wanted, trees = wanted_digests(git, commits, columns, presence)
-    todo = store.missing([Digest(d) for d in wanted])
-    sizes = _sizes(source, todo)
-    if max_num_bytes is not None:
-        chosen, total = [], 0
-        for d, n in zip(todo, sizes):
-            if total + n > max_num_bytes:
-                break
-            chosen.append(d)
-            total += n
-    else:
-        chosen, total = list(todo), sum(sizes)
+    todo: list[str] = list(store.missing([Digest(d) for d in wanted]))
+    chosen, total = todo, None
+    if max_num_bytes is not None or progress_enabled(quiet):  # else the sizes are not needed first
+        sizes = _sizes(source, todo)
+        chosen, total = _within(todo, sizes, max_num_bytes), sum(sizes)
+    received = 0
     with progress("Fetching data", total=total, unit="B", quiet=quiet) as bar:
         def stored(frame: Frame) -> None:
+            nonlocal received
             checkpoint("fetch_data.between_frames")
-            bar.update(len(frame.payload))
+            nbytes = len(frame.payload) - (32 * frame.header["count"] if frame.kind == "data" else 0)
+            received += nbytes
+            bar.update(nbytes)
 
         got = source.receive(store, chosen, stored) if chosen else 0
     complete = len(chosen) == len(todo)
     if complete and presence is not None:
         for tree in trees:
             presence.mark_complete(tree)
-    return FetchDataResult(list(commits), got, total, complete=complete)
+    return FetchDataResult(list(commits), got, received, complete=complete)
+
+
+def _within(digests: list[str], sizes: list[int], budget: Optional[int]) -> list[str]:
+    """The first ``digests`` whose sizes fit in ``budget`` bytes (all without one)."""
+    if budget is None:
+        return digests
+    chosen, total = [], 0
+    for d, n in zip(digests, sizes):
+        if total + n > budget:
+            break
+        chosen.append(d)
+        total += n
+    return chosen
 
 
 def wanted_digests(git: GitRepo, commits: list[str], columns: Optional[set[str]],
