@@ -63,7 +63,7 @@ def _write_direct(fd: int, parts: tuple[Buffer, ...]) -> int:
     buf = getattr(_pieces, "buf", None)
     if buf is None:
         buf = _pieces.buf = mmap.mmap(-1, DIRECT_PIECE)  # page-aligned, reused: no page faults
-    import numpy as np  # here: what writes only git records (a server's ref update) never loads numpy
+    import numpy as np  # loaded by whoever writes large objects anyway
     piece = memoryview(buf)
     staging = np.frombuffer(buf, dtype=np.uint8)  # numpy copies without holding the GIL
     fill = total = 0

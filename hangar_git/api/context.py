@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..core.repostore import HANGAR_DIR, STORE_KEY, configured_store, open_repo_store, register, registration, store_uri
-from ..storage import ObjectStore, registry
+from ..storage import registry
+
+if TYPE_CHECKING:
+    from ..storage import ObjectStore
 
 USER_NAME_KEY = "hangar.username"
 USER_EMAIL_KEY = "hangar.useremail"

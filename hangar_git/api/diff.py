@@ -5,9 +5,8 @@ from typing import TYPE_CHECKING, Optional
 
 from ..bookkeeping import branches
 from ..bookkeeping.diff import ColumnDiff, DiffResult, diff_trees
-from ..bookkeeping.gitrepo import STAGING, GitRepo, Oid, branch_ref
+from ..bookkeeping.gitrepo import STAGING, STAGING_MESSAGE, GitRepo, Oid, branch_ref
 from ..errors import BranchNotFoundError, CommitNotFoundError, DirtyStagingError, RevisionNotFoundError
-from .writer import STAGING_MESSAGE
 from .context import RepoContext
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Callable, Optional, Sequence
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.transfer import history_digests, referenced_digests
 from ..errors import RemoteDataError, SharedStoreError
-from ..storage import Digest
+from ..storage.identity import Digest
 from . import sharing
 from .context import RepoContext
 

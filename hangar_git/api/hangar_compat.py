@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from importlib import metadata
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import IntegrityError
@@ -58,7 +57,8 @@ class HangarCompat:
     @property
     def version(self) -> str:
         """The version of hangar-git this repository is opened with (the installed one)."""
-        return metadata.version("hangar-git")
+        from .. import __version__
+        return __version__
 
     @property
     def size_nbytes(self: _Repository) -> int:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import STAGING, GitRepo, Oid, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import STAGING, STAGING_MESSAGE, GitRepo, Oid, RefChangedError, branch_ref
 from ..bookkeeping.merge import merge_trees
 from ..errors import BranchNotFoundError, RefMovedError, WriterLockError
 from ..locks import HeldLock
-from .writer import STAGING_MESSAGE
 from .context import RepoContext
 from .diff import check_clean
 

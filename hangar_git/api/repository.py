@@ -5,7 +5,7 @@ import os
 import shutil
 import warnings
 import weakref
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ..bookkeeping import branches
 from ..bookkeeping.gitrepo import ID_KEY, GitRepo, Oid
@@ -14,14 +14,16 @@ from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError, No
 from ..locks import HeldLock
 from ..core.repostore import open_repo_store
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
-from .checkout import ReaderCheckout
-from .writer import WriterCheckout
-from .fsck import FsckReport, fsck, fsck_remote
-from .gc import DEFAULT_GRACE_SECONDS, GcResult, drop, gc
+from .gc import DEFAULT_GRACE_SECONDS
 from .hangar_compat import HangarCompat
-from .remotes import Remotes, check_branch_not_remote, clone_into
 from .context import BRANCH_KEY, HANGAR_DIR, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, RepoContext
-from . import diff as _diff, log as _log, merge as _merge, sharing, summary as _summary
+from . import diff as _diff, log as _log, merge as _merge, sharing
+
+if TYPE_CHECKING:  # loaded by the methods that use them: `git hangar log` needs no numpy
+    from .fsck import FsckReport
+    from .gc import GcResult
+    from .remotes import Remotes
+    from .writer import WriterCheckout
 
 
 class Repository(HangarCompat):
@@ -101,6 +103,8 @@ class Repository(HangarCompat):
                 raise InvalidArgumentError("a write checkout works on a branch head: pass branch=, not commit=")
             name = branch or ctx.default_branch
             branches.check_branch_name(name)
+            from .remotes import check_branch_not_remote
+            from .writer import WriterCheckout
             check_branch_not_remote(ctx.git, name)
             if ctx.git.get_ref(f"refs/hangar/heads/{name}") is None and branches.list_branches(ctx.git):
                 raise BranchNotFoundError(name)
@@ -109,6 +113,7 @@ class Repository(HangarCompat):
             if name != ctx.default_branch:
                 ctx.git.config_set(BRANCH_KEY, name)
             return co
+        from .checkout import ReaderCheckout
         if commit:
             return ReaderCheckout(ctx, ctx.git.resolve_commit(commit))
         name = branch or ctx.default_branch
@@ -132,6 +137,7 @@ class Repository(HangarCompat):
         git = self.ctx.git
         if base_commit is None:
             base_commit = git.get_ref(f"refs/hangar/heads/{self.ctx.default_branch}")
+        from .remotes import check_branch_not_remote
         check_branch_not_remote(git, name)
         return branches.create_branch(git, name, base_commit)
 
@@ -158,6 +164,7 @@ class Repository(HangarCompat):
         if holder is not None:
             raise WriterLockError(f"a write checkout is open ({HeldLock.describe(holder)}): close it first",
                                   holder=HeldLock.describe(holder))
+        from .writer import WriterCheckout
         with WriterCheckout(ctx, ctx.default_branch) as writer:
             if writer.has_changes:
                 from ..errors import DirtyStagingError
@@ -234,6 +241,7 @@ class Repository(HangarCompat):
         if oid is None:
             print("No commits made")
             return {} if return_contents else None
+        from . import summary as _summary
         contents = _summary.contents(ctx, oid)
         if return_contents:
             return contents
@@ -247,6 +255,7 @@ class Repository(HangarCompat):
         With ``remote``: check instead that the remote holds the data of every sample its
         branches' histories reference (their records are fetched first).
         """
+        from .fsck import fsck, fsck_remote
         if remote is not None:
             with self.remote.open(remote) as link:
                 return fsck_remote(self.ctx, remote, link)
@@ -261,6 +270,7 @@ class Repository(HangarCompat):
         seen; ``forget`` (paths, as the error names them) unregisters such
         repositories first, for those gone for good.
         """
+        from .gc import gc
         return gc(self.ctx, grace_seconds, forget)
 
     def drop(self, remote: str, branch: Optional[str] = None, commit: Optional[str] = None, *,
@@ -268,6 +278,7 @@ class Repository(HangarCompat):
         """Free local data of a branch/commit that ``remote`` is confirmed to hold."""
         git = self.ctx.git
         head = git.resolve_commit(commit) if commit else branches.branch_head(git, branch or self.ctx.default_branch)
+        from .gc import drop
         with self.remote.open(remote) as link:
             return drop(self.ctx, link.missing, [head], column_names)
 
@@ -276,6 +287,7 @@ class Repository(HangarCompat):
     def remote(self) -> "Remotes":
         """Remotes of this repository: add/remove/list, push, fetch, fetch_data."""
         if self._remotes is None:
+            from .remotes import Remotes
             self._remotes = Remotes(self)
         return self._remotes
 
@@ -286,6 +298,7 @@ class Repository(HangarCompat):
         self.init(user_name, user_email, remove_old=remove_old, store_uri=store_uri)
         if remove_old and any(r.name == "origin" for r in self.remote.list_all()):
             self.remote.remove("origin")  # starting over: a failed clone's origin must not block this one
+        from .remotes import clone_into
         return clone_into(self, remote_address, branch)
 
     def __repr__(self) -> str:

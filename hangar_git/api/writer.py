@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ..bookkeeping.gitrepo import STAGING, Oid, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import STAGING, STAGING_MESSAGE, Oid, RefChangedError, branch_ref
 from ..bookkeeping.records import ColumnSchema, check_name
 from ..bookkeeping.snapshot import Snapshot
 from ..bookkeeping.writer import write_column, write_root
@@ -18,8 +18,6 @@ from .checkout import Checkout
 from .column_set import check_hangar_options, ndarray_schema
 from .columns import Column, make_column
 from .context import RepoContext
-
-STAGING_MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
 
 
 class WriterCheckout(Checkout):

@@ -27,6 +27,8 @@ HANGAR_NS = "refs/hangar"
 HEADS = f"{HANGAR_NS}/heads/"
 REMOTES = f"{HANGAR_NS}/remotes/"
 STAGING = f"{HANGAR_NS}/staging"
+STAGING_MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
+"""Message of the staging area's commit (at :data:`STAGING`), naming the branch it stages for."""
 BLOB = int(pygit2.enums.ObjectType.BLOB)
 
 # libgit2 maps pack files in 1 GiB windows, up to 8 GiB per process (sized for source
@@ -117,8 +119,7 @@ class GitRepo:
 
     @property
     def record_cache(self) -> "RecordCache":
-        """Shard records as arrays, for whole-column scans (derived, local); numpy loads with
-        it, so a process answering only for refs (``git hangar serve``) never does."""
+        """Shard records as arrays, for whole-column scans (derived, local; loads numpy)."""
         if self._record_cache is None:
             from .recordcache import RecordCache
             self._record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))

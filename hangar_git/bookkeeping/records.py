@@ -23,7 +23,7 @@ Equal content always produces byte-identical shards, so two commits can be
 compared by tree ids and only differing shards are read.
 
 ``hangar.json`` names the record format and the content digest's algorithm
-(:data:`~hangar_git.formats.DIGEST_ALGORITHM`); a tree that states
+(:data:`~hangar_git.storage.objects.DIGEST_ALGORITHM`); a tree that states
 anything else was written by an incompatible (development) version and is
 refused (:func:`check_format`). Format 1 named objects by SHA-256.
 """
@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator, Optional, Union
 
 from ..errors import InvalidKeyError, InvalidNameError, RecordFormatError
-from ..formats import DIGEST_ALGORITHM
+from ..storage.identity import DIGEST_ALGORITHM
 
 FORMAT = 2
 SHARD_TARGET = 1024

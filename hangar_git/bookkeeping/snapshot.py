@@ -6,14 +6,16 @@ commit reads one tree; a sample lookup reads one shard.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterator, Optional, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Union
 
 from .gitrepo import GitRepo, Oid
-from .recordcache import ShardBlock
 from .records import (FORMAT_BLOB_ID, ColumnSchema, ColumnStats, check_format, decode_metadata,
                       decode_shard, shard_prefix)
+
+if TYPE_CHECKING:  # numpy loads with the first scan: status, log and diff never need it
+    import numpy as np
+
+    from .recordcache import ShardBlock
 
 
 class ShardCache:
@@ -135,6 +137,7 @@ class ColumnRecords:
         reading the shard of each. Built once from the binary record cache (about half
         a second per million records)."""
         if self._int_index is None:
+            import numpy as np
             keys: list[np.ndarray] = []
             digests: list[np.ndarray] = []
             for block in self.shard_blocks():

@@ -6,26 +6,30 @@ blob ids, so history stays small and diffs can skip them.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Optional
+from typing import Mapping, Optional, TypeVar
+from zlib import crc32
 
 from .gitrepo import BLOB, GitRepo, Oid
 from .packwriter import write_objects
 from .records import (ColumnSchema, ColumnStats, encode_format, encode_metadata, encode_shard,
-                      shard_digits_for, shard_path, shard_prefix)
+                      shard_digits_for, shard_path)
 from .snapshot import ColumnRecords
+
+_V = TypeVar("_V")
 
 
 def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSchema,
                  changes: dict[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
     """Tree of a column: ``base`` with ``changes`` (enc key -> digest, None deletes)."""
-    digits = base.digits if base else 0
-    count = base.count if base else 0
-    groups: dict[str, dict[str, Optional[str]]] = defaultdict(dict)
-    for enc, digest in changes.items():
-        groups[shard_prefix(enc, digits)][enc] = digest
+    if base is None:
+        records = {enc: digest for enc, digest in changes.items() if digest is not None}
+        count = len(records)
+        samples = _write_all(git, records, shard_digits_for(count))
+        return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=shard_digits_for(count)))
+    digits, count = base.digits, base.count
     new_shards: dict[str, dict[str, str]] = {}
-    for prefix, group in groups.items():
-        old = base.shard(prefix) if base else {}
+    for prefix, group in group_by_shard(changes, digits).items():
+        old = base.shard(prefix)
         new = dict(old)
         for enc, digest in group.items():
             if digest is None:
@@ -36,15 +40,18 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
         new_shards[prefix] = new
     new_digits = shard_digits_for(count, digits)
     if new_digits != digits:
-        samples = _reshard(git, base, new_shards, digits, new_digits)
+        samples = _reshard(git, base, new_shards, new_digits)
     else:
         updates: dict[tuple[str, ...], Optional[str]] = dict(zip(
             [shard_path(p) for p, s in new_shards.items() if s],
             write_shards(git, [s for s in new_shards.values() if s])))
         updates.update({shard_path(p): None for p, s in new_shards.items() if not s})
-        samples = git.update_tree(base.samples_tree if base else None, updates) if updates else (
-            base.samples_tree if base else None)
-    stats = ColumnStats(count=count, shard_digits=new_digits)
+        samples = git.update_tree(base.samples_tree, updates) if updates else base.samples_tree
+    return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=new_digits))
+
+
+def _column_tree(git: GitRepo, schema: ColumnSchema, samples: Optional[Oid],
+                 stats: ColumnStats) -> tuple[Oid, ColumnStats]:
     entries: dict[str, Optional[str]] = {"schema.json": git.write_blob(schema.encode()),
                                          "stats.json": git.write_blob(stats.encode())}
     if samples is not None:
@@ -54,13 +61,24 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     return tree, stats
 
 
+def group_by_shard(records: Mapping[str, _V], digits: int) -> dict[str, dict[str, _V]]:
+    """``records`` (encoded key -> value) split by shard prefix at ``digits``, one pass."""
+    if digits == 0:
+        return {"": dict(records)} if records else {}
+    shift = 32 - 4 * digits
+    groups: dict[int, dict[str, _V]] = defaultdict(dict)
+    for enc, value in records.items():
+        groups[crc32(enc.encode()) >> shift][enc] = value
+    return {f"{n:0{digits}x}": group for n, group in groups.items()}
+
+
 def write_shards(git: GitRepo, shards: list[dict[str, str]]) -> list[Oid]:
     """Write shard blobs (each: encoded key -> digest) and their binary copies for scans.
 
     Many at once (a first commit, a reshard) go to git as one pack rather than
     as that many loose files.
     """
-    ordered = [{k: records[k] for k in sorted(records)} for records in shards]
+    ordered = [dict(sorted(records.items())) for records in shards]
     blobs = [encode_shard(records) for records in ordered]
     oids = [git.blob_id(b) for b in blobs]
     write_objects(git, [(o, BLOB, b) for o, b in zip(oids, blobs)])
@@ -69,21 +87,23 @@ def write_shards(git: GitRepo, shards: list[dict[str, str]]) -> list[Oid]:
     return oids
 
 
-def _reshard(git: GitRepo, base: Optional[ColumnRecords], changed: dict[str, dict[str, str]],
-             old_digits: int, new_digits: int) -> Optional[Oid]:
+def _write_all(git: GitRepo, records: dict[str, str], digits: int) -> Optional[Oid]:
+    """A samples tree holding exactly ``records``, sharded at ``digits``."""
+    groups = group_by_shard(records, digits)
+    updates: dict[tuple[str, ...], Optional[str]] = dict(zip(
+        [shard_path(p) for p in groups], write_shards(git, list(groups.values()))))
+    return git.update_tree(None, updates) if updates else None
+
+
+def _reshard(git: GitRepo, base: ColumnRecords, changed: dict[str, dict[str, str]],
+             new_digits: int) -> Optional[Oid]:
     records: dict[str, str] = {}
-    if base is not None:
-        for enc, digest in base.items():
-            if shard_prefix(enc, old_digits) not in changed:
-                records[enc] = digest
+    for prefix in base.shard_oids():
+        if prefix not in changed:
+            records.update(base.shard(prefix, warm=False))
     for shard in changed.values():
         records.update(shard)
-    regrouped: dict[str, dict[str, str]] = defaultdict(dict)
-    for enc, digest in records.items():
-        regrouped[shard_prefix(enc, new_digits)][enc] = digest
-    updates: dict[tuple[str, ...], Optional[str]] = dict(zip(
-        [shard_path(p) for p in regrouped], write_shards(git, list(regrouped.values()))))
-    return git.update_tree(None, updates) if updates else None
+    return _write_all(git, records, new_digits)
 
 
 def write_root(git: GitRepo, base_root: Optional[str], columns: dict[str, Optional[str]],

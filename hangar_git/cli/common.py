@@ -8,14 +8,16 @@ import functools
 import io
 import os
 import sys
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import click
-from tqdm import tqdm
 
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import GitRepo
 from ..errors import NotInitializedError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,8 +42,9 @@ class State:
         if not self.quiet:
             click.echo(message)
 
-    def progress(self, desc: str, total: Optional[int] = None, unit: str = "sample") -> tqdm:
+    def progress(self, desc: str, total: Optional[int] = None, unit: str = "sample") -> "tqdm":
         """A progress bar on stderr; off with ``--quiet`` or when stderr is no terminal."""
+        from tqdm import tqdm
         return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
                     disable=self.quiet or not _isatty(sys.stderr), dynamic_ncols=True)
 

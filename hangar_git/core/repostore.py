@@ -4,13 +4,17 @@ store (the API, the server side of a remote) goes through here."""
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..bookkeeping.gitrepo import GitRepo
 from ..errors import NotInitializedError
-from ..storage import ObjectStore, open_store, registry, resolve_store
+from ..storage import open_store, registry
+from ..storage.location import resolve_store
 from ..storage.runtime import use_store_settings
 from ..storage.s3config import s3_config_from_env
+
+if TYPE_CHECKING:
+    from ..storage import ObjectStore
 
 STORE_KEY = "hangar.store"
 HANGAR_DIR = "hangar"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 
-from .files import reaching
-from .runtime import tiledb_vfs
 
 DEFAULT_STORE = "hangar/store"
 """The default ``hangar.store`` value: inside the git common dir."""
@@ -61,6 +59,8 @@ def _local(uri: str) -> str:
 
 def store_exists(uri: str) -> bool:
     """Whether anything is stored at ``uri`` (a store, or at least its registry)."""
+    from .files import reaching  # TileDB loads only when a store is looked at
+    from .runtime import tiledb_vfs
     with reaching(uri):
         return bool(tiledb_vfs(uri).is_dir(uri))
 
@@ -69,6 +69,8 @@ def remove_store(uri: str) -> bool:
     """Delete the store at ``uri`` and everything in it; False if there was none."""
     if not store_exists(uri):
         return False
+    from .files import reaching
+    from .runtime import tiledb_vfs
     with reaching(uri):
         tiledb_vfs(uri).remove_dir(uri)
     return True

@@ -28,15 +28,11 @@ import numpy as np
 from blake3 import blake3
 
 from ..errors import IntegrityError, SchemaError
-
-Digest = NewType("Digest", str)
-"""64 lowercase hex digits of a content digest."""
+from .identity import DIGEST_SIZE, Digest
 
 Meta = NewType("Meta", str)
 Value = Union[np.ndarray, str, bytes]
 Buffer = Union[bytes, bytearray, memoryview]
-
-DIGEST_SIZE = 32
 
 
 @lru_cache(maxsize=1024)

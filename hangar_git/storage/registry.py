@@ -19,12 +19,14 @@ import socket
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import IntegrityError
 from ..fileio import write_file
-from .files import StoreFiles
 from .location import store_exists
+
+if TYPE_CHECKING:
+    from .files import StoreFiles
 
 REPOS_DIR = "repos"
 MARKER = "store-registration"
@@ -82,6 +84,11 @@ class RepoEntry:
                    int(data.get("dev", 0)), int(data.get("ino", 0)), float(data.get("registered", 0)))
 
 
+def _files(uri: str) -> "StoreFiles":
+    from .files import StoreFiles  # TileDB loads only when the registry is read or written
+    return StoreFiles(uri)
+
+
 def _dir(uri: str) -> str:
     return f"{uri.rstrip('/')}/{REPOS_DIR}"
 
@@ -89,12 +96,12 @@ def _dir(uri: str) -> str:
 def register(uri: str, entry: RepoEntry) -> None:
     """Write (or rewrite) ``entry`` in the store at ``uri``."""
     data = json.dumps(entry.to_dict(), sort_keys=True).encode()
-    StoreFiles(uri).write_small(f"{_dir(uri)}/{entry.name}", data)
+    _files(uri).write_small(f"{_dir(uri)}/{entry.name}", data)
 
 
 def unregister(uri: str, entry: RepoEntry) -> bool:
     """Remove ``entry`` from the store; False if it was not there."""
-    files, path = StoreFiles(uri), f"{_dir(uri)}/{entry.name}"
+    files, path = _files(uri), f"{_dir(uri)}/{entry.name}"
     if not files.exists(path):
         return False
     files.remove(path)
@@ -103,7 +110,7 @@ def unregister(uri: str, entry: RepoEntry) -> bool:
 
 def entries(uri: str) -> list[RepoEntry]:
     """Every repository registered in the store at ``uri``."""
-    files = StoreFiles(uri)
+    files = _files(uri)
     return [_read(files, path) for path in sorted(files.list(REPOS_DIR)) if path.endswith(".json")]
 
 
@@ -125,7 +132,7 @@ def ensure_registered(uri: str, entry: RepoEntry, marker_dir: str, *, check: boo
     """
     marker = os.path.join(marker_dir, MARKER)
     expected = json.dumps({"store": uri, "entry": entry.name})
-    if _marker(marker) == expected and (not check or StoreFiles(uri).exists(f"{_dir(uri)}/{entry.name}")):
+    if _marker(marker) == expected and (not check or _files(uri).exists(f"{_dir(uri)}/{entry.name}")):
         return False
     if not store_exists(uri):
         return False  # never make a store by registering in it

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Generic, Mapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, Optional, TypeVar
 
-import tiledb
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import tiledb
 
 TILEDB_CONFIG = {
     "sm.enable_signal_handlers": "false",
@@ -105,12 +107,14 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def hash_pool() -> ThreadPoolExecutor:
     """Threads for hashing big objects (hashlib releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
     return _here().get("hash", lambda: ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="hangar-hash"))
 
 
 def io_pool() -> ThreadPoolExecutor:
     """Threads reading and writing large objects' files. Their tasks may hash on
     :func:`hash_pool`, so the two pools must stay separate."""
+    from concurrent.futures import ThreadPoolExecutor
     return _here().get("io", lambda: ThreadPoolExecutor(IO_THREADS, thread_name_prefix="hangar-io"))
 
 
@@ -140,6 +144,7 @@ def _settings_for(uri: str) -> tuple[tuple[str, str], ...]:
 def tiledb_ctx(uri: str = "") -> tiledb.Ctx:
     """This process's TileDB context for ``uri`` (:data:`TILEDB_CONFIG`, plus the settings of
     the store that holds it, see :func:`use_store_settings`)."""
+    import tiledb  # here, not at import: commands that never read data never load it
     settings = _settings_for(uri)
     if not settings:
         return _here().get("ctx", _new_ctx)
@@ -149,6 +154,7 @@ def tiledb_ctx(uri: str = "") -> tiledb.Ctx:
 def _new_ctx() -> tiledb.Ctx:
     """A context for this process: TileDB's default one when this process makes it first
     (tiledb-py falls back on the default inside some calls, e.g. ``multi_index``)."""
+    import tiledb
     try:
         ctx = tiledb.default_ctx(dict(TILEDB_CONFIG))
     except tiledb.TileDBError:  # made already: by a parent before a fork, or by other code
@@ -167,5 +173,6 @@ def _unwrap_fork() -> None:
 
 def tiledb_vfs(uri: str = "") -> tiledb.VFS:
     """This process's TileDB VFS for ``uri``, on :func:`tiledb_ctx`."""
+    import tiledb
     settings = _settings_for(uri)
     return _here().get(f"vfs {settings}" if settings else "vfs", lambda: tiledb.VFS(ctx=tiledb_ctx(uri)))

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from hangar_git import errors
 from hangar_git.errors import ConnectionClosed, HangarError, PermissionDeniedError, ProtocolError, RemoteError
 
-from ..formats import DIGEST_ALGORITHM
+from ..storage.identity import DIGEST_ALGORITHM
 from .auditlog import Activity
 from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Reader,
                       Writer)

@@ -69,3 +69,47 @@ def test_a_command_loads_only_when_it_runs() -> None:
     """
     proc = run_python(code, python_env())
     assert proc.stderr.strip().splitlines()[-1] == "history"
+
+
+DATA_LIBRARIES = ["numpy", "tiledb", "blosc2", "blake3", "paramiko", "tqdm"]
+
+
+@pytest.fixture(scope="module")
+def history_repo(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Two commits on master, a branch, and changes staged on top: every history command
+    has something to show."""
+    import numpy as np
+    from tests.repos import new_repo
+    path = tmp_path_factory.mktemp("history")
+    repo = new_repo(path)
+    for message, values in (("one", np.arange(8.0)), ("two", np.arange(8.0) + 1)):
+        with repo.checkout(write=True) as co:
+            col = co.columns["x"] if "x" in co.columns else co.add_ndarray_column("x", prototype=values[:2])
+            for i in range(4):
+                col[i] = values[2 * i:2 * i + 2]
+            co.metadata["m"] = message
+            co.commit(message)
+    repo.create_branch("dev")
+    with repo.checkout(write=True) as co:
+        co.columns["x"][9] = np.zeros(2)
+    return str(path)
+
+
+@pytest.mark.parametrize("args", [["status"], ["log"], ["log", "--all"], ["branch"], ["diff"],
+                                  ["diff", "dev", "master"]])
+def test_history_commands_load_no_data_library(history_repo: str, args: list[str]) -> None:
+    """Regression: `status`, `log`, `branch` and `diff` took 0.5 s and more on any repository,
+    because they loaded numpy, TileDB, blosc2 and paramiko, which read no records."""
+    code = f"""
+    import json, os, sys
+    os.chdir({history_repo!r})
+    from hangar_git.cli import main
+    try:
+        main({args!r})
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    print(json.dumps(sorted(m for m in {DATA_LIBRARIES!r} if m in sys.modules)), file=sys.stderr)
+    """
+    proc = run_python(code, python_env())
+    assert proc.stdout.strip()
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hangar_git.transport.framing import FrameReader, FrameWriter
 from hangar_git.transport.rpc import PROTOCOL_VERSION
-from hangar_git.formats import DIGEST_ALGORITHM
+from hangar_git.storage.identity import DIGEST_ALGORITHM
 from tests.remote.conftest import init_bare
 from tests.subprocesses import python_env
 
