@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import pygit2
 
 from ..errors import IntegrityError
 from .gitrepo import GitRepo, Oid
-from .packwriter import write_objects
+from .packwriter import RECEIVED_COMPRESSION, write_objects
 
 BlobReader = Callable[[str], bytes]
 COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.ObjectType.TREE), \
@@ -136,10 +136,11 @@ class KeptBlobs:
 
 def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
     """Store received ``(oid, type, data)`` objects: all are checked (IntegrityError, nothing
-    kept) before any is written; ones already here are skipped; a large batch becomes one pack."""
+    kept) before any is written; ones already here are skipped; a large batch becomes one pack
+    (uncompressed: :data:`~.packwriter.RECEIVED_COMPRESSION`)."""
     for oid, obj_type, data in objects:
         check_raw(oid, obj_type, data)
-    write_objects(git, objects)
+    write_objects(git, objects, RECEIVED_COMPRESSION)
 
 
 def check_raw(oid: str, obj_type: int, data: bytes) -> None:
@@ -299,10 +300,19 @@ def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
     """Digests the ``samples`` tree of a column records that none of ``bases`` (samples trees
     of the same column) records at the same place: each shard blob is compared with the
     bases' blobs at its path, equal subtrees and shards are skipped. ``read`` reads a blob
-    (default: from git; a caller holding the new blobs passes its own)."""
+    (default: from git; a caller holding the new blobs passes its own).
+
+    Shards in the local record cache (a repository's own commits) are compared as arrays of
+    digests, without inflating them: a digest a base shard records elsewhere in it is not
+    "added" then, which changes nothing for the callers (what the bases record is present
+    wherever the bases' data is)."""
     read = git.read_blob if read is None else read
     out: dict[str, None] = {}
     for blob, base_blobs in _changed_blobs(git._repo, samples, bases):
+        cached = _cached_added(git, blob, base_blobs)
+        if cached is not None:
+            out.update(dict.fromkeys(cached))
+            continue
         lines = read(blob).decode().split("\n")  # a shard's lines are sorted: kept in order
         if base_blobs:
             old: set[str] = set()
@@ -311,6 +321,36 @@ def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
             lines = [line for line in lines if line not in old]
         out.update(dict.fromkeys([line[:64] for line in lines if line]))
     return out
+
+
+def _cached_added(git: GitRepo, blob: str, bases: Sequence[str]) -> Optional[list[str]]:
+    """Digests of shard ``blob`` that none of ``bases`` records, from the record cache, or
+    None unless every one of them is cached."""
+    cache = git.record_cache
+    block = cache.get(blob)
+    if block is None:
+        return None
+    olds = [cache.get(b) for b in bases]
+    if any(old is None for old in olds):
+        return None
+    digests = block.digests
+    if olds:
+        import numpy as np
+        seen = np.concatenate([old.digests for old in olds])  # type: ignore[union-attr]
+        if len(seen):
+            digests = digests[~_found_in(np, digests, seen)]
+    text = digests.tobytes().hex()
+    return [text[i:i + 64] for i in range(0, len(text), 64)]
+
+
+def _found_in(np: Any, raws: Any, among: Any) -> Any:
+    """Which of ``raws`` (``S32``) are in ``among``: a binary search of their first 8 bytes,
+    then the whole digest compared (an equal prefix hiding another digest reads as absent,
+    which only costs a look-up)."""
+    prefixes = np.frombuffer(among.tobytes(), ">u8")[::4]
+    order = np.argsort(prefixes)
+    at = np.minimum(np.searchsorted(prefixes[order], np.frombuffer(raws.tobytes(), ">u8")[::4]), len(among) - 1)
+    return among[order[at]] == raws
 
 
 def column_trees(git: GitRepo, root: str, columns: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:
