@@ -3,8 +3,8 @@
 Run by ``git hangar serve PATH`` (stdin/stdout, under OpenSSH) and by the
 standalone ``git hangar server``. What handles data (numpy, the store and the
 data stream) is imported by the requests that need it, so a ``serve`` process
-answering ``hello`` and ``list_refs`` (a push or fetch with nothing to do) starts fast. Clients may read refs, objects and data,
-and may add objects and data (each verified before it is kept) and move a
+answering ``hello`` and ``list_refs`` (a push or fetch with nothing to do) starts
+fast. Clients may read refs, objects and data, and may add objects and data (each verified before it is kept) and move a
 branch under ``refs/hangar/heads/`` by compare-and-swap once everything
 the new commits reference is present.
 """
