@@ -75,7 +75,8 @@ def print_table(figures: list[Figure]) -> None:
     for f in figures:
         base = f"{f.baseline_name} {f.baseline_value:,.4g}" if f.baseline_value else "-"
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
-        print(f"{f.name:<52} {f.value:>10,.4g} {f.unit:<4}{base:>44} {ratio:>8}  {f.target}")
+        note = f"  ({f.note})" if f.note else ""
+        print(f"{f.name:<52} {f.value:>10,.4g} {f.unit:<4}{base:>44} {ratio:>8}  {f.target}{note}")
 
 
 class CountingStore:

@@ -19,7 +19,7 @@ from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError,
                      SharedStoreError, StateError, StoreFormatError, StoreInUseError, StoreNotFoundError,
                      StoreUnreachableError, WriterLockError)
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "BranchNotFoundError",
            "BranchRemovalError", "CheckoutClosedError", "ColumnExistsError", "ColumnNotFoundError",

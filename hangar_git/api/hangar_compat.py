@@ -57,7 +57,7 @@ class HangarCompat:
     @property
     def version(self) -> str:
         """The version of hangar-git this repository is opened with (the installed one)."""
-        from .. import __version__
+        from ..version import __version__
         return __version__
 
     @property

@@ -16,7 +16,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Entry point of ``git-hangar`` and ``python -m hangar_git``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # git's habit: answered before anything loads (click included)
-        from .. import __version__
+        from ..version import __version__
         print(f"hangar-git, version {__version__}")
         return 0
     if len(args) == 2 and args[0] == "serve" and not args[1].startswith("-"):

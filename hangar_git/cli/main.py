@@ -26,7 +26,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import click
 
-from .. import __version__
+from ..version import __version__
 from ..errors import HangarError, MergeConflictError
 
 COMMANDS: dict[str, tuple[str, str]] = {
