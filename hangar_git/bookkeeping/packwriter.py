@@ -79,16 +79,13 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]],
 
 def write_objects(git: GitRepo, objects: Sequence[tuple[str, int, bytes]],
                   level: int = LOOSE_COMPRESSION) -> None:
-    """Store the ``(oid, type, data)`` objects: one pack (at zlib ``level``) when there are
-    :data:`PACK_MIN` or more, else the loose objects git lacks. A pack may repeat objects git
-    has (git allows it, as ``index-pack`` keeps a fetched pack whole): asking libgit2 about
-    each new object costs a re-scan of the pack folder per miss, most of a big push's write."""
-    unique = list(dict((o[0], o) for o in objects).values())
-    if len(unique) >= PACK_MIN:
-        write_pack(git.git_dir, unique, durable=git.durable, level=level)
-        return
-    for oid, obj_type, data in unique:
-        if not git.has_object(oid):
+    """Store the ``(oid, type, data)`` objects git lacks: one pack (at zlib ``level``) when
+    there are :data:`PACK_MIN` or more, else loose objects."""
+    new = [o for o in dict((o[0], o) for o in objects).values() if not git.has_object(o[0])]
+    if len(new) >= PACK_MIN:
+        write_pack(git.git_dir, new, durable=git.durable, level=level)
+    else:
+        for _, obj_type, data in new:
             git.write_object(obj_type, data)
 
 

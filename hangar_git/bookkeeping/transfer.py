@@ -339,8 +339,8 @@ def _cached_added(git: GitRepo, blob: str, bases: Sequence[str]) -> Optional[lis
         seen = np.concatenate([old.digests for old in olds])  # type: ignore[union-attr]
         if len(seen):
             digests = digests[~_found_in(np, digests, seen)]
-    text = digests.tobytes().hex()
-    return [text[i:i + 64] for i in range(0, len(text), 64)]
+    from ..storage.objects import raws_to_digests
+    return list(raws_to_digests(digests))
 
 
 def _found_in(np: Any, raws: Any, among: Any) -> Any:
