@@ -94,8 +94,15 @@ class MissingDataError(HangarError, FileNotFoundError):
     """A sample is recorded but its data is not on this machine."""
 
     def __init__(self, column: str, key: object, digest: str = "", *, remote: str = "REMOTE",
-                 where: str = "BRANCH") -> None:
+                 where: str = "BRANCH", on_remote: bool = False) -> None:
         self.column, self.key, self.digest = column, key, digest
+        self.remote = remote if on_remote else ""
+        if on_remote:  # a streaming checkout asked the remote, which lacks it too
+            super().__init__(
+                f"data of sample {key!r} in column {column!r} is neither on this machine nor on "
+                f"remote {remote!r} (object {digest}): push it there from a repository that has it, "
+                f"or stream from another remote")
+            return
         super().__init__(
             f"data of sample {key!r} in column {column!r} is not on this machine "
             f"(remote reference): run `git hangar fetch-data {remote} {where} "

@@ -65,7 +65,7 @@ class ColumnReads:
                 f"stays in its process): commit, then pass a column of repo.checkout() instead")
         co._check_open()
         return reopen.column, (co._ctx.git.git_dir, getattr(co, "commit_hash"), getattr(co, "branch_name"),
-                               self._name)
+                               self._name, *getattr(co, "_stream_args", ()))
 
     # -- description ----------------------------------------------------------
     @property
@@ -127,7 +127,11 @@ class ColumnReads:
         raise NotImplementedError
 
     def _missing(self, key: Key, digest: str) -> MissingDataError:
-        """The error for a sample whose data is elsewhere, naming the command that fetches it."""
+        """The error for a sample whose data is elsewhere, naming the command that fetches it
+        (or, in a streaming checkout, the remote that does not hold it either)."""
+        streamed = getattr(self._co, "stream_from", "")
+        if streamed:
+            return MissingDataError(self._name, key, digest, remote=streamed, on_remote=True)
         remotes = [k[len("hangar-remote."):-len(".url")]
                    for k in self._co._ctx.git.config_items("hangar-remote.") if k.endswith(".url")]
         remote = "origin" if "origin" in remotes else (remotes[0] if remotes else "REMOTE")
@@ -214,10 +218,13 @@ class ColumnReads:
                 if digest not in missing:
                     yield decode_key(e)
 
-    def _batches_with_missing(self, state: State) -> Iterator[tuple[list[str], list[str], set[str]]]:
-        """Records in batches (staged changes applied), each with its digests whose data is not here."""
+    def _batches_with_missing(self, state: State,
+                              reading: bool = False) -> Iterator[tuple[list[str], list[str], set[str]]]:
+        """Records in batches (staged changes applied), each with its digests whose data is not here;
+        ``reading``: the caller reads them all, in order (a streaming store fetches ahead)."""
         store = self._co._store
-        for encs, digests in large_batches(state, _BATCH):
+        batches = large_batches(state, _BATCH)
+        for encs, digests in store.read_ahead(batches, lambda batch: batch[1]) if reading else batches:
             yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
 
     def items(self, local: bool = False) -> Iterator[tuple[Key, Any]]:
@@ -226,13 +233,18 @@ class ColumnReads:
 
     def _items(self, state: State, local: bool) -> Iterator[tuple[Key, Any]]:
         store = self._co._store
-        for encs, digests, missing in self._batches_with_missing(state):
+        for encs, digests, missing in self._batches_with_missing(state, reading=True):
             if missing and not local:
                 i = next(i for i, d in enumerate(digests) if d in missing)
                 raise self._missing(decode_key(encs[i]), digests[i])
             present = [(e, d) for e, d in zip(encs, digests) if d not in missing]
-            for (e, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
-                yield decode_key(e), self._decode(meta, data)
+            try:
+                for (e, _), (_, meta, data) in zip(present, store.read_many([Digest(d) for _, d in present])):
+                    yield decode_key(e), self._decode(meta, data)
+            except KeyError as exc:  # a streaming store: the remote does not hold it
+                if not exc.args or exc.args[0] not in digests:
+                    raise
+                raise self._missing(decode_key(encs[digests.index(exc.args[0])]), exc.args[0]) from None
 
     def values(self, local: bool = False) -> Iterator[Any]:
         return (value for _, value in self.items(local=local))
@@ -339,7 +351,14 @@ def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, 
         if digest is not None:
             at.setdefault(digest, []).append(i)
     out = [default] * len(pairs)
-    for d, meta, data in store.read_many(wanted):  # decoded as read: buffers may be reused
-        for i in at[d]:
-            out[i] = pairs[i][0]._decode(meta, data)
+    try:
+        for d, meta, data in store.read_many(wanted):  # decoded as read: buffers may be reused
+            for i in at[d]:
+                out[i] = pairs[i][0]._decode(meta, data)
+    except KeyError as exc:  # gone since missing() was asked (a streaming store: not on the remote)
+        gone = exc.args[0] if exc.args and exc.args[0] in at else None
+        if gone is None:
+            raise
+        col, key = pairs[at[gone][0]]
+        raise col._missing(key, gone) from None
     return out

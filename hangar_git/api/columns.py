@@ -114,7 +114,7 @@ class NdarrayColumn(Column):
         """(keys, arrays as one block of at most ``_GATHER_BYTES``, found-mask or None when all
         were found); what the store's ``gather`` does not serve is read singly."""
         step = max(1, _GATHER_BYTES // self._nbytes)
-        for batch_keys, batch_raws in _raw_batches(state):
+        for batch_keys, batch_raws in self._co._store.read_ahead(_raw_batches(state), lambda batch: batch[1]):
             for lo in range(0, len(batch_keys), step):
                 yield self._gather_block(batch_keys[lo:lo + step], batch_raws[lo:lo + step], local)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 import numpy as np
 
 from ..errors import DatasetKeysError, InvalidArgumentError, NotPicklableError, SampleNotFoundError
+from . import prefetch
 from .column_reads import read_samples
 from .columns import Column, NdarrayColumn
 
@@ -60,7 +61,10 @@ class ColumnGroup:
                     f"from repo.checkout() (a read checkout), as in Hangar")
             col._co._check_open()
         self._columns: list[Column] = cols
-        self._names = [(c._co._ctx.git.git_dir, c._co.commit_hash, c._co.branch_name, c.name) for c in cols]
+        self._names = [c.__reduce__()[1] for c in cols]  # what reopens each (a streaming one with its options)
+        self.order_seed: Optional[int] = None
+        """Set by :class:`~.prefetch.OrderSampler`: how workers foresee the order (streaming reads ahead)."""
+        self.order_epoch = 0
         self._pid = os.getpid()
         self.keys: list[Any] = _choose_keys(cols, keys, index_range)
         if field_names is not None:
@@ -85,6 +89,8 @@ class ColumnGroup:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         del state["_columns"], state["_type"]
+        state.pop("_ahead", None)  # read-ahead state belongs to one process
+        state.pop("_digests", None)
         state["_pid"] = -1  # reopen on first use in the receiving process
         return state
 
@@ -105,6 +111,7 @@ class ColumnGroup:
         """:meth:`sample` of several indices, read from the store in one batch."""
         keys = [self.keys[i] for i in indices]
         columns = self._read(keys)
+        prefetch.batch_asked(self, indices)  # after this batch: the read-ahead never holds it up
         return [self._type(*values) for values in zip(*columns)]
 
     def stacked(self, indices: Sequence[int]) -> tuple:
@@ -217,6 +224,7 @@ class NumpyDataset:
         order = list(range(len(self.group)))
         if self.shuffle:
             random.shuffle(order)
+        prefetch.plan_epoch(self.group, order, self.batch_size or 1)
         if self.batch_size is None:
             for i in order:
                 yield self.group.sample(i)

@@ -22,21 +22,22 @@ if TYPE_CHECKING:
     from .checkout import ReaderCheckout
     from .columns import Column
 
-_opened: dict[tuple[str, str, str], "ReaderCheckout"] = {}
+_opened: dict[tuple, "ReaderCheckout"] = {}
 _pid = os.getpid()
 _inherited: list[object] = []
 """Checkouts a parent process reopened, set aside (not used, not freed) in a forked child."""
 
 
-def reader(git_dir: str, commit: str, branch: str) -> "ReaderCheckout":
-    """The read checkout of ``commit`` in this process (opened on first use)."""
+def reader(git_dir: str, commit: str, branch: str, *stream: object) -> "ReaderCheckout":
+    """The read checkout of ``commit`` in this process (opened on first use); ``stream``: the
+    options of a streaming checkout (see :mod:`.streaming`)."""
     from .checkout import ReaderCheckout
     global _pid
     if _pid != os.getpid():
         _inherited.append(dict(_opened))
         _opened.clear()
         _pid = os.getpid()
-    key = (git_dir, commit, branch)
+    key = (git_dir, commit, branch, *stream)
     co = _opened.get(key)
     if co is None or co.closed:
         git = GitRepo.discover(git_dir)
@@ -44,10 +45,14 @@ def reader(git_dir: str, commit: str, branch: str) -> "ReaderCheckout":
             raise NotInitializedError(git_dir)
         with warnings.catch_warnings():  # the process that pickled it was told already
             warnings.filterwarnings("ignore", message=".*remote references", category=UserWarning)
-            co = _opened[key] = ReaderCheckout(RepoContext(git), Oid(commit), branch=branch)
+            if stream:
+                from .streaming import reopen as reopen_streaming
+                co = _opened[key] = reopen_streaming(git_dir, commit, branch, *stream)
+            else:
+                co = _opened[key] = ReaderCheckout(RepoContext(git), Oid(commit), branch=branch)
     return co
 
 
-def column(git_dir: str, commit: str, branch: str, name: str) -> "Column":
+def column(git_dir: str, commit: str, branch: str, name: str, *stream: object) -> "Column":
     """Column ``name`` of the read checkout of ``commit`` in this process."""
-    return reader(git_dir, commit, branch).columns[name]
+    return reader(git_dir, commit, branch, *stream).columns[name]

@@ -1,11 +1,12 @@
 """The PyTorch face of a :class:`~.dataset.ColumnGroup` (imports torch: optional extra)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from torch.utils.data import Dataset
 
 from .dataset import ColumnGroup
+from .prefetch import OrderSampler
 
 
 class TorchDataset(Dataset):
@@ -34,3 +35,8 @@ class TorchDataset(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> list[Any]:
         return self.group.samples(indices)
+
+    def sampler(self, shuffle: bool = True, seed: Optional[int] = None) -> OrderSampler:
+        """A sampler for ``DataLoader(ds, sampler=ds.sampler(...))`` drawing each epoch's order from
+        ``seed``: over a streaming checkout, workers then read their next batches ahead."""
+        return OrderSampler(self.group, shuffle, seed)

@@ -170,13 +170,15 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
 @click.option("--keys/--no-keys", default=True, show_default=True,
               help="csv: write each row's key as its first field.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--stream-from", "stream_from", metavar="REMOTE",
+              help="Read samples whose data is not here from REMOTE (nothing is fetched into the store).")
 @pass_state
 def export(state: State, column: str, out_dir: str, branch: Optional[str], commit: Optional[str],
-           fmt: str, keys: bool, force: bool) -> None:
+           fmt: str, keys: bool, force: bool, stream_from: Optional[str]) -> None:
     """Write the samples of COLUMN to files in OUT_DIR (created if needed)."""
     if branch and commit:
         raise click.UsageError("give --branch or --commit, not both")
-    with state.repo.checkout(branch=branch or "", commit=commit or "") as co:
+    with state.repo.checkout(branch=branch or "", commit=commit or "", stream_from=stream_from or "") as co:
         col = co.columns[column]
         with state.progress(f"export {column}", total=len(col)) as bar:
             count = export_column(col, out_dir, fmt, force=force, keys=keys, progress=bar.update)

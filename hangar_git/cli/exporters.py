@@ -87,9 +87,13 @@ def write_npy(column: Any, out_dir: str, force: bool, progress: Progress) -> int
     return count
 
 
-def sorted_values(column: Any) -> Iterator[tuple[Key, np.ndarray]]:
-    for key in sorted(column.keys(), key=sort_key):
-        yield key, column[key]
+def sorted_values(column: Any, batch: int = 1024) -> Iterator[tuple[Key, np.ndarray]]:
+    """(key, value) in key order, read a batch of keys at a time (one store read, or one
+    request to the remote of a streaming checkout, per batch)."""
+    keys = sorted(column.keys(), key=sort_key)
+    for lo in range(0, len(keys), batch):
+        part = keys[lo:lo + batch]
+        yield from zip(part, column.get_many(part, except_missing=True))
 
 
 @contextmanager

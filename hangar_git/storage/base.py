@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
 
 from ..faults import checkpoint
 from .incoming import IncomingObject
 from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, raws_to_digests, verify_batch
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,12 @@ class ObjectStore(ABC):
 
     def warm(self, digests: Iterable[str]) -> None:
         """Hint that these objects will be read soon (backends may look them up in bulk)."""
+
+    def read_ahead(self, items: Iterable[T], digests_of: Callable[[T], Any]) -> Iterator[T]:
+        """``items`` unchanged; a hint that each one's objects (``digests_of(item)``: hex digests
+        or raw ``S32`` digests) are read in this order, so a store that fetches from far away
+        (a streaming checkout's) may fetch the next item's while one is read."""
+        return iter(items)
 
     def put_batch(self, batch: ObjectBatch) -> None:
         """Verify a received batch and make it durable (one flush); nothing of it is kept

@@ -1,0 +1,262 @@
+"""Streaming checkouts (issue 13): training straight from a remote, against fetching first.
+
+The server is our ``HangarSSHServer`` in a subprocess (see :mod:`bench.bench_remote`); each
+figure is measured directly on loopback and through :class:`bench.proxy.LatencyProxy`
+(20 ms round trip, 100 MB/s). Two datasets: rows of uint8[117] and float32[256,256] images,
+read by a shuffled ``DataLoader`` (batch 256, 2 fork workers, ``sampler=ds.sampler(seed)``)
+over a fresh clone that holds no data. Figures, each beside its same-run baseline:
+
+* time to first batch of a streaming checkout (target < 0.2 s through the proxy), against the
+  first batch after ``fetch-data`` of everything;
+* first epoch streamed, against fetch-data of everything then the same epoch (end to end;
+  target >= 0.8x), and against one ``get_data`` request per sample (300 timed, scaled to the
+  epoch with 2 workers in parallel);
+* second epoch (persistent workers, their memory caches) and an epoch over ``keep=True`` data,
+  against the same epoch over local data (target >= 0.9x);
+* bytes through the proxy and bytes written to the store per epoch with keep False / True,
+  against the dataset's size;
+* peak RSS of a process reading the images in random order with ``cache_bytes`` of 1/4 of
+  them, against that budget (above the process's RSS before reading).
+
+Default sizes keep a run to a few minutes (20,000 rows, 200 images; ``--quick`` 5,000 / 64);
+``HANGAR_BENCH_STREAM_SIZES=issue`` runs the issue's 100,000 rows and 2,000 images.
+
+    python -m bench --only streaming --no-stock
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from hangar_git import Repository, make_torch_dataset
+
+from .bench_remote import Loopback, loopback
+from .common import Figure
+from .proxy import LatencyProxy
+
+BATCH = 256
+WORKERS = 2
+
+
+def _repo(path: str, **kwargs: Any) -> Repository:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        repo = Repository(path, exists=False)
+    repo.init("bench", "bench@localhost", **kwargs)
+    repo.remote.quiet = True
+    return repo
+
+
+def _fill(repo: Repository, name: str, rows: int, shape: tuple[int, ...], dtype: Any) -> None:
+    rng = np.random.default_rng(0)
+    with repo.checkout(write=True) as co:
+        col = co.add_ndarray_column(name, shape=shape, dtype=dtype)
+        with col as c:
+            for i in range(rows):
+                c[i] = (rng.integers(0, 3, size=shape).astype(dtype) if dtype == np.uint8
+                        else rng.random(shape, dtype=np.float32))
+        co.commit(name)
+
+
+def _clone(path: str, address: str, stream_address: str) -> Repository:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        repo = Repository(path, exists=False)
+    repo.clone("bench", "bench@localhost", address)
+    repo.remote.quiet = True
+    if stream_address != address:
+        repo.remote.add("via", stream_address)
+    return repo
+
+
+def _loader(co: Any, column: str, persistent: bool = False, workers: int = WORKERS) -> Any:
+    from torch.utils.data import DataLoader
+    ds = make_torch_dataset([co[column]])
+    return DataLoader(ds, batch_size=BATCH, sampler=ds.sampler(seed=7), num_workers=workers,
+                      persistent_workers=persistent and workers > 0,
+                      multiprocessing_context="fork" if workers else None)
+
+
+def _epoch(loader: Any) -> tuple[float, float]:
+    """(seconds to the first batch, seconds for the whole epoch)."""
+    t = time.perf_counter()
+    first = None
+    for _ in loader:
+        if first is None:
+            first = time.perf_counter() - t
+    return first or 0.0, time.perf_counter() - t
+
+
+def _store_bytes(repo: Repository) -> int:
+    root = repo.ctx.store_uri.removeprefix("file://")
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
+
+
+def _per_request(repo: Repository, remote: str, column: str, count: int = 300) -> float:
+    """Seconds of one ``get_data`` of a single sample, over one open session."""
+    from hangar_git.transport.wire import encode_digest_list
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        co = repo.checkout(branch="master")
+    digests = [co[column]._digest(f"i{i}") for i in range(min(count, len(co[column])))]
+    co.close()
+    with repo.remote.connect(remote) as session:
+        t = time.perf_counter()
+        for d in digests:
+            header, payload = encode_digest_list([d])
+            for _ in session.stream("get_data", header, payload):
+                pass
+        return (time.perf_counter() - t) / len(digests)
+
+
+def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, proxy: Optional[LatencyProxy],
+               rows: int, nbytes: int) -> list[Figure]:
+    via = proxy is not None
+    remote = "via" if via else "origin"
+    stream_address = address if not via else address.replace(f":{srv.port}/", f":{proxy.port}/")  # type: ignore[union-attr]
+    out: list[Figure] = []
+    net = "proxy 20 ms/100 MB/s" if via else "loopback"
+    name = f"{tag} [{net}]"
+
+    a = _clone(os.path.join(tmp, f"a-{column}-{via}"), address, stream_address)
+    disk_before = _store_bytes(a)
+    moved = proxy.bytes if proxy else 0
+    with a.checkout(branch="master", stream_from=remote) as co:
+        loader = _loader(co, column, persistent=True)
+        first, epoch1 = _epoch(loader)
+        streamed_bytes = (proxy.bytes - moved) if proxy else 0
+        _, epoch2 = _epoch(loader)
+        del loader
+        single = _loader(co, column, workers=0)
+        _epoch(single)
+        _, single2 = _epoch(single)
+    disk_keep_false = _store_bytes(a) - disk_before
+
+    b = _clone(os.path.join(tmp, f"b-{column}-{via}"), address, stream_address)
+    t = time.perf_counter()
+    b.remote.fetch_data(remote, "master")
+    fetch = time.perf_counter() - t
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        co = b.checkout(branch="master")
+    local_first, local_epoch = _epoch(_loader(co, column))
+    loader = _loader(co, column, persistent=True)
+    _epoch(loader)
+    _, local_epoch2 = _epoch(loader)  # the second epoch of persistent workers, as streamed below
+    del loader
+    single = _loader(co, column, workers=0)
+    _epoch(single)
+    _, local_single2 = _epoch(single)
+    co.close()
+
+    per_sample = _per_request(b, remote, column)
+    t = time.perf_counter()
+    b.remote.connect(remote).close()
+    connect = time.perf_counter() - t
+
+    c = _clone(os.path.join(tmp, f"c-{column}-{via}"), address, stream_address)
+    before, moved = _store_bytes(c), (proxy.bytes if proxy else 0)
+    with c.checkout(branch="master", stream_from=remote, keep=True) as co:
+        _epoch(_loader(co, column))
+    kept_bytes = (proxy.bytes - moved) if proxy else 0
+    disk_keep_true = _store_bytes(c) - before
+    with c.checkout(branch="master", stream_from=remote, keep=True) as co:
+        _, kept_epoch = _epoch(_loader(co, column))
+
+    out += [
+        Figure(f"{name}: time to first batch, streamed", first, "s", "first batch after fetch-data of all",
+               fetch + local_first, target="< 0.2 s with the proxy", higher_is_better=False,
+               note=f"of which one SSH session set-up: {connect:.2f} s"),
+        Figure(f"{name}: first epoch streamed (end to end)", epoch1, "s", "fetch-data of all, then the epoch",
+               fetch + local_epoch, target="streamed >= 0.8x as fast", higher_is_better=False,
+               note=f"fetch {fetch:.2f} s + epoch {local_epoch:.2f} s"),
+        Figure(f"{name}: first epoch streamed", epoch1, "s", "one get_data per sample (scaled, 2 workers)",
+               per_sample * rows / WORKERS, higher_is_better=False, note=f"{per_sample * 1e3:.2f} ms per request"),
+        Figure(f"{name}: second epoch (persistent workers' memory caches)", epoch2, "s",
+               "second epoch over local data (persistent workers)", local_epoch2, target="streamed >= 0.9x as fast",
+               higher_is_better=False),
+        Figure(f"{name}: second epoch in one process (memory cache, num_workers=0)", single2, "s",
+               "second epoch over local data (num_workers=0)", local_single2, target="streamed >= 0.9x as fast",
+               higher_is_better=False),
+        Figure(f"{name}: epoch after keep=True", kept_epoch, "s", "the same epoch over local data", local_epoch,
+               target="streamed >= 0.9x as fast", higher_is_better=False),
+        Figure(f"{name}: store bytes written per epoch, keep=False", disk_keep_false, "B", "dataset bytes", nbytes,
+               higher_is_better=False),
+        Figure(f"{name}: store bytes written per epoch, keep=True", disk_keep_true, "B", "dataset bytes", nbytes,
+               higher_is_better=False),
+    ]
+    if proxy is not None:
+        out += [Figure(f"{name}: bytes through the proxy, first epoch, keep=False", streamed_bytes, "B",
+                       "dataset bytes", nbytes, higher_is_better=False),
+                Figure(f"{name}: bytes through the proxy per epoch, keep=True", kept_bytes, "B",
+                       "dataset bytes", nbytes, higher_is_better=False)]
+    return out
+
+
+RSS_SCRIPT = r"""
+import resource, sys, random, warnings
+import numpy as np
+from hangar_git import Repository
+path, remote, column, budget = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+warnings.simplefilter("ignore")
+co = Repository(path).checkout(branch="master", stream_from=remote, cache_bytes=budget)
+col = co[column]
+col[0]
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize()
+base = peak = rss()
+keys = list(range(len(col))) * 2
+random.Random(1).shuffle(keys)
+for lo in range(0, len(keys), 32):
+    col.get_many(keys[lo:lo + 32])
+    peak = max(peak, rss())
+print(peak - base, co.stream_store.memory.nbytes)
+"""
+
+
+def _rss(srv: Loopback, tmp: str, address: str, column: str, nbytes: int) -> list[Figure]:
+    repo = _clone(os.path.join(tmp, "rss"), address, address)
+    budget = max(nbytes // 4, 1 << 20)
+    done = subprocess.run([sys.executable, "-c", RSS_SCRIPT, repo.path, "origin", column, str(budget)],
+                          capture_output=True, text=True, check=True, env=dict(os.environ))
+    grown, held = (int(x) for x in done.stdout.split())
+    return [Figure("images read at random, twice over: peak RSS growth", grown, "B", "cache_bytes", budget,
+                   target="holds its budget", higher_is_better=False, note=f"cache held {held} B at the end")]
+
+
+def run(quick: bool = False) -> list[Figure]:
+    if importlib.util.find_spec("torch") is None:
+        return []
+    issue = os.environ.get("HANGAR_BENCH_STREAM_SIZES") == "issue"
+    rows, images = (100_000, 2_000) if issue else ((5_000, 64) if quick else (20_000, 200))
+    figures: list[Figure] = []
+    tmp = tempfile.mkdtemp(prefix="hangar-bench-stream-")
+    with loopback() as srv:
+        source = _repo(os.path.join(tmp, "source"))
+        _fill(source, "rows", rows, (117,), np.uint8)
+        _fill(source, "images", images, (256, 256), np.float32)
+        address = srv.new_remote("data.git")
+        source.remote.add("origin", address)
+        source.remote.push("origin", "master")
+        host = open(os.path.join(srv.home, ".ssh", "known_hosts")).read().split(None, 1)[1]
+        with LatencyProxy(srv.port, rtt=0.020, bandwidth=100e6) as proxy:
+            with open(os.path.join(srv.home, ".ssh", "known_hosts"), "a") as fh:
+                fh.write(f"[127.0.0.1]:{proxy.port} {host}")
+            for tag, column, n, size in (("rows uint8[117]", "rows", rows, 117),
+                                         ("images float32[256,256]", "images", images, 256 * 256 * 4)):
+                for via in (None, proxy):
+                    print(f"   {tag} {'proxy' if via else 'loopback'}", file=sys.stderr, flush=True)
+                    figures += _condition(srv, tmp, f"{tag} x{n}", column, address, via, n, n * size)
+        figures += _rss(srv, tmp, address, "images", images * 256 * 256 * 4)
+    return figures
+
+

@@ -1,0 +1,160 @@
+"""Reading ahead for training datasets over streaming checkouts.
+
+A dataset knows the order its batches will be asked for only from its sampler:
+
+* ``make_numpy_dataset`` draws its own order, so each epoch plans every batch ahead;
+* a DataLoader asks through its sampler in the main process while workers read.
+  :class:`OrderSampler` (``ds.sampler(shuffle=True, seed=...)``) draws each epoch's
+  permutation from ``(seed, epoch)``; a worker that receives a batch finds where it sits
+  in that permutation (or in the identity, for an unshuffled loader) and reads ahead
+  the batches that will come to it (every ``num_workers``-th one). A batch that does not
+  fit the plan only means the next read is not ahead of time.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..storage import raws_to_digests
+from .column_reads import enc
+
+if TYPE_CHECKING:
+    from .columns import Column
+    from .dataset import ColumnGroup
+    from .streamstore import StreamingStore
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The permutation of ``range(n)`` an :class:`OrderSampler` yields in ``epoch``."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+class OrderSampler:
+    """A sampler (for ``DataLoader(ds, sampler=...)``) whose orders workers can foresee."""
+
+    def __init__(self, group: "ColumnGroup", shuffle: bool = True, seed: Optional[int] = None) -> None:
+        self.group, self.shuffle = group, shuffle
+        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self.epoch = 0
+        group.order_seed = self.seed if shuffle else None
+        group.order_epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        self.group.order_epoch = epoch
+        if not self.shuffle:
+            return iter(range(len(self.group)))
+        return iter(epoch_order(len(self.group), self.seed, epoch).tolist())
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter`` draw ``epoch``'s order (as DistributedSampler)."""
+        self.epoch = epoch
+
+
+def _streaming(group: "ColumnGroup") -> list[tuple["StreamingStore", list[int]]]:
+    """Each streaming store among the group's columns, with the positions of its columns."""
+    from .streamstore import StreamingStore
+    out: dict[int, tuple[StreamingStore, list[int]]] = {}
+    for j, col in enumerate(group.columns):
+        store = col._co._store
+        if isinstance(store, StreamingStore):
+            out.setdefault(id(store), (store, []))[1].append(j)
+    return list(out.values())
+
+
+def _digest_table(group: "ColumnGroup") -> list[np.ndarray]:
+    """Per column, the hex digest of each of the group's keys (by index), made once per process."""
+    table = group.__dict__.get("_digests")
+    if table is None:
+        table = group.__dict__["_digests"] = [np.array(_digests(col, group.keys), dtype=object)
+                                              for col in group.columns]
+    return table
+
+
+def _digests(col: "Column", keys: Sequence[Any]) -> list[Optional[str]]:
+    records = col._records
+    if records is not None and not col._changes and all(type(k) is int for k in keys):
+        index = records.int_index()
+        if index is not None and len(index[0]):
+            sorted_keys, raws = index
+            at = np.minimum(np.searchsorted(sorted_keys, np.array(keys, dtype=np.int64)), len(sorted_keys) - 1)
+            return list(raws_to_digests(raws[at]))
+    return [col._digest(enc(k), warm=False) for k in keys]
+
+
+def _plan(group: "ColumnGroup", batches: list[np.ndarray]) -> None:
+    """Tell each streaming store the digests of these batches (index arrays), in order."""
+    streaming = _streaming(group)
+    if not streaming:
+        return
+    table = _digest_table(group)
+    for store, cols in streaming:
+        store.plan([d for j in cols for d in table[j][batch].tolist() if d is not None] for batch in batches)
+
+
+def plan_epoch(group: "ColumnGroup", order: Sequence[int], batch_size: int) -> None:
+    """``make_numpy_dataset``: the whole epoch's batches, in ``order``, fetched ahead."""
+    if _streaming(group):
+        at = np.asarray(order, dtype=np.int64)
+        _plan(group, [at[lo:lo + batch_size] for lo in range(0, len(at), batch_size)])
+
+
+def batch_asked(group: "ColumnGroup", indices: Sequence[int]) -> None:
+    """A DataLoader asked this process for ``indices``: follow, or find, the sampler's order."""
+    state = group.__dict__.get("_ahead")
+    if state is None:
+        state = group.__dict__["_ahead"] = _WorkerOrder(group)
+    state.asked(indices)
+
+
+class _WorkerOrder:
+    """Where this process's batches are in the epoch's order, and the plan that follows them."""
+
+    def __init__(self, group: "ColumnGroup") -> None:
+        self.group = group
+        self.enabled = bool(_streaming(group))
+        self.order: Optional[np.ndarray] = None
+        self.next_at = -1
+        self.stride = 0
+        self.epoch = -1
+
+    def asked(self, indices: Sequence[int]) -> None:
+        if not self.enabled or not len(indices):
+            return
+        got = np.asarray(indices, dtype=np.int64)
+        if self.order is not None and self._fits(self.order, self.next_at, got):
+            self.next_at += self.stride
+            return
+        for epoch, order in self._candidates():
+            at = int(np.flatnonzero(order == got[0])[0]) if 0 <= got[0] < len(order) else -1
+            if at >= 0 and at % len(got) == 0 and self._fits(order, at, got):
+                self._follow(order, epoch, at, len(got))
+                return
+        self.order = None
+
+    @staticmethod
+    def _fits(order: np.ndarray, at: int, got: np.ndarray) -> bool:
+        return 0 <= at and np.array_equal(order[at:at + len(got)], got)
+
+    def _candidates(self) -> Iterator[tuple[int, np.ndarray]]:
+        n = len(self.group)
+        seed = getattr(self.group, "order_seed", None)
+        if seed is None:
+            yield -1, np.arange(n)
+            return
+        start = getattr(self.group, "order_epoch", 0)
+        for epoch in dict.fromkeys([self.epoch + 1, start, start + 1, start + 2, self.epoch + 2, 0]):
+            if epoch >= 0:
+                yield epoch, epoch_order(n, seed, epoch)
+
+    def _follow(self, order: np.ndarray, epoch: int, at: int, size: int) -> None:
+        from torch.utils.data import get_worker_info  # only DataLoaders call batch_asked
+        info = get_worker_info()
+        self.stride = size * (info.num_workers if info is not None else 1)
+        self.order, self.epoch, self.next_at = order, epoch, at + self.stride
+        _plan(self.group, [order[lo:lo + size] for lo in range(self.next_at, len(order), self.stride)])

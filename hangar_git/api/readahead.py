@@ -1,0 +1,131 @@
+"""The background thread of a streaming store: fetch planned digests ahead of the reader.
+
+One :class:`Prefetcher` per plan walks the batches the reader said it will read, in order,
+asking the remote for several batches' small samples in one request, and never more than
+``limit`` bytes ahead of what the reader has consumed.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+
+from ..storage import Digest
+
+if TYPE_CHECKING:
+    from .streamstore import Entry, StreamingStore
+
+
+class Prefetcher:
+    """One background thread fetching planned digests in order, ``limit`` bytes ahead at most."""
+
+    def __init__(self, store: "StreamingStore", batches: Optional[Iterator[Sequence[str]]], limit: int,
+                 queue: Optional[deque] = None) -> None:
+        self.store, self.batches, self.limit = store, batches, max(limit, 1)
+        self.queue: deque[Sequence[str]] = queue if queue is not None else deque()
+        self.ahead: dict[str, int] = {}
+        self.cond = threading.Condition()
+        self.stopped = False
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name="hangar-stream-ahead", daemon=True)
+        self.thread.start()
+
+    def add(self, digests: Sequence[str]) -> None:
+        with self.cond:
+            self.queue.append(digests)
+            self.cond.notify_all()
+
+    def consumed_many(self, digests: list[str]) -> None:
+        if any(d in self.ahead for d in digests):
+            with self.cond:
+                for d in digests:
+                    self.ahead.pop(d, None)
+                self.cond.notify_all()
+
+    def consumed(self, digest: str) -> None:
+        if digest in self.ahead:
+            with self.cond:
+                if self.ahead.pop(digest, None) is not None:
+                    self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+        self.thread.join(30)
+
+    def _next(self, wait: bool) -> Optional[Sequence[str]]:
+        """The next planned batch; None once the plan is done or stopped (or, unless ``wait``,
+        when nothing more is planned yet)."""
+        with self.cond:
+            while not self.stopped:
+                if self.queue:
+                    return self.queue.popleft()
+                if self.batches is not None:
+                    return next(self.batches, None)
+                if not wait:
+                    return None
+                self.cond.wait(0.5)
+        return None
+
+    def _room(self) -> bool:
+        """Wait until less than ``limit`` fetched-ahead bytes are unread; False once stopped."""
+        with self.cond:
+            while not self.stopped:
+                if sum(self.ahead.values()) < self.limit:
+                    return True
+                memory = self.store.memory
+                self.ahead = {d: n for d, n in self.ahead.items() if d in memory}  # evicted: not waiting
+                if sum(self.ahead.values()) < self.limit:
+                    return True
+                self.cond.wait(0.5)
+        return False
+
+    def _from_disk(self, digests: list[Digest]) -> list[Digest]:
+        """Load what the directory cache holds into memory; returns the rest."""
+        rest = []
+        for d in digests:
+            entry = self.store.disk.get(d) if self.store.disk is not None else None
+            if entry is None:
+                rest.append(d)
+                continue
+            self.store.memory.put(d, *entry)
+            with self.cond:
+                self.ahead[d] = len(entry[1])
+        return rest
+
+    def _wanted(self, batch: Sequence[str]) -> list[Digest]:
+        """The digests of a planned batch that are neither local nor cached."""
+        store = self.store
+        wanted = [Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote]
+        if wanted:
+            wanted = store.local.missing(wanted)
+        if wanted and store.disk is not None:
+            wanted = self._from_disk(wanted)
+        return wanted
+
+    def _run(self) -> None:
+        """Fetch the plan in requests of about :meth:`StreamingStore.request_size` objects:
+        small samples of several planned batches go in one request (one round trip)."""
+        store = self.store
+        pending: list[Digest] = []
+        try:
+            while True:
+                step = store.request_size()
+                batch = self._next(wait=not pending)
+                if batch is not None:
+                    pending += self._wanted(batch)
+                    if len(pending) < step:
+                        continue
+                elif not pending:
+                    return
+                if not self._room():
+                    return
+                mine, _ = store._claim(pending[:step])
+                pending = pending[step:]
+                got: dict[str, "Entry"] = {}
+                store._fetch(mine, got)
+                with self.cond:
+                    self.ahead.update((d, len(e[1])) for d, e in got.items())
+        except BaseException as exc:  # the reader meets the failure itself when it reads
+            self.error = exc

@@ -1,0 +1,299 @@
+"""The read-through store of a streaming checkout: local store, then caches, then the remote.
+
+:class:`StreamingStore` wraps the repository's store behind the same interface
+the read paths already use (``read``, ``read_many``, ``gather``, ``missing``),
+so every way of reading works on it unchanged. An object that is neither in
+the local store nor cached is fetched from the remote, many at a time, verified
+there (:mod:`~hangar_git.transport.streamsource`), and kept in a bounded memory
+cache (plus a directory cache when one is given). Nothing enters the local store
+unless ``keep``: then fetched objects are written to it in large flushes.
+
+A background thread fetches ahead whatever the reader said it will read next
+(:meth:`StreamingStore.plan`), at most half the memory budget ahead of it.
+A digest the remote does not hold reads as absent (KeyError, as for any store).
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+
+import numpy as np
+
+from ..errors import ProtocolError
+from ..storage import Digest, Meta, ObjectInfo, ObjectStore, raws_to_digests
+from ..storage.objects import Buffer
+from ..storage.readcache import DiskCache, MemoryCache
+from ..transport.streamsource import ObjectSource
+from .readahead import Prefetcher
+
+T = TypeVar("T")
+Entry = tuple[Meta, bytes]
+KEEP_FLUSH_BYTES = 64 << 20
+KEEP_FLUSH_OBJECTS = 65536
+"""A kept object is written with up to this many others (or bytes) in one flush."""
+READ_WINDOW = 512
+REQUEST_BYTES = 4 << 20
+"""About how many bytes one prefetch request asks for (sized by the objects seen so far)."""
+
+
+class StreamingStore(ObjectStore):
+    """``local`` first, then the caches, then ``source``; read-only to its users."""
+
+    read_only = True
+
+    def __init__(self, local: ObjectStore, source: ObjectSource, memory: MemoryCache,
+                 disk: Optional[DiskCache] = None, keep: bool = False) -> None:
+        self.local, self.source, self.memory, self.disk, self.keep = local, source, memory, disk, keep
+        self.absent_remote: set[str] = set()
+        self._inflight: dict[str, threading.Event] = {}
+        self._claims = threading.Lock()
+        self._kept: list[tuple[Digest, Meta, bytes]] = []
+        self._kept_bytes = 0
+        self._keep_lock = threading.Lock()
+        self._ahead: Optional[Prefetcher] = None
+        self._seen = [0, 0]  # objects, bytes fetched: sizes prefetch requests
+        self.kept_objects = 0
+        self.flushes = 0
+
+    # -- fetching ----------------------------------------------------------------------------
+    def _cached(self, digest: str) -> Optional[Entry]:
+        entry = self.memory.get(digest)
+        if entry is None and self.disk is not None:
+            entry = self.disk.get(digest)
+            if entry is not None:
+                self.memory.put(digest, *entry)
+        if entry is not None and self._ahead is not None:
+            self._ahead.consumed(digest)
+        return entry
+
+    def _claim(self, digests: Iterable[str]) -> tuple[list[str], list[tuple[str, threading.Event]]]:
+        """Split ``digests`` into those this thread will fetch (now marked in flight) and those
+        another thread is fetching (with the event to wait for)."""
+        mine, theirs = [], []
+        with self._claims:
+            for d in dict.fromkeys(digests):
+                event = self._inflight.get(d)
+                if event is not None:
+                    theirs.append((d, event))
+                elif d not in self.memory:
+                    self._inflight[d] = threading.Event()
+                    mine.append(d)
+        return mine, theirs
+
+    def _fetch(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
+        """Fetch claimed ``digests`` from the remote into the caches (and ``into``)."""
+        def got(digest: Digest, meta: Meta, data: bytes) -> None:
+            if into is not None:
+                into[digest] = (meta, data)
+            self.memory.put(digest, meta, data)
+            if self.disk is not None:
+                self.disk.put(digest, meta, data)
+            if self.keep:
+                self._keep(digest, meta, data)
+            self._seen[0] += 1
+            self._seen[1] += len(data)
+
+        try:
+            if digests:
+                self.absent_remote.update(self.source.get(digests, got))
+        finally:
+            with self._claims:
+                for d in digests:
+                    event = self._inflight.pop(d, None)
+                    if event is not None:
+                        event.set()
+
+    def _obtain(self, digests: Sequence[str]) -> dict[str, Entry]:
+        """Entries of ``digests`` not in the local store, from the caches or the remote; what
+        the remote does not hold is left out (and noted in ``absent_remote``)."""
+        out: dict[str, Entry] = {}
+        need = []
+        for d in digests:
+            entry = self._cached(d)
+            if entry is not None:
+                out[d] = entry
+            elif d not in self.absent_remote:
+                need.append(d)
+        while need:
+            mine, theirs = self._claim(need)
+            self._fetch(mine, out)
+            lost = [d for d in mine if d not in out and d not in self.absent_remote]
+            if lost:
+                raise ProtocolError(f"remote {self.source.remote!r} answered without object {lost[0]} "
+                                    f"(asked for {len(mine)})")
+            for _, event in theirs:
+                event.wait()
+            need = [d for d in dict.fromkeys(need) if d not in out and d not in self.absent_remote]
+            still = []
+            for d in need:
+                entry = self._cached(d)
+                if entry is not None:
+                    out[d] = entry
+                else:
+                    still.append(d)  # fetched by another thread, gone from a small cache: again
+            need = still
+        return out
+
+    # -- keep=True -----------------------------------------------------------------------------
+    def _keep(self, digest: Digest, meta: Meta, data: bytes) -> None:
+        with self._keep_lock:
+            self._kept.append((digest, meta, data))
+            self._kept_bytes += len(data)
+            full = self._kept_bytes >= KEEP_FLUSH_BYTES or len(self._kept) >= KEEP_FLUSH_OBJECTS
+        if full:
+            self.flush_kept()
+
+    def flush_kept(self) -> None:
+        """Write the objects kept so far to the local store in one flush."""
+        with self._keep_lock:
+            items, self._kept, self._kept_bytes = self._kept, [], 0
+            if not items:
+                return
+            for digest, meta, data in items:
+                self.local.put(digest, meta, data)
+            self.local.flush()
+            self.kept_objects += len(items)
+            self.flushes += 1
+
+    # -- planning ahead ------------------------------------------------------------------------
+    def plan(self, batches: Iterable[Sequence[str]]) -> None:
+        """The reader will read these digests, batch after batch, in this order: fetch them
+        ahead on a background thread (replacing an earlier plan)."""
+        self.stop_plan()
+        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2)
+
+    def stop_plan(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.stop()
+
+    def read_ahead(self, items: Iterable[T], digests_of: Callable[[T], Any]) -> Iterator[T]:
+        """``items`` as they are, each item's digests (``digests_of``: hex list or raw array)
+        fetched ahead while the one before is read."""
+        plan: deque[Sequence[str]] = deque()
+        self.stop_plan()
+        ahead = self._ahead = Prefetcher(self, None, self.memory.budget // 2, plan)
+        try:
+            for item in items:
+                ahead.add(_hex(digests_of(item)))
+                yield item
+        finally:
+            if self._ahead is ahead:
+                self.stop_plan()
+
+    def request_size(self) -> int:
+        objects, nbytes = self._seen
+        mean = nbytes / objects if objects else 4096
+        return int(min(4096, max(16, REQUEST_BYTES // max(mean, 1))))
+
+    # -- the store interface -------------------------------------------------------------------
+    def contains(self, digest: Digest) -> bool:
+        return True  # readable here: from the store, a cache or the remote
+
+    def missing(self, digests: Iterable[Digest]) -> list[Digest]:
+        """None: what is not local is read from the remote (absent there: KeyError on read)."""
+        return [d for d in dict.fromkeys(digests) if d in self.absent_remote]
+
+    def info(self, digest: Digest) -> ObjectInfo:
+        meta, data = self.read(digest)
+        return ObjectInfo(digest, meta, len(data))
+
+    def read(self, digest: Digest) -> tuple[Meta, memoryview]:
+        entry = self._cached(digest)
+        if entry is None:
+            try:
+                return self.local.read(digest)
+            except KeyError:
+                entry = self._obtain([digest]).get(digest)
+        if entry is None:
+            raise KeyError(digest)
+        return entry[0], memoryview(entry[1])
+
+    def read_many(self, digests: Iterable[Digest], *,
+                  verify: bool = True) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        digests = list(digests)
+        for lo in range(0, len(digests), READ_WINDOW):
+            yield from self._read_window(digests[lo:lo + READ_WINDOW], verify)
+
+    def _read_window(self, window: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
+        got: dict[str, Entry] = {d: e for d in window if (e := self._cached(d)) is not None}
+        rest = [d for d in window if d not in got]
+        elsewhere = set(self.local.missing(rest)) if rest else set()
+        got.update(self._obtain([d for d in rest if d in elsewhere]))
+        local = self.local.read_many([d for d in rest if d not in elsewhere], verify=verify)
+        for d in window:
+            entry = got.get(d)
+            if entry is not None:
+                yield d, entry[0], memoryview(entry[1])
+            elif d in elsewhere:
+                raise KeyError(d)
+            else:
+                yield next(local)
+
+    def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+        digests = raws_to_digests(raws)
+        rows = np.empty((len(raws), itemsize), dtype=np.uint8)
+        found = np.zeros(len(raws), dtype=bool)
+        entries = self.memory.get_many(digests)
+        hits = [i for i, e in enumerate(entries) if e is not None and len(e[1]) == itemsize]
+        if hits:
+            block = b"".join([entries[i][1] for i in hits])  # type: ignore[index]
+            rows[hits] = np.frombuffer(block, dtype=np.uint8).reshape(len(hits), itemsize)
+            found[hits] = True
+            if self._ahead is not None:
+                self._ahead.consumed_many([digests[i] for i in hits])
+        if self.disk is not None and len(hits) < len(digests):
+            self._fill(rows, found, digests, self._cached, np.flatnonzero(~found).tolist())
+        rest = np.flatnonzero(~found)
+        if len(rest):
+            got, hit = self.local.gather(raws[rest], itemsize)
+            rows[rest[hit]] = got[hit]
+            found[rest[hit]] = True
+        rest = np.flatnonzero(~found)
+        if len(rest):
+            fetched = self._obtain([digests[i] for i in rest.tolist()])
+            self._fill(rows, found, digests, fetched.get, rest.tolist())
+        return rows, found
+
+    @staticmethod
+    def _fill(rows: np.ndarray, found: np.ndarray, digests: list[Digest],
+              lookup: Callable[[str], Optional[Entry]], where: Optional[list[int]] = None) -> None:
+        size = rows.shape[1]
+        for i in range(len(digests)) if where is None else where:
+            entry = lookup(digests[i])
+            if entry is not None and len(entry[1]) == size:
+                rows[i] = np.frombuffer(entry[1], dtype=np.uint8)
+                found[i] = True
+
+    def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
+        return self.local.describe(digests)
+
+    def warm(self, digests: Iterable[str]) -> None:
+        self.local.warm(digests)
+
+    def put(self, digest: Digest, meta: Meta, data: Buffer) -> None:
+        raise PermissionError("a streaming checkout is read-only")
+
+    def put_verified(self, digest: Digest, meta: Meta, data: Buffer) -> None:
+        raise PermissionError("a streaming checkout is read-only")
+
+    def flush(self) -> None:
+        self.flush_kept()
+
+    def iter_objects(self) -> Iterator[ObjectInfo]:
+        return self.local.iter_objects()
+
+    def close(self) -> None:
+        """Stop fetching ahead, write what ``keep`` holds, and hang up (the local store stays open:
+        the repository owns it)."""
+        self.stop_plan()
+        try:
+            self.flush_kept()
+        finally:
+            self.source.close()
+            self.memory.clear()
+
+
+def _hex(digests: Any) -> list[str]:
+    return list(raws_to_digests(digests)) if isinstance(digests, np.ndarray) else list(digests)

@@ -1,0 +1,213 @@
+"""Where a streaming checkout gets objects it does not hold: a hangar server over one reused
+session, or a git remote's data store read directly.
+
+A source hands over verified objects only (each data frame is checked against its
+digests before any of it is passed on) and says which asked-for objects the remote
+does not hold. The server side is the existing ``get_data`` request (``data_sizes``
+only after the server answered that it lacks something), asked for many objects at
+once: never one request per sample.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable, Optional, Protocol, Sequence
+
+from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
+from ..storage import Digest, IncomingObject, Meta, ObjectStore, verify_batch
+from .framing import Frame
+from .rpc import Session
+from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_part, encode_digest_list
+
+Got = Callable[[Digest, Meta, bytes], None]
+
+
+class ObjectSource(Protocol):
+    """Objects of one remote, fetched in batches."""
+
+    remote: str
+    bytes_received: int
+    requests: int
+
+    def get(self, digests: Sequence[str], got: Got) -> list[str]:
+        """Pass each of ``digests`` the remote holds to ``got`` (verified); returns the others."""
+
+    def close(self) -> None: ...
+
+
+class SessionObjects:
+    """A hangar server's objects over one session, opened on first need and kept.
+
+    A session that breaks is opened again once, transparently, for what was
+    not yet received; a second failure is a RemoteError naming the remote.
+    A process that inherited this object (a forked DataLoader worker) opens
+    its own session and never touches its parent's.
+    """
+
+    def __init__(self, remote: str, connect: Callable[[], Session]) -> None:
+        self.remote = remote
+        self._connect = connect
+        self._session: Optional[Session] = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.connections = 0
+        self.bytes_received = 0
+
+    def _open(self) -> Session:
+        if self._pid != os.getpid():  # the parent's pipe: not ours to use or close
+            self._session, self._pid = None, os.getpid()
+            self._lock = threading.Lock()
+        if self._session is None:
+            self._session = self._connect()
+            self.connections += 1
+        return self._session
+
+    def _drop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close(graceful=False)
+
+    def get(self, digests: Sequence[str], got: Got) -> list[str]:
+        todo = list(dict.fromkeys(digests))
+        received: set[str] = set()
+
+        def keep(digest: Digest, meta: Meta, data: bytes) -> None:
+            received.add(digest)
+            got(digest, meta, data)
+
+        with self._lock:
+            for attempt in (0, 1):
+                try:
+                    return self._get(self._open(), todo, keep)
+                except IntegrityError as exc:
+                    self._drop()  # the rest of that answer is still on the wire
+                    raise IntegrityError(f"remote {self.remote!r} sent damaged data: {exc}",
+                                         expected=exc.expected, got=exc.got) from None
+                except (RemoteDataError, RemoteError, OSError) as exc:
+                    if isinstance(exc, RemoteDataError) or not _connection_failure(exc):
+                        raise
+                    self._drop()
+                    if attempt:
+                        raise RemoteError(
+                            f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
+                            f"already read stay valid: check the remote, then read again or open a new "
+                            f"checkout") from None
+                    todo = [d for d in todo if d not in received]
+        raise AssertionError("unreachable")
+
+    def _get(self, session: Session, digests: list[str], got: Got) -> list[str]:
+        absent: list[str] = []
+        for part in chunked(digests, MAX_DATA_ITEMS):
+            try:
+                self._request(session, part, got)
+            except RemoteDataError:  # it lacks some: ask which (the session is kept after this refusal)
+                lacking = self._absent(session, part)
+                if not lacking:
+                    raise
+                absent += lacking
+                held = [d for d in part if d not in set(lacking)]
+                if held:
+                    self._request(session, held, got)
+        return absent
+
+    def _request(self, session: Session, digests: list[str], got: Got) -> None:
+        header, payload = encode_digest_list(digests)
+        self.requests += 1
+        incoming: Optional[IncomingObject] = None
+        for frame in session.stream("get_data", {**header, "parts": 1}, payload):
+            self.bytes_received += len(frame.payload)
+            if frame.kind == "data":
+                _deliver(frame, got)
+            elif frame.kind == "part":
+                incoming = _add_part(incoming, frame, got)
+            elif frame.kind != "ok":
+                raise ProtocolError(f"{self.remote}: unexpected {frame.kind!r} frame in a get_data answer")
+        if incoming is not None:
+            raise ProtocolError(f"{self.remote}: object {incoming.digest} stopped halfway through its parts")
+
+    def _absent(self, session: Session, digests: list[str]) -> list[str]:
+        out: list[str] = []
+        for part in chunked(digests, MAX_BATCH_ITEMS):
+            sizes = session.call("data_sizes", {"digests": part}).header.get("sizes", [])
+            out += [d for d, n in zip(part, sizes) if n < 0]
+        return out
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            with self._lock:
+                session, self._session = self._session, None
+                if session is not None:
+                    session.close()
+
+
+def _connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` means the session itself broke (worth one new connection)."""
+    return isinstance(exc, (OSError, ConnectionClosed, ProtocolError)) or type(exc) is RemoteError
+
+
+def _deliver(frame: Frame, got: Got) -> None:
+    batch = decode_data(frame.header, frame.payload)
+    verify_batch(batch)  # all of the frame checked before any of it is handed on
+    for i in range(len(batch)):
+        got(batch.digest(i), batch.meta(i), bytes(batch.part(i)))
+
+
+def _add_part(incoming: Optional[IncomingObject], frame: Frame, got: Got) -> Optional[IncomingObject]:
+    """Feed a ``part`` frame to its object; hands the object on when complete and verified."""
+    part = decode_part(frame.header, frame.payload)
+    if incoming is None:
+        if part.offset != 0:
+            raise ProtocolError(f"object {part.digest} began at byte {part.offset}, not 0")
+        incoming = IncomingObject(part.digest, part.meta, part.size)
+    elif part.digest != incoming.digest:
+        raise ProtocolError(f"object {incoming.digest} stopped halfway through its parts")
+    incoming.hash(part.offset, part.data)
+    if not incoming.add(part.offset, part.data):
+        return incoming
+    batch = incoming.finish()  # IntegrityError when the whole does not match its digest
+    got(incoming.digest, incoming.meta, bytes(batch.data))
+    return None
+
+
+class StoreObjects:
+    """A git remote's data store (an S3 prefix or shared folder), read directly."""
+
+    def __init__(self, remote: str, open_store: Callable[[], ObjectStore], close: Callable[[], None]) -> None:
+        self.remote = remote
+        self._open_store = open_store
+        self._close = close
+        self._store: Optional[ObjectStore] = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.bytes_received = 0
+
+    def get(self, digests: Sequence[str], got: Got) -> list[str]:
+        with self._lock:
+            if self._store is None or self._pid != os.getpid():
+                self._store, self._pid = self._open_store(), os.getpid()
+            store = self._store
+            self.requests += 1
+            wanted = [Digest(d) for d in dict.fromkeys(digests)]
+            try:
+                absent = set(store.missing(wanted))
+                for digest, meta, data in store.read_many([d for d in wanted if d not in absent]):
+                    self.bytes_received += len(data)
+                    got(digest, meta, bytes(data))
+            except IntegrityError as exc:
+                raise IntegrityError(f"remote {self.remote!r} holds damaged data: {exc}",
+                                     expected=exc.expected, got=exc.got) from None
+            except HangarError:
+                raise
+            except OSError as exc:
+                raise RemoteError(f"remote {self.remote!r}: its data store stopped answering ({exc})") from None
+            return [d for d in wanted if d in absent]
+
+    def close(self) -> None:
+        if self._pid == os.getpid() and self._store is not None:
+            self._store = None
+            self._close()
+
+
+__all__ = ["Got", "ObjectSource", "SessionObjects", "StoreObjects"]

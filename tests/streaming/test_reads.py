@@ -1,0 +1,151 @@
+"""Every way of reading works on a streaming checkout; the store is untouched unless keep=True."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hangar_git import (InvalidArgumentError, MissingDataError, PermissionDeniedError, RemoteNotFoundError,
+                        make_numpy_dataset)
+from hangar_git.cli.main import cli
+
+from .conftest import BLOB, ROWS, TEXTS, Streamed, store_files
+
+KINDS = ("path", "openssh", "hangarssh")
+
+
+def all_rows(co: object) -> bool:
+    """Every row read back through iteration (items and values) equals what was committed."""
+    col = co["rows"]  # type: ignore[index]
+    got = dict(col.items())
+    values = {v.tobytes() for v in col.values()}
+    return (sorted(got) == list(range(len(ROWS))) and all(np.array_equal(got[k], ROWS[k]) for k in got)
+            and values == {r.tobytes() for r in ROWS})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_reading_api_reads_the_remote_and_writes_nothing(kind: str,
+                                                               streamed: Callable[[str], Streamed]) -> None:
+    world = streamed(kind)
+    before = store_files(world.clone)
+    with pytest.raises(MissingDataError):  # the clone itself has no data
+        world.plain()["rows", 5]
+    with world.checkout() as co:
+        assert np.array_equal(co["rows", 17], ROWS[17])
+        assert co["texts", 3] == TEXTS[3]
+        assert co["blobs", 0] == BLOB
+        many = co["rows", [4, 2999, 4]]
+        assert all(np.array_equal(a, ROWS[k]) for a, k in zip(many, [4, 2999, 4]))
+        assert co[[("rows", 9), ("texts", 8)]][1] == TEXTS[8]
+        assert co.get("rows", 10_000, "absent") == "absent"
+        assert co["rows"].get_many([1, 2])[1].tolist() == ROWS[2].tolist()
+        assert all_rows(co)
+        assert dict(co["texts"].items()) == dict(enumerate(TEXTS))
+        assert sorted(co["rows"].keys()) == list(range(len(ROWS)))
+        assert not co["rows"].contains_remote_references
+        seen = 0
+        for batch in make_numpy_dataset([co["rows"], co["texts"]], batch_size=64, shuffle=True):
+            for row, text in zip(*batch):
+                assert TEXTS[int(text.split()[-1])] == text
+                seen += 1
+        assert seen == len(TEXTS)
+        source = co.stream_store.source
+        assert source.requests < 40  # batched: never one request per sample
+        assert getattr(source, "connections", 1) == 1  # one session for the checkout's life
+    assert store_files(world.clone) == before  # keep=False: not one file written or changed
+    with pytest.raises(MissingDataError):
+        world.plain()["rows", 5]
+
+
+def test_keep_true_keeps_the_objects_in_few_flushes_and_fsck_is_clean(streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("path")
+    with world.checkout(keep=True) as co:
+        assert all_rows(co)
+        assert sorted(co["texts"].values()) == sorted(TEXTS)
+        assert co["blobs", 0] == BLOB
+        store = co.stream_store
+    flushes = store.flushes
+    assert 1 <= flushes <= 3  # kept in large flushes, not one per sample
+    packs = [p for p in store_files(world.clone) if p.startswith("data/")]
+    assert len(packs) <= 3
+    co = world.plain()
+    assert not co["rows"].contains_remote_references
+    assert all_rows(co)
+    assert co["blobs", 0] == BLOB
+    report = world.clone.fsck()
+    assert report, report
+
+
+def test_memory_cache_holds_its_budget_under_random_access(streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("hangarssh")
+    budget = 64 << 10  # ~350 KB of rows do not fit
+    with world.checkout(cache_bytes=budget) as co:
+        cache = co.stream_store.memory
+        rng = random.Random(3)
+        for _ in range(6):
+            keys = rng.sample(range(len(ROWS)), 400)
+            for key, got in zip(keys, co["rows", keys]):
+                assert np.array_equal(got, ROWS[key])
+            assert cache.nbytes <= budget
+        for key in rng.sample(range(len(ROWS)), 50):
+            assert np.array_equal(co["rows", key], ROWS[key])
+            assert cache.nbytes <= budget
+        assert cache.evicted > 0
+        assert co["blobs", 0] == BLOB  # bigger than the whole cache: returned, not kept
+        assert cache.nbytes <= budget
+
+
+def test_disk_cache_serves_a_second_checkout_and_holds_its_budget(streamed: Callable[[str], Streamed],
+                                                                   tmp_path: Path) -> None:
+    world = streamed("path")
+    cache_dir = tmp_path / "stream-cache"
+    with world.checkout(cache_dir=str(cache_dir), cache_dir_bytes=8 << 20) as co:
+        assert all_rows(co)
+    with world.checkout(cache_dir=str(cache_dir), cache_dir_bytes=8 << 20) as co:
+        assert all_rows(co)
+        assert co.stream_store.source.requests == 0  # every row from the directory
+    files = [p for p in cache_dir.rglob("*") if p.is_file()]
+    files[0].write_bytes(files[0].read_bytes()[:-1] + b"\x00")  # a damaged cache file is a miss
+    small = tmp_path / "small-cache"
+    with world.checkout(cache_dir=str(small), cache_dir_bytes=100_000) as co:
+        assert all_rows(co)
+        assert co["blobs", 0] == BLOB  # bigger than the directory's budget: not written there
+    assert 0 < sum(p.stat().st_size for p in small.rglob("*") if p.is_file()) <= 100_000
+    with world.checkout(cache_dir=str(cache_dir), cache_dir_bytes=8 << 20) as co:
+        assert all_rows(co)
+        assert co.stream_store.source.requests == 1  # the damaged one, fetched again
+
+
+def test_bad_arguments_say_what_to_do(streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("path")
+    with pytest.raises(InvalidArgumentError, match="read-only"):
+        world.clone.checkout(write=True, branch="master", stream_from="origin")
+    with pytest.raises(InvalidArgumentError, match="cache_bytes"):
+        world.checkout(cache_bytes=-1)
+    with pytest.raises(RemoteNotFoundError):
+        world.clone.checkout(branch="master", stream_from="nowhere")
+    with world.checkout() as co:
+        with pytest.raises((PermissionDeniedError, TypeError)):
+            co["rows"][0] = ROWS[0]
+
+
+def test_cli_export_streams_from_the_remote(streamed: Callable[[str], Streamed], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    world = streamed("path")
+    before = store_files(world.clone)
+    monkeypatch.chdir(world.clone.path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["export", "rows", str(out), "--format", "npz", "--stream-from", "origin"])
+    assert result.exit_code == 0, result.output
+    with np.load(out / "rows.npz") as npz:
+        assert np.array_equal(npz["7"], ROWS[7]) and len(npz.files) == len(ROWS)
+    result = CliRunner().invoke(cli, ["export", "rows", str(out / "npy"), "--stream-from", "origin"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(np.load(out / "npy" / "2999.npy"), ROWS[2999])
+    assert store_files(world.clone) == before
+    result = CliRunner().invoke(cli, ["export", "rows", str(tmp_path / "no"), "--format", "npz"])
+    assert result.exit_code != 0 and "fetch-data" in result.output

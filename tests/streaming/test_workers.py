@@ -1,0 +1,67 @@
+"""Real DataLoader workers over a streaming checkout: each opens its own connection, lazily;
+the dataset pickles under every start method; the sampler's order is read ahead."""
+from __future__ import annotations
+
+import pickle
+from typing import Callable
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch.utils.data import DataLoader  # noqa: E402
+
+from hangar_git import make_torch_dataset  # noqa: E402
+from hangar_git.api.prefetch import epoch_order  # noqa: E402
+
+from .conftest import ROWS, TEXTS, Streamed  # noqa: E402
+
+TIMEOUT = 120
+
+
+def rows_of(loader: DataLoader) -> list[bytes]:
+    return [r.tobytes() for batch in loader for r in np.asarray(batch[0])]
+
+
+@pytest.mark.parametrize("kind,start", [
+    ("hangarssh", "fork"), ("openssh", "fork"),
+    pytest.param("openssh", "spawn", marks=pytest.mark.slow), pytest.param("path", "forkserver", marks=pytest.mark.slow)])
+def test_dataloader_workers_each_stream_through_their_own_connection(
+        kind: str, start: str, streamed: Callable[[str], Streamed]) -> None:
+    world = streamed(kind)
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        assert pickle.loads(pickle.dumps(ds)).group.keys == ds.group.keys
+        sampler = ds.sampler(seed=11)
+        loader = DataLoader(ds, batch_size=128, sampler=sampler, num_workers=2, multiprocessing_context=start,
+                            timeout=TIMEOUT)
+        for epoch in range(2):
+            got = rows_of(loader)
+            order = epoch_order(len(ROWS), 11, epoch)
+            assert got == [ROWS[i].tobytes() for i in order]  # the sampler's order, every row
+        assert co.stream_store.source.connections == 0  # only the workers connected
+        shuffled = DataLoader(ds, batch_size=100, shuffle=True, num_workers=2, multiprocessing_context=start,
+                              timeout=TIMEOUT)
+        assert sorted(rows_of(shuffled)) == sorted(r.tobytes() for r in ROWS)
+
+
+def test_two_columns_and_text_through_workers(streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("hangarssh")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"], co["texts"]], field_names=["row", "text"])
+        loader = DataLoader(ds, batch_size=32, sampler=ds.sampler(shuffle=False), num_workers=2, timeout=TIMEOUT)
+        texts = [t for batch in loader for t in batch.text]
+        assert texts == TEXTS
+
+
+def test_keep_true_in_workers_is_flushed_when_they_exit(streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("hangarssh")
+    with world.checkout(keep=True) as co:
+        ds = make_torch_dataset([co["rows"]])
+        loader = DataLoader(ds, batch_size=256, sampler=ds.sampler(seed=3), num_workers=2, timeout=TIMEOUT)
+        assert len(rows_of(loader)) == len(ROWS)
+    plain = world.plain()
+    assert not plain["rows"].contains_remote_references  # every row kept by the workers
+    got = dict(plain["rows"].items())
+    assert all(np.array_equal(got[k], ROWS[k]) for k in range(len(ROWS)))
+    assert world.clone.fsck()
