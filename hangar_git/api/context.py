@@ -27,7 +27,7 @@ class RepoContext:
         self.hangar_dir = layout.hangar_dir(git)
         os.makedirs(self.hangar_dir, exist_ok=True)
         self._store: Optional[ObjectStore] = None
-        self.presence = PresenceCache(layout.hangar_path(git, layout.PRESENCE_FILE))
+        self.presence = presence_of(git)
         self.staging = StagingArea(git)
         """The staging area (see :mod:`hangar_git.core.staging`)."""
 
@@ -95,6 +95,11 @@ class RepoContext:
 
     def path(self, *parts: str) -> str:
         return layout.hangar_path(self.git, *parts)
+
+
+def presence_of(git: GitRepo) -> "PresenceCache":
+    """The presence marks of the repository ``git`` (any repository using a store, for gc)."""
+    return PresenceCache(layout.hangar_path(git, layout.PRESENCE_FILE))
 
 
 class PresenceCache:

@@ -12,6 +12,7 @@ from ..bookkeeping.records import decode_key
 from ..bookkeeping.snapshot import Snapshot, samples_records
 from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
 from ..storage import Digest
+from . import sharing
 from .context import RepoContext
 
 
@@ -90,7 +91,7 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport) -> None:
     store_problems = ctx.store.verify(rehash=not quick)  # type: ignore[attr-defined]
     report.problems += store_problems
     if missing or (store_problems and ctx.store.missing([Digest(d) for d in digests])):
-        ctx.presence.clear()  # columns marked complete lost data (fetch-data brings it back): check afresh
+        sharing.forget_presence(ctx)  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
     report.problems = name_samples(git, commits, report.problems)
 

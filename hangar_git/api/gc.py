@@ -54,7 +54,7 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
     forgotten += sharing.drop_stale(ctx, users)
     rewrite = store.rewrite(lambda d: d in live, grace_seconds=grace_seconds,  # type: ignore[attr-defined]
                             force=True)
-    ctx.presence.clear()  # unreachable trees it knew may have lost their data
+    sharing.forget_presence(ctx, others)  # unreachable trees they knew may have lost their data
     ctx.git.record_cache.prune(ctx.git.has_object)  # entries of shards git has pruned
     ctx.git.key_indexes.prune(ctx.git.has_object)  # key indexes of records trees git has pruned
     return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept,
@@ -83,5 +83,5 @@ def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commi
             raise RemoteDataError("nothing dropped: the remote does not hold any of this data yet; push it first")
         return ctx.store.rewrite(lambda d: True)  # type: ignore[attr-defined]
     result = ctx.store.rewrite(lambda d: d not in confirmed)  # type: ignore[attr-defined]
-    ctx.presence.clear()
+    sharing.forget_presence(ctx)
     return result

@@ -25,7 +25,7 @@ from ..core.layout import ID_KEY, STORE_KEY
 from ..errors import RegistrationNotFoundError, StoreInUseError
 from ..storage import registry, resolve_store, same_store
 from ..storage.registry import RepoEntry
-from .context import RepoContext
+from .context import RepoContext, presence_of
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,13 @@ def _matches(entry: RepoEntry, label: str) -> bool:
         return True
     path = os.path.normpath(os.path.abspath(os.path.expanduser(label)))
     return entry.local and path in (entry.path, entry.git_dir)
+
+
+def forget_presence(ctx: RepoContext, users: Optional[list[StoreUser]] = None) -> None:
+    """Make this repository and the other users of its store (``users``, default: looked up)
+    forget which column trees they knew complete: data they counted on may have just left
+    the store (gc, drop, damage fsck found)."""
+    ctx.presence.clear()
+    for user in store_users(ctx) if users is None else users:
+        if user.state == "user" and user.git is not None:
+            presence_of(user.git).clear()

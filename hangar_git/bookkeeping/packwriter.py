@@ -6,6 +6,12 @@ objects each is its own file, and creating the files was 60% of the clone
 (1.0 of 1.7 s). Like ``git receive-pack`` (``transfer.unpackLimit``), batches
 of at least :data:`PACK_MIN` objects are written as a version-2 pack with its
 version-2 index, undeltified, at zlib level 1; smaller ones stay loose.
+Received objects are packed at :data:`RECEIVED_COMPRESSION` (0: zlib's stored
+blocks): compressing a push's shards was most of a server's ref update (~1.2 ms
+per 70 KB shard, a thousand shards for a push of a thousand samples into a
+million), and reading them back is a copy. They take ~1.7x the disk space
+(``git repack -a -d -k`` keeps them as they are; ``git gc --aggressive`` or
+``git repack -a -d -F`` recompresses).
 
 The pack and its index are written under temporary names and renamed into
 ``objects/pack/``, the index last: git and libgit2 only see a pack through
@@ -26,6 +32,7 @@ from ..storage.identity import hex_of, raw_of
 from .gitrepo import LOOSE_COMPRESSION, GitRepo
 
 PACK_MIN = 100
+RECEIVED_COMPRESSION = 0
 PACKS_BEFORE_GC = 50  # as git's gc.autoPackLimit
 
 
@@ -41,13 +48,15 @@ def _entry_header(obj_type: int, size: int) -> bytes:
     return bytes(out)
 
 
-def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes, str]:
-    """(pack bytes, index bytes, pack checksum hex) of ``(oid, type, data)`` objects."""
+def encode_pack(objects: Sequence[tuple[str, int, bytes]],
+                level: int = LOOSE_COMPRESSION) -> tuple[bytes, bytes, str]:
+    """(pack bytes, index bytes, pack checksum hex) of ``(oid, type, data)`` objects, each
+    compressed at zlib ``level``."""
     parts = [b"PACK" + struct.pack(">II", 2, len(objects))]
     entries = []  # (raw oid, crc32, offset)
     offset = len(parts[0])
     for oid, obj_type, data in objects:
-        record = _entry_header(obj_type, len(data)) + zlib.compress(data, LOOSE_COMPRESSION)
+        record = _entry_header(obj_type, len(data)) + zlib.compress(data, level)
         entries.append((raw_of(oid), zlib.crc32(record), offset))
         parts.append(record)
         offset += len(record)
@@ -69,21 +78,23 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, bytes
     return body + checksum, index + hashlib.sha1(index).digest(), hex_of(checksum)
 
 
-def write_objects(git: GitRepo, objects: Sequence[tuple[str, int, bytes]]) -> None:
-    """Store the ``(oid, type, data)`` objects git lacks: one pack when there are
-    :data:`PACK_MIN` or more, else loose objects."""
+def write_objects(git: GitRepo, objects: Sequence[tuple[str, int, bytes]],
+                  level: int = LOOSE_COMPRESSION) -> None:
+    """Store the ``(oid, type, data)`` objects git lacks: one pack (at zlib ``level``) when
+    there are :data:`PACK_MIN` or more, else loose objects."""
     new = [o for o in dict((o[0], o) for o in objects).values() if not git.has_object(o[0])]
     if len(new) >= PACK_MIN:
-        write_pack(git.git_dir, new, durable=git.durable)
+        write_pack(git.git_dir, new, durable=git.durable, level=level)
     else:
         for _, obj_type, data in new:
             git.write_object(obj_type, data)
 
 
-def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable: bool = False) -> str:
+def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable: bool = False,
+               level: int = LOOSE_COMPRESSION) -> str:
     """Store objects as one pack in ``git_dir``; returns the pack's path (without extension).
     ``durable`` fsyncs both files and the folder before returning."""
-    pack, index, name = encode_pack(objects)
+    pack, index, name = encode_pack(objects, level)
     folder = os.path.join(git_dir, "objects", "pack")
     os.makedirs(folder, exist_ok=True)
     base = os.path.join(folder, f"pack-{name}")

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import pygit2
 
 from ..errors import IntegrityError
 from .gitrepo import GitRepo, Oid
-from .packwriter import write_objects
+from .packwriter import RECEIVED_COMPRESSION, write_objects
 
+BlobReader = Callable[[str], bytes]
 COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.ObjectType.TREE), \
     int(pygit2.enums.ObjectType.BLOB)
 
@@ -97,12 +98,49 @@ def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
     return int(obj_type), data
 
 
+class KeptBlobs:
+    """Blobs read (or received and checked) once and kept for a second use: a push reads
+    the new shards to list their samples, then sends them; a server lists the samples of
+    the shards a push just brought. Each is handed out again until :meth:`take` or
+    :meth:`clear`; at most ``limit`` bytes are kept (the rest are read again)."""
+
+    def __init__(self, git: GitRepo, limit: int = 64 << 20) -> None:
+        self.git, self.limit, self.nbytes = git, limit, 0
+        self.kept: dict[str, bytes] = {}
+
+    def keep(self, oid: str, data: bytes) -> None:
+        if oid not in self.kept and self.nbytes + len(data) <= self.limit:
+            self.kept[oid] = data
+            self.nbytes += len(data)
+
+    def __call__(self, oid: str) -> bytes:
+        """A blob's bytes (a :data:`BlobReader`)."""
+        data = self.kept.get(oid)
+        if data is None:
+            data = self.git.read_blob(oid)
+            self.keep(oid, data)
+        return data
+
+    def take(self, oid: str) -> tuple[int, bytes]:
+        """(type, bytes) of a git object, forgetting it (as :func:`read_raw`)."""
+        data = self.kept.pop(oid, None)
+        if data is None:
+            return read_raw(self.git, oid)
+        self.nbytes -= len(data)
+        return BLOB, data
+
+    def clear(self) -> None:
+        self.kept.clear()
+        self.nbytes = 0
+
+
 def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
     """Store received ``(oid, type, data)`` objects: all are checked (IntegrityError, nothing
-    kept) before any is written; ones already here are skipped; a large batch becomes one pack."""
+    kept) before any is written; ones already here are skipped; a large batch becomes one pack
+    (uncompressed: :data:`~.packwriter.RECEIVED_COMPRESSION`)."""
     for oid, obj_type, data in objects:
         check_raw(oid, obj_type, data)
-    write_objects(git, objects)
+    write_objects(git, objects, RECEIVED_COMPRESSION)
 
 
 def check_raw(oid: str, obj_type: int, data: bytes) -> None:
@@ -241,7 +279,8 @@ def referenced_digests(git: GitRepo, commits: Iterable[str], haves: Iterable[str
     return out
 
 
-def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[str]] = None) -> dict[str, None]:
+def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[str]] = None,
+                  read: Optional[BlobReader] = None) -> dict[str, None]:
     """Sample digests that ``commits`` (oldest first, e.g. from :func:`new_commits`) record
     beyond their parents: what a push must bring when the other side holds the data of the
     parents outside ``commits``. Only shards that differ from the parents' are read and only
@@ -252,23 +291,66 @@ def added_digests(git: GitRepo, commits: Sequence[str], columns: Optional[set[st
         info = git.commit_info(c)
         parents = [dict(_column_samples(git, git.commit_info(p).tree, columns)) for p in info.parents]
         for name, samples in _column_samples(git, info.tree, columns):
-            out.update(samples_added(git, samples, [p[name] for p in parents if name in p]))
+            out.update(samples_added(git, samples, [p[name] for p in parents if name in p], read))
     return out
 
 
-def samples_added(git: GitRepo, samples: str, bases: Sequence[str]) -> dict[str, None]:
+def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
+                  read: Optional[BlobReader] = None) -> dict[str, None]:
     """Digests the ``samples`` tree of a column records that none of ``bases`` (samples trees
     of the same column) records at the same place: each shard blob is compared with the
-    bases' blobs at its path, equal subtrees and shards are skipped."""
+    bases' blobs at its path, equal subtrees and shards are skipped. ``read`` reads a blob
+    (default: from git; a caller holding the new blobs passes its own).
+
+    Shards in the local record cache (a repository's own commits) are compared as arrays of
+    digests, without inflating them: a digest a base shard records elsewhere in it is not
+    "added" then, which changes nothing for the callers (what the bases record is present
+    wherever the bases' data is)."""
+    read = git.read_blob if read is None else read
     out: dict[str, None] = {}
     for blob, base_blobs in _changed_blobs(git._repo, samples, bases):
-        lines = set(git.read_blob(blob).split(b"\n"))
-        for b in base_blobs:
-            lines.difference_update(git.read_blob(b).split(b"\n"))
-        for line in sorted(lines):
-            if line:
-                out[line[:64].decode()] = None
+        cached = _cached_added(git, blob, base_blobs)
+        if cached is not None:
+            out.update(dict.fromkeys(cached))
+            continue
+        lines = read(blob).decode().split("\n")  # a shard's lines are sorted: kept in order
+        if base_blobs:
+            old: set[str] = set()
+            for b in base_blobs:
+                old.update(git.read_blob(b).decode().split("\n"))
+            lines = [line for line in lines if line not in old]
+        out.update(dict.fromkeys([line[:64] for line in lines if line]))
     return out
+
+
+def _cached_added(git: GitRepo, blob: str, bases: Sequence[str]) -> Optional[list[str]]:
+    """Digests of shard ``blob`` that none of ``bases`` records, from the record cache, or
+    None unless every one of them is cached."""
+    cache = git.record_cache
+    block = cache.get(blob)
+    if block is None:
+        return None
+    olds = [cache.get(b) for b in bases]
+    if any(old is None for old in olds):
+        return None
+    digests = block.digests
+    if olds:
+        import numpy as np
+        seen = np.concatenate([old.digests for old in olds])  # type: ignore[union-attr]
+        if len(seen):
+            digests = digests[~_found_in(np, digests, seen)]
+    from ..storage.objects import raws_to_digests
+    return list(raws_to_digests(digests))
+
+
+def _found_in(np: Any, raws: Any, among: Any) -> Any:
+    """Which of ``raws`` (``S32``) are in ``among``: a binary search of their first 8 bytes,
+    then the whole digest compared (an equal prefix hiding another digest reads as absent,
+    which only costs a look-up)."""
+    prefixes = np.frombuffer(among.tobytes(), ">u8")[::4]
+    order = np.argsort(prefixes)
+    at = np.minimum(np.searchsorted(prefixes[order], np.frombuffer(raws.tobytes(), ">u8")[::4]), len(among) - 1)
+    return among[order[at]] == raws
 
 
 def column_trees(git: GitRepo, root: str, columns: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:

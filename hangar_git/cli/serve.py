@@ -7,9 +7,10 @@ import sys
 
 import click
 
-from ..transport.service import RepositoryService
-from ..transport.sshserver import SHUTDOWN_TIMEOUT, run_server
-from ..transport.stdio import serve_stdio, serve_user
+from ..transport.gate import SHUTDOWN_TIMEOUT
+
+# The transport modules load in each command: `serve` answering a no-op push or fetch
+# must not pay for paramiko (the standalone server's) nor for the storage layer.
 
 _ACCESS_HELP = "Access rules: lines '<repository glob relative to the root> <key name> <r|rw>'."
 _LOG_HELP = "Append one JSON line per connection and operation to this audit log."
@@ -39,6 +40,7 @@ def serve_command(path: str | None, user: str | None, access: str | None, root: 
     --access rules for alice apply, as in `git hangar server`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from ..transport.stdio import serve_stdio, serve_user
     if user is None and (access or root or log_path):
         raise click.UsageError("--access, --root and --log need --user NAME (the key being served)")
     if user is None:
@@ -75,6 +77,8 @@ def server_command(ip: str, port: int, root: str, authorized_keys: str, host_key
     SIGTERM: it stops accepting, lets operations in flight finish (up to
     --shutdown-timeout seconds), hangs up on the rest and exits with status 0.
     """
+    from ..transport.service import RepositoryService
+    from ..transport.sshserver import run_server
     left = run_server(ip, port, os.path.abspath(root), authorized_keys, host_key_path=host_key,
                       handler_factory=RepositoryService, shutdown_timeout=shutdown_timeout,
                       access_path=access, log_path=log_path)

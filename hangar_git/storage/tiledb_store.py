@@ -24,6 +24,7 @@ verify) in :mod:`.maintenance`.
 from __future__ import annotations
 
 import json
+import weakref
 from concurrent.futures import Future
 from itertools import repeat
 from typing import Iterable, Iterator, Optional, Sequence
@@ -40,6 +41,10 @@ from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
 
 _LARGE = int(LARGE)
+_INDEXES: "weakref.WeakValueDictionary[tuple[str, str], PackIndex]" = weakref.WeakValueDictionary()
+"""Pack indexes decoded in this process, by (store, name): an index never changes once
+written (names are unique), so every open store of one location shares one copy (a server
+opens the store once per connection; a million objects' index is ~60 MB)."""
 MEMO_MAX = 1 << 17
 READ_WINDOW = 1 << 14
 """Objects ``read_many`` prepares at a time (bounds the chunks it holds)."""
@@ -100,11 +105,14 @@ class TileDBStore(Writes, ObjectStore):
         names = {p.rsplit("/", 1)[-1][:-4] for p in self._files.list("index") if p.endswith(".idx")}
         new = False
         for name in sorted(names - self._pack_names):
-            try:
-                pack = self._files.read_index(name)
-            except FileNotFoundError:
-                continue  # merged or collected away by another process since we listed
-            self._packs.append(pack)
+            index = _INDEXES.get((self.uri, name))
+            if index is None:
+                try:
+                    index = self._files.read_index(name)
+                except FileNotFoundError:
+                    continue  # merged or collected away by another process since we listed
+                _INDEXES[(self.uri, name)] = index
+            self._packs.append(index)
             self._pack_names.add(name)
             new = True
         if new:
@@ -163,10 +171,12 @@ class TileDBStore(Writes, ObjectStore):
         return self._is_pending(digest) or self._locate(digest) is not None
 
     def missing(self, digests: Iterable[Digest]) -> list[Digest]:
-        wanted = [d for d in dict.fromkeys(digests) if not self._is_pending(d)]
+        wanted = list(dict.fromkeys(digests))
+        if self._pending or self._pending_large:  # one look-up per digest only when some are buffered
+            wanted = [d for d in wanted if not self._is_pending(d)]
         if not wanted:
             return []
-        return [d for d, a in zip(wanted, self.absent(digests_to_raw(wanted)).tolist()) if a]
+        return [wanted[i] for i in np.flatnonzero(self.absent(digests_to_raw(wanted))).tolist()]
 
     def absent(self, raws: np.ndarray) -> np.ndarray:
         present = self._present_mask(raws)

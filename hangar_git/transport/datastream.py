@@ -17,18 +17,19 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..bookkeeping.transfer import read_raw, write_raw
+from ..bookkeeping.transfer import BLOB, KeptBlobs, read_raw, write_raw
 from ..errors import IntegrityError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw
 from .framing import Frame
 from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, MAX_WHOLE_OBJECT,
-                   PART_BYTES, Part, batch_bounds, check_oids, chunked, decode_data, decode_part, encode_data_parts,
+                   PART_BYTES, Part, batch_bounds, check_oids, decode_data, decode_part, encode_data_parts,
                    encode_part, split_payload)
 
 # -- git objects ---------------------------------------------------------------------------------
-def receive_objects(git: GitRepo, frame: Frame) -> int:
-    """Verify and store one ``objects`` frame; returns how many it held."""
+def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None) -> int:
+    """Verify and store one ``objects`` frame; returns how many it held. Blobs are also
+    handed to ``kept`` (after they were checked)."""
     if frame.kind != "objects":
         raise ProtocolError(f"expected an objects frame, got {frame.kind!r}")
     oids = check_oids(frame.header.get("oids"))
@@ -37,17 +38,38 @@ def receive_objects(git: GitRepo, frame: Frame) -> int:
         raise ProtocolError("bad object types")
     parts = [bytes(p) for p in split_payload(frame.header.get("sizes"), frame.payload, len(oids))]
     write_raw(git, list(zip(oids, types, parts)))
+    if kept is not None:
+        for oid, kind, data in zip(oids, types, parts):
+            if kind == BLOB:
+                kept.keep(oid, data)
     return len(oids)
 
 
-def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None) -> None:
-    """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects each."""
-    for batch in chunked(todo, MAX_BATCH_ITEMS):
-        raw = [read_raw(git, oid) for oid, _ in batch]
-        stream.send("objects", {"oids": [o for o, _ in batch], "types": [t for t, _ in raw],
-                                "sizes": [len(d) for _, d in raw]}, b"".join(d for _, d in raw))
-        if progress is not None:
-            progress.update(len(batch))
+def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None,
+                 kept: Optional[KeptBlobs] = None) -> None:
+    """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects and about
+    ``BATCH_BYTES`` each, so neither end holds more than one such frame (the shards of a
+    million-sample column are ~75 MB); blobs ``kept`` are taken from there, not read again."""
+    oids: list[str] = []
+    raw: list[tuple[int, bytes]] = []
+    nbytes = 0
+    for oid, _ in todo:
+        item = kept.take(oid) if kept is not None else read_raw(git, oid)
+        oids.append(oid)
+        raw.append(item)
+        nbytes += len(item[1])
+        if len(oids) == MAX_BATCH_ITEMS or nbytes >= BATCH_BYTES:
+            _send_objects_frame(stream, oids, raw, progress)
+            oids, raw, nbytes = [], [], 0
+    if oids:
+        _send_objects_frame(stream, oids, raw, progress)
+
+
+def _send_objects_frame(stream: Any, oids: list[str], raw: list[tuple[int, bytes]], progress: Optional[Any]) -> None:
+    stream.send("objects", {"oids": oids, "types": [t for t, _ in raw], "sizes": [len(d) for _, d in raw]},
+                [d for _, d in raw])
+    if progress is not None:
+        progress.update(len(oids))
 
 
 # -- sample data ---------------------------------------------------------------------------------

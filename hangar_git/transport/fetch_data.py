@@ -10,7 +10,7 @@ from ..bookkeeping.transfer import column_trees, referenced_digests, samples_add
 from ..errors import RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
-from .progress import progress
+from .progress import progress, progress_enabled
 from .rpc import Session
 from .framing import Frame
 from .datastream import receive_frames
@@ -102,35 +102,49 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
     ancestor's is known complete is checked only for what it adds, and the
     columns fetched completely are marked: nothing to do costs no scan.
     """
-    with progress("Finding data to fetch", total=3, unit="step", quiet=quiet) as phase:
+    sizing = max_num_bytes is not None or progress_enabled(quiet)  # else sizes are not needed first
+    with progress("Finding data to fetch", total=3 if sizing else 2, unit="step", quiet=quiet) as phase:
         wanted, trees = wanted_digests(git, commits, columns, presence)
         phase.update(1)
-        todo = store.missing([Digest(d) for d in wanted])
+        todo: list[str] = list(store.missing([Digest(d) for d in wanted]))
         phase.update(1)
-        sizes = _sizes(source, todo)
-        phase.update(1)
-    if max_num_bytes is not None:
-        chosen, total = [], 0
-        for d, n in zip(todo, sizes):
-            if total + n > max_num_bytes:
-                break
-            chosen.append(d)
-            total += n
-    else:
-        chosen, total = list(todo), sum(sizes)
+        chosen, total = todo, None
+        if sizing:
+            sizes = _sizes(source, todo)
+            chosen = _within(todo, sizes, max_num_bytes)
+            total = sum(sizes[:len(chosen)])
+            phase.update(1)
+    received = 0
     with progress("Fetching data", total=total, unit="B", quiet=quiet) as bar:
         def stored(frame: Frame) -> None:
-            # frames carry encoded objects (their meta too): the bar counts stored sizes, never past the total
+            nonlocal received
+            # the bar counts stored sizes (a data frame's digests are not), never past its total
             checkpoint("fetch_data.between_frames")
-            bar.update(min(len(frame.payload), total - bar.n))
+            nbytes = len(frame.payload) - (32 * frame.header["count"] if frame.kind == "data" else 0)
+            received += nbytes
+            bar.update(nbytes if total is None else min(nbytes, total - bar.n))
 
         got = source.receive(store, chosen, stored) if chosen else 0
-        bar.update(total - bar.n)  # every chosen object is stored: the bar ends exactly at its total
+        if total is not None:
+            bar.update(total - bar.n)  # every chosen object is stored: the bar ends exactly at its total
     complete = len(chosen) == len(todo)
     if complete and presence is not None:
         for tree in trees:
             presence.mark_complete(tree)
-    return FetchDataResult(list(commits), got, total, complete=complete)
+    return FetchDataResult(list(commits), got, received, complete=complete)
+
+
+def _within(digests: list[str], sizes: list[int], budget: Optional[int]) -> list[str]:
+    """The first ``digests`` whose sizes fit in ``budget`` bytes (all without one)."""
+    if budget is None:
+        return digests
+    chosen, total = [], 0
+    for d, n in zip(digests, sizes):
+        if total + n > budget:
+            break
+        chosen.append(d)
+        total += n
+    return chosen
 
 
 def wanted_digests(git: GitRepo, commits: list[str], columns: Optional[set[str]],

@@ -18,6 +18,8 @@ from .access import READ, AccessRules, repo_name, resolve_repo_path
 from .rpc import ServiceHandler
 
 HandlerFactory = Callable[[str], ServiceHandler]
+SHUTDOWN_TIMEOUT = 30.0
+"""How long a stopping server lets operations in flight finish before it hangs up on them."""
 _ABS_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"`,;:()]+")
 
 

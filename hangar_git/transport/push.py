@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
-from ..bookkeeping.transfer import COMMIT, added_digests, objects_to_send
+from ..bookkeeping.transfer import BlobReader, COMMIT, KeptBlobs, added_digests, objects_to_send
 from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
@@ -54,14 +54,15 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         todo = objects_to_send(git, [local], haves)
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
+    kept = KeptBlobs(git)  # the new shards: read once to list their samples, then sent
     absent_remotely, nbytes = data_to_send(git, store, commits, haves, remote, branch,
-                                           lambda digests: remote_missing(session, digests))
+                                           lambda digests: remote_missing(session, digests), kept)
     # Pipelined: data, then records, then the ref update go out without waiting for each
     # answer (the server takes them in order, and refuses the ref update unless all of the
     # data and records arrived intact); the answers are collected at the end.
     answers = _send_data(session, store, absent_remotely, nbytes, quiet)
     checkpoint("push.after_data")
-    answers += _send_objects(session, git, todo, quiet)
+    answers += _send_objects(session, git, todo, quiet, kept)
     checkpoint("push.before_update_ref")
     # the server answers each pipelined request as it has checked it: count the answers, so the
     # wait for its verification shows as progress rather than a frozen "0/1"
@@ -75,12 +76,13 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
 
 
 def data_to_send(git: GitRepo, store: ObjectStore, commits: Sequence[str], haves: Sequence[str], remote: str,
-                 branch: str, remote_lacks: Callable[[list[str]], list[str]]) -> tuple[list[str], int]:
+                 branch: str, remote_lacks: Callable[[list[str]], list[str]],
+                 read: Optional[BlobReader] = None) -> tuple[list[str], int]:
     """The samples ``commits`` add to their parents that the remote lacks, and their size;
     RemoteDataError if any of them is not here either. The remote holds the data of what
     its refs (``haves``) reach, so the parents' samples need no look-up: the cost follows
     the change, not the size of the commits' trees."""
-    digests = list(added_digests(git, commits))
+    digests = list(added_digests(git, commits, read=read))
     absent_remotely = remote_lacks(digests)
     local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
     if local_absent:
@@ -119,13 +121,13 @@ def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes:
     return 1
 
 
-def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool) -> int:
+def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool, kept: KeptBlobs) -> int:
     """Stream a put_objects request; returns how many answers it will get (0 or 1)."""
     if not todo:
         return 0
     with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
         session.send("put_objects", {"count": len(todo)})
-        send_objects(git, session, todo, progress=bar)
+        send_objects(git, session, todo, progress=bar, kept=kept)
         session.send("end", {})
         session.flush()
     return 1

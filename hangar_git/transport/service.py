@@ -1,31 +1,34 @@
 """The server side of the protocol: one repository, every request untrusted.
 
 Run by ``git hangar serve PATH`` (stdin/stdout, under OpenSSH) and by the
-standalone ``git hangar server``. Clients may read refs, objects and data,
-and may add objects and data (each verified before it is kept) and move a
+standalone ``git hangar server``. What handles data (numpy, the store and the
+data stream) is imported by the requests that need it, so a ``serve`` process
+answering ``hello`` and ``list_refs`` (a push or fetch with nothing to do) starts
+fast. Clients may read refs, objects and data, and may add objects and data (each verified before it is kept) and move a
 branch under ``refs/hangar/heads/`` by compare-and-swap once everything
 the new commits reference is present.
 """
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, RefChangedError, branch_ref
-from ..bookkeeping.transfer import added_digests, closure_complete, new_commits, objects_to_send
+from ..bookkeeping.transfer import KeptBlobs, added_digests, closure_complete, new_commits, objects_to_send
 from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, IntegrityError,
                       NonFastForwardError, NotInitializedError, ProtocolError, RefMovedError)
 from ..faults import checkpoint
 from ..core import locate
 from ..core.layout import default_branch
-from ..core.repostore import open_repo_store
-from ..storage import Digest, ObjectStore
-from .datastream import receive_frames, receive_objects, send_data, send_objects
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
-from .wire import check_digests, check_oids, decode_digest_list, decode_raw_digests
+
+if TYPE_CHECKING:
+    from ..storage import ObjectStore
+
+
+RECEIVED_BLOBS_KEPT = 32 << 20
+"""Bytes of received shard blobs a session keeps for its ref update (the rest are read again)."""
 
 
 class RepositoryService(ServiceHandler):
@@ -39,12 +42,15 @@ class RepositoryService(ServiceHandler):
             raise NotInitializedError(path)
         self.git = git
         self._store: ObjectStore | None = None
+        self._received = KeptBlobs(git, limit=RECEIVED_BLOBS_KEPT)
+        """Shard blobs of this session's put_objects, for its update_ref to list their samples."""
 
     @property
     def store(self) -> ObjectStore:
         """The repository's store, opened on the first request that needs data (a request for
         refs or records never loads the storage layer)."""
         if self._store is None:
+            from ..core.repostore import open_repo_store
             self._store = open_repo_store(self.git)
         return self._store
 
@@ -60,6 +66,8 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method
     def fetch_objects(self, request: Frame, stream: Stream) -> Reply:
+        from .datastream import send_objects
+        from .wire import check_oids
         wants = check_oids(request.header.get("wants"), "wants")
         haves = check_oids(request.header.get("haves", []), "haves")
         if not wants:
@@ -74,13 +82,16 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method(writes=True)
     def put_objects(self, request: Frame, stream: Stream) -> Reply:
+        from .datastream import receive_objects
         stored = 0
         for frame in stream.recv_until("end"):
-            stored += receive_objects(self.git, frame)
+            stored += receive_objects(self.git, frame, self._received)
         return {"stored": stored}
 
     @rpc_method(writes=True)
     def update_ref(self, request: Frame, stream: Stream) -> Reply:
+        from ..storage import Digest
+        from .wire import check_oids
         branch = check_branch_name(request.header.get("branch"))
         new = check_oids([request.header.get("new")], "new")[0]
         old = request.header.get("old")
@@ -95,11 +106,13 @@ class RepositoryService(ServiceHandler):
         haves = list(self.git.list_refs(HEADS).values())
         try:
             # what our refs reach has its data here: check only what the new commits add
-            needed = list(added_digests(self.git, new_commits(self.git, [new], haves)))
+            needed = list(added_digests(self.git, new_commits(self.git, [new], haves), read=self._received))
             absent = self.store.missing([Digest(d) for d in needed])
         except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
             raise IntegrityError(f"push of {branch!r} refused: the records of commit {new} are not "
                                  f"hangar records ({type(exc).__name__})") from None
+        finally:
+            self._received.clear()
         if absent:
             raise IntegrityError(
                 f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "
@@ -114,9 +127,10 @@ class RepositoryService(ServiceHandler):
     @rpc_method(writes=True)
     def delete_ref(self, request: Frame, stream: Stream) -> Reply:
         """Delete a branch if it is still at ``old`` (never the repository's default branch)."""
+        from .wire import check_oids
         branch = check_branch_name(request.header.get("branch"))
         old = check_oids([request.header.get("old")], "old")[0]
-        if branch == (self.git.config_get("hangar.branch") or "master"):
+        if branch == default_branch(self.git):
             raise BranchRemovalError(f"refusing to delete {branch!r}: it is the remote's default branch")
         try:
             self.git.set_ref(branch_ref(branch), None, expected=old)
@@ -137,6 +151,10 @@ class RepositoryService(ServiceHandler):
     def missing_data(self, request: Frame, stream: Stream) -> Reply:
         """Which of these objects the remote lacks: a JSON list for a JSON request, a
         bitmap (one bit per digest, set = missing) for a binary digest list."""
+        import numpy as np
+
+        from ..storage import Digest
+        from .wire import check_digests, decode_raw_digests
         if "digests" in request.header:
             digests = check_digests(request.header.get("digests"))
             return {"missing": self.store.missing([Digest(d) for d in digests])}
@@ -145,6 +163,7 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method
     def data_sizes(self, request: Frame, stream: Stream) -> Reply:
+        from .wire import check_digests
         digests = check_digests(request.header.get("digests"))
         _, sizes = self.store.describe(digests)  # type: ignore[arg-type]
         return {"sizes": sizes.tolist()}
@@ -152,10 +171,13 @@ class RepositoryService(ServiceHandler):
     @rpc_method(writes=True)
     def put_data(self, request: Frame, stream: Stream) -> Reply:
         # what a push brings is read by others, later: keep it out of this server's page cache
+        from .datastream import receive_frames
         return {"stored": receive_frames(self.store, stream.recv_until("end"), uncached=True)}
 
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
+        from .datastream import send_data
+        from .wire import decode_digest_list
         digests = decode_digest_list(request.header, request.payload)
         sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames",
                          parts=bool(request.header.get("parts")))

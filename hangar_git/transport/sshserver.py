@@ -29,7 +29,7 @@ from ._channelio import channel_streams, use_chunk_pipe
 from .access import (OPEN, STATE_DIR, AccessRules, Reloading, fingerprint, load_authorized_keys,
                      parse_serve_command, resolve_repo_path)
 from .auditlog import Activity, AuditLog, CountingReader, CountingWriter
-from .gate import HandlerFactory, Opened, open_repository
+from .gate import SHUTDOWN_TIMEOUT, HandlerFactory, Opened, open_repository
 from .hostkeys import host_names, known_hosts_line, load_or_create_host_key
 from .rpc import ServiceHandler
 from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE, no_delay
@@ -38,8 +38,6 @@ __all__ = ["HangarSSHServer", "load_authorized_keys", "load_or_create_host_key",
            "resolve_repo_path", "run_server"]
 log = logging.getLogger(__name__)
 _CLOSE_GRACE = 5.0
-SHUTDOWN_TIMEOUT = 30.0
-"""How long a stopping server lets operations in flight finish before it hangs up on them."""
 _POLL = 0.1
 
 

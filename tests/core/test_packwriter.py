@@ -41,10 +41,13 @@ def objects(repo: Any) -> list[tuple[str, int, bytes]]:
     return _history(repo)
 
 
-def test_a_written_pack_is_read_by_git_and_libgit2(objects, tmp_path: Path) -> None:
+@pytest.mark.parametrize("level", [packwriter.LOOSE_COMPRESSION, packwriter.RECEIVED_COMPRESSION])
+def test_a_written_pack_is_read_by_git_and_libgit2(objects, tmp_path: Path, level: int) -> None:
+    """At the level of a commit's own shards and at the (stored, uncompressed) level of
+    received objects."""
     assert len(objects) >= PACK_MIN
     dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
-    base = write_pack(dest.git_dir, objects)
+    base = write_pack(dest.git_dir, objects, level=level)
     verify = subprocess.run(["git", "verify-pack", "-v", base + ".idx"], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert f"non delta: {len(objects)} objects" in verify.stdout

@@ -7,6 +7,7 @@ ends, and fetch-data with nothing to fetch checked every digest of the commit in
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from hangar_git import Repository
 from hangar_git.transport.connect import open_local_session_in_process
 from hangar_git.transport.fetch_data import fetch_data
+from hangar_git.bookkeeping.transfer import BLOB, objects_to_send
 from hangar_git.transport.push import push
 from hangar_git.transport.service import RepositoryService
 from tests.remote.conftest import init_bare
@@ -30,6 +32,8 @@ class Counts:
     git_reads: int = 0
     digests_checked: int = 0
     calls: dict[str, int] = field(default_factory=dict)
+    raw_reads: Counter = field(default_factory=Counter)
+    """How often each object was read whole from git's object database (blobs, raw objects)."""
 
 
 class _CountingOdb:
@@ -38,6 +42,7 @@ class _CountingOdb:
 
     def read(self, oid: Any) -> Any:
         self._counts.git_reads += 1
+        self._counts.raw_reads[str(oid)] += 1
         return self._inner.read(oid)
 
     def __contains__(self, oid: Any) -> bool:
@@ -143,7 +148,11 @@ def _measure(tmp: Path, n: int) -> dict[str, tuple[Counts, Counts]]:
 
     run("no-op fetch-data", clone, fetch_all)
     _commit(local, n, ADDED)
+    sent = objects_to_send(local.ctx.git, [local.ctx.git.get_ref("refs/hangar/heads/master")],
+                           [local.ctx.git.get_ref("refs/hangar/remotes/origin/master")])
     run("push", local, lambda r, g, st, s: push(g, st, s, "origin", "master", quiet=True))
+    out["push"][1].calls["sent blobs"] = sum(1 for _, kind in sent if kind == BLOB)
+    out["push"][1].raw_reads["sent"] = sum(out["push"][1].raw_reads[oid] for oid, kind in sent if kind == BLOB)
     clone.remote.fetch("origin", "master")
     run("fetch-data of the new samples", clone, fetch_all)
     fetched = Repository(clone.path)
@@ -162,6 +171,17 @@ def test_cost_does_not_grow_with_the_repository(measured: dict[int, dict[str, tu
         # one more level of shard trees at most: a few reads per new sample, never per stored one
         assert big.git_reads <= small.git_reads + 3 * ADDED + 10, (op, side, small, big)
         assert big.git_reads <= 12 * ADDED + 40, (op, side, big)
+
+
+def test_a_push_reads_each_new_shard_once(measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:
+    """Regression: the client read each new shard blob twice (to list its samples, then to send
+    it) and the server read again every blob it had just received and checked, to list the
+    samples its ref update must find (issue 15, the ref-update phase)."""
+    for n in measured:
+        client, server = measured[n]["push"]
+        assert server.calls["sent blobs"] >= ADDED // 2, server.calls
+        assert max(client.raw_reads.values()) == 1, (n, client.raw_reads.most_common(3))
+        assert server.raw_reads["sent"] == 0, (n, server.raw_reads.most_common(3))
 
 
 def test_noop_fetch_data_checks_nothing(measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:
