@@ -34,14 +34,13 @@ import hashlib
 import mmap
 import os
 import struct
-import time
 from bisect import bisect_left
 from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from ..fileio import write_atomic
 from ..storage.objects import digests_to_raw, raw_to_digest, raws_to_digests
+from .derivedfiles import DerivedFiles
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, encode_key
 
@@ -219,38 +218,21 @@ def _open(path: str) -> Optional[KeyIndex]:
     return KeyIndex(buf, kind, count, key_bytes)
 
 
-class KeyIndexes:
+class KeyIndexes(DerivedFiles):
     """Index files by samples tree id under one directory (``<git dir>/hangar/keys``)."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def path(self, tree: str) -> str:
-        return os.path.join(self.root, tree)
 
     def open(self, tree: str) -> Optional[KeyIndex]:
         """The index of a samples tree, or None when there is none (or it is damaged)."""
         return _open(self.path(tree))
 
     def put(self, tree: str, blob: bytes) -> Optional[KeyIndex]:
-        """Write an index file (atomically) and open it; None if it cannot be written."""
-        path = self.path(tree)
-        try:
-            try:
-                write_atomic(path, blob)
-            except FileNotFoundError:  # the first entry: make the folder
-                os.makedirs(self.root, exist_ok=True)
-                write_atomic(path, blob)
-        except OSError:  # read-only repository, full disk: reads use shards instead
-            return None
-        return _open(path)
+        """Write an index file (atomically) and open it; None if it cannot be written
+        (a read-only repository, a full disk: reads use shards instead)."""
+        return _open(self.path(tree)) if self.write(tree, blob) else None
 
     def discard(self, tree: str) -> None:
         """Remove the index of a samples tree no longer needed (a process mapping it keeps it)."""
-        try:
-            os.unlink(self.path(tree))
-        except OSError:
-            pass
+        self.remove(tree)
 
     def build(self, tree: str, blocks: Iterable[ShardBlock]) -> Optional[KeyIndex]:
         """Build, write and open the index of a samples tree from its shard blocks."""
@@ -262,43 +244,17 @@ class KeyIndexes:
         raws = np.concatenate(digests) if digests else np.zeros(0, _DIGEST)
         return self.put(tree, encode(keys, raws))
 
-    def trees(self) -> list[str]:
-        try:
-            return [n for n in os.listdir(self.root) if not n.startswith(".")]
-        except OSError:
-            return []
-
-    def prune(self, keep: Callable[[str], bool], tmp_age: float = 3600.0) -> int:
-        """Remove files whose tree ``keep`` rejects, and temporary files a killed writer left."""
-        removed, cutoff = 0, time.time() - tmp_age
-        try:
-            names = os.listdir(self.root)
-        except OSError:
-            return 0
-        for name in names:
-            path = os.path.join(self.root, name)
-            try:
-                if (os.stat(path).st_mtime < cutoff) if name.startswith(".") else not keep(name):
-                    os.unlink(path)
-                    removed += 1
-            except OSError:
-                pass
-        return removed
-
     def audit(self, truth: Callable[[str], Optional[dict[str, str]]]) -> list[str]:
         """Compare every file with the records of its tree (``truth``: encoded key -> hex
         digest, None when git no longer has the tree); remove (and return the trees of)
         damaged or disagreeing files."""
         bad = []
-        for tree in self.trees():
+        for tree in self.names():
             records = truth(tree)
             if records is None:
                 continue
             index = self.open(tree)
             if index is None or index.records() != records:
-                try:
-                    os.unlink(self.path(tree))
-                except OSError:
-                    pass
+                self.remove(tree)
                 bad.append(tree)
         return bad

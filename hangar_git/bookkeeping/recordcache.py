@@ -18,17 +18,15 @@ the header.
 """
 from __future__ import annotations
 
-import os
 import struct
-import time
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from ..fileio import write_atomic
 from ..storage.objects import digests_to_raw
+from .derivedfiles import DerivedFiles
 from .records import Key, decode_shard
 
 MAGIC = b"HGREC001"
@@ -69,19 +67,13 @@ def _decode(count: int, int_keys: bool, digests: bytes, keys: bytes) -> ShardBlo
     return ShardBlock(decoded, raw)
 
 
-class RecordCache:
+class RecordCache(DerivedFiles):
     """Shard blocks by blob id under one directory (``<git dir>/hangar/records``)."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def _path(self, oid: str) -> str:
-        return os.path.join(self.root, oid)
 
     def get(self, oid: str) -> Optional[ShardBlock]:
         """The cached block of a shard blob, or None when absent or damaged."""
         try:
-            with open(self._path(oid), "rb") as fh:
+            with open(self.path(oid), "rb") as fh:
                 data = fh.read()
         except OSError:
             return None
@@ -99,61 +91,19 @@ class RecordCache:
         """Cache a shard's parsed records; returns its block. A failed write only costs speed."""
         count, int_keys, digests, keys = _encode(records)
         crc = zlib.crc32(keys, zlib.crc32(digests))
-        blob = b"".join((MAGIC, _HEADER.pack(count, int_keys, crc, len(keys)), digests, keys))
-        path = self._path(oid)
-        try:
-            try:
-                write_atomic(path, blob)
-            except FileNotFoundError:  # the first entry: make the folder
-                os.makedirs(self.root, exist_ok=True)
-                write_atomic(path, blob)
-        except OSError:  # read-only repository, full disk: scans read git instead
-            pass
+        self.write(oid, b"".join((MAGIC, _HEADER.pack(count, int_keys, crc, len(keys)), digests, keys)))
         return _decode(count, int_keys, digests, keys)
-
-    def oids(self) -> Iterable[str]:
-        """Blob ids of every cached shard."""
-        return [name for name in self._files() if not name.startswith(".")]
-
-    def prune(self, keep: Callable[[str], bool], tmp_age: float = 3600.0) -> int:
-        """Remove entries whose blob id ``keep`` rejects, and old temp files; returns how many."""
-        removed, cutoff = 0, time.time() - tmp_age
-        for name in self._files():
-            path = os.path.join(self.root, name)
-            if name.startswith("."):
-                try:
-                    if os.stat(path).st_mtime < cutoff:  # left by a killed writer
-                        removed += _unlink(path)
-                except OSError:
-                    pass
-            elif not keep(name):
-                removed += _unlink(path)
-        return removed
 
     def audit(self, read_blob: Callable[[str], Optional[bytes]]) -> list[str]:
         """Compare every entry with its shard blob; remove (and return the ids of) damaged or
         disagreeing ones. Entries whose blob git no longer has are left to :meth:`prune`."""
         bad = []
-        for oid in list(self.oids()):
+        for oid in self.names():
             blob = read_blob(oid)
             if blob is None:
                 continue
             block, truth = self.get(oid), block_of(decode_shard(blob))
             if block is None or block.keys != truth.keys or not np.array_equal(block.digests, truth.digests):
-                _unlink(self._path(oid))
+                self.remove(oid)
                 bad.append(oid)
         return bad
-
-    def _files(self) -> list[str]:
-        try:
-            return os.listdir(self.root)
-        except OSError:
-            return []
-
-
-def _unlink(path: str) -> int:
-    try:
-        os.unlink(path)
-        return 1
-    except OSError:
-        return 0

@@ -55,7 +55,7 @@ def _cache(repo: Repository):  # type: ignore[no-untyped-def]
 def test_commit_caches_each_shard_and_scans_agree_with_git(repo, kind):
     data = _fill(repo, KEYS[kind])
     oids = _shard_oids(repo)
-    assert len(oids) > 1 and set(oids.values()) <= set(_cache(repo).oids())
+    assert len(oids) > 1 and set(oids.values()) <= set(_cache(repo).names())
     git = repo.ctx.git
     for oid in oids.values():
         cached, truth = _cache(repo).get(oid), block_of(decode_shard(git.read_blob(oid)))
@@ -86,7 +86,7 @@ def _garbage(path: str) -> None:
 def test_damaged_or_missing_entries_fall_back_to_git_and_are_rebuilt(repo, damage):
     data = _fill(repo, KEYS["mixed"])
     oid = next(iter(_shard_oids(repo).values()))
-    path = _cache(repo)._path(oid)
+    path = _cache(repo).path(oid)
     damage(path)
     assert dict(_scan(repo)) == {k: v.tobytes() for k, v in data.items()}
     assert _cache(repo).get(oid) is not None  # rewritten by the scan
@@ -97,7 +97,7 @@ def test_whole_cache_removed_scans_still_work(repo):
     data = _fill(repo, KEYS["int"])
     shutil.rmtree(_cache(repo).root)
     assert dict(_scan(repo)) == {k: v.tobytes() for k, v in data.items()}
-    assert set(_shard_oids(repo).values()) <= set(_cache(repo).oids())
+    assert set(_shard_oids(repo).values()) <= set(_cache(repo).names())
 
 
 def _forge(path: str) -> None:
@@ -115,7 +115,7 @@ def _forge(path: str) -> None:
 def test_fsck_finds_and_removes_an_entry_that_disagrees_with_git(repo):
     data = _fill(repo, KEYS["int"])
     oid = next(iter(_shard_oids(repo).values()))
-    _forge(_cache(repo)._path(oid))
+    _forge(_cache(repo).path(oid))
     report = repo.fsck(quick=True)
     assert not report.ok and any(oid in p and "record cache" in p for p in report.problems)
     assert repo.fsck(quick=True).ok  # removed, so the next check is clean
@@ -127,10 +127,10 @@ def test_gc_prunes_entries_whose_shard_git_no_longer_has(repo):
     cache = _cache(repo)
     stale = "ab" * 20
     cache.put(stale, {"i1": "00" * 32})
-    assert stale in set(cache.oids())
+    assert stale in set(cache.names())
     repo.gc(grace_seconds=0)
-    assert stale not in set(cache.oids())
-    assert set(_shard_oids(repo).values()) <= set(cache.oids())
+    assert stale not in set(cache.names())
+    assert set(_shard_oids(repo).values()) <= set(cache.names())
 
 
 def test_staged_changes_are_applied_over_cached_records(repo):
