@@ -24,10 +24,10 @@ def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSche
     """Tree of a column: ``base`` with ``changes`` (enc key -> digest, None deletes)."""
     if base is None:
         records = {enc: digest for enc, digest in changes.items() if digest is not None}
-        count = len(records)
-        samples = _write_all(git, records, shard_digits_for(count))
-        write_key_index(git, None, changes, samples, shard_digits_for(count))
-        return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=shard_digits_for(count)))
+        stats = ColumnStats(count=len(records), shard_digits=shard_digits_for(len(records)))
+        samples = _write_all(git, records, stats.shard_digits)
+        write_key_index(git, None, changes, samples, stats.shard_digits)
+        return _column_tree(git, schema, samples, stats)
     digits, count = base.digits, base.count
     new_shards: dict[str, dict[str, str]] = {}
     for prefix, group in group_by_shard(changes, digits).items():
