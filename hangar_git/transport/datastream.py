@@ -79,7 +79,8 @@ RECEIVE_AHEAD = 2
 
 
 def receive_frames(store: ObjectStore, frames: Iterable[Frame],
-                   on_stored: Callable[[Frame], None] = lambda frame: None, *, uncached: bool = False) -> int:
+                   on_stored: Callable[[Frame], None] = lambda frame: None, *, uncached: bool = False,
+                   fault: str = "") -> int:
     """Verify and store ``data`` and ``part`` frames; returns how many objects they held.
 
     Frames are staged (verified, large objects written to temporary files)
@@ -94,6 +95,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     called, in order and on this thread, as frames are durable.
     ``uncached`` is passed on to :meth:`ObjectStore.stage_batch` (objects in parts are
     written through the page cache: their file starts with an unaligned header).
+    ``fault`` names the kill point (:mod:`hangar_git.faults`) passed as each frame is kept,
+    before the next one is: a crash there leaves some frames kept and the later ones not.
     """
     stored = 0
     inflight: deque[tuple[Frame, Future]] = deque()
@@ -105,10 +108,13 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
             drop()
             raise RemoteDataError("not kept: an earlier data frame was refused")
         try:
-            return keep()
+            kept = keep()
         except BaseException:
             failed.set()
             raise
+        if fault:
+            checkpoint(fault)
+        return kept
 
     def finish_oldest() -> None:
         nonlocal stored

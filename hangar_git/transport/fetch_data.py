@@ -8,7 +8,6 @@ from typing import Callable, Optional, Protocol, Sequence
 from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import column_trees, referenced_digests, samples_added
 from ..errors import RemoteDataError
-from ..faults import checkpoint
 from ..storage import Digest, ObjectStore
 from .progress import progress, progress_enabled
 from .rpc import Session
@@ -45,8 +44,10 @@ class DataSource(Protocol):
     def sizes(self, digests: Sequence[str]) -> list[int]:
         """Each object's size, -1 where the source does not hold it."""
 
-    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None]) -> int:
-        """Verify and keep ``digests`` in ``store``; how many were kept."""
+    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
+                fault: str = "") -> int:
+        """Verify and keep ``digests`` in ``store``; how many were kept. ``fault`` names the
+        kill point passed as each frame is kept (:mod:`hangar_git.faults`)."""
 
 
 class SessionSource:
@@ -61,12 +62,14 @@ class SessionSource:
             out += self.session.call("data_sizes", {"digests": part}).header["sizes"]
         return out
 
-    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None]) -> int:
+    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
+                fault: str = "") -> int:
         got = 0
         for part in chunked(digests, MAX_DATA_ITEMS):
             header, payload = encode_digest_list(part)
             frames = self.session.stream("get_data", {**header, "parts": 1}, payload)  # we take objects in parts
-            got += receive_frames(store, (f for f in frames if f.kind in ("data", "part")), on_stored)
+            got += receive_frames(store, (f for f in frames if f.kind in ("data", "part")), on_stored,
+                                  fault=fault)
         return got
 
 
@@ -79,8 +82,9 @@ class StoreSource:
     def sizes(self, digests: Sequence[str]) -> list[int]:
         return self.store.describe([Digest(d) for d in digests])[1].tolist()
 
-    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None]) -> int:
-        return copy_objects(self.store, store, digests, on_stored=on_stored)
+    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
+                fault: str = "") -> int:
+        return copy_objects(self.store, store, digests, on_stored=on_stored, kept_fault=fault)
 
 
 def fetch_data(git: GitRepo, store: ObjectStore, session: Session, commits: list[str], *,
@@ -119,12 +123,11 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
         def stored(frame: Frame) -> None:
             nonlocal received
             # the bar counts stored sizes (a data frame's digests are not), never past its total
-            checkpoint("fetch_data.between_frames")
             nbytes = len(frame.payload) - (32 * frame.header["count"] if frame.kind == "data" else 0)
             received += nbytes
             bar.update(nbytes if total is None else min(nbytes, total - bar.n))
 
-        got = source.receive(store, chosen, stored) if chosen else 0
+        got = source.receive(store, chosen, stored, fault="fetch_data.between_frames") if chosen else 0
         if total is not None:
             bar.update(total - bar.n)  # every chosen object is stored: the bar ends exactly at its total
     complete = len(chosen) == len(todo)

@@ -43,11 +43,11 @@ class _Stopped(Exception):
 
 
 def copy_objects(source: ObjectStore, target: ObjectStore, digests: Sequence[str], *,
-                 progress: Optional[Any] = None, fault: str = "",
+                 progress: Optional[Any] = None, fault: str = "", kept_fault: str = "",
                  on_stored: Callable[[Frame], None] = lambda frame: None) -> int:
     """Copy ``digests`` (all in ``source``) into ``target``, each verified before it is kept;
     returns how many objects were kept. ``fault`` names the kill point passed after each
-    batch is read (:mod:`hangar_git.faults`)."""
+    batch is read, ``kept_fault`` the one passed as each is kept (:mod:`hangar_git.faults`)."""
     if not digests:
         return 0
     frames: "queue.Queue[Any]" = queue.Queue(QUEUE_FRAMES)
@@ -80,7 +80,7 @@ def copy_objects(source: ObjectStore, target: ObjectStore, digests: Sequence[str
     sender = threading.Thread(target=produce, name="hangar-copy-read", daemon=True)
     sender.start()
     try:
-        return receive_frames(target, consume(), on_stored)
+        return receive_frames(target, consume(), on_stored, fault=kept_fault)
     finally:
         stop.set()
         sender.join()
