@@ -30,19 +30,6 @@ def print_sample(value: Any) -> None:
         click.echo(np.array2string(value, separator=", ", threshold=1000))
 
 
-def write_sample(value: Any, out: str) -> None:
-    from ..fileio import write_atomic
-    if isinstance(value, (bytes, str)):
-        write_atomic(out, value if isinstance(value, bytes) else value.encode())
-        return
-    import io
-
-    import numpy as np
-    buffer = io.BytesIO()
-    np.save(buffer, value, allow_pickle=False)
-    write_atomic(out, buffer.getvalue())
-
-
 @click.command()
 @click.argument("rev")
 @click.argument("column", required=False)
@@ -72,6 +59,7 @@ def show(state: State, rev: str, column: Optional[str], key: Optional[str], outp
             return
         value = col[resolve_keys(col, [key], str_keys)[0]]
     if output:
+        from ..api.exporters import write_sample
         write_sample(value, output)
         state.say(f"Wrote sample {key} of column {column!r} to {output}")
     else:

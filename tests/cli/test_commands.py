@@ -107,6 +107,14 @@ def test_show_commit_column_and_sample(committed: Path, hangar: Hangar, files: F
     one_line_error(hangar("show", "nosuch"), "'nosuch'")
 
 
+@pytest.mark.parametrize("where", ["nodir/x.npy", "a/b/c.npy"])
+def test_show_to_a_path_it_cannot_write_is_one_line(committed: Path, hangar: Hangar, tmp_path: Path,
+                                                    where: str) -> None:
+    """Regression: `show master imgs a -o /nonexistent/dir/x.npy` printed a traceback."""
+    one_line_error(hangar("show", "master", "imgs", "a", "-o", tmp_path / where), "cannot write")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_show_str_and_bytes_samples(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
     with Repository(repo_dir).checkout(write=True) as co:
         co.add_str_column("text")["k"] = "hello"
