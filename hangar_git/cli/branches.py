@@ -94,9 +94,7 @@ def merge(state: State, branches: tuple[str, ...], message: Optional[str], strat
     before = repo.branch_head(master)
     with state.hush():
         digest = api(repo, "merge", "merge")(message or "", master, dev, strategy=strategy)
-    if digest == before:
-        state.say(f"Already up to date: {master!r} contains {dev!r}")
-    else:
+    if digest != before:  # (when it is, the merge said "Already up to date")
         state.say(f"Merged {dev!r} into {master!r}: {fmt_digest(digest)}")
 
 

@@ -55,9 +55,7 @@ def pull(state: State, remote_name: Optional[str], branch: Optional[str], messag
         return
     with state.hush():
         head = repo.merge(message or f"Merge {tracking} into '{current}'", current, tracking, strategy=strategy)
-    if head == before:
-        state.say(f"Already up to date: {current!r} contains {tracking}")
-    else:
+    if head != before:  # (when it is, the merge said "Already up to date")
         state.say(f"Merged {tracking} into {current!r}: {fmt_digest(head)}")
 
 

@@ -137,10 +137,10 @@ def test_ls_columns_and_keys(committed: Path, hangar: Hangar) -> None:
 
 
 # -- merge -------------------------------------------------------------------------------------
-def conflicting_branches(path: Path, hangar: Hangar) -> None:
+def conflicting_branches(path: Path, hangar: Hangar, dev: str = "dev") -> None:
     repo = Repository(path)
-    repo.create_branch("dev")
-    for branch, value in (("master", 1.0), ("dev", 2.0)):
+    repo.create_branch(dev)
+    for branch, value in (("master", 1.0), (dev, 2.0)):
         with repo.checkout(write=True, branch=branch) as co:
             co["imgs"]["a"] = np.full((2, 3), value, np.float32)
             co.commit(f"a on {branch}")
@@ -155,7 +155,16 @@ def test_merge_into_the_write_branch(committed: Path, hangar: Hangar, files: Fil
     hangar.ok("checkout", "master")
     assert "Merged 'dev' into 'master'" in hangar.ok("merge", "dev").stdout
     assert keys_of(committed, "more") == {"x", "y"}
-    assert "Already up to date" in hangar.ok("merge", "dev").stdout
+    again = hangar.ok("merge", "dev").stdout
+    assert again == "Already up to date: 'master' contains 'dev'\n"  # once (regression: two lines said it)
+
+
+def test_merge_conflicts_name_the_branches(committed: Path, hangar: Hangar) -> None:
+    """Regression: conflicts and the strategy hint always said "master" and "dev"."""
+    conflicting_branches(committed, hangar, dev="b2")
+    error = hangar("merge", "b2").stderr
+    assert "key 'a' mutated on master, mutated on b2" in error and "(take b2's)" in error, error
+    assert " dev" not in error
 
 
 @pytest.mark.parametrize("strategy, value", [("ours", 1.0), ("theirs", 2.0)])
