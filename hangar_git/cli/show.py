@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from .common import State, fmt_digest, looks_int, pass_state, resolve_keys, resolve_rev, str_keys_option
+from .common import State, fmt_digest, pass_state, resolve_keys, resolve_rev, str_keys_option
 
 
 def column_line(name: str, col: Any) -> str:
@@ -101,14 +101,10 @@ def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
             for name in sorted(co.columns):
                 click.echo(column_line(name, co.columns[name]))
             return
+        from ..api.keytext import key_to_text
         from ..bookkeeping.records import key_sort
         for key in key_sort(co.columns[column].keys()):
-            click.echo(key_text(key))
-
-
-def key_text(key: Any) -> str:
-    """A key as `ls` prints it: a str key that looks like an int is quoted ('1'), so it differs from 1."""
-    return repr(key) if isinstance(key, str) and looks_int(key) else str(key)
+            click.echo(key_to_text(key))
 
 
 COMMANDS = [show, ls]

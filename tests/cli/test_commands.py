@@ -62,6 +62,21 @@ def test_rm_int_and_str_keys(repo_dir: Path, hangar: Hangar) -> None:
     assert keys_of(repo_dir, "c") == set()
 
 
+def test_keys_as_ls_prints_them_paste_back(repo_dir: Path, hangar: Hangar) -> None:
+    """Regression: `ls` printed the str key '1' quoted, but `show`/`rm` refused "'1'"."""
+    with Repository(repo_dir).checkout(write=True) as co:
+        col = co.add_ndarray_column("c", prototype=np.zeros(2))
+        col[1], col["1"], col["'q"] = np.ones(2), np.full(2, 2.0), np.full(2, 3.0)
+        co.commit("int and str keys")
+    listed = hangar.ok("ls", "master", "c").stdout.split()
+    assert sorted(listed) == sorted(["1", "'1'", "''q'"])
+    shown = {text: hangar.ok("show", "master", "c", text).stdout for text in listed}
+    assert "2." in shown["'1'"] and "1." in shown["1"] and "3." in shown["''q'"]
+    hangar.ok("rm", "c", "'1'", "''q'")
+    hangar.ok("commit", "-m", "rm pasted keys")
+    assert keys_of(repo_dir, "c") == {1}
+
+
 def test_rm_column(committed: Path, hangar: Hangar) -> None:
     hangar.ok("rm", "--column", "imgs")
     hangar.ok("commit", "-m", "no more imgs")
