@@ -443,3 +443,9 @@ class GitCommandError(RemoteError):
 
 class DataLocationError(RemoteError):
     """A git remote's data location is unknown, unreachable, or not the one it published."""
+
+
+# -- warnings ------------------------------------------------------------------
+class MissingDataWarning(UserWarning):
+    """A checkout opened with samples whose data is not on this machine (a UserWarning, as in
+    Hangar); reading one of them raises :class:`MissingDataError`."""

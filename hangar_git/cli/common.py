@@ -97,6 +97,20 @@ def api(obj: Any, name: str, command: str) -> Any:
             f"`git hangar {command}` is not available in this build of hangar-git") from None
 
 
+def without_missing_data_warning(command: F) -> F:
+    """For commands that read no sample data, or only the samples named (each missing one is an
+    error then): the checkout's warning about other samples would be noise."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import warnings
+
+        from ..errors import MissingDataWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingDataWarning)
+            return command(*args, **kwargs)
+    return run  # type: ignore[return-value]
+
+
 def fmt_digest(digest: str) -> str:
     """A commit digest as printed everywhere: ``a=<40 hex>``."""
     return digest if digest.startswith("a=") else f"a={digest}"

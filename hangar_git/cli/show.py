@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import click
 
-from .common import State, fmt_digest, pass_state, resolve_keys, resolve_rev, str_keys_option
+from .common import (State, fmt_digest, pass_state, resolve_keys, resolve_rev, str_keys_option,
+                     without_missing_data_warning)
 
 
 def column_line(name: str, col: Any) -> str:
@@ -39,6 +40,7 @@ def print_sample(value: Any) -> None:
                    "printing it.")
 @str_keys_option
 @pass_state
+@without_missing_data_warning
 def show(state: State, rev: str, column: Optional[str], key: Optional[str], output: Optional[str],
          str_keys: bool) -> None:
     """Show a commit, a column of it, or one sample (REV COLUMN KEY).
@@ -88,6 +90,7 @@ def show_commit(repo: Any, digest: str, co: Any) -> None:
 @click.argument("rev", required=False)
 @click.argument("column", required=False)
 @pass_state
+@without_missing_data_warning
 def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
     """List the columns of REV, or the keys of COLUMN at REV.
 
