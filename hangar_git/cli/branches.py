@@ -67,8 +67,9 @@ def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> No
         raise click.UsageError("--base goes with -b")
     if create:
         repo.create_branch(branch, base_commit=base)
+    already = not create and branch == repo.ctx.default_branch
     repo.set_write_branch(branch)
-    state.say(f"Switched to branch {branch!r}")
+    state.say(f"Already on {branch!r}" if already else f"Switched to branch {branch!r}")
 
 
 @click.command()
