@@ -196,3 +196,22 @@ def test_pull_with_conflicts_and_a_strategy(pushed: Path, server: Path, tmp_path
     other.ok("fetch-data", "origin")
     with Repository(other.path).checkout() as co:
         assert float(co["imgs"]["a"][0, 0]) == 5.0
+
+
+def test_push_defaults_to_origin_as_pull_does(pushed: Path, hangar: Hangar) -> None:
+    """Regression: `push` required REMOTE while `pull` defaulted to origin."""
+    add_sample(pushed, "c", 3.0)
+    assert hangar.ok("push").stdout.startswith("Pushed master to origin (")
+    assert hangar.ok("push").stdout.startswith("Everything up-to-date: origin has master")
+
+
+@pytest.mark.parametrize("address", ["", "   "])
+def test_remote_add_refuses_an_empty_address(repo_dir: Path, hangar: Hangar, address: str) -> None:
+    one_line_error(hangar("remote", "add", "o3", address), "needs an address")
+    assert hangar.ok("remote").stdout == ""
+
+
+def test_a_too_short_digest_says_how_long_it_must_be(pushed: Path, hangar: Hangar) -> None:
+    head = Repository(pushed).branch_head("master")
+    one_line_error(hangar("log", head[:3]), "4 hex digits or more")
+    assert head in hangar.ok("log", head[:7]).stdout
