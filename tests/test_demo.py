@@ -18,7 +18,7 @@ def test_tutorial_runs_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
     # the partial clone: repr, warning, error
     assert "- test / True" in out and "- test / False" in out and "- train / True" in out
-    assert "UserWarning: column(s) 'test' and 'test_labels' contain remote references" in out
+    assert "MissingDataWarning: column(s) 'test' and 'test_labels' contain remote references" in out
     assert re.search(r"MissingDataError: data of sample \d+ in column 'test' is not on this machine", out)
     assert "MissingDataError: data of sample 0 in column 'train'" in out
     # the merges, and both repositories ending on the merge commit
