@@ -129,8 +129,9 @@ class Writes(Maintenance):
         if len(small):
             _, first = np.unique(batch.raws[small], return_index=True)  # a batch may repeat an object
             new = small[np.sort(first)]
-            new = np.array([i for i, d in zip(new.tolist(), raws_to_digests(batch.raws[new]))
-                            if not self._is_pending(d)], dtype=np.int64)
+            if self._pending:  # objects buffered by put() are flushed with them: not twice
+                new = np.array([i for i, d in zip(new.tolist(), raws_to_digests(batch.raws[new]))
+                                if not self._is_pending(d)], dtype=np.int64)
             data: Buffer = batch.data if len(new) == len(batch) else b"".join(batch.part(i) for i in new.tolist())
             self._write_flush(SmallObjects(batch.raws[new], batch.meta_index[new], batch.metas,
                                            batch.sizes[new], data), self._take_pending_large())

@@ -20,10 +20,10 @@ from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import BLOB, KeptBlobs, read_raw, write_raw
 from ..errors import IntegrityError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
-from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw
+from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
 from .framing import Frame
 from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, MAX_WHOLE_OBJECT,
-                   PART_BYTES, Part, batch_bounds, check_oids, decode_data, decode_part, encode_data_parts,
+                   PART_BYTES, Part, batch_bounds, check_oids, decode_data, decode_part, encode_data_table,
                    encode_part, split_payload)
 
 # -- git objects ---------------------------------------------------------------------------------
@@ -237,38 +237,49 @@ def _refused(exc: IntegrityError) -> IntegrityError:
         expected=exc.expected, got=exc.got)
 
 
-def send_data(store: ObjectStore, stream: Any, digests: Sequence[str], progress: Optional[Any] = None,
-              fault: str = "", parts: bool = False) -> int:
+Described = tuple[list[str], np.ndarray, np.ndarray]
+"""What :meth:`ObjectStore.describe_raws` answers: (metas, meta_index, sizes)."""
+
+
+def send_data(store: ObjectStore, stream: Any, digests: Sequence[str] | np.ndarray, progress: Optional[Any] = None,
+              fault: str = "", parts: bool = False, described: Optional[Described] = None) -> int:
     """Stream objects as ``data`` frames (read from the store; the receiver verifies them).
 
-    The next frame's objects are read while the current one is sent. With
-    ``parts`` (the receiver takes them), objects over ``PART_BYTES`` go as
-    ``part`` frames, one object at a time. ``fault`` names the kill point
+    ``digests`` are hex digests or raw ones (an ``S32`` array: nothing is
+    converted per object); ``described`` is what ``store.describe_raws``
+    answered for them, when the caller already asked. The next frame's
+    objects are read while the current one is sent. With ``parts`` (the
+    receiver takes them), objects over ``PART_BYTES`` go as ``part``
+    frames, one object at a time. ``fault`` names the kill point
     (:mod:`hangar_git.faults`) passed after each frame.
     """
-    metas, sizes = store.describe(digests)  # type: ignore[arg-type]
-    absent = [d for d, n in zip(digests, sizes.tolist()) if n < 0]
-    if absent:
+    raws = digests if isinstance(digests, np.ndarray) else digests_to_raw(list(digests))
+    table, meta_index, sizes = described if described is not None else store.describe_raws(raws)
+    absent = np.flatnonzero(sizes < 0)
+    if len(absent):
         raise RemoteDataError(f"the remote does not hold {len(absent)} requested object(s) "
-                          f"(e.g. {absent[0]}); they may have been pushed to another remote")
+                              f"(e.g. {raw_to_digest(raws[absent[0]])}); they may have been pushed to "
+                              f"another remote")
     in_parts = sizes > (PART_BYTES if parts else MAX_WHOLE_OBJECT)
     if in_parts.any() and not parts:
         i = int(np.flatnonzero(in_parts)[0])
-        raise RemoteDataError(f"sample {digests[i]} is {int(sizes[i]):,} bytes, and the receiving side runs a "
-                          f"hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: upgrade it there")
-    whole = np.flatnonzero(~in_parts).tolist()
+        raise RemoteDataError(f"sample {raw_to_digest(raws[i])} is {int(sizes[i]):,} bytes, and the receiving "
+                              f"side runs a hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: "
+                              f"upgrade it there")
     sent = 0
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
         ahead = None
-        for batch in _data_batches([digests[i] for i in whole], [metas[i] for i in whole], sizes[whole]):
-            loading = reader.submit(_batch_payload, store, *batch)
+        for rows in _data_batches(np.flatnonzero(~in_parts), sizes):
+            batch = (raws[rows], meta_index[rows], sizes[rows])
+            loading = reader.submit(_batch_payload, store, table, *batch)
             if ahead is not None:
                 sent += _send_batch(stream, *ahead, progress, fault)
-            ahead = (*batch, loading)
+            ahead = (table, *batch, loading)
         if ahead is not None:
             sent += _send_batch(stream, *ahead, progress, fault)
     for i in np.flatnonzero(in_parts).tolist():
-        sent += _send_in_parts(store, stream, digests[i], metas[i], int(sizes[i]), progress, fault)
+        sent += _send_in_parts(store, stream, raw_to_digest(raws[i]), table[meta_index[i]], int(sizes[i]),
+                               progress, fault)
     return sent
 
 
@@ -293,52 +304,53 @@ def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
             yield item
 
 
-def _send_batch(stream: Any, names: list[str], metas: list[Any], sizes: list[int], loading: Future,
-                progress: Optional[Any], fault: str) -> int:
-    batch_metas, payload = loading.result()
-    stream.send("data", *encode_data_parts(names, batch_metas or metas, sizes, payload))
+def _send_batch(stream: Any, table: list[str], raws: np.ndarray, meta_index: np.ndarray, sizes: np.ndarray,
+                loading: Future, progress: Optional[Any], fault: str) -> int:
+    read_metas, payload = loading.result()
+    if read_metas is not None:  # read one by one: the metas the store answered with
+        table, meta_index = read_metas
+    stream.send("data", *encode_data_table(raws, table, meta_index, sizes, payload))
     if progress is not None:
-        progress.update(sum(sizes))
+        progress.update(int(sizes.sum()))
     if fault:
         checkpoint(fault)
-    return len(names)
+    return len(raws)
 
 
-def _batch_payload(store: ObjectStore, names: list[str], metas: list[Any],
-                   sizes: list[int]) -> tuple[Optional[list[Any]], Any]:
-    """(metas read, or None to use the described ones; the objects' bytes) of one frame."""
-    payload: Any = _gathered(store, names, sizes)
+def _batch_payload(store: ObjectStore, table: list[str], raws: np.ndarray, meta_index: np.ndarray,
+                   sizes: np.ndarray) -> tuple[Optional[tuple[list[str], np.ndarray]], Any]:
+    """(metas read as (table, meta_index), or None to use the described ones; the objects'
+    bytes) of one frame."""
+    payload: Any = _gathered(store, raws, sizes)
     if payload is not None:
         return None, payload
-    read_metas, parts = [], []
+    read_metas: dict[str, int] = {}
+    index, parts = [], []
     # not re-hashed here: the receiver verifies every object before it keeps any
-    for _, meta, data in store.read_many(names, verify=False):  # type: ignore[arg-type]
-        read_metas.append(meta)
+    for _, meta, data in store.read_many(raws_to_digests(raws), verify=False):
+        index.append(read_metas.setdefault(meta, len(read_metas)))
         parts.append(data)
-    return read_metas, parts
+    return (list(read_metas), np.array(index, dtype=np.int64)), parts
 
 
-def _data_batches(digests: list[str], metas: list[Any],
-                  sizes: np.ndarray) -> Iterator[tuple[list[str], list[Any], list[int]]]:
-    """(digests, metas, sizes) of each data frame: small objects in frames of up to
+def _data_batches(rows: np.ndarray, sizes: np.ndarray) -> Iterator[np.ndarray]:
+    """Rows of ``sizes`` in each data frame (of ``rows``): small objects in frames of up to
     ``BATCH_BYTES``, large ones (which the receiver writes in parallel) up to ``LARGE_BATCH_BYTES``."""
-    large = sizes >= LARGE_OBJECT
-    for group, limit in ((np.flatnonzero(~large), BATCH_BYTES), (np.flatnonzero(large), LARGE_BATCH_BYTES)):
-        group_sizes = sizes[group].tolist()
-        for lo, hi in batch_bounds(group_sizes, MAX_DATA_ITEMS, limit):
-            picked = group[lo:hi].tolist()
-            yield [digests[i] for i in picked], [metas[i] for i in picked], group_sizes[lo:hi]
+    large = sizes[rows] >= LARGE_OBJECT
+    for group, limit in ((rows[~large], BATCH_BYTES), (rows[large], LARGE_BATCH_BYTES)):
+        for lo, hi in batch_bounds(sizes[group], MAX_DATA_ITEMS, limit):
+            yield group[lo:hi]
 
 
-def _gathered(store: ObjectStore, digests: list[str], sizes: list[int]) -> Optional[memoryview]:
+def _gathered(store: ObjectStore, raws: np.ndarray, sizes: np.ndarray) -> Optional[memoryview]:
     """A batch of small same-sized objects read in one vectorised gather, or None.
 
     None when sizes differ, objects are large, or the store did not serve
     them all (buffered objects, backends without a batch path): the caller
     then reads them one by one.
     """
-    size = sizes[0]
-    if len(sizes) < 2 or size >= GATHER_MAX or any(n != size for n in sizes):
+    size = int(sizes[0])
+    if len(sizes) < 2 or size >= GATHER_MAX or not (sizes == size).all():
         return None
-    rows, found = store.gather(digests_to_raw(digests), size)
+    rows, found = store.gather(raws, size)
     return rows.data if found.all() else None

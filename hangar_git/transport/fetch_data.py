@@ -6,15 +6,16 @@ from itertools import islice
 from typing import Callable, Optional, Protocol, Sequence
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..bookkeeping.transfer import column_trees, referenced_digests, samples_added
+from ..bookkeeping.added import column_trees, samples_added
+from ..bookkeeping.transfer import referenced_digests
 from ..errors import RemoteDataError
-from ..storage import Digest, ObjectStore
+from ..storage import Digest, ObjectStore, digests_to_raw
 from .progress import progress, progress_enabled
 from .rpc import Session
 from .framing import Frame
 from .datastream import receive_frames
 from .storecopy import copy_objects
-from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
+from .wire import MAX_DATA_ITEMS, chunked
 
 
 ANCESTORS_SEARCHED = 64
@@ -64,10 +65,14 @@ class SessionSource:
 
     def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
                 fault: str = "") -> int:
+        raws = digests_to_raw(list(digests))
+        step = self.session.server_info.get("get_data_max")  # older servers take MAX_DATA_ITEMS at once
+        step = step if type(step) is int and step > 0 else MAX_DATA_ITEMS
         got = 0
-        for part in chunked(digests, MAX_DATA_ITEMS):
-            header, payload = encode_digest_list(part)
-            frames = self.session.stream("get_data", {**header, "parts": 1}, payload)  # we take objects in parts
+        for start in range(0, len(raws), step):
+            part = raws[start:start + step]
+            frames = self.session.stream("get_data", {"count": len(part), "parts": 1},  # we take objects in parts
+                                         part.tobytes())
             got += receive_frames(store, (f for f in frames if f.kind in ("data", "part")), on_stored,
                                   fault=fault)
         return got
