@@ -35,8 +35,8 @@ def added_raws(git: GitRepo, commits: Sequence[str], columns: Optional[set[str]]
         info = git.commit_info(c)
         parents = [dict(_column_samples(git, git.commit_info(p).tree, columns)) for p in info.parents]
         for name, samples in _column_samples(git, info.tree, columns):
-            parts += _added_parts(git, samples, [p[name] for p in parents if name in p], read)
-    return _unique_in_order(np, np.concatenate(parts) if parts else np.zeros(0, dtype="S32"))
+            parts.append(samples_added_raws(git, samples, [p[name] for p in parents if name in p], read))
+    return unique_in_order(np.concatenate(parts) if parts else np.zeros(0, dtype="S32"))
 
 
 def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
@@ -51,11 +51,14 @@ def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
     "added" then, which changes nothing for the callers (what the bases record is present
     wherever the bases' data is)."""
     from ..storage.objects import raws_to_digests
-    return dict.fromkeys(d for part in _added_parts(git, samples, bases, read) for d in raws_to_digests(part))
+    return dict.fromkeys(raws_to_digests(samples_added_raws(git, samples, bases, read)))
 
 
-def _added_parts(git: GitRepo, samples: str, bases: Sequence[str], read: Optional[BlobReader]) -> list[Any]:
-    """Raw digests (``S32`` arrays, one per changed shard) of :func:`samples_added`."""
+def samples_added_raws(git: GitRepo, samples: str, bases: Sequence[str], read: Optional[BlobReader] = None) -> Any:
+    """:func:`samples_added` as raw digests (an ``S32`` array, in shard order; a digest
+    recorded under several keys comes as often)."""
+    import numpy as np
+
     from ..storage.objects import digests_to_raw
     read = git.read_blob if read is None else read
     out = []
@@ -71,15 +74,13 @@ def _added_parts(git: GitRepo, samples: str, bases: Sequence[str], read: Optiona
                 old.update(git.read_blob(b).decode().split("\n"))
             lines = [line for line in lines if line not in old]
         out.append(digests_to_raw([line[:64] for line in lines if line]))
-    return out
+    return np.concatenate(out) if out else np.zeros(0, dtype="S32")
 
 
-def _unique_in_order(np: Any, raws: Any) -> Any:
-    """``raws`` with repeats dropped, first occurrences kept in order."""
-    if len(raws) < 2:
-        return raws
-    _, first = np.unique(raws, return_index=True)
-    return raws[np.sort(first)]
+def unique_in_order(raws: Any) -> Any:
+    """Raw digests (``S32``) with repeats dropped, first occurrences kept in order."""
+    from ..storage.packindex import first_occurrences
+    return raws if len(raws) < 2 else raws[first_occurrences(raws)]
 
 
 def _cached_added(git: GitRepo, blob: str, bases: Sequence[str]) -> Any:
