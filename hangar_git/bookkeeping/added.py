@@ -62,7 +62,7 @@ def samples_added_raws(git: GitRepo, samples: str, bases: Sequence[str], read: O
     from ..storage.objects import digests_to_raw
     read = git.read_blob if read is None else read
     out = []
-    for blob, base_blobs in _changed_blobs(git._repo, samples, bases):
+    for blob, base_blobs in _changed_blobs(git.pygit2_repo, samples, bases):
         cached = _cached_added(git, blob, base_blobs)
         if cached is not None:
             out.append(cached)
