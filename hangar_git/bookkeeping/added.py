@@ -59,7 +59,7 @@ def samples_added_raws(git: GitRepo, samples: str, bases: Sequence[str], read: O
     recorded under several keys comes as often)."""
     import numpy as np
 
-    from ..storage.objects import digests_to_raw
+    from ..storage.objects import digests_to_raw, line_digests_to_raw
     read = git.read_blob if read is None else read
     out = []
     for blob, base_blobs in _changed_blobs(git.pygit2_repo, samples, bases):
@@ -67,13 +67,14 @@ def samples_added_raws(git: GitRepo, samples: str, bases: Sequence[str], read: O
         if cached is not None:
             out.append(cached)
             continue
+        if not base_blobs:  # a new shard: every line counts, converted in one pass
+            out.append(line_digests_to_raw(read(blob)))
+            continue
         lines = read(blob).decode().split("\n")  # a shard's lines are sorted: kept in order
-        if base_blobs:
-            old: set[str] = set()
-            for b in base_blobs:
-                old.update(git.read_blob(b).decode().split("\n"))
-            lines = [line for line in lines if line not in old]
-        out.append(digests_to_raw([line[:64] for line in lines if line]))
+        old: set[str] = set()
+        for b in base_blobs:
+            old.update(git.read_blob(b).decode().split("\n"))
+        out.append(digests_to_raw([line[:64] for line in lines if line and line not in old]))
     return np.concatenate(out) if out else np.zeros(0, dtype="S32")
 
 

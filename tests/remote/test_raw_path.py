@@ -186,3 +186,26 @@ def test_fetch_takes_one_request_or_the_older_limit(advertised: bool, tmp_path: 
     assert got == len(digests)
     assert requests == ([8] if advertised else [3, 3, 2])
     assert target.missing(digests) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b"", []),
+    (b"\n\n", []),
+    (b"00" * 32 + b" i0\n" + b"00" * 31 + b"01 i1\n", ["00" * 32, "00" * 31 + "01"]),
+    (b"ab" * 32 + b" sx\n" + b"cd" * 32 + b" sy", ["ab" * 32, "cd" * 32]),  # no final newline
+    (b"ef" * 32 + b"\n", ["ef" * 32]),  # a digest alone on its line
+], ids=["empty", "blank-lines", "zero-bytes", "no-final-newline", "digest-only"])
+def test_shard_lines_convert_as_one_array(text: bytes, expected: list[str]) -> None:
+    from hangar_git.storage.objects import line_digests_to_raw
+    raws = line_digests_to_raw(text)
+    assert raws.dtype == np.dtype("S32") and raws_to_digests(raws) == expected
+    assert raws_to_digests(raws) == [line[:64] for line in text.decode().split("\n") if line]
+
+
+@pytest.mark.parametrize("text", [b"ab" * 31 + b"a\n", b"ab " * 22 + b"\n", b"zz" * 32 + b" i1\n",
+                                  b"ab" * 32 + b" i0\n" + b"x" * 70 + b"\n"],
+                         ids=["63-digits", "spaced-digits", "not-hex", "second-line-bad"])
+def test_shard_lines_that_are_not_records_are_refused(text: bytes) -> None:
+    from hangar_git.storage.objects import line_digests_to_raw
+    with pytest.raises(ValueError):
+        line_digests_to_raw(text)
