@@ -75,6 +75,10 @@ def _send_objects_frame(stream: Any, oids: list[str], raw: list[tuple[int, bytes
 # -- sample data ---------------------------------------------------------------------------------
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 RECEIVE_AHEAD = 2
+SMALL_OBJECTS = 1 << 16
+"""Frames whose objects average fewer bytes are staged one after another on one thread:
+hashing small objects holds the GIL, so two such frames staged at once both finish late
+(and the first one's commit waits); frames of large objects are staged in parallel."""
 """Data frames verified (and their large objects written) at once while the next arrives."""
 
 
@@ -84,7 +88,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     """Verify and store ``data`` and ``part`` frames; returns how many objects they held.
 
     Frames are staged (verified, large objects written to temporary files)
-    on worker threads, up to ``RECEIVE_AHEAD`` at once, and parts are fed to
+    on worker threads, up to ``RECEIVE_AHEAD`` at once (frames of small objects one at a
+    time: see ``SMALL_OBJECTS``), and parts are fed to
     their object's digest on one more thread, in order, while
     the next ones are read off the wire, so the network, hashing and disk
     overlap; one committer thread keeps each as soon as it is staged, in
@@ -123,6 +128,7 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
         on_stored(frame)
 
     with ThreadPoolExecutor(RECEIVE_AHEAD, thread_name_prefix="hangar-receive") as stagers, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-receive-small") as small_stager, \
             ThreadPoolExecutor(1, thread_name_prefix="hangar-digest") as hasher, \
             ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
         try:
@@ -133,7 +139,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                     keep, drop = partial(_keep_part, store, incoming, part, hashing), _nothing
                 else:
                     parts.check_between_objects()
-                    staging = stagers.submit(stage_data, store, frame, uncached)
+                    pool = small_stager if _small_objects(frame) else stagers
+                    staging = pool.submit(stage_data, store, frame, uncached)
                     keep, drop = partial(_keep_data, store, staging), partial(_drop_data, store, staging)
                 inflight.append((frame, committer.submit(commit, keep, drop)))
                 while inflight and (inflight[0][1].done() or len(inflight) > RECEIVE_AHEAD + 1):
@@ -146,6 +153,12 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                 committing.exception()
             parts.discard_unfinished()
     return stored
+
+
+def _small_objects(frame: Frame) -> bool:
+    """Whether a data frame's objects average under ``SMALL_OBJECTS`` bytes (from its header)."""
+    count = frame.header.get("count")
+    return type(count) is int and count > 0 and len(frame.payload) < count * (32 + SMALL_OBJECTS)
 
 
 class _PartsInOrder:

@@ -209,3 +209,31 @@ def test_shard_lines_that_are_not_records_are_refused(text: bytes) -> None:
     from hangar_git.storage.objects import line_digests_to_raw
     with pytest.raises(ValueError):
         line_digests_to_raw(text)
+
+
+def test_frames_of_small_objects_are_staged_one_at_a_time_and_large_ones_in_parallel(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashing small objects holds the GIL: their frames go to one thread, in order (two at
+    once would both finish late); frames averaging ``SMALL_OBJECTS`` bytes or more go to the pool."""
+    small = 100
+    monkeypatch.setattr(datastream, "SMALL_OBJECTS", small)
+    values = [("bytes", bytes([i]) * (small - 1)) for i in range(4)] + [("bytes", bytes([9]) * small)]
+    store, digests = filled_store(str(tmp_path / "src"), values)
+    frames = []
+    for d in digests:  # one frame per object: averages of small-1 bytes, then exactly small
+        out = FrameList()
+        send_data(store, out, digests_to_raw([d]))
+        frames += out.frames
+    staged_on: list[str] = []
+    real_stage = datastream.stage_data
+
+    def recording_stage(*args: Any, **kwargs: Any) -> Any:
+        import threading
+        staged_on.append(threading.current_thread().name.rsplit("_", 1)[0])
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(datastream, "stage_data", recording_stage)
+    target = open_store(str(tmp_path / "dst"), create=True)
+    assert receive_frames(target, frames) == 5
+    assert staged_on == ["hangar-receive-small"] * 4 + ["hangar-receive"]
+    assert target.missing(digests) == []  # type: ignore[arg-type]
