@@ -48,8 +48,16 @@ def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None
 def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None,
                  kept: Optional[KeptBlobs] = None) -> None:
     """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects and about
-    ``BATCH_BYTES`` each, so neither end holds more than one such frame (the shards of a
-    million-sample column are ~75 MB); blobs ``kept`` are taken from there, not read again."""
+    ``BATCH_BYTES`` each, so neither end holds more than two such frames (the shards of a
+    million-sample column are ~75 MB); the next frame's objects are read (inflated) on a
+    thread while one is sent; blobs ``kept`` are taken from there, not read again."""
+    for oids, raw in _read_ahead(_object_batches(git, todo, kept)):
+        _send_objects_frame(stream, oids, raw, progress)
+
+
+def _object_batches(git: GitRepo, todo: list,
+                    kept: Optional[KeptBlobs]) -> Iterator[tuple[list[str], list[tuple[int, bytes]]]]:
+    """(ids, (type, bytes) of each) of the objects of each ``objects`` frame, read as needed."""
     oids: list[str] = []
     raw: list[tuple[int, bytes]] = []
     nbytes = 0
@@ -59,10 +67,10 @@ def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] 
         raw.append(item)
         nbytes += len(item[1])
         if len(oids) == MAX_BATCH_ITEMS or nbytes >= BATCH_BYTES:
-            _send_objects_frame(stream, oids, raw, progress)
+            yield oids, raw
             oids, raw, nbytes = [], [], 0
     if oids:
-        _send_objects_frame(stream, oids, raw, progress)
+        yield oids, raw
 
 
 def _send_objects_frame(stream: Any, oids: list[str], raw: list[tuple[int, bytes]], progress: Optional[Any]) -> None:
