@@ -224,16 +224,18 @@ def test_frames_of_small_objects_are_staged_one_at_a_time_and_large_ones_in_para
         out = FrameList()
         send_data(store, out, digests_to_raw([d]))
         frames += out.frames
-    staged_on: list[str] = []
+    staged_on: dict[int, str] = {}  # frame (by its object's size) -> the thread pool that staged it
     real_stage = datastream.stage_data
 
-    def recording_stage(*args: Any, **kwargs: Any) -> Any:
+    def recording_stage(store: Any, frame: Frame, *args: Any, **kwargs: Any) -> Any:
         import threading
-        staged_on.append(threading.current_thread().name.rsplit("_", 1)[0])
-        return real_stage(*args, **kwargs)
+        staged_on[len(frame.payload) - 32 + frame.payload[32] * 1000] = \
+            threading.current_thread().name.rsplit("_", 1)[0]
+        return real_stage(store, frame, *args, **kwargs)
 
     monkeypatch.setattr(datastream, "stage_data", recording_stage)
     target = open_store(str(tmp_path / "dst"), create=True)
     assert receive_frames(target, frames) == 5
-    assert staged_on == ["hangar-receive-small"] * 4 + ["hangar-receive"]
+    assert staged_on == {**{small - 1 + 1000 * i: "hangar-receive-small" for i in range(4)},
+                         small + 9000: "hangar-receive"}
     assert target.missing(digests) == []  # type: ignore[arg-type]
