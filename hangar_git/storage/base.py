@@ -95,6 +95,14 @@ class ObjectStore(ABC):
             sizes[i] = info.nbytes
         return metas, sizes
 
+    def describe_raws(self, raws: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """:meth:`describe` of raw digests (``S32``), metas as a table: ``(metas, meta_index,
+        sizes)`` where object ``i``'s meta is ``metas[meta_index[i]]``; -1 / -1 where absent."""
+        metas, sizes = self.describe(raws_to_digests(raws))
+        table: dict[str, int] = {}
+        index = np.array([-1 if m is None else table.setdefault(m, len(table)) for m in metas], dtype=np.int64)
+        return list(table), index, sizes
+
     def warm(self, digests: Iterable[str]) -> None:
         """Hint that these objects will be read soon (backends may look them up in bulk)."""
 

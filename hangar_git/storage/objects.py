@@ -82,6 +82,27 @@ def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     return np.frombuffer(raw_of(text), dtype="S32") if digests else np.zeros(0, dtype="S32")
 
 
+def line_digests_to_raw(text: bytes) -> np.ndarray:
+    """The hex digests that begin the lines of ``text`` (``<64 hex digits>...`` per line, as
+    record shards hold them; empty lines skipped) as one ``S32`` array: the digits are picked
+    out in one vectorised gather and converted at once (ValueError if a line does not begin
+    with 64 hex digits)."""
+    buf = np.frombuffer(text, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    if len(buf) and buf[-1] != 10:
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else ends
+    starts, ends = starts[ends > starts], ends[ends > starts]
+    if (ends - starts < 2 * DIGEST_SIZE).any():
+        raise ValueError("a line is shorter than a hex digest")
+    rows = np.lib.stride_tricks.sliding_window_view(buf, 2 * DIGEST_SIZE)[starts] if len(starts) else buf[:0]
+    digits = rows.tobytes()  # each line's first 64 bytes, back to back
+    raw = raw_of(digits.decode("ascii"))
+    if len(raw) != DIGEST_SIZE * len(starts):  # fromhex skips spaces: a digest that held one
+        raise ValueError("a line does not begin with a hex digest")
+    return np.frombuffer(raw, dtype="S32") if len(starts) else np.zeros(0, dtype="S32")
+
+
 def digest_to_raw(digest: str) -> bytes:
     """One hex digest as its 32 raw bytes (ValueError if it is not hex)."""
     return bytes.fromhex(digest)

@@ -188,31 +188,37 @@ class TileDBStore(Writes, ObjectStore):
         return ~present
 
     def describe(self, digests: Sequence[Digest]) -> tuple[list[Optional[Meta]], np.ndarray]:
-        n = len(digests)
+        table, index, sizes = self.describe_raws(digests_to_raw(list(digests)))
+        return [Meta(table[i]) if i >= 0 else None for i in index.tolist()], sizes
+
+    def describe_raws(self, raws: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        n = len(raws)
         sizes = np.full(n, -1, dtype=np.int64)
-        metas: list[Optional[Meta]] = [None] * n
+        index = np.full(n, -1, dtype=np.int64)
+        table: dict[str, int] = {}
         if not n:
-            return metas, sizes
-        raws = digests_to_raw(list(digests))
+            return [], index, sizes
         for attempt in range(2):
             found = np.zeros(n, dtype=bool)
             for pack, hit, r in self._pack_hits(raws, found):
                 found[hit] = True
                 sizes[hit] = pack.nbytes[r]
-                for i, m in zip(hit.tolist(), pack.meta[r].tolist()):
-                    metas[i] = Meta(pack.metas[m])
+                ours = np.array([table.setdefault(m, len(table)) for m in pack.metas], dtype=np.int64)
+                index[hit] = ours[pack.meta[r]]
             if (sizes >= 0).all() or attempt or not self._load_packs():
                 break
-        for i in np.flatnonzero(sizes >= 0).tolist():
-            if digests[i] in self._damaged:
-                metas[i], sizes[i] = None, -1
-        for i in np.flatnonzero(sizes < 0).tolist():
-            try:
-                info = self._pending_info(digests[i])
-            except KeyError:
-                continue
-            metas[i], sizes[i] = info.meta, info.nbytes
-        return metas, sizes
+        if self._damaged:
+            for i in np.flatnonzero(sizes >= 0).tolist():
+                if raw_to_digest(raws[i]) in self._damaged:
+                    index[i], sizes[i] = -1, -1
+        if self._pending or self._pending_large:
+            for i in np.flatnonzero(sizes < 0).tolist():
+                try:
+                    info = self._pending_info(raw_to_digest(raws[i]))
+                except KeyError:
+                    continue
+                index[i], sizes[i] = table.setdefault(info.meta, len(table)), info.nbytes
+        return list(table), index, sizes
 
     def _pending_info(self, digest: Digest) -> ObjectInfo:
         if digest in self._pending:

@@ -11,7 +11,7 @@ from .files import TmpWriter
 from .incoming import IncomingObject
 from .maintenance import Maintenance
 from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, raws_to_digests, verify, verify_batch
-from .packindex import PackIndex, new_name
+from .packindex import PackIndex, first_occurrences, new_name
 from .packs import SmallObjects, encode_pack, index_for
 from .runtime import hash_pool, io_pool
 
@@ -127,10 +127,10 @@ class Writes(Maintenance):
                 self._pending_large[digest] = (batch.meta(rows[digest]), int(batch.sizes[rows[digest]]))
         small = np.flatnonzero(batch.sizes < LARGE_THRESHOLD)
         if len(small):
-            _, first = np.unique(batch.raws[small], return_index=True)  # a batch may repeat an object
-            new = small[np.sort(first)]
-            new = np.array([i for i, d in zip(new.tolist(), raws_to_digests(batch.raws[new]))
-                            if not self._is_pending(d)], dtype=np.int64)
+            new = small[first_occurrences(batch.raws[small])]  # a batch may repeat an object
+            if self._pending:  # objects buffered by put() are flushed with them: not twice
+                new = np.array([i for i, d in zip(new.tolist(), raws_to_digests(batch.raws[new]))
+                                if not self._is_pending(d)], dtype=np.int64)
             data: Buffer = batch.data if len(new) == len(batch) else b"".join(batch.part(i) for i in new.tolist())
             self._write_flush(SmallObjects(batch.raws[new], batch.meta_index[new], batch.metas,
                                            batch.sizes[new], data), self._take_pending_large())

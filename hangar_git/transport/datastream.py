@@ -20,10 +20,10 @@ from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.transfer import BLOB, KeptBlobs, read_raw, write_raw
 from ..errors import IntegrityError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
-from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw
+from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
 from .framing import Frame
 from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, MAX_WHOLE_OBJECT,
-                   PART_BYTES, Part, batch_bounds, check_oids, decode_data, decode_part, encode_data_parts,
+                   PART_BYTES, Part, batch_bounds, check_oids, decode_data, decode_part, encode_data_table,
                    encode_part, split_payload)
 
 # -- git objects ---------------------------------------------------------------------------------
@@ -48,8 +48,16 @@ def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None
 def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None,
                  kept: Optional[KeptBlobs] = None) -> None:
     """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects and about
-    ``BATCH_BYTES`` each, so neither end holds more than one such frame (the shards of a
-    million-sample column are ~75 MB); blobs ``kept`` are taken from there, not read again."""
+    ``BATCH_BYTES`` each, so neither end holds more than two such frames (the shards of a
+    million-sample column are ~75 MB); the next frame's objects are read (inflated) on a
+    thread while one is sent; blobs ``kept`` are taken from there, not read again."""
+    for oids, raw in _read_ahead(_object_batches(git, todo, kept)):
+        _send_objects_frame(stream, oids, raw, progress)
+
+
+def _object_batches(git: GitRepo, todo: list,
+                    kept: Optional[KeptBlobs]) -> Iterator[tuple[list[str], list[tuple[int, bytes]]]]:
+    """(ids, (type, bytes) of each) of the objects of each ``objects`` frame, read as needed."""
     oids: list[str] = []
     raw: list[tuple[int, bytes]] = []
     nbytes = 0
@@ -59,10 +67,10 @@ def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] 
         raw.append(item)
         nbytes += len(item[1])
         if len(oids) == MAX_BATCH_ITEMS or nbytes >= BATCH_BYTES:
-            _send_objects_frame(stream, oids, raw, progress)
+            yield oids, raw
             oids, raw, nbytes = [], [], 0
     if oids:
-        _send_objects_frame(stream, oids, raw, progress)
+        yield oids, raw
 
 
 def _send_objects_frame(stream: Any, oids: list[str], raw: list[tuple[int, bytes]], progress: Optional[Any]) -> None:
@@ -75,6 +83,10 @@ def _send_objects_frame(stream: Any, oids: list[str], raw: list[tuple[int, bytes
 # -- sample data ---------------------------------------------------------------------------------
 GATHER_MAX = 1 << 16  # objects this small are sent from one gather per batch
 RECEIVE_AHEAD = 2
+SMALL_OBJECTS = 1 << 16
+"""Frames whose objects average fewer bytes are staged one after another on one thread:
+hashing small objects holds the GIL, so two such frames staged at once both finish late
+(and the first one's commit waits); frames of large objects are staged in parallel."""
 """Data frames verified (and their large objects written) at once while the next arrives."""
 
 
@@ -84,7 +96,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
     """Verify and store ``data`` and ``part`` frames; returns how many objects they held.
 
     Frames are staged (verified, large objects written to temporary files)
-    on worker threads, up to ``RECEIVE_AHEAD`` at once, and parts are fed to
+    on worker threads, up to ``RECEIVE_AHEAD`` at once (frames of small objects one at a
+    time: see ``SMALL_OBJECTS``), and parts are fed to
     their object's digest on one more thread, in order, while
     the next ones are read off the wire, so the network, hashing and disk
     overlap; one committer thread keeps each as soon as it is staged, in
@@ -123,6 +136,7 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
         on_stored(frame)
 
     with ThreadPoolExecutor(RECEIVE_AHEAD, thread_name_prefix="hangar-receive") as stagers, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-receive-small") as small_stager, \
             ThreadPoolExecutor(1, thread_name_prefix="hangar-digest") as hasher, \
             ThreadPoolExecutor(1, thread_name_prefix="hangar-commit") as committer:
         try:
@@ -133,7 +147,8 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                     keep, drop = partial(_keep_part, store, incoming, part, hashing), _nothing
                 else:
                     parts.check_between_objects()
-                    staging = stagers.submit(stage_data, store, frame, uncached)
+                    pool = small_stager if _small_objects(frame) else stagers
+                    staging = pool.submit(stage_data, store, frame, uncached)
                     keep, drop = partial(_keep_data, store, staging), partial(_drop_data, store, staging)
                 inflight.append((frame, committer.submit(commit, keep, drop)))
                 while inflight and (inflight[0][1].done() or len(inflight) > RECEIVE_AHEAD + 1):
@@ -146,6 +161,12 @@ def receive_frames(store: ObjectStore, frames: Iterable[Frame],
                 committing.exception()
             parts.discard_unfinished()
     return stored
+
+
+def _small_objects(frame: Frame) -> bool:
+    """Whether a data frame's objects average under ``SMALL_OBJECTS`` bytes (from its header)."""
+    count = frame.header.get("count")
+    return type(count) is int and count > 0 and len(frame.payload) < count * (32 + SMALL_OBJECTS)
 
 
 class _PartsInOrder:
@@ -237,38 +258,49 @@ def _refused(exc: IntegrityError) -> IntegrityError:
         expected=exc.expected, got=exc.got)
 
 
-def send_data(store: ObjectStore, stream: Any, digests: Sequence[str], progress: Optional[Any] = None,
-              fault: str = "", parts: bool = False) -> int:
+Described = tuple[list[str], np.ndarray, np.ndarray]
+"""What :meth:`ObjectStore.describe_raws` answers: (metas, meta_index, sizes)."""
+
+
+def send_data(store: ObjectStore, stream: Any, digests: Sequence[str] | np.ndarray, progress: Optional[Any] = None,
+              fault: str = "", parts: bool = False, described: Optional[Described] = None) -> int:
     """Stream objects as ``data`` frames (read from the store; the receiver verifies them).
 
-    The next frame's objects are read while the current one is sent. With
-    ``parts`` (the receiver takes them), objects over ``PART_BYTES`` go as
-    ``part`` frames, one object at a time. ``fault`` names the kill point
+    ``digests`` are hex digests or raw ones (an ``S32`` array: nothing is
+    converted per object); ``described`` is what ``store.describe_raws``
+    answered for them, when the caller already asked. The next frame's
+    objects are read while the current one is sent. With ``parts`` (the
+    receiver takes them), objects over ``PART_BYTES`` go as ``part``
+    frames, one object at a time. ``fault`` names the kill point
     (:mod:`hangar_git.faults`) passed after each frame.
     """
-    metas, sizes = store.describe(digests)  # type: ignore[arg-type]
-    absent = [d for d, n in zip(digests, sizes.tolist()) if n < 0]
-    if absent:
+    raws = digests if isinstance(digests, np.ndarray) else digests_to_raw(list(digests))
+    table, meta_index, sizes = described if described is not None else store.describe_raws(raws)
+    absent = np.flatnonzero(sizes < 0)
+    if len(absent):
         raise RemoteDataError(f"the remote does not hold {len(absent)} requested object(s) "
-                          f"(e.g. {absent[0]}); they may have been pushed to another remote")
+                              f"(e.g. {raw_to_digest(raws[absent[0]])}); they may have been pushed to "
+                              f"another remote")
     in_parts = sizes > (PART_BYTES if parts else MAX_WHOLE_OBJECT)
     if in_parts.any() and not parts:
         i = int(np.flatnonzero(in_parts)[0])
-        raise RemoteDataError(f"sample {digests[i]} is {int(sizes[i]):,} bytes, and the receiving side runs a "
-                          f"hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: upgrade it there")
-    whole = np.flatnonzero(~in_parts).tolist()
+        raise RemoteDataError(f"sample {raw_to_digest(raws[i])} is {int(sizes[i]):,} bytes, and the receiving "
+                              f"side runs a hangar-git that takes at most {MAX_WHOLE_OBJECT:,} bytes per sample: "
+                              f"upgrade it there")
     sent = 0
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-send-ahead") as reader:
         ahead = None
-        for batch in _data_batches([digests[i] for i in whole], [metas[i] for i in whole], sizes[whole]):
-            loading = reader.submit(_batch_payload, store, *batch)
+        for rows in _data_batches(np.flatnonzero(~in_parts), sizes):
+            batch = (raws[rows], meta_index[rows], sizes[rows])
+            loading = reader.submit(_batch_payload, store, table, *batch)
             if ahead is not None:
                 sent += _send_batch(stream, *ahead, progress, fault)
-            ahead = (*batch, loading)
+            ahead = (table, *batch, loading)
         if ahead is not None:
             sent += _send_batch(stream, *ahead, progress, fault)
     for i in np.flatnonzero(in_parts).tolist():
-        sent += _send_in_parts(store, stream, digests[i], metas[i], int(sizes[i]), progress, fault)
+        sent += _send_in_parts(store, stream, raw_to_digest(raws[i]), table[meta_index[i]], int(sizes[i]),
+                               progress, fault)
     return sent
 
 
@@ -293,52 +325,53 @@ def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
             yield item
 
 
-def _send_batch(stream: Any, names: list[str], metas: list[Any], sizes: list[int], loading: Future,
-                progress: Optional[Any], fault: str) -> int:
-    batch_metas, payload = loading.result()
-    stream.send("data", *encode_data_parts(names, batch_metas or metas, sizes, payload))
+def _send_batch(stream: Any, table: list[str], raws: np.ndarray, meta_index: np.ndarray, sizes: np.ndarray,
+                loading: Future, progress: Optional[Any], fault: str) -> int:
+    read_metas, payload = loading.result()
+    if read_metas is not None:  # read one by one: the metas the store answered with
+        table, meta_index = read_metas
+    stream.send("data", *encode_data_table(raws, table, meta_index, sizes, payload))
     if progress is not None:
-        progress.update(sum(sizes))
+        progress.update(int(sizes.sum()))
     if fault:
         checkpoint(fault)
-    return len(names)
+    return len(raws)
 
 
-def _batch_payload(store: ObjectStore, names: list[str], metas: list[Any],
-                   sizes: list[int]) -> tuple[Optional[list[Any]], Any]:
-    """(metas read, or None to use the described ones; the objects' bytes) of one frame."""
-    payload: Any = _gathered(store, names, sizes)
+def _batch_payload(store: ObjectStore, table: list[str], raws: np.ndarray, meta_index: np.ndarray,
+                   sizes: np.ndarray) -> tuple[Optional[tuple[list[str], np.ndarray]], Any]:
+    """(metas read as (table, meta_index), or None to use the described ones; the objects'
+    bytes) of one frame."""
+    payload: Any = _gathered(store, raws, sizes)
     if payload is not None:
         return None, payload
-    read_metas, parts = [], []
+    read_metas: dict[str, int] = {}
+    index, parts = [], []
     # not re-hashed here: the receiver verifies every object before it keeps any
-    for _, meta, data in store.read_many(names, verify=False):  # type: ignore[arg-type]
-        read_metas.append(meta)
+    for _, meta, data in store.read_many(raws_to_digests(raws), verify=False):
+        index.append(read_metas.setdefault(meta, len(read_metas)))
         parts.append(data)
-    return read_metas, parts
+    return (list(read_metas), np.array(index, dtype=np.int64)), parts
 
 
-def _data_batches(digests: list[str], metas: list[Any],
-                  sizes: np.ndarray) -> Iterator[tuple[list[str], list[Any], list[int]]]:
-    """(digests, metas, sizes) of each data frame: small objects in frames of up to
+def _data_batches(rows: np.ndarray, sizes: np.ndarray) -> Iterator[np.ndarray]:
+    """Rows of ``sizes`` in each data frame (of ``rows``): small objects in frames of up to
     ``BATCH_BYTES``, large ones (which the receiver writes in parallel) up to ``LARGE_BATCH_BYTES``."""
-    large = sizes >= LARGE_OBJECT
-    for group, limit in ((np.flatnonzero(~large), BATCH_BYTES), (np.flatnonzero(large), LARGE_BATCH_BYTES)):
-        group_sizes = sizes[group].tolist()
-        for lo, hi in batch_bounds(group_sizes, MAX_DATA_ITEMS, limit):
-            picked = group[lo:hi].tolist()
-            yield [digests[i] for i in picked], [metas[i] for i in picked], group_sizes[lo:hi]
+    large = sizes[rows] >= LARGE_OBJECT
+    for group, limit in ((rows[~large], BATCH_BYTES), (rows[large], LARGE_BATCH_BYTES)):
+        for lo, hi in batch_bounds(sizes[group], MAX_DATA_ITEMS, limit):
+            yield group[lo:hi]
 
 
-def _gathered(store: ObjectStore, digests: list[str], sizes: list[int]) -> Optional[memoryview]:
+def _gathered(store: ObjectStore, raws: np.ndarray, sizes: np.ndarray) -> Optional[memoryview]:
     """A batch of small same-sized objects read in one vectorised gather, or None.
 
     None when sizes differ, objects are large, or the store did not serve
     them all (buffered objects, backends without a batch path): the caller
     then reads them one by one.
     """
-    size = sizes[0]
-    if len(sizes) < 2 or size >= GATHER_MAX or any(n != size for n in sizes):
+    size = int(sizes[0])
+    if len(sizes) < 2 or size >= GATHER_MAX or not (sizes == size).all():
         return None
-    rows, found = store.gather(digests_to_raw(digests), size)
+    rows, found = store.gather(raws, size)
     return rows.data if found.all() else None

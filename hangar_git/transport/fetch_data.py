@@ -5,16 +5,19 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Callable, Optional, Protocol, Sequence
 
+import numpy as np
+
 from ..bookkeeping.gitrepo import GitRepo
-from ..bookkeeping.transfer import column_trees, referenced_digests, samples_added
+from ..bookkeeping.added import column_trees, samples_added_raws, unique_in_order
+from ..bookkeeping.transfer import referenced_digests
 from ..errors import RemoteDataError
-from ..storage import Digest, ObjectStore
+from ..storage import Digest, ObjectStore, digests_to_raw, raws_to_digests
 from .progress import progress, progress_enabled
 from .rpc import Session
 from .framing import Frame
 from .datastream import receive_frames
 from .storecopy import copy_objects
-from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
+from .wire import MAX_DATA_ITEMS, chunked
 
 
 ANCESTORS_SEARCHED = 64
@@ -44,9 +47,9 @@ class DataSource(Protocol):
     def sizes(self, digests: Sequence[str]) -> list[int]:
         """Each object's size, -1 where the source does not hold it."""
 
-    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
+    def receive(self, store: ObjectStore, digests: Sequence[str] | np.ndarray, on_stored: Callable[[Frame], None],
                 fault: str = "") -> int:
-        """Verify and keep ``digests`` in ``store``; how many were kept. ``fault`` names the
+        """Verify and keep ``digests`` (hex, or raw as an ``S32`` array) in ``store``; how many were kept. ``fault`` names the
         kill point passed as each frame is kept (:mod:`hangar_git.faults`)."""
 
 
@@ -62,12 +65,16 @@ class SessionSource:
             out += self.session.call("data_sizes", {"digests": part}).header["sizes"]
         return out
 
-    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
+    def receive(self, store: ObjectStore, digests: Sequence[str] | np.ndarray, on_stored: Callable[[Frame], None],
                 fault: str = "") -> int:
+        raws = digests if isinstance(digests, np.ndarray) else digests_to_raw(list(digests))
+        step = self.session.server_info.get("get_data_max")  # older servers take MAX_DATA_ITEMS at once
+        step = step if type(step) is int and step > 0 else MAX_DATA_ITEMS
         got = 0
-        for part in chunked(digests, MAX_DATA_ITEMS):
-            header, payload = encode_digest_list(part)
-            frames = self.session.stream("get_data", {**header, "parts": 1}, payload)  # we take objects in parts
+        for start in range(0, len(raws), step):
+            part = raws[start:start + step]
+            frames = self.session.stream("get_data", {"count": len(part), "parts": 1},  # we take objects in parts
+                                         part.tobytes())
             got += receive_frames(store, (f for f in frames if f.kind in ("data", "part")), on_stored,
                                   fault=fault)
         return got
@@ -82,7 +89,7 @@ class StoreSource:
     def sizes(self, digests: Sequence[str]) -> list[int]:
         return self.store.describe([Digest(d) for d in digests])[1].tolist()
 
-    def receive(self, store: ObjectStore, digests: Sequence[str], on_stored: Callable[[Frame], None],
+    def receive(self, store: ObjectStore, digests: Sequence[str] | np.ndarray, on_stored: Callable[[Frame], None],
                 fault: str = "") -> int:
         return copy_objects(self.store, store, digests, on_stored=on_stored, kept_fault=fault)
 
@@ -108,14 +115,14 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
     """
     sizing = max_num_bytes is not None or progress_enabled(quiet)  # else sizes are not needed first
     with progress("Finding data to fetch", total=3 if sizing else 2, unit="step", quiet=quiet) as phase:
-        wanted, trees = wanted_digests(git, commits, columns, presence)
+        wanted, trees = wanted_raws(git, commits, columns, presence)
         phase.update(1)
-        todo: list[str] = list(store.missing([Digest(d) for d in wanted]))
+        todo = wanted[store.absent(wanted)] if len(wanted) else wanted
         phase.update(1)
         chosen, total = todo, None
         if sizing:
-            sizes = _sizes(source, todo)
-            chosen = _within(todo, sizes, max_num_bytes)
+            sizes = _sizes(source, raws_to_digests(todo))
+            chosen = todo[:_within(sizes, max_num_bytes)]
             total = sum(sizes[:len(chosen)])
             phase.update(1)
     received = 0
@@ -127,7 +134,7 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
             received += nbytes
             bar.update(nbytes if total is None else min(nbytes, total - bar.n))
 
-        got = source.receive(store, chosen, stored, fault="fetch_data.between_frames") if chosen else 0
+        got = source.receive(store, chosen, stored, fault="fetch_data.between_frames") if len(chosen) else 0
         if total is not None:
             bar.update(total - bar.n)  # every chosen object is stored: the bar ends exactly at its total
     complete = len(chosen) == len(todo)
@@ -137,33 +144,32 @@ def fetch_data_from(git: GitRepo, store: ObjectStore, source: DataSource, commit
     return FetchDataResult(list(commits), got, received, complete=complete)
 
 
-def _within(digests: list[str], sizes: list[int], budget: Optional[int]) -> list[str]:
-    """The first ``digests`` whose sizes fit in ``budget`` bytes (all without one)."""
+def _within(sizes: list[int], budget: Optional[int]) -> int:
+    """How many of the first objects (of ``sizes``) fit in ``budget`` bytes (all without one)."""
     if budget is None:
-        return digests
-    chosen, total = [], 0
-    for d, n in zip(digests, sizes):
+        return len(sizes)
+    total = 0
+    for i, n in enumerate(sizes):
         if total + n > budget:
-            break
-        chosen.append(d)
+            return i
         total += n
-    return chosen
+    return len(sizes)
 
 
-def wanted_digests(git: GitRepo, commits: list[str], columns: Optional[set[str]],
-                   presence: Optional[Presence]) -> tuple[list[str], list[str]]:
-    """(digests to look for locally, column trees they complete) of ``commits``."""
+def wanted_raws(git: GitRepo, commits: list[str], columns: Optional[set[str]],
+                presence: Optional[Presence]) -> tuple[np.ndarray, list[str]]:
+    """(raw digests to look for locally, each once; column trees they complete) of ``commits``."""
     if presence is None:
-        return list(referenced_digests(git, commits, (), columns)), []
-    out: dict[str, None] = {}
+        return digests_to_raw(list(referenced_digests(git, commits, (), columns))), []
+    parts: list[np.ndarray] = []
     trees: list[str] = []
     for commit in commits:
         for name, (tree, samples) in column_trees(git, git.commit_info(commit).tree, columns).items():
             if presence.is_complete(tree):
                 continue
-            out.update(samples_added(git, samples, _complete_base(git, commit, name, presence)))
+            parts.append(samples_added_raws(git, samples, _complete_base(git, commit, name, presence)))
             trees.append(tree)
-    return list(out), trees
+    return unique_in_order(np.concatenate(parts) if parts else digests_to_raw([])), trees
 
 
 def _complete_base(git: GitRepo, commit: str, column: str, presence: Presence) -> list[str]:

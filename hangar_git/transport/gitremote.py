@@ -134,10 +134,11 @@ class GitDataRemote:
         haves = [oid for oid in self.heads().values() if git.has_object(oid)]
         commits = new_commits(git, [local], haves)
         target = self.data_store(create=True)
-        digests, nbytes = data_to_send(git, store, commits, haves, self.name, branch,
-                                       lambda wanted: list(target.missing([Digest(d) for d in wanted])))
+        sending = data_to_send(git, store, commits, haves, self.name, branch, target.absent)
+        digests, nbytes = sending.digests(), sending.nbytes
         with progress("Pushing data", total=nbytes, unit="B", quiet=self.quiet) as bar:
-            copy_objects(store, target, digests, progress=bar, fault="push.between_data_frames")
+            copy_objects(store, target, sending.raws, progress=bar, fault="push.between_data_frames",
+                         described=sending.described)
         checkpoint("push.after_data")
         self._verify_uploaded(digests)
         checkpoint("push.before_update_ref")

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
-from ..bookkeeping.transfer import BlobReader, COMMIT, KeptBlobs, added_digests, objects_to_send
+from ..bookkeeping.added import BlobReader, added_raws
+from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send
 from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
-from ..storage import Digest, ObjectStore
+from ..storage import ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
 from .progress import progress
 from .rpc import Session
-from .datastream import send_data, send_objects
-from .wire import MAX_DATA_ITEMS, chunked, encode_digest_list
+from .datastream import Described, send_data, send_objects
+from .wire import MAX_DATA_ITEMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +56,12 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
     kept = KeptBlobs(git)  # the new shards: read once to list their samples, then sent
-    absent_remotely, nbytes = data_to_send(git, store, commits, haves, remote, branch,
-                                           lambda digests: remote_missing(session, digests), kept)
+    sending = data_to_send(git, store, commits, haves, remote, branch, lambda raws: remote_absent(session, raws),
+                           kept)
     # Pipelined: data, then records, then the ref update go out without waiting for each
     # answer (the server takes them in order, and refuses the ref update unless all of the
     # data and records arrived intact); the answers are collected at the end.
-    answers = _send_data(session, store, absent_remotely, nbytes, quiet)
+    answers = _send_data(session, store, sending, quiet)
     checkpoint("push.after_data")
     answers += _send_objects(session, git, todo, quiet, kept)
     checkpoint("push.before_update_ref")
@@ -72,50 +73,69 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
             session.recv()
             bar.update(1)
     git.set_ref(remote_ref(remote, branch), local)
-    return PushResult(branch, old, local, len(commits), len(todo), len(absent_remotely), nbytes)
+    return PushResult(branch, old, local, len(commits), len(todo), len(sending.raws), sending.nbytes)
+
+
+class DataToSend(NamedTuple):
+    """The samples a push brings: raw digests, how the store describes them, their bytes."""
+
+    raws: np.ndarray
+    described: Described
+    nbytes: int
+
+    def digests(self) -> list[str]:
+        return list(raws_to_digests(self.raws))
 
 
 def data_to_send(git: GitRepo, store: ObjectStore, commits: Sequence[str], haves: Sequence[str], remote: str,
-                 branch: str, remote_lacks: Callable[[list[str]], list[str]],
-                 read: Optional[BlobReader] = None) -> tuple[list[str], int]:
-    """The samples ``commits`` add to their parents that the remote lacks, and their size;
-    RemoteDataError if any of them is not here either. The remote holds the data of what
-    its refs (``haves``) reach, so the parents' samples need no look-up: the cost follows
-    the change, not the size of the commits' trees."""
-    digests = list(added_digests(git, commits, read=read))
-    absent_remotely = remote_lacks(digests)
-    local_absent = set(store.missing([Digest(d) for d in absent_remotely]))
-    if local_absent:
+                 branch: str, remote_lacks: Callable[[np.ndarray], np.ndarray],
+                 read: Optional[BlobReader] = None) -> DataToSend:
+    """The samples ``commits`` add to their parents that the remote lacks (``remote_lacks``:
+    raw digests to a mask of those it lacks), described by the store; RemoteDataError if any
+    of them is not here either. The remote holds the data of what its refs (``haves``)
+    reach, so the parents' samples need no look-up: the cost follows the change, not the
+    size of the commits' trees."""
+    raws = added_raws(git, commits, read=read)
+    raws = raws[remote_lacks(raws)] if len(raws) else raws
+    table, meta_index, sizes = store.describe_raws(raws)
+    local_absent = np.flatnonzero(sizes < 0)
+    if len(local_absent):
         raise RemoteDataError(
             f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
-            f"this machine nor {remote!r} (e.g. {next(iter(local_absent))}); fetch-data them from the "
-            f"remote that has them first")
-    return absent_remotely, int(store.describe(absent_remotely)[1].sum())  # type: ignore[arg-type]
+            f"this machine nor {remote!r} (e.g. {raw_to_digest(raws[local_absent[0]])}); fetch-data them "
+            f"from the remote that has them first")
+    return DataToSend(raws, (table, meta_index, sizes), int(sizes.sum()))
 
 
 def remote_missing(session: Session, digests: list[str]) -> list[str]:
-    """The digests the remote lacks: binary digest lists, all requests sent before any answer."""
-    parts = list(chunked(digests, MAX_DATA_ITEMS))
+    """The digests the remote lacks (see :func:`remote_absent`)."""
+    mask = remote_absent(session, digests_to_raw(digests)).tolist()
+    return [d for d, m in zip(digests, mask) if m]
+
+
+def remote_absent(session: Session, raws: np.ndarray) -> np.ndarray:
+    """Per raw digest, True where the remote lacks it: binary digest lists, all requests sent
+    before any answer."""
+    parts = [raws[i:i + MAX_DATA_ITEMS] for i in range(0, len(raws), MAX_DATA_ITEMS)]
     for part in parts:
-        session.send("missing_data", *encode_digest_list(part))
-    out: list[str] = []
+        session.send("missing_data", {"count": len(part)}, part.tobytes())
+    masks = [np.zeros(0, dtype=bool)]
     for part in parts:
         reply = session.recv()
         if reply.header.get("count") != len(part) or len(reply.payload) != (len(part) + 7) // 8:
             raise ProtocolError("the remote answered missing_data with a malformed bitmap")
-        mask = np.unpackbits(np.frombuffer(reply.payload, dtype=np.uint8), count=len(part)).astype(bool)
-        out += [d for d, m in zip(part, mask.tolist()) if m]
-    return out
+        masks.append(np.unpackbits(np.frombuffer(reply.payload, dtype=np.uint8), count=len(part)).astype(bool))
+    return np.concatenate(masks)
 
 
-def _send_data(session: Session, store: ObjectStore, digests: list[str], nbytes: int, quiet: bool) -> int:
+def _send_data(session: Session, store: ObjectStore, sending: DataToSend, quiet: bool) -> int:
     """Stream a put_data request; returns how many answers it will get (0 or 1)."""
-    if not digests:
+    if not len(sending.raws):
         return 0
-    with progress("Pushing data", total=nbytes, unit="B", quiet=quiet) as bar:
-        session.send("put_data", {"count": len(digests)})
-        send_data(store, session, digests, progress=bar, fault="push.between_data_frames",
-                  parts=bool(session.server_info.get("data_parts")))
+    with progress("Pushing data", total=sending.nbytes, unit="B", quiet=quiet) as bar:
+        session.send("put_data", {"count": len(sending.raws)})
+        send_data(store, session, sending.raws, progress=bar, fault="push.between_data_frames",
+                  parts=bool(session.server_info.get("data_parts")), described=sending.described)
         session.send("end", {})
         session.flush()
     return 1

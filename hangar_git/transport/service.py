@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, RefChangedError, branch_ref
-from ..bookkeeping.transfer import KeptBlobs, added_digests, closure_complete, new_commits, objects_to_send
+from ..bookkeeping.added import added_raws
+from ..bookkeeping.transfer import KeptBlobs, closure_complete, new_commits, objects_to_send
 from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, IntegrityError,
                       NonFastForwardError, NotInitializedError, ProtocolError, RefMovedError)
 from ..faults import checkpoint
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from ..storage import ObjectStore
 
 
+GET_DATA_MAX = 1 << 20
+"""The most digests this server takes in one ``get_data`` request, as its ``hello`` says
+(``"get_data_max"``; servers that do not say take ``wire.MAX_DATA_ITEMS``): one request
+streams a whole fetch of small samples, its frames read ahead of the wire."""
 RECEIVED_BLOBS_KEPT = 32 << 20
 """Bytes of received shard blobs a session keeps for its ref update (the rest are read again)."""
 
@@ -57,7 +62,8 @@ class RepositoryService(ServiceHandler):
     def hello_info(self) -> dict[str, Any]:
         return {"default_branch": default_branch(self.git),
                 "access": "r" if self.read_only else "rw",
-                "data_parts": 1}  # takes objects too big for one frame as ``part`` frames
+                "data_parts": 1,  # takes objects too big for one frame as ``part`` frames
+                "get_data_max": GET_DATA_MAX}
 
     # -- refs and records -----------------------------------------------------------
     @rpc_method
@@ -90,7 +96,7 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method(writes=True)
     def update_ref(self, request: Frame, stream: Stream) -> Reply:
-        from ..storage import Digest
+        from ..storage import raw_to_digest
         from .wire import check_oids
         branch = check_branch_name(request.header.get("branch"))
         new = check_oids([request.header.get("new")], "new")[0]
@@ -106,17 +112,17 @@ class RepositoryService(ServiceHandler):
         haves = list(self.git.list_refs(HEADS).values())
         try:
             # what our refs reach has its data here: check only what the new commits add
-            needed = list(added_digests(self.git, new_commits(self.git, [new], haves), read=self._received))
-            absent = self.store.missing([Digest(d) for d in needed])
+            needed = added_raws(self.git, new_commits(self.git, [new], haves), read=self._received)
+            absent = needed[self.store.absent(needed)] if len(needed) else needed
         except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
             raise IntegrityError(f"push of {branch!r} refused: the records of commit {new} are not "
                                  f"hangar records ({type(exc).__name__})") from None
         finally:
             self._received.clear()
-        if absent:
+        if len(absent):
             raise IntegrityError(
                 f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "
-                f"not on the remote (e.g. {absent[0]}); push again to send them")
+                f"not on the remote (e.g. {raw_to_digest(absent[0])}); push again to send them")
         checkpoint("serve.update_ref.before_set_ref")
         try:
             self.git.set_ref(branch_ref(branch), new, expected=old)
@@ -177,9 +183,9 @@ class RepositoryService(ServiceHandler):
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:
         from .datastream import send_data
-        from .wire import decode_digest_list
-        digests = decode_digest_list(request.header, request.payload)
-        sent = send_data(self.store, stream, digests, fault="serve.get_data.between_frames",
+        from .wire import decode_raw_digests
+        raws = decode_raw_digests(request.header, request.payload, GET_DATA_MAX)
+        sent = send_data(self.store, stream, raws, fault="serve.get_data.between_frames",
                          parts=bool(request.header.get("parts")))
         return {"objects": sent}
 

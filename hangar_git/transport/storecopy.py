@@ -13,8 +13,10 @@ import queue
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+import numpy as np
+
 from ..storage import ObjectStore
-from .datastream import receive_frames, send_data
+from .datastream import Described, receive_frames, send_data
 from .framing import Frame
 
 QUEUE_FRAMES = 4
@@ -42,13 +44,15 @@ class _Stopped(Exception):
     """The receiving side gave up: the sender stops quietly."""
 
 
-def copy_objects(source: ObjectStore, target: ObjectStore, digests: Sequence[str], *,
+def copy_objects(source: ObjectStore, target: ObjectStore, digests: Sequence[str] | np.ndarray, *,
                  progress: Optional[Any] = None, fault: str = "", kept_fault: str = "",
-                 on_stored: Callable[[Frame], None] = lambda frame: None) -> int:
-    """Copy ``digests`` (all in ``source``) into ``target``, each verified before it is kept;
-    returns how many objects were kept. ``fault`` names the kill point passed after each
-    batch is read, ``kept_fault`` the one passed as each is kept (:mod:`hangar_git.faults`)."""
-    if not digests:
+                 on_stored: Callable[[Frame], None] = lambda frame: None,
+                 described: Optional[Described] = None) -> int:
+    """Copy ``digests`` (hex, or raw as an ``S32`` array; all in ``source``) into ``target``,
+    each verified before it is kept; returns how many objects were kept. ``fault`` names the
+    kill point passed after each batch is read, ``kept_fault`` the one passed as each is kept
+    (:mod:`hangar_git.faults`); ``described`` is what ``source.describe_raws`` answered."""
+    if not len(digests):
         return 0
     frames: "queue.Queue[Any]" = queue.Queue(QUEUE_FRAMES)
     stop = threading.Event()
@@ -56,7 +60,8 @@ def copy_objects(source: ObjectStore, target: ObjectStore, digests: Sequence[str
 
     def produce() -> None:
         try:
-            send_data(source, _QueueStream(frames, stop), digests, progress=progress, fault=fault, parts=True)
+            send_data(source, _QueueStream(frames, stop), digests, progress=progress, fault=fault, parts=True,
+                      described=described)
         except _Stopped:
             return
         except BaseException as exc:  # handed to the receiving thread, raised there

@@ -117,15 +117,32 @@ def encode_data_parts(digests: Sequence[str], metas: Sequence[str], sizes: Seque
     return header, [digests_to_raw(digests).tobytes(), *parts]
 
 
+def encode_data_table(raws: np.ndarray, table: Sequence[str], meta_index: np.ndarray, sizes: np.ndarray,
+                      body: Any) -> tuple[dict[str, Any], list[Any]]:
+    """Like :func:`encode_data_parts`, from raw digests (``S32``) and metas as a table
+    (object ``i``'s is ``table[meta_index[i]]``): no per-object Python on the common path
+    of one meta and one size."""
+    used, local = np.unique(meta_index, return_inverse=True)
+    header: dict[str, Any] = {"count": len(raws), "metas": [table[i] for i in used.tolist()]}
+    if len(used) > 1:
+        header["meta_index"] = local.reshape(-1).tolist()
+    if len(sizes) and (sizes == sizes[0]).all():
+        header["size"] = int(sizes[0])
+    else:
+        header["sizes"] = sizes.tolist()
+    parts = body if isinstance(body, list) else [body]
+    return header, [np.ascontiguousarray(raws, dtype="S32").tobytes(), *parts]
+
+
 def encode_digest_list(digests: Sequence[str]) -> tuple[dict[str, Any], bytes]:
     """A request naming many objects: ``{"count": n}`` and their raw digests."""
     return {"count": len(digests)}, digests_to_raw(digests).tobytes()
 
 
-def decode_raw_digests(header: dict[str, Any], payload: Any) -> np.ndarray:
-    """The raw digests (``S32``) of a binary digest list."""
+def decode_raw_digests(header: dict[str, Any], payload: Any, limit: int = MAX_DATA_ITEMS) -> np.ndarray:
+    """The raw digests (``S32``) of a binary digest list (of at most ``limit``)."""
     count = header.get("count")
-    if type(count) is not int or not 0 <= count <= MAX_DATA_ITEMS or len(payload) != 32 * count:
+    if type(count) is not int or not 0 <= count <= limit or len(payload) != 32 * count:
         raise ProtocolError("bad digest list: count does not match the payload")
     return np.frombuffer(payload, dtype="S32") if count else np.zeros(0, dtype="S32")
 
@@ -229,16 +246,17 @@ def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[m
     return [view[end - n:end] for end, n in zip(ends, sizes)]
 
 
-def batch_bounds(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tuple[int, int]]:
-    """(start, end) index ranges of consecutive items within the count and byte limits."""
-    bounds, start, nbytes = [], 0, 0
-    for i, n in enumerate(sizes):
-        if i > start and (i - start >= max_items or nbytes + n > max_bytes):
-            bounds.append((start, i))
-            start, nbytes = i, 0
-        nbytes += n
-    if start < len(sizes):
-        bounds.append((start, len(sizes)))
+def batch_bounds(sizes: Sequence[int] | np.ndarray, max_items: int, max_bytes: int) -> list[tuple[int, int]]:
+    """(start, end) index ranges of consecutive items within the count and byte limits (an
+    item bigger than ``max_bytes`` alone in its range); one step per range, not per item."""
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    bounds, start, n = [], 0, len(ends)
+    while start < n:
+        before = int(ends[start - 1]) if start else 0
+        end = int(np.searchsorted(ends, before + max_bytes, side="right"))
+        end = max(start + 1, min(end, start + max_items))
+        bounds.append((start, end))
+        start = end
     return bounds
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hangar_git.bookkeeping.transfer import added_digests, new_commits, referenced_digests
+from hangar_git.bookkeeping.added import added_digests
+from hangar_git.bookkeeping.transfer import new_commits, referenced_digests
 
 from .conftest import new_repo
 
