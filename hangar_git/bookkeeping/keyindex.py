@@ -73,6 +73,8 @@ class KeyIndex:
         self.digests = np.frombuffer(buf, dtype=_DIGEST, count=count, offset=self._dstart)
         """Raw digests, in key order (kind 0) or key-hash order (kind 1)."""
         self._first = self._keys[0] if count else 0
+        self._dense = kind == INT and count > 0 and self._keys[count - 1] - self._first == count - 1
+        """Sorted distinct int keys spanning ``count`` values: every key of the span is there."""
         if kind == TEXT:
             ostart = self._dstart + 32 * count
             self._offsets = view[ostart:ostart + 8 * (count + 1)].cast("Q")
@@ -97,14 +99,25 @@ class KeyIndex:
 
     def digest_of_int(self, key: int) -> Optional[str]:
         """The (hex) digest recorded for an int key, or None (kind 0 only)."""
-        keys = self._keys
+        raw = self.raw_of_int(key)
+        return None if raw is None else raw_to_digest(raw)
+
+    def raw_of_int(self, key: int) -> Optional[bytes]:
+        """The raw (32-byte) digest recorded for an int key, or None (kind 0 only)."""
+        row = self.int_row(key)
+        return None if row < 0 else self.raw_at(row)
+
+    def int_row(self, key: int) -> int:
+        """Row of an int key, or -1 (kind 0 only; dense keys cost no look at the keys)."""
         pos = key - self._first
-        if not (0 <= pos < self.count and keys[pos] == key):
-            pos = bisect_left(keys, key)
-            if pos >= self.count or keys[pos] != key:
-                return None
-        at = self._dstart + 32 * pos
-        return raw_to_digest(self._buf[at:at + 32])
+        if self._dense and 0 <= pos < self.count:
+            return pos
+        return self.row_of_int(key)
+
+    def raw_at(self, row: int) -> bytes:
+        """The raw (32-byte) digest of row ``row``."""
+        at = self._dstart + 32 * row
+        return self._buf[at:at + 32]
 
     def find(self, enc: str) -> Optional[str]:
         """The (hex) digest recorded for an encoded key, or None."""

@@ -127,6 +127,10 @@ class StoreFiles:
                     raise FileNotFoundError(f"{path}: no such file") from exc
                 raise
 
+    def mapped(self, path: str) -> Optional[mmap.mmap]:
+        """A local file mapped read-only for slicing (None on a remote store, or if it cannot be)."""
+        return self._local_files.mapped(self._os(path)) if self.local else None
+
     def read_range(self, path: str, start: int, length: int) -> bytes:
         """``length`` bytes of a file from ``start`` (FileNotFoundError when there is none)."""
         if self.local:

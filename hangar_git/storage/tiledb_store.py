@@ -37,6 +37,7 @@ from .chunks import ChunkCache
 from .files import StoreFiles, reaching
 from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex
+from .rawreads import RawReads
 from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
 
@@ -54,7 +55,7 @@ STORE_FORMAT = {"format": 2, "layout": "packs", "digest": "blake3"}
 LAYOUT_DIRS = ("index", "data", "large", "tmp", "damaged", "condemned")
 
 
-class TileDBStore(Writes, ObjectStore):
+class TileDBStore(Writes, RawReads, ObjectStore):
     """Object store rooted at a TileDB VFS URI."""
 
     def __init__(self, uri: str, *, read_only: bool = False, durable: bool = False,
