@@ -97,16 +97,6 @@ class KeyIndex:
         pos = bisect_left(keys, key)
         return pos if pos < self.count and keys[pos] == key else -1
 
-    def digest_of_int(self, key: int) -> Optional[str]:
-        """The (hex) digest recorded for an int key, or None (kind 0 only)."""
-        raw = self.raw_of_int(key)
-        return None if raw is None else raw_to_digest(raw)
-
-    def raw_of_int(self, key: int) -> Optional[bytes]:
-        """The raw (32-byte) digest recorded for an int key, or None (kind 0 only)."""
-        row = self.int_row(key)
-        return None if row < 0 else self.raw_at(row)
-
     def int_row(self, key: int) -> int:
         """Row of an int key, or -1 (kind 0 only; dense keys cost no look at the keys)."""
         pos = key - self._first

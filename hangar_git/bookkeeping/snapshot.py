@@ -109,14 +109,6 @@ class ColumnRecords:
                 digest = self.shard(prefix, warm).get(enc)
         return digest
 
-    def get_int(self, key: int) -> Optional[str]:
-        """:meth:`get` of an int key (the hot path of random reads: no key text is made
-        when the key index holds int keys)."""
-        index = self._index if self._index_looked else self.key_index()
-        if index is not None and index.is_int:
-            return index.digest_of_int(key)
-        return self.get(f"i{key}")
-
     def locate_int(self, key: int) -> tuple[int, Optional[bytes]]:
         """(row of an int key in the key index or -1, its raw 32-byte digest or None): what
         the store reads by, without hex (the row finds it in a locations file)."""

@@ -196,3 +196,31 @@ def test_stored_plain_finds_incompressible_bytes_only(size: int) -> None:
     assert stored_plain(stored[:15], len(stored), size) == -1
     zeros = compress(bytes(size), 1)                            # compressed (a lone byte is kept as is)
     assert (stored_plain(zeros, len(zeros), size) == -1) is (size > 1)
+
+
+def test_gc_keeps_locations_until_it_moves_objects_then_reads_still_hold(rows: Repository) -> None:
+    rows.create_branch("dev")
+    with rows.checkout(write=True, branch="dev") as co:
+        co["x"].update({i: ROWS[N + i % 3000] for i in range(N // 8)})
+        co.commit("dev rows")
+    assert len(_locations(rows)) == 2
+    assert rows.gc(grace_seconds=0).removed == 0 and len(_locations(rows)) == 2   # nothing moved
+    rows.checkout(write=True, branch="master").close()           # the write branch again
+    rows.remove_branch("dev", force_delete=True)
+    result = rows.gc(grace_seconds=0)
+    assert result.removed > 0 and _locations(rows) == []   # objects moved: every hint is stale
+    keys = list(range(0, N, 401))
+    got = _fresh_reads(rows.path, keys)
+    assert all(got["values"][repr(k)] == ROWS[k].tolist() for k in keys)
+
+
+def test_a_local_store_reads_without_loading_tiledb(rows: Repository) -> None:
+    """TileDB costs ~30 ms to import: a DataLoader worker reading a local store never needs it."""
+    proc = run_python(f"""
+        import sys
+        from hangar_git import Repository
+        col = Repository({rows.path!r}).checkout()["x"]
+        assert col[5].tolist() == {ROWS[5].tolist()!r} and len(col.get_many([1, 2])) == 2
+        print("tiledb" in sys.modules)
+    """, python_env())
+    assert proc.stdout.strip().splitlines()[-1] == "False"
