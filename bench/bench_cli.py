@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from .common import Figure
+from .common import Figure, compile_bytecode
 
 HISTORY_COMMANDS = ("status", "log", "branch", "diff")
 
@@ -59,17 +59,8 @@ def _big_repository(path: str, samples: int) -> None:
         co.columns["x"][samples] = rows[0]
 
 
-def _compile_bytecode() -> None:
-    """Compile the package's bytecode, as `pip install` does: an editable install under
-    PYTHONDONTWRITEBYTECODE would otherwise compile every module on every start (~40 ms)."""
-    import compileall
-
-    import hangar_git
-    compileall.compile_dir(os.path.dirname(hangar_git.__file__), quiet=1)
-
-
 def run(quick: bool = False) -> list[Figure]:
-    _compile_bytecode()
+    compile_bytecode()
     rounds = 5 if quick else 15
     samples = 100_000 if quick else 1_000_000
     hangar = shutil.which("git-hangar", path=os.path.dirname(sys.executable)) or "git-hangar"
