@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .objects import Buffer, Meta, matches
+from .objects import Buffer, Meta, digest_hasher
 
 MAGIC = b"HGLOC001"
 _HEADER = struct.Struct("<QQ")
@@ -48,23 +48,27 @@ class Locations:
 
     def __init__(self, buf: Any, count: int, files: list[Optional[Any]], metas: list[str]) -> None:
         self._buf, self.count = buf, count
-        self._files, self._metas = files, metas
+        self._files = files
+        self._metas = [Meta(m) for m in metas]
+        self._hashers = [digest_hasher(m) for m in metas]
+        """Per meta, a hasher fed the meta (copied for each object: the hot path makes no other call)."""
 
     def read(self, row: int, raw: bytes) -> Optional[tuple[Meta, Buffer]]:
         """Meta and bytes of row ``row`` when its hint holds and they hash to ``raw``, else None."""
         if not 0 <= row < self.count:
             return None
         pos, size, file_no, meta_no = RECORD.unpack_from(self._buf, HEAD + 16 * row)
-        if file_no >= len(self._files):
+        if file_no >= len(self._files) or meta_no >= len(self._metas):
             return None
         whole = self._files[file_no]
         if whole is None:
             return None
         data = whole[pos:pos + size]
-        meta = self._metas[meta_no] if meta_no < len(self._metas) else ""
-        if not matches(meta, data, raw):
+        h = self._hashers[meta_no].copy()
+        h.update(data)
+        if h.digest() != raw:
             return None
-        return Meta(meta), data
+        return self._metas[meta_no], data
 
 
 def open_locations(path: str, count: int, mapped: Callable[[str], Optional[Any]]) -> Optional[Locations]:
