@@ -224,3 +224,30 @@ def test_a_local_store_reads_without_loading_tiledb(rows: Repository) -> None:
         print("tiledb" in sys.modules)
     """, python_env())
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_key_index_is_summed_once_then_again_only_when_written_since(rows: Repository) -> None:
+    (index,) = (_hangar_dir(rows) / "keys").iterdir()
+    marker = _hangar_dir(rows) / "keys-checked" / index.name
+    st = index.stat()
+    assert marker.read_bytes() == f"{st.st_size} {st.st_mtime_ns} {st.st_ino}\n".encode()
+    digests_at = 32 + 8 * N                                   # header, then the keys
+    with open(index, "r+b") as fh:                            # row 10's digest now names row 11's object
+        fh.seek(digests_at + 32 * 11)
+        eleven = fh.read(32)
+        fh.seek(digests_at + 32 * 10)
+        fh.write(eleven)
+    os.utime(index, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))   # written a second later
+    keys = [10, 11] + list(range(12, N, 300))                # enough shards for the reader to rebuild it
+    got = _fresh_reads(rows.path, keys)
+    assert all(got["values"][repr(k)] == ROWS[k].tolist() for k in keys)      # refused: read via shards
+    (rebuilt,) = (_hangar_dir(rows) / "keys").iterdir()
+    st = rebuilt.stat()
+    assert marker.read_bytes() == f"{st.st_size} {st.st_mtime_ns} {st.st_ino}\n".encode()
+    with open(rebuilt, "r+b") as fh:                          # the same damage, time and size kept
+        fh.seek(digests_at + 32 * 10)
+        fh.write(eleven)
+    os.utime(rebuilt, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = rows.fsck(quick=True)                            # the audit sums every file whole
+    assert any("key index" in p for p in report.problems)
+    assert not rebuilt.exists() and not marker.exists()
