@@ -7,7 +7,8 @@ from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_ke
 from ..bookkeeping.snapshot import ColumnRecords
 
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
-from ..storage import Digest, raw_to_digest
+from ..storage import Digest
+from .intkeyreads import IntKeyReads
 
 if TYPE_CHECKING:
     from .session import CheckoutSession
@@ -28,7 +29,7 @@ def enc(key: object) -> str:
     return encode_key(check_key(key))
 
 
-class ColumnReads:
+class ColumnReads(IntKeyReads):
     """Read side of a column; :class:`~.columns.Column` adds writes and value types."""
 
     column_type = ""
@@ -45,7 +46,6 @@ class ColumnReads:
         self._batching = 0
         self._locs: Any = None
         self._locs_of: Optional[ColumnRecords] = None
-        """The records whose locations file ``_locs`` is (None: not opened yet)."""
 
     @property
     def _records(self) -> Optional[ColumnRecords]:
@@ -173,35 +173,6 @@ class ColumnReads:
         except IntegrityError as exc:
             raise self._damaged(key, digest, exc) from exc
         return self._decode(meta, data)
-
-    def _read_int(self, recs: ColumnRecords, key: int) -> Any:
-        """The sample at an int key of committed records: sliced where the column's locations
-        file says it lies (verified), else read from the store by its raw digest."""
-        row, raw = recs.locate_int(key)
-        if raw is None:
-            enc(key)  # an out-of-range int is an invalid key, not an absent one
-            raise SampleNotFoundError(self._name, key)
-        if row >= 0:
-            locs = self._locs if self._locs_of is recs else self._open_locations(recs)
-            hit = locs.read(row, raw) if locs is not None else None
-            if hit is not None:
-                return self._decode(*hit)
-        try:
-            meta, data = self._session.store.read_raw(raw)
-        except KeyError:
-            raise self._missing(key, raw_to_digest(raw)) from None
-        except IntegrityError as exc:
-            raise self._damaged(key, raw_to_digest(raw), exc) from exc
-        return self._decode(meta, data)  # type: ignore[arg-type]
-
-    def _open_locations(self, recs: ColumnRecords) -> Any:
-        """The locations file of ``recs`` (None when there is none), opened once per records."""
-        self._locs_of, self._locs = recs, None
-        index = recs.key_index()
-        if index is not None and recs.samples_tree is not None:
-            path = self._session.ctx.git.locations.path(recs.samples_tree)
-            self._locs = self._session.store.open_locations(path, index.count)
-        return self._locs
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The sample at ``key``, or ``default`` if there is none or ``key`` is not a valid key

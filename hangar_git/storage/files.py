@@ -77,8 +77,7 @@ def local_path(uri: str) -> Optional[str]:
 
 def _tiledb_error() -> type[Exception]:
     """TileDB's error class, loading TileDB (only once something may have raised it)."""
-    import tiledb
-    return tiledb.TileDBError  # type: ignore[no-any-return]
+    return __import__("tiledb").TileDBError  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
