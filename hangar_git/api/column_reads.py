@@ -8,6 +8,7 @@ from ..bookkeeping.snapshot import ColumnRecords
 
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
+from .intkeyreads import IntKeyReads
 
 if TYPE_CHECKING:
     from .session import CheckoutSession
@@ -28,7 +29,7 @@ def enc(key: object) -> str:
     return encode_key(check_key(key))
 
 
-class ColumnReads:
+class ColumnReads(IntKeyReads):
     """Read side of a column; :class:`~.columns.Column` adds writes and value types."""
 
     column_type = ""
@@ -43,6 +44,8 @@ class ColumnReads:
         self._changes: dict[str, Optional[str]] = {}
         self._count = records.count if records else 0
         self._batching = 0
+        self._locs: Any = None
+        self._locs_of: Optional[ColumnRecords] = None
 
     @property
     def _records(self) -> Optional[ColumnRecords]:
@@ -158,9 +161,8 @@ class ColumnReads:
             session.check_open()
         recs = self._recs
         if type(key) is int and recs is not None and not self._changes:
-            digest = recs.get_int(key)
-        else:
-            digest = self._digest(f"i{key}" if type(key) is int else enc(key))
+            return self._read_int(recs, key)
+        digest = self._digest(f"i{key}" if type(key) is int else enc(key))
         if digest is None:
             enc(key)  # an out-of-range int is an invalid key, not an absent one
             raise SampleNotFoundError(self._name, key)

@@ -57,6 +57,8 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
     sharing.forget_presence(ctx, others)  # unreachable trees they knew may have lost their data
     ctx.git.record_cache.prune(ctx.git.has_object)  # entries of shards git has pruned
     ctx.git.key_indexes.prune(ctx.git.has_object)  # key indexes of records trees git has pruned
+    # locations of pruned trees, and every one once gc moved objects (stale hints cost speed only)
+    ctx.git.locations.prune(lambda tree: not rewrite.removed and ctx.git.has_object(tree))
     return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept,
                     [u.entry.label for u in others], forgotten)
 

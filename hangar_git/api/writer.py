@@ -1,6 +1,7 @@
 """The write checkout: the single writer of a branch, its staging area and commits."""
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -16,6 +17,10 @@ from .checkout import Checkout
 from .column_set import check_hangar_options, ndarray_schema
 from .columns import Column, make_column
 from .context import RepoContext
+
+LOCATIONS_SHARE = 8
+"""A flush writes a large column's locations file when it changed at least 1/8 of its rows
+(a new column, a rewrite): its cost, one lookup per row, is then small beside the flush's own."""
 
 
 class WriterCheckout(Checkout):
@@ -70,11 +75,24 @@ class WriterCheckout(Checkout):
                 # a new column holds only data written here; an old one keeps its status
                 if column_reads.staged(old)[0] is None or column_reads.known_complete(old):
                     self._ctx.presence.mark_complete(tree)
-                replaced = column_reads.staged(old)[0]
+                replaced, changes = column_reads.staged(old)
                 if replaced is not None and replaced.samples_tree != rec.samples_tree:
                     self._drop_staged_key_index(name, replaced)
+                if len(changes) * LOCATIONS_SHARE >= rec.count:
+                    self._write_locations(rec)
                 column_reads.rebase(old, rec)  # in place: column objects the user holds stay live
         self._session.flushed()
+
+    def _write_locations(self, rec: ColumnRecords) -> None:
+        """Write the locations file of a large column's new records (:mod:`..storage.locations`):
+        random reads of its rows then slice their bytes without a pack index lookup."""
+        index = rec.key_index()
+        locations = self._ctx.git.locations
+        if index is None or rec.samples_tree is None or os.path.exists(locations.path(rec.samples_tree)):
+            return
+        blob = self._store.locations_of(index.digests)
+        if blob is not None:
+            locations.write(rec.samples_tree, blob)
 
     def _drop_staged_key_index(self, name: str, replaced: ColumnRecords) -> None:
         """Remove the key index of a large column's staging state that the staging area
@@ -87,6 +105,7 @@ class WriterCheckout(Checkout):
         column = head.column_trees.get(name) if head is not None else None
         if column is None or git.tree_entries(column).get("samples", (None,))[0] != replaced.samples_tree:
             git.key_indexes.discard(replaced.samples_tree)
+            git.locations.remove(replaced.samples_tree)
 
     @property
     def has_changes(self) -> bool:

@@ -16,6 +16,7 @@ from pygit2.enums import FileMode, SortMode
 
 from ..errors import AmbiguousRevisionError, CommitNotFoundError, DamagedObjectError, InvalidNameError, RefMovedError
 from ..locks import exclusive
+from .derivedfiles import DerivedFiles
 
 if TYPE_CHECKING:
     from .keyindex import KeyIndexes
@@ -117,6 +118,7 @@ class GitRepo:
         self._blob_cache: dict[str, bytes] = {}
         self._record_cache: Optional["RecordCache"] = None
         self._key_indexes: Optional["KeyIndexes"] = None
+        self._locations: Optional[DerivedFiles] = None
 
     @property
     def pygit2_repo(self) -> pygit2.Repository:
@@ -139,6 +141,14 @@ class GitRepo:
             from .keyindex import KeyIndexes
             self._key_indexes = KeyIndexes(os.path.join(self.git_dir, "hangar", "keys"))
         return self._key_indexes
+
+    @property
+    def locations(self) -> DerivedFiles:
+        """Where the objects of a large column's rows lie in the store, per samples tree
+        (derived, local hints for random reads: see :mod:`hangar_git.storage.locations`)."""
+        if self._locations is None:
+            self._locations = DerivedFiles(os.path.join(self.git_dir, "hangar", "locations"))
+        return self._locations
 
     # -- opening ---------------------------------------------------------------
     @classmethod

@@ -73,6 +73,8 @@ class KeyIndex:
         self.digests = np.frombuffer(buf, dtype=_DIGEST, count=count, offset=self._dstart)
         """Raw digests, in key order (kind 0) or key-hash order (kind 1)."""
         self._first = self._keys[0] if count else 0
+        self._dense = kind == INT and count > 0 and self._keys[count - 1] - self._first == count - 1
+        """Sorted distinct int keys spanning ``count`` values: every key of the span is there."""
         if kind == TEXT:
             ostart = self._dstart + 32 * count
             self._offsets = view[ostart:ostart + 8 * (count + 1)].cast("Q")
@@ -95,16 +97,17 @@ class KeyIndex:
         pos = bisect_left(keys, key)
         return pos if pos < self.count and keys[pos] == key else -1
 
-    def digest_of_int(self, key: int) -> Optional[str]:
-        """The (hex) digest recorded for an int key, or None (kind 0 only)."""
-        keys = self._keys
+    def int_row(self, key: int) -> int:
+        """Row of an int key, or -1 (kind 0 only; dense keys cost no look at the keys)."""
         pos = key - self._first
-        if not (0 <= pos < self.count and keys[pos] == key):
-            pos = bisect_left(keys, key)
-            if pos >= self.count or keys[pos] != key:
-                return None
-        at = self._dstart + 32 * pos
-        return raw_to_digest(self._buf[at:at + 32])
+        if self._dense and 0 <= pos < self.count:
+            return pos
+        return self.row_of_int(key)
+
+    def raw_at(self, row: int) -> bytes:
+        """The raw (32-byte) digest of row ``row``."""
+        at = self._dstart + 32 * row
+        return self._buf[at:at + 32]
 
     def find(self, enc: str) -> Optional[str]:
         """The (hex) digest recorded for an encoded key, or None."""
@@ -197,38 +200,78 @@ def _pack(kind: int, parts: list[bytes], key_bytes: int) -> bytes:
     return MAGIC + _HEADER.pack(kind, count, key_bytes, total) + body
 
 
-def _open(path: str) -> Optional[KeyIndex]:
+def _stamp(st: os.stat_result) -> bytes:
+    """What a checked marker holds: the verified file's size, time and inode."""
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}\n".encode()
+
+
+def _open(path: str, checked: Optional[bytes] = None) -> tuple[Optional[KeyIndex], bytes]:
+    """The index at ``path`` and its stamp; its sum is checked unless ``checked`` is the
+    stamp the file has now (it was checked whole before and has not been written since)."""
     try:
         with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size < HEAD:
-                return None
-            buf = mmap.mmap(fh.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ)
+            st = os.fstat(fh.fileno())
+            stamp = _stamp(st)
+            if st.st_size < HEAD:
+                return None, stamp
+            trusted = checked == stamp
+            flags = _MAP_FLAGS if not trusted else mmap.MAP_SHARED  # a sum reads every page
+            buf = mmap.mmap(fh.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
     except (OSError, ValueError):
-        return None
+        return None, b""
     if buf[:len(MAGIC)] != MAGIC:
-        return None
+        return None, stamp
     kind, count, key_bytes, total = _HEADER.unpack_from(buf, len(MAGIC))
     expect = HEAD + 40 * count + (8 * (count + 1) + key_bytes + (-key_bytes % 8) if kind == TEXT else 0)
-    if kind not in (INT, TEXT) or size != expect:
-        return None
-    body = np.frombuffer(buf, dtype="<u8", offset=HEAD)
-    if (int(body.sum(dtype=np.uint64)) if len(body) else 0) != total:
-        return None
-    return KeyIndex(buf, kind, count, key_bytes)
+    if kind not in (INT, TEXT) or st.st_size != expect:
+        return None, stamp
+    if not trusted:
+        body = np.frombuffer(buf, dtype="<u8", offset=HEAD)
+        if (int(body.sum(dtype=np.uint64)) if len(body) else 0) != total:
+            return None, stamp
+    return KeyIndex(buf, kind, count, key_bytes), stamp
 
 
 class KeyIndexes(DerivedFiles):
-    """Index files by samples tree id under one directory (``<git dir>/hangar/keys``)."""
+    """Index files by samples tree id under one directory (``<git dir>/hangar/keys``).
+
+    A file's sum is checked whole the first time it is opened; a marker of the same
+    name in ``keys-checked`` then holds its size, time and inode, so later processes
+    (every DataLoader worker) skip reading 40 MB per million keys. A file written since
+    (damage through the file system changes its time) is checked again; ``fsck``
+    audits every file whole.
+    """
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.checked = DerivedFiles(root + "-checked")
 
     def open(self, tree: str) -> Optional[KeyIndex]:
         """The index of a samples tree, or None when there is none (or it is damaged)."""
-        return _open(self.path(tree))
+        try:
+            with open(self.checked.path(tree), "rb") as fh:
+                marker: Optional[bytes] = fh.read()
+        except OSError:
+            marker = None
+        index, stamp = _open(self.path(tree), marker)
+        if index is not None and marker != stamp:
+            self.checked.write(tree, stamp)
+        return index
 
     def put(self, tree: str, blob: bytes) -> Optional[KeyIndex]:
         """Write an index file (atomically) and open it; None if it cannot be written
         (a read-only repository, a full disk: reads use shards instead)."""
-        return _open(self.path(tree)) if self.write(tree, blob) else None
+        return self.open(tree) if self.write(tree, blob) else None
+
+    def remove(self, name: str) -> int:
+        """Remove an index file and its checked marker (1 if the file was there)."""
+        self.checked.remove(name)
+        return super().remove(name)
+
+    def prune(self, keep: Callable[[str], bool], tmp_age: float = 3600.0) -> int:
+        """Remove the files (and markers) of trees ``keep`` rejects, and old temporary files."""
+        self.checked.prune(lambda name: keep(name) and os.path.exists(self.path(name)), tmp_age)
+        return super().prune(keep, tmp_age)
 
     def discard(self, tree: str) -> None:
         """Remove the index of a samples tree no longer needed (a process mapping it keeps it)."""
@@ -253,7 +296,7 @@ class KeyIndexes(DerivedFiles):
             records = truth(tree)
             if records is None:
                 continue
-            index = self.open(tree)
+            index = _open(self.path(tree))[0]  # whole: a marker spares readers, not the audit
             if index is None or index.records() != records:
                 self.remove(tree)
                 bad.append(tree)

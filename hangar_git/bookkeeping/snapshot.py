@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Union
 
+from ..storage.identity import raw_of
 from .gitrepo import GitRepo, Oid
 from .records import (FORMAT_BLOB_ID, KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, check_format,
                       decode_metadata, decode_shard, shard_prefix)
@@ -108,13 +109,15 @@ class ColumnRecords:
                 digest = self.shard(prefix, warm).get(enc)
         return digest
 
-    def get_int(self, key: int) -> Optional[str]:
-        """:meth:`get` of an int key (the hot path of random reads: no key text is made
-        when the key index holds int keys)."""
+    def locate_int(self, key: int) -> tuple[int, Optional[bytes]]:
+        """(row of an int key in the key index or -1, its raw 32-byte digest or None): what
+        the store reads by, without hex (the row finds it in a locations file)."""
         index = self._index if self._index_looked else self.key_index()
         if index is not None and index.is_int:
-            return index.digest_of_int(key)
-        return self.get(f"i{key}")
+            row = index.int_row(key)
+            return (row, index.raw_at(row)) if row >= 0 else (-1, None)
+        digest = self.get(f"i{key}")
+        return -1, (None if digest is None else raw_of(digest))
 
     def key_index(self, build: bool = False) -> Optional[KeyIndex]:
         """The column's key index (columns of ``KEY_INDEX_DIGITS`` shard levels and more): opened

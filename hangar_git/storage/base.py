@@ -9,7 +9,8 @@ import numpy as np
 
 from ..faults import checkpoint
 from .incoming import IncomingObject
-from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, raws_to_digests, verify_batch
+from .objects import (Buffer, Digest, Meta, ObjectBatch, digest_of, raw_to_digest, raws_to_digests,
+                      verify_batch)
 
 T = TypeVar("T")
 
@@ -45,6 +46,20 @@ class ObjectStore(ABC):
     @abstractmethod
     def read(self, digest: Digest) -> tuple[Meta, memoryview]:
         """Meta and bytes of an object (verified); KeyError if absent."""
+
+    def read_raw(self, raw: bytes) -> tuple[Meta, Buffer]:
+        """:meth:`read` of a raw (32-byte) digest: verified bytes; KeyError if absent."""
+        return self.read(raw_to_digest(raw))
+
+    def locations_of(self, raws: np.ndarray) -> Optional[bytes]:
+        """A locations file (:mod:`.locations`) for raw digests in row order, or None when
+        this store's reads are not sliced from local files (the default)."""
+        return None
+
+    def open_locations(self, path: str, count: int) -> Any:
+        """The locations file at ``path`` for ``count`` rows (a :class:`.locations.Locations`),
+        or None (the default: this store does not slice reads)."""
+        return None
 
     @abstractmethod
     def read_many(self, digests: Iterable[Digest], *,

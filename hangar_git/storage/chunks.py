@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -10,6 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 from .files import StoreFiles
 from .objects import digest_of, raws_to_digests
 from .packindex import LARGE, PackIndex
+from .codec import stored_plain
 from .packs import coalesce, open_chunk
 from .runtime import hash_pool, io_pool
 
@@ -22,6 +23,8 @@ SPARSE_ROWS = 16
 """Rows per chunk below which ``gather`` copies rows one by one."""
 ChunkKey = tuple[str, int]
 """A chunk's data file name and its start in that file."""
+Plain = Optional[tuple[Any, int]]
+"""A chunk stored uncompressed: its data file mapped, and where its bytes start there."""
 
 
 def copy_rows(out: np.ndarray, dest: np.ndarray, buf: np.ndarray, offsets: np.ndarray, itemsize: int) -> None:
@@ -50,6 +53,7 @@ class ChunkCache:
         self._files = files
         self._cache: OrderedDict[ChunkKey, memoryview] = OrderedDict()
         self._bytes, self._cap = 0, CACHE_BYTES if cache_bytes is None else cache_bytes
+        self._plain: dict[ChunkKey, Plain] = {}
 
     @staticmethod
     def key(pack: PackIndex, c: int) -> ChunkKey:
@@ -67,6 +71,29 @@ class ChunkCache:
     def get(self, key: ChunkKey) -> Optional[memoryview]:
         """A cached chunk, or None."""
         return self._cache.get(key)
+
+    def plain(self, pack: PackIndex, c: int) -> Plain:
+        """Chunk ``c`` of ``pack`` as (mapped data file, start of its bytes there) when it is
+        stored uncompressed in a local file, else None. Its bytes are not checksummed here:
+        callers verify each object they slice from it against its digest."""
+        key = self.keys(pack)[c]
+        try:
+            return self._plain[key]
+        except KeyError:
+            pass
+        found: Plain = None
+        whole = self._files.mapped(f"{self.uri}/data/{key[0]}.pack")
+        start, clen = key[1], int(pack.chunk_clen[c])
+        if whole is not None and start + clen <= len(whole):
+            at = stored_plain(whole[start:start + 16], clen, int(pack.chunk_ulen[c]))
+            found = (whole, start + at) if at >= 0 else None
+        self._plain[key] = found
+        return found
+
+    def not_plain(self, pack: PackIndex, c: int) -> None:
+        """Stop slicing chunk ``c`` of ``pack`` directly (an object in it failed its digest):
+        its reads go through :meth:`chunk`, which checks the whole chunk."""
+        self._plain[self.keys(pack)[c]] = None
 
     def chunk(self, pack: PackIndex, c: int, on_damage: Callable[[], None]) -> memoryview:
         """Chunk ``c`` of ``pack``: from the cache, else read (with a small pack's other chunks).
@@ -209,6 +236,7 @@ class ChunkCache:
     def clear(self) -> None:
         """Forget every cached chunk."""
         self._cache.clear()
+        self._plain.clear()
         self._bytes = 0
 
     def close(self) -> None:

@@ -36,6 +36,25 @@ def decompress(data: Buffer) -> bytes:
     return _blosc2().decompress(data)
 
 
+_MEMCPYED, _SHUFFLE_BITS = 0x02, 0x05
+"""blosc2 header flags: the bytes follow the header as they are; both shuffles set: a 32-byte header."""
+
+
+def stored_plain(header: Buffer, clen: int, ulen: int) -> int:
+    """Where the bytes of a stored chunk of ``clen`` bytes (``ulen`` once decompressed)
+    start in it when blosc2 kept them as they are (incompressible data), else -1.
+
+    Read from the chunk's blosc2 header (its first 16 bytes: version, flags,
+    lengths); bytes read this way must still be verified against their digests.
+    """
+    head = memoryview(header)
+    if len(head) < 16 or not head[2] & _MEMCPYED:
+        return -1
+    nbytes, cbytes = struct.unpack_from("<I4xI", head, 4)
+    start = 32 if head[2] & _SHUFFLE_BITS == _SHUFFLE_BITS else 16
+    return start if nbytes == ulen and cbytes == clen == ulen + start else -1
+
+
 def typesize(meta: str) -> int:
     """The item size blosc2 should shuffle by for objects of this meta."""
     if meta.startswith("nd:"):

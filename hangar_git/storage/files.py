@@ -19,9 +19,7 @@ import mmap
 import os
 import struct
 import threading
-from typing import Any, Iterator, Optional
-
-import tiledb
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from ..errors import IntegrityError, StoreUnreachableError
 from ..faults import checkpoint
@@ -32,6 +30,9 @@ from .objects import verify as verify_object
 from .packindex import PackIndex, checksum_ok, new_name
 from .packs import LocalFiles
 from .runtime import tiledb_vfs
+
+if TYPE_CHECKING:  # TileDB loads with the first remote store (or local store creation)
+    import tiledb
 
 MAGIC = b"HGLO"
 RAW, BLOSC = 0, 1
@@ -67,13 +68,25 @@ def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
     return RAW, view
 
 
+def local_path(uri: str) -> Optional[str]:
+    """The file system path of a local store URI (a path or ``file://``), None for a remote one."""
+    if uri.startswith("file://"):
+        return uri[len("file://"):]
+    return None if "://" in uri else uri
+
+
+def _tiledb_error() -> type[Exception]:
+    """TileDB's error class, loading TileDB (only once something may have raised it)."""
+    return __import__("tiledb").TileDBError  # type: ignore[no-any-return]
+
+
 @contextlib.contextmanager
 def reaching(uri: str) -> Iterator[None]:
     """Turn TileDB's errors about a remote store (no connection, access refused) into one
     StoreUnreachableError that names the store and what to check."""
     try:
         yield
-    except tiledb.TileDBError as exc:
+    except _tiledb_error() as exc:
         if "://" not in uri or uri.startswith("file://"):
             raise
         detail = str(exc).split("; Details:")[-1].strip() or str(exc)
@@ -122,10 +135,14 @@ class StoreFiles:
                 size = self._vfs.file_size(path)
                 with self._vfs.open(path, "rb") as fh:
                     return fh.read(size)
-            except tiledb.TileDBError as exc:
+            except _tiledb_error() as exc:
                 if not self._vfs.is_file(path):
                     raise FileNotFoundError(f"{path}: no such file") from exc
                 raise
+
+    def mapped(self, path: str) -> Optional[mmap.mmap]:
+        """A local file mapped read-only for slicing (None on a remote store, or if it cannot be)."""
+        return self._local_files.mapped(self._os(path)) if self.local else None
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         """``length`` bytes of a file from ``start`` (FileNotFoundError when there is none)."""
@@ -136,7 +153,7 @@ class StoreFiles:
                 with self._vfs.open(path, "rb") as fh:
                     fh.seek(start)
                     data = fh.read(length)
-            except tiledb.TileDBError as exc:
+            except _tiledb_error() as exc:
                 if not self._vfs.is_file(path):
                     raise FileNotFoundError(f"{path}: no such file") from exc
                 raise
@@ -169,7 +186,7 @@ class StoreFiles:
         for attempt in range(20):
             try:
                 return [p.rstrip("/") for p in self._vfs.ls(folder)]
-            except tiledb.TileDBError:  # ls stats every file: one was removed meanwhile
+            except _tiledb_error():  # ls stats every file: one was removed meanwhile
                 if attempt == 19:
                     with reaching(self.uri):
                         raise
@@ -257,7 +274,7 @@ class StoreFiles:
         against its digest; its header and length are always checked."""
         try:
             blob = self.read(self.object_path(digest))
-        except (OSError, tiledb.TileDBError) as exc:
+        except (OSError, _tiledb_error()) as exc:
             raise _missing(digest) from exc
         if blob[:4] != MAGIC:
             raise IntegrityError(f"object {digest} is corrupt (bad header)", expected=digest)

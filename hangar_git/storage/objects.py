@@ -74,6 +74,13 @@ def digest_of(meta: str, data: Buffer) -> Digest:
     return Digest(h.digest().hex())  # inline (hex_of costs a call per sample); twice blake3's hexdigest()
 
 
+def matches(meta: str, data: Buffer, raw: bytes) -> bool:
+    """True when an object's meta and bytes hash to the raw digest ``raw``."""
+    h = _prefix(meta).copy()
+    h.update(data)
+    return h.digest() == raw
+
+
 def digests_to_raw(digests: Sequence[str]) -> np.ndarray:
     """Hex digests as one ``S32`` array of raw digests (ValueError if one is not hex)."""
     text = "".join(digests)

@@ -10,6 +10,7 @@ still hash to their digest are served even then).
 """
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -139,7 +140,25 @@ class LocalFiles:
 
     def __init__(self) -> None:
         self._fds: dict[str, int] = {}
+        self._maps: dict[str, Optional[mmap.mmap]] = {}
         self._pid = os.getpid()
+
+    def mapped(self, path: str) -> Optional[mmap.mmap]:
+        """The whole file mapped read-only (None if it cannot be: gone, empty). Only sliced
+        (slices are copies), so a map is dropped at any time without a dangling view; data
+        files never change once written, and one removed by gc stays readable through its map."""
+        try:
+            return self._maps[path]
+        except KeyError:
+            pass
+        if len(self._maps) >= self.MAX_OPEN:
+            self._maps.clear()
+        try:
+            with open(path, "rb") as fh:
+                self._maps[path] = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
+        except (OSError, ValueError):
+            self._maps[path] = None
+        return self._maps[path]
 
     def read(self, path: str, start: int, length: int) -> bytes:
         """``length`` bytes at ``start`` (OSError if the file is gone or short)."""
@@ -159,7 +178,8 @@ class LocalFiles:
         return fd
 
     def forget(self, path: str) -> None:
-        """Close the descriptor of a file that was replaced or removed."""
+        """Close the descriptor (and drop the map) of a file that was replaced or removed."""
+        self._maps.pop(path, None)
         fd = self._fds.pop(path, None)
         if fd is not None:
             os.close(fd)
@@ -170,3 +190,4 @@ class LocalFiles:
             for fd in self._fds.values():
                 os.close(fd)
         self._fds = {}
+        self._maps = {}

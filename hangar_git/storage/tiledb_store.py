@@ -24,6 +24,7 @@ verify) in :mod:`.maintenance`.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from concurrent.futures import Future
 from itertools import repeat
@@ -34,9 +35,10 @@ import numpy as np
 from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
-from .files import StoreFiles, reaching
+from .files import StoreFiles, local_path, reaching
 from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex
+from .rawreads import RawReads
 from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
 
@@ -54,7 +56,7 @@ STORE_FORMAT = {"format": 2, "layout": "packs", "digest": "blake3"}
 LAYOUT_DIRS = ("index", "data", "large", "tmp", "damaged", "condemned")
 
 
-class TileDBStore(Writes, ObjectStore):
+class TileDBStore(Writes, RawReads, ObjectStore):
     """Object store rooted at a TileDB VFS URI."""
 
     def __init__(self, uri: str, *, read_only: bool = False, durable: bool = False,
@@ -93,6 +95,11 @@ class TileDBStore(Writes, ObjectStore):
     def exists(uri: str) -> bool:
         """True when a store of this format is at ``uri``."""
         uri = uri.rstrip("/")
+        path = local_path(uri)
+        if path is not None:  # no TileDB to load for a local store
+            if os.path.isdir(f"{path}/bytelog"):
+                raise StoreFormatError(uri)
+            return os.path.isfile(f"{path}/hangar-store.json")
         vfs = tiledb_vfs(uri)
         with reaching(uri):
             if vfs.is_dir(f"{uri}/bytelog"):

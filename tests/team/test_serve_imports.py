@@ -56,9 +56,10 @@ def test_a_noop_request_loads_neither_numpy_nor_the_store_nor_paramiko(tmp_path:
 
 
 def test_a_data_request_loads_the_store(tmp_path: Path) -> None:
-    """The probe sees imports: a request that needs data does load them."""
+    """The probe sees imports: a request that needs data does load them (numpy), though a
+    local store no longer loads TileDB (issue 12: ~30 ms of every DataLoader worker's start)."""
     path = init_bare(tmp_path / "r.git")
     hello = ("hello", {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM})
     replies, loaded = _serve(path, hello, ("data_sizes", {"digests": ["0" * 64]}), ("bye", {}))
     assert replies[1].header == {"sizes": [-1]}
-    assert "numpy" in loaded.split() and "tiledb" in loaded.split(), loaded
+    assert "numpy" in loaded.split() and "tiledb" not in loaded.split(), loaded
