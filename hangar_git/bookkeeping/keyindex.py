@@ -35,7 +35,7 @@ import mmap
 import os
 import struct
 from bisect import bisect_left
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -149,6 +149,12 @@ def encode(keys: list, digests: np.ndarray) -> bytes:
     return _encode_text([encode_key(k) for k in keys], digests)
 
 
+def encode_ints(keys: np.ndarray, digests: np.ndarray) -> bytes:
+    """An index file of int keys already sorted ascending and their raw digests (``S32``)."""
+    return _pack(INT, [np.ascontiguousarray(keys, dtype="<i8").tobytes(),
+                       np.ascontiguousarray(digests, dtype=_DIGEST).tobytes()], 0)
+
+
 def _encode_text(encs: list[str], digests: np.ndarray) -> bytes:
     hashes = np.array([key_hash(e) for e in encs], dtype="<i8")
     order = np.argsort(hashes, kind="stable")
@@ -160,7 +166,7 @@ def _encode_text(encs: list[str], digests: np.ndarray) -> bytes:
                         text + b"\0" * (-len(text) % 8)], len(text))
 
 
-def derive(base: KeyIndex, changes: dict[str, Optional[str]]) -> Optional[bytes]:
+def derive(base: KeyIndex, changes: Mapping[str, Optional[str]]) -> Optional[bytes]:
     """The file of ``base``'s records with ``changes`` (encoded key -> hex digest, None
     deletes) applied, without reading any shard; None when it must be built afresh
     (a kind-1 base, or a str key joining an int index)."""

@@ -10,6 +10,8 @@ from collections import defaultdict
 from typing import Mapping, Optional, TypeVar
 from zlib import crc32
 
+from .bulkwrite import write_samples
+from .changes import Run, StagedChanges
 from .gitrepo import BLOB, GitRepo, Oid
 from .packwriter import write_objects
 from .records import (KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, encode_format, encode_metadata,
@@ -20,14 +22,12 @@ _V = TypeVar("_V")
 
 
 def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSchema,
-                 changes: dict[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
+                 changes: Mapping[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
     """Tree of a column: ``base`` with ``changes`` (enc key -> digest, None deletes)."""
     if base is None:
-        records = {enc: digest for enc, digest in changes.items() if digest is not None}
-        stats = ColumnStats(count=len(records), shard_digits=shard_digits_for(len(records)))
-        samples = _write_all(git, records, stats.shard_digits)
-        write_key_index(git, None, changes, samples, stats.shard_digits)
-        return _column_tree(git, schema, samples, stats)
+        run = changes.merged() if isinstance(changes, StagedChanges) else Run.of(dict(changes))
+        samples, count, digits = write_samples(git, run)
+        return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=digits))
     digits, count = base.digits, base.count
     new_shards: dict[str, dict[str, str]] = {}
     for prefix, group in group_by_shard(changes, digits).items():
@@ -64,7 +64,7 @@ def _column_tree(git: GitRepo, schema: ColumnSchema, samples: Optional[Oid],
     return tree, stats
 
 
-def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: dict[str, Optional[str]],
+def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: Mapping[str, Optional[str]],
                     samples: Optional[Oid], digits: int) -> None:
     """The key index of a column's new records (columns of ``KEY_INDEX_DIGITS`` shard
     levels and more): derived from its base's index when it has one (no shard is read),

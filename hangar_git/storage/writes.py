@@ -21,6 +21,11 @@ FRESH_SECONDS = 600.0
 """A write finding its object already stored reuses it only if an index younger than this
 names it; older objects are written again, so a concurrent gc (grace period longer than
 this) can never delete an object a flush is about to reference."""
+PENDING_OBJECTS = 1 << 16
+PENDING_BYTES = 32 << 20
+"""Small objects held before they are written as a pack of their own: a bulk write of a
+million samples stays in bounded memory (objects written early that end up unreferenced,
+as by an interrupted add, are left to ``gc``)."""
 
 
 class Writes(Maintenance):
@@ -30,6 +35,7 @@ class Writes(Maintenance):
     _pending: dict[str, tuple[str, bytes]]
     _pending_large: dict[str, tuple[str, int]]
     _loaded: bool
+    _pending_bytes = 0
 
     def _is_pending(self, digest: str) -> bool: raise NotImplementedError
     def _locate(self, digest: str) -> Optional[tuple[PackIndex, int]]: raise NotImplementedError
@@ -53,6 +59,9 @@ class Writes(Maintenance):
             digest = digest_of(meta, view)
             if digest not in self._pending and digest not in self._pending_large:
                 self._pending[digest] = (meta, view.tobytes())  # tobytes(): a 0-d array's bytes too
+                self._pending_bytes += view.nbytes
+                if self._pending_bytes >= PENDING_BYTES or len(self._pending) >= PENDING_OBJECTS:
+                    self.flush()
             return digest
         view = view.cast("B")
         if not self._files.local:
@@ -81,6 +90,9 @@ class Writes(Maintenance):
         else:
             # bytes(memoryview): bytes() of a 0-d integer array would be bytes(int)
             self._pending[digest] = (meta, bytes(memoryview(data)))
+            self._pending_bytes += nbytes
+            if self._pending_bytes >= PENDING_BYTES or len(self._pending) >= PENDING_OBJECTS:
+                self.flush()
 
     def put_verified(self, digest: Digest, meta: Meta, data: Buffer) -> None:
         verify(digest, meta, data)
@@ -157,6 +169,7 @@ class Writes(Maintenance):
         small = SmallObjects.of([(d, m, b) for d, (m, b) in self._pending.items()])
         self._write_flush(small, self._take_pending_large())
         self._pending.clear()
+        self._pending_bytes = 0
         self.merge_if_needed()
 
     def _write_flush(self, small: SmallObjects, large: list[tuple[str, tuple[str, int]]]) -> None:
