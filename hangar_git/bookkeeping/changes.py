@@ -60,13 +60,17 @@ class Table:
 
 def table_of(keys: list, digests: list[Optional[str]], dtype: str) -> Table:
     """A table from keys (ints, or UTF-8 bytes) and hex digests (None deletes), any order."""
-    if not keys:
-        return Table(np.zeros(0, dtype), np.zeros(0, "S32"), np.zeros(0, bool))
-    arr = np.array(keys, dtype=dtype)
-    order = np.argsort(arr, kind="stable")
-    raws = digests_to_raw([d or _ZERO for d in digests])
-    gone = np.array([d is None for d in digests], dtype=bool)
-    return Table(arr[order], raws[order], gone[order])
+    return sorted_table(np.array(keys, dtype=dtype), digests_to_raw([d or _ZERO for d in digests]),
+                        np.array([d is None for d in digests], dtype=bool))
+
+
+def sorted_table(keys: np.ndarray, raws: np.ndarray, gone: Optional[np.ndarray] = None) -> Table:
+    """A table from unique keys (``int64`` or ``S``), raw digests and delete marks (none
+    when None), any order."""
+    if gone is None:
+        gone = np.zeros(len(keys), dtype=bool)
+    order = np.argsort(keys, kind="stable")
+    return Table(keys[order], raws[order], gone[order])
 
 
 def merge_tables(tables: list[Table]) -> Table:
@@ -193,9 +197,13 @@ class StagedChanges(Mapping):
         return (d for _, d in self.items())
 
     def merged(self) -> Run:
-        """Every staged change as one run."""
+        """Every staged change as one run (which replaces this object's dict and runs:
+        they are not held twice)."""
         runs = ([Run.of(self._recent)] if self._recent else []) + self._runs
-        return merge_runs(runs) if runs else Run.of({})
+        if not runs:
+            return Run.of({})
+        self._recent, self._runs = {}, [merge_runs(runs)]
+        return self._runs[0]
 
     def copy(self) -> "StagedChanges":
         """A snapshot: later changes to this object do not reach it (runs are shared:

@@ -35,7 +35,7 @@ import mmap
 import os
 import struct
 from bisect import bisect_left
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -149,10 +149,10 @@ def encode(keys: list, digests: np.ndarray) -> bytes:
     return _encode_text([encode_key(k) for k in keys], digests)
 
 
-def encode_ints(keys: np.ndarray, digests: np.ndarray) -> bytes:
-    """An index file of int keys already sorted ascending and their raw digests (``S32``)."""
-    return _pack(INT, [np.ascontiguousarray(keys, dtype="<i8").tobytes(),
-                       np.ascontiguousarray(digests, dtype=_DIGEST).tobytes()], 0)
+def encode_ints(keys: np.ndarray, digests: np.ndarray) -> list:
+    """The parts (buffers, to be written one after the other) of an index file of int keys
+    already sorted ascending and their raw digests (``S32``)."""
+    return _parts(INT, [np.ascontiguousarray(keys, dtype="<i8"), np.ascontiguousarray(digests, dtype=_DIGEST)], 0)
 
 
 def _encode_text(encs: list[str], digests: np.ndarray) -> bytes:
@@ -196,11 +196,17 @@ def derive(base: KeyIndex, changes: Mapping[str, Optional[str]]) -> Optional[byt
     return _pack(INT, [keys.astype("<i8").tobytes(), np.ascontiguousarray(digests, dtype=_DIGEST).tobytes()], 0)
 
 
-def _pack(kind: int, parts: list[bytes], key_bytes: int) -> bytes:
-    body = b"".join(parts)
-    count = len(parts[0]) // 8
-    total = int(np.frombuffer(body, dtype="<u8").sum(dtype=np.uint64)) if body else 0
-    return MAGIC + _HEADER.pack(kind, count, key_bytes, total) + body
+def _pack(kind: int, parts: list, key_bytes: int) -> bytes:
+    """The file of ``parts`` (buffers of whole u8 words: bytes or contiguous arrays), joined once."""
+    return b"".join(_parts(kind, parts, key_bytes))
+
+
+def _parts(kind: int, parts: list, key_bytes: int) -> list:
+    """The header, then ``parts``: a file's buffers in order."""
+    count = memoryview(parts[0]).nbytes // 8
+    total = sum(int(np.frombuffer(p, dtype="<u8").sum(dtype=np.uint64)) for p in parts
+                if memoryview(p).nbytes) % (1 << 64)
+    return [MAGIC + _HEADER.pack(kind, count, key_bytes, total), *parts]
 
 
 def _open(path: str) -> Optional[KeyIndex]:
@@ -231,10 +237,11 @@ class KeyIndexes(DerivedFiles):
         """The index of a samples tree, or None when there is none (or it is damaged)."""
         return _open(self.path(tree))
 
-    def put(self, tree: str, blob: bytes) -> Optional[KeyIndex]:
-        """Write an index file (atomically) and open it; None if it cannot be written
-        (a read-only repository, a full disk: reads use shards instead)."""
-        return _open(self.path(tree)) if self.write(tree, blob) else None
+    def put(self, tree: str, *parts: Any) -> Optional[KeyIndex]:
+        """Write an index file (atomically; its bytes, or its buffers in order) and open it;
+        None if it cannot be written (a read-only repository, a full disk: reads use shards
+        instead)."""
+        return _open(self.path(tree)) if self.write(tree, *parts) else None
 
     def discard(self, tree: str) -> None:
         """Remove the index of a samples tree no longer needed (a process mapping it keeps it)."""

@@ -10,8 +10,6 @@ from collections import defaultdict
 from typing import Mapping, Optional, TypeVar
 from zlib import crc32
 
-from .bulkwrite import write_samples
-from .changes import Run, StagedChanges
 from .gitrepo import BLOB, GitRepo, Oid
 from .packwriter import write_objects
 from .records import (KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, encode_format, encode_metadata,
@@ -19,13 +17,20 @@ from .records import (KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, encode_format
 from .snapshot import ColumnRecords, shard_blocks, shard_oids
 
 _V = TypeVar("_V")
+REWRITE_SHARE = 4
+"""A column whose staged changes number at least a quarter of its records is written whole
+from arrays (:mod:`.bulkwrite`) rather than shard by shard."""
 
 
 def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSchema,
                  changes: Mapping[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
     """Tree of a column: ``base`` with ``changes`` (enc key -> digest, None deletes)."""
-    if base is None:
+    if base is None or len(changes) * REWRITE_SHARE >= base.count:
+        from .bulkwrite import records_run, write_samples  # numpy: loaded by writes only
+        from .changes import Run, StagedChanges, merge_runs
         run = changes.merged() if isinstance(changes, StagedChanges) else Run.of(dict(changes))
+        if base is not None:
+            run = merge_runs([run, records_run(base.shard_blocks())])
         samples, count, digits = write_samples(git, run)
         return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=digits))
     digits, count = base.digits, base.count
