@@ -9,6 +9,7 @@ compares them).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator, Optional
 from zlib import crc32
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from .changes import Run, Table, sorted_table
 from .gitrepo import BLOB, GitRepo, Oid
-from .packwriter import write_objects
+from .packwriter import PACK_MIN, write_objects
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
@@ -48,17 +49,22 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     shards: dict[tuple[str, ...], Optional[str]] = {}
     pending: list[tuple[str, int, bytes]] = []
     size = 0
-    for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
-        oid = git.blob_id(blob)
-        pending.append((oid, BLOB, blob))
-        size += len(blob)
-        prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
-        shards[shard_path(prefix)] = oid
-        _cache(git, oid, encs[lo:hi], raws[order[lo:hi]])
-        if size >= PACK_BYTES:
-            write_objects(git, pending)
-            pending, size = [], 0
-    write_objects(git, pending)
+    look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer:  # file writes beside packing
+        cached = []
+        for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
+            oid = git.blob_id(blob)
+            pending.append((oid, BLOB, blob))
+            size += len(blob)
+            prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
+            shards[shard_path(prefix)] = oid
+            cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]]))
+            if size >= PACK_BYTES:
+                write_objects(git, pending, look=look)
+                pending, size = [], 0
+        write_objects(git, pending, look=look)
+        for future in cached:
+            future.result()
     samples = git.update_tree(None, shards)
     if samples is not None and digits >= KEY_INDEX_DIGITS:
         del encs, raws, prefixes, order

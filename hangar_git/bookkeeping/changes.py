@@ -175,6 +175,35 @@ class StagedChanges(Mapping):
     def __setitem__(self, e: str, digest: Optional[str]) -> None:
         self.put(e, digest, e not in self)
 
+    def lookup_ints(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For sorted unique int keys: (staged here?, staged as a delete?, staged raw digest)."""
+        if self._recent:
+            self._spill()
+        found = np.zeros(len(keys), dtype=bool)
+        gone = np.zeros(len(keys), dtype=bool)
+        raws = np.zeros(len(keys), dtype="S32")
+        for run in self._runs:
+            table = run.ints
+            if not len(table):
+                continue
+            at = np.minimum(np.searchsorted(table.keys, keys), len(table) - 1)
+            hit = ~found & (table.keys[at] == keys)
+            found |= hit
+            gone[hit] = table.gone[at[hit]]
+            raws[hit] = table.raws[at[hit]]
+        return found, gone, raws
+
+    def add_ints(self, keys: np.ndarray, raws: np.ndarray, new: int) -> None:
+        """Stage sorted unique int keys' raw digests as the newest changes; ``new``: how
+        many of the keys held no staged change."""
+        if self._recent:
+            self._spill()
+        empty = Table(np.zeros(0, "S1"), np.zeros(0, "S32"), np.zeros(0, bool))
+        self._runs.insert(0, Run(Table(keys, raws, np.zeros(len(keys), bool)), empty))
+        self._len += new
+        if len(self._runs) > MAX_RUNS:
+            self._runs = [merge_runs(self._runs)]
+
     def _spill(self) -> None:
         self._runs.insert(0, Run.of(self._recent))
         self._recent = {}

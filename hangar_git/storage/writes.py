@@ -10,7 +10,8 @@ from ..faults import checkpoint
 from .files import TmpWriter
 from .incoming import IncomingObject
 from .maintenance import Maintenance
-from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, raws_to_digests, verify, verify_batch
+from .objects import (Buffer, Digest, Meta, ObjectBatch, digest_of, digest_rows, raws_to_digests, verify,
+                      verify_batch)
 from .packindex import PackIndex, new_name
 from .packs import SmallObjects, encode_pack, index_for
 from .runtime import hash_pool, io_pool
@@ -124,6 +125,21 @@ class Writes(Maintenance):
             raise
         return _StagedBatch(batch, dict(zip(large, temps)))
 
+    def put_rows(self, meta: Meta, rows: np.ndarray) -> np.ndarray:
+        """Hash the rows of a 2-D ``uint8`` array (an object each) and write those not stored
+        yet as one pack straight from the array's buffer; returns their raw digests."""
+        self._check_writable()
+        n, width = rows.shape
+        if width >= LARGE_THRESHOLD:
+            return super().put_rows(meta, rows)  # type: ignore[misc]
+        rows = np.ascontiguousarray(rows)
+        raws = digest_rows(meta, rows)
+        batch = ObjectBatch(raws, [meta], np.zeros(n, np.int64), np.full(n, width, np.int64),
+                            rows.data.cast("B"))
+        self._keep_small(batch)
+        self.flush()
+        return raws
+
     def commit_batch(self, staged: "_StagedBatch") -> None:
         """Keep a staged batch: publish its large objects, write its small ones as one pack
         straight from the batch's buffer, index all."""
@@ -137,16 +153,21 @@ class Writes(Maintenance):
             else:
                 self._files.publish(tmp, digest)
                 self._pending_large[digest] = (batch.meta(rows[digest]), int(batch.sizes[rows[digest]]))
+        self._keep_small(batch)
+        self.flush()
+
+    def _keep_small(self, batch: ObjectBatch) -> None:
+        """Write the small objects of ``batch`` not pending here as one pack (once each)."""
         small = np.flatnonzero(batch.sizes < LARGE_THRESHOLD)
         if len(small):
             _, first = np.unique(batch.raws[small], return_index=True)  # a batch may repeat an object
             new = small[np.sort(first)]
-            new = np.array([i for i, d in zip(new.tolist(), raws_to_digests(batch.raws[new]))
-                            if not self._is_pending(d)], dtype=np.int64)
+            if self._pending:
+                new = np.array([i for i, d in zip(new.tolist(), raws_to_digests(batch.raws[new]))
+                                if not self._is_pending(d)], dtype=np.int64)
             data: Buffer = batch.data if len(new) == len(batch) else b"".join(batch.part(i) for i in new.tolist())
             self._write_flush(SmallObjects(batch.raws[new], batch.meta_index[new], batch.metas,
                                            batch.sizes[new], data), self._take_pending_large())
-        self.flush()
 
     def discard_staged(self, staged: "_StagedBatch") -> None:
         for tmp in staged.temps.values():

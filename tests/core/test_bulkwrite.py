@@ -233,3 +233,86 @@ def test_killed_bulk_add_leaves_a_usable_repository(tmp_path: Any) -> None:
         assert len(col) == len(rows)
         assert all(np.array_equal(col[i], rows[i]) for i in (0, 65535, 65536, 199_999))
         """, python_env())
+
+
+@pytest.mark.parametrize("n", [15, 16, 17, 40])
+def test_put_rows_equals_put_one_by_one(repo: Repository, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """put_rows across ROWS_BLOCK (-1, exactly, +1, several blocks): same records, counts and
+    answers as col[k] = v; a later duplicate key wins; unchanged rows count as no change."""
+    from hangar_git.api import columns
+    monkeypatch.setattr(columns, "ROWS_BLOCK", 16)
+    rows = np.random.default_rng(n).integers(0, 255, (n, 2), dtype=np.uint8)
+    co = repo.checkout(write=True)
+    bulk = co.add_ndarray_column("bulk", prototype=rows[0])
+    single = co.add_ndarray_column("single", prototype=rows[0])
+    keys = np.arange(n) * 7 - 50
+    keys[-1] = keys[0]
+    with pytest.raises(KeyError, match="twice"):
+        bulk.put_rows(keys, rows)
+    assert bulk.put_rows(keys[::-1][:-1], rows[::-1][:-1]) == n - 1  # keys[0] gets rows[-1]
+    for k, row in zip(keys.tolist(), rows):
+        single[k] = row
+    assert len(bulk) == len(single) == n - 1
+    assert bulk.put_rows(keys[:-1], rows[:-1]) == 1  # only keys[0] changes (to rows[0])
+    assert bulk.put_rows(keys[1:-1], rows[1:-1]) == 0
+    co.commit("rows")
+    assert co.columns["bulk"].put_rows(keys[1:-1], rows[1:-1]) == 0  # the committed records, by index
+    del bulk[int(keys[1])]
+    assert bulk.put_rows(keys[1:3], rows[1:3]) == 1 and len(bulk) == n - 1
+    bulk["text"] = rows[0]  # a str key: committed lookups go key by key
+    co.commit("more")
+    assert bulk.put_rows(keys[1:-1], rows[1:-1]) == 0 and bulk.put_rows(keys[1:2], rows[2:3]) == 1
+    co.commit("changed")
+    co.close()
+    with repo.checkout() as ro:
+        got = ro.columns["bulk"]
+        expect = {int(k): rows[i] for i, k in enumerate(keys[:-1].tolist())}
+        expect[int(keys[1])] = rows[2]
+        expect["text"] = rows[0]
+        assert set(got.keys()) == set(expect)
+        for k, v in got.items():
+            assert np.array_equal(v, expect[k])
+
+
+def test_put_rows_refuses_what_put_refuses(repo: Repository) -> None:
+    from hangar_git.errors import SchemaError
+    co = repo.checkout(write=True)
+    col = co.add_ndarray_column("x", shape=(2,), dtype=np.uint8)
+    with pytest.raises(SchemaError):
+        col.put_rows(np.arange(2), np.zeros((2, 2), np.int64))
+    with pytest.raises(SchemaError):
+        col.put_rows(np.arange(3), np.zeros((2, 2), np.uint8))
+    assert len(col) == 0
+    co.close()
+
+
+@pytest.mark.parametrize("n", [15, 16, 17])
+def test_cli_row_import_in_blocks(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """`add --rows` of one .npy stages blocks of ROWS_BLOCK rows: every row lands once,
+    keyed by row (or --key-from index from --start), cast with --dtype."""
+    from click.testing import CliRunner
+
+    from hangar_git.api import importers
+    from hangar_git.cli.main import cli
+    monkeypatch.setattr(importers, "ROWS_BLOCK", 16)
+    monkeypatch.setattr("hangar_git.cli.data.ROWS_BLOCK", 16)
+    rows = np.arange(n * 3, dtype=np.int32).reshape(n, 3)
+    np.save(tmp_path / "r.npy", rows)
+    path = tmp_path / "repo"
+    path.mkdir()
+    runner = CliRunner()
+
+    def ok(*args: str) -> str:
+        result = runner.invoke(cli, ["-C", str(path), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+    ok("init")
+    assert f"Staged {n} sample(s)" in ok("add", "x", "--rows", str(tmp_path / "r.npy"))
+    assert f"Staged {n} sample(s)" in ok("add", "y", "--rows", "--key-from", "index", "--start", "100",
+                                         "--dtype", "int64", str(tmp_path / "r.npy"))
+    assert "Nothing to stage" in ok("add", "x", "--rows", str(tmp_path / "r.npy"))
+    ok("commit", "-m", "rows")
+    with Repository(str(path)).checkout() as co:
+        x, y = co.columns["x"], co.columns["y"]
+        assert y.dtype == np.int64 and len(x) == len(y) == n
+        assert all(np.array_equal(x[i], rows[i]) and np.array_equal(y[100 + i], rows[i]) for i in range(n))
