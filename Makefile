@@ -47,6 +47,7 @@ venv: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -e '.[test,torch,images,tensorflow]'
+	$(VENV_PY) -m compileall -q hangar_git >/dev/null
 	@touch $@
 
 demo: sysdeps venv

@@ -8,7 +8,7 @@ import os
 import pkgutil
 import sys
 
-from .common import Figure, print_table
+from .common import Figure, compile_bytecode, print_table
 
 
 def modules() -> list[str]:
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.no_stock:
         os.environ["HANGAR_BENCH_NO_STOCK"] = "1"
+    compile_bytecode()
     figures: list[Figure] = []
     for name in modules():
         if args.only and name.removeprefix("bench_") not in args.only and name not in args.only:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from .common import Figure
+from .common import Figure, compile_bytecode
 
 HISTORY_COMMANDS = ("status", "log", "branch", "diff")
 
@@ -60,6 +60,7 @@ def _big_repository(path: str, samples: int) -> None:
 
 
 def run(quick: bool = False) -> list[Figure]:
+    compile_bytecode()
     rounds = 5 if quick else 15
     samples = 100_000 if quick else 1_000_000
     hangar = shutil.which("git-hangar", path=os.path.dirname(sys.executable)) or "git-hangar"

@@ -19,6 +19,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Any:
         from ..version import __version__
         print(f"hangar-git, version {__version__}")
         return 0
+    if args in (["-h"], ["--help"]):  # the root help, rendered ahead by cli/manpage.py: no click to load
+        from .usage import ROOT_HELP
+        sys.stdout.write(ROOT_HELP)
+        return 0
     if len(args) == 2 and args[0] == "serve" and not args[1].startswith("-"):
         from ..transport.stdio import serve_stdio
         sys.exit(serve_stdio(args[1]))

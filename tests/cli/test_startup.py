@@ -113,3 +113,25 @@ def test_history_commands_load_no_data_library(history_repo: str, args: list[str
     proc = run_python(code, python_env())
     assert proc.stdout.strip()
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("args", [["-h"], ["--help"]])
+def test_the_fast_root_help_is_what_click_prints(args: list[str]) -> None:
+    """`-h` answers from the generated text (no click import); it must be click's own help."""
+    from click.testing import CliRunner
+
+    from hangar_git.cli.manpage import HELP_WIDTH
+    fast = subprocess.run(["git-hangar", *args], env=python_env(), capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    slow = CliRunner().invoke(cli, args, prog_name="git hangar", terminal_width=HELP_WIDTH)
+    assert slow.exit_code == 0 and fast == slow.output
+
+
+def test_root_help_loads_no_click() -> None:
+    code = """
+    import sys
+    from hangar_git.cli import main
+    main(["-h"])
+    print("click" in sys.modules, file=sys.stderr)
+    """
+    assert run_python(code, python_env()).stderr.strip().splitlines()[-1] == "False"
