@@ -1,8 +1,9 @@
 """Reading a column: lookups, iteration over a snapshot, batched multi-key reads."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
+from ..bookkeeping.changes import StagedChanges
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from .session import CheckoutSession
 
 Key = Union[str, int]
-State = tuple[Optional[ColumnRecords], dict[str, Optional[str]]]
+State = tuple[Optional[ColumnRecords], Mapping[str, Optional[str]]]
 """A column's records and a copy of its staged changes: what one iteration walks."""
 _MISSING = object()
 _BATCH = 4096
@@ -41,7 +42,7 @@ class ColumnReads(IntKeyReads):
         self._schema = schema
         self._recs: Optional[ColumnRecords] = None
         self._records = records
-        self._changes: dict[str, Optional[str]] = {}
+        self._changes = StagedChanges()
         self._count = records.count if records else 0
         self._batching = 0
         self._locs: Any = None
@@ -202,7 +203,7 @@ class ColumnReads(IntKeyReads):
         """The records and a copy of the staged changes: later writes do not reach a
         running iteration, as with ``list(d.keys())`` of a dict."""
         self._session.check_open()
-        return self._records, dict(self._changes)
+        return self._records, self._changes.copy()
 
     def __iter__(self) -> Iterator[Key]:
         return self.keys()
@@ -373,7 +374,7 @@ def session_of(col: ColumnReads) -> "CheckoutSession":
     return col._session
 
 
-def staged(col: ColumnReads) -> tuple[Optional[ColumnRecords], dict[str, Optional[str]]]:
+def staged(col: ColumnReads) -> tuple[Optional[ColumnRecords], StagedChanges]:
     """The column's committed records and its staged changes (encoded key -> digest or None),
     which a flush writes as the column's new records."""
     return col._records, col._changes
@@ -381,7 +382,7 @@ def staged(col: ColumnReads) -> tuple[Optional[ColumnRecords], dict[str, Optiona
 
 def rebase(col: ColumnReads, records: ColumnRecords) -> None:
     """After a flush: ``records`` hold the staged changes now (the column object stays live)."""
-    col._records, col._changes, col._count = records, {}, records.count
+    col._records, col._changes, col._count = records, StagedChanges(), records.count
 
 
 def known_complete(col: ColumnReads) -> bool:
@@ -393,7 +394,7 @@ def adopt(col: ColumnReads, fresh: Optional[ColumnReads]) -> bool:
     """After a reset or merge: drop ``col``'s staged changes and take over the records of
     ``fresh``, its successor, if it has the same schema (True: ``col`` stands for it from now
     on, so column objects users hold stay live); else ``col`` is left empty."""
-    col._changes, col._count = {}, 0
+    col._changes, col._count = StagedChanges(), 0
     if fresh is None or fresh._schema != col._schema:
         return False
     col._records, col._count = fresh._records, fresh._count

@@ -24,17 +24,23 @@ class ColumnWrites(ColumnReads):
             raise error(f"column {self._name!r} is read-only: open repo.checkout(write=True) to change it")
         self._session.check_open()
 
-    def _stage(self, e: str, digest: Union[str, None]) -> None:
+    def _stage(self, e: str, digest: Union[str, None]) -> bool:
+        """Stage ``digest`` (None: a delete) for encoded key ``e``; False when that is
+        what ``e`` holds already."""
         changes = self._changes
         before = changes.get(e, _MISSING)
-        if before is _MISSING:
+        new = before is _MISSING
+        if new:
             before = self._records.get(e) if self._records is not None else None
-        changes[e] = digest
-        if before is None and digest is not None:
+        if before == digest:
+            return False
+        changes.put(e, digest, new)
+        if before is None:
             self._count += 1
-        elif before is not None and digest is None:
+        elif digest is None:
             self._count -= 1
         self._session.mark_dirty(self)  # type: ignore[arg-type]
+        return True
 
     def __setitem__(self, key: Key, value: Any) -> None:
         self._check_writable(assignment=True)
@@ -50,10 +56,7 @@ class ColumnWrites(ColumnReads):
         e = enc(key)
         meta, data = self._encode(value)
         digest = self._session.store.put_new(meta, data)  # hashed by the store
-        if self._digest(e) == digest:
-            return False
-        self._stage(e, digest)
-        return True
+        return self._stage(e, digest)
 
     def append(self, value: Any) -> str:
         """Add a sample under a new random key, which is returned."""

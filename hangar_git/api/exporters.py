@@ -16,8 +16,10 @@ imports click.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import zipfile
+import zlib
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Union
 
@@ -26,6 +28,7 @@ import numpy as np
 from ..errors import HangarError
 from ..fileio import atomic_open, move_into_place, temp_name
 from .keytext import key_to_text
+from .zipwrite import StoredZip
 
 Key = Union[int, str]
 FORMATS = ("npy", "npz", "csv", "stacked")
@@ -135,6 +138,8 @@ def as_array(value: Any) -> np.ndarray:
 def write_npz(column: Any, out_dir: str, force: bool, progress: Progress) -> int:
     path = os.path.join(out_dir, f"{column.name}.npz")
     check_free(path, force)
+    if column.column_type == "ndarray" and not column.schema.variable_shape and column.shape is not None:
+        return write_npz_fixed(column, path, progress)
     count = 0
     with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
         for key, value in column.items():  # members in storage order: np.load finds them by name
@@ -142,6 +147,26 @@ def write_npz(column: Any, out_dir: str, force: bool, progress: Progress) -> int
                 np.lib.format.write_array(member, as_array(value), allow_pickle=False)
             count += 1
             progress(1)
+    return count
+
+
+def write_npz_fixed(column: Any, path: str, progress: Progress) -> int:
+    """:func:`write_npz` of a fixed-shape column: every member has the same .npy header."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.zeros(column.shape, column.dtype), allow_pickle=False)
+    nbytes = int(np.prod(column.shape, dtype=np.int64)) * column.dtype.itemsize
+    head = buf.getvalue()[:len(buf.getvalue()) - nbytes]
+    head_crc = zlib.crc32(head)
+    count = 0
+    with atomic_open(path, "wb") as fh:
+        archive = StoredZip(fh)
+        for key, value in column.items():  # members in storage order: np.load finds them by name
+            archive.add(f"{key_to_text(key)}.npy", head, head_crc, value.tobytes())
+            count += 1
+            if count % BATCH == 0:
+                progress(BATCH)
+        archive.close()
+    progress(count % BATCH)
     return count
 
 

@@ -169,6 +169,35 @@ def read_npy(path: str, rows: bool = False) -> Iterator[Sample]:
         del array
 
 
+ROWS_BLOCK = 1 << 16
+"""Rows of a .npy file read and staged at a time by a bulk row import."""
+
+
+def npy_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variable_shape: bool) -> Optional[np.ndarray]:
+    """The rows of the one .npy file of a row import keyed by row number (``key_from`` auto,
+    row or index), mapped, not read: what a bulk import stages a block at a time. None when
+    the import is of another kind (or holds no rows): samples are then read one by one."""
+    if len(paths) != 1 or not options.rows or suffix_of(paths[0]) != ".npy" or variable_shape \
+            or key_from not in ("auto", "row", "index"):
+        return None
+    with reading(paths[0], ".npy"):
+        array = np.lib.format.open_memmap(paths[0], mode="r")
+    return array if array.ndim > 0 and len(array) else None
+
+
+def npy_path(array: np.ndarray) -> str:
+    """The file a mapped array was read from."""
+    return str(getattr(array, "filename", "") or "the .npy file")
+
+
+def rows_block(array: np.ndarray, lo: int, hi: int, dtype: Optional[np.dtype]) -> np.ndarray:
+    """Rows ``lo`` to ``hi`` of a mapped array, read (and cast to ``dtype``, within a kind)."""
+    block = np.array(array[lo:hi])
+    if dtype is None:
+        return block
+    return cast(Sample(stem_of(npy_path(array)), block, f"{npy_path(array)} rows {lo}-{hi - 1}"), dtype).value
+
+
 def read_npz(path: str) -> Iterator[Sample]:
     with reading(path, ".npz"), zipfile.ZipFile(path) as archive:
         for member in archive.namelist():

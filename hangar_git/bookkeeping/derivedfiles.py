@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from ..fileio import write_atomic
 
@@ -22,16 +22,17 @@ class DerivedFiles:
     def path(self, name: str) -> str:
         return os.path.join(self.root, name)
 
-    def write(self, name: str, blob: bytes) -> bool:
-        """Write ``name`` atomically (making the folder on first use); False when it cannot
-        be written (a read-only repository, a full disk): a missing file only costs speed."""
+    def write(self, name: str, *parts: Any) -> bool:
+        """Write ``name`` atomically (its bytes, or buffers one after the other; making the
+        folder on first use); False when it cannot be written (a read-only repository, a
+        full disk): a missing file only costs speed."""
         path = self.path(name)
         try:
             try:
-                write_atomic(path, blob)
+                write_atomic(path, *parts)
             except FileNotFoundError:  # the first entry: make the folder
                 os.makedirs(self.root, exist_ok=True)
-                write_atomic(path, blob)
+                write_atomic(path, *parts)
         except OSError:
             return False
         return True

@@ -35,7 +35,7 @@ import mmap
 import os
 import struct
 from bisect import bisect_left
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -152,6 +152,12 @@ def encode(keys: list, digests: np.ndarray) -> bytes:
     return _encode_text([encode_key(k) for k in keys], digests)
 
 
+def encode_ints(keys: np.ndarray, digests: np.ndarray) -> list:
+    """The parts (buffers, to be written one after the other) of an index file of int keys
+    already sorted ascending and their raw digests (``S32``)."""
+    return _parts(INT, [np.ascontiguousarray(keys, dtype="<i8"), np.ascontiguousarray(digests, dtype=_DIGEST)], 0)
+
+
 def _encode_text(encs: list[str], digests: np.ndarray) -> bytes:
     hashes = np.array([key_hash(e) for e in encs], dtype="<i8")
     order = np.argsort(hashes, kind="stable")
@@ -163,7 +169,7 @@ def _encode_text(encs: list[str], digests: np.ndarray) -> bytes:
                         text + b"\0" * (-len(text) % 8)], len(text))
 
 
-def derive(base: KeyIndex, changes: dict[str, Optional[str]]) -> Optional[bytes]:
+def derive(base: KeyIndex, changes: Mapping[str, Optional[str]]) -> Optional[bytes]:
     """The file of ``base``'s records with ``changes`` (encoded key -> hex digest, None
     deletes) applied, without reading any shard; None when it must be built afresh
     (a kind-1 base, or a str key joining an int index)."""
@@ -193,11 +199,17 @@ def derive(base: KeyIndex, changes: dict[str, Optional[str]]) -> Optional[bytes]
     return _pack(INT, [keys.astype("<i8").tobytes(), np.ascontiguousarray(digests, dtype=_DIGEST).tobytes()], 0)
 
 
-def _pack(kind: int, parts: list[bytes], key_bytes: int) -> bytes:
-    body = b"".join(parts)
-    count = len(parts[0]) // 8
-    total = int(np.frombuffer(body, dtype="<u8").sum(dtype=np.uint64)) if body else 0
-    return MAGIC + _HEADER.pack(kind, count, key_bytes, total) + body
+def _pack(kind: int, parts: list, key_bytes: int) -> bytes:
+    """The file of ``parts`` (buffers of whole u8 words: bytes or contiguous arrays), joined once."""
+    return b"".join(_parts(kind, parts, key_bytes))
+
+
+def _parts(kind: int, parts: list, key_bytes: int) -> list:
+    """The header, then ``parts``: a file's buffers in order."""
+    count = memoryview(parts[0]).nbytes // 8
+    total = sum(int(np.frombuffer(p, dtype="<u8").sum(dtype=np.uint64)) for p in parts
+                if memoryview(p).nbytes) % (1 << 64)
+    return [MAGIC + _HEADER.pack(kind, count, key_bytes, total), *parts]
 
 
 def _stamp(st: os.stat_result) -> bytes:
@@ -258,10 +270,11 @@ class KeyIndexes(DerivedFiles):
             self.checked.write(tree, stamp)
         return index
 
-    def put(self, tree: str, blob: bytes) -> Optional[KeyIndex]:
-        """Write an index file (atomically) and open it; None if it cannot be written
-        (a read-only repository, a full disk: reads use shards instead)."""
-        return self.open(tree) if self.write(tree, blob) else None
+    def put(self, tree: str, *parts: Any) -> Optional[KeyIndex]:
+        """Write an index file (atomically; its bytes, or its buffers in order) and open it;
+        None if it cannot be written (a read-only repository, a full disk: reads use shards
+        instead)."""
+        return self.open(tree) if self.write(tree, *parts) else None
 
     def remove(self, name: str) -> int:
         """Remove an index file and its checked marker (1 if the file was there)."""

@@ -79,11 +79,14 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]],
 
 
 def write_objects(git: GitRepo, objects: Sequence[tuple[str, int, bytes]],
-                  level: int = LOOSE_COMPRESSION) -> None:
+                  level: int = LOOSE_COMPRESSION, *, look: bool = True) -> None:
     """Store the ``(oid, type, data)`` objects git lacks: one pack (at zlib ``level``) when
-    there are :data:`PACK_MIN` or more, else loose objects."""
-    new = [o for o in dict((o[0], o) for o in objects).values() if not git.has_object(o[0])]
-    if len(new) >= PACK_MIN:
+    there are :data:`PACK_MIN` or more, else loose objects. ``look=False`` skips asking git
+    which it has (a pack may repeat objects git holds: harmless, and thousands of lookups
+    of absent objects cost most of a big first commit's shard writing)."""
+    unique = dict((o[0], o) for o in objects).values()
+    new = [o for o in unique if not git.has_object(o[0])] if look else list(unique)
+    if len(new) >= PACK_MIN or (not look and new):
         write_pack(git.git_dir, new, durable=git.durable, level=level)
     else:
         for _, obj_type, data in new:

@@ -48,8 +48,11 @@ def block_of(records: dict[str, str]) -> ShardBlock:
 
 
 def _encode(records: dict[str, str]) -> tuple[int, bool, bytes, bytes]:
-    encs = list(records)
-    digests = digests_to_raw(list(records.values())).tobytes()
+    return _encode_arrays(list(records), digests_to_raw(list(records.values())))
+
+
+def _encode_arrays(encs: list[str], raws: np.ndarray) -> tuple[int, bool, bytes, bytes]:
+    digests = np.ascontiguousarray(raws, dtype=_DIGEST).tobytes()
     int_keys = all(e[0] == "i" for e in encs)
     if int_keys:
         keys = np.array([int(e[1:]) for e in encs], dtype="<i8").tobytes()
@@ -89,7 +92,13 @@ class RecordCache(DerivedFiles):
 
     def put(self, oid: str, records: dict[str, str]) -> ShardBlock:
         """Cache a shard's parsed records; returns its block. A failed write only costs speed."""
-        count, int_keys, digests, keys = _encode(records)
+        return self._put(oid, *_encode(records))
+
+    def put_arrays(self, oid: str, encs: list[str], raws: np.ndarray) -> ShardBlock:
+        """:meth:`put` of a shard's encoded keys and raw digests (``S32``), in shard order."""
+        return self._put(oid, *_encode_arrays(encs, raws))
+
+    def _put(self, oid: str, count: int, int_keys: bool, digests: bytes, keys: bytes) -> ShardBlock:
         crc = zlib.crc32(keys, zlib.crc32(digests))
         self.write(oid, b"".join((MAGIC, _HEADER.pack(count, int_keys, crc, len(keys)), digests, keys)))
         return _decode(count, int_keys, digests, keys)

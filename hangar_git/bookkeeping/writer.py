@@ -17,17 +17,22 @@ from .records import (KEY_INDEX_DIGITS, ColumnSchema, ColumnStats, encode_format
 from .snapshot import ColumnRecords, shard_blocks, shard_oids
 
 _V = TypeVar("_V")
+REWRITE_SHARE = 4
+"""A column whose staged changes number at least a quarter of its records is written whole
+from arrays (:mod:`.bulkwrite`) rather than shard by shard."""
 
 
 def write_column(git: GitRepo, base: Optional[ColumnRecords], schema: ColumnSchema,
-                 changes: dict[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
+                 changes: Mapping[str, Optional[str]]) -> tuple[Oid, ColumnStats]:
     """Tree of a column: ``base`` with ``changes`` (enc key -> digest, None deletes)."""
-    if base is None:
-        records = {enc: digest for enc, digest in changes.items() if digest is not None}
-        stats = ColumnStats(count=len(records), shard_digits=shard_digits_for(len(records)))
-        samples = _write_all(git, records, stats.shard_digits)
-        write_key_index(git, None, changes, samples, stats.shard_digits)
-        return _column_tree(git, schema, samples, stats)
+    if base is None or len(changes) * REWRITE_SHARE >= base.count:
+        from .bulkwrite import records_run, write_samples  # numpy: loaded by writes only
+        from .changes import Run, StagedChanges, merge_runs
+        run = changes.merged() if isinstance(changes, StagedChanges) else Run.of(dict(changes))
+        if base is not None:
+            run = merge_runs([run, records_run(base.shard_blocks())])
+        samples, count, digits = write_samples(git, run)
+        return _column_tree(git, schema, samples, ColumnStats(count=count, shard_digits=digits))
     digits, count = base.digits, base.count
     new_shards: dict[str, dict[str, str]] = {}
     for prefix, group in group_by_shard(changes, digits).items():
@@ -64,7 +69,7 @@ def _column_tree(git: GitRepo, schema: ColumnSchema, samples: Optional[Oid],
     return tree, stats
 
 
-def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: dict[str, Optional[str]],
+def write_key_index(git: GitRepo, base: Optional[ColumnRecords], changes: Mapping[str, Optional[str]],
                     samples: Optional[Oid], digits: int) -> None:
     """The key index of a column's new records (columns of ``KEY_INDEX_DIGITS`` shard
     levels and more): derived from its base's index when it has one (no shard is read),

@@ -12,8 +12,8 @@ from ..api.repository import Repository
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
 from .common import State, pass_state
 from ..api.exporters import FORMATS, export_column
-from ..api.importers import (KEY_FROM, Importer, ImportOptions, Key, Sample, assign_keys,
-                        check_sources, max_shape, parse_dtype)
+from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
+                             check_sources, max_shape, npy_path, npy_rows, parse_dtype, rows_block)
 
 
 # -- add ------------------------------------------------------------------------------
@@ -148,12 +148,25 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     max_dims = parse_shape(shape)
     repo = state.repo
     check_sources(files)
+    array = npy_rows(files, options, key_from, variable_shape)
+    if array is not None:
+        with staged_or_nothing(repo, branch) as co:
+            with state.progress(f"add {column}", total=len(array)) as bar:
+                count, changed = stage_rows(co, column, array, options, max_dims, start if key_from == "index" else 0,
+                                            bar)
+            target = co.branch_name
+        report_added(state, column, target, count, changed)
+        return
     with staged_or_nothing(repo, branch) as co:
         importer = Importer(files, options)
         col, samples = open_column(co, column, importer, max_dims, variable_shape)
         with state.progress(f"add {column}") as bar:
             count, changed = stage(col, assign_keys(samples, key_from, start), bar)
         target = co.branch_name
+    report_added(state, column, target, count, changed)
+
+
+def report_added(state: State, column: str, target: str, count: int, changed: int) -> None:
     if not changed:
         state.say(f"Nothing to stage: all {count} sample(s) are already in column {column!r} on {target!r} "
                   f"as given")
@@ -161,6 +174,27 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     same = f" ({count - changed} already there as given)" if changed < count else ""
     state.say(f"Staged {changed} sample(s) in column {column!r} on {target!r}{same}; record them with "
               f"`git hangar commit -m MESSAGE`")
+
+
+def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: Optional[tuple[int, ...]],
+               first_key: int, bar: Any) -> tuple[int, int]:
+    """Stage the rows of ``array`` (keys ``first_key``, ``first_key + 1``, ...) a block at a
+    time; returns (how many were read, how many changed the staging area)."""
+    import numpy as np
+    dtype = options.dtype or array.dtype
+    if column in co.columns:
+        col = existing_column(co.columns[column], shape, False)
+    else:
+        col = co.add_ndarray_column(column, shape=array.shape[1:] if shape is None else shape, dtype=dtype)
+    changed = 0
+    for lo in range(0, len(array), ROWS_BLOCK):
+        block = rows_block(array, lo, lo + ROWS_BLOCK, options.dtype)
+        try:
+            changed += col.put_rows(np.arange(first_key + lo, first_key + lo + len(block)), block)
+        except (SchemaError, InvalidNameError) as exc:
+            raise with_where(exc, f"{npy_path(array)} rows {lo}-{lo + len(block) - 1}") from None
+        bar.update(len(block))
+    return len(array), changed
 
 
 # -- export ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from ..faults import checkpoint
 from .files import TmpWriter
 from .incoming import IncomingObject
 from .maintenance import Maintenance
-from .objects import Buffer, Digest, Meta, ObjectBatch, digest_of, raws_to_digests, verify, verify_batch
+from .objects import (Buffer, Digest, Meta, ObjectBatch, digest_of, digest_rows, raws_to_digests, verify,
+                      verify_batch)
 from .packindex import PackIndex, first_occurrences, new_name
 from .packs import SmallObjects, encode_pack, index_for
 from .runtime import hash_pool, io_pool
@@ -21,6 +22,11 @@ FRESH_SECONDS = 600.0
 """A write finding its object already stored reuses it only if an index younger than this
 names it; older objects are written again, so a concurrent gc (grace period longer than
 this) can never delete an object a flush is about to reference."""
+PENDING_OBJECTS = 1 << 16
+PENDING_BYTES = 32 << 20
+"""Small objects held before they are written as a pack of their own: a bulk write of a
+million samples stays in bounded memory (objects written early that end up unreferenced,
+as by an interrupted add, are left to ``gc``)."""
 
 
 class Writes(Maintenance):
@@ -30,6 +36,7 @@ class Writes(Maintenance):
     _pending: dict[str, tuple[str, bytes]]
     _pending_large: dict[str, tuple[str, int]]
     _loaded: bool
+    _pending_bytes = 0
 
     def _is_pending(self, digest: str) -> bool: raise NotImplementedError
     def _locate(self, digest: str) -> Optional[tuple[PackIndex, int]]: raise NotImplementedError
@@ -53,6 +60,9 @@ class Writes(Maintenance):
             digest = digest_of(meta, view)
             if digest not in self._pending and digest not in self._pending_large:
                 self._pending[digest] = (meta, view.tobytes())  # tobytes(): a 0-d array's bytes too
+                self._pending_bytes += view.nbytes
+                if self._pending_bytes >= PENDING_BYTES or len(self._pending) >= PENDING_OBJECTS:
+                    self.flush()
             return digest
         view = view.cast("B")
         if not self._files.local:
@@ -81,6 +91,9 @@ class Writes(Maintenance):
         else:
             # bytes(memoryview): bytes() of a 0-d integer array would be bytes(int)
             self._pending[digest] = (meta, bytes(memoryview(data)))
+            self._pending_bytes += nbytes
+            if self._pending_bytes >= PENDING_BYTES or len(self._pending) >= PENDING_OBJECTS:
+                self.flush()
 
     def put_verified(self, digest: Digest, meta: Meta, data: Buffer) -> None:
         verify(digest, meta, data)
@@ -112,6 +125,21 @@ class Writes(Maintenance):
             raise
         return _StagedBatch(batch, dict(zip(large, temps)))
 
+    def put_rows(self, meta: Meta, rows: np.ndarray) -> np.ndarray:
+        """Hash the rows of a 2-D ``uint8`` array (an object each) and write those not stored
+        yet as one pack straight from the array's buffer; returns their raw digests."""
+        self._check_writable()
+        n, width = rows.shape
+        if width >= LARGE_THRESHOLD:
+            return super().put_rows(meta, rows)  # type: ignore[misc]
+        rows = np.ascontiguousarray(rows)
+        raws = digest_rows(meta, rows)
+        batch = ObjectBatch(raws, [meta], np.zeros(n, np.int64), np.full(n, width, np.int64),
+                            rows.data.cast("B"))
+        self._keep_small(batch)
+        self.flush()
+        return raws
+
     def commit_batch(self, staged: "_StagedBatch") -> None:
         """Keep a staged batch: publish its large objects, write its small ones as one pack
         straight from the batch's buffer, index all."""
@@ -125,6 +153,11 @@ class Writes(Maintenance):
             else:
                 self._files.publish(tmp, digest)
                 self._pending_large[digest] = (batch.meta(rows[digest]), int(batch.sizes[rows[digest]]))
+        self._keep_small(batch)
+        self.flush()
+
+    def _keep_small(self, batch: ObjectBatch) -> None:
+        """Write the small objects of ``batch`` not pending here as one pack (once each)."""
         small = np.flatnonzero(batch.sizes < LARGE_THRESHOLD)
         if len(small):
             new = small[first_occurrences(batch.raws[small])]  # a batch may repeat an object
@@ -134,7 +167,6 @@ class Writes(Maintenance):
             data: Buffer = batch.data if len(new) == len(batch) else b"".join(batch.part(i) for i in new.tolist())
             self._write_flush(SmallObjects(batch.raws[new], batch.meta_index[new], batch.metas,
                                            batch.sizes[new], data), self._take_pending_large())
-        self.flush()
 
     def discard_staged(self, staged: "_StagedBatch") -> None:
         for tmp in staged.temps.values():
@@ -157,6 +189,7 @@ class Writes(Maintenance):
         small = SmallObjects.of([(d, m, b) for d, (m, b) in self._pending.items()])
         self._write_flush(small, self._take_pending_large())
         self._pending.clear()
+        self._pending_bytes = 0
         self.merge_if_needed()
 
     def _write_flush(self, small: SmallObjects, large: list[tuple[str, tuple[str, int]]]) -> None:

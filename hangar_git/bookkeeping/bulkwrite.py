@@ -1,0 +1,179 @@
+"""Write a column's whole records from arrays: the first flush of a big column.
+
+:func:`write_samples` turns a :class:`~.changes.Run` (sorted keys, raw digests, delete
+marks) into a samples tree without a Python object per record: the shard of each key
+comes from its CRC-32, shard text is cut out of one byte buffer per block of records,
+and the shards go to git as one pack per ``PACK_BYTES`` of text. The shards are
+byte-identical to :func:`~.records.encode_shard`'s (the format is permanent; a test
+compares them).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Iterator, Optional
+from zlib import crc32
+
+import numpy as np
+
+from .changes import Run, Table, sorted_table
+from .gitrepo import BLOB, GitRepo, Oid
+from .packwriter import PACK_MIN, write_objects
+from .recordcache import ShardBlock
+from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
+
+BLOCK = 1 << 16
+"""Records turned into shard text at a time."""
+PACK_BYTES = 16 << 20
+"""Shard text written to git as one pack."""
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
+    """The samples tree of exactly the live records of ``run`` (deletes dropped), its
+    record count and shard level; writes its record cache entries and key index too."""
+    int_keys, int_raws = _live(run.ints)
+    text_keys, text_raws = _live(run.texts)
+    count = len(int_keys) + len(text_keys)
+    if not count:
+        return None, 0, 0
+    encs = _encoded(int_keys, text_keys)
+    raws = np.concatenate([int_raws, text_raws]) if len(text_keys) and len(int_keys) else \
+        (int_raws if len(int_keys) else text_raws)
+    digits = shard_digits_for(count)
+    prefixes = _prefixes(encs, digits)
+    order = np.lexsort((encs, prefixes))  # by shard, then by encoded key: each shard's order
+    encs, prefixes = encs[order], prefixes[order]  # raws stay: 32 bytes a record, taken by block
+    bounds = np.flatnonzero(np.diff(prefixes)) + 1
+    starts = np.concatenate([[0], bounds]).tolist()
+    ends = np.concatenate([bounds, [count]]).tolist()
+    shards: dict[tuple[str, ...], Optional[str]] = {}
+    pending: list[tuple[str, int, bytes]] = []
+    size = 0
+    look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer:  # file writes beside packing
+        cached = []
+        for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
+            oid = git.blob_id(blob)
+            pending.append((oid, BLOB, blob))
+            size += len(blob)
+            prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
+            shards[shard_path(prefix)] = oid
+            cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]]))
+            if size >= PACK_BYTES:
+                write_objects(git, pending, look=look)
+                pending, size = [], 0
+        write_objects(git, pending, look=look)
+        for future in cached:
+            future.result()
+    samples = git.update_tree(None, shards)
+    if samples is not None and digits >= KEY_INDEX_DIGITS:
+        del encs, raws, prefixes, order
+        _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)
+    return samples, count, digits
+
+
+def records_run(blocks: Iterable[ShardBlock]) -> Run:
+    """A column's records (its shard blocks) as a run of arrays, a shard at a time."""
+    ints: list[np.ndarray] = []
+    int_raws: list[np.ndarray] = []
+    texts: list[bytes] = []
+    text_raws: list[np.ndarray] = []
+    for block in blocks:
+        is_int = np.fromiter((type(k) is int for k in block.keys), dtype=bool, count=len(block.keys))
+        if is_int.all():
+            ints.append(np.array(block.keys, dtype=np.int64))
+            int_raws.append(block.digests)
+            continue
+        ints.append(np.array([k for k in block.keys if type(k) is int], dtype=np.int64))
+        int_raws.append(block.digests[is_int])
+        texts += [str(k).encode() for k in block.keys if type(k) is not int]
+        text_raws.append(block.digests[~is_int])
+    raws = np.zeros(0, "S32")
+    return Run(sorted_table(np.concatenate(ints) if ints else np.zeros(0, np.int64),
+                            np.concatenate(int_raws) if int_raws else raws),
+               sorted_table(np.array(texts, dtype="S") if texts else np.zeros(0, "S1"),
+                            np.concatenate(text_raws) if text_raws else raws))
+
+
+def _live(table: Table) -> tuple[np.ndarray, np.ndarray]:
+    """A table's keys and raw digests without its deletes (views when it has none)."""
+    if not table.gone.any():
+        return table.keys, table.raws
+    live = ~table.gone
+    return table.keys[live], table.raws[live]
+
+
+def _encoded(int_keys: np.ndarray, text_keys: np.ndarray) -> np.ndarray:
+    """The encoded keys (``i<n>``, ``s<text>``) as one ``S`` array, made a block at a time."""
+    width = 1 + max([len(str(int(int_keys[0]))), len(str(int(int_keys[-1])))] if len(int_keys) else [0])
+    width = max(width, 1 + text_keys.dtype.itemsize if len(text_keys) else 1)
+    out = np.empty(len(int_keys) + len(text_keys), dtype=f"S{width}")
+    for lo in range(0, len(int_keys), BLOCK):
+        block = int_keys[lo:lo + BLOCK].tolist()
+        out[lo:lo + len(block)] = [b"i%d" % k for k in block]
+    base = len(int_keys)
+    for lo in range(0, len(text_keys), BLOCK):
+        texts = text_keys[lo:lo + BLOCK].tolist()
+        out[base + lo:base + lo + len(texts)] = [b"s" + k for k in texts]
+    return out
+
+
+def _prefixes(encs: np.ndarray, digits: int) -> np.ndarray:
+    """The shard number of each encoded key (its CRC-32's first ``digits`` hex digits)."""
+    if digits == 0:
+        return np.zeros(len(encs), dtype=np.int64)
+    shift = 32 - 4 * digits
+    out = np.empty(len(encs), dtype=np.int64)
+    for lo in range(0, len(encs), BLOCK):
+        out[lo:lo + BLOCK] = [crc32(e) >> shift for e in encs[lo:lo + BLOCK].tolist()]
+    return out
+
+
+def _lines(encs: np.ndarray, raws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shard lines ``<hex digest> <encoded key>\\n`` of a block of records, back to back,
+    and the length of each line."""
+    n, width = len(encs), encs.dtype.itemsize
+    grid = np.zeros((n, 66 + width), dtype=np.uint8)
+    digest = raws.view(np.uint8).reshape(n, 32)
+    grid[:, 0:64:2] = _HEX[digest >> 4]
+    grid[:, 1:64:2] = _HEX[digest & 15]
+    grid[:, 64] = ord(" ")
+    keys = np.frombuffer(encs.tobytes(), dtype=np.uint8).reshape(n, width)
+    grid[:, 65:65 + width] = keys
+    key_lens = (keys != 0).sum(axis=1)  # keys hold no NUL: 'S' pads with them
+    grid[np.arange(n), 65 + key_lens] = ord("\n")
+    return grid[grid != 0], 66 + key_lens
+
+
+def _shard_texts(encs: np.ndarray, raws: np.ndarray, order: np.ndarray, starts: list[int],
+                 ends: list[int]) -> Iterator[tuple[int, int, bytes]]:
+    """(first record, end, text) of each shard, built a block of records at a time
+    (``encs`` in shard order; ``raws[order]`` in shard order)."""
+    shard = 0
+    while shard < len(starts):
+        lo = starts[shard]
+        last = shard
+        while last + 1 < len(starts) and ends[last + 1] - lo <= BLOCK:
+            last += 1
+        hi = ends[last]
+        text, lens = _lines(encs[lo:hi], raws[order[lo:hi]])
+        offsets = np.concatenate([[0], np.cumsum(lens)]).tolist()
+        for s in range(shard, last + 1):
+            yield starts[s], ends[s], text[offsets[starts[s] - lo]:offsets[ends[s] - lo]].tobytes()
+        shard = last + 1
+
+
+def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray) -> None:
+    """The record cache entry of a shard just written (for scans)."""
+    texts = [e.decode() for e in encs.tolist()]
+    git.record_cache.put_arrays(oid, texts, raws)
+
+
+def _key_index(git: GitRepo, samples: Oid, int_keys: np.ndarray, int_raws: np.ndarray,
+               text_keys: np.ndarray, text_raws: np.ndarray) -> None:
+    from .keyindex import encode, encode_ints
+    if not len(text_keys):
+        git.key_indexes.put(samples, *encode_ints(int_keys, int_raws))  # sorted already
+        return
+    keys = int_keys.tolist() + [k.decode() for k in text_keys.tolist()]
+    git.key_indexes.put(samples, encode(keys, np.concatenate([int_raws, text_raws])))
