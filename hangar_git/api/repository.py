@@ -99,8 +99,11 @@ class Repository(HangarCompat):
         """A write checkout of a branch, or a read checkout of a branch head or commit.
 
         ``stream_from='origin'``: a read checkout that reads samples not on this machine from
-        that remote, through a memory cache of ``cache_bytes`` (default 512 MiB; and a directory
-        ``cache_dir`` of ``cache_dir_bytes``, default 4 GiB); ``keep=True`` also keeps them in the store (see :mod:`.streaming`)."""
+        that remote, through a memory cache of ``cache_bytes`` (default 512 MiB) and a directory
+        cache that all processes share (DataLoader workers, later checkouts): ``cache_dir``
+        (default ``<git dir>/hangar/streamcache``) of ``cache_dir_bytes`` (default 4 GiB, or half
+        the free disk if less; 0 for none); ``keep=True`` also keeps them in the store, and uses no
+        directory cache unless given one (see :mod:`.streaming`)."""
         ctx = self.ctx
         if stream_from or keep or cache_dir is not None:
             if write:

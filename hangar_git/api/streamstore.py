@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import ProtocolError
 from ..storage import Digest, Meta, ObjectInfo, ObjectStore, raws_to_digests
 from ..storage.objects import Buffer
-from ..storage.readcache import DiskCache, MemoryCache
+from ..storage.packcache import PackCache
+from ..storage.readcache import MemoryCache
 from ..transport.streamsource import ObjectSource
 from .readahead import Prefetcher
 
@@ -43,7 +44,7 @@ class StreamingStore(ObjectStore):
     read_only = True
 
     def __init__(self, local: ObjectStore, source: ObjectSource, memory: MemoryCache,
-                 disk: Optional[DiskCache] = None, keep: bool = False) -> None:
+                 disk: Optional[PackCache] = None, keep: bool = False) -> None:
         self.local, self.source, self.memory, self.disk, self.keep = local, source, memory, disk, keep
         self.absent_remote: set[str] = set()
         self._inflight: dict[str, threading.Event] = {}
@@ -83,12 +84,14 @@ class StreamingStore(ObjectStore):
 
     def fetch_into(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
         """Fetch claimed ``digests`` from the remote into the caches (and ``into``)."""
+        fetched: list[tuple[Digest, Meta, bytes]] = []
+
         def got(digest: Digest, meta: Meta, data: bytes) -> None:
             if into is not None:
                 into[digest] = (meta, data)
             self.memory.put(digest, meta, data)
             if self.disk is not None:
-                self.disk.put(digest, meta, data)
+                fetched.append((digest, meta, data))
             if self.keep:
                 self._keep(digest, meta, data)
             self._seen[0] += 1
@@ -98,6 +101,8 @@ class StreamingStore(ObjectStore):
             if digests:
                 self.absent_remote.update(self.source.get(digests, got))
         finally:
+            if fetched and self.disk is not None:
+                self.disk.put_many(fetched)  # one append for the whole request, shared with other processes
             with self._claims:
                 for d in digests:
                     event = self._inflight.pop(d, None)
@@ -293,6 +298,8 @@ class StreamingStore(ObjectStore):
         finally:
             self.source.close()
             self.memory.clear()
+            if self.disk is not None:
+                self.disk.close()
 
 
 def _hex(digests: Any) -> list[str]:

@@ -108,8 +108,9 @@ def test_disk_cache_serves_a_second_checkout_and_holds_its_budget(streamed: Call
     with world.checkout(cache_dir=str(cache_dir), cache_dir_bytes=8 << 20) as co:
         assert all_rows(co)
         assert co.stream_store.source.requests == 0  # every row from the directory
-    files = [p for p in cache_dir.rglob("*") if p.is_file()]
-    files[0].write_bytes(files[0].read_bytes()[:-1] + b"\x00")  # a damaged cache file is a miss
+    pack = next(cache_dir.glob("*.pack"))
+    raw = pack.read_bytes()
+    pack.write_bytes(raw[:-1] + bytes([raw[-1] ^ 0xFF]))  # the last object in it damaged: a miss
     small = tmp_path / "small-cache"
     with world.checkout(cache_dir=str(small), cache_dir_bytes=100_000) as co:
         assert all_rows(co)
