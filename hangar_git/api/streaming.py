@@ -24,7 +24,7 @@ from ..errors import InvalidArgumentError
 from ..core.layout import STREAM_CACHE, hangar_path
 from ..storage.packcache import PackCache
 from ..storage.readcache import DEFAULT_CACHE_BYTES, MemoryCache
-from ..transport.streamsource import ObjectSource, SessionObjects, StoreObjects
+from ..transport.streamsource import STALL_SECONDS, ObjectSource, SessionObjects, StoreObjects
 from .checkout import ReaderCheckout
 from .context import RepoContext
 from .streamstore import StreamingStore
@@ -46,6 +46,7 @@ class StreamOptions:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     cache_dir: Optional[str] = None
     cache_dir_bytes: Optional[int] = None
+    stream_timeout: float = STALL_SECONDS
 
     def __post_init__(self) -> None:
         if not isinstance(self.remote, str) or not self.remote:
@@ -58,6 +59,8 @@ class StreamOptions:
                 continue
             if type(value) is not int or value < 0:
                 raise InvalidArgumentError(f"{name} takes a number of bytes (an int >= 0), not {value!r}")
+        if type(self.stream_timeout) not in (int, float) or not self.stream_timeout > 0:
+            raise InvalidArgumentError(f"stream_timeout takes a number of seconds (> 0), not {self.stream_timeout!r}")
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
             raise InvalidArgumentError(f"cache_dir takes a directory path, not {self.cache_dir!r}")
 
@@ -126,7 +129,7 @@ class StreamingCheckout(ReaderCheckout):
         super().close()
 
 
-def source_for(remotes: "Remotes", name: str) -> ObjectSource:
+def source_for(remotes: "Remotes", name: str, stall: float = STALL_SECONDS) -> ObjectSource:
     """The objects of remote ``name``: its hangar server over one lazily opened session, or its
     data store read directly (a git host plus an object store)."""
     info = remotes.info(name)  # RemoteNotFoundError for an unknown name
@@ -139,7 +142,7 @@ def source_for(remotes: "Remotes", name: str) -> ObjectSource:
             return link.data_store()
 
         return StoreObjects(name, data_store, lambda: link.close() if link is not None else None)
-    return SessionObjects(name, lambda: remotes.connect(name))
+    return SessionObjects(name, lambda: remotes.connect(name), stall)
 
 
 def with_directory_cache(repo: "Repository", options: StreamOptions) -> StreamOptions:
@@ -163,7 +166,7 @@ def _folder_bytes(path: str) -> int:
 
 def open_streaming(repo: "Repository", commit: Oid, branch: str, options: StreamOptions) -> StreamingCheckout:
     options = with_directory_cache(repo, options)
-    return StreamingCheckout(repo.ctx, commit, branch, options, source_for(repo.remote, options.remote))
+    return StreamingCheckout(repo.ctx, commit, branch, options, source_for(repo.remote, options.remote, options.stream_timeout))
 
 
 def reopen(git_dir: str, commit: str, branch: str, *options: Any) -> StreamingCheckout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Callable, Optional, Protocol, Sequence
 
 from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
@@ -20,6 +21,8 @@ from .rpc import Session
 from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_part, encode_digest_list
 
 Got = Callable[[Digest, Meta, bytes], None]
+STALL_SECONDS = 60.0
+"""How long a streaming request may wait for the remote's next frame before it gives up."""
 
 
 class ObjectSource(Protocol):
@@ -39,24 +42,28 @@ class SessionObjects:
     """A hangar server's objects over one session, opened on first need and kept.
 
     A session that breaks is opened again once, transparently, for what was
-    not yet received; a second failure is a RemoteError naming the remote.
-    A process that inherited this object (a forked DataLoader worker) opens
-    its own session and never touches its parent's.
+    not yet received; a second failure is a RemoteError naming the remote. A
+    remote that keeps the connection open but sends nothing for ``stall``
+    seconds while a request waits is hung up on: a RemoteError naming it, at
+    once. A process that inherited this object (a forked DataLoader worker)
+    opens its own session and never touches its parent's.
     """
 
-    def __init__(self, remote: str, connect: Callable[[], Session]) -> None:
+    def __init__(self, remote: str, connect: Callable[[], Session], stall: float = STALL_SECONDS) -> None:
         self.remote = remote
         self._connect = connect
         self._session: Optional[Session] = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self.stall = stall
+        self._watch: Optional[Watchdog] = None
         self.requests = 0
         self.connections = 0
         self.bytes_received = 0
 
     def _open(self) -> Session:
         if self._pid != os.getpid():  # the parent's pipe: not ours to use or close
-            self._session, self._pid = None, os.getpid()
+            self._session, self._pid, self._watch = None, os.getpid(), None
             self._lock = threading.Lock()
         if self._session is None:
             self._session = self._connect()
@@ -79,7 +86,7 @@ class SessionObjects:
         with self._lock:
             for attempt in (0, 1):
                 try:
-                    return self._get(self._open(), todo, keep)
+                    return self._watched(self._open(), todo, keep)
                 except IntegrityError as exc:
                     self._drop()  # the rest of that answer is still on the wire
                     raise IntegrityError(f"remote {self.remote!r} sent damaged data: {exc}",
@@ -88,6 +95,11 @@ class SessionObjects:
                     if isinstance(exc, RemoteDataError) or not _connection_failure(exc):
                         raise
                     self._drop()
+                    if self._watch is not None and self._watch.fired:
+                        raise RemoteError(
+                            f"remote {self.remote!r} sent nothing for {self.stall:g} s while streaming and was "
+                            f"hung up on; samples already read stay valid: check the remote (or the network "
+                            f"to it), then read again or open a new checkout") from None
                     if attempt:
                         raise RemoteError(
                             f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
@@ -95,6 +107,17 @@ class SessionObjects:
                             f"checkout") from None
                     todo = [d for d in todo if d not in received]
         raise AssertionError("unreachable")
+
+    def _watched(self, session: Session, digests: list[str], got: Got) -> list[str]:
+        """:meth:`_get` with the watchdog armed: a stall closes ``session`` under the reader."""
+        if self._watch is None:
+            self._watch = Watchdog(self.stall)
+        watch = self._watch
+        watch.arm(lambda: session.close(graceful=False))
+        try:
+            return self._get(session, digests, got)
+        finally:
+            watch.disarm()
 
     def _get(self, session: Session, digests: list[str], got: Got) -> list[str]:
         absent: list[str] = []
@@ -115,7 +138,10 @@ class SessionObjects:
         header, payload = encode_digest_list(digests)
         self.requests += 1
         incoming: Optional[IncomingObject] = None
+        watch = self._watch
         for frame in session.stream("get_data", {**header, "parts": 1}, payload):
+            if watch is not None:
+                watch.beat()
             self.bytes_received += len(frame.payload)
             if frame.kind == "data":
                 _deliver(frame, got)
@@ -139,6 +165,50 @@ class SessionObjects:
                 session, self._session = self._session, None
                 if session is not None:
                     session.close()
+
+
+class Watchdog:
+    """Calls its armed action once nothing beat for ``seconds`` while armed (one thread, lazily)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._action: Optional[Callable[[], None]] = None
+        self._last = 0.0
+        self._cond = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, action: Callable[[], None]) -> None:
+        with self._cond:
+            self._action, self._last, self.fired = action, time.monotonic(), False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hangar-stream-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def beat(self) -> None:
+        self._last = time.monotonic()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._action = None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if self._action is None:
+                    self._cond.wait()
+                    continue
+                left = self._last + self.seconds - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                action, self._action, self.fired = self._action, None, True
+                self._cond.release()
+                try:
+                    action()
+                finally:
+                    self._cond.acquire()
 
 
 def _connection_failure(exc: BaseException) -> bool:
@@ -210,4 +280,4 @@ class StoreObjects:
             self._close()
 
 
-__all__ = ["Got", "ObjectSource", "SessionObjects", "StoreObjects"]
+__all__ = ["Got", "ObjectSource", "STALL_SECONDS", "SessionObjects", "StoreObjects", "Watchdog"]

@@ -3,6 +3,7 @@ the dataset pickles under every start method; the sampler's order is read ahead.
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -65,3 +66,19 @@ def test_keep_true_in_workers_is_flushed_when_they_exit(streamed: Callable[[str]
     got = dict(plain["rows"].items())
     assert all(np.array_equal(got[k], ROWS[k]) for k in range(len(ROWS)))
     assert world.clone.fsck()
+
+
+@pytest.mark.parametrize("start", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
+def test_new_workers_of_a_reshuffled_epoch_read_the_shared_directory_cache(
+        start: str, streamed: Callable[[str], Streamed], tmp_path: Path) -> None:
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        loader = DataLoader(ds, batch_size=128, sampler=ds.sampler(seed=5), num_workers=2,
+                            multiprocessing_context=start, timeout=TIMEOUT)  # workers made anew each epoch
+        assert rows_of(loader) == [ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 0)]
+        world.server.path.rename(tmp_path / "gone")  # only the directory cache can answer now
+        assert rows_of(loader) == [ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 1)]
+        assert len(co.stream_store.memory) == 0  # the main process read nothing itself
+    cache = Path(world.clone.ctx.git.git_dir) / "hangar" / "streamcache"
+    assert len(list(cache.glob("*.pack"))) == 2  # one pack per worker of the first epoch
