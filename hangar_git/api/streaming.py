@@ -27,7 +27,7 @@ from ..storage.readcache import DEFAULT_CACHE_BYTES, MemoryCache
 from ..transport.streamsource import STALL_SECONDS, ObjectSource, SessionObjects, StoreObjects
 from .checkout import ReaderCheckout
 from .context import RepoContext
-from .streamstore import StreamingStore
+from .streamstore import StreamingStore, split_budget
 
 if TYPE_CHECKING:
     from .remotes import Remotes
@@ -90,7 +90,8 @@ class StreamingCheckout(ReaderCheckout):
         disk = None
         if options.cache_dir is not None and options.cache_dir_bytes:
             disk = PackCache(os.fspath(options.cache_dir), options.cache_dir_bytes)
-        store = StreamingStore(ctx.store, source, MemoryCache(options.cache_bytes), disk, keep=options.keep)
+        held, request = split_budget(options.cache_bytes)
+        store = StreamingStore(ctx.store, source, MemoryCache(held), disk, keep=options.keep, request_bytes=request)
         view = ctx.with_store(store)
         view.presence = _Unmarked(ctx.presence)  # type: ignore[assignment]
         self.stream_from = options.remote

@@ -35,7 +35,9 @@ KEEP_FLUSH_OBJECTS = 65536
 """A kept object is written with up to this many others (or bytes) in one flush."""
 READ_WINDOW = 512
 REQUEST_BYTES = 4 << 20
-"""About how many bytes one prefetch request asks for (sized by the objects seen so far)."""
+"""At most about this many bytes are asked for in one request (fewer with a small cache: see
+:func:`split_budget`); sized by the objects seen so far, 16 objects when none were seen yet."""
+FIRST_REQUEST = 16
 
 
 class StreamingStore(ObjectStore):
@@ -44,8 +46,9 @@ class StreamingStore(ObjectStore):
     read_only = True
 
     def __init__(self, local: ObjectStore, source: ObjectSource, memory: MemoryCache,
-                 disk: Optional[PackCache] = None, keep: bool = False) -> None:
+                 disk: Optional[PackCache] = None, keep: bool = False, request_bytes: int = REQUEST_BYTES) -> None:
         self.local, self.source, self.memory, self.disk, self.keep = local, source, memory, disk, keep
+        self.request_bytes = request_bytes
         self.absent_remote: set[str] = set()
         self._inflight: dict[str, threading.Event] = {}
         self._claims = threading.Lock()
@@ -83,7 +86,25 @@ class StreamingStore(ObjectStore):
         return mine, theirs
 
     def fetch_into(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
-        """Fetch claimed ``digests`` from the remote into the caches (and ``into``)."""
+        """Fetch claimed ``digests`` from the remote into the caches (and ``into``), in requests
+        of :meth:`request_size` objects (what is in flight stays within ``request_bytes``)."""
+        lo = 0
+        try:
+            while lo < len(digests):
+                step = self.request_size()
+                self._fetch(digests[lo:lo + step], into)
+                lo += step
+        finally:
+            self._release(digests[lo:])
+
+    def _release(self, digests: list[str]) -> None:
+        with self._claims:
+            for d in digests:
+                event = self._inflight.pop(d, None)
+                if event is not None:
+                    event.set()
+
+    def _fetch(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
         fetched: list[tuple[Digest, Meta, bytes]] = []
 
         def got(digest: Digest, meta: Meta, data: bytes) -> None:
@@ -103,11 +124,7 @@ class StreamingStore(ObjectStore):
         finally:
             if fetched and self.disk is not None:
                 self.disk.put_many(fetched)  # one append for the whole request, shared with other processes
-            with self._claims:
-                for d in digests:
-                    event = self._inflight.pop(d, None)
-                    if event is not None:
-                        event.set()
+            self._release(digests)
 
     def _obtain(self, digests: Sequence[str]) -> dict[str, Entry]:
         """Entries of ``digests`` not in the local store, from the caches or the remote; what
@@ -188,9 +205,11 @@ class StreamingStore(ObjectStore):
                 self.stop_plan()
 
     def request_size(self) -> int:
+        """Objects to ask for in one request: ``request_bytes`` of objects of the mean size seen."""
         objects, nbytes = self._seen
-        mean = nbytes / objects if objects else 4096
-        return int(min(4096, max(16, REQUEST_BYTES // max(mean, 1))))
+        if not objects:
+            return FIRST_REQUEST
+        return int(min(4096, max(1, self.request_bytes // max(nbytes / objects, 1))))
 
     # -- the store interface -------------------------------------------------------------------
     def contains(self, digest: Digest) -> bool:
@@ -300,6 +319,14 @@ class StreamingStore(ObjectStore):
             self.memory.clear()
             if self.disk is not None:
                 self.disk.close()
+
+
+def split_budget(cache_bytes: int) -> tuple[int, int]:
+    """(bytes the memory cache may hold, bytes one request may ask for) out of ``cache_bytes``:
+    a quarter is kept for what is in flight (a request's frames and the objects copied out of
+    them), so that cache and transfers together stay within the budget."""
+    request = min(REQUEST_BYTES, max(cache_bytes // 8, 1))
+    return cache_bytes - 2 * request, request
 
 
 def _hex(digests: Any) -> list[str]:

@@ -45,7 +45,8 @@ class SessionObjects:
     not yet received; a second failure is a RemoteError naming the remote. A
     remote that keeps the connection open but sends nothing for ``stall``
     seconds while a request waits is hung up on: a RemoteError naming it, at
-    once. A process that inherited this object (a forked DataLoader worker)
+    once, and again at once for any read in the next ``stall`` seconds (no
+    thread waits out the same hang twice). A process that inherited this object (a forked DataLoader worker)
     opens its own session and never touches its parent's.
     """
 
@@ -57,6 +58,7 @@ class SessionObjects:
         self._lock = threading.Lock()
         self.stall = stall
         self._watch: Optional[Watchdog] = None
+        self._hung: Optional[tuple[float, RemoteError]] = None
         self.requests = 0
         self.connections = 0
         self.bytes_received = 0
@@ -84,6 +86,9 @@ class SessionObjects:
             got(digest, meta, data)
 
         with self._lock:
+            hung = self._hung
+            if hung is not None and time.monotonic() < hung[0] + self.stall and self._pid == os.getpid():
+                raise RemoteError(str(hung[1]))
             for attempt in (0, 1):
                 try:
                     return self._watched(self._open(), todo, keep)
@@ -96,10 +101,12 @@ class SessionObjects:
                         raise
                     self._drop()
                     if self._watch is not None and self._watch.fired:
-                        raise RemoteError(
+                        error = RemoteError(
                             f"remote {self.remote!r} sent nothing for {self.stall:g} s while streaming and was "
                             f"hung up on; samples already read stay valid: check the remote (or the network "
-                            f"to it), then read again or open a new checkout") from None
+                            f"to it), then read again or open a new checkout")
+                        self._hung = (time.monotonic(), error)
+                        raise error from None
                     if attempt:
                         raise RemoteError(
                             f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
