@@ -71,6 +71,21 @@ class StreamingStore(ObjectStore):
             self._ahead.consumed(digest)
         return entry
 
+    def _cached_many(self, digests: list[str]) -> dict[str, Entry]:
+        """The entries of ``digests`` the memory cache or the directory cache holds."""
+        out: dict[str, Entry] = {}
+        entries = self.memory.get_many(digests)
+        rest = [d for d, e in zip(digests, entries) if e is None]
+        out.update((d, e) for d, e in zip(digests, entries) if e is not None)
+        if rest and self.disk is not None:
+            for d, entry in zip(rest, self.disk.get_many(rest)):
+                if entry is not None:
+                    self.memory.put(d, *entry)
+                    out[d] = entry
+        if out and self._ahead is not None:
+            self._ahead.consumed_many(list(out))
+        return out
+
     def claim(self, digests: Iterable[str]) -> tuple[list[str], list[tuple[str, threading.Event]]]:
         """Split ``digests`` into those this thread will fetch (now marked in flight) and those
         another thread is fetching (with the event to wait for)."""
@@ -129,14 +144,8 @@ class StreamingStore(ObjectStore):
     def _obtain(self, digests: Sequence[str]) -> dict[str, Entry]:
         """Entries of ``digests`` not in the local store, from the caches or the remote; what
         the remote does not hold is left out (and noted in ``absent_remote``)."""
-        out: dict[str, Entry] = {}
-        need = []
-        for d in digests:
-            entry = self._cached(d)
-            if entry is not None:
-                out[d] = entry
-            elif d not in self.absent_remote:
-                need.append(d)
+        out = self._cached_many(list(digests))
+        need = [d for d in digests if d not in out and d not in self.absent_remote]
         while need:
             mine, theirs = self.claim(need)
             self.fetch_into(mine, out)
@@ -147,14 +156,8 @@ class StreamingStore(ObjectStore):
             for _, event in theirs:
                 event.wait()
             need = [d for d in dict.fromkeys(need) if d not in out and d not in self.absent_remote]
-            still = []
-            for d in need:
-                entry = self._cached(d)
-                if entry is not None:
-                    out[d] = entry
-                else:
-                    still.append(d)  # fetched by another thread, gone from a small cache: again
-            need = still
+            out.update(self._cached_many(need))
+            need = [d for d in need if d not in out]  # fetched by another thread, gone from a small cache: again
         return out
 
     # -- keep=True -----------------------------------------------------------------------------
@@ -241,7 +244,7 @@ class StreamingStore(ObjectStore):
             yield from self._read_window(digests[lo:lo + READ_WINDOW], verify)
 
     def _read_window(self, window: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        got: dict[str, Entry] = {d: e for d in window if (e := self._cached(d)) is not None}
+        got = self._cached_many(window)
         rest = [d for d in window if d not in got]
         elsewhere = set(self.local.missing(rest)) if rest else set()
         got.update(self._obtain([d for d in rest if d in elsewhere]))
@@ -268,7 +271,8 @@ class StreamingStore(ObjectStore):
             if self._ahead is not None:
                 self._ahead.consumed_many([digests[i] for i in hits])
         if self.disk is not None and len(hits) < len(digests):
-            self._fill(rows, found, digests, self._cached, np.flatnonzero(~found).tolist())
+            where = np.flatnonzero(~found).tolist()
+            self._fill(rows, found, digests, self._cached_many([digests[i] for i in where]).get, where)
         rest = np.flatnonzero(~found)
         if len(rest):
             got, hit = self.local.gather(raws[rest], itemsize)

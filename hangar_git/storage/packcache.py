@@ -89,6 +89,22 @@ class PackCache:
             self.hits += 1
         return entry
 
+    def get_many(self, digests: list[str]) -> list[Optional[Entry]]:
+        """:meth:`get` of each digest, looking at other processes' appends once for all of them."""
+        lock = self._mine()
+        where = self._where
+        if any(d not in where for d in digests):
+            with lock:
+                self._refresh()
+        out: list[Optional[Entry]] = []
+        for d in digests:
+            at = where.get(d)
+            out.append(None if at is None else self._load(d, at))
+        found = sum(e is not None for e in out)
+        self.hits += found
+        self.misses += len(out) - found
+        return out
+
     def __contains__(self, digest: object) -> bool:
         return digest in self._where
 
