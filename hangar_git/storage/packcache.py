@@ -13,7 +13,8 @@ Each process appends to a pack of its own (a forked DataLoader worker begins its
 writers never share an offset; they take turns under ``.lock`` only to keep the whole
 directory (packs and indexes) within ``budget`` bytes, dropping whole packs, oldest first.
 Readers take no lock: each keeps an index of every pack in memory and reads what was
-appended to the index files since it last looked, when it misses. A pack removed while a
+appended to the index files since it last looked, when it misses. Small objects are read
+through a map of their pack, large ones with ``pread``. A pack removed while a
 reader has it open is still readable through that descriptor (POSIX), so eviction never
 breaks a read; the reader lets go of it at its next look. Every object is verified against
 its digest as it is read: a damaged one is a miss, never an answer. A process killed
@@ -21,6 +22,7 @@ mid-append leaves bytes no index record points at, dropped with their pack in ti
 """
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 import threading
@@ -39,6 +41,9 @@ RECORD = np.dtype([("raw", "S32"), ("offset", "<u8"), ("meta", "<u4"), ("size", 
 PACK_FRACTION = 8
 """A pack is begun anew once it holds ``budget // PACK_FRACTION`` bytes (what one eviction
 drops); an object bigger than that has a pack of its own."""
+MAP_BELOW = 64 << 10
+"""Objects up to this size are read through a map of their pack (no system call each); larger
+ones with ``pread`` (their pages never count in the reader's resident memory)."""
 Entry = tuple[Meta, bytes]
 Location = tuple[str, int, int, int]  # pack name, offset, meta length, data length
 
@@ -62,6 +67,7 @@ class PackCache:
         self._where: dict[str, Location] = {}
         self._read: dict[str, int] = {}  # pack name -> index bytes taken in
         self._fds: dict[str, int] = {}
+        self._maps: dict[str, mmap.mmap] = {}
         self._own: Optional[tuple[str, int, int]] = None  # name, pack fd, index fd
         self.hits = self.misses = self.damaged = 0
 
@@ -114,8 +120,11 @@ class PackCache:
         try:
             if fd is None:
                 raise FileNotFoundError(name)
-            meta = os.pread(fd, meta_len, offset)
-            data = os.pread(fd, size, offset + meta_len)
+            if size <= MAP_BELOW:
+                view = self._mapped(name, fd, offset + meta_len + size)
+                meta, data = view[offset:offset + meta_len], view[offset + meta_len:offset + meta_len + size]
+            else:
+                meta, data = os.pread(fd, meta_len, offset), os.pread(fd, size, offset + meta_len)
             if len(data) != size:
                 raise IntegrityError(f"cache pack {name} ends early", expected=digest)
             text = meta.decode("ascii")
@@ -125,6 +134,14 @@ class PackCache:
             self._where.pop(digest, None)
             return None
         return Meta(text), data
+
+    def _mapped(self, name: str, fd: int, end: int) -> mmap.mmap:
+        """The pack mapped at least up to byte ``end`` (mapped again when it grew; a map replaced
+        is unmapped once no thread slices it any more)."""
+        view = self._maps.get(name)
+        if view is None or len(view) < end:
+            view = self._maps[name] = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+        return view
 
     def _refresh(self) -> None:
         """Take in what other processes appended since the last look; let go of removed packs."""
@@ -161,6 +178,7 @@ class PackCache:
 
     def _forget(self, name: str) -> None:
         self._read.pop(name, None)
+        self._maps.pop(name, None)
         fd = self._fds.pop(name, None)
         if fd is not None:
             os.close(fd)
