@@ -99,6 +99,7 @@ class StreamingCheckout(ReaderCheckout):
         self._options = options
         super().__init__(view, commit, branch)
         self._finalizer = weakref.finalize(self, store.close)
+        source.connect_ahead()  # the remote's answer to the first read is then one round trip away
         if multiprocessing.parent_process() is not None:  # a worker: atexit does not run there
             multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)
 

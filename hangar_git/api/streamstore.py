@@ -15,6 +15,7 @@ A digest the remote does not hold reads as absent (KeyError, as for any store).
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
@@ -38,6 +39,12 @@ REQUEST_BYTES = 4 << 20
 """At most about this many bytes are asked for in one request (fewer with a small cache: see
 :func:`split_budget`); sized by the objects seen so far, 16 objects when none were seen yet."""
 FIRST_REQUEST = 16
+POLL_SECONDS = 0.005
+"""How often a read waiting for its connection looks in the directory cache."""
+LEAD_SAMPLES = 512
+"""At an epoch's start the process that draws a DataLoader's order fetches this many of its first
+samples (at most ``LEAD_REQUESTS`` requests' bytes) into the shared directory cache."""
+LEAD_REQUESTS = 4
 
 
 class StreamingStore(ObjectStore):
@@ -146,6 +153,8 @@ class StreamingStore(ObjectStore):
         the remote does not hold is left out (and noted in ``absent_remote``)."""
         out = self._cached_many(list(digests))
         need = [d for d in digests if d not in out and d not in self.absent_remote]
+        if need and self.disk is not None and not self.source.connected:
+            need = self._while_connecting(need, out)
         while need:
             mine, theirs = self.claim(need)
             self.fetch_into(mine, out)
@@ -159,6 +168,17 @@ class StreamingStore(ObjectStore):
             out.update(self._cached_many(need))
             need = [d for d in need if d not in out]  # fetched by another thread, gone from a small cache: again
         return out
+
+    def _while_connecting(self, need: list[str], out: dict[str, Entry]) -> list[str]:
+        """Open the connection in the background, and meanwhile look for ``need`` in the directory
+        cache, where another process (the one that owns a DataLoader's sampler) may be putting
+        them: what turns up there goes into ``out``; returns what is still needed once connected."""
+        self.source.connect_ahead()
+        while need and self.source.connecting():
+            time.sleep(POLL_SECONDS)
+            out.update(self._cached_many(need))
+            need = [d for d in need if d not in out]
+        return need
 
     # -- keep=True -----------------------------------------------------------------------------
     def _keep(self, digest: Digest, meta: Meta, data: bytes) -> None:
@@ -182,11 +202,21 @@ class StreamingStore(ObjectStore):
             self.flushes += 1
 
     # -- planning ahead ------------------------------------------------------------------------
-    def plan(self, batches: Iterable[Sequence[str]]) -> None:
+    def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None) -> None:
         """The reader will read these digests, batch after batch, in this order: fetch them
-        ahead on a background thread (replacing an earlier plan)."""
+        ahead on a background thread (replacing an earlier plan), at most ``limit`` bytes (half
+        the memory cache unless told) ahead of what was read."""
         self.stop_plan()
-        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2)
+        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2 if limit is None else limit)
+
+    def lead(self, digests: Sequence[str]) -> None:
+        """An epoch begins whose first samples are ``digests``, to be read by other processes
+        (DataLoader workers): fetch the first :data:`LEAD_SAMPLES` of them into the caches now,
+        so that a worker still opening its own connection finds them in the directory cache."""
+        if self.disk is not None:
+            first = list(digests[:LEAD_SAMPLES])
+            self.plan([first[lo:lo + FIRST_REQUEST] for lo in range(0, len(first), FIRST_REQUEST)],
+                      limit=min(self.memory.budget // 2, LEAD_REQUESTS * self.request_bytes))
 
     def stop_plan(self) -> None:
         ahead, self._ahead = self._ahead, None

@@ -35,6 +35,16 @@ class ObjectSource(Protocol):
     def get(self, digests: Sequence[str], got: Got) -> list[str]:
         """Pass each of ``digests`` the remote holds to ``got`` (verified); returns the others."""
 
+    @property
+    def connected(self) -> bool:
+        """Whether a request would go out now, without first opening a connection."""
+
+    def connect_ahead(self) -> None:
+        """Begin opening the connection in the background (a failure waits for the next request)."""
+
+    def connecting(self) -> bool:
+        """Whether :meth:`connect_ahead` is still opening the connection."""
+
     def close(self) -> None: ...
 
 
@@ -59,18 +69,47 @@ class SessionObjects:
         self.stall = stall
         self._watch: Optional[Watchdog] = None
         self._hung: Optional[tuple[float, RemoteError]] = None
+        self._ahead: Optional[threading.Thread] = None
         self.requests = 0
         self.connections = 0
         self.bytes_received = 0
 
-    def _open(self) -> Session:
-        if self._pid != os.getpid():  # the parent's pipe: not ours to use or close
-            self._session, self._pid, self._watch = None, os.getpid(), None
+    def _here(self) -> threading.Lock:
+        """This process's lock, after forgetting a parent's session, threads and lock (a fork may
+        have copied them mid-use: the parent's pipe is not ours to use or close)."""
+        if self._pid != os.getpid():
+            self._session, self._pid, self._watch, self._ahead, self._hung = None, os.getpid(), None, None, None
             self._lock = threading.Lock()
+        return self._lock
+
+    def _open(self) -> Session:
         if self._session is None:
             self._session = self._connect()
             self.connections += 1
         return self._session
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None and self._pid == os.getpid()
+
+    def connect_ahead(self) -> None:
+        self._here()
+        if self.connected or self.connecting():
+            return
+        self._ahead = threading.Thread(target=self._open_quietly, name="hangar-stream-connect", daemon=True)
+        self._ahead.start()
+
+    def connecting(self) -> bool:
+        """Whether :meth:`connect_ahead` is still opening the connection."""
+        ahead = self._ahead
+        return ahead is not None and ahead.is_alive()
+
+    def _open_quietly(self) -> None:
+        try:
+            with self._here():
+                self._open()
+        except Exception:  # noqa: BLE001 - the next request opens again and raises what it meets
+            pass
 
     def _drop(self) -> None:
         session, self._session = self._session, None
@@ -85,9 +124,9 @@ class SessionObjects:
             received.add(digest)
             got(digest, meta, data)
 
-        with self._lock:
+        with self._here():
             hung = self._hung
-            if hung is not None and time.monotonic() < hung[0] + self.stall and self._pid == os.getpid():
+            if hung is not None and time.monotonic() < hung[0] + self.stall:
                 raise RemoteError(str(hung[1]))
             for attempt in (0, 1):
                 try:
@@ -280,6 +319,16 @@ class StoreObjects:
             except OSError as exc:
                 raise RemoteError(f"remote {self.remote!r}: its data store stopped answering ({exc})") from None
             return [d for d in wanted if d in absent]
+
+    @property
+    def connected(self) -> bool:
+        return self._store is not None and self._pid == os.getpid()
+
+    def connect_ahead(self) -> None:
+        """Nothing to do ahead: the data store opens at the first request."""
+
+    def connecting(self) -> bool:
+        return False
 
     def close(self) -> None:
         if self._pid == os.getpid() and self._store is not None:
