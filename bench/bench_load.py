@@ -12,7 +12,10 @@ only: the ``clone`` operation), then run ROUNDS rounds of, in this order:
   every other must be refused as non-fast-forward;
 * ``fetch``: the branch another client pushed (records);
 * ``fetch-data``: that branch's data: in the first round the whole commit (N samples of
-  master too, since a clone has no data), later only the 100 samples it adds.
+  master too, since a clone has no data), later only the 100 samples it adds;
+* ``stream``: 2,000 random samples of master read through a streaming checkout
+  (``stream_from='origin'``, ``keep=False``) of a second clone that never fetches data, so
+  every round's reads come from the server.
 
 Recorded: operations completed and failed, racing rounds with exactly one winner, p50/p99
 latency per operation, aggregate operations per second beside one client alone doing the
@@ -40,6 +43,7 @@ from .common import Figure
 CLIENTS = 16
 ROUNDS = 3
 DEADLINE = 900.0
+STREAMED = 2_000
 
 
 def _commit_on(repo: Any, branch: str, start: int, count: int) -> None:
@@ -50,7 +54,17 @@ def _commit_on(repo: Any, branch: str, start: int, count: int) -> None:
         co.commit(f"{count} rows from {start}")
 
 
-def _client(k: int, clients: int, address: str, tmp: str, barrier: Any, out: Any) -> None:
+def _stream_reads(reader: Any, samples: int, seed: int) -> None:
+    """STREAMED random samples of master, read in one call through a streaming checkout."""
+    keys = np.random.default_rng(seed).choice(samples, STREAMED, replace=False).tolist()
+    co = reader.checkout(branch="master", stream_from="origin")
+    try:
+        co["x", keys]
+    finally:
+        co.close()
+
+
+def _client(k: int, clients: int, address: str, tmp: str, barrier: Any, out: Any, samples: int) -> None:
     """One client's whole run; puts (op, seconds, outcome) tuples on ``out``, then None."""
     import warnings
     warnings.simplefilter("ignore")
@@ -69,6 +83,8 @@ def _client(k: int, clients: int, address: str, tmp: str, barrier: Any, out: Any
     repo = Repository(os.path.join(tmp, f"client{k}"), exists=False)
     timed("clone", lambda: repo.clone(f"c{k}", f"c{k}@x", address))
     repo.remote.quiet = True
+    reader = Repository(os.path.join(tmp, f"reader{k}"), exists=False)
+    timed("clone", lambda: reader.clone(f"r{k}", f"r{k}@x", address))
     master = repo.branch_head("master")
     repo.create_branch(f"own{k}", base_commit=master)
     base = 10_000_000 * (k + 1)
@@ -90,14 +106,17 @@ def _client(k: int, clients: int, address: str, tmp: str, barrier: Any, out: Any
         # the later ones only what the neighbour's new commit adds
         timed("fetch-data, all" if r == 0 else "fetch-data, new 100",
               lambda: repo.remote.fetch_data("origin", branch=f"origin/{other}"))
+        timed(f"stream {STREAMED:,} random samples", lambda: _stream_reads(reader, samples, k * 100 + r))
     out.put(None)
 
 
-def _run_clients(clients: int, address: str, tmp: str) -> tuple[list[tuple[int, str, float, str]], float]:
+def _run_clients(clients: int, address: str, tmp: str,
+                 samples: int) -> tuple[list[tuple[int, str, float, str]], float]:
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(clients), ctx.Queue()
     start = time.perf_counter()
-    procs = [ctx.Process(target=_client, args=(k, clients, address, tmp, barrier, out)) for k in range(clients)]
+    procs = [ctx.Process(target=_client, args=(k, clients, address, tmp, barrier, out, samples))
+             for k in range(clients)]
     for p in procs:
         p.start()
     results, done = [], 0
@@ -180,12 +199,12 @@ def run(quick: bool = False) -> list[Figure]:
                 _repo(root / "data.git", bare=True)
                 local.remote.add("origin", address)
                 local.remote.push("origin", "master")
-                alone = _run_clients(1, address, str(tmp / "alone"))
+                alone = _run_clients(1, address, str(tmp / "alone"), n)
                 shutil.rmtree(tmp / "alone", ignore_errors=True)
                 # the lone client's branches stay; the crowd pushes own0.. again on top of new ones
                 _repo(root / "data.git", bare=True)
                 local.remote.push("origin", "master")
-                results, wall = _run_clients(CLIENTS, address, str(tmp / "crowd"))
+                results, wall = _run_clients(CLIENTS, address, str(tmp / "crowd"), n)
                 rss = _peak_rss_mb(pid)
         return _figures(results, wall, alone, rss, CLIENTS)
     finally:

@@ -206,7 +206,7 @@ class DiffResult:
 # -- trees -> DiffResult ----------------------------------------------------------------
 def metadata_changes(old: Snapshot, new: Snapshot) -> dict[str, Change]:
     """Metadata entries that differ (reads nothing when the blobs are the same)."""
-    if old._metadata_oid == new._metadata_oid:
+    if old.metadata_oid == new.metadata_oid:
         return {}
     return map_changes(old.metadata, new.metadata)
 

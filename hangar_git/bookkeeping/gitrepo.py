@@ -119,6 +119,11 @@ class GitRepo:
         self._key_indexes: Optional["KeyIndexes"] = None
 
     @property
+    def pygit2_repo(self) -> pygit2.Repository:
+        """The pygit2 repository, for bookkeeping's bulk walks over the object graph (transfer)."""
+        return self._repo
+
+    @property
     def record_cache(self) -> "RecordCache":
         """Shard records as arrays, for whole-column scans (derived, local; loads numpy)."""
         if self._record_cache is None:

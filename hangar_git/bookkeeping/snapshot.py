@@ -231,7 +231,8 @@ class Snapshot:
             check_format(git.read_blob(root["hangar.json"][0]), str(tree))
         self.column_trees: dict[str, Oid] = (
             {n: o for n, (o, _) in git.tree_entries(root["columns"][0]).items()} if "columns" in root else {})
-        self._metadata_oid = root["metadata.json"][0] if "metadata.json" in root else None
+        self.metadata_oid: Optional[Oid] = root["metadata.json"][0] if "metadata.json" in root else None
+        """The metadata blob (None: no metadata); equal oids mean equal metadata."""
         self._metadata: Optional[dict[str, str]] = None
         self._columns: dict[str, ColumnRecords] = {}
 
@@ -245,5 +246,5 @@ class Snapshot:
     @property
     def metadata(self) -> dict[str, str]:
         if self._metadata is None:
-            self._metadata = decode_metadata(self.git.read_blob(self._metadata_oid)) if self._metadata_oid else {}
+            self._metadata = decode_metadata(self.git.read_blob(self.metadata_oid)) if self.metadata_oid else {}
         return self._metadata

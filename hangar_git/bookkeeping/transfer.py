@@ -21,7 +21,7 @@ COMMIT, TREE, BLOB = int(pygit2.enums.ObjectType.COMMIT), int(pygit2.enums.Objec
 
 def new_commits(git: GitRepo, heads: Sequence[str], haves: Sequence[str]) -> list[Oid]:
     """Commits reachable from ``heads`` but not from ``haves``, oldest first."""
-    repo = git._repo
+    repo = git.pygit2_repo
     walker = repo.walk(pygit2.Oid(hex=heads[0]), pygit2.enums.SortMode.TOPOLOGICAL
                        | pygit2.enums.SortMode.REVERSE)
     for h in heads[1:]:
@@ -35,7 +35,7 @@ def new_commits(git: GitRepo, heads: Sequence[str], haves: Sequence[str]) -> lis
 def _tree_closure(git: GitRepo, tree: str, seen: set[str], out: Optional[list[tuple[Oid, int]]]) -> None:
     """Add a tree and everything under it not already in ``seen``."""
     stack = [tree]
-    repo = git._repo
+    repo = git.pygit2_repo
     while stack:
         oid = stack.pop()
         if oid in seen:
@@ -63,7 +63,7 @@ def objects_to_send(git: GitRepo, heads: list[str], haves: list[str]) -> list[tu
     """
     sent: set[str] = set()
     out: list[tuple[Oid, int]] = []
-    repo = git._repo
+    repo = git.pygit2_repo
     for c in new_commits(git, heads, haves):
         info = git.commit_info(c)
         _changed_objects(repo, info.tree, [git.commit_info(p).tree for p in info.parents], sent, out)
@@ -94,7 +94,7 @@ def _changed_objects(repo: pygit2.Repository, tree: str, bases: Sequence[str], s
 
 
 def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
-    obj_type, data = git._repo.odb.read(pygit2.Oid(hex=oid))
+    obj_type, data = git.pygit2_repo.odb.read(pygit2.Oid(hex=oid))
     return int(obj_type), data
 
 
@@ -213,7 +213,7 @@ def closure_complete(git: GitRepo, commit: str, trusted: Sequence[str] = (),
     be shared between calls (fsck checks many refs).
     """
     verified = set() if verified is None else verified
-    repo = git._repo
+    repo = git.pygit2_repo
     try:
         if not git.has_object(commit):
             return False
@@ -308,7 +308,7 @@ def samples_added(git: GitRepo, samples: str, bases: Sequence[str],
     wherever the bases' data is)."""
     read = git.read_blob if read is None else read
     out: dict[str, None] = {}
-    for blob, base_blobs in _changed_blobs(git._repo, samples, bases):
+    for blob, base_blobs in _changed_blobs(git.pygit2_repo, samples, bases):
         cached = _cached_added(git, blob, base_blobs)
         if cached is not None:
             out.update(dict.fromkeys(cached))

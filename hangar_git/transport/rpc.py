@@ -74,8 +74,8 @@ def rpc_method(kind: str | F | None = None, *, writes: bool = False) -> Any:
     """Mark a ServiceHandler method as the handler of request ``kind`` (default: its name);
     ``writes``: it changes the repository, so a read-only handler refuses it."""
     def mark(func: F, name: str | None = None) -> F:
-        func._rpc_kind = name or func.__name__  # type: ignore[attr-defined]
-        func._rpc_writes = writes  # type: ignore[attr-defined]
+        func.rpc_kind = name or func.__name__  # type: ignore[attr-defined]
+        func.rpc_writes = writes  # type: ignore[attr-defined]
         return func
     if callable(kind):
         return mark(kind)
@@ -148,8 +148,8 @@ def _collect_methods(cls: type[ServiceHandler]) -> None:
     """Record the request kinds ``cls`` handles (inherited ones included)."""
     found = dict(cls._methods)
     for attr, value in vars(cls).items():
-        if callable(value) and hasattr(value, "_rpc_kind"):
-            found[value._rpc_kind] = attr
+        if callable(value) and hasattr(value, "rpc_kind"):
+            found[value.rpc_kind] = attr
     cls._methods = found
 
 
@@ -186,7 +186,7 @@ def _dispatch(stream: Stream, handler: ServiceHandler, request: Frame) -> bool:
     method = handler.method_for(request.kind)
     if method is None:
         return _refuse(stream, handler, request, ProtocolError(f"unknown request {request.kind!r:.80}"))
-    if handler.read_only and getattr(method, "_rpc_writes", False):
+    if handler.read_only and getattr(method, "rpc_writes", False):
         return _refuse(stream, handler, request, PermissionDeniedError(
             "this key may read this repository but not push to it"))
     seen = stream.frames_received
