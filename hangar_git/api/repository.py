@@ -111,8 +111,9 @@ class Repository(HangarCompat):
                 raise InvalidArgumentError("a streaming checkout is read-only: drop write=True, or fetch the "
                                            "data first (`git hangar fetch-data`) and then check out for writing")
             from .streaming import StreamOptions, open_streaming
-            sizes = {k: v for k, v in (("cache_bytes", cache_bytes), ("cache_dir_bytes", cache_dir_bytes),
-                                       ("stream_timeout", stream_timeout)) if v is not None}
+            sizes: dict[str, Any] = {k: v for k, v in (("cache_bytes", cache_bytes),
+                                                      ("cache_dir_bytes", cache_dir_bytes),
+                                                      ("stream_timeout", stream_timeout)) if v is not None}
             options = StreamOptions(stream_from, keep, cache_dir=cache_dir, **sizes)
             oid = ctx.git.resolve_commit(commit) if commit else branches.branch_head(
                 ctx.git, branch or ctx.default_branch)

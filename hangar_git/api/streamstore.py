@@ -78,7 +78,7 @@ class StreamingStore(ObjectStore):
             self._ahead.consumed(digest)
         return entry
 
-    def _cached_many(self, digests: list[str]) -> dict[str, Entry]:
+    def _cached_many(self, digests: Sequence[str]) -> dict[str, Entry]:
         """The entries of ``digests`` the memory cache or the directory cache holds."""
         out: dict[str, Entry] = {}
         entries = self.memory.get_many(digests)

@@ -27,7 +27,7 @@ import os
 import secrets
 import threading
 import time
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -95,7 +95,7 @@ class PackCache:
             self.hits += 1
         return entry
 
-    def get_many(self, digests: list[str]) -> list[Optional[Entry]]:
+    def get_many(self, digests: Sequence[str]) -> list[Optional[Entry]]:
         """:meth:`get` of each digest, looking at other processes' appends once for all of them."""
         lock = self._mine()
         where = self._where
@@ -201,13 +201,13 @@ class PackCache:
             return
         with lock, exclusive(self._lockfile):
             self._refresh()
-            for digest in [d for d in fresh if d in self._where]:
-                del fresh[digest]
+            for known in [d for d in fresh if d in self._where]:
+                del fresh[known]
             while fresh:
                 part = self._fitting(fresh)
                 self._append(part, fresh)
-                for digest in part:
-                    del fresh[digest]
+                for done in part:
+                    del fresh[done]
 
     @staticmethod
     def _size(meta: str, data: bytes) -> int:
@@ -217,7 +217,8 @@ class PackCache:
         """The next objects that fit the own pack (begun anew when full), with room made for them."""
         name, pack_fd, _ = self._own_pack()
         used = os.fstat(pack_fd).st_size
-        part, total = [], 0
+        part: list[str] = []
+        total = 0
         for digest, (meta, data) in fresh.items():
             size = len(meta) + len(data) + RECORD.itemsize
             if part and used + total + size > self.pack_limit:
