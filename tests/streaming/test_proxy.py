@@ -94,3 +94,22 @@ def test_through_the_proxy_a_stall_shorter_than_the_timeout_is_waited_out(via_pr
         threading.Timer(1.0, lambda: setattr(proxy, "stall", False)).start()
         got += list(batches)
     assert rows_seen(got) == sorted(r.tobytes() for r in ROWS)
+
+
+def test_a_read_waiting_for_its_connection_takes_what_another_process_puts_in_the_shared_cache(
+        via_proxy: Any) -> None:
+    world, proxy = via_proxy
+    proxy.stall = True  # this checkout's own connection cannot open (paramiko gives up after 15 s)
+    with world.clone.checkout(branch="master", stream_from="via") as waiting:
+        got: list = []
+        reader = threading.Thread(target=lambda: got.append(waiting["rows", 2000]), daemon=True)
+        start = time.monotonic()
+        reader.start()
+        time.sleep(0.3)
+        assert reader.is_alive() and not waiting.stream_store.source.connected
+        with world.checkout() as other:  # straight to the server: fills the shared directory cache
+            assert np.array_equal(other["rows", 2000], ROWS[2000])
+        reader.join(10)
+        assert not reader.is_alive() and time.monotonic() - start < 10
+        assert np.array_equal(got[0], ROWS[2000]) and not waiting.stream_store.source.connected
+        proxy.stall = False
