@@ -11,6 +11,7 @@ PYTHON      ?= python3
 VENV        := .venv
 VENV_PY     := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
+VENV_PAGE   := $(VENV)/share/man/man1/git-hangar.1
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 N           ?= 100000
@@ -39,7 +40,12 @@ sysdeps:
 	apt-get update -qq && \
 	$(APT_ENV) apt-get install -y -qq --no-install-recommends $$missing >/dev/null
 
-venv: $(STAMP)
+venv: $(STAMP) $(VENV_PAGE)
+
+# An editable install skips setup.cfg's data_files: the man page (for `git hangar --help`)
+# and the completion scripts go where `pip install .` puts them.
+$(VENV_PAGE): $(STAMP) $(wildcard share/*/* share/*/*/*)
+	mkdir -p $(VENV)/share && cp -R share/. $(VENV)/share/
 
 # Re-installs only when setup.cfg or pyproject.toml changed since the last install.
 # The torch and tensorflow extras are installed so that the DataLoader and tf.data tests

@@ -313,20 +313,28 @@ class MergeConflictError(ConflictError, ValueError):
 
     SHOWN = 100
 
-    def __init__(self, conflicts: "Sequence[object]") -> None:
+    def __init__(self, conflicts: "Sequence[object]", sides: tuple[str, str] = ("master", "dev")) -> None:
         self.conflicts = list(conflicts)
+        self.sides = sides
+        """The names of the branch merged into and of the one merged."""
         kinds: dict[str, int] = {}
         for c in self.conflicts:
             kind = str(getattr(c, "kind", "other"))
             kinds[kind] = kinds.get(kind, 0) + 1
         counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
-        lines = [f"  {c}" for c in self.conflicts[:self.SHOWN]]
+        lines = [f"  {_describe(c, sides)}" for c in self.conflicts[:self.SHOWN]]
         if len(self.conflicts) > self.SHOWN:
             lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more")
         super().__init__(
             f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. Merge again "
-            f"with `--strategy ours` (keep master's version of each) or `--strategy theirs` (take dev's), "
+            f"with `--strategy ours` (keep {sides[0]}'s version of each) or `--strategy theirs` (take "
+            f"{sides[1]}'s), "
             f"or resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
+
+
+def _describe(conflict: object, sides: tuple[str, str]) -> str:
+    describe = getattr(conflict, "describe", None)
+    return describe(*sides) if describe is not None else str(conflict)
 
 
 class NonFastForwardError(ConflictError):
@@ -435,3 +443,9 @@ class GitCommandError(RemoteError):
 
 class DataLocationError(RemoteError):
     """A git remote's data location is unknown, unreachable, or not the one it published."""
+
+
+# -- warnings ------------------------------------------------------------------
+class MissingDataWarning(UserWarning):
+    """A checkout opened with samples whose data is not on this machine (a UserWarning, as in
+    Hangar); reading one of them raises :class:`MissingDataError`."""

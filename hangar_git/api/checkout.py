@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator, Optional, TypeVar
 
 from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.snapshot import Snapshot
-from ..errors import ColumnNotFoundError, InvalidArgumentError
+from ..errors import ColumnNotFoundError, InvalidArgumentError, MissingDataWarning
 from ..storage import ObjectStore
 from . import log as _log
 from .column_reads import read_samples
@@ -162,12 +162,14 @@ class Checkout:
         if partial and not self._ctx.remote_names():
             warnings.warn(
                 f"column(s) {join_names(partial)} have samples whose data is not on this machine, and this "
-                f"repository has no remote to fetch it from: `git hangar fsck` lists them", UserWarning, stacklevel=3)
+                f"repository has no remote to fetch it from: `git hangar fsck` lists them", MissingDataWarning, stacklevel=3)
         elif partial:
+            from .presence import fetch_data_command
+            rev = getattr(self, "branch_name", "") or f"--commit {getattr(self, 'commit_hash', 'COMMIT')}"
             warnings.warn(
                 f"column(s) {join_names(partial)} contain remote references: some samples' data "
-                f"is not on this machine. Run `git hangar fetch-data REMOTE BRANCH` to retrieve it",
-                UserWarning, stacklevel=3)
+                f"is not on this machine. Run `{fetch_data_command(self._ctx, rev)}` to retrieve it",
+                MissingDataWarning, stacklevel=3)
 
 
 class ReaderCheckout(Checkout):

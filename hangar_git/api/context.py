@@ -129,8 +129,11 @@ class PresenceCache:
         known = self._load()
         if tree not in known:
             known.add(tree)
-            with open(self.path, "a") as fh:
-                fh.write(tree + "\n")
+            try:
+                with open(self.path, "a") as fh:
+                    fh.write(tree + "\n")
+            except OSError:  # a read-only repository or a full disk: the mark only saves a scan
+                pass
 
     def clear(self) -> None:
         """Forget everything (after local data was removed): trees are checked afresh."""

@@ -73,6 +73,24 @@ def writing(out_dir: str) -> Iterator[None]:
         raise ExportError(f"cannot write {where!r}: {exc.strerror or exc}") from None
 
 
+def write_sample(value: Any, path: str) -> None:
+    """One sample to ``path``: an array as .npy, str as UTF-8 text, bytes as they are (atomic)."""
+    from ..fileio import write_atomic
+    if isinstance(value, (bytes, str)):
+        data = value if isinstance(value, bytes) else value.encode()
+    else:
+        import io
+        buffer = io.BytesIO()
+        np.save(buffer, value, allow_pickle=False)
+        data = buffer.getvalue()
+    if os.path.isdir(path):
+        raise ExportError(f"cannot write {path!r}: it is a directory")
+    with writing(os.path.dirname(path) or "."):
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise ExportError(f"cannot write {path!r}: no directory {os.path.dirname(path)!r} (create it first)")
+        write_atomic(path, data)
+
+
 def check_free(path: str, force: bool) -> None:
     if os.path.isdir(path):
         raise ExportError(f"cannot write {path!r}: it is a directory")

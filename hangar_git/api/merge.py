@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..bookkeeping.gitrepo import Oid, RefChangedError, branch_ref
 from ..bookkeeping.merge import merge_trees
 from ..core import revisions
-from ..errors import BranchNotFoundError, InvalidArgumentError, RefMovedError, WriterLockError
+from ..errors import BranchNotFoundError, InvalidArgumentError, MergeConflictError, RefMovedError, WriterLockError
 from .context import RepoContext
 from .diff import check_clean
 
@@ -79,7 +79,7 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
                   prefer: Optional[str] = None) -> Oid:
     git = ctx.git
     if git.is_ancestor(dev_head, master_head):
-        echo(f"Nothing to merge: {dev_branch!r} is already contained in {master_branch!r}")
+        echo(f"Already up to date: {master_branch!r} contains {dev_branch!r}")
         return master_head
     if git.is_ancestor(master_head, dev_head):
         echo(FAST_FORWARD)
@@ -89,7 +89,10 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
     base = git.merge_base(master_head, dev_head)
     trees = [git.commit_info(c).tree if c else None for c in (base, master_head, dev_head)]
     resolved: list = []
-    root, combined = merge_trees(git, trees[0], trees[1], trees[2], prefer=prefer, resolved=resolved)
+    try:
+        root, combined = merge_trees(git, trees[0], trees[1], trees[2], prefer=prefer, resolved=resolved)
+    except MergeConflictError as exc:  # the same conflicts, told with the branches' names
+        raise MergeConflictError(exc.conflicts, sides=(master_branch, dev_branch)) from None
     if resolved:
         echo(f"Resolved {len(resolved)} conflict(s) with the version of "
              f"{(master_branch if prefer == 'master' else dev_branch)!r}")

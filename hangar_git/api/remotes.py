@@ -27,8 +27,8 @@ from ..core import revisions
 from ..core.layout import BRANCH_KEY, HEADS, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
 from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
-                      GitCommandError, HostKeyError, InvalidArgumentError, InvalidNameError, NonFastForwardError,
-                      RemoteBranchNotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
+                      GitCommandError, HostKeyError, InvalidAddressError, InvalidArgumentError, InvalidNameError,
+                      NonFastForwardError, RemoteBranchNotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.fetch import FetchResult
@@ -96,6 +96,9 @@ class Remotes:
             raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
         if self._git.config_get(remote_key(name)) is not None:
             raise RemoteExistsError(name)
+        if not isinstance(address, str) or not address.strip():
+            raise InvalidAddressError(f"remote {name!r} needs an address: a path, file://..., "
+                                      f"ssh://[user@]host[:port]/path or user@host:path")
         shadowed = sorted(b for b in self._git.list_refs(HEADS) if b.startswith(name + "/"))
         if shadowed:
             raise InvalidNameError(

@@ -193,17 +193,23 @@ class Repository(HangarCompat):
         if ctx.git.get_ref(branch_ref(name)) is None:
             if revisions.is_remote_tracking(ctx.git, name):
                 local = name.split("/", 1)[1]
+                if ctx.git.get_ref(branch_ref(local)) is not None:
+                    how = (f"switch to the local branch with `git hangar checkout {local}` and bring it "
+                           f"up to date with `git hangar merge {name}` (or `pull`)")
+                else:
+                    how = (f"create a local branch from it with `git hangar checkout -b {local} --base "
+                           f"{name}` (repo.create_branch({local!r}, {name!r}))")
                 raise InvalidNameError(
                     f"{name!r} is a remote-tracking branch (only fetch moves it), so it cannot be the "
-                    f"write branch: create a local branch from it with `git hangar checkout -b {local} "
-                    f"--base {name}` (repo.create_branch({local!r}, {name!r})), or read it with "
-                    f"repo.checkout(branch={name!r})")
+                    f"write branch: {how}, or read it with repo.checkout(branch={name!r})")
             if revisions.branch_head(ctx.git, revisions.split(name)[0]) is not None or name == revisions.HEAD:
                 raise InvalidNameError(
                     f"{name!r} names a commit, not a branch, so it cannot be the write branch: create a "
                     f"branch there with `git hangar checkout -b NAME --base {name}`, or read it with "
                     f"repo.checkout(commit={name!r})")
             raise BranchNotFoundError(name)
+        if name == ctx.default_branch:
+            return  # already the write branch: nothing to switch, staged changes stay
         ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
         from .writer import WriterCheckout
         with WriterCheckout(ctx, ctx.default_branch) as writer:

@@ -69,9 +69,13 @@ class Conflict:
     dev: str
 
     def __str__(self) -> str:
-        sides = f"{self.master} on master, {self.dev} on dev"
+        return self.describe("master", "dev")
+
+    def describe(self, master_name: str, dev_name: str) -> str:
+        """The conflict in words, naming the two sides ``master_name`` and ``dev_name``."""
+        sides = f"{self.master} on {master_name}, {self.dev} on {dev_name}"
         if self.kind == "schema":
-            return f"schema conflict: column {self.column!r} is {self.master} on master, {self.dev} on dev"
+            return f"schema conflict: column {self.column!r} is {sides}"
         if self.kind == "column":
             return f"column conflict: column {self.column!r} {sides}"
         if self.kind == "sample":

@@ -67,8 +67,9 @@ def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> No
         raise click.UsageError("--base goes with -b")
     if create:
         repo.create_branch(branch, base_commit=base)
+    already = not create and branch == repo.ctx.default_branch
     repo.set_write_branch(branch)
-    state.say(f"Switched to branch {branch!r}")
+    state.say(f"Already on {branch!r}" if already else f"Switched to branch {branch!r}")
 
 
 @click.command()
@@ -94,9 +95,7 @@ def merge(state: State, branches: tuple[str, ...], message: Optional[str], strat
     before = repo.branch_head(master)
     with state.hush():
         digest = api(repo, "merge", "merge")(message or "", master, dev, strategy=strategy)
-    if digest == before:
-        state.say(f"Already up to date: {master!r} contains {dev!r}")
-    else:
+    if digest != before:  # (when it is, the merge said "Already up to date")
         state.say(f"Merged {dev!r} into {master!r}: {fmt_digest(digest)}")
 
 

@@ -97,6 +97,20 @@ def api(obj: Any, name: str, command: str) -> Any:
             f"`git hangar {command}` is not available in this build of hangar-git") from None
 
 
+def without_missing_data_warning(command: F) -> F:
+    """For commands that read no sample data, or only the samples named (each missing one is an
+    error then): the checkout's warning about other samples would be noise."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import warnings
+
+        from ..errors import MissingDataWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingDataWarning)
+            return command(*args, **kwargs)
+    return run  # type: ignore[return-value]
+
+
 def fmt_digest(digest: str) -> str:
     """A commit digest as printed everywhere: ``a=<40 hex>``."""
     return digest if digest.startswith("a=") else f"a={digest}"
@@ -114,24 +128,24 @@ str_keys_option = click.option(
 
 
 def resolve_keys(col: Any, texts: Any, str_keys: bool = False) -> list[Any]:
-    """The keys of ``col`` that ``texts`` name: an integer-looking text is the int key, or the
-    str key when only that one exists (``str_keys``: always str); a key not in ``col`` is an error."""
+    """The keys of ``col`` that ``texts`` name, read as ``ls`` and ``export`` write them: an
+    integer-looking text is the int key, or the str key when only that one exists; a quoted
+    text (``'1'``) is the str key inside the quotes (``str_keys``: every text is a str key as
+    typed); a key not in ``col`` is an error."""
+    from ..api.keytext import key_from_text
     from ..errors import SampleNotFoundError
     out: list[Any] = []
     for text in texts:
         candidates: list[Any] = [text]
-        if not str_keys and looks_int(text):
-            candidates.insert(0, int(text))  # both exist: the int key (--str-keys names the other)
+        if not str_keys:
+            parsed = key_from_text(text)
+            if parsed != text:
+                candidates.insert(0, parsed)  # 1 before '1', and the key 'x' before the text "'x'"
         present = [k for k in candidates if k in col]
         if not present:
             raise SampleNotFoundError(col.name, candidates[0])
         out.append(present[0])
     return out
-
-
-def looks_int(text: str) -> bool:
-    body = text[1:] if text[:1] in "+-" else text
-    return body.isdigit() and body.isascii()
 
 
 def resolve_rev(repo: Repository, rev: str) -> str:

@@ -110,8 +110,9 @@ def status(repo: Repository, as_json: bool) -> None:
     for t in remotes:
         click.echo(tracking_line(t))
     if missing:
+        from ..api.presence import fetch_data_command
         click.echo(f"{missing} sample(s) of the head have no data on this machine "
-                   f"(`git hangar fetch-data REMOTE {branch}` gets them)")
+                   f"(`{fetch_data_command(repo.ctx, branch)}` gets them)")
     if locked:
         click.echo("A write checkout is open: changes it has not flushed are not shown")
     click.echo(str(changes).rstrip("\n"))

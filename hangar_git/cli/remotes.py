@@ -92,6 +92,19 @@ def adopting(state: State, remote_name: str) -> Repository:
     return repo
 
 
+def default_remote(state: State) -> str:
+    """`origin` if there is one, else the only remote (git's habit)."""
+    names = [info.name for info in remotes(state.repo, "push").list_all()]
+    if "origin" in names or not names:
+        if not names:
+            raise click.ClickException("this repository has no remotes: `git hangar remote add NAME ADDRESS` "
+                                       "adds one")
+        return "origin"
+    if len(names) > 1:
+        raise click.UsageError(f"several remotes ({', '.join(names)}) and none is origin: name the REMOTE")
+    return names[0]
+
+
 # -- push / fetch / fetch-data ----------------------------------------------------------
 def push_line(remote_name: str, result: Any) -> str:
     """What one branch's push did, as git says it (nothing claimed when nothing moved)."""
@@ -103,20 +116,21 @@ def push_line(remote_name: str, result: Any) -> str:
 
 
 @click.command()
-@click.argument("remote_name", metavar="REMOTE")
+@click.argument("remote_name", metavar="[REMOTE]", required=False)
 @click.argument("branches", nargs=-1, metavar="[BRANCH]...")
 @click.option("--all", "all_branches", is_flag=True, help="Push every local branch.")
 @click.option("-d", "--delete", is_flag=True, help="Delete BRANCH on REMOTE instead (its data stays there).")
 @trust_option
 @pass_state
-def push(state: State, remote_name: str, branches: tuple[str, ...], all_branches: bool, delete: bool,
-         trust_host_key: bool) -> None:
+def push(state: State, remote_name: Optional[str], branches: tuple[str, ...], all_branches: bool,
+         delete: bool, trust_host_key: bool) -> None:
     """Send BRANCH (its commits and their data) to REMOTE.
 
-    BRANCH defaults to the write branch; --all pushes every local branch;
-    --delete BRANCH... deletes those branches on REMOTE.
+    REMOTE defaults to origin (or the only remote), BRANCH to the write branch;
+    --all pushes every local branch; --delete BRANCH... deletes those branches on REMOTE.
     """
     repo = state.repo
+    remote_name = remote_name or default_remote(state)
     handle = remotes(repo, "push", state.quiet, trust_host_key)
     if delete:
         if all_branches or not branches:

@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import click
 
-from .common import State, fmt_digest, looks_int, pass_state, resolve_keys, resolve_rev, str_keys_option
+from .common import (State, fmt_digest, pass_state, resolve_keys, resolve_rev, str_keys_option,
+                     without_missing_data_warning)
 
 
 def column_line(name: str, col: Any) -> str:
@@ -30,19 +31,6 @@ def print_sample(value: Any) -> None:
         click.echo(np.array2string(value, separator=", ", threshold=1000))
 
 
-def write_sample(value: Any, out: str) -> None:
-    from ..fileio import write_atomic
-    if isinstance(value, (bytes, str)):
-        write_atomic(out, value if isinstance(value, bytes) else value.encode())
-        return
-    import io
-
-    import numpy as np
-    buffer = io.BytesIO()
-    np.save(buffer, value, allow_pickle=False)
-    write_atomic(out, buffer.getvalue())
-
-
 @click.command()
 @click.argument("rev")
 @click.argument("column", required=False)
@@ -54,6 +42,7 @@ def write_sample(value: Any, out: str) -> None:
 @click.option("--stream-from", "stream_from", metavar="REMOTE",
               help="Read a sample whose data is not here from REMOTE (nothing is fetched into the store).")
 @pass_state
+@without_missing_data_warning
 def show(state: State, rev: str, column: Optional[str], key: Optional[str], output: Optional[str],
          str_keys: bool, stream_from: Optional[str]) -> None:
     """Show a commit, a column of it, or one sample (REV COLUMN KEY).
@@ -74,6 +63,7 @@ def show(state: State, rev: str, column: Optional[str], key: Optional[str], outp
             return
         value = col[resolve_keys(col, [key], str_keys)[0]]
     if output:
+        from ..api.exporters import write_sample
         write_sample(value, output)
         state.say(f"Wrote sample {key} of column {column!r} to {output}")
     else:
@@ -102,6 +92,7 @@ def show_commit(repo: Any, digest: str, co: Any) -> None:
 @click.argument("rev", required=False)
 @click.argument("column", required=False)
 @pass_state
+@without_missing_data_warning
 def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
     """List the columns of REV, or the keys of COLUMN at REV.
 
@@ -115,14 +106,10 @@ def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
             for name in sorted(co.columns):
                 click.echo(column_line(name, co.columns[name]))
             return
+        from ..api.keytext import key_to_text
         from ..bookkeeping.records import key_sort
         for key in key_sort(co.columns[column].keys()):
-            click.echo(key_text(key))
-
-
-def key_text(key: Any) -> str:
-    """A key as `ls` prints it: a str key that looks like an int is quoted ('1'), so it differs from 1."""
-    return repr(key) if isinstance(key, str) and looks_int(key) else str(key)
+            click.echo(key_to_text(key))
 
 
 COMMANDS = [show, ls]

@@ -8,20 +8,7 @@ import click
 
 from ..bookkeeping.gitrepo import branch_ref
 from .common import State, api, fmt_digest, pass_state
-from .remotes import remotes, trust_option
-
-
-def default_remote(state: State) -> str:
-    """`origin` if there is one, else the only remote (git's habit)."""
-    names = [info.name for info in remotes(state.repo, "pull").list_all()]
-    if "origin" in names or not names:
-        if not names:
-            raise click.ClickException("this repository has no remotes: `git hangar remote add NAME ADDRESS` "
-                                       "adds one")
-        return "origin"
-    if len(names) > 1:
-        raise click.UsageError(f"several remotes ({', '.join(names)}) and none is origin: name the REMOTE")
-    return names[0]
+from .remotes import default_remote, remotes, trust_option
 
 
 @click.command()
@@ -55,9 +42,7 @@ def pull(state: State, remote_name: Optional[str], branch: Optional[str], messag
         return
     with state.hush():
         head = repo.merge(message or f"Merge {tracking} into '{current}'", current, tracking, strategy=strategy)
-    if head == before:
-        state.say(f"Already up to date: {current!r} contains {tracking}")
-    else:
+    if head != before:  # (when it is, the merge said "Already up to date")
         state.say(f"Merged {tracking} into {current!r}: {fmt_digest(head)}")
 
 

@@ -34,9 +34,11 @@ def has_suffix(spec: str) -> bool:
 
 
 def _not_found(spec: str) -> RevisionNotFoundError:
+    short = re.fullmatch(r"[0-9a-fA-F]{1,3}", split(spec)[0]) is not None
     return RevisionNotFoundError(
         f"no branch or commit named {spec!r}: `git hangar branch -a` lists branches, "
-        f"`git hangar log` lists commits", spec)
+        f"`git hangar log` lists commits" + ("; an abbreviated digest needs 4 hex digits or more" if short else ""),
+        spec)
 
 
 def branch_head(git: GitRepo, name: str) -> Optional[Oid]:

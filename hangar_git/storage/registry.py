@@ -12,6 +12,7 @@ references; see :mod:`hangar_git.api.sharing`.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -142,6 +143,8 @@ def ensure_registered(uri: str, entry: RepoEntry, marker_dir: str, *, check: boo
             if old.id == entry.id and old.same_directory(entry) and not old.same_place(entry):
                 unregister(uri, old)  # this repository, before it was moved here
     except OSError as exc:  # StoreUnreachableError included
+        if exc.errno == errno.EROFS:  # a read-only store: no gc can free anything in it from here
+            return False
         warnings.warn(f"could not record this repository in the registry of the store at {uri} "
                       f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): gc in "
                       f"other repositories sharing it will not know what this one needs",

@@ -62,6 +62,21 @@ def test_rm_int_and_str_keys(repo_dir: Path, hangar: Hangar) -> None:
     assert keys_of(repo_dir, "c") == set()
 
 
+def test_keys_as_ls_prints_them_paste_back(repo_dir: Path, hangar: Hangar) -> None:
+    """Regression: `ls` printed the str key '1' quoted, but `show`/`rm` refused "'1'"."""
+    with Repository(repo_dir).checkout(write=True) as co:
+        col = co.add_ndarray_column("c", prototype=np.zeros(2))
+        col[1], col["1"], col["'q"] = np.ones(2), np.full(2, 2.0), np.full(2, 3.0)
+        co.commit("int and str keys")
+    listed = hangar.ok("ls", "master", "c").stdout.split()
+    assert sorted(listed) == sorted(["1", "'1'", "''q'"])
+    shown = {text: hangar.ok("show", "master", "c", text).stdout for text in listed}
+    assert "2." in shown["'1'"] and "1." in shown["1"] and "3." in shown["''q'"]
+    hangar.ok("rm", "c", "'1'", "''q'")
+    hangar.ok("commit", "-m", "rm pasted keys")
+    assert keys_of(repo_dir, "c") == {1}
+
+
 def test_rm_column(committed: Path, hangar: Hangar) -> None:
     hangar.ok("rm", "--column", "imgs")
     hangar.ok("commit", "-m", "no more imgs")
@@ -107,6 +122,14 @@ def test_show_commit_column_and_sample(committed: Path, hangar: Hangar, files: F
     one_line_error(hangar("show", "nosuch"), "'nosuch'")
 
 
+@pytest.mark.parametrize("where", ["nodir/x.npy", "a/b/c.npy"])
+def test_show_to_a_path_it_cannot_write_is_one_line(committed: Path, hangar: Hangar, tmp_path: Path,
+                                                    where: str) -> None:
+    """Regression: `show master imgs a -o /nonexistent/dir/x.npy` printed a traceback."""
+    one_line_error(hangar("show", "master", "imgs", "a", "-o", tmp_path / where), "cannot write")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_show_str_and_bytes_samples(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
     with Repository(repo_dir).checkout(write=True) as co:
         co.add_str_column("text")["k"] = "hello"
@@ -129,10 +152,10 @@ def test_ls_columns_and_keys(committed: Path, hangar: Hangar) -> None:
 
 
 # -- merge -------------------------------------------------------------------------------------
-def conflicting_branches(path: Path, hangar: Hangar) -> None:
+def conflicting_branches(path: Path, hangar: Hangar, dev: str = "dev") -> None:
     repo = Repository(path)
-    repo.create_branch("dev")
-    for branch, value in (("master", 1.0), ("dev", 2.0)):
+    repo.create_branch(dev)
+    for branch, value in (("master", 1.0), (dev, 2.0)):
         with repo.checkout(write=True, branch=branch) as co:
             co["imgs"]["a"] = np.full((2, 3), value, np.float32)
             co.commit(f"a on {branch}")
@@ -147,7 +170,16 @@ def test_merge_into_the_write_branch(committed: Path, hangar: Hangar, files: Fil
     hangar.ok("checkout", "master")
     assert "Merged 'dev' into 'master'" in hangar.ok("merge", "dev").stdout
     assert keys_of(committed, "more") == {"x", "y"}
-    assert "Already up to date" in hangar.ok("merge", "dev").stdout
+    again = hangar.ok("merge", "dev").stdout
+    assert again == "Already up to date: 'master' contains 'dev'\n"  # once (regression: two lines said it)
+
+
+def test_merge_conflicts_name_the_branches(committed: Path, hangar: Hangar) -> None:
+    """Regression: conflicts and the strategy hint always said "master" and "dev"."""
+    conflicting_branches(committed, hangar, dev="b2")
+    error = hangar("merge", "b2").stderr
+    assert "key 'a' mutated on master, mutated on b2" in error and "(take b2's)" in error, error
+    assert " dev" not in error
 
 
 @pytest.mark.parametrize("strategy, value", [("ours", 1.0), ("theirs", 2.0)])

@@ -107,3 +107,16 @@ def test_bash_completion_completes_commands_and_options(repo_dir: Path, tmp_path
     assert {"status", "show"} <= set(bash_complete(script, "git hangar s", repo_dir))
     assert "--strategy" in bash_complete(script, "git hangar merge --st", repo_dir)
     assert set(bash_complete(script, "git hangar merge --strategy ''", repo_dir)) == {"ours", "theirs"}
+
+
+def test_the_venv_running_the_tests_has_the_page_git_looks_for() -> None:
+    """Regression: after the README's `make demo` (an editable install, which skips
+    data_files) `git hangar --help` said "No manual entry for git-hangar"."""
+    installed = Path(sys.prefix) / PAGE
+    assert installed.is_file(), f"{installed} is missing: `make venv` copies share/ into the venv"
+    assert installed.read_text(encoding="utf-8") == (SRC_ROOT / PAGE).read_text(encoding="utf-8")
+    env = {**subprocess_env(), "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100"}
+    env.pop("MANPATH", None)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    done = subprocess.run(["git", "hangar", "--help"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "git-hangar - version control" in done.stdout, done.stderr

@@ -44,8 +44,20 @@ def test_log_and_summary_take_revisions(two_commits: tuple[Repository, list[str]
 def test_checkout_of_a_remote_tracking_branch_is_refused(two_commits: tuple[Repository, list[str]],
                                                          hangar: Hangar) -> None:
     one_line_error(hangar("checkout", "origin/master"), "'origin/master' is a remote-tracking branch",
-                   "git hangar checkout -b master --base origin/master")
+                   "`git hangar checkout master`", "`git hangar merge origin/master`")  # master exists here
     assert "On branch master" in hangar.ok("status").output
+    repo = two_commits[0]
+    repo.create_branch("side")
+    hangar.ok("checkout", "side")
+    repo.remove_branch("master")
+    one_line_error(hangar("checkout", "origin/master"), "git hangar checkout -b master --base origin/master")
+    hangar.ok("checkout", "-b", "master", "--base", "origin/master")
+    assert hangar.ok("checkout", "master").output == "Already on 'master'\n"
+    with repo.checkout(write=True) as co:
+        co["x"][9] = np.zeros(3)  # staged, not committed: staying on the branch keeps it
+    assert hangar.ok("checkout", "master").output == "Already on 'master'\n"
+    assert "x: 1 added" in hangar.ok("status").output
+    hangar.ok("reset")
     hangar.ok("checkout", "-b", "mine", "--base", "origin/master~1")
     assert "On branch mine" in hangar.ok("status").output
     assert hangar.ok("log").output.count("a=") == 1

@@ -37,7 +37,7 @@ def test_nothing_to_merge_when_dev_is_contained(forked: Repository, capsys: pyte
     master = edit(forked, "master", "more", put={"x": {11: 1}})
     assert forked.merge("m", "master", "dev") == master
     out = capsys.readouterr().out
-    assert FF not in out and THREE_WAY not in out and "Nothing to merge" in out
+    assert FF not in out and THREE_WAY not in out and "Already up to date" in out
 
 
 def test_three_way_disjoint_changes_to_one_column(forked: Repository, capsys: pytest.CaptureFixture) -> None:

@@ -152,7 +152,7 @@ def test_remote_tracking_branch_is_never_the_write_branch(tracking: Graph) -> No
     """`checkout origin/dev` made a remote-tracking branch the write branch; add, commit and
     merge then failed with "branch does not exist"."""
     repo = tracking.repo
-    with pytest.raises(InvalidNameError, match="checkout -b master --base origin/master"):
+    with pytest.raises(InvalidNameError, match="`git hangar checkout master` and bring it up to date"):
         repo.set_write_branch("origin/master")
     assert repo.ctx.default_branch == "master"
     with pytest.raises(InvalidNameError, match="remote-tracking"):
