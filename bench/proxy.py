@@ -4,7 +4,8 @@
 forwards each connection to ``127.0.0.1:upstream_port``: every chunk is delivered half
 the round-trip time after it was read, and each direction sends at most ``bandwidth``
 bytes per second. ``cut()`` breaks every open connection; ``refuse = True`` turns new
-ones away (a remote that stopped answering). Used by the streaming bench and tests.
+ones away (a remote that stopped answering); ``stall = True`` holds every byte back while
+keeping the connections open (a remote that hangs). Used by the streaming bench and tests.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class LatencyProxy:
         self.delay = rtt / 2
         self.bandwidth = bandwidth
         self.refuse = False
+        self.stall = False
         self.bytes = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -76,6 +78,8 @@ class LatencyProxy:
             try:
                 while (item := chunks.get()) is not None:
                     stamp, data = item
+                    while self.stall and not self._closed:
+                        time.sleep(0.01)
                     now = time.monotonic()
                     due = max(stamp + self.delay, free_at, now)
                     if due > now:

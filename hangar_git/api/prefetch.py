@@ -47,9 +47,9 @@ class OrderSampler:
     def __iter__(self) -> Iterator[int]:
         epoch, self.epoch = self.epoch, self.epoch + 1
         self.group.order_epoch = epoch
-        if not self.shuffle:
-            return iter(range(len(self.group)))
-        return iter(epoch_order(len(self.group), self.seed, epoch).tolist())
+        order = epoch_order(len(self.group), self.seed, epoch) if self.shuffle else np.arange(len(self.group))
+        lead_epoch(self.group, order)
+        return iter(order.tolist())
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter`` draw ``epoch``'s order (as DistributedSampler)."""
@@ -94,6 +94,19 @@ def _plan(group: "ColumnGroup", batches: list[np.ndarray]) -> None:
     table = _digest_table(group)
     for store, cols in streaming:
         store.plan([d for j in cols for d in table[j][batch].tolist() if d is not None] for batch in batches)
+
+
+def lead_epoch(group: "ColumnGroup", order: np.ndarray) -> None:
+    """The sampler's process, at an epoch's start: fetch the epoch's first samples into the
+    shared directory cache while the workers start (see :meth:`StreamingStore.lead`)."""
+    from .streamstore import LEAD_SAMPLES
+    streaming = _streaming(group)
+    if not streaming:
+        return
+    table = _digest_table(group)
+    first = order[:LEAD_SAMPLES]
+    for store, cols in streaming:
+        store.lead([d for i in first.tolist() for j in cols if (d := table[j][i]) is not None])
 
 
 def plan_epoch(group: "ColumnGroup", order: Sequence[int], batch_size: int) -> None:

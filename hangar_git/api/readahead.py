@@ -83,9 +83,11 @@ class Prefetcher:
 
     def _from_disk(self, digests: list[Digest]) -> list[Digest]:
         """Load what the directory cache holds into memory; returns the rest."""
+        disk = self.store.disk
+        if disk is None or not digests:
+            return digests
         rest = []
-        for d in digests:
-            entry = self.store.disk.get(d) if self.store.disk is not None else None
+        for d, entry in zip(digests, disk.get_many(digests)):
             if entry is None:
                 rest.append(d)
                 continue
@@ -95,14 +97,11 @@ class Prefetcher:
         return rest
 
     def _wanted(self, batch: Sequence[str]) -> list[Digest]:
-        """The digests of a planned batch that are neither local nor cached."""
+        """The digests of a planned batch that are neither cached nor local (the directory
+        cache is asked before the store: its index is in memory)."""
         store = self.store
-        wanted = [Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote]
-        if wanted:
-            wanted = store.local.missing(wanted)
-        if wanted and store.disk is not None:
-            wanted = self._from_disk(wanted)
-        return wanted
+        wanted = self._from_disk([Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote])
+        return store.local.missing(wanted) if wanted else wanted
 
     def _run(self) -> None:
         """Fetch the plan in requests of about :meth:`StreamingStore.request_size` objects:

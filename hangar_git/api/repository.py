@@ -95,20 +95,25 @@ class Repository(HangarCompat):
     # -- checkouts ---------------------------------------------------------------------
     def checkout(self, write: bool = False, *, branch: str = "", commit: str = "", stream_from: str = "",
                  keep: bool = False, cache_bytes: Optional[int] = None, cache_dir: Optional[str] = None,
-                 cache_dir_bytes: Optional[int] = None) -> Any:
+                 cache_dir_bytes: Optional[int] = None, stream_timeout: Optional[float] = None) -> Any:
         """A write checkout of a branch, or a read checkout of a branch head or commit.
 
         ``stream_from='origin'``: a read checkout that reads samples not on this machine from
-        that remote, through a memory cache of ``cache_bytes`` (default 512 MiB; and a directory
-        ``cache_dir`` of ``cache_dir_bytes``, default 4 GiB); ``keep=True`` also keeps them in the store (see :mod:`.streaming`)."""
+        that remote, through a memory cache of ``cache_bytes`` (default 512 MiB) and a directory
+        cache that all processes share (DataLoader workers, later checkouts): ``cache_dir``
+        (default ``<git dir>/hangar/streamcache``) of ``cache_dir_bytes`` (default 4 GiB, or half
+        the free disk if less; 0 for none); ``keep=True`` also keeps them in the store, and uses no
+        directory cache unless given one. A remote that sends nothing for ``stream_timeout``
+        seconds (default 60) while a read waits on it is a RemoteError (see :mod:`.streaming`)."""
         ctx = self.ctx
-        if stream_from or keep or cache_dir is not None:
+        if stream_from or keep or cache_dir is not None or stream_timeout is not None:
             if write:
                 raise InvalidArgumentError("a streaming checkout is read-only: drop write=True, or fetch the "
                                            "data first (`git hangar fetch-data`) and then check out for writing")
             from .streaming import StreamOptions, open_streaming
-            sizes = {k: v for k, v in (("cache_bytes", cache_bytes), ("cache_dir_bytes", cache_dir_bytes))
-                     if v is not None}
+            sizes: dict[str, Any] = {k: v for k, v in (("cache_bytes", cache_bytes),
+                                                      ("cache_dir_bytes", cache_dir_bytes),
+                                                      ("stream_timeout", stream_timeout)) if v is not None}
             options = StreamOptions(stream_from, keep, cache_dir=cache_dir, **sizes)
             oid = ctx.git.resolve_commit(commit) if commit else branches.branch_head(
                 ctx.git, branch or ctx.default_branch)

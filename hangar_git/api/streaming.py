@@ -14,23 +14,27 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.util
 import os
+import shutil
 import weakref
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..bookkeeping.gitrepo import Oid
 from ..errors import InvalidArgumentError
-from ..storage.readcache import DEFAULT_CACHE_BYTES, DiskCache, MemoryCache
-from ..transport.streamsource import ObjectSource, SessionObjects, StoreObjects
+from ..core.layout import STREAM_CACHE, hangar_path
+from ..storage.packcache import PackCache
+from ..storage.readcache import DEFAULT_CACHE_BYTES, MemoryCache
+from ..transport.streamsource import STALL_SECONDS, ObjectSource, SessionObjects, StoreObjects
 from .checkout import ReaderCheckout
 from .context import RepoContext
-from .streamstore import StreamingStore
+from .streamstore import StreamingStore, split_budget
 
 if TYPE_CHECKING:
     from .remotes import Remotes
     from .repository import Repository
 
 DEFAULT_DISK_CACHE_BYTES = 4 << 30
+"""The directory cache's budget unless told: 4 GiB, or half the disk's free space if less."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,8 @@ class StreamOptions:
     keep: bool = False
     cache_bytes: int = DEFAULT_CACHE_BYTES
     cache_dir: Optional[str] = None
-    cache_dir_bytes: int = DEFAULT_DISK_CACHE_BYTES
+    cache_dir_bytes: Optional[int] = None
+    stream_timeout: float = STALL_SECONDS
 
     def __post_init__(self) -> None:
         if not isinstance(self.remote, str) or not self.remote:
@@ -50,8 +55,12 @@ class StreamOptions:
             raise InvalidArgumentError(f"keep takes True or False, not {self.keep!r}")
         for name in ("cache_bytes", "cache_dir_bytes"):
             value = getattr(self, name)
+            if value is None and name == "cache_dir_bytes":
+                continue
             if type(value) is not int or value < 0:
                 raise InvalidArgumentError(f"{name} takes a number of bytes (an int >= 0), not {value!r}")
+        if type(self.stream_timeout) not in (int, float) or not self.stream_timeout > 0:
+            raise InvalidArgumentError(f"stream_timeout takes a number of seconds (> 0), not {self.stream_timeout!r}")
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
             raise InvalidArgumentError(f"cache_dir takes a directory path, not {self.cache_dir!r}")
 
@@ -79,9 +88,10 @@ class StreamingCheckout(ReaderCheckout):
     def __init__(self, ctx: RepoContext, commit: Oid, branch: str, options: StreamOptions,
                  source: ObjectSource) -> None:
         disk = None
-        if options.cache_dir is not None:
-            disk = DiskCache(os.fspath(options.cache_dir), options.cache_dir_bytes)
-        store = StreamingStore(ctx.store, source, MemoryCache(options.cache_bytes), disk, keep=options.keep)
+        if options.cache_dir is not None and options.cache_dir_bytes:
+            disk = PackCache(os.fspath(options.cache_dir), options.cache_dir_bytes)
+        held, request = split_budget(options.cache_bytes)
+        store = StreamingStore(ctx.store, source, MemoryCache(held), disk, keep=options.keep, request_bytes=request)
         view = ctx.with_store(store)
         view.presence = _Unmarked(ctx.presence)  # type: ignore[assignment]
         self.stream_from = options.remote
@@ -89,6 +99,7 @@ class StreamingCheckout(ReaderCheckout):
         self._options = options
         super().__init__(view, commit, branch)
         self._finalizer = weakref.finalize(self, store.close)
+        source.connect_ahead()  # the remote's answer to the first read is then one round trip away
         if multiprocessing.parent_process() is not None:  # a worker: atexit does not run there
             multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)
 
@@ -120,7 +131,7 @@ class StreamingCheckout(ReaderCheckout):
         super().close()
 
 
-def source_for(remotes: "Remotes", name: str) -> ObjectSource:
+def source_for(remotes: "Remotes", name: str, stall: float = STALL_SECONDS) -> ObjectSource:
     """The objects of remote ``name``: its hangar server over one lazily opened session, or its
     data store read directly (a git host plus an object store)."""
     info = remotes.info(name)  # RemoteNotFoundError for an unknown name
@@ -133,11 +144,31 @@ def source_for(remotes: "Remotes", name: str) -> ObjectSource:
             return link.data_store()
 
         return StoreObjects(name, data_store, lambda: link.close() if link is not None else None)
-    return SessionObjects(name, lambda: remotes.connect(name))
+    return SessionObjects(name, lambda: remotes.connect(name), stall)
+
+
+def with_directory_cache(repo: "Repository", options: StreamOptions) -> StreamOptions:
+    """``options`` with the directory cache settled: ``cache_dir`` defaults to the repository's
+    ``<git dir>/hangar/streamcache`` (none by default with ``keep=True``: the store keeps the
+    data), ``cache_dir_bytes`` to :data:`DEFAULT_DISK_CACHE_BYTES` (0: no directory cache)."""
+    if options.cache_dir is None and options.cache_dir_bytes is None and options.keep:
+        return replace(options, cache_dir_bytes=0)
+    path = os.fspath(options.cache_dir) if options.cache_dir is not None else hangar_path(repo.ctx.git, STREAM_CACHE)
+    budget = options.cache_dir_bytes
+    if budget is None:
+        os.makedirs(path, exist_ok=True)
+        budget = min(DEFAULT_DISK_CACHE_BYTES, (shutil.disk_usage(path).free + _folder_bytes(path)) // 2)
+    return replace(options, cache_dir=path, cache_dir_bytes=budget)
+
+
+def _folder_bytes(path: str) -> int:
+    with os.scandir(path) as it:
+        return sum(e.stat().st_size for e in it if e.is_file())
 
 
 def open_streaming(repo: "Repository", commit: Oid, branch: str, options: StreamOptions) -> StreamingCheckout:
-    return StreamingCheckout(repo.ctx, commit, branch, options, source_for(repo.remote, options.remote))
+    options = with_directory_cache(repo, options)
+    return StreamingCheckout(repo.ctx, commit, branch, options, source_for(repo.remote, options.remote, options.stream_timeout))
 
 
 def reopen(git_dir: str, commit: str, branch: str, *options: Any) -> StreamingCheckout:

@@ -15,6 +15,7 @@ A digest the remote does not hold reads as absent (KeyError, as for any store).
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
@@ -23,7 +24,8 @@ import numpy as np
 from ..errors import ProtocolError
 from ..storage import Digest, Meta, ObjectInfo, ObjectStore, raws_to_digests
 from ..storage.objects import Buffer
-from ..storage.readcache import DiskCache, MemoryCache
+from ..storage.packcache import PackCache
+from ..storage.readcache import MemoryCache
 from ..transport.streamsource import ObjectSource
 from .readahead import Prefetcher
 
@@ -34,7 +36,15 @@ KEEP_FLUSH_OBJECTS = 65536
 """A kept object is written with up to this many others (or bytes) in one flush."""
 READ_WINDOW = 512
 REQUEST_BYTES = 4 << 20
-"""About how many bytes one prefetch request asks for (sized by the objects seen so far)."""
+"""At most about this many bytes are asked for in one request (fewer with a small cache: see
+:func:`split_budget`); sized by the objects seen so far, 16 objects when none were seen yet."""
+FIRST_REQUEST = 16
+POLL_SECONDS = 0.005
+"""How often a read waiting for its connection looks in the directory cache."""
+LEAD_SAMPLES = 512
+"""At an epoch's start the process that draws a DataLoader's order fetches this many of its first
+samples (at most ``LEAD_REQUESTS`` requests' bytes) into the shared directory cache."""
+LEAD_REQUESTS = 4
 
 
 class StreamingStore(ObjectStore):
@@ -43,8 +53,9 @@ class StreamingStore(ObjectStore):
     read_only = True
 
     def __init__(self, local: ObjectStore, source: ObjectSource, memory: MemoryCache,
-                 disk: Optional[DiskCache] = None, keep: bool = False) -> None:
+                 disk: Optional[PackCache] = None, keep: bool = False, request_bytes: int = REQUEST_BYTES) -> None:
         self.local, self.source, self.memory, self.disk, self.keep = local, source, memory, disk, keep
+        self.request_bytes = request_bytes
         self.absent_remote: set[str] = set()
         self._inflight: dict[str, threading.Event] = {}
         self._claims = threading.Lock()
@@ -67,6 +78,21 @@ class StreamingStore(ObjectStore):
             self._ahead.consumed(digest)
         return entry
 
+    def _cached_many(self, digests: Sequence[str]) -> dict[str, Entry]:
+        """The entries of ``digests`` the memory cache or the directory cache holds."""
+        out: dict[str, Entry] = {}
+        entries = self.memory.get_many(digests)
+        rest = [d for d, e in zip(digests, entries) if e is None]
+        out.update((d, e) for d, e in zip(digests, entries) if e is not None)
+        if rest and self.disk is not None:
+            for d, entry in zip(rest, self.disk.get_many(rest)):
+                if entry is not None:
+                    self.memory.put(d, *entry)
+                    out[d] = entry
+        if out and self._ahead is not None:
+            self._ahead.consumed_many(list(out))
+        return out
+
     def claim(self, digests: Iterable[str]) -> tuple[list[str], list[tuple[str, threading.Event]]]:
         """Split ``digests`` into those this thread will fetch (now marked in flight) and those
         another thread is fetching (with the event to wait for)."""
@@ -82,13 +108,33 @@ class StreamingStore(ObjectStore):
         return mine, theirs
 
     def fetch_into(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
-        """Fetch claimed ``digests`` from the remote into the caches (and ``into``)."""
+        """Fetch claimed ``digests`` from the remote into the caches (and ``into``), in requests
+        of :meth:`request_size` objects (what is in flight stays within ``request_bytes``)."""
+        lo = 0
+        try:
+            while lo < len(digests):
+                step = self.request_size()
+                self._fetch(digests[lo:lo + step], into)
+                lo += step
+        finally:
+            self._release(digests[lo:])
+
+    def _release(self, digests: list[str]) -> None:
+        with self._claims:
+            for d in digests:
+                event = self._inflight.pop(d, None)
+                if event is not None:
+                    event.set()
+
+    def _fetch(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
+        fetched: list[tuple[Digest, Meta, bytes]] = []
+
         def got(digest: Digest, meta: Meta, data: bytes) -> None:
             if into is not None:
                 into[digest] = (meta, data)
             self.memory.put(digest, meta, data)
             if self.disk is not None:
-                self.disk.put(digest, meta, data)
+                fetched.append((digest, meta, data))
             if self.keep:
                 self._keep(digest, meta, data)
             self._seen[0] += 1
@@ -98,23 +144,17 @@ class StreamingStore(ObjectStore):
             if digests:
                 self.absent_remote.update(self.source.get(digests, got))
         finally:
-            with self._claims:
-                for d in digests:
-                    event = self._inflight.pop(d, None)
-                    if event is not None:
-                        event.set()
+            if fetched and self.disk is not None:
+                self.disk.put_many(fetched)  # one append for the whole request, shared with other processes
+            self._release(digests)
 
     def _obtain(self, digests: Sequence[str]) -> dict[str, Entry]:
         """Entries of ``digests`` not in the local store, from the caches or the remote; what
         the remote does not hold is left out (and noted in ``absent_remote``)."""
-        out: dict[str, Entry] = {}
-        need = []
-        for d in digests:
-            entry = self._cached(d)
-            if entry is not None:
-                out[d] = entry
-            elif d not in self.absent_remote:
-                need.append(d)
+        out = self._cached_many(list(digests))
+        need = [d for d in digests if d not in out and d not in self.absent_remote]
+        if need and self.disk is not None and not self.source.connected:
+            need = self._while_connecting(need, out)
         while need:
             mine, theirs = self.claim(need)
             self.fetch_into(mine, out)
@@ -125,15 +165,20 @@ class StreamingStore(ObjectStore):
             for _, event in theirs:
                 event.wait()
             need = [d for d in dict.fromkeys(need) if d not in out and d not in self.absent_remote]
-            still = []
-            for d in need:
-                entry = self._cached(d)
-                if entry is not None:
-                    out[d] = entry
-                else:
-                    still.append(d)  # fetched by another thread, gone from a small cache: again
-            need = still
+            out.update(self._cached_many(need))
+            need = [d for d in need if d not in out]  # fetched by another thread, gone from a small cache: again
         return out
+
+    def _while_connecting(self, need: list[str], out: dict[str, Entry]) -> list[str]:
+        """Open the connection in the background, and meanwhile look for ``need`` in the directory
+        cache, where another process (the one that owns a DataLoader's sampler) may be putting
+        them: what turns up there goes into ``out``; returns what is still needed once connected."""
+        self.source.connect_ahead()
+        while need and self.source.connecting():
+            time.sleep(POLL_SECONDS)
+            out.update(self._cached_many(need))
+            need = [d for d in need if d not in out]
+        return need
 
     # -- keep=True -----------------------------------------------------------------------------
     def _keep(self, digest: Digest, meta: Meta, data: bytes) -> None:
@@ -157,11 +202,21 @@ class StreamingStore(ObjectStore):
             self.flushes += 1
 
     # -- planning ahead ------------------------------------------------------------------------
-    def plan(self, batches: Iterable[Sequence[str]]) -> None:
+    def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None) -> None:
         """The reader will read these digests, batch after batch, in this order: fetch them
-        ahead on a background thread (replacing an earlier plan)."""
+        ahead on a background thread (replacing an earlier plan), at most ``limit`` bytes (half
+        the memory cache unless told) ahead of what was read."""
         self.stop_plan()
-        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2)
+        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2 if limit is None else limit)
+
+    def lead(self, digests: Sequence[str]) -> None:
+        """An epoch begins whose first samples are ``digests``, to be read by other processes
+        (DataLoader workers): fetch the first :data:`LEAD_SAMPLES` of them into the caches now,
+        so that a worker still opening its own connection finds them in the directory cache."""
+        if self.disk is not None:
+            first = list(digests[:LEAD_SAMPLES])
+            self.plan([first[lo:lo + FIRST_REQUEST] for lo in range(0, len(first), FIRST_REQUEST)],
+                      limit=min(self.memory.budget // 2, LEAD_REQUESTS * self.request_bytes))
 
     def stop_plan(self) -> None:
         ahead, self._ahead = self._ahead, None
@@ -183,9 +238,11 @@ class StreamingStore(ObjectStore):
                 self.stop_plan()
 
     def request_size(self) -> int:
+        """Objects to ask for in one request: ``request_bytes`` of objects of the mean size seen."""
         objects, nbytes = self._seen
-        mean = nbytes / objects if objects else 4096
-        return int(min(4096, max(16, REQUEST_BYTES // max(mean, 1))))
+        if not objects:
+            return FIRST_REQUEST
+        return int(min(4096, max(1, self.request_bytes // max(nbytes / objects, 1))))
 
     # -- the store interface -------------------------------------------------------------------
     def contains(self, digest: Digest) -> bool:
@@ -217,7 +274,7 @@ class StreamingStore(ObjectStore):
             yield from self._read_window(digests[lo:lo + READ_WINDOW], verify)
 
     def _read_window(self, window: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
-        got: dict[str, Entry] = {d: e for d in window if (e := self._cached(d)) is not None}
+        got = self._cached_many(window)
         rest = [d for d in window if d not in got]
         elsewhere = set(self.local.missing(rest)) if rest else set()
         got.update(self._obtain([d for d in rest if d in elsewhere]))
@@ -244,7 +301,8 @@ class StreamingStore(ObjectStore):
             if self._ahead is not None:
                 self._ahead.consumed_many([digests[i] for i in hits])
         if self.disk is not None and len(hits) < len(digests):
-            self._fill(rows, found, digests, self._cached, np.flatnonzero(~found).tolist())
+            where = np.flatnonzero(~found).tolist()
+            self._fill(rows, found, digests, self._cached_many([digests[i] for i in where]).get, where)
         rest = np.flatnonzero(~found)
         if len(rest):
             got, hit = self.local.gather(raws[rest], itemsize)
@@ -293,6 +351,16 @@ class StreamingStore(ObjectStore):
         finally:
             self.source.close()
             self.memory.clear()
+            if self.disk is not None:
+                self.disk.close()
+
+
+def split_budget(cache_bytes: int) -> tuple[int, int]:
+    """(bytes the memory cache may hold, bytes one request may ask for) out of ``cache_bytes``:
+    a quarter is kept for what is in flight (a request's frames and the objects copied out of
+    them), so that cache and transfers together stay within the budget."""
+    request = min(REQUEST_BYTES, max(cache_bytes // 8, 1))
+    return cache_bytes - 2 * request, request
 
 
 def _hex(digests: Any) -> list[str]:

@@ -39,10 +39,12 @@ def print_sample(value: Any) -> None:
               help="Write the sample to FILE (.npy for arrays; the text or bytes as they are) instead of "
                    "printing it.")
 @str_keys_option
+@click.option("--stream-from", "stream_from", metavar="REMOTE",
+              help="Read a sample whose data is not here from REMOTE (nothing is fetched into the store).")
 @pass_state
 @without_missing_data_warning
 def show(state: State, rev: str, column: Optional[str], key: Optional[str], output: Optional[str],
-         str_keys: bool) -> None:
+         str_keys: bool, stream_from: Optional[str]) -> None:
     """Show a commit, a column of it, or one sample (REV COLUMN KEY).
 
     REV is a branch, REMOTE/BRANCH or a commit (digest or unique prefix).
@@ -51,7 +53,7 @@ def show(state: State, rev: str, column: Optional[str], key: Optional[str], outp
         raise click.UsageError("-o writes one sample: give REV COLUMN KEY")
     repo = state.repo
     digest = resolve_rev(repo, rev)
-    with repo.checkout(commit=digest) as co:
+    with repo.checkout(commit=digest, stream_from=stream_from or "") as co:
         if column is None:
             show_commit(repo, digest, co)
             return

@@ -34,7 +34,7 @@ from ..bookkeeping.gitrepo import DURABLE_KEY, HANGAR_NS, HEADS, REMOTES, STAGIN
 from ..storage.s3config import S3_NAMES, S3_PREFIX
 
 __all__ = ["BRANCH_KEY", "DEFAULT_BRANCH", "DURABLE_KEY", "HANGAR_DIR", "HANGAR_NS", "HEADS", "ID_KEY",
-           "PRESENCE_FILE", "REMOTES", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
+           "PRESENCE_FILE", "REMOTES", "STREAM_CACHE", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
            "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "branch_ref", "command_key", "default_branch",
            "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls", "repository_id"]
 
@@ -51,6 +51,8 @@ HANGAR_DIR = "hangar"
 one for all linked worktrees, as git's refs and objects are."""
 WRITER_LOCK = "writer.lock"
 PRESENCE_FILE = "present-trees"
+STREAM_CACHE = "streamcache"
+"""The directory cache streaming checkouts share (a folder of the hangar dir; safe to delete)."""
 
 
 def hangar_dir(git: GitRepo) -> str:

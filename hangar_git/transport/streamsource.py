@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Callable, Optional, Protocol, Sequence
 
 from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
@@ -20,6 +21,8 @@ from .rpc import Session
 from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_part, encode_digest_list
 
 Got = Callable[[Digest, Meta, bytes], None]
+STALL_SECONDS = 60.0
+"""How long a streaming request may wait for the remote's next frame before it gives up."""
 
 
 class ObjectSource(Protocol):
@@ -32,6 +35,16 @@ class ObjectSource(Protocol):
     def get(self, digests: Sequence[str], got: Got) -> list[str]:
         """Pass each of ``digests`` the remote holds to ``got`` (verified); returns the others."""
 
+    @property
+    def connected(self) -> bool:
+        """Whether a request would go out now, without first opening a connection."""
+
+    def connect_ahead(self) -> None:
+        """Begin opening the connection in the background (a failure waits for the next request)."""
+
+    def connecting(self) -> bool:
+        """Whether :meth:`connect_ahead` is still opening the connection."""
+
     def close(self) -> None: ...
 
 
@@ -39,29 +52,64 @@ class SessionObjects:
     """A hangar server's objects over one session, opened on first need and kept.
 
     A session that breaks is opened again once, transparently, for what was
-    not yet received; a second failure is a RemoteError naming the remote.
-    A process that inherited this object (a forked DataLoader worker) opens
-    its own session and never touches its parent's.
+    not yet received; a second failure is a RemoteError naming the remote. A
+    remote that keeps the connection open but sends nothing for ``stall``
+    seconds while a request waits is hung up on: a RemoteError naming it, at
+    once, and again at once for any read in the next ``stall`` seconds (no
+    thread waits out the same hang twice). A process that inherited this object (a forked DataLoader worker)
+    opens its own session and never touches its parent's.
     """
 
-    def __init__(self, remote: str, connect: Callable[[], Session]) -> None:
+    def __init__(self, remote: str, connect: Callable[[], Session], stall: float = STALL_SECONDS) -> None:
         self.remote = remote
         self._connect = connect
         self._session: Optional[Session] = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self.stall = stall
+        self._watch: Optional[Watchdog] = None
+        self._hung: Optional[tuple[float, RemoteError]] = None
+        self._ahead: Optional[threading.Thread] = None
         self.requests = 0
         self.connections = 0
         self.bytes_received = 0
 
-    def _open(self) -> Session:
-        if self._pid != os.getpid():  # the parent's pipe: not ours to use or close
-            self._session, self._pid = None, os.getpid()
+    def _here(self) -> threading.Lock:
+        """This process's lock, after forgetting a parent's session, threads and lock (a fork may
+        have copied them mid-use: the parent's pipe is not ours to use or close)."""
+        if self._pid != os.getpid():
+            self._session, self._pid, self._watch, self._ahead, self._hung = None, os.getpid(), None, None, None
             self._lock = threading.Lock()
+        return self._lock
+
+    def _open(self) -> Session:
         if self._session is None:
             self._session = self._connect()
             self.connections += 1
         return self._session
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None and self._pid == os.getpid()
+
+    def connect_ahead(self) -> None:
+        self._here()
+        if self.connected or self.connecting():
+            return
+        self._ahead = threading.Thread(target=self._open_quietly, name="hangar-stream-connect", daemon=True)
+        self._ahead.start()
+
+    def connecting(self) -> bool:
+        """Whether :meth:`connect_ahead` is still opening the connection."""
+        ahead = self._ahead
+        return ahead is not None and ahead.is_alive()
+
+    def _open_quietly(self) -> None:
+        try:
+            with self._here():
+                self._open()
+        except Exception:  # noqa: BLE001 - the next request opens again and raises what it meets
+            pass
 
     def _drop(self) -> None:
         session, self._session = self._session, None
@@ -76,10 +124,13 @@ class SessionObjects:
             received.add(digest)
             got(digest, meta, data)
 
-        with self._lock:
+        with self._here():
+            hung = self._hung
+            if hung is not None and time.monotonic() < hung[0] + self.stall:
+                raise RemoteError(str(hung[1]))
             for attempt in (0, 1):
                 try:
-                    return self._get(self._open(), todo, keep)
+                    return self._watched(self._open(), todo, keep)
                 except IntegrityError as exc:
                     self._drop()  # the rest of that answer is still on the wire
                     raise IntegrityError(f"remote {self.remote!r} sent damaged data: {exc}",
@@ -88,6 +139,13 @@ class SessionObjects:
                     if isinstance(exc, RemoteDataError) or not _connection_failure(exc):
                         raise
                     self._drop()
+                    if self._watch is not None and self._watch.fired:
+                        error = RemoteError(
+                            f"remote {self.remote!r} sent nothing for {self.stall:g} s while streaming and was "
+                            f"hung up on; samples already read stay valid: check the remote (or the network "
+                            f"to it), then read again or open a new checkout")
+                        self._hung = (time.monotonic(), error)
+                        raise error from None
                     if attempt:
                         raise RemoteError(
                             f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
@@ -95,6 +153,17 @@ class SessionObjects:
                             f"checkout") from None
                     todo = [d for d in todo if d not in received]
         raise AssertionError("unreachable")
+
+    def _watched(self, session: Session, digests: list[str], got: Got) -> list[str]:
+        """:meth:`_get` with the watchdog armed: a stall closes ``session`` under the reader."""
+        if self._watch is None:
+            self._watch = Watchdog(self.stall)
+        watch = self._watch
+        watch.arm(lambda: session.close(graceful=False))
+        try:
+            return self._get(session, digests, got)
+        finally:
+            watch.disarm()
 
     def _get(self, session: Session, digests: list[str], got: Got) -> list[str]:
         absent: list[str] = []
@@ -115,7 +184,10 @@ class SessionObjects:
         header, payload = encode_digest_list(digests)
         self.requests += 1
         incoming: Optional[IncomingObject] = None
+        watch = self._watch
         for frame in session.stream("get_data", {**header, "parts": 1}, payload):
+            if watch is not None:
+                watch.beat()
             self.bytes_received += len(frame.payload)
             if frame.kind == "data":
                 _deliver(frame, got)
@@ -139,6 +211,50 @@ class SessionObjects:
                 session, self._session = self._session, None
                 if session is not None:
                     session.close()
+
+
+class Watchdog:
+    """Calls its armed action once nothing beat for ``seconds`` while armed (one thread, lazily)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._action: Optional[Callable[[], None]] = None
+        self._last = 0.0
+        self._cond = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, action: Callable[[], None]) -> None:
+        with self._cond:
+            self._action, self._last, self.fired = action, time.monotonic(), False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hangar-stream-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def beat(self) -> None:
+        self._last = time.monotonic()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._action = None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if self._action is None:
+                    self._cond.wait()
+                    continue
+                left = self._last + self.seconds - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                action, self._action, self.fired = self._action, None, True
+                self._cond.release()
+                try:
+                    action()
+                finally:
+                    self._cond.acquire()
 
 
 def _connection_failure(exc: BaseException) -> bool:
@@ -204,10 +320,20 @@ class StoreObjects:
                 raise RemoteError(f"remote {self.remote!r}: its data store stopped answering ({exc})") from None
             return [d for d in wanted if d in absent]
 
+    @property
+    def connected(self) -> bool:
+        return self._store is not None and self._pid == os.getpid()
+
+    def connect_ahead(self) -> None:
+        """Nothing to do ahead: the data store opens at the first request."""
+
+    def connecting(self) -> bool:
+        return False
+
     def close(self) -> None:
         if self._pid == os.getpid() and self._store is not None:
             self._store = None
             self._close()
 
 
-__all__ = ["Got", "ObjectSource", "SessionObjects", "StoreObjects"]
+__all__ = ["Got", "ObjectSource", "STALL_SECONDS", "SessionObjects", "StoreObjects", "Watchdog"]

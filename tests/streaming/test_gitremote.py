@@ -42,7 +42,7 @@ def test_streaming_from_a_git_host_reads_its_data_store(make_repo: Callable[[str
         remote_store.rewrite(lambda d: d != lost)  # type: ignore[attr-defined]
     finally:
         remote_store.close()
-    with clone.checkout(branch="master", stream_from="origin") as co:
+    with clone.checkout(branch="master", stream_from="origin", cache_dir_bytes=0) as co:  # not the shared cache
         with pytest.raises(MissingDataError, match="'origin'"):
             co["rows", 7]
         assert np.array_equal(co["rows", 8], ROWS[8])

@@ -108,8 +108,9 @@ def test_disk_cache_serves_a_second_checkout_and_holds_its_budget(streamed: Call
     with world.checkout(cache_dir=str(cache_dir), cache_dir_bytes=8 << 20) as co:
         assert all_rows(co)
         assert co.stream_store.source.requests == 0  # every row from the directory
-    files = [p for p in cache_dir.rglob("*") if p.is_file()]
-    files[0].write_bytes(files[0].read_bytes()[:-1] + b"\x00")  # a damaged cache file is a miss
+    pack = next(cache_dir.glob("*.pack"))
+    raw = pack.read_bytes()
+    pack.write_bytes(raw[:-1] + bytes([raw[-1] ^ 0xFF]))  # the last object in it damaged: a miss
     small = tmp_path / "small-cache"
     with world.checkout(cache_dir=str(small), cache_dir_bytes=100_000) as co:
         assert all_rows(co)
@@ -149,3 +150,22 @@ def test_cli_export_streams_from_the_remote(streamed: Callable[[str], Streamed],
     assert store_files(world.clone) == before
     result = CliRunner().invoke(cli, ["export", "rows", str(tmp_path / "no"), "--format", "npz"])
     assert result.exit_code != 0 and "fetch-data" in result.output
+
+
+def test_cli_show_streams_one_sample_from_the_remote(streamed: Callable[[str], Streamed], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    world = streamed("path")
+    before = store_files(world.clone)
+    monkeypatch.chdir(world.clone.path)
+    result = CliRunner().invoke(cli, ["show", "master", "texts", "17", "--stream-from", "origin"])
+    assert result.exit_code == 0, result.output
+    assert result.output == TEXTS[17] + "\n"
+    out = tmp_path / "row.npy"
+    result = CliRunner().invoke(cli, ["show", "master", "rows", "2999", "-o", str(out), "--stream-from", "origin"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(np.load(out), ROWS[2999])
+    assert store_files(world.clone) == before
+    result = CliRunner().invoke(cli, ["show", "master", "texts", "17"])  # without it: not here
+    assert result.exit_code != 0 and "fetch-data" in result.output
+    result = CliRunner().invoke(cli, ["show", "master", "texts", "17", "--stream-from", "nowhere"])
+    assert result.exit_code != 0 and "nowhere" in result.output

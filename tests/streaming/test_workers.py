@@ -1,8 +1,10 @@
-"""Real DataLoader workers over a streaming checkout: each opens its own connection, lazily;
-the dataset pickles under every start method; the sampler's order is read ahead."""
+"""Real DataLoader workers over a streaming checkout: each opens its own connection, lazily (the
+sampler's process has one too, to fetch each epoch's first samples ahead); the dataset pickles
+under every start method; the sampler's order is read ahead; new workers share the directory cache."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -12,7 +14,10 @@ torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
 
 from hangar_git import make_torch_dataset  # noqa: E402
+from hangar_git.api.column_reads import recorded_digest  # noqa: E402
 from hangar_git.api.prefetch import epoch_order  # noqa: E402
+from hangar_git.api.streamstore import LEAD_SAMPLES  # noqa: E402
+from hangar_git.storage.packcache import PackCache  # noqa: E402
 
 from .conftest import ROWS, TEXTS, Streamed  # noqa: E402
 
@@ -39,7 +44,10 @@ def test_dataloader_workers_each_stream_through_their_own_connection(
             got = rows_of(loader)
             order = epoch_order(len(ROWS), 11, epoch)
             assert got == [ROWS[i].tobytes() for i in order]  # the sampler's order, every row
-        assert co.stream_store.source.connections == 0  # only the workers connected
+        assert co.stream_store.source.connections == 1  # the sampler's process: one, to lead each epoch
+        lead = [recorded_digest(co["rows"], int(i)) for i in epoch_order(len(ROWS), 11, 1)[:LEAD_SAMPLES]]
+        disk = co.stream_store.disk
+        assert disk is not None and all(disk.get(d) is not None for d in lead)  # the epoch's first samples
         shuffled = DataLoader(ds, batch_size=100, shuffle=True, num_workers=2, multiprocessing_context=start,
                               timeout=TIMEOUT)
         assert sorted(rows_of(shuffled)) == sorted(r.tobytes() for r in ROWS)
@@ -65,3 +73,20 @@ def test_keep_true_in_workers_is_flushed_when_they_exit(streamed: Callable[[str]
     got = dict(plain["rows"].items())
     assert all(np.array_equal(got[k], ROWS[k]) for k in range(len(ROWS)))
     assert world.clone.fsck()
+
+
+@pytest.mark.parametrize("start", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
+def test_new_workers_of_a_reshuffled_epoch_read_the_shared_directory_cache(
+        start: str, streamed: Callable[[str], Streamed], tmp_path: Path) -> None:
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        loader = DataLoader(ds, batch_size=128, sampler=ds.sampler(seed=5), num_workers=2,
+                            multiprocessing_context=start, timeout=TIMEOUT)  # workers made anew each epoch
+        assert rows_of(loader) == [ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 0)]
+        world.server.path.rename(tmp_path / "gone")  # only the directory cache can answer now
+        assert rows_of(loader) == [ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 1)]
+        digests = [recorded_digest(co["rows"], i) for i in range(len(ROWS))]
+    cache = PackCache(str(Path(world.clone.ctx.git.git_dir) / "hangar" / "streamcache"), 1 << 30)
+    assert all(cache.get(d) is not None for d in digests)  # every row, written by the workers or the lead
+    assert 1 <= len(list(Path(cache.path).glob("*.pack"))) <= 3  # at most one per process
