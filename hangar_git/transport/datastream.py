@@ -350,7 +350,9 @@ def _batch_payload(store: ObjectStore, table: list[str], raws: np.ndarray, meta_
     # not re-hashed here: the receiver verifies every object before it keeps any
     for _, meta, data in store.read_many(raws_to_digests(raws), verify=False):
         index.append(read_metas.setdefault(meta, len(read_metas)))
-        parts.append(data)
+        # a small object is a view into a cached chunk: copied, so that a frame of objects from
+        # many chunks does not keep every chunk alive (a 1M-row push held 13.8 GB of them)
+        parts.append(data if len(data) >= LARGE_OBJECT else bytes(data))
     return (list(read_metas), np.array(index, dtype=np.int64)), parts
 
 
