@@ -29,6 +29,8 @@ class GcResult:
     kept: int = 0
     shared_with: list[str] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
+    repacked: int = 0
+    """Packs merged into one; within the grace period their files stay (a later gc removes them)."""
 
 
 def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -60,7 +62,7 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
     # locations of pruned trees, and every one once gc moved objects (stale hints cost speed only)
     ctx.git.locations.prune(lambda tree: not rewrite.removed and ctx.git.has_object(tree))
     return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept,
-                    [u.entry.label for u in others], forgotten)
+                    [u.entry.label for u in others], forgotten, rewrite.repacked)
 
 
 def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commits: Sequence[Oid],

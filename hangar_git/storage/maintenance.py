@@ -46,6 +46,8 @@ class RewriteResult:
     removed: int = 0
     removed_bytes: int = 0
     kept: int = 0
+    repacked: int = 0
+    """Packs whose live objects were copied into a new one (their files go after the grace period)."""
 
 
 class Maintenance:
@@ -147,10 +149,11 @@ class Maintenance:
                 result.removed_bytes += n
                 if is_large:
                     dead_large.append(d)
-        if not result.removed and not force and not self._damaged:
-            return result
+        if not result.removed and not self._damaged and (not force or len(before) <= 1):
+            return result  # nothing to drop, and (forced) nothing to merge: no copy of a lone pack
         new = self.write_pack(SmallObjects.of(small), large, name=new_name())
         self._drop_replaced(before, new, dead_large, grace_seconds)
+        result.repacked = len(before)
         self._reload()
         return result
 
