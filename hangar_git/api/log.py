@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
 from ..bookkeeping.gitrepo import HEADS, REMOTES
+from ..errors import InvalidArgumentError
 from .context import RepoContext
 
 RESET = "\033[m"
@@ -182,10 +183,10 @@ def _contents(start: Optional[str], order: list[str], labels: dict[str, str],
 
 
 def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_user: bool,
-              colour: bool, remotes: set[str]) -> str:
+              colour: bool, remotes: set[str], abbrev: Optional[int] = None) -> str:
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{RESET}" if colour else text
-    parts = [paint(f"a={commit}", DIGEST_COLOUR)]
+    parts = [paint(f"a={commit[:abbrev]}", DIGEST_COLOUR)]
     parts += [paint(f"({name})", REMOTE_COLOUR if name in remotes else LOCAL_COLOUR) for name in labels]
     if show_time:
         parts.append(f"({time.strftime('%d%b%Y %H:%M:%S', time.gmtime(spec['time']))})")
@@ -197,8 +198,12 @@ def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_
 
 def log(ctx: RepoContext, start: Optional[str], *, heads: Optional[list[str]] = None,
         return_contents: bool = False, show_time: bool = False, show_user: bool = False,
-        colour: Optional[bool] = None) -> Optional[dict]:
-    """Print (or return) the history from ``start`` (or from every one of ``heads``)."""
+        colour: Optional[bool] = None, max_count: Optional[int] = None,
+        abbrev: Optional[int] = None) -> Optional[dict]:
+    """Print (or return) the history from ``start`` (or from every one of ``heads``): the
+    newest ``max_count`` commits (default all), digests cut to ``abbrev`` hex digits."""
+    if max_count is not None and (type(max_count) is not int or max_count < 0):
+        raise InvalidArgumentError(f"max_count must be a non-negative int, not {max_count!r}")
     tips: list[str] = [start] if start else list(dict.fromkeys(heads or []))
     ancestors: dict[str, list[str]] = {}
     specs: dict[str, dict] = {}
@@ -206,19 +211,20 @@ def log(ctx: RepoContext, start: Optional[str], *, heads: Optional[list[str]] = 
         ancestors[info.oid] = list(info.parents)
         specs[info.oid] = {"message": info.message.rstrip("\n"), "author": info.author,
                            "email": info.email, "time": info.time}
-    order = graph_order(tips, ancestors, {c: s["time"] for c, s in specs.items()})
+    order = graph_order(tips, ancestors, {c: s["time"] for c, s in specs.items()})[:max_count]
     labels = branch_labels(ctx)
     if return_contents:
         return _contents(start, order, labels, ancestors, specs)
     if not order:
-        print("No commits made")
+        if max_count != 0:  # -n 0 asked for nothing
+            print("No commits made")
         return None
     colour = sys.stdout.isatty() if colour is None else colour
     remotes = set(ctx.git.list_refs(REMOTES))
     by_commit: dict[str, list[str]] = {}
     for name in sorted(labels, key=lambda n: (n in remotes, n)):
         by_commit.setdefault(labels[name], []).append(name)
-    texts = {c: _describe(c, specs[c], by_commit.get(c, []), show_time, show_user, colour, remotes)
+    texts = {c: _describe(c, specs[c], by_commit.get(c, []), show_time, show_user, colour, remotes, abbrev)
              for c in order}
     for line in draw(order, ancestors, texts, colour):
         print(line)

@@ -257,8 +257,10 @@ class Repository(HangarCompat):
 
     def log(self, branch: Optional[str] = None, commit: Optional[str] = None, *,
             return_contents: bool = False, show_time: bool = False, show_user: bool = False,
-            all_branches: bool = False, color: Optional[bool] = None) -> Optional[dict]:
-        """Print the commit graph from a branch (default: write branch) or commit, newest first.
+            all_branches: bool = False, color: Optional[bool] = None, max_count: Optional[int] = None,
+            abbrev: Optional[int] = None) -> Optional[dict]:
+        """Print the commit graph from a branch (default: write branch) or commit, newest first
+        (the newest ``max_count`` commits; digests cut to ``abbrev`` hex digits).
 
         With ``return_contents=True`` return a dict instead: ``head``, ``order`` (digests,
         newest first), ``heads`` (branch -> digest, remotes as ``origin/x``), ``ancestors``
@@ -275,7 +277,7 @@ class Repository(HangarCompat):
             start = ctx.git.get_ref(branch_ref(ctx.default_branch))
         heads = list(_log.branch_labels(ctx).values()) if all_branches else None
         return _log.log(ctx, start, heads=heads, return_contents=return_contents, show_time=show_time,
-                        show_user=show_user, colour=color)
+                        show_user=show_user, colour=color, max_count=max_count, abbrev=abbrev)
 
     def summary(self, branch: Optional[str] = None, commit: Optional[str] = None,
                 return_contents: bool = False) -> Optional[dict]:

@@ -131,20 +131,24 @@ def one_of(branch: Optional[str], commit: Optional[str]) -> None:
 @click.option("--time", "show_time", is_flag=True, help="Show commit times.")
 @click.option("--user", "show_user", is_flag=True, help="Show commit authors.")
 @click.option("--color/--no-color", default=None, help="Colour the graph (default: on a terminal).")
+@click.option("-n", "--max-count", type=click.IntRange(min=0), metavar="N", help="Show only the newest N commits.")
+@click.option("--oneline", is_flag=True, help="Abbreviate digests to 7 hex digits (each commit is one line).")
 @json_option
 @pass_repo
 def log(repo: Repository, branch: Optional[str], commit: Optional[str], all_branches: bool,
-        show_time: bool, show_user: bool, color: Optional[bool], as_json: bool) -> None:
+        show_time: bool, show_user: bool, color: Optional[bool], max_count: Optional[int], oneline: bool,
+        as_json: bool) -> None:
     """Show the commit graph of BRANCH (default: the write branch), newest first."""
     one_of(branch, commit)
     if all_branches and (branch or commit):
         raise click.UsageError("--all shows every branch: give no BRANCH or --commit")
     if as_json:
-        contents = repo.log(branch=branch, commit=commit, all_branches=all_branches, return_contents=True)
+        contents = repo.log(branch=branch, commit=commit, all_branches=all_branches, return_contents=True,
+                            max_count=max_count)
         echo_json(contents)
         return
-    api(repo, "log", "log")(branch=branch, commit=commit, all_branches=all_branches,
-                            show_time=show_time, show_user=show_user, color=color)
+    api(repo, "log", "log")(branch=branch, commit=commit, all_branches=all_branches, show_time=show_time,
+                            show_user=show_user, color=color, max_count=max_count, abbrev=7 if oneline else None)
 
 
 @click.command()

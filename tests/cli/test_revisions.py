@@ -3,6 +3,7 @@ named 'master~1'", and `checkout origin/dev` made a remote-tracking branch the w
 after which add, commit and merge failed with "branch does not exist"."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,17 @@ def test_ambiguous_prefix_is_one_line(two_commits: tuple[Repository, list[str]],
         n += 1
     git.write_blob(str(n).encode())
     one_line_error(hangar("log", prefix), f"'{prefix}' is ambiguous", "give more of its digits")
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3])
+def test_log_max_count_and_oneline(two_commits: tuple[Repository, list[str]], hangar: Hangar, count: int) -> None:
+    """git's `log -n N` and `--oneline` (a git user's habits)."""
+    newest_first = two_commits[1][::-1]
+    lines = hangar.ok("log", "-n", str(count), "--oneline").output.splitlines()
+    assert len(lines) == min(count, 2)
+    for line, digest in zip(lines, newest_first):
+        assert f"a={digest[:7]} " in line and digest not in line
+    contents = json.loads(hangar.ok("log", "--max-count", str(count), "--json").output)
+    assert contents["order"] == newest_first[:count]
+    refused = hangar("log", "-n", "-1")
+    assert refused.exit_code == 2 and "-1 is not in the range" in refused.output
