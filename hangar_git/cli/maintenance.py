@@ -51,8 +51,8 @@ def gc(state: State, grace_seconds: float, forget: tuple[str, ...]) -> None:
         state.say(f"kept what {len(result.shared_with)} other repositories sharing the store need: "
                   + ", ".join(result.shared_with))
     state.say(f"removed {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
-    if result.repacked > 1 and grace_seconds > 0:
-        state.say(f"merged {result.repacked} packs into one; their old files stay until a gc after the grace "
+    if result.repacked and grace_seconds > 0:
+        state.say(f"rewrote {result.repacked} pack(s) into one; the old files stay until a gc after the grace "
                   f"period (`git hangar gc --grace 0` removes them now)")
 
 

@@ -149,8 +149,8 @@ class Maintenance:
                 result.removed_bytes += n
                 if is_large:
                     dead_large.append(d)
-        if not result.removed and not self._damaged and (not force or len(before) <= 1):
-            return result  # nothing to drop, and (forced) nothing to merge: no copy of a lone pack
+        if not result.removed and not force and not self._damaged:
+            return result
         new = self.write_pack(SmallObjects.of(small), large, name=new_name())
         self._drop_replaced(before, new, dead_large, grace_seconds)
         result.repacked = len(before)
