@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import pytest
 
@@ -45,3 +45,14 @@ def reap(procs: list[subprocess.Popen]) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=30)
+
+
+def call_counter(calls: dict) -> Callable[[str, Callable], Callable]:
+    """``count(name, real)``: ``real`` wrapped to add one to ``calls[name]`` per call (what a
+    subprocess script patches in to count the reads it makes)."""
+    def count(name: str, real: Callable) -> Callable:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return counted
+    return count

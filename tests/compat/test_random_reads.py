@@ -34,12 +34,9 @@ import json
 from hangar_git import Repository
 from hangar_git.bookkeeping import snapshot
 from hangar_git.storage import files
+from tests.subprocesses import call_counter
 loads = {"shards": 0, "blocks": 0, "index_checks": 0}
-def count(name, real):
-    def counted(*args, **kwargs):
-        loads[name] += 1
-        return real(*args, **kwargs)
-    return counted
+count = call_counter(loads)
 snapshot.SHARDS.get = count("shards", snapshot.SHARDS.get)
 snapshot.shard_blocks = count("blocks", snapshot.shard_blocks)
 files.checksum_ok = count("index_checks", files.checksum_ok)
@@ -231,12 +228,9 @@ def test_shuffled_batches_in_a_fresh_process_load_no_shard_and_read_no_single_sa
         from hangar_git.storage.tiledb_store import TileDBStore
         with open({str(tmp_path / "ds.pickle")!r}, "rb") as fh:
             ds = pickle.load(fh)                                # as a spawned worker gets it
+        from tests.subprocesses import call_counter
         calls = {{"shards": 0, "blocks": 0, "read": 0, "gather": 0}}
-        def count(name, real):
-            def counted(*args, **kwargs):
-                calls[name] += 1
-                return real(*args, **kwargs)
-            return counted
+        count = call_counter(calls)
         snapshot.SHARDS.get = count("shards", snapshot.SHARDS.get)
         snapshot.shard_blocks = count("blocks", snapshot.shard_blocks)
         TileDBStore.read = count("read", TileDBStore.read)
