@@ -86,8 +86,7 @@ def write_sample(value: Any, path: str) -> None:
         buffer = io.BytesIO()
         np.save(buffer, value, allow_pickle=False)
         data = buffer.getvalue()
-    if os.path.isdir(path):
-        raise ExportError(f"cannot write {path!r}: it is a directory")
+    check_free(path, force=True)  # a directory is refused; a file is overwritten, as -o asks
     with writing(os.path.dirname(path) or "."):
         if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise ExportError(f"cannot write {path!r}: no directory {os.path.dirname(path)!r} (create it first)")
