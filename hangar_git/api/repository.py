@@ -12,10 +12,11 @@ from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref
 from ..core import locate, revisions
 from ..core.layout import BRANCH_KEY, HANGAR_NS, ID_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, hangar_dir
 from ..core.repostore import open_repo_store
-from ..errors import (BranchNotFoundError, DirtyStagingError, HangarError, InvalidArgumentError, InvalidNameError,
+from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError,
                       NotInitializedError, RepositoryExistsError)
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .gc import DEFAULT_GRACE_SECONDS
+from .branching import BranchMethods
 from .hangar_compat import HangarCompat
 from .context import RepoContext
 from . import diff as _diff, log as _log, merge as _merge, sharing
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # loaded by the methods that use them: `git hangar log` needs
     from .writer import WriterCheckout
 
 
-class Repository(HangarCompat):
+class Repository(BranchMethods, HangarCompat):
     """A hangar repository inside a git repository (work tree or bare).
 
     >>> repo = Repository("data")                       # doctest: +SKIP
@@ -152,72 +153,6 @@ class Repository(HangarCompat):
     def force_release_writer_lock(self) -> bool:
         """Remove the writer lock even if its holder may be alive (use with care)."""
         return self.ctx.writer_lock().force_release()
-
-    # -- branches ----------------------------------------------------------------------
-    def create_branch(self, name: str, base_commit: Optional[str] = None) -> branches.BranchHead:
-        """New branch at ``base_commit``, any revision (default: head of the write branch)."""
-        git = self.ctx.git
-        if base_commit is None:
-            base_commit = git.get_ref(branch_ref(self.ctx.default_branch))
-        else:
-            branches.check_branch_name(name)
-            base_commit = self.ctx.resolve(base_commit)
-        from .remotes import check_branch_not_remote
-        check_branch_not_remote(git, name)
-        return branches.create_branch(git, name, base_commit)
-
-    def remove_branch(self, name: str, *, force_delete: bool = False) -> branches.BranchHead:
-        """Delete a branch (refused if its commits are on no other branch, unless forced)."""
-        return branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
-
-    def list_branches(self, remotes: bool = True) -> list[str]:
-        """Branch names, remote-tracking ones as ``origin/master``, sorted (as Hangar sorts);
-        before the first commit, the write branch (``['master']`` right after init)."""
-        names = branches.list_branches(self.ctx.git, remotes=remotes)
-        if not names:
-            return [self.ctx.default_branch]
-        return sorted(names)
-
-    def branch_head(self, name: str) -> Oid:
-        return branches.branch_head(self.ctx.git, name)
-
-    def resolve(self, revision: str) -> Oid:
-        """The commit digest a revision names: ``master``, ``origin/master``, ``master~1``,
-        ``dev^2``, ``HEAD`` (the write branch's head), a digest or an abbreviation of one."""
-        return self.ctx.resolve(revision)
-
-    def set_write_branch(self, name: str) -> None:
-        """Make ``name``, a local branch, the branch write checkouts use (CLI ``checkout``).
-        A remote-tracking branch is refused: only fetch moves it; create a local branch from it."""
-        ctx = self.ctx
-        if ctx.git.get_ref(branch_ref(name)) is None:
-            if revisions.is_remote_tracking(ctx.git, name):
-                local = name.split("/", 1)[1]
-                if ctx.git.get_ref(branch_ref(local)) is not None:
-                    how = (f"switch to the local branch with `git hangar checkout {local}` and bring it "
-                           f"up to date with `git hangar merge {name}` (or `pull`)")
-                else:
-                    how = (f"create a local branch from it with `git hangar checkout -b {local} --base "
-                           f"{name}` (repo.create_branch({local!r}, {name!r}))")
-                raise InvalidNameError(
-                    f"{name!r} is a remote-tracking branch (only fetch moves it), so it cannot be the "
-                    f"write branch: {how}, or read it with repo.checkout(branch={name!r})")
-            if revisions.branch_head(ctx.git, revisions.split(name)[0]) is not None or name == revisions.HEAD:
-                raise InvalidNameError(
-                    f"{name!r} names a commit, not a branch, so it cannot be the write branch: create a "
-                    f"branch there with `git hangar checkout -b NAME --base {name}`, or read it with "
-                    f"repo.checkout(commit={name!r})")
-            raise BranchNotFoundError(name)
-        if name == ctx.default_branch:
-            return  # already the write branch: nothing to switch, staged changes stay
-        ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
-        from .writer import WriterCheckout
-        with WriterCheckout(ctx, ctx.default_branch) as writer:
-            if writer.has_changes:
-                raise DirtyStagingError(
-                    f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
-                    f"switching to {name!r}")
-        ctx.git.config_set(BRANCH_KEY, name)
 
     # -- history: diff, merge, log, summary ---------------------------------------------
     def _open_writer(self) -> Optional[WriterCheckout]:

@@ -6,7 +6,8 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
-from .common import State, api, first_line, fmt_digest, pass_state
+from ..errors import BranchExistsError
+from .common import State, api, first_line, fmt_digest, pass_state, require_identity_to_merge
 
 
 def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> None:
@@ -23,20 +24,37 @@ def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> Non
 
 @click.command()
 @click.argument("name", required=False)
+@click.argument("new_name", metavar="[NEW]", required=False)
 @click.option("--base", metavar="COMMIT|BRANCH",
               help="Where the new branch starts (default: head of the write branch).")
 @click.option("-d", "--delete", is_flag=True,
               help="Delete branch NAME (refused if its commits are on no other branch).")
 @click.option("-D", "force_delete", is_flag=True, help="Delete branch NAME even if unmerged.")
+@click.option("-m", "--move", is_flag=True,
+              help="Rename branch NAME to NEW (NAME alone: rename the write branch to NAME); its staged "
+                   "changes follow it.")
+@click.option("-M", "force_move", is_flag=True, help="Rename even if NEW exists (it is replaced).")
 @click.option("-v", "--verbose", is_flag=True, help="List each branch's head commit too.")
 @click.option("-a", "--all", "all_branches", is_flag=True,
               help="List remote-tracking branches (origin/master, ...) too.")
 @pass_state
-def branch(state: State, name: Optional[str], base: Optional[str], delete: bool,
-           force_delete: bool, verbose: bool, all_branches: bool) -> None:
-    """List branches (the write branch marked *), create NAME, or delete it."""
+def branch(state: State, name: Optional[str], new_name: Optional[str], base: Optional[str], delete: bool,
+           force_delete: bool, move: bool, force_move: bool, verbose: bool, all_branches: bool) -> None:
+    """List branches (the write branch marked *), create NAME, rename or delete it.
+
+    \b
+    branch NAME [--base REV]   create NAME
+    branch -m [OLD] NEW        rename OLD (default: the write branch) to NEW
+    branch -d NAME             delete NAME
+    """
     repo = state.repo
-    if delete or force_delete:
+    if sum((delete or force_delete, move or force_move)) > 1:
+        raise click.UsageError("give one of -d/-D and -m/-M")
+    if new_name is not None and not (move or force_move):
+        raise click.UsageError(f"unexpected extra argument {new_name!r} (rename with `branch -m OLD NEW`)")
+    if move or force_move:
+        rename(state, name, new_name, force_move, base)
+    elif delete or force_delete:
         if name is None or base is not None:
             raise click.UsageError("-d/-D takes a branch NAME (and no --base)")
         removed = repo.remove_branch(name, force_delete=force_delete)
@@ -48,6 +66,20 @@ def branch(state: State, name: Optional[str], base: Optional[str], delete: bool,
         raise click.UsageError("--base needs a branch NAME to create")
     else:
         list_branches(repo, verbose, remotes=all_branches)
+
+
+def rename(state: State, old: Optional[str], new: Optional[str], force: bool, base: Optional[str]) -> None:
+    """`branch -m [OLD] NEW` and `-M`."""
+    if old is None or base is not None:
+        raise click.UsageError("-m/-M takes [OLD] NEW (and no --base)")
+    repo = state.repo
+    if new is None:
+        old, new = repo.ctx.default_branch, old
+    try:
+        api(repo, "rename_branch", "branch -m")(old, new, force=force)
+    except BranchExistsError as exc:
+        raise click.ClickException(f"{exc}, or replace it with `git hangar branch -M {old} {new}`") from None
+    state.say(f"Renamed branch {old} to {new}")
 
 
 @click.command()
@@ -93,6 +125,7 @@ def merge(state: State, branches: tuple[str, ...], message: Optional[str], strat
     repo = state.repo
     master, dev = (repo.ctx.default_branch, branches[0]) if len(branches) == 1 else branches
     before = repo.branch_head(master)
+    require_identity_to_merge(repo, master, dev)
     with state.hush():
         digest = api(repo, "merge", "merge")(message or "", master, dev, strategy=strategy)
     if digest != before:  # (when it is, the merge said "Already up to date")

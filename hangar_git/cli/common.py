@@ -13,6 +13,7 @@ import click
 
 from ..api.repository import Repository
 from ..core import locate
+from ..core.layout import USER_EMAIL_KEY, USER_NAME_KEY
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -146,6 +147,36 @@ def resolve_keys(col: Any, texts: Any, str_keys: bool = False) -> list[Any]:
             raise SampleNotFoundError(col.name, candidates[0])
         out.append(present[0])
     return out
+
+
+# -- author identity --------------------------------------------------------------------
+IDENTITY_HELP = ('run `git config --global user.name "Your Name"` and `git config --global user.email '
+                 'you@example.com` (or drop --global to set it for this repository only)')
+
+
+def require_identity(repo: Repository, action: str) -> None:
+    """Refuse ``action`` (which makes a commit) while no author identity is set: neither the one
+    `init`/`clone` recorded nor git's user.name and user.email (git refuses the same way)."""
+    git = repo.ctx.git
+    missing = [key for key, own in (("user.name", USER_NAME_KEY), ("user.email", USER_EMAIL_KEY))
+               if not (git.config_get(own) or git.config_get(key))]
+    if missing:
+        raise click.ClickException(f"author identity unknown ({' and '.join(missing)} not set), so {action} "
+                                   f"was refused: {IDENTITY_HELP}")
+
+
+def require_identity_to_merge(repo: Repository, master: str, dev: str) -> None:
+    """:func:`require_identity` when merging ``dev`` into ``master`` makes a merge commit (a
+    fast-forward, or a merge of what is already there, makes none and needs no identity)."""
+    from ..errors import HangarError
+    git = repo.ctx.git
+    try:
+        ours, theirs = repo.branch_head(master), repo.resolve(dev)
+        if git.is_ancestor(ours, theirs) or git.is_ancestor(theirs, ours):
+            return
+    except HangarError:
+        return  # the merge itself says what is wrong with the names
+    require_identity(repo, f"merging {dev!r} into {master!r}")
 
 
 def resolve_rev(repo: Repository, rev: str) -> str:

@@ -9,7 +9,7 @@ import click
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import REMOTES
 from ..errors import BranchNotFoundError, NothingToCommitError
-from .common import State, api, first_line, fmt_digest, pass_repo, pass_state
+from .common import State, api, first_line, fmt_digest, pass_repo, pass_state, require_identity
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
 
@@ -32,6 +32,8 @@ def commit(state: State, messages: tuple[str, ...]) -> None:
     repo = state.repo
     with repo.checkout(write=True) as co:
         branch = co.branch_name
+        if co.has_changes:
+            require_identity(repo, "the commit")
         if messages:
             message = "\n\n".join(messages)
         else:

@@ -23,17 +23,12 @@ def git_config(key: str, cwd: str) -> Optional[str]:
     return value if out.returncode == 0 and value else None
 
 
-def identity(cwd: str, name: Optional[str], email: Optional[str],
-             required: bool = True) -> tuple[str, str]:
-    """Author name and email: the options, else git's user.name and user.email (empty
-    when not ``required``: a bare repository makes no commit)."""
+def identity(cwd: str, name: Optional[str], email: Optional[str]) -> tuple[str, str]:
+    """Author name and email to record at init or clone: the options, else git's user.name and
+    user.email, else empty (neither makes a commit, so none is needed, as for `git init` and
+    `git clone`: `commit` asks for one when it is still unset, see :func:`require_identity`)."""
     name = name or git_config("user.name", cwd) or os.environ.get("GIT_AUTHOR_NAME")
     email = email or git_config("user.email", cwd) or os.environ.get("GIT_AUTHOR_EMAIL")
-    if required and (not name or not email):
-        missing = "user.name" if not name else "user.email"
-        raise click.ClickException(
-            f"git {missing} is not set: pass --name and --email, or run "
-            f"`git config --global {missing} ...`")
     return name or "", email or ""
 
 
@@ -57,7 +52,7 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     (which becomes a git repository) if there is none. With PATH: there.
     """
     target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
-    user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email, required=not bare)
+    user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
     repo = Repository(target, exists=False)
     try:
         repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)

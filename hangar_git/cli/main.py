@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("history", "Show the commit graph of BRANCH (default: the write branch), newest first."),
     "summary": ("history", "Summarise the columns, samples and metadata of a commit."),
     "diff": ("history", "Show what changed, column by column."),
-    "branch": ("branches", "List branches (the write branch marked *), create NAME, or delete it."),
+    "branch": ("branches", "List branches (the write branch marked *), create NAME, rename or delete it."),
     "checkout": ("branches", "Make BRANCH the write branch (where `add` and `commit` go)."),
     "merge": ("branches", "Merge branch DEV into MASTER (default: the write branch), fast-forward or 3-way."),
     "remote": ("remotes", "Manage remotes (without a subcommand: list them)."),

@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from ..bookkeeping.gitrepo import branch_ref
-from .common import State, api, fmt_digest, pass_state
+from .common import State, api, fmt_digest, pass_state, require_identity_to_merge
 from .remotes import default_remote, remotes, trust_option
 
 
@@ -40,6 +40,7 @@ def pull(state: State, remote_name: Optional[str], branch: Optional[str], messag
         repo.create_branch(current, base_commit=fetched.head)
         state.say(f"Created {current!r} at {tracking} ({fmt_digest(fetched.head)})")
         return
+    require_identity_to_merge(repo, current, tracking)
     with state.hush():
         head = repo.merge(message or f"Merge {tracking} into '{current}'", current, tracking, strategy=strategy)
     if head != before:  # (when it is, the merge said "Already up to date")

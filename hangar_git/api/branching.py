@@ -1,0 +1,128 @@
+"""The branch methods of ``Repository``: create, rename, remove, list, and the write branch."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Protocol
+
+from ..bookkeeping import branches
+from ..bookkeeping.gitrepo import Oid, branch_ref
+from ..core import revisions
+from ..core.layout import BRANCH_KEY
+from ..errors import (BranchExistsError, BranchNotFoundError, BranchRemovalError, DirtyStagingError,
+                      InvalidNameError)
+
+if TYPE_CHECKING:
+    from .context import RepoContext
+
+RENAME_BUSY = "a write checkout is open ({holder}): close it before renaming a branch"
+
+
+class _Repository(Protocol):
+    @property
+    def ctx(self) -> "RepoContext": ...
+
+
+class BranchMethods:
+    """Mixed into ``Repository``: its branches."""
+
+    def create_branch(self: _Repository, name: str, base_commit: Optional[str] = None) -> branches.BranchHead:
+        """New branch at ``base_commit``, any revision (default: head of the write branch)."""
+        git = self.ctx.git
+        if base_commit is None:
+            base_commit = git.get_ref(branch_ref(self.ctx.default_branch))
+        else:
+            branches.check_branch_name(name)
+            base_commit = self.ctx.resolve(base_commit)
+        from .remotes import check_branch_not_remote
+        check_branch_not_remote(git, name)
+        return branches.create_branch(git, name, base_commit)
+
+    def remove_branch(self: _Repository, name: str, *, force_delete: bool = False) -> branches.BranchHead:
+        """Delete a branch (refused if its commits are on no other branch, unless forced)."""
+        return branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
+
+    def rename_branch(self: _Repository, old: str, new: str, *, force: bool = False) -> Optional[Oid]:
+        """Rename branch ``old`` to ``new``, as `git branch -m`; returns its head (None for the
+        write branch before its first commit). Its staged changes, and the write branch if it is
+        that one, follow it. An existing ``new`` is refused (BranchExistsError) unless ``force``
+        (`git branch -M`), which replaces it; never the write branch, nor one with staged changes."""
+        ctx = self.ctx
+        git = ctx.git
+        current = ctx.default_branch
+        head = git.get_ref(branch_ref(old))
+        if head is None and old != current:
+            raise BranchNotFoundError(old)
+        if new == old:
+            return head
+        branches.check_branch_name(new)
+        from .remotes import check_branch_not_remote
+        check_branch_not_remote(git, new)
+        replaced = git.get_ref(branch_ref(new))
+        if replaced is not None and not force:
+            raise BranchExistsError(new)
+        if replaced is not None and new == current:
+            raise BranchRemovalError(f"branch {new!r} is the write branch and cannot be replaced: "
+                                     f"`git hangar checkout` another branch first")
+        with ctx.writer_lock().acquire(RENAME_BUSY):
+            if ctx.staging.of(new).changed:
+                raise DirtyStagingError(f"branch {new!r} has uncommitted changes: commit or reset them "
+                                        f"before replacing it")
+            staged = ctx.staging.of(old)
+            if head is not None:
+                git.set_ref(branch_ref(new), head, expected=replaced)
+            if staged.changed:
+                ctx.staging.save(new, staged.base, staged.tree, ctx.user)
+            if old == current:
+                git.config_set(BRANCH_KEY, new)
+            if head is not None:
+                git.set_ref(branch_ref(old), None, expected=head)
+        return head
+
+    def list_branches(self: _Repository, remotes: bool = True) -> list[str]:
+        """Branch names, remote-tracking ones as ``origin/master``, sorted (as Hangar sorts);
+        before the first commit, the write branch (``['master']`` right after init)."""
+        names = branches.list_branches(self.ctx.git, remotes=remotes)
+        if not names:
+            return [self.ctx.default_branch]
+        return sorted(names)
+
+    def branch_head(self: _Repository, name: str) -> Oid:
+        return branches.branch_head(self.ctx.git, name)
+
+    def resolve(self: _Repository, revision: str) -> Oid:
+        """The commit digest a revision names: ``master``, ``origin/master``, ``master~1``,
+        ``dev^2``, ``HEAD`` (the write branch's head), a digest or an abbreviation of one."""
+        return self.ctx.resolve(revision)
+
+    def set_write_branch(self: _Repository, name: str) -> None:
+        """Make ``name``, a local branch, the branch write checkouts use (CLI ``checkout``).
+        A remote-tracking branch is refused: only fetch moves it; create a local branch from it."""
+        ctx = self.ctx
+        if ctx.git.get_ref(branch_ref(name)) is None:
+            if revisions.is_remote_tracking(ctx.git, name):
+                local = name.split("/", 1)[1]
+                if ctx.git.get_ref(branch_ref(local)) is not None:
+                    how = (f"switch to the local branch with `git hangar checkout {local}` and bring it "
+                           f"up to date with `git hangar merge {name}` (or `pull`)")
+                else:
+                    how = (f"create a local branch from it with `git hangar checkout -b {local} --base "
+                           f"{name}` (repo.create_branch({local!r}, {name!r}))")
+                raise InvalidNameError(
+                    f"{name!r} is a remote-tracking branch (only fetch moves it), so it cannot be the "
+                    f"write branch: {how}, or read it with repo.checkout(branch={name!r})")
+            if revisions.branch_head(ctx.git, revisions.split(name)[0]) is not None or name == revisions.HEAD:
+                raise InvalidNameError(
+                    f"{name!r} names a commit, not a branch, so it cannot be the write branch: create a "
+                    f"branch there with `git hangar checkout -b NAME --base {name}`, or read it with "
+                    f"repo.checkout(commit={name!r})")
+            raise BranchNotFoundError(name)
+        if name == ctx.default_branch:
+            return  # already the write branch: nothing to switch, staged changes stay
+        ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
+        from .writer import WriterCheckout
+        with WriterCheckout(ctx, ctx.default_branch) as writer:
+            if writer.has_changes:
+                raise DirtyStagingError(
+                    f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
+                    f"switching to {name!r}")
+        ctx.git.config_set(BRANCH_KEY, name)
+
