@@ -36,6 +36,11 @@ class State:
             self._repo = discover(self.cwd)
         return self._repo
 
+    @property
+    def opened(self) -> Optional[Repository]:
+        """The repository if this command found it already, else None (nothing is searched)."""
+        return self._repo
+
     def say(self, message: str) -> None:
         """An informational line on stdout (silent with ``--quiet``)."""
         if not self.quiet:

@@ -106,6 +106,16 @@ class HangarGroup(click.Group):
         module = importlib.import_module(f"{__package__}.{COMMANDS[cmd_name][0]}")
         return with_global_options(next(c for c in module.COMMANDS if c.name == cmd_name))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """The command ``args[0]`` names; a mistyped one is a usage error that names the
+        commands it is close to, as git does."""
+        if args and args[0] not in COMMANDS and not args[0].startswith("-") and not ctx.resilient_parsing:
+            from .suggest import close_names, did_you_mean
+            near = close_names(args[0], COMMANDS)
+            if near:
+                ctx.fail(f"No such command {args[0]!r}: {did_you_mean(near)}")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from :data:`COMMANDS` (no module is imported for ``-h``)."""
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
@@ -118,7 +128,9 @@ class HangarGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except HangarError as exc:
-                raise DomainError(one_line(exc)) from exc
+                from .suggest import branch_hint
+                hint = branch_hint(exc, ctx.obj)
+                raise DomainError(one_line(exc) + (f"; {hint}" if hint else "")) from exc
             except click.exceptions.Exit:
                 raise
             except (click.ClickException, click.Abort):
