@@ -11,15 +11,19 @@ from .common import State, api, first_line, fmt_digest, pass_state, require_iden
 
 
 def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> None:
+    """One line per branch, the write branch marked ``*``; with ``verbose`` its head and that
+    commit's first line too, in columns aligned across local and remote-tracking branches."""
     current = repo.ctx.default_branch
-    for name in repo.list_branches(remotes=remotes):
+    names = repo.list_branches(remotes=remotes)
+    width = max(map(len, names), default=0)
+    for name in names:
         mark = "*" if name == current else " "
         if not verbose:
             click.echo(f"{mark} {name}")
             continue
         head = repo.branch_head(name)
         message = first_line(repo.ctx.git.commit_info(head).message)
-        click.echo(f"{mark} {name}  {fmt_digest(head)} {message}")
+        click.echo(f"{mark} {name:<{width}}  {fmt_digest(head)} {message}")
 
 
 @click.command()

@@ -29,3 +29,16 @@ def test_remote_failures_are_one_line(tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "not-a-repo" in errors[0] and "git hangar init" in errors[0]
     assert "\n" not in errors[0]
+
+
+def test_branch_all_verbose_aligns_local_and_remote_tracking_columns(tmp_path):
+    repo = one_sample_repo(tmp_path / "a")
+    repo.create_branch("a-much-longer-name")
+    add_bare_origin(repo, tmp_path / "srv")
+    repo.remote.push("origin", "master")
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path / "a"), "branch", "-a", "-v"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line[2:].split()[0] for line in lines] == ["a-much-longer-name", "master", "origin/master"]
+    # every digest starts in the same column: after the longest name and two spaces
+    assert {line.index("a=") for line in lines} == {2 + len("a-much-longer-name") + 2}, lines
