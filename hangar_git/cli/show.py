@@ -31,6 +31,45 @@ def print_sample(value: Any) -> None:
         click.echo(np.array2string(value, separator=", ", threshold=1000))
 
 
+SAMPLE_TEXT = 80
+"""Characters of a str or bytes sample `show REV COLUMN` prints on its line (then ``...``)."""
+SAMPLE_ITEMS = 12
+"""Items of an array sample `show REV COLUMN` prints in full; larger ones show their edges."""
+
+
+def sample_summary(value: Any) -> str:
+    """One sample on one line: SHAPE<TAB>VALUES for an array (numpy's notation, only the edges
+    of a large one), the text (repr, cut) of a str or bytes."""
+    if isinstance(value, (str, bytes)):
+        text = repr(value)
+        cut = text if len(text) <= SAMPLE_TEXT else text[:SAMPLE_TEXT] + "..."
+        return f"{len(value)} {'chars' if isinstance(value, str) else 'bytes'}\t{cut}"
+    import numpy as np
+    text = np.array2string(value, separator=", ", threshold=SAMPLE_ITEMS, edgeitems=2, max_line_width=10**9)
+    shape = "x".join(map(str, value.shape)) or "()"
+    return f"{shape}\t" + " ".join(line.strip() for line in text.splitlines())
+
+
+def show_column(name: str, col: Any, limit: int) -> None:
+    """`show REV COLUMN`: the column as `ls` lists it, then KEY<TAB>SHAPE<TAB>VALUES per sample
+    (the first ``limit``; 0 for all) in key order, as `ls REV COLUMN` lists the keys."""
+    from ..api.keytext import key_to_text
+    from ..bookkeeping.records import key_sort
+    from ..errors import MissingDataError
+    click.echo(column_line(name, col))
+    keys = key_sort(col.keys())
+    shown = keys if limit <= 0 else keys[:limit]
+    for key in shown:
+        try:
+            summary = sample_summary(col[key])
+        except MissingDataError:
+            summary = "-\t(data not on this machine: `git hangar fetch-data REMOTE`)"
+        click.echo(f"{key_to_text(key)}\t{summary}")
+    if len(shown) < len(keys):
+        click.echo(f"... {len(keys) - len(shown)} more sample(s): `-n 0` shows all, `git hangar show REV "
+                   f"COLUMN KEY` one in full")
+
+
 @click.command()
 @click.argument("rev")
 @click.argument("column", required=False)
@@ -38,16 +77,21 @@ def print_sample(value: Any) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the sample to FILE (.npy for arrays; the text or bytes as they are) instead of "
                    "printing it.")
+@click.option("-n", "--max-count", "limit", type=click.IntRange(min=0), default=10, show_default=True,
+              help="REV COLUMN: show this many samples (0: all).")
 @str_keys_option
 @click.option("--stream-from", "stream_from", metavar="REMOTE",
               help="Read a sample whose data is not here from REMOTE (nothing is fetched into the store).")
 @pass_state
 @without_missing_data_warning
 def show(state: State, rev: str, column: Optional[str], key: Optional[str], output: Optional[str],
-         str_keys: bool, stream_from: Optional[str]) -> None:
+         limit: int, str_keys: bool, stream_from: Optional[str]) -> None:
     """Show a commit, a column of it, or one sample (REV COLUMN KEY).
 
     REV is a branch, REMOTE/BRANCH or a commit (digest or unique prefix).
+    REV COLUMN prints the column as `ls` lists it, then a line per sample
+    (KEY, SHAPE, its values in numpy's notation, large ones cut to their
+    edges); REV COLUMN KEY prints that one sample in full.
     """
     if output and key is None:
         raise click.UsageError("-o writes one sample: give REV COLUMN KEY")
@@ -59,7 +103,7 @@ def show(state: State, rev: str, column: Optional[str], key: Optional[str], outp
             return
         col = co.columns[column]
         if key is None:
-            click.echo(str(col).rstrip("\n"))
+            show_column(column, col, limit)
             return
         value = col[resolve_keys(col, [key], str_keys)[0]]
     if output:
