@@ -12,6 +12,7 @@ from ..api.repository import Repository
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
 from .common import State, pass_state
 from ..api.exporters import FORMATS, export_column
+from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
                              check_sources, max_shape, npy_path, npy_rows, parse_dtype, rows_block)
 
@@ -160,8 +161,11 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     with staged_or_nothing(repo, branch) as co:
         importer = Importer(files, options)
         col, samples = open_column(co, column, importer, max_dims, variable_shape)
-        with state.progress(f"add {column}") as bar:
+        with state.progress(f"add {column}", total=count_samples(files, options)) as bar:
             count, changed = stage(col, assign_keys(samples, key_from, start), bar)
+            if bar.total != count:  # (a CSV field quoted across lines): the bar still ends at its total
+                bar.total = count
+                bar.refresh()
         target = co.branch_name
     report_added(state, column, target, count, changed)
 
