@@ -267,7 +267,7 @@ def test_branch_create_list_checkout_delete(repo_dir: Path, hangar: Hangar, file
     assert hangar.ok("branch").stdout == "* dev\n  master\n"
     hangar.ok("add", "imgs", files / "b.npy")
     tip = digest_of(hangar.ok("commit", "-m", "on dev").stdout)
-    assert f"dev  a={tip} on dev" in hangar.ok("branch", "-v").stdout
+    assert f"* dev     a={tip} on dev" in hangar.ok("branch", "-v").stdout  # padded to "master"
     hangar.ok("checkout", "master")
     one_line_error(hangar("branch", "-d", "dev"), "merge it first", "-D dev")
     hangar.ok("branch", "old", "--base", base)
