@@ -213,6 +213,14 @@ class WriterCheckout(Checkout):
             self.closed = True
             self._lock.release()
 
+    def discard(self) -> None:
+        """Close without persisting what was written since the last flush (the staging area
+        stays as the last flush left it) and release the writer lock: prompt, for a writer
+        given up on (an error or Ctrl-C); data already stored is freed by ``gc``."""
+        if not self.closed:
+            self.closed = True
+            self._lock.release()
+
     def __reduce__(self) -> tuple:
         raise NotPicklableError(
             "a write checkout cannot be pickled (the writer lock stays in its process): "

@@ -20,21 +20,25 @@ from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key,
 # -- add ------------------------------------------------------------------------------
 @contextmanager
 def staged_or_nothing(repo: Repository, branch: Optional[str]) -> Iterator[Any]:
-    """A write checkout whose changes reach the staging area only if the block
-    succeeds: on any error the staging area is put back as it was."""
+    """A write checkout whose changes reach the staging area only if the block succeeds: on
+    any error (or Ctrl-C) the checkout is dropped unflushed, at once, and the staging area is
+    put back as it was."""
     co = repo.checkout(write=True, branch=branch or "")
     staging = repo.ctx.staging
     before = staging.ref()
-    done = False
     try:
         yield co
-        done = True
-    finally:
+    except BaseException:
         try:
-            co.close()
+            co.discard()
         finally:
-            if not done:
-                staging.restore(before)
+            staging.restore(before)
+        raise
+    try:
+        co.close()  # (persists the staging area)
+    except BaseException:
+        staging.restore(before)
+        raise
 
 
 def parse_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
