@@ -48,8 +48,12 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
          bare: bool, store: Optional[str], remove_old: bool) -> None:
     """Create a hangar repository.
 
-    Without PATH: in the enclosing git repository, or the current directory
-    (which becomes a git repository) if there is none. With PATH: there.
+    Without PATH: in the git repository the current directory is in (found
+    from any subdirectory or linked worktree, as every command finds it), or
+    in the current directory (which becomes a git repository) if there is
+    none. With PATH (`init .` too): exactly there, a nested git repository
+    if PATH is inside another, as `git init PATH` makes. No git identity is
+    needed: `commit` asks for user.name and user.email when it records one.
     """
     target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
     user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
@@ -57,6 +61,12 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     try:
         repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
     except RepositoryExistsError:
+        if path is None and target != state.cwd:  # found from a subdirectory, as every command finds it
+            raise click.ClickException(
+                f"{target!r}, the git repository this directory is in, is already a hangar repository: "
+                f"use it from here as it is, pass --remove-old to start over (this deletes its hangar "
+                f"data), or run `git hangar init .` for a separate repository nested in this "
+                f"directory (as `git init .` makes one)") from None
         raise RepositoryExistsError(target, "--remove-old") from None
     state.say(f"Initialized hangar repository in {target}")
 
