@@ -10,6 +10,7 @@ import click
 
 from ..api.repository import Repository
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
+from . import completers
 from .common import State, pass_state
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
@@ -110,7 +111,7 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int,
 
 
 @click.command()
-@click.argument("column")
+@click.argument("column", shell_complete=completers.columns)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("--key-from", type=click.Choice(KEY_FROM), default="auto", show_default=True,
               help="Keys: auto = CSV key column, else row index for rows, else file stem / "
@@ -130,7 +131,8 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int,
                    "largest of the imported samples).")
 @click.option("--shape", metavar="DIMS", help="New column: sample shape (maximum with "
                                               "--variable-shape), e.g. 3,64.")
-@click.option("-b", "--branch", help="Write branch to stage on (default: the current one; "
+@click.option("-b", "--branch", shell_complete=completers.local_branches,
+              help="Write branch to stage on (default: the current one; "
                                      "it becomes the write branch).")
 @pass_state
 def add(state: State, column: str, files: tuple[str, ...], key_from: str, start: int,
@@ -207,9 +209,10 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
 
 # -- export ---------------------------------------------------------------------------
 @click.command()
-@click.argument("column")
+@click.argument("column", shell_complete=completers.columns)
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--branch", help="Export from the head of this branch (default: the write branch).")
+@click.option("--branch", shell_complete=completers.branches,
+              help="Export from the head of this branch (default: the write branch).")
 @click.option("--commit", help="Export from this commit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="npy", show_default=True,
               help="npy: a <key>.npy per sample (.txt/.bin for str/bytes); npz: one <column>.npz; "

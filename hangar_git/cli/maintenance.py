@@ -8,6 +8,7 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
+from . import completers
 from .common import State, pass_repo, pass_state
 
 
@@ -57,10 +58,11 @@ def gc(state: State, grace_seconds: float, forget: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("remote")
-@click.argument("branch", required=False)
+@click.argument("remote", shell_complete=completers.remotes)
+@click.argument("branch", required=False, shell_complete=completers.branches)
 @click.option("--commit", help="Drop the data of this commit instead of a branch head.")
-@click.option("--column", "columns", multiple=True, help="Only these columns (repeatable).")
+@click.option("--column", "columns", multiple=True, shell_complete=completers.columns,
+              help="Only these columns (repeatable).")
 @pass_state
 def drop(state: State, remote: str, branch: Optional[str], commit: Optional[str],
          columns: tuple[str, ...]) -> None:
