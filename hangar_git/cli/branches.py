@@ -7,8 +7,8 @@ import click
 
 from ..api.repository import Repository
 from ..errors import BranchExistsError
-from . import completers
-from .common import State, api, first_line, fmt_digest, pass_state, require_identity_to_merge
+from .common import (State, api, first_line, fmt_digest, pass_state, require_identity_to_merge, complete_branches,
+                     complete_local_branches)
 
 
 def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> None:
@@ -28,9 +28,9 @@ def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> Non
 
 
 @click.command()
-@click.argument("name", required=False, shell_complete=completers.local_branches)
+@click.argument("name", required=False, shell_complete=complete_local_branches)
 @click.argument("new_name", metavar="[NEW]", required=False)
-@click.option("--base", metavar="COMMIT|BRANCH", shell_complete=completers.branches,
+@click.option("--base", metavar="COMMIT|BRANCH", shell_complete=complete_branches,
               help="Where the new branch starts (default: head of the write branch).")
 @click.option("-d", "--delete", is_flag=True,
               help="Delete branch NAME (refused if its commits are on no other branch).")
@@ -88,7 +88,7 @@ def rename(state: State, old: Optional[str], new: Optional[str], force: bool, ba
 
 
 @click.command()
-@click.argument("branch", shell_complete=completers.local_branches)
+@click.argument("branch", shell_complete=complete_local_branches)
 @click.option("-b", "create", is_flag=True, help="Create BRANCH first.")
 @click.option("--base", metavar="COMMIT|BRANCH",
               help="With -b: where BRANCH starts (default: head of the write branch).")
@@ -110,7 +110,7 @@ def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> No
 
 
 @click.command()
-@click.argument("branches", nargs=-1, required=True, metavar="[MASTER] DEV", shell_complete=completers.branches)
+@click.argument("branches", nargs=-1, required=True, metavar="[MASTER] DEV", shell_complete=complete_branches)
 @click.option("-m", "--message", help="Message of the merge commit (default: \"Merge branch 'DEV' into "
                                       "'MASTER'\").")
 @click.option("-s", "--strategy", type=click.Choice(["ours", "theirs"]),

@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from ..api.repository import Repository
 from ..core import locate
@@ -188,3 +190,87 @@ def resolve_rev(repo: Repository, rev: str) -> str:
     """The commit ``rev`` names: a branch, REMOTE/BRANCH, or any commit revision."""
     from ..api.diff import resolve
     return resolve(repo.ctx.git, rev)
+
+# -- shell completion of names in the repository ------------------------------------------
+# click's ``shell_complete`` callbacks (the scripts of cli/completion.py ask click): branches,
+# columns and remotes, read from git records only (no store, numpy or TileDB), in the repository
+# the command line would run in (``-C PATH`` included); outside one they offer nothing.
+def _completion_directory(ctx: click.Context) -> str:
+    """Where the command line would run: its ``-C PATH`` (relative to the current directory)."""
+    path = os.getcwd()
+    for each in reversed(_context_chain(ctx)):
+        given = each.params.get("directory")
+        if given:
+            path = os.path.join(path, given)
+    return path
+
+
+def _context_chain(ctx: click.Context) -> list[click.Context]:
+    out = []
+    current: Optional[click.Context] = ctx
+    while current is not None:
+        out.append(current)
+        current = current.parent
+    return out
+
+
+def _completion_git(ctx: click.Context) -> Any:
+    from ..core import locate
+    try:
+        return locate.find(_completion_directory(ctx))
+    except Exception:  # no repository, or one that cannot be read: nothing to offer
+        return None
+
+
+def _completion_items(names: Any, incomplete: str) -> list[CompletionItem]:
+    return [CompletionItem(n) for n in sorted(set(names)) if n.startswith(incomplete)]
+
+
+def complete_local_branches(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Local branch names (what `checkout` and `branch -d` take)."""
+    from ..bookkeeping.gitrepo import HEADS
+    git = _completion_git(ctx)
+    return _completion_items(git.list_refs(HEADS) if git is not None else (), incomplete)
+
+
+def complete_branches(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Local and remote-tracking branch names (what a revision may be)."""
+    from ..bookkeeping.gitrepo import HEADS, REMOTES
+    git = _completion_git(ctx)
+    if git is None:
+        return []
+    return _completion_items([*git.list_refs(HEADS), *git.list_refs(REMOTES)], incomplete)
+
+
+def complete_remotes(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Remote names (hangar remotes and git remotes)."""
+    git = _completion_git(ctx)
+    if git is None:
+        return []
+    from ..core.layout import remote_urls
+    git_remotes = [key[len("remote."):-len(".url")] for key in git.config_items("remote.")
+                   if key.endswith(".url")]
+    return _completion_items([*remote_urls(git), *git_remotes], incomplete)
+
+
+def complete_columns(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The columns at the revision given earlier on the line (REV, --branch, --commit), else at
+    the write branch's head, and those staged on it."""
+    from ..bookkeeping.gitrepo import branch_ref
+    from ..core import layout, revisions
+    from ..core.staging import StagingArea
+    git = _completion_git(ctx)
+    if git is None:
+        return []
+    rev = ctx.params.get("rev") or ctx.params.get("commit") or ctx.params.get("branch")
+    names: set[str] = set()
+    try:
+        heads = [revisions.resolve(git, rev)] if isinstance(rev, str) and rev else [
+            git.get_ref(branch_ref(layout.default_branch(git))), StagingArea(git).ref()]
+        for commit in heads:
+            if commit is not None:
+                tree = git.commit_info(commit).tree
+                names.update(git.tree_entries(git.tree_lookup(tree, ("columns",))))
+    except Exception:  # an unknown REV, or no commit yet: nothing to offer
+        pass
+    return _completion_items(names, incomplete)

@@ -1,7 +1,8 @@
 """`git hangar completion bash|zsh`: shell completion scripts.
 
 Both ask click's own completion (``_GIT_HANGAR_COMPLETE``) what fits, so
-commands, options, branch-less choices and file names complete as the
+commands, options, choices, file names and the branch, column and remote names
+of the repository (``complete_*`` in cli/common.py) complete as the
 commands define them. Bash: git's completion calls ``_git_hangar`` for
 ``git hangar ...``; the script also completes ``git-hangar ...``. Zsh: git's
 completion calls ``_git-hangar``. The scripts also ship under ``share/``

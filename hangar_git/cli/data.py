@@ -10,8 +10,7 @@ import click
 
 from ..api.repository import Repository
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
-from . import completers
-from .common import State, pass_state
+from .common import (State, pass_state, complete_branches, complete_columns, complete_local_branches)
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
@@ -111,7 +110,7 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int,
 
 
 @click.command()
-@click.argument("column", shell_complete=completers.columns)
+@click.argument("column", shell_complete=complete_columns)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("--key-from", type=click.Choice(KEY_FROM), default="auto", show_default=True,
               help="Keys: auto = CSV key column, else row index for rows, else file stem / "
@@ -131,7 +130,7 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int,
                    "largest of the imported samples).")
 @click.option("--shape", metavar="DIMS", help="New column: sample shape (maximum with "
                                               "--variable-shape), e.g. 3,64.")
-@click.option("-b", "--branch", shell_complete=completers.local_branches,
+@click.option("-b", "--branch", shell_complete=complete_local_branches,
               help="Write branch to stage on (default: the current one; "
                                      "it becomes the write branch).")
 @pass_state
@@ -209,9 +208,9 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
 
 # -- export ---------------------------------------------------------------------------
 @click.command()
-@click.argument("column", shell_complete=completers.columns)
+@click.argument("column", shell_complete=complete_columns)
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--branch", shell_complete=completers.branches,
+@click.option("--branch", shell_complete=complete_branches,
               help="Export from the head of this branch (default: the write branch).")
 @click.option("--commit", help="Export from this commit.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="npy", show_default=True,

@@ -9,8 +9,8 @@ import click
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import REMOTES
 from ..errors import BranchNotFoundError, NothingToCommitError
-from . import completers
-from .common import State, api, first_line, fmt_digest, pass_repo, pass_state, require_identity
+from .common import (State, api, first_line, fmt_digest, pass_repo, pass_state, require_identity,
+                     complete_branches)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
 
@@ -128,7 +128,7 @@ def one_of(branch: Optional[str], commit: Optional[str]) -> None:
 
 
 @click.command()
-@click.argument("branch", required=False, shell_complete=completers.branches)
+@click.argument("branch", required=False, shell_complete=complete_branches)
 @click.option("--commit", help="Show the history of this commit instead.")
 @click.option("--all", "all_branches", is_flag=True, help="Show every branch, remote ones too.")
 @click.option("--time", "show_time", is_flag=True, help="Show commit times.")
@@ -155,7 +155,7 @@ def log(repo: Repository, branch: Optional[str], commit: Optional[str], all_bran
 
 
 @click.command()
-@click.option("--branch", shell_complete=completers.branches,
+@click.option("--branch", shell_complete=complete_branches,
               help="Summarise the head of this branch (default: the write branch).")
 @click.option("--commit", help="Summarise this commit.")
 @json_option
@@ -170,10 +170,10 @@ def summary(repo: Repository, branch: Optional[str], commit: Optional[str], as_j
 
 
 @click.command()
-@click.argument("refs", nargs=-1, metavar="[A] [B]", shell_complete=completers.branches)
-@click.option("--branch", metavar="DEV", shell_complete=completers.branches,
+@click.argument("refs", nargs=-1, metavar="[A] [B]", shell_complete=complete_branches)
+@click.option("--branch", metavar="DEV", shell_complete=complete_branches,
               help="What DEV changed since it forked from the write branch (or --onto).")
-@click.option("--onto", metavar="BRANCH", shell_complete=completers.branches,
+@click.option("--onto", metavar="BRANCH", shell_complete=complete_branches,
               help="With --branch: the branch DEV forked from.")
 @json_option
 @pass_repo

@@ -8,8 +8,7 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
-from . import completers
-from .common import State, pass_repo, pass_state
+from .common import (State, pass_repo, pass_state, complete_branches, complete_columns, complete_remotes)
 
 
 @click.command()
@@ -58,10 +57,10 @@ def gc(state: State, grace_seconds: float, forget: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("remote", shell_complete=completers.remotes)
-@click.argument("branch", required=False, shell_complete=completers.branches)
+@click.argument("remote", shell_complete=complete_remotes)
+@click.argument("branch", required=False, shell_complete=complete_branches)
 @click.option("--commit", help="Drop the data of this commit instead of a branch head.")
-@click.option("--column", "columns", multiple=True, shell_complete=completers.columns,
+@click.option("--column", "columns", multiple=True, shell_complete=complete_columns,
               help="Only these columns (repeatable).")
 @pass_state
 def drop(state: State, remote: str, branch: Optional[str], commit: Optional[str],

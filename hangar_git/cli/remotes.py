@@ -12,8 +12,8 @@ from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import remote_ref
 from ..errors import NotInitializedError
-from . import completers
-from .common import State, api, fmt_digest, git_root, pass_repo, pass_state
+from .common import (State, api, fmt_digest, git_root, pass_repo, pass_state, complete_branches, complete_columns,
+                     complete_local_branches, complete_remotes)
 from .init import git_config, identity
 
 
@@ -117,8 +117,8 @@ def push_line(remote_name: str, result: Any) -> str:
 
 
 @click.command()
-@click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=completers.remotes)
-@click.argument("branches", nargs=-1, metavar="[BRANCH]...", shell_complete=completers.local_branches)
+@click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=complete_remotes)
+@click.argument("branches", nargs=-1, metavar="[BRANCH]...", shell_complete=complete_local_branches)
 @click.option("--all", "all_branches", is_flag=True, help="Push every local branch.")
 @click.option("-d", "--delete", is_flag=True, help="Delete BRANCH on REMOTE instead (its data stays there).")
 @trust_option
@@ -150,8 +150,8 @@ def push(state: State, remote_name: Optional[str], branches: tuple[str, ...], al
 
 
 @click.command()
-@click.argument("remote_name", metavar="REMOTE", required=False, shell_complete=completers.remotes)
-@click.argument("branch", required=False, shell_complete=completers.local_branches)
+@click.argument("remote_name", metavar="REMOTE", required=False, shell_complete=complete_remotes)
+@click.argument("branch", required=False, shell_complete=complete_local_branches)
 @click.option("--all", "all_remotes", is_flag=True, help="Fetch every branch of every remote.")
 @trust_option
 @pass_state
@@ -199,10 +199,10 @@ class ByteSize(click.ParamType):
 
 
 @click.command("fetch-data")
-@click.argument("remote_name", metavar="REMOTE", shell_complete=completers.remotes)
-@click.argument("branch", required=False, shell_complete=completers.branches)
+@click.argument("remote_name", metavar="REMOTE", shell_complete=complete_remotes)
+@click.argument("branch", required=False, shell_complete=complete_branches)
 @click.option("--commit", help="Fetch the data of this commit instead of a branch head.")
-@click.option("--column", "columns", multiple=True, metavar="NAME", shell_complete=completers.columns,
+@click.option("--column", "columns", multiple=True, metavar="NAME", shell_complete=complete_columns,
               help="Only this column (repeatable; default: all).")
 @click.option("--max-bytes", type=ByteSize(), help="Stop after about this much data (e.g. 500M).")
 @click.option("--all-history", is_flag=True, help="Also the data of every ancestor commit.")

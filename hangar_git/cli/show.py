@@ -7,9 +7,8 @@ from typing import Any, Optional
 
 import click
 
-from . import completers
 from .common import (State, fmt_digest, pass_state, resolve_keys, resolve_rev, str_keys_option,
-                     without_missing_data_warning)
+                     without_missing_data_warning, complete_branches, complete_columns)
 
 
 def column_line(name: str, col: Any) -> str:
@@ -72,8 +71,8 @@ def show_column(name: str, col: Any, limit: int) -> None:
 
 
 @click.command()
-@click.argument("rev", shell_complete=completers.branches)
-@click.argument("column", required=False, shell_complete=completers.columns)
+@click.argument("rev", shell_complete=complete_branches)
+@click.argument("column", required=False, shell_complete=complete_columns)
 @click.argument("key", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the sample to FILE (.npy for arrays; the text or bytes as they are) instead of "
@@ -134,8 +133,8 @@ def show_commit(repo: Any, digest: str, co: Any) -> None:
 
 
 @click.command()
-@click.argument("rev", required=False, shell_complete=completers.branches)
-@click.argument("column", required=False, shell_complete=completers.columns)
+@click.argument("rev", required=False, shell_complete=complete_branches)
+@click.argument("column", required=False, shell_complete=complete_columns)
 @pass_state
 @without_missing_data_warning
 def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:

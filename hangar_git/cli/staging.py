@@ -6,8 +6,7 @@ from typing import Any, Optional
 import click
 
 from ..errors import NothingStagedError
-from . import completers
-from .common import State, pass_state, resolve_keys, str_keys_option
+from .common import (State, pass_state, resolve_keys, str_keys_option, complete_columns)
 from .data import staged_or_nothing
 
 
@@ -27,7 +26,7 @@ def reset(state: State, branch: Optional[str]) -> None:
 
 
 @click.command()
-@click.argument("column", shell_complete=completers.columns)
+@click.argument("column", shell_complete=complete_columns)
 @click.argument("keys", nargs=-1)
 @click.option("--column", "whole_column", is_flag=True,
               help="Remove COLUMN itself, with every sample in it (give no KEYS).")

@@ -7,14 +7,14 @@ from typing import Optional
 import click
 
 from ..bookkeeping.gitrepo import branch_ref
-from . import completers
-from .common import State, api, fmt_digest, pass_state, require_identity_to_merge
+from .common import (State, api, fmt_digest, pass_state, require_identity_to_merge, complete_local_branches,
+                     complete_remotes)
 from .remotes import default_remote, remotes, trust_option
 
 
 @click.command()
-@click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=completers.remotes)
-@click.argument("branch", required=False, shell_complete=completers.local_branches)
+@click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=complete_remotes)
+@click.argument("branch", required=False, shell_complete=complete_local_branches)
 @click.option("-m", "--message", help="Message of the merge commit, if one is made.")
 @click.option("-s", "--strategy", type=click.Choice(["ours", "theirs"]),
               help="Resolve each conflicting key with the local version (ours) or the remote's (theirs).")
