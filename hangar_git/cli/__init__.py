@@ -26,5 +26,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Any:
     if len(args) == 2 and args[0] == "serve" and not args[1].startswith("-"):
         from ..transport.stdio import serve_stdio
         sys.exit(serve_stdio(args[1]))
-    from .main import main as full_main
-    return full_main(args)
+    try:
+        from .main import main as full_main
+        return full_main(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while loading, or closing): the same line
+        sys.stderr.write("Error: interrupted; nothing half-done was kept, run the command again to finish\n")
+        sys.exit(130)
