@@ -16,7 +16,10 @@ same sshd:
   push -- baseline ``git push`` of the same git objects (the bookkeeping commit)
   to a plain bare git repository;
 * ``git-hangar serve`` start-up (run with nothing on stdin, as sshd runs it, until
-  it exits) -- baseline ``python -c pass``.
+  it exits), wall and CPU time -- baseline ``python -c pass``;
+* the SSH round trip alone, the floor under every OpenSSH figure: OpenSSH's ``ssh HOST
+  true`` and our client (paramiko) running ``true`` on the same sshd, each a new connection
+  -- what of a no-op is the handshake, and what is ``git-hangar serve``.
 
 Targets (issue 15): no-op push, fetch and fetch-data < 150 ms; ref-update phase of a
 1,000-sample push < 0.2 s; time before data < 0.5 s.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -181,12 +185,46 @@ def _measure_remote(label: str, local: Repository, clone: Repository, remote: st
     ]
 
 
+def _cpu_of(fn: Callable[[], Any], n: int = BEST_OF) -> tuple[float, float]:
+    """(best wall time, CPU time of the child processes of that best run) of ``fn``."""
+    best = (float("inf"), 0.0)
+    for _ in range(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        fn()
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, (wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime))
+    return best
+
+
 def _serve_startup(path: Path) -> list[Figure]:
     exe = os.path.join(os.path.dirname(sys.executable), "git-hangar")
-    serve = _best(lambda: subprocess.run([exe, "serve", str(path)], stdin=subprocess.DEVNULL,
-                                         capture_output=True, check=True))
-    bare = _best(lambda: subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=True))
+    serve, serve_cpu = _cpu_of(lambda: subprocess.run([exe, "serve", str(path)], stdin=subprocess.DEVNULL,
+                                                      capture_output=True, check=True))
+    bare, bare_cpu = _cpu_of(lambda: subprocess.run([sys.executable, "-c", "pass"], capture_output=True,
+                                                    check=True))
     return [Figure("git-hangar serve start-up, empty request (s)", serve, "s", "python -c pass", bare, "",
+                   higher_is_better=False),
+            Figure("git-hangar serve start-up, CPU (s)", serve_cpu, "s", "python -c pass, CPU", bare_cpu, "",
+                   higher_is_better=False)]
+
+
+def _ssh_round_trips(sshd: Any, genv: dict[str, str], git_noop_push: float) -> list[Figure]:
+    """The handshake alone: OpenSSH's ``ssh HOST true`` and our paramiko client running ``true``."""
+    from hangar_git.transport.connect import ssh_vendor
+    openssh = _best(lambda: subprocess.run(sshd.ssh_command("true"), env=genv, check=True, capture_output=True,
+                                           stdin=subprocess.DEVNULL))
+
+    def ours() -> None:
+        pipe = ssh_vendor.run_command(sshd.host, sshd.port, sshd.user, "true")
+        pipe.end_input()
+        while pipe.reader.read(1 << 16):
+            pass
+        pipe.close()
+    return [Figure("OpenSSH `ssh HOST true` (s)", openssh, "s", "git push, nothing to send", git_noop_push, "",
+                   higher_is_better=False),
+            Figure("our SSH client running `true` (s)", _best(ours), "s", "OpenSSH `ssh HOST true`", openssh, "",
                    higher_is_better=False)]
 
 
@@ -195,6 +233,7 @@ def run(quick: bool = False) -> list[Figure]:
     n = 100_000 if quick else 1_000_000
     tmp = Path(tempfile.mkdtemp(prefix="hangar-bench-cost-"))
     figs: list[Figure] = []
+    print(f"   load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     try:
         with _home(tmp) as env, start_sshd(tmp / "sshd", env, client_dir=tmp / "home" / ".ssh") as sshd:
             genv = {**os.environ, "GIT_SSH_COMMAND": f"ssh -F {sshd.ssh_config_path}"}
@@ -247,8 +286,10 @@ def run(quick: bool = False) -> list[Figure]:
                                             git_noop_push, git_noop_fetch, git_push)
                     start += 2 * ADDED
                 figs += _serve_startup(root / "srv.git")
+                figs += _ssh_round_trips(sshd, genv, git_noop_push)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print(f"   load average at end: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     return figs
 
 
