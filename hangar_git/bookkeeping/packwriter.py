@@ -68,7 +68,7 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]],
                 level: int = LOOSE_COMPRESSION) -> tuple[bytes, bytes, str]:
     """(pack bytes, index bytes, pack checksum hex) of ``(oid, type, data)`` objects, each
     compressed at zlib ``level``."""
-    parts = [b"PACK" + struct.pack(">II", 2, len(objects))]
+    parts: list[bytes | memoryview] = [b"PACK" + struct.pack(">II", 2, len(objects))]
     entries = []  # (raw oid, crc32, offset)
     offset = len(parts[0])
     for oid, obj_type, data in objects:
