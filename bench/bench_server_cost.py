@@ -11,8 +11,8 @@ same sshd:
 * no-op push, fetch and fetch-data (best of 5; the API in this warm process, each
   opening its own connection) -- baseline ``git push`` / ``git fetch`` with nothing
   to do, each a new ``git`` process over OpenSSH;
-* a push adding 1,000 samples: the time before its data starts flowing and the
-  ref-update phase (from the ``update_ref`` request to its answer), and the whole
+* a push adding 1,000 samples (best of 3 such pushes): the time before its data starts
+  flowing and the ref-update phase (from the ``update_ref`` request to its answer), and the whole
   push -- baseline ``git push`` of the same git objects (the bookkeeping commit)
   to a plain bare git repository;
 * ``git-hangar serve`` start-up (run with nothing on stdin, as sshd runs it, until
@@ -50,6 +50,7 @@ from .common import Figure
 ROW = 16
 ADDED = 1_000
 BEST_OF = 5
+PUSHES = 3
 
 
 @contextlib.contextmanager
@@ -159,15 +160,18 @@ def _measure_remote(label: str, local: Repository, clone: Repository, remote: st
     no_push = _best(lambda: local.remote.push(remote, "master"))
     no_fetch = _best(lambda: clone.remote.fetch("origin", "master"))
     no_data = _best(lambda: clone.remote.fetch_data("origin", branch="master"))
-    _add_rows(local, start, ADDED)
-    phases = _Phases()
-    with phases.watching():
-        t0 = time.perf_counter()
-        local.remote.push(remote, "master")
-        t1 = time.perf_counter()
-    m = phases.marks
-    before_data = m.get("put_data", m.get("put_objects", t1)) - t0
-    ref_update = t1 - m["update_ref"]
+    before_data = ref_update = whole = float("inf")
+    for k in range(PUSHES):  # the best of a few pushes, each adding ADDED new samples
+        _add_rows(local, start + k * ADDED, ADDED)
+        phases = _Phases()
+        with phases.watching():
+            t0 = time.perf_counter()
+            local.remote.push(remote, "master")
+            t1 = time.perf_counter()
+        m = phases.marks
+        before_data = min(before_data, m.get("put_data", m.get("put_objects", t1)) - t0)
+        ref_update = min(ref_update, t1 - m["update_ref"])
+        whole = min(whole, t1 - t0)
     target = "< 150 ms"
     return [
         Figure(f"{label}: no-op push (s)", no_push, "s", "git push, nothing to send", git_noop_push, target,
@@ -180,7 +184,7 @@ def _measure_remote(label: str, local: Repository, clone: Repository, remote: st
                "git push of the same commit", git_push_change, "< 0.5 s", higher_is_better=False),
         Figure(f"{label}: push +{ADDED:,} samples, ref update (s)", ref_update, "s",
                "git push of the same commit", git_push_change, "< 0.2 s", higher_is_better=False),
-        Figure(f"{label}: push +{ADDED:,} samples, whole (s)", t1 - t0, "s",
+        Figure(f"{label}: push +{ADDED:,} samples, whole (s)", whole, "s",
                "git push of the same commit", git_push_change, "", higher_is_better=False),
     ]
 
@@ -284,7 +288,7 @@ def run(quick: bool = False) -> list[Figure]:
                     clones[label].remote.fetch_data("origin", branch="master")
                     figs += _measure_remote(label, local, clones[label], f"r{i}", start + ADDED,
                                             git_noop_push, git_noop_fetch, git_push)
-                    start += 2 * ADDED
+                    start += (PUSHES + 1) * ADDED
                 figs += _serve_startup(root / "srv.git")
                 figs += _ssh_round_trips(sshd, genv, git_noop_push)
     finally:
