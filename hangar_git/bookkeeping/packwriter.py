@@ -34,7 +34,6 @@ from .gitrepo import LOOSE_COMPRESSION, GitRepo
 PACK_MIN = 100
 RECEIVED_COMPRESSION = 0
 PACKS_BEFORE_GC = 50  # as git's gc.autoPackLimit
-_STORED_MAX = 0xFFFF  # the most bytes one stored deflate block holds
 
 
 def _entry_header(obj_type: int, size: int) -> bytes:
@@ -49,36 +48,18 @@ def _entry_header(obj_type: int, size: int) -> bytes:
     return bytes(out)
 
 
-def _deflated(data: bytes, level: int) -> list[bytes | memoryview]:
-    """The zlib stream of ``data`` at ``level``, in pieces. Level 0 is put together here as
-    stored blocks around views of ``data`` (zlib's own level 0 copies every byte through its
-    compressor: half of packing a push's shards)."""
-    if level:
-        return [zlib.compress(data, level)]
-    view, size = memoryview(data), len(data)
-    out: list[bytes | memoryview] = [b"\x78\x01"]
-    for start in range(0, size, _STORED_MAX) if size else [0]:
-        block = view[start:start + _STORED_MAX]
-        out += [struct.pack("<BHH", start + _STORED_MAX >= size, len(block), len(block) ^ 0xFFFF), block]
-    out.append(struct.pack(">I", zlib.adler32(data)))
-    return out
-
-
 def encode_pack(objects: Sequence[tuple[str, int, bytes]],
                 level: int = LOOSE_COMPRESSION) -> tuple[bytes, bytes, str]:
     """(pack bytes, index bytes, pack checksum hex) of ``(oid, type, data)`` objects, each
     compressed at zlib ``level``."""
-    parts: list[bytes | memoryview] = [b"PACK" + struct.pack(">II", 2, len(objects))]
+    parts = [b"PACK" + struct.pack(">II", 2, len(objects))]
     entries = []  # (raw oid, crc32, offset)
     offset = len(parts[0])
     for oid, obj_type, data in objects:
-        pieces = [_entry_header(obj_type, len(data)), *_deflated(data, level)]
-        crc = 0
-        for piece in pieces:
-            crc = zlib.crc32(piece, crc)
-        entries.append((raw_of(oid), crc, offset))
-        parts += pieces
-        offset += sum(len(piece) for piece in pieces)
+        record = _entry_header(obj_type, len(data)) + zlib.compress(data, level)
+        entries.append((raw_of(oid), zlib.crc32(record), offset))
+        parts.append(record)
+        offset += len(record)
     body = b"".join(parts)
     checksum = hashlib.sha1(body).digest()
     entries.sort()

@@ -95,23 +95,3 @@ def test_many_packs_are_merged_in_the_background(objects, tmp_path: Path,
     assert all(dest.has_object(o) for o, _, _ in objects)  # no ref names them: kept all the same
     for proc in packwriter._repacks:
         proc.wait(30)
-
-
-def test_stored_objects_of_every_block_boundary_are_read_back(tmp_path: Path) -> None:
-    """Level 0 writes the deflate stream's stored blocks itself (at most 65,535 bytes each):
-    an empty object, one block exactly full, one byte over, and several blocks."""
-    sizes = [0, 1, 0xFFFF - 1, 0xFFFF, 0xFFFF + 1, 3 * 0xFFFF + 7]
-    blob = int(pygit2.enums.ObjectType.BLOB)
-    rng = np.random.default_rng(15)
-    objects = [(str(pygit2.hash(data)), blob, data) for data in
-               (rng.integers(0, 256, size, dtype=np.uint8).tobytes() for size in sizes)]
-    objects += [(str(pygit2.hash(data)), blob, data) for data in (b"%d\n" % i for i in range(PACK_MIN))]
-    dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
-    base = write_pack(dest.git_dir, objects, level=packwriter.RECEIVED_COMPRESSION)
-    verify = subprocess.run(["git", "verify-pack", "-v", base + ".idx"], capture_output=True, text=True)
-    assert verify.returncode == 0, verify.stderr
-    for oid, kind, data in objects:
-        assert dest._repo.odb.read(pygit2.Oid(hex=oid)) == (kind, data)
-    cat = subprocess.run(["git", "--git-dir", dest.git_dir, "cat-file", "blob", objects[-PACK_MIN - 1][0]],
-                         capture_output=True)
-    assert cat.stdout == objects[-PACK_MIN - 1][2]
