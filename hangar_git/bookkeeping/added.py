@@ -59,23 +59,60 @@ def samples_added_raws(git: GitRepo, samples: str, bases: Sequence[str], read: O
     recorded under several keys comes as often)."""
     import numpy as np
 
-    from ..storage.objects import digests_to_raw, line_digests_to_raw
+    from ..storage.objects import line_digests_to_raw
     read = git.read_blob if read is None else read
-    out = []
+    out, text = [], []  # runs of shard text are converted at once
     for blob, base_blobs in _changed_blobs(git.pygit2_repo, samples, bases):
         cached = _cached_added(git, blob, base_blobs)
-        if cached is not None:
-            out.append(cached)
+        if cached is None:  # a new shard's lines all count; a changed one's new lines
+            lines = new_lines(read(blob), [git.read_blob(b) for b in base_blobs])
+            text.append(lines if lines.endswith(b"\n") else lines + b"\n")
             continue
-        if not base_blobs:  # a new shard: every line counts, converted in one pass
-            out.append(line_digests_to_raw(read(blob)))
-            continue
-        lines = read(blob).decode().split("\n")  # a shard's lines are sorted: kept in order
-        old: set[str] = set()
-        for b in base_blobs:
-            old.update(git.read_blob(b).decode().split("\n"))
-        out.append(digests_to_raw([line[:64] for line in lines if line and line not in old]))
+        if text:
+            out.append(line_digests_to_raw(b"".join(text)))
+            text = []
+        out.append(cached)
+    if text:
+        out.append(line_digests_to_raw(b"".join(text)))
     return np.concatenate(out) if out else np.zeros(0, dtype="S32")
+
+
+def new_lines(text: bytes, bases: Sequence[bytes]) -> bytes:
+    """The lines of shard ``text`` that none of ``bases`` holds, joined (each ending in a newline).
+
+    Against one base, the lines both begin and end with are skipped by comparing bytes (a push
+    changes a line or two of each shard it touches): only the lines between are split and
+    compared, with the base's lines between. That may keep a line the base holds elsewhere,
+    never drop one it lacks: a caller checks a little more, never less."""
+    if not bases:
+        return text
+    if len(bases) == 1:
+        text, window = _differing_middle(text, bases[0])
+        bases = [window]
+    seen: set[bytes] = set()
+    for base in bases:
+        seen.update(base.split(b"\n"))
+    return b"".join(line + b"\n" for line in text.split(b"\n") if line and line not in seen)
+
+
+def _differing_middle(text: bytes, base: bytes) -> tuple[bytes, bytes]:
+    """(the whole lines of ``text`` between the whole lines it shares with ``base`` at both
+    ends, the bytes of ``base`` between the same ends). A shared line must be a whole line in
+    both: its newline before it is shared too."""
+    import numpy as np
+    a, b = np.frombuffer(text, np.uint8), np.frombuffer(base, np.uint8)
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(a[:n] != b[:n])
+    head = int(differ[0]) if len(differ) else n
+    m = n - head  # the shared tail may not overlap the shared head
+    differ = np.flatnonzero(a[len(a) - m:][::-1] != b[len(b) - m:][::-1]) if m else differ[:0]
+    tail = int(differ[0]) if len(differ) else m
+    start = text.rfind(b"\n", 0, head) + 1  # lines before start: the same bytes from offset 0
+    after = text.find(b"\n", len(a) - tail)  # lines after it: the same bytes, newline before included
+    stop = len(a) if after < 0 else after + 1
+    if start >= stop:
+        return b"", b""
+    return text[start:stop], base[start:len(b) - (len(a) - stop)]
 
 
 def unique_in_order(raws: Any) -> Any:

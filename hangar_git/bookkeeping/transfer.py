@@ -93,6 +93,17 @@ def _changed_objects(repo: pygit2.Repository, tree: str, bases: Sequence[str], s
             out.append((Oid(oid), BLOB))
 
 
+def trust_stored_objects() -> None:
+    """Have libgit2 stop hashing every object it reads again (its strict hash verification),
+    for the rest of this process: what a server runs. Every object a server stores was checked
+    against its id as it arrived (:func:`check_raw`), a client checks each one it receives,
+    and the zlib checksum of each stored object still catches damaged bytes; git itself does
+    not re-hash what it reads either. The re-hashing was two thirds of reading the parents'
+    shards a push's ref update compares with (~110 of ~170 ms for 1,000 new samples in a
+    million)."""
+    pygit2.settings.enable_strict_hash_verification(False)
+
+
 def read_raw(git: GitRepo, oid: str) -> tuple[int, bytes]:
     obj_type, data = git.pygit2_repo.odb.read(pygit2.Oid(hex=oid))
     return int(obj_type), data

@@ -77,8 +77,10 @@ def server_command(ip: str, port: int, root: str, authorized_keys: str, host_key
     SIGTERM: it stops accepting, lets operations in flight finish (up to
     --shutdown-timeout seconds), hangs up on the rest and exits with status 0.
     """
+    from ..bookkeeping.transfer import trust_stored_objects
     from ..transport.service import RepositoryService
     from ..transport.sshserver import run_server
+    trust_stored_objects()
     left = run_server(ip, port, os.path.abspath(root), authorized_keys, host_key_path=host_key,
                       handler_factory=RepositoryService, shutdown_timeout=shutdown_timeout,
                       access_path=access, log_path=log_path)

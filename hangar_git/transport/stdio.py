@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any, BinaryIO
 
+from ..bookkeeping.transfer import trust_stored_objects
 from ..errors import HangarError, NotInitializedError, RemoteError
 from .access import OPEN, AccessRules, parse_serve_command
 from .auditlog import Activity, AuditLog, CountingReader, CountingWriter
@@ -23,6 +24,7 @@ from .service import RepositoryService
 
 def serve_stdio(path: str) -> int:
     """Serve the repository at ``path`` on stdin/stdout; exit status."""
+    trust_stored_objects()
     try:
         service = RepositoryService(os.path.abspath(path))
     except NotInitializedError:
@@ -44,6 +46,7 @@ def serve_user(path: str | None, user: str, *, access: str | None = None, root: 
     Configuration errors (a bad access or log file) raise ServerConfigError:
     the administrator's problem, reported by the CLI.
     """
+    trust_stored_objects()
     rules = AccessRules.load(access) if access else OPEN
     log = AuditLog(log_path)
     fields: dict[str, Any] = {"key": user, "address": _client_address(), "repo": None}
