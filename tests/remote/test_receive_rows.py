@@ -3,6 +3,7 @@
 damaged row kept not at all."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -12,6 +13,7 @@ from hangar_git import Repository
 from hangar_git.errors import IntegrityError, ProtocolError
 from hangar_git.storage import ObjectBatch, digest_of, ndarray_meta, raw_to_digest, verify_batch
 from hangar_git.storage.objects import digest_rows
+from hangar_git.storage.packindex import PackIndex, checksum_ok
 from hangar_git.transport.datastream import receive_frames
 from hangar_git.transport.framing import Frame
 from hangar_git.transport.wire import MAX_DATA_ITEMS, encode_data_table
@@ -72,6 +74,10 @@ def test_one_damaged_row_in_a_full_frame_refuses_all_of_that_frame(
     frames = [rows_frame(first, first_raws), rows_frame(damaged, second_raws)]
     with pytest.raises(IntegrityError, match="sending repository") as err:
         receive_frames(repo.ctx.store, frames, stored.append)
+    (index,) = (Path(repo.ctx.git.git_dir) / "hangar/store/index").glob("*.idx")  # the first frame's
+    blob = index.read_bytes()  # written in pieces, checksummed whole
+    assert checksum_ok(blob)
+    assert sorted(PackIndex.decode(index.stem, blob).digests.tolist()) == sorted(first_raws.tolist())
     assert err.value.expected == raw_to_digest(second_raws[bad_row])
     assert stored == frames[:1]
     assert held(repo, first_raws).all()
