@@ -13,7 +13,7 @@ from hangar_git import Repository
 from hangar_git.errors import IntegrityError, ProtocolError
 from hangar_git.storage import ObjectBatch, digest_of, ndarray_meta, raw_to_digest, verify_batch
 from hangar_git.storage.objects import PREFIXED_ROWS, digest_rows
-from hangar_git.storage.packindex import PackIndex, checksum_ok
+from hangar_git.storage.packindex import PackIndex, checksum_ok, digest_order
 from hangar_git.transport.datastream import receive_frames
 from hangar_git.transport.framing import Frame
 from hangar_git.transport.wire import MAX_DATA_ITEMS, encode_data_table
@@ -112,3 +112,10 @@ def test_rows_of_one_size_under_two_metas_are_each_checked_under_their_own() -> 
     with pytest.raises(IntegrityError) as err:
         verify_batch(batch_of(rows, raws, [META, other], 1 - index))
     assert err.value.expected == raw_to_digest(raws[0])
+
+
+def test_a_frame_of_digests_sorts_as_a_stable_sort_would() -> None:
+    raws = digest_rows(META, rows_of(MAX_DATA_ITEMS, 5))
+    assert digest_order(raws).tolist() == np.argsort(raws, kind="stable").tolist()
+    tied = np.concatenate([raws, raws[::-1]])  # every digest twice: the stable order of the ties
+    assert digest_order(tied).tolist() == np.argsort(tied, kind="stable").tolist()
