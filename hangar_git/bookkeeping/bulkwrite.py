@@ -65,7 +65,7 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
         write_objects(git, pending, look=look)
         for future in cached:
             future.result()
-    samples = git.update_tree(None, shards)
+    samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
     if samples is not None and digits >= KEY_INDEX_DIGITS:
         del encs, raws, prefixes, order
         _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)

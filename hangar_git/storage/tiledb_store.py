@@ -37,7 +37,7 @@ from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
 from .files import StoreFiles, local_path, reaching
 from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
-from .packindex import LARGE, PackIndex
+from .packindex import LARGE, PackIndex, Probe
 from .rawreads import RawReads
 from .runtime import io_pool, tiledb_vfs
 from .writes import FRESH_SECONDS, LARGE_THRESHOLD, Writes
@@ -156,8 +156,9 @@ class TileDBStore(Writes, RawReads, ObjectStore):
         """Per pack, newest first: positions of ``raws`` it holds that ``taken`` does not mark
         yet, and their rows. Callers mark in ``taken`` (in place) what they used."""
         self._ensure_loaded()
+        probe = Probe(raws) if len(self._packs) > 1 else None
         for pack in reversed(self._packs):
-            rows = pack.find_many(raws)
+            rows = pack.find_many(raws, probe)
             hit = np.flatnonzero((rows >= 0) & ~taken)
             if len(hit):
                 yield pack, hit, rows[hit]

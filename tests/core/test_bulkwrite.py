@@ -52,6 +52,21 @@ def test_staged_changes_match_a_dict_across_spills(monkeypatch: pytest.MonkeyPat
     assert dict(staged.items()) == truth  # merged() replaced the runs, lost nothing
 
 
+@pytest.mark.parametrize("starts", [[100, 0, 50], [0, 8, 16], [0, 7, 14], [10, 3, 0]])
+def test_staged_changes_merge_runs_apart_and_touching(monkeypatch: pytest.MonkeyPatch, starts: list[int]) -> None:
+    """Runs of 8 keys each: key ranges apart in any order (merged by concatenation), or
+    sharing their end keys (the newest digest must win)."""
+    monkeypatch.setattr(changes_mod, "SPILL_AT", 8)
+    monkeypatch.setattr(changes_mod, "MAX_RUNS", 1)
+    staged, truth = StagedChanges(), {}
+    for n, start in enumerate(starts):
+        for i in range(start, start + 8):
+            staged[f"i{i}"] = truth[f"i{i}"] = "%064x" % (1000 * n + i)
+    assert dict(staged.merged().items()) == truth and len(staged) == len(truth)
+    keys = staged.merged().ints.keys
+    assert keys.tolist() == sorted(int(e[1:]) for e in truth)
+
+
 def test_staged_changes_copy_is_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes_mod, "SPILL_AT", 4)
     staged = StagedChanges()
