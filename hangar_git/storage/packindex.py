@@ -88,12 +88,10 @@ class PackIndex:
         probe = probe if probe is not None else Probe(raws)
         prefixes = self.prefixes
         at = np.minimum(prefixes.searchsorted(probe.sorted_prefixes), len(d) - 1)
-        idx = np.empty(len(raws), dtype=np.int64)
-        idx[probe.order] = at
-        candidates = np.flatnonzero(prefixes[idx] == probe.prefixes)
+        matched = np.flatnonzero(prefixes[at] == probe.sorted_prefixes)  # in sorted query order
         out = np.full(len(raws), -1, dtype=np.int64)
-        if len(candidates):
-            rows = idx[candidates]
+        if len(matched):
+            candidates, rows = probe.order[matched], at[matched]
             exact = d[rows] == raws[candidates]
             slow = candidates[~exact]  # equal prefixes of different digests: resolve exactly
             if len(slow):
