@@ -9,15 +9,15 @@ compares them).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterable, Iterator, Optional
 from zlib import crc32
 
 import numpy as np
 
 from .changes import Run, Table, sorted_table
-from .gitrepo import BLOB, GitRepo, Oid
-from .packwriter import PACK_MIN, write_objects
+from .gitrepo import BLOB, LOOSE_COMPRESSION, GitRepo, Oid
+from .packwriter import COMPRESS_THREADS, PACK_MIN, compress_all, write_objects
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
@@ -25,6 +25,8 @@ BLOCK = 1 << 16
 """Records turned into shard text at a time."""
 PACK_BYTES = 16 << 20
 """Shard text written to git as one pack."""
+COMPRESS_GROUP = 64
+"""Shards compressed by one task of the compressing threads."""
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
@@ -47,22 +49,18 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
     shards: dict[tuple[str, ...], Optional[str]] = {}
-    pending: list[tuple[str, int, bytes]] = []
-    size = 0
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
-    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer:  # file writes beside packing
-        cached = []
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
+            ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as compressor:
+        packer = _Packer(git, look, compressor)
+        cached = []  # file writes beside packing
         for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
             oid = git.blob_id(blob)
-            pending.append((oid, BLOB, blob))
-            size += len(blob)
+            packer.add(oid, blob)
             prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
             shards[shard_path(prefix)] = oid
             cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]]))
-            if size >= PACK_BYTES:
-                write_objects(git, pending, look=look)
-                pending, size = [], 0
-        write_objects(git, pending, look=look)
+        packer.write()
         for future in cached:
             future.result()
     samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
@@ -70,6 +68,38 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
         del encs, raws, prefixes, order
         _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)
     return samples, count, digits
+
+
+class _Packer:
+    """Shard blobs compressed on other threads while more are made, written to git as one
+    pack per ``PACK_BYTES`` of text."""
+
+    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor) -> None:
+        self.git, self.look, self.pool = git, look, pool
+        self.objects: list[tuple[str, int, bytes]] = []
+        self.deflating: list[Future] = []
+        self.queued = self.size = 0
+
+    def add(self, oid: str, blob: bytes) -> None:
+        self.objects.append((oid, BLOB, blob))
+        self.size += len(blob)
+        if len(self.objects) - self.queued >= COMPRESS_GROUP:
+            self._queue()
+        if self.size >= PACK_BYTES:
+            self.write()
+
+    def _queue(self) -> None:
+        if self.queued < len(self.objects):
+            blobs = [o[2] for o in self.objects[self.queued:]]
+            self.deflating.append(self.pool.submit(compress_all, blobs, LOOSE_COMPRESSION))
+            self.queued = len(self.objects)
+
+    def write(self) -> None:
+        """Write what was added since the last write."""
+        self._queue()
+        packed = [p for f in self.deflating for p in f.result()]
+        write_objects(self.git, self.objects, look=self.look, packed=packed)
+        self.objects, self.deflating, self.queued, self.size = [], [], 0, 0
 
 
 def records_run(blocks: Iterable[ShardBlock]) -> Run:
