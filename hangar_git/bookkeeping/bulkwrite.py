@@ -48,6 +48,7 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     bounds = np.flatnonzero(np.diff(prefixes)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
+    shard_ints = None if len(text_keys) else int_keys[order]  # int keys in shard order, for the cache
     shards: dict[tuple[str, ...], Optional[str]] = {}
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
@@ -59,13 +60,14 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
             packer.add(oid, blob)
             prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
             shards[shard_path(prefix)] = oid
-            cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]]))
+            cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]],
+                                              None if shard_ints is None else shard_ints[lo:hi]))
         packer.write()
         for future in cached:
             future.result()
     samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
     if samples is not None and digits >= KEY_INDEX_DIGITS:
-        del encs, raws, prefixes, order
+        del encs, raws, prefixes, order, shard_ints
         _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)
     return samples, count, digits
 
@@ -193,8 +195,12 @@ def _shard_texts(encs: np.ndarray, raws: np.ndarray, order: np.ndarray, starts: 
         shard = last + 1
 
 
-def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray) -> None:
-    """The record cache entry of a shard just written (for scans)."""
+def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray, ints: Optional[np.ndarray]) -> None:
+    """The record cache entry of a shard just written (for scans); ``ints``: its keys when
+    every key is an int."""
+    if ints is not None:
+        git.record_cache.put_ints(oid, ints, raws)
+        return
     texts = [e.decode() for e in encs.tolist()]
     git.record_cache.put_arrays(oid, texts, raws)
 

@@ -81,6 +81,23 @@ def test_staged_changes_copy_is_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> N
     assert staged["i0"] is None and len(staged) == 21
 
 
+@pytest.mark.parametrize("texts", [False, True])
+def test_bulk_write_caches_each_shard_as_its_blob_says(repo: Repository, texts: bool) -> None:
+    """The record cache entries a bulk write makes (from arrays for int keys) agree with
+    their shard blobs, and every shard has one."""
+    rng = random.Random(7)
+    staged = StagedChanges()
+    for i in range(5000):
+        staged[f"i{rng.randint(-10**12, 10**12)}" if i % 3 or not texts else f"sk{i}"] = _digest(rng)
+    git = repo.ctx.git
+    samples, count, _ = write_samples(git, staged.merged())
+    assert samples is not None and count == 5000
+    cache = git.record_cache
+    blobs = [oid for oid in cache.names()]
+    assert len(blobs) >= 16 and cache.audit(git.read_blob) == []
+    assert sum(len(cache.get(oid).keys) for oid in blobs) == 5000  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("n", [1000, 1024, 1025, 20_000])
 def test_bulk_shards_are_byte_identical_to_the_record_format(repo: Repository, n: int) -> None:
     """write_samples makes the same samples tree (so the same shard blobs) as the
