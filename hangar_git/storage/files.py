@@ -161,19 +161,19 @@ class StoreFiles:
             raise IntegrityError(f"{path} is shorter than its index says: run `git hangar fsck`")
         return bytes(data)
 
-    def write_small(self, path: str, data: Buffer, *, sync: bool = False) -> None:
-        """Write a whole file that readers see complete or not at all (locally: a temporary
-        name renamed into place, fsynced when ``sync`` and the store is durable; remotely:
-        one upload)."""
+    def write_small(self, path: str, *parts: Buffer, sync: bool = False) -> None:
+        """Write a whole file (its bytes, or buffers one after the other) that readers see
+        complete or not at all (locally: a temporary name renamed into place, fsynced when
+        ``sync`` and the store is durable; remotely: one upload)."""
         if self.local:
             try:
-                write_atomic(self._os(path), data, durable=sync and self.durable)
+                write_atomic(self._os(path), *parts, durable=sync and self.durable)
             except FileNotFoundError:  # a folder newer than the store
                 os.makedirs(os.path.dirname(self._os(path)), exist_ok=True)
-                write_atomic(self._os(path), data, durable=sync and self.durable)
+                write_atomic(self._os(path), *parts, durable=sync and self.durable)
             return
         with reaching(self.uri), self._vfs.open(path, "wb") as fh:
-            fh.write(data)
+            fh.write(parts[0] if len(parts) == 1 else b"".join(parts))
 
     def list(self, sub: str) -> list[str]:
         """Paths of the files in folder ``sub`` of the store (none if it does not exist)."""
@@ -228,7 +228,7 @@ class StoreFiles:
     def write_index(self, index: PackIndex) -> None:
         """Publish a pack index (the bytes just encoded need no check: it is marked checked)."""
         path = f"{self.uri}/index/{index.name}.idx"
-        self.write_small(path, index.encode(), sync=True)
+        self.write_small(path, *index.encode_parts(), sync=True)
         if self.local:
             try:
                 self._mark_checked(index.name, os.stat(self._os(path)))

@@ -128,13 +128,20 @@ class PackIndex:
         return cached
 
     def encode(self) -> bytes:
+        return b"".join(self.encode_parts())
+
+    def encode_parts(self) -> list[Buffer]:
+        """The index file as buffers to write one after the other (views of the arrays where
+        they have the file's types: a merged index of a million objects is not copied twice)."""
         header = json.dumps({"objects": len(self.digests), "chunks": len(self.chunk_start),
                              "metas": self.metas, "files": self.files}).encode()
-        parts = [MAGIC, struct.pack("<Q", len(header)), header]
+        parts: list[Buffer] = [MAGIC, struct.pack("<Q", len(header)), header]
         for name, dt in _OBJECT_FIELDS + _CHUNK_FIELDS:
-            parts.append(np.ascontiguousarray(getattr(self, name), dtype=dt).tobytes())
-        body = b"".join(parts)
-        return body + hashlib.sha256(body).digest()
+            parts.append(np.ascontiguousarray(getattr(self, name), dtype=dt).reshape(-1).view(np.uint8).data)
+        checksum = hashlib.sha256()
+        for part in parts:
+            checksum.update(part)
+        return parts + [checksum.digest()]
 
     @classmethod
     def decode(cls, name: str, blob: Buffer, *, verify: bool = True) -> "PackIndex":
@@ -259,11 +266,13 @@ def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
     arrays = {f: np.concatenate(v) if v else np.zeros(0, dt)
               for (f, dt), v in zip(_OBJECT_FIELDS + _CHUNK_FIELDS, parts.values())}
     digests = arrays["digests"]
-    order = np.argsort(digests, kind="stable")
+    order = digest_order(digests)
     keep = np.ones(len(order), dtype=bool)
-    if len(order) > 1:
-        sorted_d = digests[order]
-        keep[1:] = sorted_d[1:] != sorted_d[:-1]
+    if len(order) > 1:  # repeats (the first kept) lie side by side; whole digests compared where prefixes are equal
+        prefixes = digest_prefixes(digests)[order]
+        same = np.flatnonzero(prefixes[1:] == prefixes[:-1])
+        keep[same + 1] = digests[order[same + 1]] != digests[order[same]]
+        del prefixes
     order = order[keep]
     for f, _ in _OBJECT_FIELDS:
         arrays[f] = arrays[f][order]
