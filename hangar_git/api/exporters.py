@@ -61,6 +61,9 @@ def export_column(column: Any, out_dir: str, fmt: str = "npy", *, force: bool = 
         if fmt == "npz":
             return write_npz(column, out_dir, force, progress)
         if fmt == "stacked":
+            if column.column_type == "ndarray" and not column.schema.variable_shape:
+                from .exporters_stacked import write_stacked_fixed
+                return write_stacked_fixed(column, out_dir, force, progress)
             return write_stacked(column, out_dir, force, progress)
         return write_csv(column, out_dir, force, keys, header, progress)
 

@@ -31,8 +31,8 @@ def csv_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variab
     with reading(path, "CSV"), open(path, encoding="utf-8", newline="") as fh:
         if options.header and not fh.readline().strip("\r\n"):
             return None  # a blank line before the header: csv.reader's way only
-        dtypes = [options.dtype or options.column_dtype] if options.dtype or options.column_dtype \
-            else [np.dtype(np.int64), np.dtype(np.float64)]  # as infer_dtype: int64 if every value is one
+        given = options.dtype or options.column_dtype
+        dtypes = [given] if given is not None else [np.dtype(np.int64), np.dtype(np.float64)]  # as infer_dtype
         start = fh.tell()
         for dtype in dtypes:
             fh.seek(start)
