@@ -24,6 +24,8 @@ from .objects import Buffer, Meta, matches, raw_to_digest
 from .packindex import LARGE, PackIndex
 
 _LARGE = int(LARGE)
+LOCATIONS_BLOCK = 1 << 17
+"""Digests :meth:`RawReads.locations_of` looks up at a time (lowered by tests)."""
 
 
 class RawReads(ObjectStore):
@@ -78,6 +80,18 @@ class RawReads(ObjectStore):
         file_no, meta_no = np.full(n, loc.NOWHERE, dtype=np.uint16), np.zeros(n, dtype=np.uint16)
         files: dict[str, int] = {}
         metas: dict[str, int] = {}
+        for lo in range(0, n, LOCATIONS_BLOCK):  # look-ups a block at a time: their temporaries stay small
+            part = slice(lo, lo + LOCATIONS_BLOCK)
+            self._locate_block(raws[part], files, metas, pos[part], size[part], file_no[part], meta_no[part])
+        if len(files) >= loc.NOWHERE or len(metas) >= loc.NOWHERE:
+            return None
+        return loc.encode(pos, size, file_no, meta_no, list(files), list(metas))
+
+    def _locate_block(self, raws: np.ndarray, files: dict[str, int], metas: dict[str, int], pos: np.ndarray,
+                      size: np.ndarray, file_no: np.ndarray, meta_no: np.ndarray) -> None:
+        """:meth:`locations_of` of a block of digests, into views of its arrays (``files`` and
+        ``metas`` number the data files and metas met so far)."""
+        n = len(raws)
         taken = np.zeros(n, dtype=bool)
         for pack, hit, rows in self._pack_hits(raws, taken):
             taken[hit] = True
@@ -100,9 +114,6 @@ class RawReads(ObjectStore):
             size[hit] = pack.nbytes[rows]
             file_no[hit] = numbers[inverse.reshape(-1)[ok]]
             meta_no[hit] = remap[pack.meta[rows]]
-        if len(files) >= loc.NOWHERE or len(metas) >= loc.NOWHERE:
-            return None
-        return loc.encode(pos, size, file_no, meta_no, list(files), list(metas))
 
     def open_locations(self, path: str, count: int) -> Optional[loc.Locations]:
         """The locations file at ``path`` written by :meth:`locations_of` for ``count`` rows
