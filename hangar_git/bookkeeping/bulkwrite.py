@@ -27,7 +27,8 @@ PACK_BYTES = 16 << 20
 """Shard text written to git as one pack."""
 COMPRESS_GROUP = 64
 """Shards compressed by one task of the compressing threads."""
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX_PAIRS = np.array([b"%02x" % i for i in range(256)], dtype="S2").view(np.uint16)
+"""Each byte's two hex digits, as the ``uint16`` whose bytes they are."""
 
 
 def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
@@ -165,13 +166,12 @@ def _lines(encs: np.ndarray, raws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shard lines ``<hex digest> <encoded key>\\n`` of a block of records, back to back,
     and the length of each line."""
     n, width = len(encs), encs.dtype.itemsize
-    grid = np.zeros((n, 66 + width), dtype=np.uint8)
-    digest = raws.view(np.uint8).reshape(n, 32)
-    grid[:, 0:64:2] = _HEX[digest >> 4]
-    grid[:, 1:64:2] = _HEX[digest & 15]
+    grid = np.empty((n, 66 + width), dtype=np.uint8)
+    grid[:, :64].view(np.uint16)[:] = _HEX_PAIRS[raws.view(np.uint8).reshape(n, 32)]  # two digits a byte
     grid[:, 64] = ord(" ")
     keys = np.frombuffer(encs.tobytes(), dtype=np.uint8).reshape(n, width)
     grid[:, 65:65 + width] = keys
+    grid[:, 65 + width] = 0
     key_lens = (keys != 0).sum(axis=1)  # keys hold no NUL: 'S' pads with them
     grid[np.arange(n), 65 + key_lens] = ord("\n")
     return grid[grid != 0], 66 + key_lens
