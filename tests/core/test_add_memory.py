@@ -4,7 +4,6 @@ Issue 11 measured about 1 GB for 1,000,000 .npy rows and 556 MB for 200,000 CSV 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
