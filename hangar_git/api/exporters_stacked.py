@@ -1,16 +1,21 @@
-"""The ``stacked`` export of a fixed-shape column: its blocks of rows (``Column.blocks``)
-written into one memory-mapped (N, ...) ``.npy`` at their places in key order, without a
-Python object per sample when every key is an int."""
+"""The ``stacked`` export of a fixed-shape column in one read of it: its blocks of rows
+(``Column.blocks``) go to a memory-mapped array in storage order, their keys are gathered
+(int keys as arrays), then the rows are copied into the (N, ...) ``.npy`` in key order,
+a block at a time. Memory stays bounded (both arrays are maps of files); the disk holds
+the column twice until the export ends."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from ..fileio import atomic_open, move_into_place, temp_name
-from .exporters import check_free, sort_key
+from .exporters import ExportError, check_free, sort_key
 from .keytext import key_to_text
+
+COPY_ROWS_BYTES = 32 << 20
+"""Rows copied into key order at a time."""
 
 
 def write_stacked_fixed(column: Any, out_dir: str, force: bool, progress: Callable[[int], Any]) -> int:
@@ -19,39 +24,71 @@ def write_stacked_fixed(column: Any, out_dir: str, force: bool, progress: Callab
     keys_path = os.path.join(out_dir, f"{column.name}.keys.txt")
     check_free(path, force)
     check_free(keys_path, force)
-    ordered = sorted(column.keys(), key=sort_key)
-    places = _places(ordered)
-    tmp = temp_name(path)
+    stored, tmp = temp_name(path) + ".stored", temp_name(path)
     try:
-        _fill(tmp, column, len(ordered), places, progress)
+        keys = _stored_rows(column, stored, progress)
+        ordered, order = _key_order(keys)
+        _copy_in_order(stored, tmp, order)
     except BaseException:
-        os.remove(tmp)
+        for name in (stored, tmp):
+            if os.path.exists(name):
+                os.remove(name)
         raise
+    os.remove(stored)
     move_into_place(tmp, path)
     with atomic_open(keys_path, "w", encoding="utf-8") as fh:
-        fh.writelines(key_to_text(k) + "\n" for k in ordered)
-    return len(ordered)
+        if isinstance(ordered, np.ndarray):
+            fh.write("".join(f"{k}\n" for k in ordered.tolist()))
+        else:
+            fh.writelines(key_to_text(k) + "\n" for k in ordered)
+    return len(order)
 
 
-def _fill(tmp: str, column: Any, count: int, places: Callable[[Sequence], np.ndarray],
-          progress: Callable[[int], Any]) -> None:
-    """Write the (``count``, ...) array of ``column``'s rows at their ``places`` to ``tmp``."""
-    stacked = np.lib.format.open_memmap(tmp, "w+", dtype=column.dtype, shape=(count, *column.shape))
-    for keys, rows in column.blocks():
-        stacked[places(keys)] = rows
-        progress(len(rows))
-    stacked.flush()
+def _stored_rows(column: Any, stored: str, progress: Callable[[int], Any]) -> list:
+    """Write the column's rows in storage order to the .npy ``stored``; returns their keys
+    (a list of key blocks: arrays or lists)."""
+    count = len(column)
+    rows = np.lib.format.open_memmap(stored, "w+", dtype=column.dtype, shape=(count, *column.shape))
+    at = 0
+    key_blocks = []
+    for keys, block in column.blocks():
+        if at + len(block) > count:
+            raise ExportError(f"column {column.name!r} changed during its export: export it again")
+        rows[at:at + len(block)] = block
+        key_blocks.append(keys)
+        at += len(block)
+        progress(len(block))
+    rows.flush()
+    del rows
+    if at != count:
+        raise ExportError(f"column {column.name!r} changed during its export: export it again")
+    return key_blocks
 
 
-def _places(ordered: list) -> Callable[[Sequence], np.ndarray]:
-    """The row of each key in ``ordered`` (sorted by :func:`sort_key`): a binary search
-    when every key is an int that fits 64 bits, else a look-up per key."""
-    if all(type(k) is int for k in ordered):
+def _key_order(key_blocks: list) -> tuple[Any, np.ndarray]:
+    """(the keys in key order: an int64 array when every key is an int that fits, else a
+    list; the storage position of each)."""
+    flat: list = []
+    for block in key_blocks:
+        flat.extend(block.tolist() if isinstance(block, np.ndarray) else block)
+    if all(type(k) is int for k in flat):
         try:
-            sorted_ints = np.array(ordered, dtype=np.int64)
+            ints = np.array(flat, dtype=np.int64)
         except OverflowError:
             pass
         else:
-            return lambda keys: np.searchsorted(sorted_ints, np.asarray(keys, dtype=np.int64))
-    position = {key: i for i, key in enumerate(ordered)}
-    return lambda keys: np.array([position[k] for k in keys], dtype=np.int64)
+            order = np.argsort(ints, kind="stable")
+            return ints[order], order
+    order = np.array(sorted(range(len(flat)), key=lambda i: sort_key(flat[i])), dtype=np.int64)
+    return [flat[i] for i in order.tolist()], order
+
+
+def _copy_in_order(stored: str, tmp: str, order: np.ndarray) -> None:
+    """The rows of ``stored`` at positions ``order``, one after the other, as the .npy ``tmp``."""
+    source = np.load(stored, mmap_mode="r")
+    out = np.lib.format.open_memmap(tmp, "w+", dtype=source.dtype, shape=source.shape)
+    step = max(1, COPY_ROWS_BYTES // max(1, source[:1].nbytes))
+    for lo in range(0, len(order), step):
+        out[lo:lo + step] = source[order[lo:lo + step]]
+    out.flush()
+    del out, source
