@@ -44,6 +44,28 @@ def write_stacked_fixed(column: Any, out_dir: str, force: bool, progress: Callab
     return len(order)
 
 
+def write_rows_csv(column: Any, writer: Any, keys: bool, scratch: str, progress: Callable[[int], Any]) -> int:
+    """The CSV rows (the key first, with ``keys``) of a fixed-shape column of 1-D (or 0-D)
+    samples, in key order, to a ``csv.writer``; ``scratch``: a file name it may use."""
+    stored = scratch + ".stored"
+    try:
+        ordered, order = _key_order(_stored_rows(column, stored, progress))
+        source = np.load(stored, mmap_mode="r")
+        step = max(1, COPY_ROWS_BYTES // 8 // max(1, source[:1].size))
+        for lo in range(0, len(order), step):
+            cells = source[order[lo:lo + step]].reshape(len(order[lo:lo + step]), -1).tolist()
+            if keys:
+                texts = [str(k) for k in ordered[lo:lo + step].tolist()] if isinstance(ordered, np.ndarray) \
+                    else [key_to_text(k) for k in ordered[lo:lo + step]]
+                cells = [[t, *row] for t, row in zip(texts, cells)]
+            writer.writerows(cells)
+        del source
+    finally:
+        if os.path.exists(stored):
+            os.remove(stored)
+    return len(order)
+
+
 def _stored_rows(column: Any, stored: str, progress: Callable[[int], Any]) -> list:
     """Write the column's rows in storage order to the .npy ``stored``; returns their keys
     (a list of key blocks: arrays or lists)."""

@@ -51,3 +51,28 @@ def test_blocks_of_empty_shapes_and_refusal_of_variable_ones(tmp_path: Path) -> 
         var[0] = np.zeros(2, np.uint8)
         with pytest.raises(SchemaError, match="variable-shape"):
             list(var.blocks())
+
+
+@pytest.mark.parametrize("shape,keys", [((3,), True), ((3,), False), ((), True)])
+def test_csv_export_of_blocks_equals_rows_written_one_by_one(tmp_path: Path, shape: tuple, keys: bool) -> None:
+    """Floats (as Python writes them), negative and out-of-order int keys, mixed keys."""
+    import csv
+    import io
+    repo = Repository(str(tmp_path / "r"), exists=False)
+    repo.init("t", "t@x")
+    rng = np.random.default_rng(9)
+    values = {int(k): rng.normal(size=shape) for k in rng.permutation(np.arange(-500, 1500, 7))}
+    with repo.checkout(write=True) as co:
+        col = co.add_ndarray_column("f", shape=shape, dtype=np.float64)
+        col.update(values)
+        if shape:
+            col["'1'"] = values["a"] = np.zeros(shape)  # type: ignore[index]
+        assert export_column(col, str(tmp_path / "out"), "csv", keys=keys) == len(values)
+    want = io.StringIO()
+    writer = csv.writer(want, lineterminator="\n")
+    writer.writerow((["key"] if keys else []) + ([f"f_{i}" for i in range(shape[0])] if shape else ["f"]))
+    ints = sorted(k for k in values if isinstance(k, int))
+    for k in ints + [k for k in values if not isinstance(k, int)]:
+        text = str(k) if isinstance(k, int) else "''1''"
+        writer.writerow(([text] if keys else []) + np.asarray(values[k]).reshape(-1).tolist())
+    assert (tmp_path / "out" / "f.csv").read_text() == want.getvalue()
