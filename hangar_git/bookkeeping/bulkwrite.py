@@ -9,6 +9,8 @@ compares them).
 """
 from __future__ import annotations
 
+import hashlib
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterable, Iterator, Optional
 from zlib import crc32
@@ -17,7 +19,7 @@ import numpy as np
 
 from .changes import Run, Table, sorted_table
 from .gitrepo import BLOB, LOOSE_COMPRESSION, GitRepo, Oid
-from .packwriter import COMPRESS_THREADS, PACK_MIN, compress_all, write_objects
+from .packwriter import COMPRESS_THREADS, PACK_MIN, write_objects
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
@@ -50,22 +52,15 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
     shard_ints = None if len(text_keys) else int_keys[order]  # int keys in shard order, for the cache
-    shards: dict[tuple[str, ...], Optional[str]] = {}
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
             ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as compressor:
-        packer = _Packer(git, look, compressor)
-        cached = []  # file writes beside packing
+        packer = _Packer(git, look, compressor, cache_writer)
         for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
-            oid = git.blob_id(blob)
-            packer.add(oid, blob)
             prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
-            shards[shard_path(prefix)] = oid
-            cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]],
-                                              None if shard_ints is None else shard_ints[lo:hi]))
-        packer.write()
-        for future in cached:
-            future.result()
+            packer.add(shard_path(prefix), blob,
+                       (encs[lo:hi], raws[order[lo:hi]], None if shard_ints is None else shard_ints[lo:hi]))
+        shards = packer.finish()
     samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
     if samples is not None and digits >= KEY_INDEX_DIGITS:
         del encs, raws, prefixes, order, shard_ints
@@ -74,35 +69,64 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
 
 
 class _Packer:
-    """Shard blobs compressed on other threads while more are made, written to git as one
-    pack per ``PACK_BYTES`` of text."""
+    """Shard blobs hashed and compressed on other threads while more are made, written to
+    git as one pack per ``PACK_BYTES`` of text; each shard's record cache entry is written
+    (on the cache writer's thread) once its blob is in git."""
 
-    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor) -> None:
-        self.git, self.look, self.pool = git, look, pool
-        self.objects: list[tuple[str, int, bytes]] = []
+    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor, cache_writer: ThreadPoolExecutor) -> None:
+        self.git, self.look, self.pool, self.cache_writer = git, look, pool, cache_writer
+        self.pending: list[tuple[tuple[str, ...], bytes, tuple]] = []  # (path, blob, cache entry arrays)
         self.deflating: list[Future] = []
+        self.cached: list[Future] = []
+        self.shards: dict[tuple[str, ...], Optional[str]] = {}
         self.queued = self.size = 0
 
-    def add(self, oid: str, blob: bytes) -> None:
-        self.objects.append((oid, BLOB, blob))
+    def add(self, path: tuple[str, ...], blob: bytes, cache: tuple) -> None:
+        self.pending.append((path, blob, cache))
         self.size += len(blob)
-        if len(self.objects) - self.queued >= COMPRESS_GROUP:
+        if len(self.pending) - self.queued >= COMPRESS_GROUP:
             self._queue()
         if self.size >= PACK_BYTES:
-            self.write()
+            self._write()
 
     def _queue(self) -> None:
-        if self.queued < len(self.objects):
-            blobs = [o[2] for o in self.objects[self.queued:]]
-            self.deflating.append(self.pool.submit(compress_all, blobs, LOOSE_COMPRESSION))
-            self.queued = len(self.objects)
+        if self.queued < len(self.pending):
+            blobs = [p[1] for p in self.pending[self.queued:]]
+            self.deflating.append(self.pool.submit(_deflated, blobs))
+            self.queued = len(self.pending)
 
-    def write(self) -> None:
-        """Write what was added since the last write."""
+    def _write(self) -> None:
         self._queue()
-        packed = [p for f in self.deflating for p in f.result()]
-        write_objects(self.git, self.objects, look=self.look, packed=packed)
-        self.objects, self.deflating, self.queued, self.size = [], [], 0, 0
+        done = [r for f in self.deflating for r in f.result()]
+        write_objects(self.git, [(oid, BLOB, p[1]) for (oid, _), p in zip(done, self.pending)], look=self.look,
+                      packed=[packed for _, packed in done])
+        for (oid, _), (path, _, _) in zip(done, self.pending):
+            self.shards[path] = oid
+        entries = [(oid, cache) for (oid, _), (_, _, cache) in zip(done, self.pending)]
+        self.cached.append(self.cache_writer.submit(_cache_all, self.git, entries))
+        self.pending, self.deflating, self.queued, self.size = [], [], 0, 0
+
+    def finish(self) -> dict[tuple[str, ...], Optional[str]]:
+        """Write the rest; returns each shard's path and blob id once every write is done."""
+        self._write()
+        for future in self.cached:
+            future.result()
+        return self.shards
+
+
+def _deflated(blobs: list[bytes]) -> list[tuple[str, bytes]]:
+    """(git blob id, data compressed for a pack) of each blob (both let go of the GIL)."""
+    out = []
+    for blob in blobs:
+        oid = hashlib.sha1(b"blob %d\0" % len(blob))
+        oid.update(blob)
+        out.append((oid.hexdigest(), zlib.compress(blob, LOOSE_COMPRESSION)))
+    return out
+
+
+def _cache_all(git: GitRepo, entries: list[tuple[str, tuple]]) -> None:
+    for oid, (encs, raws, ints) in entries:
+        _cache(git, oid, encs, raws, ints)
 
 
 def records_run(blocks: Iterable[ShardBlock]) -> Run:
