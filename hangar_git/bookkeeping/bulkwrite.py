@@ -25,7 +25,7 @@ from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
 BLOCK = 1 << 16
 """Records turned into shard text at a time."""
-PACK_BYTES = 16 << 20
+PACK_BYTES = 8 << 20
 """Shard text written to git as one pack."""
 COMPRESS_GROUP = 64
 """Shards compressed by one task of the compressing threads."""
@@ -51,7 +51,6 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     bounds = np.flatnonzero(np.diff(prefixes)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
-    shard_ints = None if len(text_keys) else int_keys[order]  # int keys in shard order, for the cache
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
     with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
             ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as compressor:
@@ -59,11 +58,11 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
         for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
             prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
             packer.add(shard_path(prefix), blob,
-                       (encs[lo:hi], raws[order[lo:hi]], None if shard_ints is None else shard_ints[lo:hi]))
+                       (encs[lo:hi], raws[order[lo:hi]], None if len(text_keys) else int_keys[order[lo:hi]]))
         shards = packer.finish()
     samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
     if samples is not None and digits >= KEY_INDEX_DIGITS:
-        del encs, raws, prefixes, order, shard_ints
+        del encs, raws, prefixes, order
         _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)
     return samples, count, digits
 
