@@ -17,6 +17,7 @@ from zlib import crc32
 
 import numpy as np
 
+from ..storage.identity import hex_of
 from .changes import Run, Table, sorted_table
 from .gitrepo import BLOB, LOOSE_COMPRESSION, GitRepo, Oid
 from .packwriter import COMPRESS_THREADS, PACK_MIN, write_objects
@@ -119,7 +120,7 @@ def _deflated(blobs: list[bytes]) -> list[tuple[str, bytes]]:
     for blob in blobs:
         oid = hashlib.sha1(b"blob %d\0" % len(blob))
         oid.update(blob)
-        out.append((oid.hexdigest(), zlib.compress(blob, LOOSE_COMPRESSION)))
+        out.append((hex_of(oid.digest()), zlib.compress(blob, LOOSE_COMPRESSION)))
     return out
 
 
