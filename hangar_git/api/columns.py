@@ -5,7 +5,7 @@ module fixes how each kind of value is encoded, and gathers fixed-shape arrays.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -165,6 +165,24 @@ class NdarrayColumn(Column):
     def _values(self, state: State, local: bool) -> Iterator[Any]:
         for _, values, found in self._gathered(state, local):
             yield from (values if found is None else values[found])
+
+    def blocks(self, local: bool = False) -> Iterator[tuple[Sequence[Key], np.ndarray]]:
+        """(keys, their arrays as one array of shape (len(keys), ...)) in storage order, up
+        to 32 MB at a time: a full scan of a fixed-shape column without a Python object per
+        sample (``local``: skip samples whose data is not here). Variable-shape columns have
+        no common shape: a :class:`SchemaError`."""
+        if self._variable:
+            raise SchemaError(f"column {self._name!r} has variable-shape samples: read them with items()",
+                              expected="a fixed-shape column", given="variable shape")
+        if not self._gatherable:  # arrays with a zero in their shape: nothing to gather
+            keys = list(self.keys(local=local))
+            yield keys, np.zeros((len(keys),) + self._np_shape, self._np_dtype)
+            return
+        for keys, values, found in self._gathered(self._state(), local):
+            if found is None:
+                yield keys, values
+            else:
+                yield [keys[i] for i in np.flatnonzero(found).tolist()], values[found]
 
     @property
     def _gatherable(self) -> bool:

@@ -61,6 +61,9 @@ def export_column(column: Any, out_dir: str, fmt: str = "npy", *, force: bool = 
         if fmt == "npz":
             return write_npz(column, out_dir, force, progress)
         if fmt == "stacked":
+            if column.column_type == "ndarray" and not column.schema.variable_shape:
+                from .exporters_stacked import write_stacked_fixed
+                return write_stacked_fixed(column, out_dir, force, progress)
             return write_stacked(column, out_dir, force, progress)
         return write_csv(column, out_dir, force, keys, header, progress)
 
@@ -242,6 +245,9 @@ def write_csv(column: Any, out_dir: str, force: bool, keys: bool, header: bool, 
             width = 1 if column.column_type != "ndarray" or not shape else shape[0]
             names = [column.name] if width == 1 and not shape else [f"{column.name}_{i}" for i in range(width)]
             writer.writerow((["key"] if keys else []) + names)
+        if column.column_type == "ndarray" and not column.schema.variable_shape:
+            from .exporters_stacked import write_rows_csv
+            return write_rows_csv(column, writer, keys, temp_name(path), progress)
         rows = []
         for key, value in sorted_values(column):
             cells = [value] if isinstance(value, str) else value.reshape(-1).tolist()

@@ -15,10 +15,8 @@ nothing here imports click.
 """
 from __future__ import annotations
 
-import csv
 import itertools
 import os
-import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".we
 SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES)
 KEY_FROM = ("auto", "name", "index", "row")
 
-_INT_RE = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +129,7 @@ def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
     elif suffix == ".npz":
         samples = read_npz(path)
     elif suffix == ".csv":
+        from .importers_csv import read_csv
         samples = read_csv(path, options)
     elif suffix in IMAGE_SUFFIXES:
         samples = read_image(path, keep_bool=options.dtype is not None and options.dtype == np.bool_)
@@ -243,79 +241,6 @@ def _target_mode(frames: list) -> Optional[str]:
         transparent = any(f.mode in ("PA", "RGBA", "LA") or "transparency" in f.info for f in frames)
         return "RGBA" if transparent else "RGB"
     return None
-
-
-# -- CSV ---------------------------------------------------------------------------
-def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
-    with reading(path, "CSV"):
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [row for row in csv.reader(fh, delimiter=options.delimiter, strict=True) if row]
-        header = rows.pop(0) if options.header and rows else None
-        keys = pop_key_column(path, rows, options.key_column, header)
-        dtype = options.dtype or options.column_dtype or infer_dtype(rows)
-        values = parse_rows(path, rows, dtype)
-    name = stem_of(path)
-    for i, value in enumerate(values):
-        yield Sample(name, value, f"{path} row {i}", row=i,
-                     key=None if keys is None else parse_key(keys[i], f"{path} row {i}"))
-
-
-def pop_key_column(path: str, rows: list[list[str]], key_column: Optional[str],
-                   header: Optional[list[str]]) -> Optional[list[str]]:
-    """Remove the key column from every row; returns its values."""
-    if key_column is None:
-        return None
-    if header is not None and key_column in header:
-        index = header.index(key_column)
-    elif _INT_RE.fullmatch(key_column.strip()):
-        index = int(key_column)
-    else:
-        raise ImportFormatError(f"cannot read {path!r}: no key column {key_column!r} "
-                                f"(give a 0-based index, or a field name with --header)")
-    keys = []
-    for i, row in enumerate(rows):
-        if not -len(row) <= index < len(row):
-            raise ImportFormatError(f"{path} row {i}: has no column {index} for the keys")
-        keys.append(row.pop(index))
-    return keys
-
-
-def parse_key(text: str, where: str) -> Key:
-    text = text.strip()
-    if not text:
-        raise ImportFormatError(f"{where}: the key column is empty")
-    return key_from_text(text)
-
-
-def infer_dtype(rows: list[list[str]]) -> np.dtype:
-    """int64 if every value is an integer, else float64."""
-    cells = np.array([c for row in rows for c in row], dtype=str)
-    try:
-        cells.astype(np.int64)
-        return np.dtype(np.int64)
-    except (ValueError, OverflowError):
-        return np.dtype(np.float64)
-
-
-def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype) -> list[np.ndarray]:
-    """The rows as 1-D arrays of ``dtype``; a bad value is reported with its row."""
-    if not rows:
-        return []
-    try:
-        if len({len(row) for row in rows}) == 1:
-            return list(np.array(rows, dtype=str).astype(dtype))
-        return [np.array(row, dtype=str).astype(dtype) for row in rows]
-    except (ValueError, OverflowError, TypeError):
-        pass
-    for i, row in enumerate(rows):
-        for value in row:
-            try:
-                np.array([value], dtype=str).astype(dtype)
-            except (ValueError, OverflowError, TypeError):
-                raise ImportFormatError(
-                    f"{path} row {i}: cannot parse {value!r} as {dtype} (pass --dtype, "
-                    f"or --key-column for a column of names)") from None
-    raise ImportFormatError(f"cannot parse {path!r} as {dtype}")
 
 
 # -- keys and shapes -----------------------------------------------------------------

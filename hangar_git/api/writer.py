@@ -90,9 +90,9 @@ class WriterCheckout(Checkout):
         locations = self._ctx.git.locations
         if index is None or rec.samples_tree is None or os.path.exists(locations.path(rec.samples_tree)):
             return
-        blob = self._store.locations_of(index.digests)
-        if blob is not None:
-            locations.write(rec.samples_tree, blob)
+        parts = self._store.locations_of(index.digests)
+        if parts is not None:
+            locations.write(rec.samples_tree, *parts)
 
     def _drop_staged_key_index(self, name: str, replaced: ColumnRecords) -> None:
         """Remove the key index of a large column's staging state that the staging area

@@ -9,23 +9,29 @@ compares them).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import hashlib
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterable, Iterator, Optional
 from zlib import crc32
 
 import numpy as np
 
+from ..storage.identity import hex_of
 from .changes import Run, Table, sorted_table
-from .gitrepo import BLOB, GitRepo, Oid
-from .packwriter import PACK_MIN, write_objects
+from .gitrepo import BLOB, LOOSE_COMPRESSION, GitRepo, Oid
+from .packwriter import COMPRESS_THREADS, PACK_MIN, write_objects
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
 BLOCK = 1 << 16
 """Records turned into shard text at a time."""
-PACK_BYTES = 16 << 20
+PACK_BYTES = 8 << 20
 """Shard text written to git as one pack."""
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+COMPRESS_GROUP = 64
+"""Shards compressed by one task of the compressing threads."""
+_HEX_PAIRS = np.array([b"%02x" % i for i in range(256)], dtype="S2").view(np.uint16)
+"""Each byte's two hex digits, as the ``uint16`` whose bytes they are."""
 
 
 def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
@@ -46,30 +52,81 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     bounds = np.flatnonzero(np.diff(prefixes)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
-    shards: dict[tuple[str, ...], Optional[str]] = {}
-    pending: list[tuple[str, int, bytes]] = []
-    size = 0
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
-    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer:  # file writes beside packing
-        cached = []
+    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
+            ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as compressor:
+        packer = _Packer(git, look, compressor, cache_writer)
         for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
-            oid = git.blob_id(blob)
-            pending.append((oid, BLOB, blob))
-            size += len(blob)
             prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
-            shards[shard_path(prefix)] = oid
-            cached.append(cache_writer.submit(_cache, git, oid, encs[lo:hi], raws[order[lo:hi]]))
-            if size >= PACK_BYTES:
-                write_objects(git, pending, look=look)
-                pending, size = [], 0
-        write_objects(git, pending, look=look)
-        for future in cached:
-            future.result()
-    samples = git.update_tree(None, shards)
+            packer.add(shard_path(prefix), blob,
+                       (encs[lo:hi], raws[order[lo:hi]], None if len(text_keys) else int_keys[order[lo:hi]]))
+        shards = packer.finish()
+    samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
     if samples is not None and digits >= KEY_INDEX_DIGITS:
         del encs, raws, prefixes, order
         _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)
     return samples, count, digits
+
+
+class _Packer:
+    """Shard blobs hashed and compressed on other threads while more are made, written to
+    git as one pack per ``PACK_BYTES`` of text; each shard's record cache entry is written
+    (on the cache writer's thread) once its blob is in git."""
+
+    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor, cache_writer: ThreadPoolExecutor) -> None:
+        self.git, self.look, self.pool, self.cache_writer = git, look, pool, cache_writer
+        self.pending: list[tuple[tuple[str, ...], bytes, tuple]] = []  # (path, blob, cache entry arrays)
+        self.deflating: list[Future] = []
+        self.cached: list[Future] = []
+        self.shards: dict[tuple[str, ...], Optional[str]] = {}
+        self.queued = self.size = 0
+
+    def add(self, path: tuple[str, ...], blob: bytes, cache: tuple) -> None:
+        self.pending.append((path, blob, cache))
+        self.size += len(blob)
+        if len(self.pending) - self.queued >= COMPRESS_GROUP:
+            self._queue()
+        if self.size >= PACK_BYTES:
+            self._write()
+
+    def _queue(self) -> None:
+        if self.queued < len(self.pending):
+            blobs = [p[1] for p in self.pending[self.queued:]]
+            self.deflating.append(self.pool.submit(_deflated, blobs))
+            self.queued = len(self.pending)
+
+    def _write(self) -> None:
+        self._queue()
+        done = [r for f in self.deflating for r in f.result()]
+        write_objects(self.git, [(oid, BLOB, p[1]) for (oid, _), p in zip(done, self.pending)], look=self.look,
+                      packed=[packed for _, packed in done])
+        for (oid, _), (path, _, _) in zip(done, self.pending):
+            self.shards[path] = oid
+        entries = [(oid, cache) for (oid, _), (_, _, cache) in zip(done, self.pending)]
+        self.cached.append(self.cache_writer.submit(_cache_all, self.git, entries))
+        self.pending, self.deflating, self.queued, self.size = [], [], 0, 0
+
+    def finish(self) -> dict[tuple[str, ...], Optional[str]]:
+        """Write the rest; returns each shard's path and blob id once every write is done."""
+        self._write()
+        for future in self.cached:
+            future.result()
+        return self.shards
+
+
+def _deflated(blobs: list[bytes]) -> list[tuple[str, bytes]]:
+    """(git blob id, data compressed for a pack) of each blob (both let go of the GIL)."""
+    out = []
+    for blob in blobs:
+        oid = hashlib.sha1(b"blob %d\0" % len(blob))
+        oid.update(blob)
+        out.append((hex_of(oid.digest()), zlib.compress(blob, LOOSE_COMPRESSION)))
+    return out
+
+
+def _cache_all(git: GitRepo, entries: list[tuple[str, tuple]]) -> None:
+    for oid, (encs, raws, ints) in entries:
+        _cache(git, oid, encs, raws, ints)
 
 
 def records_run(blocks: Iterable[ShardBlock]) -> Run:
@@ -133,13 +190,12 @@ def _lines(encs: np.ndarray, raws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shard lines ``<hex digest> <encoded key>\\n`` of a block of records, back to back,
     and the length of each line."""
     n, width = len(encs), encs.dtype.itemsize
-    grid = np.zeros((n, 66 + width), dtype=np.uint8)
-    digest = raws.view(np.uint8).reshape(n, 32)
-    grid[:, 0:64:2] = _HEX[digest >> 4]
-    grid[:, 1:64:2] = _HEX[digest & 15]
+    grid = np.empty((n, 66 + width), dtype=np.uint8)
+    grid[:, :64].view(np.uint16)[:] = _HEX_PAIRS[raws.view(np.uint8).reshape(n, 32)]  # two digits a byte
     grid[:, 64] = ord(" ")
     keys = np.frombuffer(encs.tobytes(), dtype=np.uint8).reshape(n, width)
     grid[:, 65:65 + width] = keys
+    grid[:, 65 + width] = 0
     key_lens = (keys != 0).sum(axis=1)  # keys hold no NUL: 'S' pads with them
     grid[np.arange(n), 65 + key_lens] = ord("\n")
     return grid[grid != 0], 66 + key_lens
@@ -163,8 +219,12 @@ def _shard_texts(encs: np.ndarray, raws: np.ndarray, order: np.ndarray, starts: 
         shard = last + 1
 
 
-def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray) -> None:
-    """The record cache entry of a shard just written (for scans)."""
+def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray, ints: Optional[np.ndarray]) -> None:
+    """The record cache entry of a shard just written (for scans); ``ints``: its keys when
+    every key is an int."""
+    if ints is not None:
+        git.record_cache.put_ints(oid, ints, raws)
+        return
     texts = [e.decode() for e in encs.tolist()]
     git.record_cache.put_arrays(oid, texts, raws)
 

@@ -9,7 +9,7 @@ import os
 import re
 import time
 import warnings
-from typing import TYPE_CHECKING, Iterator, Mapping, NewType, Optional, Sequence
+from typing import TYPE_CHECKING, Container, Iterator, Mapping, NewType, Optional, Sequence
 
 import pygit2
 from pygit2.enums import FileMode, SortMode
@@ -235,12 +235,14 @@ class GitRepo:
                 return None
         return Oid(str(obj.id))
 
-    def update_tree(self, tree_oid: Optional[str],
-                    changes: Mapping[tuple[str, ...], Optional[str]]) -> Optional[Oid]:
+    def update_tree(self, tree_oid: Optional[str], changes: Mapping[tuple[str, ...], Optional[str]],
+                    blobs: Container[str] = frozenset()) -> Optional[Oid]:
         """A tree equal to ``tree_oid`` with paths set to blob/tree oids (None removes).
 
         Returns None when the result is empty (git has no use for empty trees).
-        Values may be blob or tree oids; the mode is taken from the object.
+        Values may be blob or tree oids; the mode is taken from the object, unless the
+        caller names it a blob in ``blobs`` (a lookup per shard of a big column's first
+        write cost 0.6 s a million records).
         """
         groups: dict[str, dict[tuple[str, ...], Optional[str]]] = {}
         direct: dict[str, Optional[str]] = {}
@@ -253,13 +255,13 @@ class GitRepo:
         builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()  # type: ignore[arg-type]
         for name, sub in groups.items():
             existing = base[name].id if base is not None and name in base else None  # type: ignore[operator,index]
-            direct[name] = self.update_tree(str(existing) if existing else None, sub)
+            direct[name] = self.update_tree(str(existing) if existing else None, sub, blobs)
         for name, oid in direct.items():
             if oid is None:
                 if builder.get(name) is not None:
                     builder.remove(name)
             else:
-                obj_type = self._repo[oid].type_str
+                obj_type = "blob" if oid in blobs else self._repo[oid].type_str
                 builder.insert(name, pygit2.Oid(hex=oid), FileMode.TREE if obj_type == "tree" else FileMode.BLOB)
         if len(builder) == 0:
             return None

@@ -98,10 +98,19 @@ class RecordCache(DerivedFiles):
         """:meth:`put` of a shard's encoded keys and raw digests (``S32``), in shard order."""
         return self._put(oid, *_encode_arrays(encs, raws))
 
+    def put_ints(self, oid: str, keys: np.ndarray, raws: np.ndarray) -> None:
+        """Cache a shard of int keys from arrays (its keys and raw digests, in shard order):
+        what a big first commit writes, without a Python object per record."""
+        self._write_entry(oid, len(keys), True, np.ascontiguousarray(raws, dtype=_DIGEST).tobytes(),
+                          np.ascontiguousarray(keys, dtype="<i8").tobytes())
+
     def _put(self, oid: str, count: int, int_keys: bool, digests: bytes, keys: bytes) -> ShardBlock:
+        self._write_entry(oid, count, int_keys, digests, keys)
+        return _decode(count, int_keys, digests, keys)
+
+    def _write_entry(self, oid: str, count: int, int_keys: bool, digests: bytes, keys: bytes) -> None:
         crc = zlib.crc32(keys, zlib.crc32(digests))
         self.write(oid, b"".join((MAGIC, _HEADER.pack(count, int_keys, crc, len(keys)), digests, keys)))
-        return _decode(count, int_keys, digests, keys)
 
     def audit(self, read_blob: Callable[[str], Optional[bytes]]) -> list[str]:
         """Compare every entry with its shard blob; remove (and return the ids of) damaged or

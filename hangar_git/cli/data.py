@@ -14,7 +14,8 @@ from .common import (State, pass_state, complete_branches, complete_columns, com
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
-                             check_sources, max_shape, npy_path, npy_rows, parse_dtype, rows_block)
+                             check_sources, max_shape, npy_rows, parse_dtype, rows_block)
+from ..api.importers_csv import csv_rows
 
 
 # -- add ------------------------------------------------------------------------------
@@ -155,22 +156,22 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     repo = state.repo
     check_sources(files)
     array = npy_rows(files, options, key_from, variable_shape)
-    if array is not None:
-        with staged_or_nothing(repo, branch) as co:
+    with staged_or_nothing(repo, branch) as co:
+        if array is None:  # a CSV file keyed by row: parsed at once when numpy can
+            array = csv_rows(files, replace(options, column_dtype=ndarray_dtype(co, column)), key_from,
+                             variable_shape)
+        if array is not None:
             with state.progress(f"add {column}", total=len(array)) as bar:
                 count, changed = stage_rows(co, column, array, options, max_dims, start if key_from == "index" else 0,
-                                            bar)
-            target = co.branch_name
-        report_added(state, column, target, count, changed)
-        return
-    with staged_or_nothing(repo, branch) as co:
-        importer = Importer(files, options)
-        col, samples = open_column(co, column, importer, max_dims, variable_shape)
-        with state.progress(f"add {column}", total=count_samples(files, options)) as bar:
-            count, changed = stage(col, assign_keys(samples, key_from, start), bar)
-            if bar.total != count:  # (a CSV field quoted across lines): the bar still ends at its total
-                bar.total = count
-                bar.refresh()
+                                            bar, files[0])
+        else:
+            importer = Importer(files, options)
+            col, samples = open_column(co, column, importer, max_dims, variable_shape)
+            with state.progress(f"add {column}", total=count_samples(files, options)) as bar:
+                count, changed = stage(col, assign_keys(samples, key_from, start), bar)
+                if bar.total != count:  # (a CSV field quoted across lines): the bar still ends at its total
+                    bar.total = count
+                    bar.refresh()
         target = co.branch_name
     report_added(state, column, target, count, changed)
 
@@ -185,10 +186,17 @@ def report_added(state: State, column: str, target: str, count: int, changed: in
               f"`git hangar commit -m MESSAGE`")
 
 
+def ndarray_dtype(co: Any, column: str) -> Any:
+    """The dtype of ``column`` if it exists and holds arrays (what CSV values are parsed as)."""
+    col = co.columns[column] if column in co.columns else None
+    return col.dtype if col is not None and col.column_type == "ndarray" else None
+
+
 def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: Optional[tuple[int, ...]],
-               first_key: int, bar: Any) -> tuple[int, int]:
-    """Stage the rows of ``array`` (keys ``first_key``, ``first_key + 1``, ...) a block at a
-    time; returns (how many were read, how many changed the staging area)."""
+               first_key: int, bar: Any, source: str) -> tuple[int, int]:
+    """Stage the rows of ``array`` (keys ``first_key``, ``first_key + 1``, ...; read from the
+    file ``source``) a block at a time; returns (how many were read, how many changed the
+    staging area)."""
     import numpy as np
     dtype = options.dtype or array.dtype
     if column in co.columns:
@@ -201,7 +209,7 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
         try:
             changed += col.put_rows(np.arange(first_key + lo, first_key + lo + len(block)), block)
         except (SchemaError, InvalidNameError) as exc:
-            raise with_where(exc, f"{npy_path(array)} rows {lo}-{lo + len(block) - 1}") from None
+            raise with_where(exc, f"{source} rows {lo}-{lo + len(block) - 1}") from None
         bar.update(len(block))
     return len(array), changed
 

@@ -51,9 +51,10 @@ class ObjectStore(ABC):
         """:meth:`read` of a raw (32-byte) digest: verified bytes; KeyError if absent."""
         return self.read(raw_to_digest(raw))
 
-    def locations_of(self, raws: np.ndarray) -> Optional[bytes]:
-        """A locations file (:mod:`.locations`) for raw digests in row order, or None when
-        this store's reads are not sliced from local files (the default)."""
+    def locations_of(self, raws: np.ndarray) -> Optional[list[Buffer]]:
+        """A locations file (:mod:`.locations`) for raw digests in row order, as buffers to
+        write one after the other, or None when this store's reads are not sliced from local
+        files (the default)."""
         return None
 
     def open_locations(self, path: str, count: int) -> Any:

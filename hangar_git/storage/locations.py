@@ -34,13 +34,18 @@ NOWHERE = 0xFFFF
 _DTYPE = np.dtype([("pos", "<u8"), ("size", "<u4"), ("file", "<u2"), ("meta", "<u2")])
 
 
-def encode(pos: np.ndarray, size: np.ndarray, file_no: np.ndarray, meta_no: np.ndarray,
-           files: list[str], metas: list[str]) -> bytes:
-    """A locations file of per-row arrays (``file_no`` ``NOWHERE`` where there is none)."""
-    recs = np.zeros(len(pos), dtype=_DTYPE)
-    recs["pos"], recs["size"], recs["file"], recs["meta"] = pos, size, file_no, meta_no
+def records(count: int) -> np.ndarray:
+    """The rows of a locations file to fill in (``file``: ``NOWHERE`` until set)."""
+    recs = np.zeros(count, dtype=_DTYPE)
+    recs["file"] = NOWHERE
+    return recs
+
+
+def encode_parts(recs: np.ndarray, files: list[str], metas: list[str]) -> list[Buffer]:
+    """A locations file of rows from :func:`records`, as buffers to write one after the
+    other (the rows are not copied: a million of them are 16 MB)."""
     trailer = json.dumps({"files": files, "metas": metas}).encode()
-    return MAGIC + _HEADER.pack(len(pos), len(trailer)) + recs.tobytes() + trailer
+    return [MAGIC + _HEADER.pack(len(recs), len(trailer)), recs.view(np.uint8).data, trailer]
 
 
 class Locations:

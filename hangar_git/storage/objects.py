@@ -35,6 +35,13 @@ Value = Union[np.ndarray, str, bytes]
 Buffer = Union[bytes, bytearray, memoryview]
 
 
+ROW_LINE_MAX = 4096
+"""Rows up to this many bytes are copied behind their meta prefix and hashed one line each
+(the copy costs less than a second hasher call per row; :func:`digest_rows`)."""
+ROW_BLOCK_BYTES = 4 << 20
+"""How many bytes of prefixed lines :func:`digest_rows` lays out at a time."""
+
+
 @lru_cache(maxsize=1024)
 def _prefix(meta: str) -> blake3:
     """A hasher fed ``meta`` and its NUL (never updated: callers copy it)."""
@@ -84,42 +91,51 @@ def matches(meta: str, data: Buffer, raw: bytes) -> bool:
 def digest_rows(meta: str, rows: np.ndarray) -> np.ndarray:
     """Raw digests (``S32``) of each row of a C-contiguous 2-D ``uint8`` array, each row the
     bytes of one object of ``meta`` (the same digests :func:`digest_of` gives one by one)."""
-    view = np.ascontiguousarray(rows).reshape(-1).data  # 1-D: a view even of rows of no bytes
-    joined = _same_size_digests(meta, view, len(rows), rows.shape[1])
-    return np.frombuffer(joined, dtype="S32") if joined else np.zeros(0, dtype="S32")
+    count, width = rows.shape
+    if not count:
+        return np.zeros(0, dtype="S32")
+    if width > ROW_LINE_MAX:
+        view = np.ascontiguousarray(rows).reshape(-1).data
+        return np.frombuffer(_wide_row_digests(meta, view, count, width), dtype="S32")
+    head = np.frombuffer(meta.encode() + b"\0", dtype=np.uint8)
+    line = len(head) + width
+    step = max(1, ROW_BLOCK_BYTES // line)
+    parts = []
+    for lo in range(0, count, step):
+        block = rows[lo:lo + step]
+        grid = np.empty((len(block), line), dtype=np.uint8)
+        grid[:, :len(head)] = head
+        grid[:, len(head):] = block
+        parts.append(_line_digests(grid.reshape(-1).data, line))
+    return np.frombuffer(b"".join(parts), dtype="S32")
 
 
-PREFIXED_ROWS = 4096
-"""Rows narrower than this are copied behind their meta prefix first, so each is hashed in
-one update (the copy costs less than a second call per row)."""
-
-
-def _same_size_digests(meta: str, view: memoryview, count: int, width: int) -> bytes:
-    """The raw digests, back to back, of ``count`` objects of ``meta`` of ``width`` bytes each,
-    back to back in ``view``: the hot loop of receiving small rows. blake3 hashes one buffer
-    per call, so the calls per row are kept to three: one reused hasher is fed the row (its
-    meta prefix copied in front of it, for narrow rows), read and reset."""
-    prefix = meta.encode() + b"\0"
+def _line_digests(text: memoryview, line: int) -> bytes:
+    """The raw digests, back to back, of each ``line`` bytes of ``text``: the hot loop of
+    receiving small rows, kept to three calls per row on one reused hasher."""
     hasher = blake3()
     update, digest, reset = hasher.update, hasher.digest, hasher.reset
     out: list[bytes] = []
     append = out.append
-    if width < PREFIXED_ROWS:
-        step = len(prefix) + width
-        rows = np.empty((count, step), dtype=np.uint8)
-        rows[:, :len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
-        rows[:, len(prefix):] = np.frombuffer(view, dtype=np.uint8, count=count * width).reshape(count, width)
-        joined = rows.reshape(-1).data
-        for start in range(0, count * step, step):
-            update(joined[start:start + step])
-            append(digest())
-            reset()
-    else:
-        for start in range(0, count * width, width):
-            update(prefix)
-            update(view[start:start + width])
-            append(digest())
-            reset()
+    for start in range(0, len(text), line):
+        update(text[start:start + line])
+        append(digest())
+        reset()
+    return b"".join(out)
+
+
+def _wide_row_digests(meta: str, view: memoryview, count: int, width: int) -> bytes:
+    """The raw digests of ``count`` rows of ``width`` bytes back to back in ``view``, each
+    hashed in place after its meta prefix (rows this wide are not worth copying)."""
+    prefix = meta.encode() + b"\0"
+    hasher = blake3()
+    update, digest, reset = hasher.update, hasher.digest, hasher.reset
+    out: list[bytes] = []
+    for start in range(0, count * width, width):
+        update(prefix)
+        update(view[start:start + width])
+        out.append(digest())
+        reset()
     return b"".join(out)
 
 
@@ -220,7 +236,9 @@ def verify_batch(batch: ObjectBatch) -> None:
         return
     sizes = batch.sizes
     if len(batch.metas) == 1 and (sizes == sizes[0]).all():
-        got = _same_size_digests(batch.metas[0], batch.data, n, int(sizes[0]))
+        width = int(sizes[0])
+        rows = np.frombuffer(batch.data, dtype=np.uint8, count=n * width).reshape(n, width)
+        got = digest_rows(batch.metas[0], rows).tobytes()
     else:
         got = _mixed_digests(batch)
     expected = np.ascontiguousarray(batch.raws, dtype="S32").view(np.uint64).reshape(n, 4)

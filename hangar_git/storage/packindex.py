@@ -74,31 +74,31 @@ class PackIndex:
         # so comparing stripped forms is exact.
         return i if i < len(d) and d.item(i) == raw.rstrip(b"\0") else -1
 
-    def find_many(self, raws: np.ndarray) -> np.ndarray:
+    def find_many(self, raws: np.ndarray, probe: "Probe | None" = None) -> np.ndarray:
         """Rows of many raw digests (``S32`` array); -1 where absent.
 
         Searches the 64-bit digest prefixes (integer compares are far cheaper
-        than 32-byte string compares), then confirms on the full digest.
+        than 32-byte string compares), then confirms on the full digest only
+        where a prefix matched. ``probe``: :class:`Probe` of ``raws``, made once
+        by a caller that asks many packs (it sorts the queries once).
         """
         d = self.digests
         if len(d) == 0 or len(raws) == 0:
             return np.full(len(raws), -1, dtype=np.int64)
-        prefixes, wanted = self.prefixes, digest_prefixes(raws)
-        if len(wanted) > 16:  # sorted queries search far faster (each starts where the last ended)
-            order = np.argsort(wanted)
-            idx = np.empty(len(wanted), dtype=np.int64)
-            idx[order] = prefixes.searchsorted(wanted[order])
-        else:
-            idx = prefixes.searchsorted(wanted)
-        idx = np.minimum(idx, len(d) - 1)
-        hit = d[idx] == raws
-        if not hit.all():  # equal prefixes of different digests: resolve exactly
-            slow = np.flatnonzero(~hit & (prefixes[idx] == wanted))
+        probe = probe if probe is not None else Probe(raws)
+        prefixes = self.prefixes
+        at = np.minimum(prefixes.searchsorted(probe.sorted_prefixes), len(d) - 1)
+        matched = np.flatnonzero(prefixes[at] == probe.sorted_prefixes)  # in sorted query order
+        out = np.full(len(raws), -1, dtype=np.int64)
+        if len(matched):
+            candidates, rows = probe.order[matched], at[matched]
+            exact = d[rows] == raws[candidates]
+            slow = candidates[~exact]  # equal prefixes of different digests: resolve exactly
             if len(slow):
-                exact = np.minimum(d.searchsorted(raws[slow]), len(d) - 1)
-                idx[slow] = exact
-                hit[slow] = d[exact] == raws[slow]
-        return np.where(hit, idx, -1)
+                found = np.minimum(d.searchsorted(raws[slow]), len(d) - 1)
+                rows[~exact] = np.where(d[found] == raws[slow], found, -1)
+            out[candidates] = rows
+        return out
 
     def fields(self, row: int) -> tuple[int, int, int, int]:
         """(chunk, offset, size, meta number) of one row: the hot path of single reads
@@ -128,21 +128,20 @@ class PackIndex:
         return cached
 
     def encode(self) -> bytes:
-        """The index file's bytes."""
         return b"".join(self.encode_parts())
 
-    def encode_parts(self) -> list[bytes]:
-        """The index file's bytes in pieces, to be written one after another (no joined copy:
-        the checksum is fed piece by piece)."""
+    def encode_parts(self) -> list[Buffer]:
+        """The index file as buffers to write one after the other (views of the arrays where
+        they have the file's types: a merged index of a million objects is not copied twice)."""
         header = json.dumps({"objects": len(self.digests), "chunks": len(self.chunk_start),
                              "metas": self.metas, "files": self.files}).encode()
-        parts = [MAGIC + struct.pack("<Q", len(header)) + header]
+        parts: list[Buffer] = [MAGIC, struct.pack("<Q", len(header)), header]
         for name, dt in _OBJECT_FIELDS + _CHUNK_FIELDS:
-            parts.append(np.ascontiguousarray(getattr(self, name), dtype=dt).tobytes())
-        summed = hashlib.sha256()
+            parts.append(np.ascontiguousarray(getattr(self, name), dtype=dt).reshape(-1).view(np.uint8).data)
+        checksum = hashlib.sha256()
         for part in parts:
-            summed.update(part)
-        return parts + [summed.digest()]
+            checksum.update(part)
+        return parts + [checksum.digest()]
 
     @classmethod
     def decode(cls, name: str, blob: Buffer, *, verify: bool = True) -> "PackIndex":
@@ -188,6 +187,18 @@ def _native_view(arr: np.ndarray) -> memoryview:
     return memoryview(native.data).cast("B").cast("Q" if native.itemsize == 8 else "I")
 
 
+class Probe:
+    """Raw digests to look up in many pack indexes: their 64-bit prefixes sorted once
+    (sorting a million queries per pack was most of a big write's freshness checks)."""
+
+    __slots__ = ("prefixes", "order", "sorted_prefixes")
+
+    def __init__(self, raws: np.ndarray) -> None:
+        self.prefixes = digest_prefixes(raws)
+        self.order = np.argsort(self.prefixes)
+        self.sorted_prefixes = self.prefixes[self.order]
+
+
 def digest_prefixes(raws: np.ndarray) -> np.ndarray:
     """The first 8 bytes of ``S32`` digests as big-endian ``uint64``."""
     as_bytes = np.ascontiguousarray(raws, dtype="S32").view(np.uint8).reshape(-1, 32)
@@ -199,7 +210,7 @@ def digest_order(raws: np.ndarray) -> np.ndarray:
     8-byte prefixes as integers (several times faster than comparing 32-byte strings); the
     full digests decide only when two prefixes are equal."""
     prefixes = digest_prefixes(raws)
-    order = np.argsort(prefixes)  # quicksort, 4x a stable sort here: the same order while no two prefixes tie
+    order = np.argsort(prefixes, kind="stable")
     if (prefixes[order][1:] == prefixes[order][:-1]).any():
         return np.argsort(raws, kind="stable")
     return order
@@ -255,11 +266,13 @@ def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
     arrays = {f: np.concatenate(v) if v else np.zeros(0, dt)
               for (f, dt), v in zip(_OBJECT_FIELDS + _CHUNK_FIELDS, parts.values())}
     digests = arrays["digests"]
-    order = np.argsort(digests, kind="stable")
+    order = digest_order(digests)
     keep = np.ones(len(order), dtype=bool)
-    if len(order) > 1:
-        sorted_d = digests[order]
-        keep[1:] = sorted_d[1:] != sorted_d[:-1]
+    if len(order) > 1:  # repeats (the first kept) lie side by side; whole digests compared where prefixes are equal
+        prefixes = digest_prefixes(digests)[order]
+        same = np.flatnonzero(prefixes[1:] == prefixes[:-1])
+        keep[same + 1] = digests[order[same + 1]] != digests[order[same]]
+        del prefixes
     order = order[keep]
     for f, _ in _OBJECT_FIELDS:
         arrays[f] = arrays[f][order]

@@ -24,6 +24,8 @@ from .objects import Buffer, Meta, matches, raw_to_digest
 from .packindex import LARGE, PackIndex
 
 _LARGE = int(LARGE)
+LOCATIONS_BLOCK = 1 << 17
+"""Digests :meth:`RawReads.locations_of` looks up at a time (lowered by tests)."""
 
 
 class RawReads(ObjectStore):
@@ -68,16 +70,29 @@ class RawReads(ObjectStore):
         return self.read(raw_to_digest(raw))
 
     # -- locations files (see :mod:`.locations`) --------------------------------------
-    def locations_of(self, raws: np.ndarray) -> Optional[bytes]:
-        """A locations file for raw digests (``S32``) in row order: where each object stored
-        in an uncompressed chunk lies; None for a remote store (reads there are not sliced)."""
+    def locations_of(self, raws: np.ndarray) -> Optional[list[Buffer]]:
+        """A locations file for raw digests (``S32``) in row order, as buffers to write one
+        after the other: where each object stored in an uncompressed chunk lies; None for a
+        remote store (reads there are not sliced)."""
         if not self._files.local:
             return None
         n = len(raws)
-        pos, size = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint32)
-        file_no, meta_no = np.full(n, loc.NOWHERE, dtype=np.uint16), np.zeros(n, dtype=np.uint16)
+        recs = loc.records(n)
         files: dict[str, int] = {}
         metas: dict[str, int] = {}
+        for lo in range(0, n, LOCATIONS_BLOCK):  # look-ups a block at a time: their temporaries stay small
+            part = recs[lo:lo + LOCATIONS_BLOCK]
+            self._locate_block(raws[lo:lo + LOCATIONS_BLOCK], files, metas, part["pos"], part["size"], part["file"],
+                               part["meta"])
+        if len(files) >= loc.NOWHERE or len(metas) >= loc.NOWHERE:
+            return None
+        return loc.encode_parts(recs, list(files), list(metas))
+
+    def _locate_block(self, raws: np.ndarray, files: dict[str, int], metas: dict[str, int], pos: np.ndarray,
+                      size: np.ndarray, file_no: np.ndarray, meta_no: np.ndarray) -> None:
+        """:meth:`locations_of` of a block of digests, into views of its arrays (``files`` and
+        ``metas`` number the data files and metas met so far)."""
+        n = len(raws)
         taken = np.zeros(n, dtype=bool)
         for pack, hit, rows in self._pack_hits(raws, taken):
             taken[hit] = True
@@ -100,9 +115,6 @@ class RawReads(ObjectStore):
             size[hit] = pack.nbytes[rows]
             file_no[hit] = numbers[inverse.reshape(-1)[ok]]
             meta_no[hit] = remap[pack.meta[rows]]
-        if len(files) >= loc.NOWHERE or len(metas) >= loc.NOWHERE:
-            return None
-        return loc.encode(pos, size, file_no, meta_no, list(files), list(metas))
 
     def open_locations(self, path: str, count: int) -> Optional[loc.Locations]:
         """The locations file at ``path`` written by :meth:`locations_of` for ``count`` rows

@@ -35,7 +35,7 @@ from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
 from .files import StoreFiles, local_path, reaching
 from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
-from .packindex import LARGE, PackIndex
+from .packindex import LARGE, PackIndex, Probe
 from .batchreads import MEMO_MAX, BatchReads
 from .rawreads import RawReads
 from .runtime import tiledb_vfs
@@ -150,8 +150,9 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         """Per pack, newest first: positions of ``raws`` it holds that ``taken`` does not mark
         yet, and their rows. Callers mark in ``taken`` (in place) what they used."""
         self._ensure_loaded()
+        probe = Probe(raws) if len(self._packs) > 1 else None
         for pack in reversed(self._packs):
-            rows = pack.find_many(raws)
+            rows = pack.find_many(raws, probe)
             hit = np.flatnonzero((rows >= 0) & ~taken)
             if len(hit):
                 yield pack, hit, rows[hit]

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hangar_git.api.importers import (ImportOptions, Sample, assign_keys, max_shape, parse_key,
+from hangar_git.api.importers_csv import parse_key
+from hangar_git.api.importers import (ImportOptions, Sample, assign_keys, max_shape,
                                       read_samples)
 from hangar_git.cli.remotes import ByteSize, default_dir
 from hangar_git.errors import ImportFormatError

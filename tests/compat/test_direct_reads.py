@@ -251,3 +251,22 @@ def test_a_key_index_is_summed_once_then_again_only_when_written_since(rows: Rep
     report = rows.fsck(quick=True)                            # the audit sums every file whole
     assert any("key index" in p for p in report.problems)
     assert not rebuilt.exists() and not marker.exists()
+
+
+def test_locations_are_the_same_looked_up_in_blocks(rows: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """locations_of a block at a time (7 digests: a block of -1, exactly and +1 around the
+    end) gives the file the one-block look-up gives, digests repeated and absent too."""
+    from hangar_git.storage import rawreads
+    from hangar_git.storage.objects import digest_of, digests_to_raw, ndarray_meta
+    store = rows.ctx.store
+    digests = [digest_of(ndarray_meta(np.dtype(np.uint8), (16,)), ROWS[i].tobytes()) for i in range(20)]
+    assert all(store.contains(d) for d in digests)
+    raws = digests_to_raw(digests + digests[:3] + ["%064x" % 5])
+    def located() -> bytes:
+        parts = store.locations_of(raws)
+        assert parts is not None
+        return b"".join(parts)
+    whole = located()
+    for block in (6, 7, 8, 1):
+        monkeypatch.setattr(rawreads, "LOCATIONS_BLOCK", block)
+        assert located() == whole

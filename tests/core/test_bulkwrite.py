@@ -52,6 +52,21 @@ def test_staged_changes_match_a_dict_across_spills(monkeypatch: pytest.MonkeyPat
     assert dict(staged.items()) == truth  # merged() replaced the runs, lost nothing
 
 
+@pytest.mark.parametrize("starts", [[100, 0, 50], [0, 8, 16], [0, 7, 14], [10, 3, 0]])
+def test_staged_changes_merge_runs_apart_and_touching(monkeypatch: pytest.MonkeyPatch, starts: list[int]) -> None:
+    """Runs of 8 keys each: key ranges apart in any order (merged by concatenation), or
+    sharing their end keys (the newest digest must win)."""
+    monkeypatch.setattr(changes_mod, "SPILL_AT", 8)
+    monkeypatch.setattr(changes_mod, "MAX_RUNS", 1)
+    staged, truth = StagedChanges(), {}
+    for n, start in enumerate(starts):
+        for i in range(start, start + 8):
+            staged[f"i{i}"] = truth[f"i{i}"] = "%064x" % (1000 * n + i)
+    assert dict(staged.merged().items()) == truth and len(staged) == len(truth)
+    keys = staged.merged().ints.keys
+    assert keys.tolist() == sorted(int(e[1:]) for e in truth)
+
+
 def test_staged_changes_copy_is_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes_mod, "SPILL_AT", 4)
     staged = StagedChanges()
@@ -64,6 +79,23 @@ def test_staged_changes_copy_is_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> N
         staged[f"i{i}"] = "%064x" % i
     assert dict(snap.items()) == {f"i{i}": "%064x" % i for i in range(10)}
     assert staged["i0"] is None and len(staged) == 21
+
+
+@pytest.mark.parametrize("texts", [False, True])
+def test_bulk_write_caches_each_shard_as_its_blob_says(repo: Repository, texts: bool) -> None:
+    """The record cache entries a bulk write makes (from arrays for int keys) agree with
+    their shard blobs, and every shard has one."""
+    rng = random.Random(7)
+    staged = StagedChanges()
+    for i in range(5000):
+        staged[f"i{rng.randint(-10**12, 10**12)}" if i % 3 or not texts else f"sk{i}"] = _digest(rng)
+    git = repo.ctx.git
+    samples, count, _ = write_samples(git, staged.merged())
+    assert samples is not None and count == 5000
+    cache = git.record_cache
+    blobs = [oid for oid in cache.names()]
+    assert len(blobs) >= 16 and cache.audit(git.read_blob) == []
+    assert sum(len(cache.get(oid).keys) for oid in blobs) == 5000  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("n", [1000, 1024, 1025, 20_000])

@@ -42,12 +42,17 @@ def objects(repo: Any) -> list[tuple[str, int, bytes]]:
 
 
 @pytest.mark.parametrize("level", [packwriter.LOOSE_COMPRESSION, packwriter.RECEIVED_COMPRESSION])
-def test_a_written_pack_is_read_by_git_and_libgit2(objects, tmp_path: Path, level: int) -> None:
+@pytest.mark.parametrize("how", ["one thread", "threads", "given"])
+def test_a_written_pack_is_read_by_git_and_libgit2(objects, tmp_path: Path, level: int, how: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """At the level of a commit's own shards and at the (stored, uncompressed) level of
-    received objects."""
+    received objects; compressed on one thread, on several, or by the caller."""
     assert len(objects) >= PACK_MIN
+    if how == "threads":
+        monkeypatch.setattr(packwriter, "PARALLEL_BYTES", 1)
+    packed = packwriter.compress_all([o[2] for o in objects], level) if how == "given" else None
     dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
-    base = write_pack(dest.git_dir, objects, level=level)
+    base = write_pack(dest.git_dir, objects, level=level, packed=packed)
     verify = subprocess.run(["git", "verify-pack", "-v", base + ".idx"], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert f"non delta: {len(objects)} objects" in verify.stdout

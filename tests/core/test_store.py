@@ -451,3 +451,22 @@ def test_read_only_store_refuses_writes(tmp_path):
         store.put(digest_of("bytes", b"x"), "bytes", b"x")
     with pytest.raises(PermissionDeniedError, match="read-only"):
         store.put_new("bytes", b"x")
+
+
+def test_find_many_with_shared_prefixes_and_one_probe_for_many_packs() -> None:
+    """Digests whose first 8 bytes are equal are told apart by the whole digest, with a
+    probe made once and used against several packs (as a big write's freshness check does)."""
+    from hangar_git.storage.packindex import Probe
+    same = [b"\x07" * 8 + raw(i)[8:] for i in range(6)]
+    entries_a = [(d, 0, 0, 1, 0) for d in same[:3]] + [(raw(i), 0, 0, 1, 0) for i in range(40)]
+    a = build_index("a", entries_a, ["m"], [(0, 0, 1, 1, b"s" * 16)], ["fa"])
+    b = build_index("b", [(same[4], 0, 0, 1, 0), (raw(50), 0, 0, 1, 0)], ["m"], [(0, 0, 1, 1, b"s" * 16)], ["fb"])
+    queries = np.array([same[3], same[0], raw(50), same[2], raw(7), same[4], raw(99)] + [raw(i) for i in range(20)],
+                       dtype="S32")
+    probe = Probe(queries)
+    for pack in (a, b):
+        rows = pack.find_many(queries, probe)
+        assert rows.tolist() == pack.find_many(queries).tolist()
+        assert rows.tolist() == [pack.find(bytes(q)) for q in queries.tolist()]
+    assert (a.find_many(queries, probe) >= 0).tolist()[:7] == [False, True, False, True, True, False, False]
+    assert (b.find_many(queries, probe) >= 0).tolist()[:7] == [False, False, True, False, False, True, False]

@@ -12,7 +12,7 @@ import pytest
 from hangar_git import Repository
 from hangar_git.errors import IntegrityError, ProtocolError
 from hangar_git.storage import ObjectBatch, digest_of, ndarray_meta, raw_to_digest, verify_batch
-from hangar_git.storage.objects import PREFIXED_ROWS, digest_rows
+from hangar_git.storage.objects import ROW_LINE_MAX, digest_rows
 from hangar_git.storage.packindex import PackIndex, checksum_ok, digest_order
 from hangar_git.transport.datastream import receive_frames
 from hangar_git.transport.framing import Frame
@@ -89,7 +89,7 @@ def batch_of(rows: np.ndarray, raws: np.ndarray, metas: list[str], meta_index: n
     return ObjectBatch(raws, metas, meta_index, np.full(n, width, np.int64), rows.reshape(-1).data)
 
 
-@pytest.mark.parametrize("width", [0, 1, WIDTH, PREFIXED_ROWS - 1, PREFIXED_ROWS, PREFIXED_ROWS + 1])
+@pytest.mark.parametrize("width", [0, 1, WIDTH, ROW_LINE_MAX - 1, ROW_LINE_MAX, ROW_LINE_MAX + 1])
 def test_rows_of_one_size_verify_as_each_alone_would(width: int) -> None:
     rows = rows_of(50, width, width)
     meta = ndarray_meta(np.dtype(np.uint8), (width,))

@@ -1,0 +1,126 @@
+"""CSV files behind `git hangar add` (see :mod:`.importers`): each non-blank row is a 1-D
+sample. A single CSV file keyed by row is parsed at once by :func:`csv_rows` (numpy's C
+parser, strict): what it cannot parse exactly the way :func:`read_csv` does is left to
+:func:`read_csv`, row by row, which names the bad value.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..errors import ImportFormatError
+from .importers import ImportOptions, Key, Sample, reading, stem_of, suffix_of
+from .keytext import key_from_text
+
+_INT_RE = re.compile(r"[+-]?\d+")
+
+
+def csv_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variable_shape: bool) -> Optional[np.ndarray]:
+    """The rows of the one CSV file of an import keyed by row number (``key_from`` auto, row
+    or index, no key column) as one 2-D array, parsed as :func:`read_csv` would parse them;
+    None when the import is of another kind or the fast parser refuses a value (the rows are
+    then read one by one, and a bad value is named with its row)."""
+    if len(paths) != 1 or suffix_of(paths[0]) != ".csv" or options.key_column is not None or variable_shape \
+            or key_from not in ("auto", "row", "index") or options.delimiter.isspace() or options.delimiter == '"':
+        return None
+    path = paths[0]
+    with reading(path, "CSV"), open(path, encoding="utf-8", newline="") as fh:
+        if options.header and not fh.readline().strip("\r\n"):
+            return None  # a blank line before the header: csv.reader's way only
+        given = options.dtype or options.column_dtype
+        dtypes = [given] if given is not None else [np.dtype(np.int64), np.dtype(np.float64)]  # as infer_dtype
+        start = fh.tell()
+        for dtype in dtypes:
+            fh.seek(start)
+            rows = _loadtxt(fh, options.delimiter, dtype)
+            if rows is not None:
+                return rows if len(rows) else None
+    return None
+
+
+def _loadtxt(fh: object, delimiter: str, dtype: np.dtype) -> Optional[np.ndarray]:
+    """``numpy.loadtxt`` of the rest of ``fh``, None where it refuses a value or warns
+    (e.g. an integer written as a float)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return np.loadtxt(fh, delimiter=delimiter, dtype=dtype, comments=None, ndmin=2,  # type: ignore[call-overload]
+                              quotechar=None, encoding="utf-8")
+    except (ValueError, OverflowError, TypeError, Warning):
+        return None
+
+
+def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
+    with reading(path, "CSV"):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [row for row in csv.reader(fh, delimiter=options.delimiter, strict=True) if row]
+        header = rows.pop(0) if options.header and rows else None
+        keys = pop_key_column(path, rows, options.key_column, header)
+        dtype = options.dtype or options.column_dtype or infer_dtype(rows)
+        values = parse_rows(path, rows, dtype)
+    name = stem_of(path)
+    for i, value in enumerate(values):
+        yield Sample(name, value, f"{path} row {i}", row=i,
+                     key=None if keys is None else parse_key(keys[i], f"{path} row {i}"))
+
+
+def pop_key_column(path: str, rows: list[list[str]], key_column: Optional[str],
+                   header: Optional[list[str]]) -> Optional[list[str]]:
+    """Remove the key column from every row; returns its values."""
+    if key_column is None:
+        return None
+    if header is not None and key_column in header:
+        index = header.index(key_column)
+    elif _INT_RE.fullmatch(key_column.strip()):
+        index = int(key_column)
+    else:
+        raise ImportFormatError(f"cannot read {path!r}: no key column {key_column!r} "
+                                f"(give a 0-based index, or a field name with --header)")
+    keys = []
+    for i, row in enumerate(rows):
+        if not -len(row) <= index < len(row):
+            raise ImportFormatError(f"{path} row {i}: has no column {index} for the keys")
+        keys.append(row.pop(index))
+    return keys
+
+
+def parse_key(text: str, where: str) -> Key:
+    text = text.strip()
+    if not text:
+        raise ImportFormatError(f"{where}: the key column is empty")
+    return key_from_text(text)
+
+
+def infer_dtype(rows: list[list[str]]) -> np.dtype:
+    """int64 if every value is an integer, else float64."""
+    cells = np.array([c for row in rows for c in row], dtype=str)
+    try:
+        cells.astype(np.int64)
+        return np.dtype(np.int64)
+    except (ValueError, OverflowError):
+        return np.dtype(np.float64)
+
+
+def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype) -> list[np.ndarray]:
+    """The rows as 1-D arrays of ``dtype``; a bad value is reported with its row."""
+    if not rows:
+        return []
+    try:
+        if len({len(row) for row in rows}) == 1:
+            return list(np.array(rows, dtype=str).astype(dtype))
+        return [np.array(row, dtype=str).astype(dtype) for row in rows]
+    except (ValueError, OverflowError, TypeError):
+        pass
+    for i, row in enumerate(rows):
+        for value in row:
+            try:
+                np.array([value], dtype=str).astype(dtype)
+            except (ValueError, OverflowError, TypeError):
+                raise ImportFormatError(
+                    f"{path} row {i}: cannot parse {value!r} as {dtype} (pass --dtype, "
+                    f"or --key-column for a column of names)") from None
+    raise ImportFormatError(f"cannot parse {path!r} as {dtype}")
