@@ -99,9 +99,10 @@ class StreamingCheckout(ReaderCheckout):
         self._options = options
         super().__init__(view, commit, branch)
         self._finalizer = weakref.finalize(self, store.close)
-        source.connect_ahead()  # the remote's answer to the first read is then one round trip away
-        if multiprocessing.parent_process() is not None:  # a worker: atexit does not run there
-            multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)
+        if multiprocessing.parent_process() is None:
+            source.connect_ahead()  # the remote's answer to the first read is then one round trip away
+        else:  # a worker: it connects on first need (its first batch may come through the shared cache);
+            multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)  # atexit does not run there
 
     @property
     def stream_args(self) -> tuple:

@@ -40,11 +40,14 @@ REQUEST_BYTES = 4 << 20
 :func:`split_budget`); sized by the objects seen so far, 16 objects when none were seen yet."""
 FIRST_REQUEST = 16
 POLL_SECONDS = 0.005
-"""How often a read waiting for its connection looks in the directory cache."""
+"""How often a read waiting for objects another process is fetching looks in the directory cache."""
+DISK_FIRST_BYTES = 64 << 10
+"""Objects fetched go to the directory cache during a request, first after this many bytes
+(then each time as many again as were put so far): other processes waiting for them start early."""
 LEAD_SAMPLES = 512
 """At an epoch's start the process that draws a DataLoader's order fetches this many of its first
 samples (at most ``LEAD_REQUESTS`` requests' bytes) into the shared directory cache."""
-LEAD_REQUESTS = 4
+LEAD_REQUESTS = 1
 
 
 class StreamingStore(ObjectStore):
@@ -64,6 +67,7 @@ class StreamingStore(ObjectStore):
         self._keep_lock = threading.Lock()
         self._ahead: Optional[Prefetcher] = None
         self._seen = [0, 0]  # objects, bytes fetched: sizes prefetch requests
+        self._hint = 0  # bytes per object expected before any was seen
         self.kept_objects = 0
         self.flushes = 0
 
@@ -128,6 +132,7 @@ class StreamingStore(ObjectStore):
 
     def _fetch(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
         fetched: list[tuple[Digest, Meta, bytes]] = []
+        stored = [0, 0]  # bytes put in the directory cache during this request, bytes waiting
 
         def got(digest: Digest, meta: Meta, data: bytes) -> None:
             if into is not None:
@@ -135,50 +140,95 @@ class StreamingStore(ObjectStore):
             self.memory.put(digest, meta, data)
             if self.disk is not None:
                 fetched.append((digest, meta, data))
+                stored[1] += len(data)
+                if stored[1] >= max(DISK_FIRST_BYTES, stored[0]):  # early, then ever larger appends
+                    self._to_disk(fetched, stored)
             if self.keep:
                 self._keep(digest, meta, data)
             self._seen[0] += 1
             self._seen[1] += len(data)
 
+        token = self.disk.claim(digests) if self.disk is not None and digests else None
         try:
             if digests:
                 self.absent_remote.update(self.source.get(digests, got))
         finally:
-            if fetched and self.disk is not None:
-                self.disk.put_many(fetched)  # one append for the whole request, shared with other processes
-            self._release(digests)
+            try:
+                if fetched:
+                    self._to_disk(fetched, stored)  # shared with other processes
+            finally:
+                if self.disk is not None:
+                    self.disk.release(token)
+                self._release(digests)
+
+    def _to_disk(self, fetched: list[tuple[Digest, Meta, bytes]], stored: list[int]) -> None:
+        assert self.disk is not None
+        self.disk.put_many(fetched)
+        stored[0] += stored[1]
+        stored[1] = 0
+        fetched.clear()
 
     def _obtain(self, digests: Sequence[str]) -> dict[str, Entry]:
         """Entries of ``digests`` not in the local store, from the caches or the remote; what
-        the remote does not hold is left out (and noted in ``absent_remote``)."""
+        the remote does not hold is left out (and noted in ``absent_remote``). What another
+        process is fetching into the directory cache now is waited for there, not fetched again."""
         out = self._cached_many(list(digests))
         need = [d for d in digests if d not in out and d not in self.absent_remote]
-        if need and self.disk is not None and not self.source.connected:
-            need = self._while_connecting(need, out)
         while need:
-            mine, theirs = self.claim(need)
-            self.fetch_into(mine, out)
-            lost = [d for d in mine if d not in out and d not in self.absent_remote]
-            if lost:
-                raise ProtocolError(f"remote {self.source.remote!r} answered without object {lost[0]} "
-                                    f"(asked for {len(mine)})")
-            for _, event in theirs:
-                event.wait()
+            elsewhere = self._claimed_elsewhere(need)
+            own = [d for d in need if d not in elsewhere]
+            if own and self.disk is not None and not self.source.connected:
+                own = self._while_connecting(own, out)
+            if own:
+                self._fetch_own(own, out)
+            if elsewhere:
+                self._await(elsewhere, out)
             need = [d for d in dict.fromkeys(need) if d not in out and d not in self.absent_remote]
             out.update(self._cached_many(need))
-            need = [d for d in need if d not in out]  # fetched by another thread, gone from a small cache: again
+            need = [d for d in need if d not in out]  # fetched elsewhere, gone from a small cache: again
         return out
+
+    def _claimed_elsewhere(self, need: list[str]) -> set[str]:
+        if self.disk is None:
+            return set()
+        claimed = self.disk.claimed()
+        return {d for d in need if d in claimed} if claimed else set()
+
+    def _fetch_own(self, need: list[str], out: dict[str, Entry]) -> None:
+        mine, theirs = self.claim(need)
+        self.fetch_into(mine, out)
+        lost = [d for d in mine if d not in out and d not in self.absent_remote]
+        if lost:
+            raise ProtocolError(f"remote {self.source.remote!r} answered without object {lost[0]} "
+                                f"(asked for {len(mine)})")
+        for _, event in theirs:
+            event.wait()
 
     def _while_connecting(self, need: list[str], out: dict[str, Entry]) -> list[str]:
         """Open the connection in the background, and meanwhile look for ``need`` in the directory
-        cache, where another process (the one that owns a DataLoader's sampler) may be putting
-        them: what turns up there goes into ``out``; returns what is still needed once connected."""
+        cache, where another process may be putting them: what turns up there goes into ``out``;
+        returns what is still needed once connected."""
+        assert self.disk is not None
         self.source.connect_ahead()
         while need and self.source.connecting():
             time.sleep(POLL_SECONDS)
             out.update(self._cached_many(need))
             need = [d for d in need if d not in out]
         return need
+
+    def _await(self, need: list[str], out: dict[str, Entry]) -> None:
+        """Wait for ``need``, claimed by other processes, to appear in the directory cache (into
+        ``out``) while they stay claimed (no connection is opened for them)."""
+        assert self.disk is not None
+        while need:
+            out.update(self._cached_many(need))
+            need = [d for d in need if d not in out]
+            if not need:
+                return
+            claimed = self.disk.claimed()
+            if not any(d in claimed for d in need):
+                return
+            time.sleep(POLL_SECONDS)
 
     # -- keep=True -----------------------------------------------------------------------------
     def _keep(self, digest: Digest, meta: Meta, data: bytes) -> None:
@@ -202,21 +252,38 @@ class StreamingStore(ObjectStore):
             self.flushes += 1
 
     # -- planning ahead ------------------------------------------------------------------------
-    def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None) -> None:
+    def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None,
+             done: Optional[Callable[[], None]] = None) -> None:
         """The reader will read these digests, batch after batch, in this order: fetch them
         ahead on a background thread (replacing an earlier plan), at most ``limit`` bytes (half
-        the memory cache unless told) ahead of what was read."""
+        the memory cache unless told) ahead of what was read; ``done`` is called when the plan
+        ends (fetched, failed or replaced)."""
         self.stop_plan()
-        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2 if limit is None else limit)
+        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2 if limit is None else limit,
+                                 done=done)
 
     def lead(self, digests: Sequence[str]) -> None:
         """An epoch begins whose first samples are ``digests``, to be read by other processes
-        (DataLoader workers): fetch the first :data:`LEAD_SAMPLES` of them into the caches now,
-        so that a worker still opening its own connection finds them in the directory cache."""
-        if self.disk is not None:
-            first = list(digests[:LEAD_SAMPLES])
-            self.plan([first[lo:lo + FIRST_REQUEST] for lo in range(0, len(first), FIRST_REQUEST)],
-                      limit=min(self.memory.budget // 2, LEAD_REQUESTS * self.request_bytes))
+        (DataLoader workers): fetch the first of them (:data:`LEAD_SAMPLES`, or as many as
+        ``LEAD_REQUESTS`` requests' bytes when sizes are known) into the caches now, claimed in
+        the directory cache at once, so that workers wait for them there instead of fetching
+        them again (a worker whose first batch is all claimed needs no connection of its own
+        for it)."""
+        if self.disk is None:
+            return
+        first = [d for d in dict.fromkeys(digests[:self.lead_count()]) if d not in self.memory]
+        first = [d for d, e in zip(first, self.disk.get_many(first)) if e is None]
+        token = self.disk.claim(first)
+        step = self.request_size()
+        self.plan([first[lo:lo + step] for lo in range(0, len(first), step)],
+                  limit=max(self.memory.budget // 2, 1), done=lambda: self.disk.release(token) if self.disk else None)
+
+    def lead_count(self) -> int:
+        """How many of an epoch's first samples :meth:`lead` fetches (0 without a directory cache)."""
+        if self.disk is None:
+            return 0
+        size = self._hint or (self._seen[1] // self._seen[0] if self._seen[0] else 0)
+        return max(LEAD_SAMPLES, LEAD_REQUESTS * self.request_size()) if size else LEAD_SAMPLES
 
     def stop_plan(self) -> None:
         ahead, self._ahead = self._ahead, None
@@ -237,11 +304,20 @@ class StreamingStore(ObjectStore):
             if self._ahead is ahead:
                 self.stop_plan()
 
+    def hint_sizes(self, nbytes: Optional[int]) -> None:
+        """Objects to come are about ``nbytes`` each (a fixed-shape column's schema says so):
+        requests are sized by it until sizes are seen (None: no hint)."""
+        if nbytes and not self._seen[0]:
+            self._hint = nbytes
+
     def request_size(self) -> int:
-        """Objects to ask for in one request: ``request_bytes`` of objects of the mean size seen."""
+        """Objects to ask for in one request: ``request_bytes`` of objects of the mean size seen
+        (or hinted; :data:`FIRST_REQUEST` objects while neither)."""
         objects, nbytes = self._seen
         if not objects:
-            return FIRST_REQUEST
+            if not self._hint:
+                return FIRST_REQUEST
+            objects, nbytes = 1, self._hint
         return int(min(4096, max(1, self.request_bytes // max(nbytes / objects, 1))))
 
     # -- the store interface -------------------------------------------------------------------
