@@ -103,7 +103,7 @@ class Prefetcher:
         store = self.store
         wanted = self._from_disk([Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote])
         if wanted and store.disk is not None:
-            claimed = store.disk.claimed()  # another process is fetching these: the reader waits for them
+            claimed = store.disk.claims.claimed()  # another process is fetching these: the reader waits for them
             wanted = [d for d in wanted if d not in claimed]
         return store.local.missing(wanted) if wanted else wanted
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -28,8 +27,8 @@ from ..storage.packcache import PackCache
 from ..storage.readcache import MemoryCache
 from ..transport.streamsource import ObjectSource
 from .readahead import Prefetcher
+from .streamplan import PlansAhead
 
-T = TypeVar("T")
 Entry = tuple[Meta, bytes]
 KEEP_FLUSH_BYTES = 64 << 20
 KEEP_FLUSH_OBJECTS = 65536
@@ -38,19 +37,14 @@ READ_WINDOW = 512
 REQUEST_BYTES = 4 << 20
 """At most about this many bytes are asked for in one request (fewer with a small cache: see
 :func:`split_budget`); sized by the objects seen so far, 16 objects when none were seen yet."""
-FIRST_REQUEST = 16
 POLL_SECONDS = 0.005
 """How often a read waiting for objects another process is fetching looks in the directory cache."""
 DISK_FIRST_BYTES = 64 << 10
 """Objects fetched go to the directory cache during a request, first after this many bytes
 (then each time as many again as were put so far): other processes waiting for them start early."""
-LEAD_SAMPLES = 512
-"""At an epoch's start the process that draws a DataLoader's order fetches this many of its first
-samples (at most ``LEAD_REQUESTS`` requests' bytes) into the shared directory cache."""
-LEAD_REQUESTS = 1
 
 
-class StreamingStore(ObjectStore):
+class StreamingStore(PlansAhead, ObjectStore):
     """``local`` first, then the caches, then ``source``; read-only to its users."""
 
     read_only = True
@@ -148,7 +142,7 @@ class StreamingStore(ObjectStore):
             self._seen[0] += 1
             self._seen[1] += len(data)
 
-        token = self.disk.claim(digests) if self.disk is not None and digests else None
+        token = self.disk.claims.claim(digests) if self.disk is not None and digests else None
         try:
             if digests:
                 self.absent_remote.update(self.source.get(digests, got))
@@ -158,7 +152,7 @@ class StreamingStore(ObjectStore):
                     self._to_disk(fetched, stored)  # shared with other processes
             finally:
                 if self.disk is not None:
-                    self.disk.release(token)
+                    self.disk.claims.release(token)
                 self._release(digests)
 
     def _to_disk(self, fetched: list[tuple[Digest, Meta, bytes]], stored: list[int]) -> None:
@@ -182,7 +176,7 @@ class StreamingStore(ObjectStore):
             if own:
                 self._fetch_own(own, out)
             if elsewhere:
-                self._await(elsewhere, out)
+                self._await([d for d in need if d in elsewhere], out)
             need = [d for d in dict.fromkeys(need) if d not in out and d not in self.absent_remote]
             out.update(self._cached_many(need))
             need = [d for d in need if d not in out]  # fetched elsewhere, gone from a small cache: again
@@ -191,7 +185,7 @@ class StreamingStore(ObjectStore):
     def _claimed_elsewhere(self, need: list[str]) -> set[str]:
         if self.disk is None:
             return set()
-        claimed = self.disk.claimed()
+        claimed = self.disk.claims.claimed()
         return {d for d in need if d in claimed} if claimed else set()
 
     def _fetch_own(self, need: list[str], out: dict[str, Entry]) -> None:
@@ -225,7 +219,7 @@ class StreamingStore(ObjectStore):
             need = [d for d in need if d not in out]
             if not need:
                 return
-            claimed = self.disk.claimed()
+            claimed = self.disk.claims.claimed()
             if not any(d in claimed for d in need):
                 return
             time.sleep(POLL_SECONDS)
@@ -250,75 +244,6 @@ class StreamingStore(ObjectStore):
             self.local.flush()
             self.kept_objects += len(items)
             self.flushes += 1
-
-    # -- planning ahead ------------------------------------------------------------------------
-    def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None,
-             done: Optional[Callable[[], None]] = None) -> None:
-        """The reader will read these digests, batch after batch, in this order: fetch them
-        ahead on a background thread (replacing an earlier plan), at most ``limit`` bytes (half
-        the memory cache unless told) ahead of what was read; ``done`` is called when the plan
-        ends (fetched, failed or replaced)."""
-        self.stop_plan()
-        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2 if limit is None else limit,
-                                 done=done)
-
-    def lead(self, digests: Sequence[str]) -> None:
-        """An epoch begins whose first samples are ``digests``, to be read by other processes
-        (DataLoader workers): fetch the first of them (:data:`LEAD_SAMPLES`, or as many as
-        ``LEAD_REQUESTS`` requests' bytes when sizes are known) into the caches now, claimed in
-        the directory cache at once, so that workers wait for them there instead of fetching
-        them again (a worker whose first batch is all claimed needs no connection of its own
-        for it)."""
-        if self.disk is None:
-            return
-        first = [d for d in dict.fromkeys(digests[:self.lead_count()]) if d not in self.memory]
-        first = [d for d, e in zip(first, self.disk.get_many(first)) if e is None]
-        token = self.disk.claim(first)
-        step = self.request_size()
-        self.plan([first[lo:lo + step] for lo in range(0, len(first), step)],
-                  limit=max(self.memory.budget // 2, 1), done=lambda: self.disk.release(token) if self.disk else None)
-
-    def lead_count(self) -> int:
-        """How many of an epoch's first samples :meth:`lead` fetches (0 without a directory cache)."""
-        if self.disk is None:
-            return 0
-        size = self._hint or (self._seen[1] // self._seen[0] if self._seen[0] else 0)
-        return max(LEAD_SAMPLES, LEAD_REQUESTS * self.request_size()) if size else LEAD_SAMPLES
-
-    def stop_plan(self) -> None:
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.stop()
-
-    def read_ahead(self, items: Iterable[T], digests_of: Callable[[T], Any]) -> Iterator[T]:
-        """``items`` as they are, each item's digests (``digests_of``: hex list or raw array)
-        fetched ahead while the one before is read."""
-        plan: deque[Sequence[str]] = deque()
-        self.stop_plan()
-        ahead = self._ahead = Prefetcher(self, None, self.memory.budget // 2, plan)
-        try:
-            for item in items:
-                ahead.add(_hex(digests_of(item)))
-                yield item
-        finally:
-            if self._ahead is ahead:
-                self.stop_plan()
-
-    def hint_sizes(self, nbytes: Optional[int]) -> None:
-        """Objects to come are about ``nbytes`` each (a fixed-shape column's schema says so):
-        requests are sized by it until sizes are seen (None: no hint)."""
-        if nbytes and not self._seen[0]:
-            self._hint = nbytes
-
-    def request_size(self) -> int:
-        """Objects to ask for in one request: ``request_bytes`` of objects of the mean size seen
-        (or hinted; :data:`FIRST_REQUEST` objects while neither)."""
-        objects, nbytes = self._seen
-        if not objects:
-            if not self._hint:
-                return FIRST_REQUEST
-            objects, nbytes = 1, self._hint
-        return int(min(4096, max(1, self.request_bytes // max(nbytes / objects, 1))))
 
     # -- the store interface -------------------------------------------------------------------
     def contains(self, digest: Digest) -> bool:
@@ -437,7 +362,3 @@ def split_budget(cache_bytes: int) -> tuple[int, int]:
     them), so that cache and transfers together stay within the budget."""
     request = min(REQUEST_BYTES, max(cache_bytes // 8, 1))
     return cache_bytes - 2 * request, request
-
-
-def _hex(digests: Any) -> list[str]:
-    return list(raws_to_digests(digests)) if isinstance(digests, np.ndarray) else list(digests)

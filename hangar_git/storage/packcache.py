@@ -9,7 +9,7 @@ Layout of the directory::
     .lock         held (flock) by a writer while it evicts and appends
     .claims/      one file per batch of objects a process is fetching for the cache now
                   (``<pid>-<token>``, raw digests): others wait for those instead of
-                  fetching them again (see :meth:`PackCache.claim`)
+                  fetching them again (see :mod:`.packclaims`)
 
 ``<name>`` starts with the time the pack was begun, so the oldest packs sort first.
 Each process appends to a pack of its own (a forked DataLoader worker begins its own), so
@@ -38,6 +38,7 @@ from ..errors import IntegrityError
 from ..locks import exclusive
 from .identity import hex_of, raw_of
 from .objects import Digest, Meta, verify
+from .packclaims import Claims
 
 RECORD = np.dtype([("raw", "S32"), ("offset", "<u8"), ("meta", "<u4"), ("size", "<u8")])
 """One index record (52 bytes, packed)."""
@@ -47,8 +48,6 @@ drops); an object bigger than that has a pack of its own."""
 MAP_BELOW = 64 << 10
 """Objects up to this size are read through a map of their pack (no system call each); larger
 ones with ``pread`` (their pages never count in the reader's resident memory)."""
-CLAIM_SECONDS = 60.0
-"""A claim older than this is ignored (its process hung); one whose process is gone at once."""
 Entry = tuple[Meta, bytes]
 Location = tuple[str, int, int, int]  # pack name, offset, meta length, data length
 
@@ -63,7 +62,8 @@ class PackCache:
         self.pack_limit = max(budget // PACK_FRACTION, 1)
         os.makedirs(self.path, exist_ok=True)
         self._lockfile = os.path.join(self.path, ".lock")
-        self._claims_dir = os.path.join(self.path, ".claims")
+        self.claims = Claims(os.path.join(self.path, ".claims"))
+        """Which objects processes are fetching into this cache now (:class:`~.packclaims.Claims`)."""
         self._reset()
 
     def _reset(self) -> None:
@@ -75,7 +75,6 @@ class PackCache:
         self._fds: dict[str, int] = {}
         self._maps: dict[str, mmap.mmap] = {}
         self._own: Optional[tuple[str, int, int]] = None  # name, pack fd, index fd
-        self._seen_claims: dict[str, tuple[int, frozenset[str]]] = {}  # file -> (size read, digests)
         self.hits = self.misses = self.damaged = 0
 
     def _mine(self) -> threading.Lock:
@@ -312,63 +311,6 @@ class PackCache:
         for digest, start, meta_len, size in zip(digests, starts, metas, sizes):
             self._where[digest] = (name, start, meta_len, size)
 
-    # -- claims ------------------------------------------------------------------------------
-    def claim(self, digests: Sequence[str]) -> Optional[str]:
-        """Say that this process is fetching ``digests`` into the cache now (other processes then
-        wait for them, see :meth:`claimed`); returns the token :meth:`release` takes."""
-        if not digests:
-            return None
-        self._mine()
-        os.makedirs(self._claims_dir, exist_ok=True)
-        token = os.path.join(self._claims_dir, f"{os.getpid()}-{secrets.token_hex(6)}")
-        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            _write_all(fd, raw_of("".join(digests)))
-        finally:
-            os.close(fd)
-        return token
-
-    def release(self, token: Optional[str]) -> None:
-        """End a :meth:`claim` (whether or not its objects arrived)."""
-        if token is not None:
-            try:
-                os.remove(token)
-            except FileNotFoundError:
-                pass
-
-    def claimed(self) -> frozenset[str]:
-        """Digests other live processes are fetching into the cache now (claims of dead processes,
-        or older than :data:`CLAIM_SECONDS`, do not count)."""
-        lock = self._mine()
-        try:
-            names = os.listdir(self._claims_dir)
-        except FileNotFoundError:
-            return frozenset()
-        me, now, out = str(os.getpid()), time.time(), set()
-        with lock:
-            seen, self._seen_claims = self._seen_claims, {}
-            for name in names:
-                pid = name.split("-", 1)[0]
-                if pid == me or not _alive(pid):
-                    continue
-                path = os.path.join(self._claims_dir, name)
-                try:
-                    stat = os.stat(path)
-                    if now - stat.st_mtime > CLAIM_SECONDS:
-                        continue
-                    known = seen.get(name)
-                    if known is None or known[0] != stat.st_size:
-                        with open(path, "rb") as fh:
-                            raw = fh.read()
-                        whole = len(raw) - len(raw) % 32
-                        text = hex_of(raw[:whole])
-                        known = (whole, frozenset(text[i:i + 64] for i in range(0, len(text), 64)))
-                except FileNotFoundError:
-                    continue
-                self._seen_claims[name] = known
-                out |= known[1]
-        return frozenset(out)
-
     def nbytes(self) -> int:
         """Bytes the directory holds now (every process's packs and indexes)."""
         return sum(size for _, size in self._packs())
@@ -393,16 +335,6 @@ class PackCache:
             self._close_own()
             for name in list(self._read):
                 self._forget(name)
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 from hangar_git import make_torch_dataset  # noqa: E402
 from hangar_git.api.column_reads import recorded_digest  # noqa: E402
 from hangar_git.api.prefetch import epoch_order  # noqa: E402
-from hangar_git.api.streamstore import LEAD_SAMPLES  # noqa: E402
+from hangar_git.api.streamplan import LEAD_SAMPLES  # noqa: E402
 from hangar_git.storage.packcache import PackCache  # noqa: E402
 
 from .conftest import ROWS, TEXTS, Streamed  # noqa: E402
@@ -96,12 +96,12 @@ def _claims_and_delivers(path: str, entries: list, ready: object, deliver: bool)
     import os
     import time
     cache = PackCache(path, 1 << 30)
-    token = cache.claim([d for d, _, _ in entries])
+    token = cache.claims.claim([d for d, _, _ in entries])
     ready.set()  # type: ignore[attr-defined]
     time.sleep(0.5)
     if deliver:
         cache.put_many(entries)
-        cache.release(token)
+        cache.claims.release(token)
     os._exit(0)
 
 
