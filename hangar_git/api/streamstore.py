@@ -62,6 +62,8 @@ class StreamingStore(PlansAhead, ObjectStore):
         self._ahead: Optional[Prefetcher] = None
         self._seen = [0, 0]  # objects, bytes fetched: sizes prefetch requests
         self._hint = 0  # bytes per object expected before any was seen
+        self.near: Optional[Callable[[str], list[str]]] = None
+        """Digests to fetch along with a single read's miss (see :mod:`.streamnear`)."""
         self.kept_objects = 0
         self.flushes = 0
 
@@ -263,7 +265,8 @@ class StreamingStore(PlansAhead, ObjectStore):
             try:
                 return self.local.read(digest)
             except KeyError:
-                entry = self._obtain([digest]).get(digest)
+                near = [d for d in self.near(digest) if d not in self.memory] if self.near is not None else []
+                entry = self._obtain([digest, *near]).get(digest)
         if entry is None:
             raise KeyError(digest)
         return entry[0], memoryview(entry[1])
