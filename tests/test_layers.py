@@ -11,7 +11,7 @@ and each import is checked against the rules below:
 * below cli/, nothing imports from the package root (``hangar_git/__init__``
   re-exports the api, so ``from hangar_git import Repository`` in storage
   would be an upward import in disguise).  Top-level modules such as
-  ``hangar_git/errors.py`` are importable by every layer.
+  ``hangar_git/errors/`` are importable by every layer.
 
 Imports inside functions and ``if TYPE_CHECKING:`` blocks count too.
 """

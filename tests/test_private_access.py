@@ -19,6 +19,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "hangar_git"
 LAYERS = ("storage", "bookkeeping", "core", "transport", "api", "cli")
+PACKAGES = (*LAYERS, "errors")
+"""Every subpackage: the layers, and the exception tree every layer imports."""
 STDLIB_PRIVATE = {"os._exit", "sys._getframe"}
 
 
@@ -66,13 +68,13 @@ def violations(root: Path) -> list[str]:
     return [v for path in sorted(root.rglob("*.py")) for v in foreign_private_access(path, root)]
 
 
-@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("layer", PACKAGES)
 def test_modules_use_each_others_public_members_only(layer: str) -> None:
     assert violations(PACKAGE / layer) == []
 
 
 def test_every_layer_is_checked() -> None:
-    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(LAYERS)
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(PACKAGES)
 
 
 def test_the_check_finds_planted_access(tmp_path: Path) -> None:

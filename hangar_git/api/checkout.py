@@ -157,7 +157,9 @@ class Checkout:
     def close(self) -> None:
         self.closed = True
 
-    def _warn_remote_references(self) -> None:
+    def _warn_remote_references(self, revision: str) -> None:
+        """Warn once when columns hold samples whose data is elsewhere; ``revision`` is how a
+        fetch-data command names what this checkout shows (a branch, or ``--commit DIGEST``)."""
         partial = [name for name, col in self.columns.items() if col.contains_remote_references]
         if partial and not self._ctx.remote_names():
             warnings.warn(
@@ -165,10 +167,9 @@ class Checkout:
                 f"repository has no remote to fetch it from: `git hangar fsck` lists them", MissingDataWarning, stacklevel=3)
         elif partial:
             from .presence import fetch_data_command
-            rev = getattr(self, "branch_name", "") or f"--commit {getattr(self, 'commit_hash', 'COMMIT')}"
             warnings.warn(
                 f"column(s) {join_names(partial)} contain remote references: some samples' data "
-                f"is not on this machine. Run `{fetch_data_command(self._ctx, rev)}` to retrieve it",
+                f"is not on this machine. Run `{fetch_data_command(self._ctx, revision)}` to retrieve it",
                 MissingDataWarning, stacklevel=3)
 
 
@@ -180,7 +181,7 @@ class ReaderCheckout(Checkout):
         self.commit_hash = commit
         self.branch_name = branch
         self._load(ctx.git.commit_info(commit).tree)
-        self._warn_remote_references()
+        self._warn_remote_references(branch or f"--commit {commit}")
 
     def __reduce__(self) -> tuple:
         """A pickle names the repository, commit and branch; it reopens in the receiving

@@ -117,7 +117,7 @@ class StreamingCheckout(ReaderCheckout):
         """The read-through store (its ``source`` counts requests and bytes received)."""
         return self._store  # type: ignore[return-value]
 
-    def _warn_remote_references(self) -> None:
+    def _warn_remote_references(self, revision: str) -> None:
         """Nothing to warn about: every sample is readable through the remote."""
 
     def __reduce__(self) -> tuple:

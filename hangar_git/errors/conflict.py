@@ -1,0 +1,55 @@
+"""Errors of changes that cannot be combined; nothing was changed."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .base import HangarError
+
+
+# -- conflict ------------------------------------------------------------------
+class ConflictError(HangarError):
+    """Changes cannot be combined; nothing was changed."""
+
+
+class RefMovedError(ConflictError):
+    """A branch moved while an operation that moves it ran; redo the operation."""
+
+
+class MergeConflictError(ConflictError, ValueError):
+    """A 3-way merge found changes that cannot be combined automatically."""
+
+    SHOWN = 100
+
+    def __init__(self, conflicts: "Sequence[object]", sides: tuple[str, str] = ("master", "dev")) -> None:
+        self.conflicts = list(conflicts)
+        self.sides = sides
+        """The names of the branch merged into and of the one merged."""
+        kinds: dict[str, int] = {}
+        for c in self.conflicts:
+            kind = str(getattr(c, "kind", "other"))
+            kinds[kind] = kinds.get(kind, 0) + 1
+        counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        lines = [f"  {_describe(c, sides)}" for c in self.conflicts[:self.SHOWN]]
+        if len(self.conflicts) > self.SHOWN:
+            lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more")
+        super().__init__(
+            f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. Merge again "
+            f"with `--strategy ours` (keep {sides[0]}'s version of each) or `--strategy theirs` (take "
+            f"{sides[1]}'s), "
+            f"or resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
+
+
+def _describe(conflict: object, sides: tuple[str, str]) -> str:
+    describe = getattr(conflict, "describe", None)
+    return describe(*sides) if describe is not None else str(conflict)
+
+
+class NonFastForwardError(ConflictError):
+    """A push would discard commits the remote has."""
+
+    def __init__(self, remote: str, branch: str) -> None:
+        self.remote, self.branch = remote, branch
+        super().__init__(
+            f"push of {branch!r} to {remote!r} rejected (non-fast-forward): the remote "
+            f"has commits you lack. Run `git hangar fetch {remote} {branch}`, merge "
+            f"{remote}/{branch} into {branch}, then push again")
