@@ -129,13 +129,17 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
 
     a = _clone(os.path.join(tmp, f"a-{column}-{via}"), address, stream_address)
     disk_before = _store_bytes(a)
+    batch_bytes = min(rows, BATCH) * nbytes // rows
+    bound = proxy.transfer_seconds(batch_bytes) if proxy else 0.0
     moved = proxy.bytes if proxy else 0
+    down = proxy.bytes_down if proxy else 0
     opened = time.perf_counter()
     with a.checkout(branch="master", stream_from=remote) as co:
         loader = _loader(co, column, persistent=True)
         setup = time.perf_counter() - opened
         first, epoch1 = _epoch(loader)
         streamed_bytes = (proxy.bytes - moved) if proxy else 0
+        streamed_down = (proxy.bytes_down - down) if proxy else 0
         _, epoch2 = _epoch(loader)
         del loader
         moved = proxy.bytes if proxy else 0
@@ -178,14 +182,18 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
     with c.checkout(branch="master", stream_from=remote, keep=True) as co:
         _, kept_epoch = _epoch(_loader(co, column))
 
+    physics = (f"; bound: the batch's bytes through this proxy over an open connection take {bound:.3f} s, "
+               f"+{connect:.3f} s to open a session" if proxy else "")
     out += [
         Figure(f"{name}: time to first batch, streamed", first, "s", "first batch after fetch-data of all",
                fetch + local_first, target="< 0.2 s with the proxy", higher_is_better=False,
                note=f"from the loop's start; +{setup:.3f} s checkout and loader set-up before it; one SSH "
-                    f"session set-up: {connect:.2f} s; first batch {min(rows, BATCH) * nbytes // rows / 1e6:.1f} MB"),
+                    f"session set-up: {connect:.2f} s; first batch {batch_bytes / 1e6:.2f} MB{physics}"),
         Figure(f"{name}: time to first batch from opening the checkout", setup + first, "s",
                "first batch after fetch-data of all", fetch + local_first, target="< 0.2 s with the proxy",
-               higher_is_better=False, note="checkout, dataset and loader made, then the first batch"),
+               higher_is_better=False, note="checkout, dataset and loader made, then the first batch"
+                                            + (f"; bound {bound + connect:.3f} s (session + batch transfer)"
+                                               if proxy else "")),
         Figure(f"{name}: first epoch streamed (end to end)", epoch1, "s", "fetch-data of all, then the epoch",
                fetch + local_epoch, target="streamed >= 0.8x as fast", higher_is_better=False,
                note=f"fetch {fetch:.2f} s + epoch {local_epoch:.2f} s"),
@@ -210,8 +218,45 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
     if proxy is not None:
         out += [Figure(f"{name}: bytes through the proxy, first epoch, keep=False", streamed_bytes, "B",
                        "dataset bytes", nbytes, higher_is_better=False),
+                Figure(f"{name}: bytes from the server through the proxy, first epoch, keep=False", streamed_down,
+                       "B", "dataset bytes", nbytes, higher_is_better=False,
+                       note="server to client only (object bytes, each object's digest and meta, SSH framing)"),
                 Figure(f"{name}: bytes through the proxy per epoch, keep=True", kept_bytes, "B",
                        "dataset bytes", nbytes, higher_is_better=False)]
+    for f in out:
+        if "as fast" in f.target and f.value:
+            speed = (f.baseline_value or 0) / f.value
+            want = 0.8 if "0.8x" in f.target else 0.9
+            f.note = (f.note + "; " if f.note else "") + (
+                f"throughput {speed:.2f}x of the baseline (time ratio <= {1 / want:.2f} meets it): "
+                f"{'met' if speed >= want else 'MISSED'}")
+    return out
+
+
+def _single_reads(tmp: str, address: str, stream_address: str, rows: int, images: int) -> list[Figure]:
+    """Single reads (``co[column, key]``) through the proxy, sequential and random, with the
+    neighbourhood of a miss fetched along (the default) and without (``max_bytes = 0``)."""
+    import random
+    repo = _clone(os.path.join(tmp, "single"), address, stream_address)
+    out = []
+    for column, n, count in (("rows", rows, 300), ("images", images, 40)):
+        walks = {"sequential": list(range(count)), "random": random.Random(3).sample(range(n), count)}
+        for walk, keys in walks.items():
+            took = {}
+            for near in (True, False):
+                with repo.checkout(branch="master", stream_from="via", cache_dir_bytes=0) as co:
+                    if not near:
+                        co.neighbourhood.max_bytes = 0
+                    col = co[column]
+                    t = time.perf_counter()
+                    for k in keys:
+                        col[k]
+                    took[near] = (time.perf_counter() - t) / len(keys)
+                    requests = co.stream_store.source.requests
+                    took[(near, "r")] = requests
+            out.append(Figure(f"{column}: {walk} single reads through the proxy, neighbourhood on", took[True], "s",
+                              "the same reads, neighbourhood off", took[False], higher_is_better=False,
+                              note=f"per read; {took[(True, 'r')]} vs {took[(False, 'r')]} requests for {len(keys)} reads"))
     return out
 
 
@@ -235,7 +280,7 @@ random.Random(1).shuffle(keys)
 for lo in range(0, len(keys), 32):
     col.get_many(keys[lo:lo + 32])
     peak = max(peak, rss())
-print(peak - base, co.stream_store.memory.nbytes if remote else 0)
+print(peak - base, co.stream_store.memory.nbytes if remote else 0, 32 * col.shape[0] * col.shape[1] * 4)
 """
 
 
@@ -244,7 +289,7 @@ def _rss(srv: Loopback, tmp: str, address: str, column: str, nbytes: int) -> lis
     budget = max(nbytes // 4, 1 << 20)
     done = subprocess.run([sys.executable, "-c", RSS_SCRIPT, repo.path, "origin", column, str(budget)],
                           capture_output=True, text=True, check=True, env=dict(os.environ))
-    grown, held = (int(x) for x in done.stdout.split())
+    grown, held, returned = (int(x) for x in done.stdout.split())
     repo.remote.fetch_data("origin", "master")
     done = subprocess.run([sys.executable, "-c", RSS_SCRIPT, repo.path, "", column, str(budget)],
                           capture_output=True, text=True, check=True, env=dict(os.environ))
@@ -252,7 +297,10 @@ def _rss(srv: Loopback, tmp: str, address: str, column: str, nbytes: int) -> lis
     return [Figure("images read at random, twice over: peak RSS growth", grown, "B", "cache_bytes", budget,
                    target="holds its budget", higher_is_better=False,
                    note=f"cache held {held} B at the end; the same reads of local data grow RSS by {local} B "
-                        f"(TileDB's own caches); each read returns 32 images (8.4 MB) beside the cache")]
+                        f"(TileDB's own caches); each read returns 32 images (8.4 MB) beside the cache"),
+            Figure("images read at random: peak RSS growth less the batch the caller holds", grown - returned, "B",
+                   "cache_bytes", budget, target="holds its budget", higher_is_better=False,
+                   note=f"{returned} B of returned arrays alive at the peak (the list get_many returned)")]
 
 
 def run(quick: bool = False) -> list[Figure]:
@@ -279,6 +327,7 @@ def run(quick: bool = False) -> list[Figure]:
                 for via in (None, proxy):
                     print(f"   {tag} {'proxy' if via else 'loopback'}", file=sys.stderr, flush=True)
                     figures += _condition(srv, tmp, f"{tag} x{n}", column, address, via, n, n * size)
+            figures += _single_reads(tmp, address, address.replace(f":{srv.port}/", f":{proxy.port}/"), rows, images)
         figures += _rss(srv, tmp, address, "images", images * 256 * 256 * 4)
     return figures
 

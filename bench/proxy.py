@@ -2,8 +2,9 @@
 
 ``LatencyProxy(upstream_port, rtt=0.020, bandwidth=100e6)`` listens on a free port and
 forwards each connection to ``127.0.0.1:upstream_port``: every chunk is delivered half
-the round-trip time after it was read, and each direction sends at most ``bandwidth``
-bytes per second. ``cut()`` breaks every open connection; ``refuse = True`` turns new
+the round-trip time after it was read, and each direction of the link sends at most
+``bandwidth`` bytes per second, shared by every connection through the proxy (one link, as a
+real network's: parallel connections do not multiply it). ``cut()`` breaks every open connection; ``refuse = True`` turns new
 ones away (a remote that stopped answering); ``stall = True`` holds every byte back while
 keeping the connections open (a remote that hangs). Used by the streaming bench and tests.
 """
@@ -27,6 +28,10 @@ class LatencyProxy:
         self.refuse = False
         self.stall = False
         self.bytes = 0
+        self.bytes_down = 0
+        """Bytes sent from the upstream server to clients (``bytes`` counts both directions)."""
+        self._link_free = {"up": 0.0, "down": 0.0}  # when each direction of the shared link is free
+        self._link_lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
@@ -59,10 +64,17 @@ class LatencyProxy:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets += [client, server]
-            for a, b in ((client, server), (server, client)):
-                self._pipe(a, b)
+            for a, b, way in ((client, server, "up"), (server, client, "down")):
+                self._pipe(a, b, way)
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _slot(self, way: str, ready: float, size: int) -> float:
+        """When ``size`` bytes ready at ``ready`` may go: after the link's earlier bytes that way."""
+        with self._link_lock:
+            due = max(ready, self._link_free[way], time.monotonic())
+            self._link_free[way] = due + size / self.bandwidth
+            return due
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, way: str) -> None:
         chunks: "queue.Queue[Optional[tuple[float, bytes]]]" = queue.Queue()
 
         def read() -> None:
@@ -74,19 +86,19 @@ class LatencyProxy:
             chunks.put(None)
 
         def write() -> None:
-            free_at = 0.0
             try:
                 while (item := chunks.get()) is not None:
                     stamp, data = item
                     while self.stall and not self._closed:
                         time.sleep(0.01)
+                    due = self._slot(way, stamp + self.delay, len(data))
                     now = time.monotonic()
-                    due = max(stamp + self.delay, free_at, now)
                     if due > now:
                         time.sleep(due - now)
                     dst.sendall(data)
                     self.bytes += len(data)
-                    free_at = max(due, time.monotonic()) + len(data) / self.bandwidth
+                    if way == "down":
+                        self.bytes_down += len(data)
             except OSError:
                 pass
             for s in (dst, src):
@@ -97,6 +109,37 @@ class LatencyProxy:
 
         threading.Thread(target=read, name="proxy-read", daemon=True).start()
         threading.Thread(target=write, name="proxy-write", daemon=True).start()
+
+    def transfer_seconds(self, nbytes: int) -> float:
+        """Seconds for ``nbytes`` to come through the proxy from a server that sends them as soon
+        as asked, over an open connection (one round trip plus the transfer): the bound any
+        protocol over this link meets. The proxy is pointed at a local sender for the measure."""
+        sender = socket.create_server(("127.0.0.1", 0))
+        port = sender.getsockname()[1]
+
+        def send() -> None:
+            conn, _ = sender.accept()
+            with conn:
+                if conn.recv(1):
+                    conn.sendall(bytes(nbytes))
+
+        thread = threading.Thread(target=send, daemon=True)
+        thread.start()
+        with LatencyProxy(port, rtt=self.delay * 2, bandwidth=self.bandwidth) as probe, \
+                socket.create_connection(("127.0.0.1", probe.port)) as sock:
+            buf = bytearray(1 << 20)
+            got = 0
+            start = time.perf_counter()
+            sock.sendall(b"g")
+            while got < nbytes:
+                n = sock.recv_into(buf)
+                if not n:
+                    break
+                got += n
+            took = time.perf_counter() - start
+        thread.join(10)
+        sender.close()
+        return took
 
     def cut(self) -> None:
         """Break every open connection (both ends see it reset)."""

@@ -13,7 +13,7 @@ A dataset knows the order its batches will be asked for only from its sampler:
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -67,53 +67,93 @@ def _streaming(group: "ColumnGroup") -> list[tuple["StreamingStore", list[int]]]
     return list(out.values())
 
 
-def _digest_table(group: "ColumnGroup") -> list[np.ndarray]:
-    """Per column, the hex digest of each of the group's keys (by index), made once per process."""
-    table = group.__dict__.get("_digests")
-    if table is None:
-        table = group.__dict__["_digests"] = [np.array(_digests(col, group.keys), dtype=object)
-                                              for col in group.columns]
-    return table
+class _DigestsByIndex:
+    """Per column, the hex digests of the group's keys at given indices, looked up per batch (a
+    DataLoader worker's first batch never waits for a table of every key's digest)."""
+
+    def __init__(self, group: "ColumnGroup") -> None:
+        self.group = group
+        self.columns = group.columns
+        self._at: list[Optional[tuple[np.ndarray, np.ndarray]]] = [_positions(c, group.keys) for c in self.columns]
+
+    def __call__(self, j: int, indices: np.ndarray) -> list[str]:
+        found = self._at[j]
+        if found is not None:
+            at, raws = found
+            return list(raws_to_digests(raws[at[indices]]))
+        keys = self.group.keys
+        col = self.columns[j]
+        return [d for i in indices.tolist() if (d := recorded_digest(col, keys[i])) is not None]
 
 
-def _digests(col: "Column", keys: Sequence[Any]) -> list[Optional[str]]:
-    if all(type(k) is int for k in keys):
-        index = int_index(col)
-        if index is not None and len(index[0]):
-            sorted_keys, raws = index
-            at = np.minimum(np.searchsorted(sorted_keys, np.array(keys, dtype=np.int64)), len(sorted_keys) - 1)
-            return list(raws_to_digests(raws[at]))
-    return [recorded_digest(col, k) for k in keys]
+def _positions(col: "Column", keys: Sequence[Any]) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """(position of each key in the column's sorted int index, the index's raw digests), or None
+    where the keys or the column are not all ints."""
+    if not keys or not all(type(k) is int for k in keys):
+        return None
+    index = int_index(col)
+    if index is None or not len(index[0]):
+        return None
+    sorted_keys, raws = index
+    return np.minimum(np.searchsorted(sorted_keys, np.array(keys, dtype=np.int64)), len(sorted_keys) - 1), raws
 
 
-def _plan(group: "ColumnGroup", batches: list[np.ndarray]) -> None:
-    """Tell each streaming store the digests of these batches (index arrays), in order."""
+def _lookup(group: "ColumnGroup") -> _DigestsByIndex:
+    """The group's digest lookup in this process (made once)."""
+    lookup = group.__dict__.get("_digests")
+    if lookup is None:
+        lookup = group.__dict__["_digests"] = _DigestsByIndex(group)
+    return lookup
+
+
+def _plan(group: "ColumnGroup", batches: Iterable[np.ndarray]) -> None:
+    """Tell each streaming store the digests of these batches (index arrays), in order; the
+    digests of each batch are looked up as the read-ahead thread comes to it."""
     streaming = _streaming(group)
     if not streaming:
         return
-    table = _digest_table(group)
+    lookup = _lookup(group)
     for store, cols in streaming:
-        store.plan([d for j in cols for d in table[j][batch].tolist() if d is not None] for batch in batches)
+        store.hint_sizes(_object_bytes(group.columns, cols))
+        store.plan(_batch_digests(lookup, cols, batches))
+
+
+def _batch_digests(lookup: _DigestsByIndex, cols: list[int], batches: Iterable[np.ndarray]) -> Iterator[list[str]]:
+    for batch in batches:
+        yield [d for j in cols for d in lookup(j, batch)]
+
+
+def _object_bytes(columns: list["Column"], cols: list[int]) -> Optional[int]:
+    """Bytes of each stored object of these columns when their schema fixes it (fixed-shape
+    arrays), else None."""
+    from .columns import NdarrayColumn
+    sizes = []
+    for j in cols:
+        col = columns[j]
+        if not isinstance(col, NdarrayColumn) or col.schema.variable_shape:
+            return None
+        sizes.append(int(np.prod(col.shape)) * np.dtype(col.dtype).itemsize)
+    return max(sum(sizes) // len(sizes), 1) if sizes else None
 
 
 def lead_epoch(group: "ColumnGroup", order: np.ndarray) -> None:
     """The sampler's process, at an epoch's start: fetch the epoch's first samples into the
     shared directory cache while the workers start (see :meth:`StreamingStore.lead`)."""
-    from .streamstore import LEAD_SAMPLES
     streaming = _streaming(group)
     if not streaming:
         return
-    table = _digest_table(group)
-    first = order[:LEAD_SAMPLES]
+    lookup = _lookup(group)
     for store, cols in streaming:
-        store.lead([d for i in first.tolist() for j in cols if (d := table[j][i]) is not None])
+        store.hint_sizes(_object_bytes(group.columns, cols))
+        first = np.asarray(order[:store.lead_count()], dtype=np.int64)
+        store.lead([d for j in cols for d in lookup(j, first)])
 
 
 def plan_epoch(group: "ColumnGroup", order: Sequence[int], batch_size: int) -> None:
     """``make_numpy_dataset``: the whole epoch's batches, in ``order``, fetched ahead."""
     if _streaming(group):
         at = np.asarray(order, dtype=np.int64)
-        _plan(group, [at[lo:lo + batch_size] for lo in range(0, len(at), batch_size)])
+        _plan(group, (at[lo:lo + batch_size] for lo in range(0, len(at), batch_size)))
 
 
 def batch_asked(group: "ColumnGroup", indices: Sequence[int]) -> None:
@@ -169,4 +209,4 @@ class _WorkerOrder:
         info = get_worker_info()
         self.stride = size * (info.num_workers if info is not None else 1)
         self.order, self.epoch, self.next_at = order, epoch, at + self.stride
-        _plan(self.group, [order[lo:lo + size] for lo in range(self.next_at, len(order), self.stride)])
+        _plan(self.group, (order[lo:lo + size] for lo in range(self.next_at, len(order), self.stride)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from ..storage import Digest
 
@@ -20,8 +20,9 @@ class Prefetcher:
     """One background thread fetching planned digests in order, ``limit`` bytes ahead at most."""
 
     def __init__(self, store: "StreamingStore", batches: Optional[Iterator[Sequence[str]]], limit: int,
-                 queue: Optional[deque] = None) -> None:
+                 queue: Optional[deque] = None, done: Optional[Callable[[], None]] = None) -> None:
         self.store, self.batches, self.limit = store, batches, max(limit, 1)
+        self.done = done
         self.queue: deque[Sequence[str]] = queue if queue is not None else deque()
         self.ahead: dict[str, int] = {}
         self.cond = threading.Condition()
@@ -101,6 +102,9 @@ class Prefetcher:
         cache is asked before the store: its index is in memory)."""
         store = self.store
         wanted = self._from_disk([Digest(d) for d in batch if d not in store.memory and d not in store.absent_remote])
+        if wanted and store.disk is not None:
+            claimed = store.disk.claims.claimed()  # another process is fetching these: the reader waits for them
+            wanted = [d for d in wanted if d not in claimed]
         return store.local.missing(wanted) if wanted else wanted
 
     def _run(self) -> None:
@@ -128,3 +132,6 @@ class Prefetcher:
                     self.ahead.update((d, len(e[1])) for d, e in got.items())
         except BaseException as exc:  # the reader meets the failure itself when it reads
             self.error = exc
+        finally:
+            if self.done is not None:
+                self.done()

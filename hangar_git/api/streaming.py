@@ -27,6 +27,7 @@ from ..storage.readcache import DEFAULT_CACHE_BYTES, MemoryCache
 from ..transport.streamsource import STALL_SECONDS, ObjectSource, SessionObjects, StoreObjects
 from .checkout import ReaderCheckout
 from .context import RepoContext
+from .streamnear import Neighbourhood
 from .streamstore import StreamingStore, split_budget
 
 if TYPE_CHECKING:
@@ -98,10 +99,14 @@ class StreamingCheckout(ReaderCheckout):
         self.keep = options.keep
         self._options = options
         super().__init__(view, commit, branch)
+        self.neighbourhood = Neighbourhood(self.values)
+        """Single reads' neighbours (``.max_bytes = 0`` turns them off)."""
+        store.near = self.neighbourhood.around
         self._finalizer = weakref.finalize(self, store.close)
-        source.connect_ahead()  # the remote's answer to the first read is then one round trip away
-        if multiprocessing.parent_process() is not None:  # a worker: atexit does not run there
-            multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)
+        if multiprocessing.parent_process() is None:
+            source.connect_ahead()  # the remote's answer to the first read is then one round trip away
+        else:  # a worker: it connects on first need (its first batch may come through the shared cache);
+            multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)  # atexit does not run there
 
     @property
     def stream_args(self) -> tuple:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -28,8 +27,8 @@ from ..storage.packcache import PackCache
 from ..storage.readcache import MemoryCache
 from ..transport.streamsource import ObjectSource
 from .readahead import Prefetcher
+from .streamplan import PlansAhead
 
-T = TypeVar("T")
 Entry = tuple[Meta, bytes]
 KEEP_FLUSH_BYTES = 64 << 20
 KEEP_FLUSH_OBJECTS = 65536
@@ -38,16 +37,14 @@ READ_WINDOW = 512
 REQUEST_BYTES = 4 << 20
 """At most about this many bytes are asked for in one request (fewer with a small cache: see
 :func:`split_budget`); sized by the objects seen so far, 16 objects when none were seen yet."""
-FIRST_REQUEST = 16
 POLL_SECONDS = 0.005
-"""How often a read waiting for its connection looks in the directory cache."""
-LEAD_SAMPLES = 512
-"""At an epoch's start the process that draws a DataLoader's order fetches this many of its first
-samples (at most ``LEAD_REQUESTS`` requests' bytes) into the shared directory cache."""
-LEAD_REQUESTS = 4
+"""How often a read waiting for objects another process is fetching looks in the directory cache."""
+DISK_FIRST_BYTES = 64 << 10
+"""Objects fetched go to the directory cache during a request, first after this many bytes
+(then each time as many again as were put so far): other processes waiting for them start early."""
 
 
-class StreamingStore(ObjectStore):
+class StreamingStore(PlansAhead, ObjectStore):
     """``local`` first, then the caches, then ``source``; read-only to its users."""
 
     read_only = True
@@ -64,6 +61,9 @@ class StreamingStore(ObjectStore):
         self._keep_lock = threading.Lock()
         self._ahead: Optional[Prefetcher] = None
         self._seen = [0, 0]  # objects, bytes fetched: sizes prefetch requests
+        self._hint = 0  # bytes per object expected before any was seen
+        self.near: Optional[Callable[[str], list[str]]] = None
+        """Digests to fetch along with a single read's miss (see :mod:`.streamnear`)."""
         self.kept_objects = 0
         self.flushes = 0
 
@@ -128,6 +128,7 @@ class StreamingStore(ObjectStore):
 
     def _fetch(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
         fetched: list[tuple[Digest, Meta, bytes]] = []
+        stored = [0, 0]  # bytes put in the directory cache during this request, bytes waiting
 
         def got(digest: Digest, meta: Meta, data: bytes) -> None:
             if into is not None:
@@ -135,50 +136,95 @@ class StreamingStore(ObjectStore):
             self.memory.put(digest, meta, data)
             if self.disk is not None:
                 fetched.append((digest, meta, data))
+                stored[1] += len(data)
+                if stored[1] >= max(DISK_FIRST_BYTES, stored[0]):  # early, then ever larger appends
+                    self._to_disk(fetched, stored)
             if self.keep:
                 self._keep(digest, meta, data)
             self._seen[0] += 1
             self._seen[1] += len(data)
 
+        token = self.disk.claims.claim(digests) if self.disk is not None and digests else None
         try:
             if digests:
                 self.absent_remote.update(self.source.get(digests, got))
         finally:
-            if fetched and self.disk is not None:
-                self.disk.put_many(fetched)  # one append for the whole request, shared with other processes
-            self._release(digests)
+            try:
+                if fetched:
+                    self._to_disk(fetched, stored)  # shared with other processes
+            finally:
+                if self.disk is not None:
+                    self.disk.claims.release(token)
+                self._release(digests)
+
+    def _to_disk(self, fetched: list[tuple[Digest, Meta, bytes]], stored: list[int]) -> None:
+        assert self.disk is not None
+        self.disk.put_many(fetched)
+        stored[0] += stored[1]
+        stored[1] = 0
+        fetched.clear()
 
     def _obtain(self, digests: Sequence[str]) -> dict[str, Entry]:
         """Entries of ``digests`` not in the local store, from the caches or the remote; what
-        the remote does not hold is left out (and noted in ``absent_remote``)."""
+        the remote does not hold is left out (and noted in ``absent_remote``). What another
+        process is fetching into the directory cache now is waited for there, not fetched again."""
         out = self._cached_many(list(digests))
         need = [d for d in digests if d not in out and d not in self.absent_remote]
-        if need and self.disk is not None and not self.source.connected:
-            need = self._while_connecting(need, out)
         while need:
-            mine, theirs = self.claim(need)
-            self.fetch_into(mine, out)
-            lost = [d for d in mine if d not in out and d not in self.absent_remote]
-            if lost:
-                raise ProtocolError(f"remote {self.source.remote!r} answered without object {lost[0]} "
-                                    f"(asked for {len(mine)})")
-            for _, event in theirs:
-                event.wait()
+            elsewhere = self._claimed_elsewhere(need)
+            own = [d for d in need if d not in elsewhere]
+            if own and self.disk is not None and not self.source.connected:
+                own = self._while_connecting(own, out)
+            if own:
+                self._fetch_own(own, out)
+            if elsewhere:
+                self._await([d for d in need if d in elsewhere], out)
             need = [d for d in dict.fromkeys(need) if d not in out and d not in self.absent_remote]
             out.update(self._cached_many(need))
-            need = [d for d in need if d not in out]  # fetched by another thread, gone from a small cache: again
+            need = [d for d in need if d not in out]  # fetched elsewhere, gone from a small cache: again
         return out
+
+    def _claimed_elsewhere(self, need: list[str]) -> set[str]:
+        if self.disk is None:
+            return set()
+        claimed = self.disk.claims.claimed()
+        return {d for d in need if d in claimed} if claimed else set()
+
+    def _fetch_own(self, need: list[str], out: dict[str, Entry]) -> None:
+        mine, theirs = self.claim(need)
+        self.fetch_into(mine, out)
+        lost = [d for d in mine if d not in out and d not in self.absent_remote]
+        if lost:
+            raise ProtocolError(f"remote {self.source.remote!r} answered without object {lost[0]} "
+                                f"(asked for {len(mine)})")
+        for _, event in theirs:
+            event.wait()
 
     def _while_connecting(self, need: list[str], out: dict[str, Entry]) -> list[str]:
         """Open the connection in the background, and meanwhile look for ``need`` in the directory
-        cache, where another process (the one that owns a DataLoader's sampler) may be putting
-        them: what turns up there goes into ``out``; returns what is still needed once connected."""
+        cache, where another process may be putting them: what turns up there goes into ``out``;
+        returns what is still needed once connected."""
+        assert self.disk is not None
         self.source.connect_ahead()
         while need and self.source.connecting():
             time.sleep(POLL_SECONDS)
             out.update(self._cached_many(need))
             need = [d for d in need if d not in out]
         return need
+
+    def _await(self, need: list[str], out: dict[str, Entry]) -> None:
+        """Wait for ``need``, claimed by other processes, to appear in the directory cache (into
+        ``out``) while they stay claimed (no connection is opened for them)."""
+        assert self.disk is not None
+        while need:
+            out.update(self._cached_many(need))
+            need = [d for d in need if d not in out]
+            if not need:
+                return
+            claimed = self.disk.claims.claimed()
+            if not any(d in claimed for d in need):
+                return
+            time.sleep(POLL_SECONDS)
 
     # -- keep=True -----------------------------------------------------------------------------
     def _keep(self, digest: Digest, meta: Meta, data: bytes) -> None:
@@ -201,49 +247,6 @@ class StreamingStore(ObjectStore):
             self.kept_objects += len(items)
             self.flushes += 1
 
-    # -- planning ahead ------------------------------------------------------------------------
-    def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None) -> None:
-        """The reader will read these digests, batch after batch, in this order: fetch them
-        ahead on a background thread (replacing an earlier plan), at most ``limit`` bytes (half
-        the memory cache unless told) ahead of what was read."""
-        self.stop_plan()
-        self._ahead = Prefetcher(self, iter(batches), self.memory.budget // 2 if limit is None else limit)
-
-    def lead(self, digests: Sequence[str]) -> None:
-        """An epoch begins whose first samples are ``digests``, to be read by other processes
-        (DataLoader workers): fetch the first :data:`LEAD_SAMPLES` of them into the caches now,
-        so that a worker still opening its own connection finds them in the directory cache."""
-        if self.disk is not None:
-            first = list(digests[:LEAD_SAMPLES])
-            self.plan([first[lo:lo + FIRST_REQUEST] for lo in range(0, len(first), FIRST_REQUEST)],
-                      limit=min(self.memory.budget // 2, LEAD_REQUESTS * self.request_bytes))
-
-    def stop_plan(self) -> None:
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.stop()
-
-    def read_ahead(self, items: Iterable[T], digests_of: Callable[[T], Any]) -> Iterator[T]:
-        """``items`` as they are, each item's digests (``digests_of``: hex list or raw array)
-        fetched ahead while the one before is read."""
-        plan: deque[Sequence[str]] = deque()
-        self.stop_plan()
-        ahead = self._ahead = Prefetcher(self, None, self.memory.budget // 2, plan)
-        try:
-            for item in items:
-                ahead.add(_hex(digests_of(item)))
-                yield item
-        finally:
-            if self._ahead is ahead:
-                self.stop_plan()
-
-    def request_size(self) -> int:
-        """Objects to ask for in one request: ``request_bytes`` of objects of the mean size seen."""
-        objects, nbytes = self._seen
-        if not objects:
-            return FIRST_REQUEST
-        return int(min(4096, max(1, self.request_bytes // max(nbytes / objects, 1))))
-
     # -- the store interface -------------------------------------------------------------------
     def contains(self, digest: Digest) -> bool:
         return True  # readable here: from the store, a cache or the remote
@@ -262,7 +265,8 @@ class StreamingStore(ObjectStore):
             try:
                 return self.local.read(digest)
             except KeyError:
-                entry = self._obtain([digest]).get(digest)
+                near = [d for d in self.near(digest) if d not in self.memory] if self.near is not None else []
+                entry = self._obtain([digest, *near]).get(digest)
         if entry is None:
             raise KeyError(digest)
         return entry[0], memoryview(entry[1])
@@ -361,7 +365,3 @@ def split_budget(cache_bytes: int) -> tuple[int, int]:
     them), so that cache and transfers together stay within the budget."""
     request = min(REQUEST_BYTES, max(cache_bytes // 8, 1))
     return cache_bytes - 2 * request, request
-
-
-def _hex(digests: Any) -> list[str]:
-    return list(raws_to_digests(digests)) if isinstance(digests, np.ndarray) else list(digests)

@@ -7,6 +7,9 @@ Layout of the directory::
     <name>.idx    one 52-byte record per object of that pack: raw digest, offset, meta
                   length, data length; written after the bytes it points at
     .lock         held (flock) by a writer while it evicts and appends
+    .claims/      one file per batch of objects a process is fetching for the cache now
+                  (``<pid>-<token>``, raw digests): others wait for those instead of
+                  fetching them again (see :mod:`.packclaims`)
 
 ``<name>`` starts with the time the pack was begun, so the oldest packs sort first.
 Each process appends to a pack of its own (a forked DataLoader worker begins its own), so
@@ -35,6 +38,7 @@ from ..errors import IntegrityError
 from ..locks import exclusive
 from .identity import hex_of, raw_of
 from .objects import Digest, Meta, verify
+from .packclaims import Claims
 
 RECORD = np.dtype([("raw", "S32"), ("offset", "<u8"), ("meta", "<u4"), ("size", "<u8")])
 """One index record (52 bytes, packed)."""
@@ -58,6 +62,8 @@ class PackCache:
         self.pack_limit = max(budget // PACK_FRACTION, 1)
         os.makedirs(self.path, exist_ok=True)
         self._lockfile = os.path.join(self.path, ".lock")
+        self.claims = Claims(os.path.join(self.path, ".claims"))
+        """Which objects processes are fetching into this cache now (:class:`~.packclaims.Claims`)."""
         self._reset()
 
     def _reset(self) -> None:

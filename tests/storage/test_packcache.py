@@ -131,3 +131,55 @@ def test_a_forked_child_writes_its_own_pack(tmp_path: Path) -> None:
     cache.clear()
     assert folder_bytes(tmp_path) == 0 and cache.get(items[0][0]) is None
     assert os.path.isdir(tmp_path)
+
+
+def _claim_then(path: str, digests: list[str], ready: "multiprocessing.synchronize.Event",
+                go: "multiprocessing.synchronize.Event", release: bool) -> None:
+    cache = PackCache(path, 1 << 20)
+    token = cache.claims.claim(digests)
+    ready.set()
+    go.wait(30)
+    if release:
+        cache.claims.release(token)
+    os._exit(0)  # a claim not released: its process is gone
+
+
+@pytest.mark.parametrize("release", [True, False])
+def test_claims_count_for_other_processes_while_they_live(tmp_path: Path, release: bool) -> None:
+    items = objects(5, 117)
+    digests = [d for d, _, _ in items]
+    cache = PackCache(str(tmp_path), 1 << 20)
+    mine = cache.claims.claim(digests[:1])
+    assert cache.claims.claimed() == frozenset()  # its own claims are not others'
+    ctx = multiprocessing.get_context("fork")
+    ready, go = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_claim_then, args=(str(tmp_path), digests[1:4], ready, go, release))
+    child.start()
+    assert ready.wait(30)
+    assert cache.claims.claimed() == frozenset(digests[1:4])
+    go.set()
+    child.join(30)
+    assert cache.claims.claimed() == frozenset()  # released, or its process died
+    assert (len(list((tmp_path / ".claims").iterdir())) == 1 + (not release))
+    cache.claims.release(mine)
+
+
+def test_a_claim_older_than_its_limit_is_ignored(tmp_path: Path) -> None:
+    from hangar_git.storage.packclaims import CLAIM_SECONDS
+    items = objects(2, 117)
+    ctx = multiprocessing.get_context("fork")
+    ready, go = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_claim_then, args=(str(tmp_path), [items[0][0]], ready, go, True))
+    child.start()
+    try:
+        assert ready.wait(30)
+        cache = PackCache(str(tmp_path), 1 << 20)
+        claim = next((tmp_path / ".claims").iterdir())
+        now = claim.stat().st_mtime
+        os.utime(claim, (now - CLAIM_SECONDS + 5, now - CLAIM_SECONDS + 5))
+        assert cache.claims.claimed() == frozenset([items[0][0]])
+        os.utime(claim, (now - CLAIM_SECONDS - 1, now - CLAIM_SECONDS - 1))
+        assert cache.claims.claimed() == frozenset()
+    finally:
+        go.set()
+        child.join(30)

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 from hangar_git import make_torch_dataset  # noqa: E402
 from hangar_git.api.column_reads import recorded_digest  # noqa: E402
 from hangar_git.api.prefetch import epoch_order  # noqa: E402
-from hangar_git.api.streamstore import LEAD_SAMPLES  # noqa: E402
+from hangar_git.api.streamplan import LEAD_SAMPLES  # noqa: E402
 from hangar_git.storage.packcache import PackCache  # noqa: E402
 
 from .conftest import ROWS, TEXTS, Streamed  # noqa: E402
@@ -90,3 +90,41 @@ def test_new_workers_of_a_reshuffled_epoch_read_the_shared_directory_cache(
     cache = PackCache(str(Path(world.clone.ctx.git.git_dir) / "hangar" / "streamcache"), 1 << 30)
     assert all(cache.get(d) is not None for d in digests)  # every row, written by the workers or the lead
     assert 1 <= len(list(Path(cache.path).glob("*.pack"))) <= 3  # at most one per process
+
+
+def _claims_and_delivers(path: str, entries: list, ready: object, deliver: bool) -> None:
+    import os
+    import time
+    cache = PackCache(path, 1 << 30)
+    token = cache.claims.claim([d for d, _, _ in entries])
+    ready.set()  # type: ignore[attr-defined]
+    time.sleep(0.5)
+    if deliver:
+        cache.put_many(entries)
+        cache.claims.release(token)
+    os._exit(0)
+
+
+@pytest.mark.parametrize("deliver", [True, False])
+def test_a_read_waits_for_what_another_process_claimed_instead_of_fetching_it_again(
+        deliver: bool, streamed: Callable[[str], Streamed]) -> None:
+    import multiprocessing
+    world = streamed("path")
+    keys = list(range(10, 20))
+    with world.checkout(cache_dir_bytes=0) as elsewhere:  # the objects, as another process fetches them
+        assert all(np.array_equal(v, ROWS[k]) for k, v in zip(keys, elsewhere["rows", keys]))
+        digests = [recorded_digest(elsewhere["rows"], k) for k in keys]
+        entries = [(d, *elsewhere.stream_store.memory.get(d)) for d in digests]
+    with world.checkout() as co:
+        ctx = multiprocessing.get_context("fork")
+        ready = ctx.Event()
+        child = ctx.Process(target=_claims_and_delivers, args=(co.stream_store.disk.path, entries, ready, deliver))
+        child.start()
+        try:
+            assert ready.wait(30)
+            got = co["rows", keys]
+        finally:
+            child.join(30)
+        assert all(np.array_equal(v, ROWS[k]) for k, v in zip(keys, got))
+        source = co.stream_store.source
+        assert source.requests == (0 if deliver else 1)  # claimed and delivered: never asked for again
