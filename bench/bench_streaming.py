@@ -242,7 +242,8 @@ def _single_reads(tmp: str, address: str, stream_address: str, rows: int, images
     for column, n, count in (("rows", rows, 300), ("images", images, 40)):
         walks = {"sequential": list(range(count)), "random": random.Random(3).sample(range(n), count)}
         for walk, keys in walks.items():
-            took = {}
+            took: dict[bool, float] = {}
+            requests: dict[bool, int] = {}
             for near in (True, False):
                 with repo.checkout(branch="master", stream_from="via", cache_dir_bytes=0) as co:
                     if not near:
@@ -252,11 +253,10 @@ def _single_reads(tmp: str, address: str, stream_address: str, rows: int, images
                     for k in keys:
                         col[k]
                     took[near] = (time.perf_counter() - t) / len(keys)
-                    requests = co.stream_store.source.requests
-                    took[(near, "r")] = requests
+                    requests[near] = co.stream_store.source.requests
             out.append(Figure(f"{column}: {walk} single reads through the proxy, neighbourhood on", took[True], "s",
                               "the same reads, neighbourhood off", took[False], higher_is_better=False,
-                              note=f"per read; {took[(True, 'r')]} vs {took[(False, 'r')]} requests for {len(keys)} reads"))
+                              note=f"per read; {requests[True]} vs {requests[False]} requests for {len(keys)} reads"))
     return out
 
 
