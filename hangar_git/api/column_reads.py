@@ -1,7 +1,7 @@
 """Reading a column: lookups, iteration over a snapshot, batched multi-key reads."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from ..bookkeeping.changes import StagedChanges
 from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
@@ -10,15 +10,13 @@ from ..bookkeeping.snapshot import ColumnRecords
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
 from .intkeyreads import IntKeyReads
+from .recordbatches import BATCH, State, large_batches, record_batches
 
 if TYPE_CHECKING:
     from .session import CheckoutSession
 
 Key = Union[str, int]
-State = tuple[Optional[ColumnRecords], Mapping[str, Optional[str]]]
-"""A column's records and a copy of its staged changes: what one iteration walks."""
 _MISSING = object()
-_BATCH = 4096
 STORE_BACKEND = "tiledb-vfs"
 """What ``col.backend`` reports: every column lives in the one content-addressed store."""
 
@@ -227,7 +225,7 @@ class ColumnReads(IntKeyReads):
         """Records in batches (staged changes applied), each with its digests whose data is not here;
         ``reading``: the caller reads them all, in order (a streaming store fetches ahead)."""
         store = self._session.store
-        batches = large_batches(state, _BATCH)
+        batches = large_batches(state, BATCH)
         for encs, digests in store.read_ahead(batches, lambda batch: batch[1]) if reading else batches:
             yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
 
@@ -287,41 +285,6 @@ class ColumnReads(IntKeyReads):
                            for d in self._changes.values())
         return (self._session.ctx.presence.is_complete(self._records.tree)
                 and all(d is None or self._session.store.contains(Digest(d)) for d in self._changes.values()))
-
-
-def record_batches(state: State) -> Iterator[tuple[list[str], list[str]]]:
-    """(encoded keys, digests) of a state in batches, staged changes applied."""
-    records, changes = state
-    if records is not None:
-        for encs, digests in records.shard_lists():
-            if changes:
-                pairs = [(e, d) for e, d in zip(encs, digests) if e not in changes]
-                encs, digests = [e for e, _ in pairs], [d for _, d in pairs]
-            if encs:
-                yield encs, digests
-    staged = [(e, d) for e, d in changes.items() if d is not None]
-    if staged:
-        yield [e for e, _ in staged], [d for _, d in staged]
-
-
-def large_batches(state: State, size: int = 8 * _BATCH) -> Iterator[tuple[list[str], list[str]]]:
-    """Like :func:`record_batches`, merging small shards into batches of ~``size``."""
-    return merged(record_batches(state), size, lambda parts: [d for part in parts for d in part])
-
-
-def merged(parts: Iterable[tuple[list[Any], Any]], size: int,
-           join: Callable[[list[Any]], Any]) -> Iterator[tuple[list[Any], Any]]:
-    """(keys, values) parts merged into batches of about ``size`` keys; ``join`` merges values."""
-    keys: list[Any] = []
-    values: list[Any] = []
-    for k, v in parts:
-        keys += k
-        values.append(v)
-        if len(keys) >= size:
-            yield keys, join(values)
-            keys, values = [], []
-    if keys:
-        yield keys, join(values)
 
 
 def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, *,

@@ -13,7 +13,8 @@ from ..bookkeeping.records import ColumnSchema, decode_key
 from ..bookkeeping.snapshot import ColumnRecords
 from ..errors import InvalidKeyError, SchemaError
 from ..storage import Meta, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest
-from .column_reads import _BATCH, Key, State, large_batches, merged
+from .column_reads import Key
+from .recordbatches import BATCH, State, large_batches, merged
 from .column_writes import ColumnWrites
 
 if TYPE_CHECKING:
@@ -256,7 +257,7 @@ class BytesColumn(Column):
         return bytes(data)
 
 
-def _raw_batches(state: State, size: int = 8 * _BATCH) -> Iterator[tuple[list[Key], np.ndarray]]:
+def _raw_batches(state: State, size: int = 8 * BATCH) -> Iterator[tuple[list[Key], np.ndarray]]:
     """(keys, raw digests) of a state in batches of about ``size``, staged changes applied.
 
     Without staged changes the records come from the binary record cache,
