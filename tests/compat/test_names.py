@@ -10,6 +10,7 @@ import pytest
 import hangar_git
 from hangar_git import Repository
 from hangar_git.errors import CheckoutClosedError, IntegrityError, MissingDataError
+from tests.storecalls import count_store_reads
 
 
 def test_column_and_checkout_names(committed: Repository) -> None:
@@ -170,24 +171,7 @@ def test_multi_sample_reads(committed: Repository) -> None:
 def test_multi_sample_reads_are_one_batched_store_read(committed: Repository,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     with committed.checkout() as co:
-        store = co._store
-        calls = {"read": 0, "read_many": 0}
-        inside = []
-        real_read, real_many = store.read, store.read_many
-
-        def read(digest):  # type: ignore[no-untyped-def]
-            calls["read"] += not inside  # single reads the caller makes, not the batch's own
-            return real_read(digest)
-
-        def read_many(digests, **kw):  # type: ignore[no-untyped-def]
-            calls["read_many"] += 1
-            inside.append(1)
-            try:
-                yield from real_many(digests, **kw)
-            finally:
-                inside.pop()
-        monkeypatch.setattr(store, "read", read)
-        monkeypatch.setattr(store, "read_many", read_many)
+        calls = count_store_reads(co._store, monkeypatch)
         assert len(co["s", list(range(10))]) == 10
         assert len(co[[("a", i) for i in range(10)] + [("b", 0)]]) == 11
         assert calls == {"read": 0, "read_many": 2}

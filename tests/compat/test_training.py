@@ -15,6 +15,7 @@ from hangar_git import Repository, make_numpy_dataset, make_torch_dataset
 from hangar_git.errors import DatasetKeysError, MissingDataError
 
 from .conftest import new_repo
+from tests.storecalls import count_store_reads
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install -e '.[test,torch]'")
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
@@ -197,30 +198,7 @@ def test_numpy_batches_are_batched_store_reads(training: Repository, monkeypatch
     the other columns together one read_many; no single reads."""
     co = training.checkout()
     ds = make_numpy_dataset([co["images"], co["labels"], co["names"]], batch_size=100)
-    store = co._store
-    calls = {"read": 0, "read_many": 0, "gather": 0}
-    inside = []
-    real_read, real_many, real_gather = store.read, store.read_many, store.gather
-
-    def read(digest):  # type: ignore[no-untyped-def]
-        calls["read"] += not inside  # single reads the dataset makes, not the batch's own
-        return real_read(digest)
-
-    def read_many(digests, **kw):  # type: ignore[no-untyped-def]
-        calls["read_many"] += 1
-        inside.append(1)
-        try:
-            yield from real_many(digests, **kw)
-        finally:
-            inside.pop()
-
-    def gather(raws, itemsize):  # type: ignore[no-untyped-def]
-        calls["gather"] += 1
-        return real_gather(raws, itemsize)
-
-    monkeypatch.setattr(store, "read", read)
-    monkeypatch.setattr(store, "read_many", read_many)
-    monkeypatch.setattr(store, "gather", gather)
+    calls = count_store_reads(co._store, monkeypatch, gather=True)
     batches = list(ds)
     assert sum(len(b.labels) for b in batches) == 300
     assert calls == {"read": 0, "read_many": 3, "gather": 6}
