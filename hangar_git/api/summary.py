@@ -13,14 +13,16 @@ from .context import RepoContext
 
 
 def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.2f} TB"  # pragma: no cover
+    """``n`` bytes as Hangar shows sizes: 1000-based units, two decimals (``'2.36 MB'``),
+    whole bytes below a kB."""
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{int(n)} B"
 
 
-def _folder_size(path: str) -> int:
+def folder_bytes(path: str) -> int:
+    """Bytes of the files under ``path`` (files removed meanwhile, by a gc or a lock, count 0)."""
     total = 0
     for root, _, files in os.walk(path):
         for name in files:
@@ -32,13 +34,16 @@ def _folder_size(path: str) -> int:
 
 
 def disk_usage(ctx: RepoContext) -> int:
-    """Bytes of the git directory plus, when the store lives elsewhere, of the store's objects."""
+    """Bytes the repository takes: its git directory, plus its store when that lives elsewhere
+    (a local folder walked; an object store's objects summed)."""
     git_dir = os.path.realpath(ctx.git.git_dir)
-    total = _folder_size(git_dir)
+    total = folder_bytes(git_dir)
     uri = ctx.store_uri
     local = uri.removeprefix("file://")
-    if "://" in local or not os.path.realpath(local).startswith(git_dir + os.sep):
+    if "://" in local:
         total += sum(info.nbytes for info in ctx.store.iter_objects())
+    elif not os.path.realpath(local).startswith(git_dir + os.sep):
+        total += folder_bytes(local)
     return total
 
 

@@ -57,7 +57,7 @@ def test_repository_names(committed: Repository) -> None:
     assert committed.version == hangar_git.__version__
     size = committed.size_nbytes
     assert isinstance(size, int) and size > 0
-    assert committed.size_human.split()[1] in {"B", "KB", "MB", "GB"}
+    assert committed.size_human.split()[1] in {"B", "kB", "MB", "GB"}
     assert committed.verify_repo_integrity() is True
 
 

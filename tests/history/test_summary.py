@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hangar_git import Repository
+from hangar_git.api.summary import folder_bytes, format_bytes
 
 from .conftest import count_store, edit
 
@@ -56,3 +58,26 @@ def test_summary_contents_of_a_branch_or_commit(forked: Repository, summarised: 
 def test_summary_without_commits(repo: Repository, capsys: pytest.CaptureFixture) -> None:
     repo.summary()
     assert capsys.readouterr().out == "No commits made\n"
+
+
+@pytest.mark.parametrize("n, shown", [(0, "0 B"), (999, "999 B"), (1000, "1.00 kB"), (1001, "1.00 kB"),
+                                      (2_360_000, "2.36 MB"), (10**9 - 1, "1000.00 MB"), (10**9, "1.00 GB"),
+                                      (10**15 + 1, "1.00 PB")])
+def test_sizes_are_shown_as_hangar_shows_them(n: int, shown: str) -> None:
+    assert format_bytes(n) == shown
+
+
+def test_disk_usage_counts_a_store_outside_the_git_dir_once(tmp_path: Path) -> None:
+    """size_nbytes and the summary's disk usage are one figure: the git dir, plus a local
+    store kept elsewhere (walked, not read through the store)."""
+    repo = Repository(tmp_path / "r", exists=False)
+    repo.init("t", "t@x", store_uri=str(tmp_path / "store"))
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=np.zeros(1000, np.uint8))
+        co["x", 0] = np.random.default_rng(0).integers(0, 255, 1000, dtype=np.uint8)
+        co.commit("one")
+    store = count_store(repo)
+    git_only = folder_bytes(str(tmp_path / "r" / ".git"))
+    assert repo.size_nbytes == git_only + folder_bytes(str(tmp_path / "store")) > git_only
+    assert repo.summary(return_contents=True)["repository"]["disk_usage"] == repo.size_nbytes
+    assert store.calls == {}
