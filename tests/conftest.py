@@ -8,6 +8,7 @@
   throwaway keys, see :mod:`tests.sshd`.
 * ``s3_server`` (session) / ``s3_uri``: a real S3 server on 127.0.0.1, see
   :mod:`tests.s3`; the AWS SDK safety variables are set for every session.
+* ``make_repo(name)``: a fresh initialised client repository.
 * ``--slow``: run the tests marked ``@pytest.mark.slow`` (skipped by default).
 
 Under pytest-xdist every worker is its own session: it gets its own temp
@@ -19,10 +20,13 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pygit2
 import pytest
+
+if TYPE_CHECKING:
+    from hangar_git import Repository
 from pygit2.enums import ConfigLevel
 
 from tests.sshd import SSHDUnavailable, SSHServer, start_sshd
@@ -164,3 +168,16 @@ def sshd_server(isolated_git_env: GitEnv,
             yield server
     except SSHDUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[str], Repository]:
+    """``make(name)``: a fresh initialised, quiet repository ``tmp_path/name``."""
+    from hangar_git import Repository
+
+    def make(name: str) -> Repository:
+        repo = Repository(tmp_path / name, exists=False)
+        repo.init(name, f"{name}@hangar.invalid")
+        repo.remote.quiet = True
+        return repo
+    return make

@@ -36,6 +36,8 @@ from typing import Callable, Iterator, Optional
 
 import pytest
 
+from tests.subprocesses import stop
+
 ACCESS_KEY = "hangartest"
 SECRET_KEY = "hangartestsecret"
 BUCKET = "hangar-tests"
@@ -142,14 +144,6 @@ def _wait_ready(proc: subprocess.Popen, host: str, port: int) -> bool:
     return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -170,7 +164,7 @@ def start_s3_server(directory: Path, host: str = "127.0.0.1") -> Iterator[S3Serv
                 yield S3Server(host, port, root, log_path, proc.pid)
                 return
         finally:
-            _stop(proc)
+            stop(proc)
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     raise S3Unavailable(f"rclone serve s3 did not answer on {host} after {START_ATTEMPTS} attempts; log:\n{log}")
 

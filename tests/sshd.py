@@ -18,12 +18,13 @@ import dataclasses
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Iterator, Mapping
+
+from tests.subprocesses import stop
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -193,19 +194,11 @@ def _wait_ready(proc: subprocess.Popen, host: str, port: int, log: Path) -> bool
                 return True
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
-    _stop(proc)
+    stop(proc)
     raise SSHDUnavailable(f"sshd did not answer on {host}:{port} within "
                           f"{START_TIMEOUT}s; log:\n{log.read_text(errors='replace')}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _launch(directory: Path, user: str, env: Mapping[str, str]
@@ -273,4 +266,4 @@ def start_sshd(directory: Path, env: Mapping[str, str],
             log_path=log, pid=proc.pid,
         )
     finally:
-        _stop(proc)
+        stop(proc)

@@ -47,6 +47,18 @@ def reap(procs: list[subprocess.Popen]) -> None:
         proc.communicate(timeout=30)
 
 
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a server the polite way: SIGTERM, then SIGKILL if it has not exited within
+    ``timeout`` seconds; waits for it either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
 def call_counter(calls: dict) -> Callable[[str, Callable], Callable]:
     """``count(name, real)``: ``real`` wrapped to add one to ``calls[name]`` per call (what a
     subprocess script patches in to count the reads it makes)."""

@@ -13,7 +13,7 @@
 
 * ``host``: the same, parametrised over every kind.
 * ``data_url``: a fresh S3 prefix on the session's ``rclone serve s3``.
-* ``make_repo(name)``: a fresh initialised client repository.
+* ``make_repo(name)`` (from tests/conftest.py): a fresh initialised client repository.
 """
 from __future__ import annotations
 
@@ -146,16 +146,6 @@ def host(request: pytest.FixtureRequest, git_host: HostFactory) -> GitHost:
 @pytest.fixture
 def data_url(s3_uri: str) -> str:
     return s3_uri
-
-
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[[str], Repository]:
-    def make(name: str) -> Repository:
-        repo = Repository(tmp_path / name, exists=False)
-        repo.init(name, f"{name}@hangar.invalid")
-        repo.remote.quiet = True
-        return repo
-    return make
 
 
 def only_credentials_env(extra: Optional[dict[str, str]] = None) -> dict[str, Any]:

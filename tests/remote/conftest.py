@@ -13,7 +13,7 @@
     the isolated known_hosts), repositories created under its root.
 
 * ``server``: the same, parametrised over every kind (ids are the kinds).
-* ``make_repo(name)``: a fresh initialised (non-bare) client repository.
+* ``make_repo(name)`` (from tests/conftest.py): a fresh initialised client repository.
 * ``run_py(code)`` / ``spawn_py(code)``: Python in another process with the
   isolated environment (the same HOME, ~/.ssh and git identity).
 * Dota2-like data helpers: :func:`dota_rows`, :func:`add_rows`, :func:`assert_rows`.
@@ -162,16 +162,6 @@ def server(request: pytest.FixtureRequest, server_address: ServerFactory) -> Ser
 
 
 # -- client repositories ----------------------------------------------------------------------
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[[str], Repository]:
-    def make(name: str) -> Repository:
-        repo = Repository(tmp_path / name, exists=False)
-        repo.init(name, f"{name}@hangar.invalid")
-        repo.remote.quiet = True
-        return repo
-    return make
-
-
 # -- Dota2-like data -----------------------------------------------------------------------------
 def dota_rows(n: int, dtype: Any = np.uint8, seed: int = 0) -> np.ndarray:
     """``n`` games of 117 small integers (team, cluster, mode, type, 113 heroes)."""

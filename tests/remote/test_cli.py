@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -11,6 +10,8 @@ import numpy as np
 import pytest
 
 from hangar_git import MissingDataError, Repository
+
+from tests.subprocesses import stop
 
 from .conftest import ServerRepo, add_rows, assert_fsck_clean, assert_rows, dota_rows, python_env, reader
 
@@ -148,10 +149,5 @@ def test_cli_standalone_server(sshd_server: Any, tmp_path: Path) -> None:
         assert_fsck_clean(root / "team.git")
     finally:
         known.write_text(saved)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         proc.stderr.close()  # type: ignore[union-attr]

@@ -123,13 +123,7 @@ def start_server(directory: Path, *extra: str) -> tuple[subprocess.Popen, str]:
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    subprocesses.stop(proc, timeout=20)
 
 
 @pytest.fixture(scope="module")
