@@ -198,6 +198,8 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
     file ``source``) a block at a time; returns (how many were read, how many changed the
     staging area)."""
     import numpy as np
+
+    from ..heap import release_freed
     dtype = options.dtype or array.dtype
     if column in co.columns:
         col = existing_column(co.columns[column], shape, False)
@@ -210,6 +212,7 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
             changed += col.put_rows(np.arange(first_key + lo, first_key + lo + len(block)), block)
         except (SchemaError, InvalidNameError) as exc:
             raise with_where(exc, f"{source} rows {lo}-{lo + len(block) - 1}") from None
+        release_freed()  # the block's digests and packs are done with: their heap goes back
         bar.update(len(block))
     return len(array), changed
 
