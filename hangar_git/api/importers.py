@@ -16,6 +16,7 @@ nothing here imports click.
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import zipfile
 from contextlib import contextmanager
@@ -186,6 +187,15 @@ def npy_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variab
 def npy_path(array: np.ndarray) -> str:
     """The file a mapped array was read from."""
     return str(getattr(array, "filename", "") or "the .npy file")
+
+
+def release_pages(array: np.ndarray) -> None:
+    """Drop the pages of a mapped .npy (:func:`npy_rows`) read so far from the process's
+    resident size: they stay in the page cache, and a later read maps them back in (a
+    million-row import otherwise keeps the whole file resident to its end)."""
+    mapped = array.base
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def rows_block(array: np.ndarray, lo: int, hi: int, dtype: Optional[np.dtype]) -> np.ndarray:

@@ -12,6 +12,7 @@ from ..bookkeeping.snapshot import ColumnRecords, Snapshot
 from ..bookkeeping.writer import write_column, write_root
 from ..errors import (ColumnExistsError, DirtyStagingError, NothingStagedError,
                       NotPicklableError, NothingToCommitError, SchemaError)
+from ..heap import release_freed
 from . import column_reads
 from .checkout import Checkout
 from .column_set import check_hangar_options, ndarray_schema
@@ -56,6 +57,7 @@ class WriterCheckout(Checkout):
         trees: dict[str, Optional[str]] = {name: None for name in session.removed}
         for name, col in session.dirty_columns.items():
             if name in session.columns:
+                release_freed()  # the store's flush and the last column's shards are done with
                 records, changes = column_reads.staged(col)
                 tree, _ = write_column(git, records, col.schema, changes)
                 trees[name] = tree
@@ -79,6 +81,7 @@ class WriterCheckout(Checkout):
                 if replaced is not None and replaced.samples_tree != rec.samples_tree:
                     self._drop_staged_key_index(name, replaced)
                 if len(changes) * LOCATIONS_SHARE >= rec.count:
+                    release_freed()  # the shards' texts and buffers are done with
                     self._write_locations(rec)
                 column_reads.rebase(old, rec)  # in place: column objects the user holds stay live
         self._session.flushed()
@@ -90,7 +93,7 @@ class WriterCheckout(Checkout):
         locations = self._ctx.git.locations
         if index is None or rec.samples_tree is None or os.path.exists(locations.path(rec.samples_tree)):
             return
-        parts = self._store.locations_of(index.digests)
+        parts = self._store.locations_of(index.digests, after_block=index.release_pages)
         if parts is not None:
             locations.write(rec.samples_tree, *parts)
 

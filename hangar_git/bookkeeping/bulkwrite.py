@@ -17,6 +17,7 @@ from zlib import crc32
 
 import numpy as np
 
+from ..heap import release_freed
 from ..storage.identity import hex_of
 from .changes import Run, Table, sorted_table
 from .gitrepo import BLOB, LOOSE_COMPRESSION, GitRepo, Oid
@@ -61,9 +62,10 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
             packer.add(shard_path(prefix), blob,
                        (encs[lo:hi], raws[order[lo:hi]], None if len(text_keys) else int_keys[order[lo:hi]]))
         shards = packer.finish()
+    del encs, raws, prefixes, order, packer
+    release_freed()  # the shards' texts, packs and sort arrays: before the trees and key index
     samples = git.update_tree(None, shards, blobs={o for o in shards.values() if o})
     if samples is not None and digits >= KEY_INDEX_DIGITS:
-        del encs, raws, prefixes, order
         _key_index(git, samples, int_keys, int_raws, text_keys, text_raws)
     return samples, count, digits
 

@@ -1,21 +1,22 @@
 """Thin, typed wrapper over pygit2: blobs, nested trees, commits and refs.
 
-This is the only module family that imports pygit2. Object ids cross the
-boundary as 40-hex strings (``Oid``).
+Trees are built in :mod:`.gittrees`, refs written in :mod:`.gitrefs`. This is the only
+module family that imports pygit2. Object ids cross the boundary as 40-hex strings
+(``Oid``).
 """
 from __future__ import annotations
 
 import os
 import re
 import time
-import warnings
 from typing import TYPE_CHECKING, Container, Iterator, Mapping, NewType, Optional, Sequence
 
 import pygit2
-from pygit2.enums import FileMode, SortMode
+from pygit2.enums import SortMode
 
 from ..errors import AmbiguousRevisionError, CommitNotFoundError, DamagedObjectError, InvalidNameError, RefMovedError
 from ..locks import exclusive
+from . import gitrefs, gittrees
 from .derivedfiles import DerivedFiles
 
 if TYPE_CHECKING:
@@ -218,54 +219,20 @@ class GitRepo:
 
     def tree_entries(self, tree_oid: Optional[str]) -> dict[str, tuple[Oid, bool]]:
         """name -> (oid, is_tree) of a tree's direct entries."""
-        if tree_oid is None:
-            return {}
-        tree = self._repo[tree_oid]
-        return {e.name: (Oid(str(e.id)), e.type_str == "tree") for e in tree}  # type: ignore[attr-defined]
+        return {name: (Oid(oid), is_tree) for name, (oid, is_tree) in gittrees.tree_entries(self._repo, tree_oid).items()}
 
     def tree_lookup(self, tree_oid: Optional[str], path: tuple[str, ...]) -> Optional[Oid]:
         """Oid at ``path`` inside a tree, or None."""
-        if tree_oid is None:
-            return None
-        obj = self._repo[tree_oid]
-        for part in path:
-            try:
-                obj = self._repo[obj[part].id]  # type: ignore[index]
-            except (KeyError, TypeError):
-                return None
-        return Oid(str(obj.id))
+        found = gittrees.tree_lookup(self._repo, tree_oid, path)
+        return Oid(found) if found is not None else None
 
     def update_tree(self, tree_oid: Optional[str], changes: Mapping[tuple[str, ...], Optional[str]],
                     blobs: Container[str] = frozenset()) -> Optional[Oid]:
-        """A tree equal to ``tree_oid`` with paths set to blob/tree oids (None removes).
-
-        Returns None when the result is empty (git has no use for empty trees).
-        Values may be blob or tree oids; the mode is taken from the object, unless the
-        caller names it a blob in ``blobs`` (a lookup per shard of a big column's first
-        write cost 0.6 s a million records).
-        """
-        groups: dict[str, dict[tuple[str, ...], Optional[str]]] = {}
-        direct: dict[str, Optional[str]] = {}
-        for path, oid in changes.items():
-            if len(path) == 1:
-                direct[path[0]] = oid
-            else:
-                groups.setdefault(path[0], {})[path[1:]] = oid
-        base = self._repo[tree_oid] if tree_oid else None
-        builder = self._repo.TreeBuilder(base) if base is not None else self._repo.TreeBuilder()  # type: ignore[arg-type]
-        for name, sub in groups.items():
-            existing = base[name].id if base is not None and name in base else None  # type: ignore[operator,index]
-            direct[name] = self.update_tree(str(existing) if existing else None, sub, blobs)
-        for name, oid in direct.items():
-            if oid is None:
-                if builder.get(name) is not None:
-                    builder.remove(name)
-            else:
-                obj_type = "blob" if oid in blobs else self._repo[oid].type_str
-                builder.insert(name, pygit2.Oid(hex=oid), FileMode.TREE if obj_type == "tree" else FileMode.BLOB)
-        if len(builder) == 0:
-            return None
-        return Oid(str(builder.write()))
+        """A tree equal to ``tree_oid`` with paths set to blob/tree oids (None removes);
+        None when empty. Entries named in ``blobs`` are taken as blobs without a lookup
+        (see :func:`.gittrees.update_tree`)."""
+        tree = gittrees.update_tree(self._repo, tree_oid, changes, blobs)
+        return Oid(tree) if tree is not None else None
 
     def write_tree(self, entries: dict[str, str]) -> Optional[Oid]:
         return self.update_tree(None, {(k,): v for k, v in entries.items()})
@@ -274,7 +241,7 @@ class GitRepo:
     def create_commit(self, tree: Optional[str], parents: Sequence[str], message: str,
                       name: str, email: str, when: Optional[int] = None) -> Oid:
         if tree is None:
-            tree = str(self._repo.TreeBuilder().write())
+            tree = gittrees.empty_tree(self._repo)
         ts = int(time.time()) if when is None else when
         sig = pygit2.Signature(name, email, ts, 0)
         oid = self._repo.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
@@ -338,17 +305,11 @@ class GitRepo:
 
     # -- refs ----------------------------------------------------------------------
     def get_ref(self, name: str) -> Optional[Oid]:
-        ref = self._repo.references.get(name)
-        return Oid(str(ref.target)) if ref is not None else None
+        found = gitrefs.get_ref(self._repo, name)
+        return Oid(found) if found is not None else None
 
     def list_refs(self, prefix: str) -> dict[str, Oid]:
-        out = {}
-        for name in self._repo.references:
-            if name.startswith(prefix):
-                ref = self._repo.references[name]
-                if ref.type == pygit2.enums.ReferenceType.DIRECT:
-                    out[name[len(prefix):]] = Oid(str(ref.target))
-        return out
+        return {name: Oid(oid) for name, oid in gitrefs.list_refs(self._repo, prefix).items()}
 
     def set_ref(self, name: str, new: Optional[str], expected: Optional[str] = "any") -> None:
         """Move (or delete, with ``new=None``) a ref if it still points at ``expected``.
@@ -357,48 +318,13 @@ class GitRepo:
         Serialised between processes by a lock file, so concurrent movers of
         one ref see exactly one winner.
         """
-        if not pygit2.reference_is_valid_name(name):
+        if not gitrefs.valid_ref_name(name):
             raise InvalidNameError(f"invalid ref name {name!r}")
         with exclusive(os.path.join(self.git_dir, "hangar-refs.lock")):
             current = self.get_ref(name)
             if expected != "any" and current != expected:
                 raise RefChangedError(f"ref {name} moved to {current} (expected {expected})")
-            try:
-                self._write_ref(name, new, current)
-            except (OSError, pygit2.GitError):
-                if not self._clear_stale_ref_locks(name):
-                    raise
-                # a fresh handle: libgit2 drops the ref from its packed-refs cache before it
-                # fails to lock, so the same handle would then skip deleting it
-                self._write_ref(name, new, current, pygit2.Repository(self.git_dir))
-
-    def _write_ref(self, name: str, new: Optional[str], current: Optional[str],
-                   repo: Optional[pygit2.Repository] = None) -> None:
-        refs = (repo or self._repo).references
-        if new is None:
-            if current is not None:
-                refs.delete(name)
-        else:
-            refs.create(name, pygit2.Oid(hex=new), force=True)
-
-    def _clear_stale_ref_locks(self, name: str) -> bool:
-        """Remove git's ``<ref>.lock``/``packed-refs.lock`` left by a killed process.
-
-        Called holding ``hangar-refs.lock``, so no hangar process is writing them; a
-        git command that is gets a second to finish. True if a lock was (or went) away.
-        """
-        paths = [p for p in (os.path.join(self.git_dir, name + ".lock"),
-                             os.path.join(self.git_dir, "packed-refs.lock")) if os.path.exists(p)]
-        found = bool(paths)
-        deadline = time.monotonic() + 1.0
-        while paths and time.monotonic() < deadline:
-            time.sleep(0.05)
-            paths = [p for p in paths if os.path.exists(p)]
-        for p in paths:
-            os.remove(p)
-            warnings.warn(f"removed stale git lock file {p} left by an interrupted process",
-                          UserWarning, stacklevel=4)
-        return found
+            gitrefs.write_ref(self._repo, self.git_dir, name, new, current)
 
     # -- config ----------------------------------------------------------------------
     def config_get(self, key: str, default: Optional[str] = None) -> Optional[str]:

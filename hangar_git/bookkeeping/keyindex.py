@@ -81,6 +81,15 @@ class KeyIndex:
             self._kstart = ostart + 8 * (count + 1)
             self._view = view
 
+    def release_pages(self) -> None:
+        """Drop the pages of the file this process has read from its resident size: a walk
+        over every digest (a locations file's look-ups) would otherwise keep all 40 MB of a
+        million rows' index resident. They stay in the page cache; a later read maps them
+        back in."""
+        advise = getattr(self._buf, "madvise", None)
+        if advise is not None and hasattr(mmap, "MADV_DONTNEED"):
+            advise(mmap.MADV_DONTNEED)
+
     @property
     def int_keys(self) -> Optional[np.ndarray]:
         """Every key, sorted, as ``int64`` when every key is an int (kind 0), else None."""

@@ -53,21 +53,25 @@ def _entry_header(obj_type: int, size: int) -> bytes:
 
 
 def encode_pack(objects: Sequence[tuple[str, int, bytes]], level: int = LOOSE_COMPRESSION,
-                packed: Optional[Sequence[bytes]] = None) -> tuple[bytes, bytes, str]:
-    """(pack bytes, index bytes, pack checksum hex) of ``(oid, type, data)`` objects, each
-    compressed at zlib ``level`` (``packed``: the caller's compressed data, in order)."""
+                packed: Optional[Sequence[bytes]] = None) -> tuple[list[bytes], bytes, str]:
+    """(pack file as buffers to write one after the other, index bytes, pack checksum hex)
+    of ``(oid, type, data)`` objects, each compressed at zlib ``level`` (``packed``: the
+    caller's compressed data, in order). The compressed data is not copied: a big commit's
+    packs were held four times over (records, their join, the join and its checksum)."""
     parts = [b"PACK" + struct.pack(">II", 2, len(objects))]
+    summed = hashlib.sha1(parts[0])
     entries = []  # (raw oid, crc32, offset)
     offset = len(parts[0])
     if packed is None:
         packed = compress_all([o[2] for o in objects], level, parallel=True)
     for (oid, obj_type, data), deflated in zip(objects, packed):
-        record = _entry_header(obj_type, len(data)) + deflated
-        entries.append((raw_of(oid), zlib.crc32(record), offset))
-        parts.append(record)
-        offset += len(record)
-    body = b"".join(parts)
-    checksum = hashlib.sha1(body).digest()
+        header = _entry_header(obj_type, len(data))
+        entries.append((raw_of(oid), zlib.crc32(deflated, zlib.crc32(header)), offset))
+        parts += (header, deflated)
+        summed.update(header)
+        summed.update(deflated)
+        offset += len(header) + len(deflated)
+    checksum = summed.digest()
     entries.sort()
     fanout = [0] * 256
     for raw, _, _ in entries:
@@ -81,7 +85,7 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]], level: int = LOOSE_CO
                       b"".join(raw for raw, _, _ in entries),
                       struct.pack(f">{n}I", *(crc for _, crc, _ in entries)),
                       struct.pack(f">{n}I", *(off for _, _, off in entries)), checksum])
-    return body + checksum, index + hashlib.sha1(index).digest(), hex_of(checksum)
+    return [*parts, checksum], index + hashlib.sha1(index).digest(), hex_of(checksum)
 
 
 def compress_all(datas: list[bytes], level: int, parallel: bool = False) -> list[bytes]:
@@ -126,7 +130,7 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable:
     folder = os.path.join(git_dir, "objects", "pack")
     os.makedirs(folder, exist_ok=True)
     base = os.path.join(folder, f"pack-{name}")
-    write_atomic(base + ".pack", pack, durable=durable, sync_folder=False)
+    write_atomic(base + ".pack", *pack, durable=durable, sync_folder=False)
     write_atomic(base + ".idx", index, durable=durable)  # last, as git finds packs by their index
     _maybe_gc(git_dir, folder)
     return base

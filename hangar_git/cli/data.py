@@ -14,7 +14,7 @@ from .common import (State, pass_state, complete_branches, complete_columns, com
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
-                             check_sources, max_shape, npy_rows, parse_dtype, rows_block)
+                             check_sources, max_shape, npy_rows, parse_dtype, release_pages, rows_block)
 from ..api.importers_csv import csv_rows
 
 
@@ -199,6 +199,8 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
     file ``source``) a block at a time; returns (how many were read, how many changed the
     staging area)."""
     import numpy as np
+
+    from ..heap import release_freed
     dtype = options.dtype or array.dtype
     if column in co.columns:
         col = existing_column(co.columns[column], shape, False)
@@ -211,6 +213,8 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
             changed += col.put_rows(np.arange(first_key + lo, first_key + lo + len(block)), block)
         except (SchemaError, InvalidNameError) as exc:
             raise with_where(exc, f"{source} rows {lo}-{lo + len(block) - 1}") from None
+        release_freed()  # the block's digests and packs are done with: their heap goes back
+        release_pages(array)
         bar.update(len(block))
     return len(array), changed
 

@@ -51,10 +51,12 @@ class ObjectStore(ABC):
         """:meth:`read` of a raw (32-byte) digest: verified bytes; KeyError if absent."""
         return self.read(raw_to_digest(raw))
 
-    def locations_of(self, raws: np.ndarray) -> Optional[list[Buffer]]:
+    def locations_of(self, raws: np.ndarray,
+                      after_block: Optional[Callable[[], None]] = None) -> Optional[list[Buffer]]:
         """A locations file (:mod:`.locations`) for raw digests in row order, as buffers to
         write one after the other, or None when this store's reads are not sliced from local
-        files (the default)."""
+        files (the default). ``after_block`` is called after each block of ``raws`` is looked
+        up (a caller whose ``raws`` are a mapped file drops the pages read so far)."""
         return None
 
     def open_locations(self, path: str, count: int) -> Any:

@@ -12,7 +12,7 @@ which finds and reports the damage.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -70,10 +70,12 @@ class RawReads(ObjectStore):
         return self.read(raw_to_digest(raw))
 
     # -- locations files (see :mod:`.locations`) --------------------------------------
-    def locations_of(self, raws: np.ndarray) -> Optional[list[Buffer]]:
+    def locations_of(self, raws: np.ndarray,
+                      after_block: Optional[Callable[[], None]] = None) -> Optional[list[Buffer]]:
         """A locations file for raw digests (``S32``) in row order, as buffers to write one
         after the other: where each object stored in an uncompressed chunk lies; None for a
-        remote store (reads there are not sliced)."""
+        remote store (reads there are not sliced). ``after_block``: called after each block
+        of look-ups (see :meth:`.ObjectStore.locations_of`)."""
         if not self._files.local:
             return None
         n = len(raws)
@@ -84,6 +86,8 @@ class RawReads(ObjectStore):
             part = recs[lo:lo + LOCATIONS_BLOCK]
             self._locate_block(raws[lo:lo + LOCATIONS_BLOCK], files, metas, part["pos"], part["size"], part["file"],
                                part["meta"])
+            if after_block is not None:
+                after_block()
         if len(files) >= loc.NOWHERE or len(metas) >= loc.NOWHERE:
             return None
         return loc.encode_parts(recs, list(files), list(metas))

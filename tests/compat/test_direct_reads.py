@@ -270,3 +270,37 @@ def test_locations_are_the_same_looked_up_in_blocks(rows: Repository, monkeypatc
     for block in (6, 7, 8, 1):
         monkeypatch.setattr(rawreads, "LOCATIONS_BLOCK", block)
         assert located() == whole
+
+
+def test_locations_of_reports_each_block_done(rows: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``after_block`` is called once a block of look-ups (24 digests in blocks of 7: 4 calls;
+    of 8: 3; of 24: 1), and the file is the same with it or without."""
+    from hangar_git.storage import rawreads
+    from hangar_git.storage.objects import digest_of, digests_to_raw, ndarray_meta
+    store = rows.ctx.store
+    raws = digests_to_raw([digest_of(ndarray_meta(np.dtype(np.uint8), (16,)), ROWS[i].tobytes()) for i in range(24)])
+    whole = b"".join(store.locations_of(raws) or [])
+    for block, calls in ((7, 4), (8, 3), (24, 1)):
+        monkeypatch.setattr(rawreads, "LOCATIONS_BLOCK", block)
+        done: list[int] = []
+        assert b"".join(store.locations_of(raws, after_block=lambda: done.append(1)) or []) == whole
+        assert len(done) == calls
+
+
+def _rss_file_kb() -> int:
+    return int(Path("/proc/self/status").read_text().split("RssFile:")[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/self/status")
+def test_a_key_index_read_whole_gives_its_pages_back(rows: Repository) -> None:
+    """A key index walked whole (as a locations file's look-ups walk it) and then released
+    leaves the process's resident size (its 800 KB of file pages), and reads the same after."""
+    (path,) = (_hangar_dir(rows) / "keys").iterdir()
+    index = GitRepo.discover(rows.path).key_indexes.open(path.name)  # type: ignore[union-attr]
+    assert index is not None
+    before = index.digests.copy()
+    assert int(index.digests.view(np.uint8).sum()) > 0      # every page read
+    resident = _rss_file_kb()
+    index.release_pages()
+    assert resident - _rss_file_kb() >= 0.8 * path.stat().st_size / 1024
+    assert (index.digests == before).all()
