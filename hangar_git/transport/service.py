@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..bookkeeping.branches import check_branch_name
 from ..bookkeeping.gitrepo import HEADS, RefChangedError, branch_ref
 from ..bookkeeping.added import added_raws
+from ..bookkeeping.packwriter import PACK_MIN, RECEIVED_COMPRESSION
 from ..bookkeeping.transfer import KeptBlobs, closure_complete, new_commits, objects_to_send
 from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, IntegrityError,
                       NonFastForwardError, NotInitializedError, ProtocolError, RefMovedError)
@@ -32,6 +33,8 @@ GET_DATA_MAX = 1 << 20
 """The most digests this server takes in one ``get_data`` request, as its ``hello`` says
 (``"get_data_max"``; servers that do not say take ``wire.MAX_DATA_ITEMS``): one request
 streams a whole fetch of small samples, its frames read ahead of the wire."""
+MAX_STREAMED_OBJECTS = 1 << 24
+"""The most objects a push may announce to have them packed as they arrive (one pack)."""
 RECEIVED_BLOBS_KEPT = 32 << 20
 """Bytes of received shard blobs a session keeps for its ref update (the rest are read again)."""
 
@@ -63,7 +66,8 @@ class RepositoryService(ServiceHandler):
         return {"default_branch": default_branch(self.git),
                 "access": "r" if self.read_only else "rw",
                 "data_parts": 1,  # takes objects too big for one frame as ``part`` frames
-                "get_data_max": GET_DATA_MAX}
+                "get_data_max": GET_DATA_MAX,
+                "objects_stream": 1}  # packs a push's objects as they arrive: small frames welcome
 
     # -- refs and records -----------------------------------------------------------
     @rpc_method
@@ -89,9 +93,17 @@ class RepositoryService(ServiceHandler):
     @rpc_method(writes=True)
     def put_objects(self, request: Frame, stream: Stream) -> Reply:
         from .datastream import receive_objects
+        count = request.header.get("count")
         stored = 0
-        for frame in stream.recv_until("end"):
-            stored += receive_objects(self.git, frame, self._received)
+        if not isinstance(count, int) or not PACK_MIN <= count <= MAX_STREAMED_OBJECTS:
+            for frame in stream.recv_until("end"):  # a few (loose objects), or an old client
+                stored += receive_objects(self.git, frame, self._received)
+            return {"stored": stored}
+        from ..bookkeeping.packstream import PackStream
+        with PackStream(self.git.git_dir, count, RECEIVED_COMPRESSION, durable=self.git.durable) as pack:
+            for frame in stream.recv_until("end"):
+                stored += receive_objects(self.git, frame, self._received, pack)
+            pack.finish()
         return {"stored": stored}
 
     @rpc_method(writes=True)
