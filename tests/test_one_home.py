@@ -55,9 +55,9 @@ def staging_ref(node: ast.AST) -> bool:
 
 HOMES: dict[str, tuple[Finder, set[str]]] = {
     "atomic-writes": (file_rename, {"fileio.py"}),
-    "config-keys": (config_key, {"core/layout.py", "bookkeeping/gitrepo.py", "storage/s3config.py"}),
+    "config-keys": (config_key, {"core/layout.py", "bookkeeping/refnames.py", "storage/s3config.py"}),
     "writer-lock": (writer_lock, {"core/writerlock.py", "core/layout.py", "locks.py"}),
-    "staging-ref": (staging_ref, {"core/staging.py", "core/layout.py", "bookkeeping/gitrepo.py"}),
+    "staging-ref": (staging_ref, {"core/staging.py", "core/layout.py", "bookkeeping/refnames.py"}),
 }
 
 

@@ -62,8 +62,9 @@ def samples_added_raws(git: GitRepo, samples: str, bases: Sequence[str], read: O
     from ..storage.objects import line_digests_to_raw
     read = git.read_blob if read is None else read
     out, text = [], []  # runs of shard text are converted at once
+    cache = git.record_cache.in_use()  # a server's is empty: no look-up per shard
     for blob, base_blobs in _changed_blobs(git.pygit2_repo, samples, bases):
-        cached = _cached_added(git, blob, base_blobs)
+        cached = _cached_added(git, blob, base_blobs) if cache else None
         if cached is None:  # a new shard's lines all count; a changed one's new lines
             lines = new_lines(read(blob), [git.read_blob(b) for b in base_blobs])
             text.append(lines if lines.endswith(b"\n") else lines + b"\n")

@@ -37,6 +37,11 @@ class DerivedFiles:
             return False
         return True
 
+    def in_use(self) -> bool:
+        """Whether the folder exists (no entry was ever written when it does not: a server's
+        record cache, say), so a caller can skip asking for each entry."""
+        return os.path.isdir(self.root)
+
     def names(self) -> list[str]:
         """Every entry's name (temporary files excluded)."""
         return [name for name in self._listing() if not name.startswith(".")]

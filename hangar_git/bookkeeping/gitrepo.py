@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import TYPE_CHECKING, Container, Iterator, Mapping, NewType, Optional, Sequence
+from typing import TYPE_CHECKING, Container, Iterator, Mapping, Optional, Sequence
 
 import pygit2
 from pygit2.enums import SortMode
@@ -18,20 +18,16 @@ from ..errors import AmbiguousRevisionError, CommitNotFoundError, DamagedObjectE
 from ..locks import exclusive
 from . import gitrefs, gittrees
 from .derivedfiles import DerivedFiles
+from .refnames import (DURABLE_KEY, HANGAR_NS, HEADS, REMOTES, Oid, RefName,
+                       branch_ref, remote_ref)
+
+__all__ = ["BLOB", "DURABLE_KEY", "HANGAR_NS", "HEADS", "REMOTES", "GitRepo",
+           "Oid", "RefChangedError", "RefName", "branch_ref", "remote_ref"]
 
 if TYPE_CHECKING:
     from .keyindex import KeyIndexes
     from .recordcache import RecordCache
 
-Oid = NewType("Oid", str)
-RefName = NewType("RefName", str)
-
-HANGAR_NS = "refs/hangar"
-HEADS = f"{HANGAR_NS}/heads/"
-REMOTES = f"{HANGAR_NS}/remotes/"
-STAGING = f"{HANGAR_NS}/staging"
-STAGING_MESSAGE = "hangar staging area\n\nbranch: {branch}\n"
-"""Message of the staging area's commit (at :data:`STAGING`), naming the branch it stages for."""
 BLOB = int(pygit2.enums.ObjectType.BLOB)
 
 # libgit2 maps pack files in 1 GiB windows, up to 8 GiB per process (sized for source
@@ -47,17 +43,6 @@ pygit2.settings.mwindow_mapped_limit = PACK_WINDOWS_MAPPED
 
 class RefChangedError(RefMovedError):
     """A compare-and-swap ref update lost a race."""
-
-
-def branch_ref(branch: str) -> RefName:
-    return RefName(HEADS + branch)
-
-
-def remote_ref(remote: str, branch: str) -> RefName:
-    return RefName(f"{REMOTES}{remote}/{branch}")
-
-
-DURABLE_KEY = "hangar.fsync"
 
 
 def _config_true(repo: pygit2.Repository, key: str) -> bool:

@@ -40,7 +40,7 @@ RECEIVED_COMPRESSION = 0
 PACKS_BEFORE_GC = 50  # as git's gc.autoPackLimit
 
 
-def _entry_header(obj_type: int, size: int) -> bytes:
+def entry_header(obj_type: int, size: int) -> bytes:
     """The type-and-size varint that starts each packed object."""
     first = (obj_type << 4) | (size & 0x0F)
     size >>= 4
@@ -65,27 +65,33 @@ def encode_pack(objects: Sequence[tuple[str, int, bytes]], level: int = LOOSE_CO
     if packed is None:
         packed = compress_all([o[2] for o in objects], level, parallel=True)
     for (oid, obj_type, data), deflated in zip(objects, packed):
-        header = _entry_header(obj_type, len(data))
+        header = entry_header(obj_type, len(data))
         entries.append((raw_of(oid), zlib.crc32(deflated, zlib.crc32(header)), offset))
         parts += (header, deflated)
         summed.update(header)
         summed.update(deflated)
         offset += len(header) + len(deflated)
     checksum = summed.digest()
-    entries.sort()
+    return [*parts, checksum], encode_index(entries, offset, checksum), hex_of(checksum)
+
+
+def encode_index(entries: list[tuple[bytes, int, int]], end: int, checksum: bytes) -> bytes:
+    """The version-2 index of a pack of ``end`` bytes (before its checksum) holding
+    ``entries`` (raw oid, crc32 of the packed record, offset), with its own checksum."""
+    entries = sorted(entries)
     fanout = [0] * 256
     for raw, _, _ in entries:
         fanout[raw[0]] += 1
     for i in range(1, 256):
         fanout[i] += fanout[i - 1]
-    if offset >= 0x80000000:  # one frame's objects (<= 256 MiB) never come near this
+    if end >= 0x80000000:  # one push's or frame's objects never come near this
         raise ValueError("a pack of 2 GiB or more needs 64-bit index offsets; write fewer objects per pack")
     n = len(entries)
     index = b"".join([b"\xfftOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
                       b"".join(raw for raw, _, _ in entries),
                       struct.pack(f">{n}I", *(crc for _, crc, _ in entries)),
                       struct.pack(f">{n}I", *(off for _, _, off in entries)), checksum])
-    return [*parts, checksum], index + hashlib.sha1(index).digest(), hex_of(checksum)
+    return index + hashlib.sha1(index).digest()
 
 
 def compress_all(datas: list[bytes], level: int, parallel: bool = False) -> list[bytes]:
@@ -132,14 +138,14 @@ def write_pack(git_dir: str, objects: Sequence[tuple[str, int, bytes]], durable:
     base = os.path.join(folder, f"pack-{name}")
     write_atomic(base + ".pack", *pack, durable=durable, sync_folder=False)
     write_atomic(base + ".idx", index, durable=durable)  # last, as git finds packs by their index
-    _maybe_gc(git_dir, folder)
+    maybe_gc(git_dir, folder)
     return base
 
 
 _repacks: list[subprocess.Popen] = []
 
 
-def _maybe_gc(git_dir: str, folder: str) -> None:
+def maybe_gc(git_dir: str, folder: str) -> None:
     """Once there are many packs, have git merge them into one, in the background.
 
     ``git repack -a -d -k`` writes the new pack before it deletes the old

@@ -149,9 +149,14 @@ def write_raw(git: GitRepo, objects: list[tuple[str, int, bytes]]) -> None:
     """Store received ``(oid, type, data)`` objects: all are checked (IntegrityError, nothing
     kept) before any is written; ones already here are skipped; a large batch becomes one pack
     (uncompressed: :data:`~.packwriter.RECEIVED_COMPRESSION`)."""
+    check_all(objects)
+    write_objects(git, objects, RECEIVED_COMPRESSION)
+
+
+def check_all(objects: Sequence[tuple[str, int, bytes]]) -> None:
+    """:func:`check_raw` each received ``(oid, type, data)`` object."""
     for oid, obj_type, data in objects:
         check_raw(oid, obj_type, data)
-    write_objects(git, objects, RECEIVED_COMPRESSION)
 
 
 def check_raw(oid: str, obj_type: int, data: bytes) -> None:

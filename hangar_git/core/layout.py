@@ -30,8 +30,20 @@ from __future__ import annotations
 import os
 import uuid
 
-from ..bookkeeping.gitrepo import DURABLE_KEY, HANGAR_NS, HEADS, REMOTES, STAGING, GitRepo, branch_ref, remote_ref
+from typing import TYPE_CHECKING, Optional, Protocol
+
+from ..bookkeeping.refnames import DURABLE_KEY, HANGAR_NS, HEADS, REMOTES, STAGING, branch_ref, remote_ref
 from ..storage.s3config import S3_NAMES, S3_PREFIX
+
+if TYPE_CHECKING:
+    from ..bookkeeping.gitrepo import GitRepo
+
+
+class ConfigReader(Protocol):
+    """What reads a repository's git config: a GitRepo, or its files read directly
+    (:class:`~hangar_git.core.gitfiles.RepoFiles`)."""
+
+    def config_get(self, key: str, default: Optional[str] = None) -> Optional[str]: ...
 
 __all__ = ["BRANCH_KEY", "DEFAULT_BRANCH", "DURABLE_KEY", "HANGAR_DIR", "HANGAR_NS", "HEADS", "ID_KEY",
            "PRESENCE_FILE", "REMOTES", "STREAM_CACHE", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
@@ -73,7 +85,7 @@ def repository_id(git: GitRepo) -> str:
     return value
 
 
-def default_branch(git: GitRepo) -> str:
+def default_branch(git: ConfigReader) -> str:
     """The write branch: ``hangar.branch``, else master."""
     return git.config_get(BRANCH_KEY) or DEFAULT_BRANCH
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..bookkeeping.gitrepo import STAGING, STAGING_MESSAGE, CommitInfo, GitRepo, Oid, RefChangedError, branch_ref
+from ..bookkeeping.gitrepo import CommitInfo, GitRepo, Oid, RefChangedError, branch_ref
+from ..bookkeeping.refnames import STAGING, STAGING_MESSAGE
 from ..errors import DirtyStagingError, RefMovedError
 from ..faults import checkpoint
 

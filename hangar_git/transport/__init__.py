@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .address import RemoteAddress, parse_address
 from .framing import Frame, FrameReader, FrameWriter
 from .rpc import ServiceHandler, Session, Stream, rpc_method, serve
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-_LAZY = {
+_LAZY = {  # what a server answering a request does not need (serve starts on every operation)
+    "RemoteAddress": "address", "parse_address": "address",
     "open_session": "connect", "open_local_session_in_process": "connect",
     "measure_raw_channel_throughput": "connect", "SSHVendor": "ssh", "ParamikoSSHVendor": "ssh",
     "HangarSSHServer": "sshserver", "run_server": "sshserver", "progress": "progress",

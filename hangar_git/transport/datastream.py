@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo
-from ..bookkeeping.transfer import BLOB, KeptBlobs, read_raw, write_raw
+from ..bookkeeping.packstream import PackStream
+from ..bookkeeping.transfer import BLOB, KeptBlobs, check_all, read_raw, write_raw
 from ..errors import IntegrityError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
@@ -27,9 +28,11 @@ from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS
                    encode_part, split_payload)
 
 # -- git objects ---------------------------------------------------------------------------------
-def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None) -> int:
-    """Verify and store one ``objects`` frame; returns how many it held. Blobs are also
-    handed to ``kept`` (after they were checked)."""
+def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None,
+                    pack: Optional[PackStream] = None) -> int:
+    """Verify and store one ``objects`` frame (into ``pack``, when given, else as its own
+    pack or loose objects); returns how many it held. Blobs are also handed to ``kept``
+    (after they were checked)."""
     if frame.kind != "objects":
         raise ProtocolError(f"expected an objects frame, got {frame.kind!r}")
     oids = check_oids(frame.header.get("oids"))
@@ -37,7 +40,12 @@ def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None
     if not isinstance(types, list) or len(types) != len(oids) or not all(isinstance(t, int) for t in types):
         raise ProtocolError("bad object types")
     parts = [bytes(p) for p in split_payload(frame.header.get("sizes"), frame.payload, len(oids))]
-    write_raw(git, list(zip(oids, types, parts)))
+    objects = list(zip(oids, types, parts))
+    if pack is None:
+        write_raw(git, objects)
+    else:
+        check_all(objects)
+        pack.add(objects)
     if kept is not None:
         for oid, kind, data in zip(oids, types, parts):
             if kind == BLOB:
@@ -46,17 +54,17 @@ def receive_objects(git: GitRepo, frame: Frame, kept: Optional[KeptBlobs] = None
 
 
 def send_objects(git: GitRepo, stream: Any, todo: list, progress: Optional[Any] = None,
-                 kept: Optional[KeptBlobs] = None) -> None:
+                 kept: Optional[KeptBlobs] = None, batch_bytes: int = BATCH_BYTES) -> None:
     """Stream git objects as ``objects`` frames of up to ``MAX_BATCH_ITEMS`` objects and about
-    ``BATCH_BYTES`` each, so neither end holds more than two such frames (the shards of a
+    ``batch_bytes`` each, so neither end holds more than two such frames (the shards of a
     million-sample column are ~75 MB); the next frame's objects are read (inflated) on a
     thread while one is sent; blobs ``kept`` are taken from there, not read again."""
-    for oids, raw in _read_ahead(_object_batches(git, todo, kept)):
+    for oids, raw in _read_ahead(_object_batches(git, todo, kept, batch_bytes)):
         _send_objects_frame(stream, oids, raw, progress)
 
 
-def _object_batches(git: GitRepo, todo: list,
-                    kept: Optional[KeptBlobs]) -> Iterator[tuple[list[str], list[tuple[int, bytes]]]]:
+def _object_batches(git: GitRepo, todo: list, kept: Optional[KeptBlobs],
+                    batch_bytes: int) -> Iterator[tuple[list[str], list[tuple[int, bytes]]]]:
     """(ids, (type, bytes) of each) of the objects of each ``objects`` frame, read as needed."""
     oids: list[str] = []
     raw: list[tuple[int, bytes]] = []
@@ -66,7 +74,7 @@ def _object_batches(git: GitRepo, todo: list,
         oids.append(oid)
         raw.append(item)
         nbytes += len(item[1])
-        if len(oids) == MAX_BATCH_ITEMS or nbytes >= BATCH_BYTES:
+        if len(oids) == MAX_BATCH_ITEMS or nbytes >= batch_bytes:
             yield oids, raw
             oids, raw, nbytes = [], [], 0
     if oids:

@@ -15,7 +15,7 @@ from ..storage import ObjectStore, digests_to_raw, raw_to_digest, raws_to_digest
 from .progress import progress
 from .rpc import Session
 from .datastream import Described, send_data, send_objects
-from .wire import MAX_DATA_ITEMS
+from .wire import BATCH_BYTES, MAX_DATA_ITEMS, PUSH_OBJECTS_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,9 @@ def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool, kept:
         return 0
     with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
         session.send("put_objects", {"count": len(todo)})
-        send_objects(git, session, todo, progress=bar, kept=kept)
+        small = bool(session.server_info.get("objects_stream"))  # it packs them as they arrive
+        send_objects(git, session, todo, progress=bar, kept=kept,
+                     batch_bytes=PUSH_OBJECTS_BYTES if small else BATCH_BYTES)
         session.send("end", {})
         session.flush()
     return 1

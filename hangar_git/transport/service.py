@@ -10,21 +10,20 @@ the new commits reference is present.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
-from ..bookkeeping.branches import check_branch_name
-from ..bookkeeping.gitrepo import HEADS, RefChangedError, branch_ref
-from ..bookkeeping.added import added_raws
-from ..bookkeeping.transfer import KeptBlobs, closure_complete, new_commits, objects_to_send
+from ..bookkeeping.refnames import HEADS, branch_ref
 from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, IntegrityError,
                       NonFastForwardError, NotInitializedError, ProtocolError, RefMovedError)
 from ..faults import checkpoint
-from ..core import locate
+from ..core.gitfiles import NotPlain, RepoFiles
 from ..core.layout import default_branch
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 
 if TYPE_CHECKING:
+    from ..bookkeeping.gitrepo import GitRepo
+    from ..bookkeeping.transfer import KeptBlobs
     from ..storage import ObjectStore
 
 
@@ -32,6 +31,8 @@ GET_DATA_MAX = 1 << 20
 """The most digests this server takes in one ``get_data`` request, as its ``hello`` says
 (``"get_data_max"``; servers that do not say take ``wire.MAX_DATA_ITEMS``): one request
 streams a whole fetch of small samples, its frames read ahead of the wire."""
+MAX_STREAMED_OBJECTS = 1 << 24
+"""The most objects a push may announce to have them packed as they arrive (one pack)."""
 RECEIVED_BLOBS_KEPT = 32 << 20
 """Bytes of received shard blobs a session keeps for its ref update (the rest are read again)."""
 
@@ -41,14 +42,49 @@ class RepositoryService(ServiceHandler):
 
     server_name = "hangar-git"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, trusted: bool = False) -> None:
+        """``trusted``: a server process, which has libgit2 trust stored objects
+        (:func:`~hangar_git.bookkeeping.transfer.trust_stored_objects`) once it loads it."""
+        self.trusted = trusted
+        self._git: Optional[GitRepo] = None
+        self._files: Optional[RepoFiles] = None
+        try:  # the refs and config from the files: a request for refs loads no libgit2
+            files = RepoFiles.at(path)
+            if files is None or not files.is_initialized():
+                raise NotInitializedError(path)
+            self._files = files
+        except NotPlain:
+            self._open_git(path)
+        self.path = path
+        self._store: ObjectStore | None = None
+        self._kept: Optional[KeptBlobs] = None
+
+    def _open_git(self, path: str) -> GitRepo:
+        from ..bookkeeping.transfer import trust_stored_objects
+        from ..core import locate
+        if self.trusted:
+            trust_stored_objects()
         git = locate.at(path)
         if git is None:
             raise NotInitializedError(path)
-        self.git = git
-        self._store: ObjectStore | None = None
-        self._received = KeptBlobs(git, limit=RECEIVED_BLOBS_KEPT)
+        self._git = git
+        return git
+
+    @property
+    def git(self) -> GitRepo:
+        """The repository through libgit2, opened on the first request that needs objects."""
+        return self._git if self._git is not None else self._open_git(self.path)
+
+    @property
+    def _received(self) -> KeptBlobs:
         """Shard blobs of this session's put_objects, for its update_ref to list their samples."""
+        if self._kept is None:
+            from ..bookkeeping.transfer import KeptBlobs
+            self._kept = KeptBlobs(self.git, limit=RECEIVED_BLOBS_KEPT)
+        return self._kept
+
+    def _config(self) -> Any:
+        return self._files if self._git is None and self._files is not None else self.git
 
     @property
     def store(self) -> ObjectStore:
@@ -60,18 +96,22 @@ class RepositoryService(ServiceHandler):
         return self._store
 
     def hello_info(self) -> dict[str, Any]:
-        return {"default_branch": default_branch(self.git),
+        return {"default_branch": default_branch(self._config()),
                 "access": "r" if self.read_only else "rw",
                 "data_parts": 1,  # takes objects too big for one frame as ``part`` frames
-                "get_data_max": GET_DATA_MAX}
+                "get_data_max": GET_DATA_MAX,
+                "objects_stream": 1}  # packs a push's objects as they arrive: small frames welcome
 
     # -- refs and records -----------------------------------------------------------
     @rpc_method
     def list_refs(self, request: Frame, stream: Stream) -> Reply:
+        if self._git is None and self._files is not None:
+            return {"heads": self._files.list_refs(HEADS)}
         return {"heads": self.git.list_refs(HEADS)}
 
     @rpc_method
     def fetch_objects(self, request: Frame, stream: Stream) -> Reply:
+        from ..bookkeeping.transfer import objects_to_send
         from .datastream import send_objects
         from .wire import check_oids
         wants = check_oids(request.header.get("wants"), "wants")
@@ -88,14 +128,27 @@ class RepositoryService(ServiceHandler):
 
     @rpc_method(writes=True)
     def put_objects(self, request: Frame, stream: Stream) -> Reply:
+        from ..bookkeeping.packwriter import PACK_MIN, RECEIVED_COMPRESSION
         from .datastream import receive_objects
+        count = request.header.get("count")
         stored = 0
-        for frame in stream.recv_until("end"):
-            stored += receive_objects(self.git, frame, self._received)
+        if not isinstance(count, int) or not PACK_MIN <= count <= MAX_STREAMED_OBJECTS:
+            for frame in stream.recv_until("end"):  # a few (loose objects), or an old client
+                stored += receive_objects(self.git, frame, self._received)
+            return {"stored": stored}
+        from ..bookkeeping.packstream import PackStream
+        with PackStream(self.git.git_dir, count, RECEIVED_COMPRESSION, durable=self.git.durable) as pack:
+            for frame in stream.recv_until("end"):
+                stored += receive_objects(self.git, frame, self._received, pack)
+            pack.finish()
         return {"stored": stored}
 
     @rpc_method(writes=True)
     def update_ref(self, request: Frame, stream: Stream) -> Reply:
+        from ..bookkeeping.added import added_raws
+        from ..bookkeeping.branches import check_branch_name
+        from ..bookkeeping.gitrepo import RefChangedError
+        from ..bookkeeping.transfer import closure_complete, new_commits
         from ..storage import raw_to_digest
         from .wire import check_oids
         branch = check_branch_name(request.header.get("branch"))
@@ -133,6 +186,8 @@ class RepositoryService(ServiceHandler):
     @rpc_method(writes=True)
     def delete_ref(self, request: Frame, stream: Stream) -> Reply:
         """Delete a branch if it is still at ``old`` (never the repository's default branch)."""
+        from ..bookkeeping.branches import check_branch_name
+        from ..bookkeeping.gitrepo import RefChangedError
         from .wire import check_oids
         branch = check_branch_name(request.header.get("branch"))
         old = check_oids([request.header.get("old")], "old")[0]

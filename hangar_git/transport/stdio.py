@@ -14,7 +14,6 @@ import sys
 import time
 from typing import Any, BinaryIO
 
-from ..bookkeeping.transfer import trust_stored_objects
 from ..errors import HangarError, NotInitializedError, RemoteError
 from .access import OPEN, AccessRules, parse_serve_command
 from .auditlog import Activity, AuditLog, CountingReader, CountingWriter
@@ -23,10 +22,10 @@ from .service import RepositoryService
 
 
 def serve_stdio(path: str) -> int:
-    """Serve the repository at ``path`` on stdin/stdout; exit status."""
-    trust_stored_objects()
+    """Serve the repository at ``path`` on stdin/stdout; exit status (libgit2 is loaded, and
+    told to trust stored objects, by the first request that reads objects)."""
     try:
-        service = RepositoryService(os.path.abspath(path))
+        service = RepositoryService(os.path.abspath(path), trusted=True)
     except NotInitializedError:
         print(f"Error: no hangar repository at {path!r}: make one on that machine with "
               f"`git hangar init --bare {path}`", file=sys.stderr)
@@ -46,7 +45,6 @@ def serve_user(path: str | None, user: str, *, access: str | None = None, root: 
     Configuration errors (a bad access or log file) raise ServerConfigError:
     the administrator's problem, reported by the CLI.
     """
-    trust_stored_objects()
     rules = AccessRules.load(access) if access else OPEN
     log = AuditLog(log_path)
     fields: dict[str, Any] = {"key": user, "address": _client_address(), "repo": None}
@@ -56,7 +54,7 @@ def serve_user(path: str | None, user: str, *, access: str | None = None, root: 
         log.write(**fields, op="connect", result="invalid", error=str(exc))
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    opened = open_repository(root or os.getcwd(), requested, user, rules, RepositoryService)
+    opened = open_repository(root or os.getcwd(), requested, user, rules, _trusted_service)
     if not isinstance(opened, Opened):
         log.write(**{**fields, "repo": opened.repo}, op="connect", result=opened.result, error=opened.detail)
         print(f"Error: {opened.message}", file=sys.stderr)
@@ -71,6 +69,10 @@ def serve_user(path: str | None, user: str, *, access: str | None = None, root: 
               seconds=round(time.monotonic() - start, 3), **activity.fields())
     log.close()
     return 0
+
+
+def _trusted_service(path: str) -> RepositoryService:
+    return RepositoryService(path, trusted=True)
 
 
 def _client_address() -> str | None:

@@ -38,6 +38,9 @@ MAX_BATCH_ITEMS = 8192
 MAX_DATA_ITEMS = 65536
 MAX_METAS = 1024
 BATCH_BYTES = 8 << 20
+PUSH_OBJECTS_BYTES = 1 << 20
+"""Frames of a push's git objects, to a server that packs them as they arrive (its hello's
+``"objects_stream"``): what it has left to pack once the client has sent everything."""
 LARGE_OBJECT = 1 << 20
 LARGE_BATCH_BYTES = 16 << 20
 """Frames of large objects carry several, so the receiver writes them in parallel."""

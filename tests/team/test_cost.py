@@ -108,9 +108,24 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, tu
     return {n: _measure(tmp_path_factory.mktemp(f"cost{n}"), n) for n in (2_000, 40_000)}
 
 
+class _CountingCache:
+    """A record cache that counts its look-ups (each a file opened, or a miss)."""
+
+    def __init__(self, inner: Any, counts: Counts) -> None:
+        self._inner, self._counts = inner, counts
+
+    def get(self, oid: str) -> Any:
+        self._counts.calls["record cache"] = self._counts.calls.get("record cache", 0) + 1
+        return self._inner.get(oid)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def _session(server: Path, counts: Counts) -> Any:
     service = RepositoryService(str(server))
     service.git._repo = _CountingRepo(service.git._repo, counts)  # type: ignore[assignment]
+    service.git._record_cache = _CountingCache(service.git.record_cache, counts)  # type: ignore[assignment]
     service._store = _CountingStore(service.store, counts)  # type: ignore[assignment]
     return open_local_session_in_process(service)
 
@@ -182,6 +197,15 @@ def test_a_push_reads_each_new_shard_once(measured: dict[int, dict[str, tuple[Co
         assert server.calls["sent blobs"] >= ADDED // 2, server.calls
         assert max(client.raw_reads.values()) == 1, (n, client.raw_reads.most_common(3))
         assert server.raw_reads["sent"] == 0, (n, server.raw_reads.most_common(3))
+
+
+def test_a_server_without_a_record_cache_does_not_look_in_it(
+        measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:
+    """Regression: a push's ref update opened (and missed) a record-cache file per changed
+    shard on a server, which never caches records (issue 15, the ref-update phase)."""
+    for n in measured:
+        _, server = measured[n]["push"]
+        assert server.calls["sent blobs"] >= ADDED // 2 and server.calls.get("record cache", 0) == 0, server.calls
 
 
 def test_noop_fetch_data_checks_nothing(measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:

@@ -18,7 +18,7 @@ from hangar_git.storage.identity import DIGEST_ALGORITHM
 from tests.remote.conftest import init_bare
 from tests.subprocesses import python_env
 
-HEAVY = ("numpy", "tiledb", "blosc2", "paramiko", "tqdm")
+HEAVY = ("numpy", "tiledb", "blosc2", "paramiko", "tqdm", "pygit2")
 PROBE = """
 import atexit, sys
 atexit.register(lambda: sys.stderr.write("LOADED " + " ".join(m for m in {heavy!r} if m in sys.modules) + "\\n"))
@@ -47,7 +47,7 @@ def _serve(path: Path, *frames: tuple[str, dict]) -> tuple[list, str]:
     return replies, loaded[-1][len("LOADED"):].strip()
 
 
-def test_a_noop_request_loads_neither_numpy_nor_the_store_nor_paramiko(tmp_path: Path) -> None:
+def test_a_noop_request_loads_neither_numpy_nor_the_store_nor_paramiko_nor_pygit2(tmp_path: Path) -> None:
     path = init_bare(tmp_path / "r.git")
     hello = ("hello", {"protocol": PROTOCOL_VERSION, "digest": DIGEST_ALGORITHM})
     replies, loaded = _serve(path, hello, ("list_refs", {}), ("bye", {}))
