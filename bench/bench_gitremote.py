@@ -105,7 +105,7 @@ def measure_transfers(tmp: str, s3: str, n: int, count: int, rounds: int) -> dic
                 push_s, fetch_s = _git_round_trip(local, tmp, f"{kind}{r}", f"{s3}/{kind}{r}")
                 keep(f"{kind} push git+s3", push_s)
                 keep(f"{kind} fetch git+s3", fetch_s)
-                push_s, fetch_s, _ = _round_trip(srv, local, f"srv-{kind}{r}")
+                push_s, fetch_s = _round_trip(srv, local, f"srv-{kind}{r}")[:2]
                 keep(f"{kind} push server", push_s)
                 keep(f"{kind} fetch server", fetch_s)
                 write_s, read_s = _raw_vfs(f"{s3}/raw-{kind}{r}", blobs)

@@ -38,6 +38,7 @@ import contextlib
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,7 +46,7 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 import paramiko
@@ -403,38 +404,74 @@ def _make_repo(path: str, column: str, samples: list[np.ndarray] | np.ndarray) -
     return repo
 
 
+class RoundTrip(NamedTuple):
+    """One push, clone and fetch-data: wall seconds, (client, server) CPU seconds, the clone."""
+
+    push_s: float
+    fetch_s: float
+    clone: Repository
+    push_cpu: tuple[float, float]
+    fetch_cpu: tuple[float, float]
+
+
+def _cpu(srv: Loopback) -> tuple[float, float]:
+    """CPU seconds used so far by this (client) process and by the server process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open(f"/proc/{srv.proc.pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return usage.ru_utime + usage.ru_stime, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed_cpu(srv: Loopback, fn: Callable[[], Any]) -> tuple[float, tuple[float, float]]:
+    """(wall s, (client, server) CPU s) of ``fn``."""
+    before = _cpu(srv)
+    secs = _timed(fn)
+    after = _cpu(srv)
+    return secs, (after[0] - before[0], after[1] - before[1])
+
+
 def _round_trip(srv: Loopback, local: Repository, name: str,
-                between: Callable[[], None] = lambda: None) -> tuple[float, float, Repository]:
-    """Push ``local``'s master to a new server repo, clone it, fetch its data: (push s, fetch s, clone)."""
+                between: Callable[[], None] = lambda: None) -> RoundTrip:
+    """Push ``local``'s master to a new server repo, clone it, fetch its data."""
     local.remote.add(name, srv.new_remote(f"{name}.git"))
     os.sync()  # start from a clean page cache: earlier runs' write-back must not land on this one
-    push_s = _timed(lambda: local.remote.push(name, "master"))
+    push_s, push_cpu = _timed_cpu(srv, lambda: local.remote.push(name, "master"))
     clone = _clone(srv, os.path.join(srv.tmp, f"{name}-clone"), srv.address(f"{name}.git"))
     between()
     os.sync()
-    fetch_s = _timed(lambda: clone.remote.fetch_data("origin", branch="master"))
-    return push_s, fetch_s, clone
+    fetch_s, fetch_cpu = _timed_cpu(srv, lambda: clone.remote.fetch_data("origin", branch="master"))
+    return RoundTrip(push_s, fetch_s, clone, push_cpu, fetch_cpu)
+
+
+def _cpu_note(cpu: tuple[float, float], discard: tuple[float, float]) -> str:
+    return (f"CPU client {cpu[0]:.2f} s, server {cpu[1]:.2f} s (discard: {discard[0]:.2f}, {discard[1]:.2f}); "
+            f"load {os.getloadavg()[0]:.1f}")
 
 
 def bench_rows(srv: Loopback, n: int, rounds: int, stock: dict) -> list[Figure]:
     rows = np.random.default_rng(0).integers(0, 256, size=(n, ROW), dtype=np.uint8)
     local = _make_repo(os.path.join(srv.tmp, "rows"), "rows", rows)
     runs = [_round_trip(srv, local, f"rows{r}") for r in range(rounds)]
-    push_s, fetch_s = min(r[0] for r in runs), min(r[1] for r in runs)
+    fastest_push, fastest_fetch = min(runs, key=lambda r: r.push_s), min(runs, key=lambda r: r.fetch_s)
+    push_s, fetch_s = fastest_push.push_s, fastest_fetch.fetch_s
     clone = runs[-1][2]
     with clone.checkout() as rco:
         for k in (0, n // 2, n - 1):
             assert (rco["rows", k] == rows[k]).all()
-    discard = max(framed_discard(srv.address("rows0.git"), rows.nbytes) for _ in range(rounds)) / ROW
+    discards = [_timed_cpu(srv, lambda: framed_discard(srv.address("rows0.git"), rows.nbytes))
+                for _ in range(rounds)]
+    discard_s, discard_cpu = min(discards, key=lambda d: d[0])
+    discard = n / discard_s  # its wall time includes the connection, as ours do
     label = f"{n:,} x uint8[{ROW}]"
     figs = []
-    for op, secs, key in (("push", push_s, "push"), ("fetch-data", fetch_s, "fetch_data")):
+    for op, secs, key, cpu in (("push", push_s, "push", fastest_push.push_cpu),
+                               ("fetch-data", fetch_s, "fetch_data", fastest_fetch.fetch_cpu)):
         if stock.get(key):
             figs.append(Figure(f"{op} {label} over ssh", n / secs, "/s",
                                f"stock hangar gRPC, {stock['n']:,} rows", stock[key]["samples_per_s"],
                                ">= 500,000/s", note="stock push fails past ~2,000 samples/column"))
         figs.append(Figure(f"{op} {label} vs framed discard", n / secs, "/s",
-                           "discard same bytes (rows/s)", discard, ">= 500,000/s"))
+                           "discard same bytes (rows/s)", discard, ">= 500,000/s", note=_cpu_note(cpu, discard_cpu)))
     def best(fn: Callable[[], Any]) -> float:  # connection set-up alone varies 5-100 ms here
         return min(_timed(fn) for _ in range(5))
     round_trip = best(lambda: ls_remote(srv.address("rows0.git")))

@@ -155,6 +155,12 @@ class CountingReader:
         self.count += len(data)
         return data
 
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer`` (as the channel stream does: no copy of large reads)."""
+        n = self._inner.readinto(buffer)
+        self.count += n or 0
+        return n
+
 
 class CountingWriter:
     """A writer that counts the bytes written through it."""

@@ -1,6 +1,7 @@
 """Our paramiko SSH server and client against each other, over real loopback sockets."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -257,6 +258,28 @@ def test_raw_channel_throughput_helper(make_server: Callable[..., ServerSetup]) 
     setup.trust()
     rate = measure_raw_channel_throughput(setup.url(), 4 << 20, command="git-hangar serve repo")
     assert rate > 1e6
+
+
+def test_handlers_may_read_into_their_own_buffers(make_server: Callable[..., ServerSetup], tmp_path: Path) -> None:
+    """The reader a handler gets keeps the channel stream's readinto (the bench's raw sinks
+    use it): it was dropped by the audit log's byte-counting wrapper, the handler's thread
+    died and the client saw only 'Socket is closed'."""
+    got: list[int] = []
+
+    class IntoSink(ServiceHandler):
+        def run(self, reader, writer) -> None:  # type: ignore[no-untyped-def]
+            buf, total = bytearray(1 << 20), 0
+            while n := reader.readinto(buf):
+                total += n
+            got.append(total)
+    setup = make_server(lambda path: IntoSink(), log_path=str(tmp_path / "audit.log"))
+    setup.trust()
+    nbytes = (3 << 20) + 1
+    assert measure_raw_channel_throughput(setup.url(), nbytes, command="git-hangar serve repo") > 0
+    assert got == [nbytes]
+    setup.server.shutdown()
+    log = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
+    assert [entry["bytes_in"] for entry in log if "bytes_in" in entry] == [nbytes]  # counted as read
 
 
 def test_ssh_vendor_is_a_swappable_seam(monkeypatch: pytest.MonkeyPatch, fake_home: Path) -> None:
