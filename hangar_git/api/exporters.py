@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import HangarError
 from ..fileio import atomic_open, move_into_place, temp_name
-from .keytext import key_to_text
+from .keytext import KEY_FIELD, key_to_text
 from .zipwrite import StoredZip
 
 Key = Union[int, str]
@@ -244,7 +244,7 @@ def write_csv(column: Any, out_dir: str, force: bool, keys: bool, header: bool, 
         if header:
             width = 1 if column.column_type != "ndarray" or not shape else shape[0]
             names = [column.name] if width == 1 and not shape else [f"{column.name}_{i}" for i in range(width)]
-            writer.writerow((["key"] if keys else []) + names)
+            writer.writerow(([KEY_FIELD] if keys else []) + names)
         if column.column_type == "ndarray" and not column.schema.variable_shape:
             from .exporters_stacked import write_rows_csv
             return write_rows_csv(column, writer, keys, temp_name(path), progress)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ImportFormatError
 from .importers import ImportOptions, Key, Sample, reading, stem_of, suffix_of
-from .keytext import key_from_text
+from .keytext import KEY_FIELD, key_from_text
 
 _INT_RE = re.compile(r"[+-]?\d+")
 
@@ -29,8 +29,10 @@ def csv_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variab
         return None
     path = paths[0]
     with reading(path, "CSV"), open(path, encoding="utf-8", newline="") as fh:
-        if options.header and not fh.readline().strip("\r\n"):
-            return None  # a blank line before the header: csv.reader's way only
+        if options.header:
+            header = fh.readline().strip("\r\n")
+            if not header or header.split(options.delimiter)[0].strip('"') == KEY_FIELD:
+                return None  # a blank line before the header, or a key column: csv.reader's way only
         given = options.dtype or options.column_dtype
         dtypes = [given] if given is not None else [np.dtype(np.int64), np.dtype(np.float64)]  # as infer_dtype
         start = fh.tell()
@@ -59,7 +61,10 @@ def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = [row for row in csv.reader(fh, delimiter=options.delimiter, strict=True) if row]
         header = rows.pop(0) if options.header and rows else None
-        keys = pop_key_column(path, rows, options.key_column, header)
+        key_column = options.key_column
+        if key_column is None and header and header[0] == KEY_FIELD:
+            key_column = KEY_FIELD  # as `git hangar export` writes keys
+        keys = pop_key_column(path, rows, key_column, header)
         dtype = options.dtype or options.column_dtype or infer_dtype(rows)
         values = parse_rows(path, rows, dtype)
     name = stem_of(path)

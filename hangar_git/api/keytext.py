@@ -10,6 +10,9 @@ import re
 from typing import Union
 
 Key = Union[int, str]
+KEY_FIELD = "key"
+"""The CSV header field of the keys: export writes it first; import with a header takes a
+first field of this name as the key column."""
 _INT = re.compile(r"[+-]?[0-9]+")
 
 

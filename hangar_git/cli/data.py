@@ -124,7 +124,8 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int,
                               "else int64 or float64); other files: cast to it.")
 @click.option("--key-column", metavar="INDEX|NAME",
               help="CSV: the field holding each row's key (0-based, or a name with --header).")
-@click.option("--header", is_flag=True, help="CSV: the first row names the fields.")
+@click.option("--header", is_flag=True, help="CSV: the first row names the fields; a first field named "
+                                               "'key' (as `export` writes) holds the keys.")
 @click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter.")
 @click.option("--variable-shape", is_flag=True,
               help="New column: samples may have any shape up to --shape (default: the "

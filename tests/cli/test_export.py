@@ -58,6 +58,32 @@ def test_csv_keeps_keys_apart_and_has_a_header(mixed: Path, hangar: Hangar, tmp_
     assert same(samples(mixed, "back"), samples(mixed, "v"))
 
 
+@pytest.mark.parametrize("keys", ["int", "str"])
+def test_csv_export_imports_back_with_just_header(repo_dir: Path, hangar: Hangar, tmp_path: Path, keys: str) -> None:
+    """Regression: `add --header` of an exported CSV took the key column for data (int keys:
+    shape (4,) holding the key; str keys: "cannot parse 'cat'"). A first header field 'key'
+    is the key column, as export writes it."""
+    with Repository(repo_dir).checkout(write=True) as co:
+        col = co.add_ndarray_column("tab", prototype=np.zeros(3, np.int64))
+        for i in range(5):
+            col[i if keys == "int" else f"cat{i}"] = np.arange(3) + 10 * i
+        co.commit("tab")
+    hangar.ok("export", "tab", tmp_path, "--format", "csv")
+    hangar.ok("add", "tab2", tmp_path / "tab.csv", "--header")
+    hangar.ok("commit", "-m", "back")
+    assert same(samples(repo_dir, "tab2"), samples(repo_dir, "tab"))
+    with Repository(repo_dir).checkout() as co:
+        assert co.columns["tab2"].shape == (3,)
+
+
+def test_a_header_without_a_key_field_keeps_every_field_as_data(repo_dir: Path, hangar: Hangar,
+                                                                tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("keys,a,b\n7,1,2\n8,3,4\n")
+    hangar.ok("add", "t", tmp_path / "t.csv", "--header")
+    hangar.ok("commit", "-m", "t")
+    assert same(samples(repo_dir, "t"), {0: np.array([7, 1, 2]), 1: np.array([8, 3, 4])})
+
+
 def test_str_and_bytes_columns_export(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
     hangar.ok("export", "text", tmp_path / "t")
     assert (tmp_path / "t" / "a.txt").read_text() == "hello, world"
