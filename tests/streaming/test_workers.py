@@ -124,6 +124,27 @@ def test_new_workers_read_small_rows_from_the_directory_cache_without_copying_th
     assert sum(max(h for w, _, h in [m for _, m in second] if w == k) for k in (0, 1)) >= len(ROWS)
 
 
+def test_the_sampler_fetches_its_first_samples_as_it_is_made(streamed: Callable[[str], Streamed]) -> None:
+    """Regression (first batch): the first epoch's lead began only when the DataLoader, having
+    forked its workers, drew the order; now it begins as the sampler is made, and iterating that
+    epoch does not fetch it again."""
+    import time
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        sampler = ds.sampler(seed=5)
+        store = session_of(co["rows"]).store
+        first = [recorded_digest(co["rows"], int(i)) for i in epoch_order(len(ROWS), 5, 0)[:LEAD_SAMPLES]]
+        deadline = time.monotonic() + 30
+        while any(e is None for e in store.disk.get_many(first)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(e is not None for e in store.disk.get_many(first))  # no iteration yet
+        requests = store.source.requests
+        assert list(sampler) == epoch_order(len(ROWS), 5, 0).tolist()
+        assert store.source.requests == requests  # epoch 0 not led twice
+        assert list(sampler) == epoch_order(len(ROWS), 5, 1).tolist()
+
+
 def _claims_and_delivers(path: str, entries: list, ready: object, deliver: bool) -> None:
     import os
     import time
