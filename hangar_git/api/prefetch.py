@@ -40,15 +40,23 @@ class OrderSampler:
         self.epoch = 0
         group.order_seed = self.seed if shuffle else None
         group.order_epoch = 0
+        self._led = 0
+        if _streaming(group):  # the first epoch's first samples, while the DataLoader is made and forks
+            lead_epoch(group, self._order(0))
 
     def __len__(self) -> int:
         return len(self.group)
 
+    def _order(self, epoch: int) -> np.ndarray:
+        return epoch_order(len(self.group), self.seed, epoch) if self.shuffle else np.arange(len(self.group))
+
     def __iter__(self) -> Iterator[int]:
         epoch, self.epoch = self.epoch, self.epoch + 1
         self.group.order_epoch = epoch
-        order = epoch_order(len(self.group), self.seed, epoch) if self.shuffle else np.arange(len(self.group))
-        lead_epoch(self.group, order)
+        order = self._order(epoch)
+        if self._led != epoch:  # the first epoch was led as the sampler was made
+            lead_epoch(self.group, order)
+        self._led = -1
         return iter(order.tolist())
 
     def set_epoch(self, epoch: int) -> None:

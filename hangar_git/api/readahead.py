@@ -11,6 +11,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from ..storage import Digest
+from ..storage.packcache import MAP_BELOW
+
+LOAD_ABOVE = MAP_BELOW
+"""Planned objects of more than this many bytes found in the directory cache are loaded into
+memory ahead of the reader; smaller ones stay where they are until read."""
 
 if TYPE_CHECKING:
     from .streamstore import Entry, StreamingStore
@@ -83,18 +88,25 @@ class Prefetcher:
         return False
 
     def _from_disk(self, digests: list[Digest]) -> list[Digest]:
-        """Load what the directory cache holds into memory; returns the rest."""
+        """Load the large objects the directory cache holds into memory (their reads and checks
+        then overlap the reader's work; small ones the reader takes from there itself, in
+        batches, faster than through memory); returns the digests it does not hold."""
         disk = self.store.disk
         if disk is None or not digests:
             return digests
-        rest = []
-        for d, entry in zip(digests, disk.get_many(digests)):
+        absent, large = disk.sort_out(digests, LOAD_ABOVE)
+        rest: list[Digest] = [Digest(d) for d in absent]
+        ahead = {}
+        put = self.store.memory.put
+        for d, entry in zip(large, disk.get_many(large)):
             if entry is None:
-                rest.append(d)
+                rest.append(Digest(d))
                 continue
-            self.store.memory.put(d, *entry)
+            put(d, *entry)
+            ahead[d] = len(entry[1])
+        if ahead:
             with self.cond:
-                self.ahead[d] = len(entry[1])
+                self.ahead.update(ahead)
         return rest
 
     def _wanted(self, batch: Sequence[str]) -> list[Digest]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hangar_git.storage import Meta, digest_of
-from hangar_git.storage.packcache import RECORD, PackCache
+from hangar_git.storage.packcache import MAP_BELOW, RECORD, PackCache
 
 
 def objects(n: int, size: int, seed: int = 0) -> list[tuple[str, Meta, bytes]]:
@@ -183,3 +183,42 @@ def test_a_claim_older_than_its_limit_is_ignored(tmp_path: Path) -> None:
     finally:
         go.set()
         child.join(30)
+
+
+@pytest.mark.parametrize("bad", [0, 1, 63])  # first, second, last of a batch verified together
+@pytest.mark.parametrize("size", [117, MAP_BELOW, MAP_BELOW + 1])  # hashed as rows / one by one (pread)
+def test_get_many_verifies_a_batch_and_misses_only_the_damaged_object(tmp_path: Path, bad: int, size: int) -> None:
+    items = objects(64, size)
+    PackCache(str(tmp_path), 64 << 20).put_many(items)
+    pack = next(tmp_path.glob("*.pack"))
+    raw = bytearray(pack.read_bytes())
+    raw[bad * (len(items[0][1]) + size) + len(items[0][1]) + size - 1] ^= 0x01  # the bad object's last byte
+    pack.write_bytes(bytes(raw))
+    fresh = PackCache(str(tmp_path), 64 << 20)
+    got = fresh.get_many([d for d, _, _ in items])
+    assert [i for i, e in enumerate(got) if e is None] == [bad] and fresh.damaged == 1
+    assert all(got[i] == items[i][1:] for i in range(64) if i != bad)
+    assert items[bad][0] not in fresh and fresh.get_many([items[bad][0]]) == [None]
+
+
+def test_get_many_of_mixed_metas_and_sizes_checks_each_group(tmp_path: Path) -> None:
+    items = objects(5, 117) + objects(5, 118, seed=1) + objects(1, 3, seed=2)
+    cache = PackCache(str(tmp_path), 1 << 20)
+    cache.put_many(items)
+    fresh = PackCache(str(tmp_path), 1 << 20)
+    assert fresh.get_many([d for d, _, _ in items][::-1]) == [(m, b) for _, m, b in items][::-1]
+    assert fresh.damaged == 0 and fresh.hits == len(items)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_sort_out_names_the_absent_and_the_large_objects(tmp_path: Path, extra: int) -> None:
+    small, large = objects(3, 100), objects(2, 200, seed=1)
+    writer = PackCache(str(tmp_path), 1 << 20)
+    writer.put_many(small + large)
+    reader = PackCache(str(tmp_path), 1 << 20)  # knows nothing until it looks
+    absent = objects(1, 100, seed=9)[0][0]
+    wanted = [absent] + [d for d, _, _ in small + large]
+    got_absent, got_large = reader.sort_out(wanted, 200 + extra)
+    assert got_absent == [absent]
+    assert got_large == ([d for d, _, _ in large] if extra < 0 else [])
+    assert reader.hits == reader.misses == 0  # nothing read

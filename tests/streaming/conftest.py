@@ -22,8 +22,7 @@ import pytest
 from hangar_git import Repository
 from hangar_git.storage import open_store
 
-from ..remote.conftest import (ServerRepo, dota_rows, hangar_ssh,  # noqa: F401 (fixtures)
-                               server_address)
+from ..remote.conftest import ServerRepo, dota_rows, hangar_ssh, server_address  # noqa: F401 (fixtures)
 
 ROWS = dota_rows(3000, seed=13)
 TEXTS = [f"sample text {i}" for i in range(200)]

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
 
 from hangar_git import make_torch_dataset  # noqa: E402
-from hangar_git.api.column_reads import recorded_digest  # noqa: E402
+from hangar_git.api.column_reads import recorded_digest, session_of  # noqa: E402
 from hangar_git.api.prefetch import epoch_order  # noqa: E402
 from hangar_git.api.streamplan import LEAD_SAMPLES  # noqa: E402
 from hangar_git.storage.packcache import PackCache  # noqa: E402
@@ -90,6 +90,59 @@ def test_new_workers_of_a_reshuffled_epoch_read_the_shared_directory_cache(
     cache = PackCache(str(Path(world.clone.ctx.git.git_dir) / "hangar" / "streamcache"), 1 << 30)
     assert all(cache.get(d) is not None for d in digests)  # every row, written by the workers or the lead
     assert 1 <= len(list(Path(cache.path).glob("*.pack"))) <= 3  # at most one per process
+
+
+def test_new_workers_read_small_rows_from_the_directory_cache_without_copying_them_to_memory(
+        streamed: Callable[[str], Streamed]) -> None:
+    """Regression (second epoch with new workers at 0.46x of local reads): each row read from the
+    directory cache was verified one by one and copied into the worker's memory cache, and the
+    read-ahead thread loaded every planned row into memory too; now small rows are read from the
+    cache in batches, verified together, and the memory cache does not grow."""
+    from torch.utils.data import default_collate, get_worker_info
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+
+        def collate(samples: list) -> tuple:  # runs in the worker
+            store = session_of(ds.group.columns[0]).store
+            info = get_worker_info()
+            return default_collate(samples), (info.id if info else -1, store.memory.nbytes, store.disk.hits)
+
+        loader = DataLoader(ds, batch_size=128, sampler=ds.sampler(seed=5), num_workers=2, collate_fn=collate,
+                            multiprocessing_context="fork", timeout=TIMEOUT)
+        first = [rows for rows, _ in loader]
+        world.server.path.rename(world.server.path.with_name("gone"))  # only the directory cache can answer
+        second = list(loader)
+    assert [r.tobytes() for b in first for r in np.asarray(b[0])] == [
+        ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 0)]
+    assert [r.tobytes() for b, _ in second for r in np.asarray(b[0])] == [
+        ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 1)]
+    held: dict[int, set[int]] = {}
+    for _, (worker, nbytes, _hits) in second:
+        held.setdefault(worker, set()).add(nbytes)
+    assert sorted(held) == [0, 1] and all(len(sizes) == 1 for sizes in held.values()), held
+    assert sum(max(h for w, _, h in [m for _, m in second] if w == k) for k in (0, 1)) >= len(ROWS)
+
+
+def test_the_sampler_fetches_its_first_samples_as_it_is_made(streamed: Callable[[str], Streamed]) -> None:
+    """Regression (first batch): the first epoch's lead began only when the DataLoader, having
+    forked its workers, drew the order; now it begins as the sampler is made, and iterating that
+    epoch does not fetch it again."""
+    import time
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        sampler = ds.sampler(seed=5)
+        store = session_of(co["rows"]).store
+        first = [recorded_digest(co["rows"], int(i)) for i in epoch_order(len(ROWS), 5, 0)[:LEAD_SAMPLES]]
+        deadline = time.monotonic() + 30
+        while any(e is None for e in store.disk.get_many(first)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(e is not None for e in store.disk.get_many(first))  # no iteration yet
+        requests = store.source.requests
+        assert list(sampler) == epoch_order(len(ROWS), 5, 0).tolist()
+        assert store.source.requests == requests  # epoch 0 not led twice
+        assert list(sampler) == epoch_order(len(ROWS), 5, 1).tolist()
 
 
 def _claims_and_delivers(path: str, entries: list, ready: object, deliver: bool) -> None:
