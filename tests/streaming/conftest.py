@@ -22,13 +22,13 @@ import pytest
 from hangar_git import Repository
 from hangar_git.storage import open_store
 
-from ..remote.conftest import (ServerRepo, dota_rows, hangar_ssh, make_repo,  # noqa: F401 (fixtures)
+from ..remote.conftest import (ServerRepo, dota_rows, hangar_ssh,  # noqa: F401 (fixtures)
                                server_address)
 
 ROWS = dota_rows(3000, seed=13)
 TEXTS = [f"sample text {i}" for i in range(200)]
 BLOB = np.random.default_rng(5).integers(0, 256, size=(3 << 20), dtype=np.uint8).tobytes()
-__all__ = ["BLOB", "ROWS", "TEXTS", "Streamed", "hangar_ssh", "make_repo", "server_address"]
+__all__ = ["BLOB", "ROWS", "TEXTS", "Streamed", "hangar_ssh", "server_address"]
 
 
 @dataclass
