@@ -190,9 +190,9 @@ def with_global_options(command: click.Command) -> click.Command:
 
 def one_line(exc: HangarError) -> str:
     """The error as one line (a remote's stderr joined in); merge conflicts keep their list."""
-    text = str(exc) or type(exc).__name__
     if isinstance(exc, MergeConflictError):
-        return text
+        return exc.explain("cli")
+    text = str(exc) or type(exc).__name__
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
