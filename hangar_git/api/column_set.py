@@ -34,7 +34,7 @@ class Columns:
         try:
             return self._columns[name]
         except (KeyError, TypeError):
-            raise ColumnNotFoundError(name) from None
+            raise ColumnNotFoundError(name, self._session.where(), sorted(self._columns)) from None
 
     def get(self, name: str, default: Any = None) -> Any:
         try:

@@ -128,9 +128,8 @@ class HangarGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except HangarError as exc:
-                from .suggest import branch_hint
-                hint = branch_hint(exc, ctx.obj)
-                raise DomainError(one_line(exc) + (f"; {hint}" if hint else "")) from exc
+                from .suggest import with_hint
+                raise DomainError(with_hint(one_line(exc), exc, ctx.obj)) from exc
             except click.exceptions.Exit:
                 raise
             except (click.ClickException, click.Abort):
