@@ -8,7 +8,9 @@
   target column's dtype, else int64 if they all are integers, else float64;
   an optional key column gives the keys;
 * images (``.png``, ``.jpg``, ...): ``numpy.asarray(PIL.Image.open(f))``,
-  named by the file stem (needs Pillow).
+  named by the file stem (needs Pillow);
+* ``.txt`` / ``.bin``: the whole file is one str (UTF-8) / bytes sample named by the file
+  stem, as `git hangar export` writes the samples of str and bytes columns.
 
 A file that cannot be read raises :class:`ImportFormatError` naming it;
 nothing here imports click.
@@ -30,7 +32,9 @@ from .keytext import key_from_text
 Key = Union[int, str]
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
-SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES)
+TEXT_SUFFIXES = {".txt": "str", ".bin": "bytes"}
+"""Files holding one str or bytes sample each (what `export` writes for those columns)."""
+SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES, *TEXT_SUFFIXES)
 KEY_FROM = ("auto", "name", "index", "row")
 
 
@@ -52,7 +56,7 @@ class Sample:
     """One array read from a file, with where it came from."""
 
     name: str                  # file stem, or member name in an .npz
-    value: np.ndarray
+    value: "np.ndarray | str | bytes"
     where: str                 # for messages: "a.csv row 3", "b.npz:x"
     row: Optional[int] = None  # row index, for row imports
     key: Optional[Key] = None  # key given by the file (CSV key column)
@@ -133,6 +137,8 @@ def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
         samples = read_csv(path, options)
     elif suffix in IMAGE_SUFFIXES:
         samples = read_image(path, keep_bool=options.dtype is not None and options.dtype == np.bool_)
+    elif suffix in TEXT_SUFFIXES:
+        return iter([read_text(path, TEXT_SUFFIXES[suffix])])
     else:
         raise ImportFormatError(f"cannot import {path!r}: unknown file type; "
                                 f"supported: {', '.join(SUFFIXES)}")
@@ -141,8 +147,21 @@ def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
     return (cast(s, options.dtype) for s in samples)
 
 
+def read_text(path: str, kind: str) -> Sample:
+    """The one str (UTF-8) or bytes sample of a .txt / .bin file."""
+    with reading(path, "UTF-8 text" if kind == "str" else "bytes"):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return Sample(stem_of(path), data.decode("utf-8") if kind == "str" else data, path)
+
+
+def sample_kind(value: object) -> str:
+    """The column type a sample value goes to: ``str``, ``bytes`` or ``ndarray``."""
+    return "str" if isinstance(value, str) else "bytes" if isinstance(value, bytes) else "ndarray"
+
+
 def cast(sample: Sample, dtype: np.dtype) -> Sample:
-    if sample.value.dtype == dtype:
+    if not isinstance(sample.value, np.ndarray) or sample.value.dtype == dtype:
         return sample
     try:
         value = sample.value.astype(dtype, casting="same_kind")

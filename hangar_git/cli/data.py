@@ -15,7 +15,7 @@ from .common import (State, pass_state, complete_branches, complete_columns, com
 from ..api.checkout import warn_remote_references
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
-from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
+from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys, sample_kind,
                              check_sources, max_shape, npy_rows, parse_dtype, rows_block)
 from ..api.importers_csv import csv_rows
 
@@ -58,17 +58,24 @@ def parse_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
 
 def open_column(co: Any, name: str, importer: Importer, shape: Optional[tuple[int, ...]],
                 variable_shape: bool) -> tuple[Any, Iterable[Sample]]:
-    """The column to fill (created from the first sample if it does not exist)
-    and the samples still to stage."""
+    """The column to fill (created from the first sample if it does not exist: an ndarray, str
+    or bytes column as the sample is) and the samples still to stage."""
     samples: Iterable[Sample] = iter(importer)
     if name in co.columns:
-        col = existing_column(co.columns[name], shape, variable_shape)
-        importer.options = replace(importer.options, column_dtype=col.dtype)
-        return col, samples
+        col = co.columns[name]
+        importer.options = replace(importer.options, column_dtype=column_dtype(col))
+        first = next(iter(samples), None)
+        if first is None:
+            return col, ()
+        existing_column(col, shape, variable_shape, sample_kind(first.value))
+        return col, itertools.chain([first], samples)
     first = next(iter(samples), None)
     if first is None:
         raise ImportFormatError(f"the files hold no samples: column {name!r} was not created")
     samples = itertools.chain([first], samples)
+    if isinstance(first.value, (str, bytes)):
+        add = co.add_str_column if isinstance(first.value, str) else co.add_bytes_column
+        return add(name), samples
     if shape is None and variable_shape:
         shape = max_shape(Importer(importer.paths, importer.options))
     col = co.add_ndarray_column(name, shape=first.value.shape if shape is None else shape,
@@ -77,11 +84,14 @@ def open_column(co: Any, name: str, importer: Importer, shape: Optional[tuple[in
     return col, samples
 
 
-def existing_column(col: Any, shape: Optional[tuple[int, ...]], variable_shape: bool) -> Any:
-    if col.column_type != "ndarray":
-        raise SchemaError(f"column {col.name!r} holds {col.column_type} samples: `git hangar add` "
-                          f"imports arrays into ndarray columns", expected="ndarray",
-                          given=col.column_type)
+def existing_column(col: Any, shape: Optional[tuple[int, ...]], variable_shape: bool, kind: str = "ndarray") -> Any:
+    """``col``, checked to take samples of ``kind`` (and ``shape``)."""
+    if col.column_type != kind:
+        raise SchemaError(f"column {col.name!r} holds {col.column_type} samples, not {kind}: `git hangar add` "
+                          f"imports arrays into ndarray columns, .txt files (or a CSV with --dtype str) into str "
+                          f"columns and .bin files into bytes columns", expected=col.column_type, given=kind)
+    if kind != "ndarray":
+        return col
     if shape is not None and tuple(shape) != tuple(col.shape):
         raise SchemaError(f"column {col.name!r} exists with shape {col.shape}, not {shape}",
                           expected=col.shape, given=shape)
@@ -144,9 +154,10 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     """Import FILES into COLUMN of the staging area.
 
     Reads .npy (one sample per file, or per row with --rows), .npz (one per
-    array), .csv (one 1-D sample per row) and images (.png, .jpg, ...; needs
-    Pillow). The column is created from the first sample if it does not
-    exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
+    array), .csv (one 1-D sample per row; with --dtype str one str sample per
+    row), images (.png, .jpg, ...; needs Pillow), and .txt / .bin (the whole
+    file is one str / bytes sample, as `export` writes them). The column is
+    created from the first sample if it does not exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
     any sample fails, nothing of this command is staged.
     """
     if key_column is not None and key_from != "auto":
@@ -190,9 +201,15 @@ def report_added(state: State, column: str, target: str, count: int, changed: in
 
 
 def ndarray_dtype(co: Any, column: str) -> Any:
-    """The dtype of ``column`` if it exists and holds arrays (what CSV values are parsed as)."""
-    col = co.columns[column] if column in co.columns else None
-    return col.dtype if col is not None and col.column_type == "ndarray" else None
+    """What CSV values for ``column`` are parsed as: its dtype if it exists (str for a str
+    column), else None."""
+    return column_dtype(co.columns[column]) if column in co.columns else None
+
+
+def column_dtype(col: Any) -> Any:
+    """The dtype CSV values for ``col`` are parsed as (None for a bytes column: none)."""
+    import numpy as np
+    return col.dtype if col.column_type == "ndarray" else np.dtype(str) if col.column_type == "str" else None
 
 
 def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: Optional[tuple[int, ...]],

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from hangar_git import Repository
+
 from ..repos import new_repo
 from .conftest import Files, Hangar, one_line_error
 
@@ -63,3 +65,53 @@ def test_a_mistyped_column_names_the_close_ones_and_where_it_looked(repo_dir: Pa
     assert "did you mean" not in far
     error = one_line_error(hangar("metadata", "get", "nokey"), "no metadata key 'nokey'")
     assert "this checkout" not in error
+
+
+def test_a_csv_parse_error_hints_at_header_and_dtype_str(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
+    (tmp_path / "s.csv").write_text("hello\nworld\n")
+    header = one_line_error(hangar("add", "t", tmp_path / "t.csv"), "t.csv row 0: cannot parse 'x'", "--header")
+    assert "--dtype str" in header
+    hangar.ok("add", "t", tmp_path / "t.csv", "--header")
+    later = one_line_error(hangar("add", "u", tmp_path / "s.csv"), "s.csv row 0", "--dtype str")
+    assert "--header" in later  # row 0: could be a header
+    (tmp_path / "late.csv").write_text("1\n2\nthree\n")
+    later = one_line_error(hangar("add", "u", tmp_path / "late.csv"), "late.csv row 2", "--dtype str")
+    assert "--header" not in later  # not the first line: no header to skip
+
+
+def test_a_str_csv_imports_with_dtype_str(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("hello\nworld, with a comma\n")
+    (tmp_path / "s.csv").write_text('hello\n"world, with a comma"\n')
+    hangar.ok("add", "s", tmp_path / "s.csv", "--dtype", "str")
+    (tmp_path / "two.csv").write_text("a,b\n")
+    one_line_error(hangar("add", "s2", tmp_path / "two.csv", "--dtype", "str"), "two.csv row 0", "one field")
+    hangar.ok("commit", "-m", "texts")
+    with Repository(repo_dir).checkout() as co:
+        assert co["s"].column_type == "str"
+        assert dict(co["s"].items()) == {0: "hello", 1: "world, with a comma"}
+
+
+def test_exported_str_and_bytes_files_are_added_back(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
+    texts = {"a": "alpha", 1: "one\nline two", "é": "accent é"}
+    blobs = {"x": b"\x00\x01\xff", 7: b"seven"}
+    with Repository(repo_dir).checkout(write=True) as co:
+        names = co.add_str_column("names")
+        raw = co.add_bytes_column("raw")
+        for key, text in texts.items():
+            names[key] = text
+        for key, blob in blobs.items():
+            raw[key] = blob
+        co.commit("texts and bytes")
+    hangar.ok("export", "names", tmp_path / "n")
+    hangar.ok("export", "raw", tmp_path / "r")
+    hangar.ok("add", "names2", *sorted((tmp_path / "n").iterdir()))
+    hangar.ok("add", "raw2", *sorted((tmp_path / "r").iterdir()))
+    hangar.ok("add", "names", tmp_path / "n" / "a.txt")  # into the existing str column: nothing changes
+    one_line_error(hangar("add", "raw", tmp_path / "n" / "a.txt"), "holds bytes samples")
+    one_line_error(hangar("add", "names", tmp_path / "r" / "x.bin"), "holds str samples")
+    hangar.ok("commit", "-m", "back")
+    with Repository(repo_dir).checkout() as co:
+        assert co["names2"].column_type == "str" and co["raw2"].column_type == "bytes"
+        assert dict(co["names2"].items()) == texts
+        assert dict(co["raw2"].items()) == blobs
