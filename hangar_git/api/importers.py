@@ -63,13 +63,28 @@ class Sample:
 
 
 # -- checking arguments --------------------------------------------------------------
+def expand_directories(paths: Sequence[str]) -> list[str]:
+    """``paths`` with each directory replaced by the files in it that `add` reads (a known
+    suffix), sorted by name; subdirectories and other files in it are not read."""
+    out: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        found = sorted(entry.path for entry in os.scandir(path)
+                       if entry.is_file() and suffix_of(entry.name) in SUFFIXES)
+        if not found:
+            raise ImportFormatError(f"cannot read {path!r}: the directory holds no file of a type `add` reads "
+                                    f"({', '.join(SUFFIXES)}; subdirectories are not read)")
+        out.extend(found)
+    return out
+
+
 def check_sources(paths: Sequence[str]) -> None:
     """Fail before anything is staged if a file is missing or of unknown type."""
     for path in paths:
         if not os.path.exists(path):
             raise ImportFormatError(f"cannot read {path!r}: no such file")
-        if os.path.isdir(path):
-            raise ImportFormatError(f"cannot read {path!r}: it is a directory (pass the files in it)")
         if suffix_of(path) not in SUFFIXES:
             raise ImportFormatError(
                 f"cannot import {path!r}: unknown file type; supported: {', '.join(SUFFIXES)}")

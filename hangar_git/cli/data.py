@@ -16,7 +16,7 @@ from ..api.checkout import warn_remote_references
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys, sample_kind,
-                             check_sources, max_shape, npy_rows, parse_dtype, rows_block)
+                             check_sources, expand_directories, max_shape, npy_rows, parse_dtype, rows_block)
 from ..api.importers_csv import csv_rows
 
 
@@ -156,8 +156,10 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     Reads .npy (one sample per file, or per row with --rows), .npz (one per
     array), .csv (one 1-D sample per row; with --dtype str one str sample per
     row), images (.png, .jpg, ...; needs Pillow), and .txt / .bin (the whole
-    file is one str / bytes sample, as `export` writes them). The column is
-    created from the first sample if it does not exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
+    file is one str / bytes sample, as `export` writes them). A directory
+    stands for the files in it of those types, sorted by name (its
+    subdirectories are not read). The column is created from the first sample
+    if it does not exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
     any sample fails, nothing of this command is staged.
     """
     if key_column is not None and key_from != "auto":
@@ -168,6 +170,11 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
                             header=header, delimiter=delimiter)
     max_dims = parse_shape(shape)
     repo = state.repo
+    if repo.ctx.git.is_bare:
+        raise click.ClickException("cannot add in a bare repository: it has no write branch to stage on (as git "
+                                   "refuses `git add` there); clone it (`git hangar clone ADDRESS DIR`) and add "
+                                   "in the clone")
+    files = tuple(expand_directories(files))
     check_sources(files)
     array = npy_rows(files, options, key_from, variable_shape)
     with staged_or_nothing(repo, branch) as co:

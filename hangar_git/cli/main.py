@@ -64,6 +64,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("sync", "Fetch BRANCH from REMOTE and merge it into the write branch."),
     "ls-remote": ("sync", "List the branches of REMOTE and their head commits."),
     "completion": ("completion", "Print the completion script for SHELL (bash or zsh)."),
+    "help": ("help", "Show the help of COMMAND (without one: the list of commands)."),
 }
 """Command name -> (module under ``hangar_git.cli``, the command's one-line help)."""
 

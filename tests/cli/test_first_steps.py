@@ -115,3 +115,52 @@ def test_exported_str_and_bytes_files_are_added_back(repo_dir: Path, hangar: Han
         assert co["names2"].column_type == "str" and co["raw2"].column_type == "bytes"
         assert dict(co["names2"].items()) == texts
         assert dict(co["raw2"].items()) == blobs
+
+
+def test_help_shows_a_commands_help_as_git_help_does(repo_dir: Path, hangar: Hangar) -> None:
+    push = hangar.ok("help", "push").stdout
+    assert push == hangar.ok("push", "--help").stdout
+    assert push.startswith("Usage: ") and "push [OPTIONS]" in push and "REMOTE" in push
+    assert "Commands:" in hangar.ok("help").stdout
+    typo = hangar("help", "psuh")
+    assert typo.exit_code == 2 and "did you mean 'push'" in typo.stderr, typo.stderr
+
+
+def test_diff_staged_and_cached_show_the_staging_area_as_diff_does(repo_dir: Path, hangar: Hangar,
+                                                                    files: Files) -> None:
+    committed(hangar, files)
+    hangar.ok("add", "arrays", files / "b.npy")
+    plain = hangar.ok("diff").stdout
+    assert "added: 'b'" in plain
+    assert hangar.ok("diff", "--staged").stdout == plain
+    assert hangar.ok("diff", "--cached").stdout == plain
+    assert hangar("diff", "--staged", "master").exit_code == 2
+
+
+def test_add_in_a_bare_repository_is_refused(tmp_path: Path, hangar: Hangar, files: Files) -> None:
+    hangar.ok("init", "--bare", tmp_path / "srv.git", cwd=tmp_path)
+    error = one_line_error(hangar("add", "imgs", files / "a.npy", cwd=tmp_path / "srv.git"), "bare repository")
+    assert "clone" in error
+    with Repository(tmp_path / "srv.git").checkout(write=True) as co:
+        assert len(co.columns) == 0  # nothing was staged
+
+
+def test_add_of_a_directory_imports_its_files_sorted_not_recursing(repo_dir: Path, hangar: Hangar,
+                                                                   files: Files, tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    (folder / "deeper").mkdir(parents=True)
+    for name in ("c.npy", "a.npy", "b.npy"):
+        (folder / name).write_bytes((files / "a.npy").read_bytes())
+    (folder / "deeper" / "d.npy").write_bytes((files / "a.npy").read_bytes())
+    (folder / "notes.md").write_text("not data")
+    done = hangar.ok("add", "images", folder, "--key-from", "index")
+    assert "Staged 3 sample(s)" in done.stdout, done.stdout
+    hangar.ok("commit", "-m", "folder")
+    with Repository(repo_dir).checkout() as co:
+        assert sorted(co["images"].keys()) == [0, 1, 2]
+    hangar.ok("add", "named", folder)
+    hangar.ok("commit", "-m", "named")
+    with Repository(repo_dir).checkout() as co:
+        assert sorted(co["named"].keys()) == ["a", "b", "c"]
+    (tmp_path / "empty").mkdir()
+    one_line_error(hangar("add", "x", tmp_path / "empty"), "empty", "holds no file")
