@@ -176,14 +176,20 @@ def sample_kind(value: object) -> str:
 
 
 def cast(sample: Sample, dtype: np.dtype) -> Sample:
+    """An array sample cast to ``dtype`` (within a kind); str and bytes samples as they are."""
     if not isinstance(sample.value, np.ndarray) or sample.value.dtype == dtype:
         return sample
+    return Sample(sample.name, cast_array(sample.value, dtype, sample.where), sample.where, sample.row, sample.key)
+
+
+def cast_array(value: np.ndarray, dtype: np.dtype, where: str) -> np.ndarray:
+    if value.dtype == dtype:
+        return value
     try:
-        value = sample.value.astype(dtype, casting="same_kind")
+        return value.astype(dtype, casting="same_kind")
     except TypeError:
-        raise ImportFormatError(f"{sample.where}: cannot cast {sample.value.dtype} to {dtype} "
+        raise ImportFormatError(f"{where}: cannot cast {value.dtype} to {dtype} "
                                 f"(only within a kind, e.g. float64 to float32)") from None
-    return Sample(sample.name, value, sample.where, sample.row, sample.key)
 
 
 def read_npy(path: str, rows: bool = False) -> Iterator[Sample]:
@@ -227,7 +233,7 @@ def rows_block(array: np.ndarray, lo: int, hi: int, dtype: Optional[np.dtype]) -
     block = np.array(array[lo:hi])
     if dtype is None:
         return block
-    return cast(Sample(stem_of(npy_path(array)), block, f"{npy_path(array)} rows {lo}-{hi - 1}"), dtype).value
+    return cast_array(block, dtype, f"{npy_path(array)} rows {lo}-{hi - 1}")
 
 
 def read_npz(path: str) -> Iterator[Sample]:
@@ -319,6 +325,9 @@ def max_shape(samples: Iterable[Sample]) -> Optional[tuple[int, ...]]:
     """The smallest shape every sample fits in (None if there are no samples)."""
     shape: Optional[list[int]] = None
     for sample in samples:
+        if not isinstance(sample.value, np.ndarray):
+            raise ImportFormatError(f"{sample.where}: a {sample_kind(sample.value)} sample has no shape: "
+                                    f"--variable-shape is for arrays")
         if shape is None:
             shape = list(sample.value.shape)
         elif len(shape) != sample.value.ndim:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -68,7 +68,8 @@ def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
             key_column = KEY_FIELD  # as `git hangar export` writes keys
         keys = pop_key_column(path, rows, key_column, header)
         dtype = options.dtype or options.column_dtype or infer_dtype(rows)
-        values = text_rows(path, rows) if is_text(dtype) else parse_rows(path, rows, dtype, header is not None)
+        values: Sequence[Union[np.ndarray, str]] = (text_rows(path, rows) if is_text(dtype) else
+                                                    parse_rows(path, rows, dtype, header is not None))
     name = stem_of(path)
     for i, value in enumerate(values):
         yield Sample(name, value, f"{path} row {i}", row=i,

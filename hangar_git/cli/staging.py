@@ -100,7 +100,7 @@ def metadata_get(ctx: click.Context, key: str) -> None:
         from ..errors import MetadataNotFoundError
         rev = ctx.meta.get("metadata.rev")
         raise MetadataNotFoundError(key, f"in {rev!r}" if rev else
-                                    f"in the staging area of branch {state.repo.ctx.default_branch!r}")
+                                    f"in the staging area of branch {ctx.obj.repo.ctx.default_branch!r}")
     click.echo(values[key])
 
 
