@@ -41,6 +41,12 @@ class HeldLock:
         return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
 
     def holder(self) -> dict | None:
+        """The holder's info, or None when the lock is free (a lock file copied here with the
+        repository, naming a lock at another path, holds nothing here)."""
+        info = self._read()
+        return None if info is None or _copied(info, self.path) else info
+
+    def _read(self) -> dict | None:
         try:
             with open(self.path) as fh:
                 info = json.load(fh)
@@ -57,12 +63,15 @@ class HeldLock:
 
     def _try_acquire(self) -> dict | None:
         me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+              "since": time.strftime("%Y-%m-%d %H:%M:%S"), "path": os.path.realpath(self.path)}
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                info = self.holder()
+                info = self._read()
+                if info is not None and _copied(info, self.path):
+                    _remove(self.path)  # its holder writes the original: nothing to recover here
+                    continue
                 if info is None or _is_stale(info):
                     self.recovered = self.describe(info or {})
                     _remove(self.path)
@@ -78,6 +87,19 @@ class HeldLock:
             info = self.holder()
             if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
                 _remove(self.path)
+
+
+def _copied(info: dict, path: str) -> bool:
+    """True when the lock file at ``path`` was copied from the one its holder took (``cp -a``
+    of a repository while a writer had it open): the lock it names still exists at another
+    path, as another file (the same file under another name, e.g. a bind mount, is not a copy)."""
+    taken = info.get("path")
+    if not isinstance(taken, str) or taken == os.path.realpath(path):
+        return False
+    try:
+        return not os.path.samefile(taken, path)
+    except OSError:  # the original is gone: the repository was moved, its holder may write here
+        return False
 
 
 def _is_stale(info: dict) -> bool:

@@ -20,6 +20,8 @@ class _Repository(Protocol):
     @property
     def ctx(self) -> "RepoContext": ...
 
+    def create_branch(self, name: str, base_commit: Optional[str] = None) -> branches.BranchHead: ...
+
 
 class BranchMethods:
     """Mixed into ``Repository``: its branches."""
@@ -93,10 +95,16 @@ class BranchMethods:
         ``dev^2``, ``HEAD`` (the write branch's head), a digest or an abbreviation of one."""
         return self.ctx.resolve(revision)
 
-    def set_write_branch(self: _Repository, name: str) -> None:
+    def set_write_branch(self: _Repository, name: str, *, create: bool = False,
+                         base_commit: Optional[str] = None) -> None:
         """Make ``name``, a local branch, the branch write checkouts use (CLI ``checkout``).
-        A remote-tracking branch is refused: only fetch moves it; create a local branch from it."""
+        A remote-tracking branch is refused: only fetch moves it; create a local branch from it.
+        ``create``: make the branch first (at ``base_commit``, default the write branch's head),
+        only once switching is known to be allowed (CLI ``checkout -b``)."""
         ctx = self.ctx
+        if create:
+            _check_can_leave(ctx, name)
+            self.create_branch(name, base_commit=base_commit)
         if ctx.git.get_ref(branch_ref(name)) is None:
             if revisions.is_remote_tracking(ctx.git, name):
                 local = name.split("/", 1)[1]
@@ -117,12 +125,18 @@ class BranchMethods:
             raise BranchNotFoundError(name)
         if name == ctx.default_branch:
             return  # already the write branch: nothing to switch, staged changes stay
-        ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
-        from .writer import WriterCheckout
-        with WriterCheckout(ctx, ctx.default_branch) as writer:
-            if writer.has_changes:
-                raise DirtyStagingError(
-                    f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
-                    f"switching to {name!r}")
+        _check_can_leave(ctx, name)
         ctx.git.config_set(BRANCH_KEY, name)
+
+
+def _check_can_leave(ctx: "RepoContext", name: str) -> None:
+    """Refuse to switch the write branch to ``name`` while a write checkout is open or the
+    write branch has staged changes."""
+    ctx.writer_lock().check_free("a write checkout is open ({holder}): close it first")
+    from .writer import WriterCheckout
+    with WriterCheckout(ctx, ctx.default_branch) as writer:
+        if writer.has_changes:
+            raise DirtyStagingError(
+                f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
+                f"switching to {name!r}")
 

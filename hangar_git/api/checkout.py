@@ -69,6 +69,10 @@ class Checkout:
         ``co[[(col, k1), (col2, k2)]]`` several, in order, read in one batch."""
         if type(index) is tuple and len(index) == 2:
             name, keys = index
+            if not isinstance(name, str):
+                raise InvalidArgumentError(
+                    f"co[name, key] reads one column, got {name!r} for its name: for samples of several "
+                    f"columns give (column, key) pairs, e.g. co[[('x', 0), ('s', 0)]]")
             col = self._session.columns.get(name) or self.columns[name]
             if isinstance(keys, (list, tuple)):  # keys are never tuples: several keys
                 return read_samples([(col, k) for k in keys], except_missing=True)

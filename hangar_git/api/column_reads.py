@@ -105,6 +105,12 @@ class ColumnReads(IntKeyReads):
         return self._session.writable
 
     @property
+    def contains_subsamples(self) -> bool:
+        """Always False: columns are flat (Hangar's nested columns are refused; keys such as
+        'sample-subsample' stand in for them)."""
+        return False
+
+    @property
     def schema(self) -> ColumnSchema:
         return self._schema
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..bookkeeping.gitrepo import GitRepo, Oid
 from ..core import layout, revisions
-from ..core.layout import REMOTE_PREFIX, USER_EMAIL_KEY, USER_NAME_KEY
+from ..core.layout import REMOTE_PREFIX, author_identity
 from ..core.repostore import configured_store, open_repo_store, register, registration, store_uri
 from ..core.staging import StagingArea
 from ..core.writerlock import WriterLock
@@ -71,8 +71,9 @@ class RepoContext:
 
     @property
     def user(self) -> tuple[str, str]:
-        return (self.git.config_get(USER_NAME_KEY) or self.git.config_get("user.name") or "hangar",
-                self.git.config_get(USER_EMAIL_KEY) or self.git.config_get("user.email") or "hangar@localhost")
+        """(name, email) of the author of a commit made now (see :func:`author_identity`)."""
+        name, email = author_identity(self.git)
+        return name or "hangar", email or "hangar@localhost"
 
     @property
     def default_branch(self) -> str:

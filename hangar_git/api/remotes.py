@@ -257,8 +257,9 @@ class Remotes:
                           retrieve_all_history: bool = False, strict: bool = True) -> FetchDataResult:
         """:meth:`fetch_data`, returning how many samples and bytes came and whether all did.
 
-        ``strict`` (the CLI's way) refuses a column none of the commits has and a budget of no
-        bytes; :meth:`fetch_data` fetches nothing for them, as Hangar did."""
+        A column none of the commits has is refused (ColumnNotFoundError, a KeyError). ``strict``
+        (the CLI's way) also refuses a budget of no bytes; :meth:`fetch_data` fetches nothing
+        for it, as Hangar did."""
         ctx = self._repo.ctx
         git = ctx.git
         if (branch is None) == (commit is None):
@@ -277,7 +278,7 @@ class Remotes:
         if strict and max_num_bytes is not None and max_num_bytes <= 0:
             raise InvalidArgumentError(f"a byte budget of {max_num_bytes} allows no data at all: give a positive "
                                        f"size (e.g. 500M), or none for everything")
-        if strict and columns:
+        if columns:
             check_columns_exist(git, commits, columns)
         with self.open(remote) as link:
             return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,

@@ -102,10 +102,8 @@ def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> No
     repo = state.repo
     if base is not None and not create:
         raise click.UsageError("--base goes with -b")
-    if create:
-        repo.create_branch(branch, base_commit=base)
     already = not create and branch == repo.ctx.default_branch
-    repo.set_write_branch(branch)
+    repo.set_write_branch(branch, create=create, base_commit=base)
     state.say(f"Already on {branch!r}" if already else f"Switched to branch {branch!r}")
 
 

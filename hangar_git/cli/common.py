@@ -15,7 +15,7 @@ from click.shell_completion import CompletionItem
 
 from ..api.repository import Repository
 from ..core import locate
-from ..core.layout import USER_EMAIL_KEY, USER_NAME_KEY
+from ..core.layout import author_identity
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -164,9 +164,7 @@ IDENTITY_HELP = ('run `git config --global user.name "Your Name"` and `git confi
 def require_identity(repo: Repository, action: str) -> None:
     """Refuse ``action`` (which makes a commit) while no author identity is set: neither the one
     `init`/`clone` recorded nor git's user.name and user.email (git refuses the same way)."""
-    git = repo.ctx.git
-    missing = [key for key, own in (("user.name", USER_NAME_KEY), ("user.email", USER_EMAIL_KEY))
-               if not (git.config_get(own) or git.config_get(key))]
+    missing = [key for key, value in zip(("user.name", "user.email"), author_identity(repo.ctx.git)) if not value]
     if missing:
         raise click.ClickException(f"author identity unknown ({' and '.join(missing)} not set), so {action} "
                                    f"was refused: {IDENTITY_HELP}")

@@ -23,19 +23,20 @@ def git_config(key: str, cwd: str) -> Optional[str]:
     return value if out.returncode == 0 and value else None
 
 
-def identity(cwd: str, name: Optional[str], email: Optional[str]) -> tuple[str, str]:
-    """Author name and email to record at init or clone: the options, else git's user.name and
-    user.email, else empty (neither makes a commit, so none is needed, as for `git init` and
-    `git clone`: `commit` asks for one when it is still unset, see :func:`require_identity`)."""
-    name = name or git_config("user.name", cwd) or os.environ.get("GIT_AUTHOR_NAME")
-    email = email or git_config("user.email", cwd) or os.environ.get("GIT_AUTHOR_EMAIL")
+def identity(name: Optional[str], email: Optional[str]) -> tuple[str, str]:
+    """Author name and email to record at init or clone: only what the options give. Without
+    them nothing is recorded and each commit takes git's identity of its time (GIT_AUTHOR_NAME,
+    user.name, ...), as git does; neither init nor clone makes a commit, so neither needs one
+    (`commit` asks for it when it is still unset, see :func:`require_identity`)."""
     return name or "", email or ""
 
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
-@click.option("--name", help="Author name for commits (default: git config user.name).")
-@click.option("--email", help="Author email for commits (default: git config user.email).")
+@click.option("--name", help="Author name for this repository's commits (default: git's identity "
+                                "when each commit is made: GIT_AUTHOR_NAME, user.name).")
+@click.option("--email", help="Author email for this repository's commits (default: git's identity "
+                                 "when each commit is made: GIT_AUTHOR_EMAIL, user.email).")
 @click.option("--bare", is_flag=True, help="Create a bare git repository (when PATH has none yet).")
 @click.option("--store", metavar="URI",
               help="Where the data lives: a TileDB URI (s3://bucket/prefix) or a path, relative to "
@@ -56,7 +57,7 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     needed: `commit` asks for user.name and user.email when it records one.
     """
     target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
-    user, mail = identity(target if os.path.isdir(target) else state.cwd, name, email)
+    user, mail = identity(name, email)
     repo = Repository(target, exists=False)
     try:
         repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)

@@ -86,7 +86,7 @@ def adopting(state: State, remote_name: str) -> Repository:
         if root is None or not git_config(f"remote.{remote_name}.url", state.cwd):
             raise
     check_git_remote_has_data(root, remote_name)
-    user, mail = identity(state.cwd, None, None)
+    user, mail = identity(None, None)
     repo = Repository(root, exists=False)
     repo.init(user, mail)
     click.echo(f"Initialised hangar in {root} for the data of git remote {remote_name}", err=True)
@@ -259,7 +259,7 @@ def clone(state: State, address: str, directory: Optional[str], name: Optional[s
     target = os.path.abspath(directory or default_dir(address))
     if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
         raise click.ClickException(f"{target!r} exists and is not empty")
-    user, mail = identity(state.cwd, name, email)
+    user, mail = identity(name, email)
     repo = Repository(target, exists=False)
     remotes(repo, "clone", state.quiet, trust_host_key).remote_command = remote_command
     existed = os.path.isdir(target)

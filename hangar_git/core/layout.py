@@ -35,7 +35,7 @@ from ..storage.s3config import S3_NAMES, S3_PREFIX
 
 __all__ = ["BRANCH_KEY", "DEFAULT_BRANCH", "DURABLE_KEY", "HANGAR_DIR", "HANGAR_NS", "HEADS", "ID_KEY",
            "PRESENCE_FILE", "REMOTES", "STREAM_CACHE", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
-           "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "branch_ref", "command_key", "default_branch",
+           "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "author_identity", "branch_ref", "command_key", "default_branch",
            "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls", "repository_id"]
 
 STORE_KEY = "hangar.store"
@@ -76,6 +76,16 @@ def repository_id(git: GitRepo) -> str:
 def default_branch(git: GitRepo) -> str:
     """The write branch: ``hangar.branch``, else master."""
     return git.config_get(BRANCH_KEY) or DEFAULT_BRANCH
+
+
+def author_identity(git: GitRepo) -> tuple[str, str]:
+    """(name, email) of a commit's author, each '' when unknown, looked up when the commit is
+    made: the identity given to init or clone for this repository (``hangar.username`` /
+    ``hangar.useremail``, as Hangar's ``init(user_name, user_email)`` records it), else git's
+    own, in git's order (GIT_AUTHOR_NAME / GIT_AUTHOR_EMAIL, then user.name / user.email)."""
+    name = git.config_get(USER_NAME_KEY) or os.environ.get("GIT_AUTHOR_NAME") or git.config_get("user.name")
+    email = git.config_get(USER_EMAIL_KEY) or os.environ.get("GIT_AUTHOR_EMAIL") or git.config_get("user.email")
+    return name or "", email or ""
 
 
 def remote_key(remote: str, field: str = "url") -> str:

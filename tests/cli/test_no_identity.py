@@ -121,3 +121,44 @@ def test_init_with_identity_options_still_records_it(tmp_path: Path) -> None:
     env = anonymous_env(tmp_path)
     ok(env, tmp_path, "init", "--name", "Cy", "--email", "cy@example.com", "r")
     assert Repository(str(tmp_path / "r")).ctx.user == ("Cy", "cy@example.com")
+
+
+def head_author(path: Path) -> tuple[str, str]:
+    repo = Repository(str(path))
+    info = repo.ctx.git.commit_info(repo.branch_head("master"))
+    return info.author, info.email
+
+
+def commit_one(env: dict[str, str], work: Path, value: float) -> None:
+    np.save(work.parent / "v.npy", np.full(3, value))
+    ok(env, work, "add", "x", str(work.parent / "v.npy"))
+    ok(env, work, "commit", "-m", f"value {value}")
+
+
+def test_commits_take_gits_identity_of_their_time(tmp_path: Path) -> None:
+    """Regression: init copied user.name/user.email into the repository, so a later change of
+    git's identity (or GIT_AUTHOR_NAME) never reached a commit."""
+    env = anonymous_env(tmp_path)
+    work = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(work)], env=env, check=True)
+    for key, value in (("user.name", "Old"), ("user.email", "old@example.com")):
+        subprocess.run(["git", "config", key, value], cwd=work, env=env, check=True)
+    ok(env, work, "init")
+    commit_one(env, work, 1.0)
+    assert head_author(work) == ("Old", "old@example.com")
+    subprocess.run(["git", "config", "user.name", "New"], cwd=work, env=env, check=True)
+    commit_one(env, work, 2.0)
+    assert head_author(work) == ("New", "old@example.com")
+    commit_one({**env, "GIT_AUTHOR_NAME": "Env", "GIT_AUTHOR_EMAIL": "env@example.com"}, work, 3.0)
+    assert head_author(work) == ("Env", "env@example.com")
+
+
+def test_an_identity_given_to_init_is_this_repositorys(tmp_path: Path) -> None:
+    env = anonymous_env(tmp_path)
+    work = tmp_path / "r"
+    ok(env, tmp_path, "init", "--name", "Cy", "--email", "cy@example.com", "r")
+    subprocess.run(["git", "config", "user.name", "Other"], cwd=work, env=env, check=True)
+    commit_one(env, work, 1.0)
+    assert head_author(work) == ("Cy", "cy@example.com")
+    commit_one({**env, "GIT_AUTHOR_NAME": "Env"}, work, 2.0)
+    assert head_author(work) == ("Cy", "cy@example.com")

@@ -292,6 +292,21 @@ def test_checkout_refuses_uncommitted_changes(repo_dir: Path, hangar: Hangar, fi
     one_line_error(hangar("checkout", "dev"), "uncommitted changes")
 
 
+def test_a_refused_checkout_b_creates_no_branch(repo_dir: Path, hangar: Hangar, files: Files) -> None:
+    """Regression: `checkout -b` with staged changes was refused but had made the branch."""
+    hangar.ok("add", "imgs", files / "a.npy")
+    hangar.ok("commit", "-m", "base")
+    hangar.ok("add", "imgs", files / "b.npy")
+    one_line_error(hangar("checkout", "-b", "un2"), "uncommitted changes")
+    assert hangar.ok("branch").stdout == "* master\n"
+    with Repository(repo_dir).checkout(write=True):  # a write checkout open: refused too
+        one_line_error(hangar("checkout", "-b", "un3"), "write checkout is open")
+    assert hangar.ok("branch").stdout == "* master\n"
+    hangar.ok("reset")
+    hangar.ok("checkout", "-b", "un2")
+    assert hangar.ok("branch").stdout == "  master\n* un2\n"
+
+
 def test_diff_and_merge(repo_dir: Path, hangar: Hangar, files: Files) -> None:
     hangar.ok("add", "imgs", files / "a.npy")
     hangar.ok("commit", "-m", "base")

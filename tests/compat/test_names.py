@@ -9,7 +9,8 @@ import pytest
 
 import hangar_git
 from hangar_git import Repository
-from hangar_git.errors import CheckoutClosedError, IntegrityError, MissingDataError, MissingDataWarning
+from hangar_git.errors import (CheckoutClosedError, IntegrityError, InvalidArgumentError, MissingDataError,
+                               MissingDataWarning)
 from tests.repos import new_repo
 from tests.storecalls import count_store_reads
 
@@ -247,3 +248,18 @@ def test_missing_data_warning_points_at_the_callers_line(tmp_path: Path) -> None
             open_it().close()
         [warning] = [w for w in caught if issubclass(w.category, MissingDataWarning)]
         assert warning.filename == __file__, warning.filename
+
+
+def test_columns_say_they_hold_no_subsamples(committed: Repository) -> None:
+    """Regression: `col.contains_subsamples`, which Hangar 0.5 code reads, raised AttributeError."""
+    with committed.checkout() as co:
+        assert all(col.contains_subsamples is False for col in co.columns.values())
+
+
+@pytest.mark.parametrize("name", [["s", "a"], ("s", "a"), 3, None])
+def test_one_column_read_with_several_names_says_how_to_read_several(committed: Repository, name: object) -> None:
+    """Regression: co[['x', 's'], 0] raised a bare TypeError (unhashable list)."""
+    with committed.checkout() as co:
+        with pytest.raises(InvalidArgumentError, match=r"\(column, key\) pairs") as err:
+            co[name, 0]
+        assert isinstance(err.value, ValueError)

@@ -148,3 +148,29 @@ def test_a_copy_of_a_deleted_original_needs_forget(tmp_path: Path, gh: GH) -> No
     assert proc.returncode == 1 and f"--forget {a}" in proc.stderr, proc.stderr
     gh("gc", "--grace", "0", "--forget", a, cwd=b)
     assert_samples(b, range(0, 2))
+
+
+def test_a_copy_made_while_a_writer_is_open_is_not_locked(tmp_path: Path, gh: GH) -> None:
+    """Regression: `cp -a` of a repository with a write checkout open copied its lock file, so
+    the copy refused every writer ("another writer holds this repository") and status said a
+    write checkout was open, though that writer writes the original."""
+    a = _init(gh, tmp_path / "a")
+    commit_samples(a, range(0, 2))
+    with Repository(str(a)).checkout(write=True):
+        b = tmp_path / "b"
+        subprocess.run(["cp", "-a", str(a), str(b)], check=True)
+        assert Repository(str(a)).writer_lock_held  # the original stays locked
+        assert not Repository(str(b)).writer_lock_held
+        commit_with_cli(gh, b, range(2, 4))
+        assert_samples(b, range(0, 4))
+        assert Repository(str(a)).writer_lock_held
+
+
+def test_a_repository_moved_while_a_writer_is_open_stays_locked(tmp_path: Path, gh: GH) -> None:
+    a = _init(gh, tmp_path / "a")
+    commit_samples(a, range(0, 2))
+    with Repository(str(a)).checkout(write=True):
+        moved = tmp_path / "moved"
+        shutil.move(str(a), str(moved))
+        assert Repository(str(moved)).writer_lock_held  # its writer may write here still
+        shutil.move(str(moved), str(a))

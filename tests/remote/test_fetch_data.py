@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from hangar_git import BranchNotFoundError, MissingDataError, Repository
+from hangar_git.errors import ColumnNotFoundError
 
 from .conftest import ServerRepo, add_rows, assert_rows, dota_rows, reader
 
@@ -151,8 +152,11 @@ def test_column_selector(clone: Repository, remote: Remote) -> None:
         assert sorted(co["heroes"].remote_reference_keys) == list(range(80))
 
 
-def test_unknown_column_fetches_nothing(clone: Repository, remote: Remote) -> None:
-    assert clone.remote.fetch_data("origin", "master", column_names=["nope"]) == [remote.c2]
+def test_unknown_column_is_refused_and_fetches_nothing(clone: Repository, remote: Remote) -> None:
+    """Regression: a mistyped column name fetched nothing and said nothing (the CLI refused it)."""
+    with pytest.raises(ColumnNotFoundError, match="imagse") as err:
+        clone.remote.fetch_data("origin", "master", column_names=["games", "imagse"])
+    assert isinstance(err.value, KeyError) and "games" in str(err.value)  # the columns there are named
     assert local_objects(clone) == []
 
 
