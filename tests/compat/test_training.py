@@ -262,7 +262,7 @@ def test_columns_sharing_no_keys_say_so_and_name_fetch_data_only_for_partial_dat
     message = str(raised.value)
     assert "columns share no keys" in message and "on this machine" not in message, message
     assert "fetch-data" not in message
-    clone = Repository(tmp_path / "clone")
+    clone = Repository(tmp_path / "clone", exists=False)
     clone.clone("me", "me@example.com", str(tmp_path / "repo"))
     with pytest.warns(UserWarning, match="not on this machine"):
         co = clone.checkout()
