@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator, Optional, TypeVar
 
 from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.snapshot import Snapshot
-from ..errors import ColumnNotFoundError, InvalidArgumentError, MissingDataWarning
+from ..errors import ColumnNotFoundError, InvalidArgumentError, MissingDataWarning, caller_stacklevel
 from ..storage import ObjectStore
 from . import log as _log
 from .column_reads import read_samples
@@ -165,16 +165,22 @@ class Checkout:
         """Warn once when columns hold samples whose data is elsewhere; ``revision`` is how a
         fetch-data command names what this checkout shows (a branch, or ``--commit DIGEST``)."""
         partial = [name for name, col in self.columns.items() if col.contains_remote_references]
-        if partial and not self._ctx.remote_names():
-            warnings.warn(
-                f"column(s) {join_names(partial)} have samples whose data is not on this machine, and this "
-                f"repository has no remote to fetch it from: `git hangar fsck` lists them", MissingDataWarning, stacklevel=3)
-        elif partial:
-            from .presence import fetch_data_command
-            warnings.warn(
-                f"column(s) {join_names(partial)} contain remote references: some samples' data "
-                f"is not on this machine. Run `{fetch_data_command(self._ctx, revision)}` to retrieve it",
-                MissingDataWarning, stacklevel=3)
+        warn_remote_references(self._ctx, partial, revision)
+
+
+def warn_remote_references(ctx: RepoContext, columns: list[str], revision: str) -> None:
+    """A MissingDataWarning (naming the user's line) that ``columns`` of ``revision`` have samples
+    whose data is not on this machine, and what to run; nothing for no columns."""
+    if not columns:
+        return
+    if not ctx.remote_names():
+        message = (f"column(s) {join_names(columns)} have samples whose data is not on this machine, and this "
+                   f"repository has no remote to fetch it from: `git hangar fsck` lists them")
+    else:
+        from .presence import fetch_data_command
+        message = (f"column(s) {join_names(columns)} contain remote references: some samples' data "
+                   f"is not on this machine. Run `{fetch_data_command(ctx, revision)}` to retrieve it")
+    warnings.warn(message, MissingDataWarning, stacklevel=caller_stacklevel())
 
 
 class ReaderCheckout(Checkout):

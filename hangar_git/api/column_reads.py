@@ -11,6 +11,7 @@ from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPickl
 from ..storage import Digest
 from .intkeyreads import IntKeyReads
 from .recordbatches import BATCH, State, large_batches, record_batches
+from .streamstore import StreamingStore
 
 if TYPE_CHECKING:
     from .session import CheckoutSession
@@ -226,11 +227,15 @@ class ColumnReads(IntKeyReads):
                 if digest not in missing:
                     yield decode_key(e)
 
-    def _batches_with_missing(self, state: State,
-                              reading: bool = False) -> Iterator[tuple[list[str], list[str], set[str]]]:
-        """Records in batches (staged changes applied), each with its digests whose data is not here;
-        ``reading``: the caller reads them all, in order (a streaming store fetches ahead)."""
+    def _batches_with_missing(self, state: State, reading: bool = False,
+                              on_disk: bool = False) -> Iterator[tuple[list[str], list[str], set[str]]]:
+        """Records in batches (staged changes applied), each with its digests whose data cannot be
+        read here (``on_disk``: is not in this machine's store, even when a streaming checkout
+        reads it through the remote); ``reading``: the caller reads them all, in order (a
+        streaming store fetches ahead)."""
         store = self._session.store
+        if on_disk and isinstance(store, StreamingStore):
+            store = store.local
         batches = large_batches(state, BATCH)
         for encs, digests in store.read_ahead(batches, lambda batch: batch[1]) if reading else batches:
             yield encs, digests, set(store.missing(digests))  # type: ignore[arg-type]
@@ -260,11 +265,12 @@ class ColumnReads(IntKeyReads):
     # -- partial data -----------------------------------------------------------
     @property
     def remote_reference_keys(self) -> tuple[Key, ...]:
-        """Keys recorded here whose data is not on this machine."""
+        """Keys recorded here whose data is not on this machine (in a streaming checkout: not
+        in this machine's store, though read through the remote)."""
         if self._is_known_complete():
             return ()
         out: list[Key] = []
-        for encs, digests, missing in self._batches_with_missing(self._state()):
+        for encs, digests, missing in self._batches_with_missing(self._state(), on_disk=True):
             out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
         if not out:
             self._note_complete()
@@ -272,10 +278,20 @@ class ColumnReads(IntKeyReads):
 
     @property
     def contains_remote_references(self) -> bool:
-        """True when some samples' data has not been fetched to this machine."""
+        """True when some samples' data has not been fetched to this machine (in a streaming
+        checkout: is read through the remote)."""
+        return self._lacks_data(on_disk=True)
+
+    @property
+    def has_unreadable_samples(self) -> bool:
+        """True when some samples cannot be read from this checkout: their data is not on this
+        machine (nor, in a streaming checkout, on the remote)."""
+        return self._lacks_data(on_disk=False)
+
+    def _lacks_data(self, on_disk: bool) -> bool:
         if self._is_known_complete():
             return False
-        if any(missing for _, _, missing in self._batches_with_missing(self._state())):
+        if any(missing for _, _, missing in self._batches_with_missing(self._state(), on_disk=on_disk)):
             return True
         self._note_complete()
         return False

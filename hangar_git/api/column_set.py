@@ -34,7 +34,7 @@ class Columns:
         try:
             return self._columns[name]
         except (KeyError, TypeError):
-            raise ColumnNotFoundError(name) from None
+            raise ColumnNotFoundError(name, self._session.where(), sorted(self._columns)) from None
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -133,7 +133,8 @@ def check_hangar_options(name: str, contains_subsamples: object, backend: object
     if contains_subsamples:
         raise InvalidArgumentError(
             f"column {name!r}: nested columns (contains_subsamples=True) are not supported; "
-            f"use a flat column with keys such as 'sample/subsample' names joined by '-'")
+            f"use a flat column whose keys join the sample and subsample names, such as 'sample-subsample' "
+            f"(a key cannot contain '/')")
     if backend is not None and not isinstance(backend, str):
         raise InvalidArgumentError(f"backend must be a str (a Hangar backend code) or None, "
                                    f"got {type(backend).__name__}")

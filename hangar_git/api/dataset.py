@@ -207,15 +207,24 @@ def _choose_keys(cols: list[Column], keys: Optional[Sequence[Any]], index_range:
             raise InvalidArgumentError(f"index_range takes a slice, e.g. slice(0, 1000), not {index_range!r}")
         chosen = chosen[index_range]
     if not chosen:
-        raise InvalidArgumentError("the dataset would hold no samples: its columns share no keys "
-                                   "whose data is on this machine (`git hangar fetch-data` fetches data)")
+        raise InvalidArgumentError(_no_samples(cols))
     return chosen
+
+
+def _no_samples(cols: list[Column]) -> str:
+    """Why a dataset over ``cols`` would be empty, and what to do."""
+    if not any(col.has_unreadable_samples for col in cols):
+        return ("the dataset would hold no samples: its columns share no keys: "
+                "choose columns whose samples have the same keys")
+    return ("the dataset would hold no samples: its columns share no keys whose data is on this machine: "
+            "fetch the data (`git hangar fetch-data REMOTE`) or read it through the remote "
+            "(`repo.checkout(stream_from='origin')`)")
 
 
 def _local_keys(col: Column) -> list[Any]:
     """Keys of ``col`` whose data is on this machine: sorted, from the key index, where
     every key is an int; else in record order."""
-    local = col.contains_remote_references
+    local = col.has_unreadable_samples
     if not local:
         index = int_index(col)
         if index is not None:

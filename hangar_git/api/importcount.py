@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .importers import IMAGE_SUFFIXES, ImportOptions, reading, suffix_of
+from .importers import IMAGE_SUFFIXES, TEXT_SUFFIXES, ImportOptions, reading, suffix_of
 
 
 def count_samples(paths: Sequence[str], options: ImportOptions) -> int:
@@ -34,7 +34,7 @@ def count_file(path: str, options: ImportOptions) -> int:
         return max(lines - 1, 0) if options.header else lines
     if suffix in IMAGE_SUFFIXES:
         return image_frames(path)
-    return 0
+    return 1 if suffix in TEXT_SUFFIXES else 0
 
 
 def image_frames(path: str) -> int:

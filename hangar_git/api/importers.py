@@ -8,7 +8,9 @@
   target column's dtype, else int64 if they all are integers, else float64;
   an optional key column gives the keys;
 * images (``.png``, ``.jpg``, ...): ``numpy.asarray(PIL.Image.open(f))``,
-  named by the file stem (needs Pillow).
+  named by the file stem (needs Pillow);
+* ``.txt`` / ``.bin``: the whole file is one str (UTF-8) / bytes sample named by the file
+  stem, as `git hangar export` writes the samples of str and bytes columns.
 
 A file that cannot be read raises :class:`ImportFormatError` naming it;
 nothing here imports click.
@@ -31,7 +33,9 @@ from .keytext import key_from_text
 Key = Union[int, str]
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
-SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES)
+TEXT_SUFFIXES = {".txt": "str", ".bin": "bytes"}
+"""Files holding one str or bytes sample each (what `export` writes for those columns)."""
+SUFFIXES = (".csv", ".npy", ".npz", *IMAGE_SUFFIXES, *TEXT_SUFFIXES)
 KEY_FROM = ("auto", "name", "index", "row")
 
 
@@ -53,20 +57,35 @@ class Sample:
     """One array read from a file, with where it came from."""
 
     name: str                  # file stem, or member name in an .npz
-    value: np.ndarray
+    value: "np.ndarray | str | bytes"
     where: str                 # for messages: "a.csv row 3", "b.npz:x"
     row: Optional[int] = None  # row index, for row imports
     key: Optional[Key] = None  # key given by the file (CSV key column)
 
 
 # -- checking arguments --------------------------------------------------------------
+def expand_directories(paths: Sequence[str]) -> list[str]:
+    """``paths`` with each directory replaced by the files in it that `add` reads (a known
+    suffix), sorted by name; subdirectories and other files in it are not read."""
+    out: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        found = sorted(entry.path for entry in os.scandir(path)
+                       if entry.is_file() and suffix_of(entry.name) in SUFFIXES)
+        if not found:
+            raise ImportFormatError(f"cannot read {path!r}: the directory holds no file of a type `add` reads "
+                                    f"({', '.join(SUFFIXES)}; subdirectories are not read)")
+        out.extend(found)
+    return out
+
+
 def check_sources(paths: Sequence[str]) -> None:
     """Fail before anything is staged if a file is missing or of unknown type."""
     for path in paths:
         if not os.path.exists(path):
             raise ImportFormatError(f"cannot read {path!r}: no such file")
-        if os.path.isdir(path):
-            raise ImportFormatError(f"cannot read {path!r}: it is a directory (pass the files in it)")
         if suffix_of(path) not in SUFFIXES:
             raise ImportFormatError(
                 f"cannot import {path!r}: unknown file type; supported: {', '.join(SUFFIXES)}")
@@ -134,6 +153,8 @@ def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
         samples = read_csv(path, options)
     elif suffix in IMAGE_SUFFIXES:
         samples = read_image(path, keep_bool=options.dtype is not None and options.dtype == np.bool_)
+    elif suffix in TEXT_SUFFIXES:
+        return iter([read_text(path, TEXT_SUFFIXES[suffix])])
     else:
         raise ImportFormatError(f"cannot import {path!r}: unknown file type; "
                                 f"supported: {', '.join(SUFFIXES)}")
@@ -142,15 +163,34 @@ def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
     return (cast(s, options.dtype) for s in samples)
 
 
+def read_text(path: str, kind: str) -> Sample:
+    """The one str (UTF-8) or bytes sample of a .txt / .bin file."""
+    with reading(path, "UTF-8 text" if kind == "str" else "bytes"):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return Sample(stem_of(path), data.decode("utf-8") if kind == "str" else data, path)
+
+
+def sample_kind(value: object) -> str:
+    """The column type a sample value goes to: ``str``, ``bytes`` or ``ndarray``."""
+    return "str" if isinstance(value, str) else "bytes" if isinstance(value, bytes) else "ndarray"
+
+
 def cast(sample: Sample, dtype: np.dtype) -> Sample:
-    if sample.value.dtype == dtype:
+    """An array sample cast to ``dtype`` (within a kind); str and bytes samples as they are."""
+    if not isinstance(sample.value, np.ndarray) or sample.value.dtype == dtype:
         return sample
+    return Sample(sample.name, cast_array(sample.value, dtype, sample.where), sample.where, sample.row, sample.key)
+
+
+def cast_array(value: np.ndarray, dtype: np.dtype, where: str) -> np.ndarray:
+    if value.dtype == dtype:
+        return value
     try:
-        value = sample.value.astype(dtype, casting="same_kind")
+        return value.astype(dtype, casting="same_kind")
     except TypeError:
-        raise ImportFormatError(f"{sample.where}: cannot cast {sample.value.dtype} to {dtype} "
+        raise ImportFormatError(f"{where}: cannot cast {value.dtype} to {dtype} "
                                 f"(only within a kind, e.g. float64 to float32)") from None
-    return Sample(sample.name, value, sample.where, sample.row, sample.key)
 
 
 def read_npy(path: str, rows: bool = False) -> Iterator[Sample]:
@@ -203,7 +243,7 @@ def rows_block(array: np.ndarray, lo: int, hi: int, dtype: Optional[np.dtype]) -
     block = np.array(array[lo:hi])
     if dtype is None:
         return block
-    return cast(Sample(stem_of(npy_path(array)), block, f"{npy_path(array)} rows {lo}-{hi - 1}"), dtype).value
+    return cast_array(block, dtype, f"{npy_path(array)} rows {lo}-{hi - 1}")
 
 
 def read_npz(path: str) -> Iterator[Sample]:
@@ -295,6 +335,9 @@ def max_shape(samples: Iterable[Sample]) -> Optional[tuple[int, ...]]:
     """The smallest shape every sample fits in (None if there are no samples)."""
     shape: Optional[list[int]] = None
     for sample in samples:
+        if not isinstance(sample.value, np.ndarray):
+            raise ImportFormatError(f"{sample.where}: a {sample_kind(sample.value)} sample has no shape: "
+                                    f"--variable-shape is for arrays")
         if shape is None:
             shape = list(sample.value.shape)
         elif len(shape) != sample.value.ndim:

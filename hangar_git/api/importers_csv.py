@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -34,6 +34,8 @@ def csv_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variab
             if not header or header.split(options.delimiter)[0].strip('"') == KEY_FIELD:
                 return None  # a blank line before the header, or a key column: csv.reader's way only
         given = options.dtype or options.column_dtype
+        if given is not None and is_text(given):
+            return None  # str samples: one field per row, read by read_csv
         dtypes = [given] if given is not None else [np.dtype(np.int64), np.dtype(np.float64)]  # as infer_dtype
         start = fh.tell()
         for dtype in dtypes:
@@ -66,7 +68,8 @@ def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
             key_column = KEY_FIELD  # as `git hangar export` writes keys
         keys = pop_key_column(path, rows, key_column, header)
         dtype = options.dtype or options.column_dtype or infer_dtype(rows)
-        values = parse_rows(path, rows, dtype)
+        values: Sequence[Union[np.ndarray, str]] = (text_rows(path, rows) if is_text(dtype) else
+                                                    parse_rows(path, rows, dtype, header is not None))
     name = stem_of(path)
     for i, value in enumerate(values):
         yield Sample(name, value, f"{path} row {i}", row=i,
@@ -110,8 +113,23 @@ def infer_dtype(rows: list[list[str]]) -> np.dtype:
         return np.dtype(np.float64)
 
 
-def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype) -> list[np.ndarray]:
-    """The rows as 1-D arrays of ``dtype``; a bad value is reported with its row."""
+def is_text(dtype: np.dtype) -> bool:
+    """Whether CSV values parsed as ``dtype`` are str samples (``--dtype str``)."""
+    return dtype.kind == "U"
+
+
+def text_rows(path: str, rows: list[list[str]]) -> list[str]:
+    """Each row's one field, a str sample (a row of several fields is an error naming it)."""
+    for i, row in enumerate(rows):
+        if len(row) != 1:
+            raise ImportFormatError(f"{path} row {i}: has {len(row)} fields: a str sample is one field "
+                                    f"(quote a value holding the delimiter)")
+    return [row[0] for row in rows]
+
+
+def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool = False) -> list[np.ndarray]:
+    """The rows as 1-D arrays of ``dtype``; a bad value is reported with its row (and, on the
+    first row of a file read without ``header``, the hint that it may be a header)."""
     if not rows:
         return []
     try:
@@ -125,7 +143,8 @@ def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype) -> list[np.nda
             try:
                 np.array([value], dtype=str).astype(dtype)
             except (ValueError, OverflowError, TypeError):
+                first = "pass --header if the first line names the fields, " if i == 0 and not header else ""
                 raise ImportFormatError(
-                    f"{path} row {i}: cannot parse {value!r} as {dtype} (pass --dtype, "
-                    f"or --key-column for a column of names)") from None
+                    f"{path} row {i}: cannot parse {value!r} as {dtype} ({first}--dtype str for text samples, "
+                    f"--key-column for a column of names, or another --dtype)") from None
     raise ImportFormatError(f"cannot parse {path!r} as {dtype}")

@@ -31,7 +31,7 @@ class Metadata:
         try:
             return self._data[key]
         except KeyError:
-            raise MetadataNotFoundError(key) from None
+            raise MetadataNotFoundError(key, self._session.where()) from None
 
     def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
         return self._data.get(key, default)
@@ -45,7 +45,7 @@ class Metadata:
     def __delitem__(self, key: str) -> None:
         self._check_writable()
         if key not in self._data:
-            raise MetadataNotFoundError(key)
+            raise MetadataNotFoundError(key, self._session.where())
         del self._data[key]
         self._session.metadata_dirty = True
         self._session.mark_dirty(None)

@@ -296,7 +296,7 @@ def check_columns_exist(git: GitRepo, commits: Sequence[str], columns: set[str])
         present |= set(Snapshot(git, git.commit_info(commit).tree).column_trees)
     absent = sorted(columns - present)
     if absent:
-        raise ColumnNotFoundError(absent[0], where=f"commit {commits[0]}", known=sorted(present))
+        raise ColumnNotFoundError(absent[0], where=f"in commit {commits[0]}", known=sorted(present))
 
 
 def clone_into(repo: "Repository", remote_address: str, branch: Optional[str] = None) -> str:

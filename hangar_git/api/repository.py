@@ -116,7 +116,7 @@ class Repository(BranchMethods, HangarCompat):
                                                       ("cache_dir_bytes", cache_dir_bytes),
                                                       ("stream_timeout", stream_timeout)) if v is not None}
             options = StreamOptions(stream_from, keep, cache_dir=cache_dir, **sizes)
-            oid = ctx.git.resolve_commit(commit) if commit else branches.branch_head(
+            oid = ctx.git.resolve_commit(commit) if commit else revisions.head_of(
                 ctx.git, branch or ctx.default_branch)
             return open_streaming(self, oid, "" if commit else branch or ctx.default_branch, options)
         if type(write) is not bool:
@@ -144,7 +144,7 @@ class Repository(BranchMethods, HangarCompat):
         head = revisions.branch_head(ctx.git, name)
         if head is None and revisions.has_suffix(name):  # branch='master~1': a commit, as git names one
             return ReaderCheckout(ctx, ctx.resolve(name))
-        return ReaderCheckout(ctx, branches.branch_head(ctx.git, name), branch=name)
+        return ReaderCheckout(ctx, revisions.head_of(ctx.git, name), branch=name)
 
     @property
     def writer_lock_held(self) -> bool:

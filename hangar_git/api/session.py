@@ -59,6 +59,14 @@ class CheckoutSession:
         if column is not None:
             self.dirty_columns[column.name] = column
 
+    def where(self) -> str:
+        """Where this checkout's columns and metadata are, for messages: ``on branch 'dev'`` (its
+        head, or a write checkout's staging area) or ``in commit a=...``."""
+        branch = getattr(self.owner, "branch_name", "")
+        if branch:
+            return f"in the staging area of branch {branch!r}" if self.is_writer else f"on branch {branch!r}"
+        return f"in commit a={getattr(self.owner, 'commit_hash', '')}"
+
     def add_column(self, column: "Column") -> None:
         self.columns[column.name] = column
         self.removed.discard(column.name)
@@ -71,7 +79,7 @@ class CheckoutSession:
                 f"cannot delete column {name!r} from a read-only checkout: open repo.checkout(write=True)")
         self.check_open()
         if name not in self.columns:
-            raise ColumnNotFoundError(name)
+            raise ColumnNotFoundError(name, self.where(), sorted(self.columns))
         del self.columns[name]
         self.dirty_columns.pop(name, None)
         self.removed.add(name)

@@ -10,11 +10,14 @@ import click
 
 from ..api.repository import Repository
 from ..errors import ImportFormatError, InvalidNameError, SchemaError
-from .common import (State, pass_state, complete_branches, complete_columns, complete_local_branches)
+from .common import (State, pass_state, complete_branches, complete_columns, complete_local_branches,
+                     without_missing_data_warning)
+from ..api.checkout import warn_remote_references
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
-from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys,
-                             check_sources, max_shape, npy_rows, parse_dtype, release_pages, rows_block)
+from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys, sample_kind,
+                             check_sources, expand_directories, max_shape, npy_rows, parse_dtype, release_pages,
+                             rows_block)
 from ..api.importers_csv import csv_rows
 
 
@@ -56,17 +59,24 @@ def parse_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
 
 def open_column(co: Any, name: str, importer: Importer, shape: Optional[tuple[int, ...]],
                 variable_shape: bool) -> tuple[Any, Iterable[Sample]]:
-    """The column to fill (created from the first sample if it does not exist)
-    and the samples still to stage."""
+    """The column to fill (created from the first sample if it does not exist: an ndarray, str
+    or bytes column as the sample is) and the samples still to stage."""
     samples: Iterable[Sample] = iter(importer)
     if name in co.columns:
-        col = existing_column(co.columns[name], shape, variable_shape)
-        importer.options = replace(importer.options, column_dtype=col.dtype)
-        return col, samples
+        col = co.columns[name]
+        importer.options = replace(importer.options, column_dtype=column_dtype(col))
+        first = next(iter(samples), None)
+        if first is None:
+            return col, ()
+        existing_column(col, shape, variable_shape, sample_kind(first.value))
+        return col, itertools.chain([first], samples)
     first = next(iter(samples), None)
     if first is None:
         raise ImportFormatError(f"the files hold no samples: column {name!r} was not created")
     samples = itertools.chain([first], samples)
+    if isinstance(first.value, (str, bytes)):
+        add = co.add_str_column if isinstance(first.value, str) else co.add_bytes_column
+        return add(name), samples
     if shape is None and variable_shape:
         shape = max_shape(Importer(importer.paths, importer.options))
     col = co.add_ndarray_column(name, shape=first.value.shape if shape is None else shape,
@@ -75,11 +85,14 @@ def open_column(co: Any, name: str, importer: Importer, shape: Optional[tuple[in
     return col, samples
 
 
-def existing_column(col: Any, shape: Optional[tuple[int, ...]], variable_shape: bool) -> Any:
-    if col.column_type != "ndarray":
-        raise SchemaError(f"column {col.name!r} holds {col.column_type} samples: `git hangar add` "
-                          f"imports arrays into ndarray columns", expected="ndarray",
-                          given=col.column_type)
+def existing_column(col: Any, shape: Optional[tuple[int, ...]], variable_shape: bool, kind: str = "ndarray") -> Any:
+    """``col``, checked to take samples of ``kind`` (and ``shape``)."""
+    if col.column_type != kind:
+        raise SchemaError(f"column {col.name!r} holds {col.column_type} samples, not {kind}: `git hangar add` "
+                          f"imports arrays into ndarray columns, .txt files (or a CSV with --dtype str) into str "
+                          f"columns and .bin files into bytes columns", expected=col.column_type, given=kind)
+    if kind != "ndarray":
+        return col
     if shape is not None and tuple(shape) != tuple(col.shape):
         raise SchemaError(f"column {col.name!r} exists with shape {col.shape}, not {shape}",
                           expected=col.shape, given=shape)
@@ -142,9 +155,12 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     """Import FILES into COLUMN of the staging area.
 
     Reads .npy (one sample per file, or per row with --rows), .npz (one per
-    array), .csv (one 1-D sample per row) and images (.png, .jpg, ...; needs
-    Pillow). The column is created from the first sample if it does not
-    exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
+    array), .csv (one 1-D sample per row; with --dtype str one str sample per
+    row), images (.png, .jpg, ...; needs Pillow), and .txt / .bin (the whole
+    file is one str / bytes sample, as `export` writes them). A directory
+    stands for the files in it of those types, sorted by name (its
+    subdirectories are not read). The column is created from the first sample
+    if it does not exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
     any sample fails, nothing of this command is staged.
     """
     if key_column is not None and key_from != "auto":
@@ -155,6 +171,11 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
                             header=header, delimiter=delimiter)
     max_dims = parse_shape(shape)
     repo = state.repo
+    if repo.ctx.git.is_bare:
+        raise click.ClickException("cannot add in a bare repository: it has no write branch to stage on (as git "
+                                   "refuses `git add` there); clone it (`git hangar clone ADDRESS DIR`) and add "
+                                   "in the clone")
+    files = tuple(expand_directories(files))
     check_sources(files)
     array = npy_rows(files, options, key_from, variable_shape)
     with staged_or_nothing(repo, branch) as co:
@@ -188,9 +209,15 @@ def report_added(state: State, column: str, target: str, count: int, changed: in
 
 
 def ndarray_dtype(co: Any, column: str) -> Any:
-    """The dtype of ``column`` if it exists and holds arrays (what CSV values are parsed as)."""
-    col = co.columns[column] if column in co.columns else None
-    return col.dtype if col is not None and col.column_type == "ndarray" else None
+    """What CSV values for ``column`` are parsed as: its dtype if it exists (str for a str
+    column), else None."""
+    return column_dtype(co.columns[column]) if column in co.columns else None
+
+
+def column_dtype(col: Any) -> Any:
+    """The dtype CSV values for ``col`` are parsed as (None for a bytes column: none)."""
+    import numpy as np
+    return col.dtype if col.column_type == "ndarray" else np.dtype(str) if col.column_type == "str" else None
 
 
 def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: Optional[tuple[int, ...]],
@@ -244,8 +271,13 @@ def export(state: State, column: str, out_dir: str, branch: Optional[str], commi
     """Write the samples of COLUMN to files in OUT_DIR (created if needed)."""
     if branch and commit:
         raise click.UsageError("give --branch or --commit, not both")
-    with state.repo.checkout(branch=branch or "", commit=commit or "", stream_from=stream_from or "") as co:
+    repo = state.repo
+    with without_missing_data_warning(repo.checkout)(branch=branch or "", commit=commit or "",
+                                                     stream_from=stream_from or "") as co:
         col = co.columns[column]
+        if not stream_from and col.contains_remote_references:  # the other columns are not read
+            warn_remote_references(repo.ctx, [column], f"--commit {commit}" if commit
+                                   else branch or repo.ctx.default_branch)
         with state.progress(f"export {column}", total=len(col)) as bar:
             count = export_column(col, out_dir, fmt, force=force, keys=keys, header=header, progress=bar.update)
     state.say(f"Exported {count} sample(s) of column {column!r} to {out_dir}")

@@ -175,19 +175,26 @@ def summary(repo: Repository, branch: Optional[str], commit: Optional[str], as_j
               help="What DEV changed since it forked from the write branch (or --onto).")
 @click.option("--onto", metavar="BRANCH", shell_complete=complete_branches,
               help="With --branch: the branch DEV forked from.")
+@click.option("--staged", "--cached", "staged", is_flag=True,
+              help="The staging area against the head of the write branch (what `diff` alone shows).")
 @json_option
 @pass_repo
 def diff(repo: Repository, refs: tuple[str, ...], branch: Optional[str], onto: Optional[str],
-         as_json: bool) -> None:
+         staged: bool, as_json: bool) -> None:
     """Show what changed, column by column.
 
     \b
     diff             the staging area against the head of the write branch
+    diff --staged    the same (also --cached, as in git: there is no
+                     working tree besides the staging area)
     diff A           from A to the write branch
     diff A B         from A to B
     diff --branch D  what branch D changed since it forked
     A and B are branches, REMOTE/BRANCH or commit digests.
     """
+    if staged and (refs or branch):
+        raise click.UsageError("--staged compares the staging area with the head of the write branch: "
+                               "give no A, B or --branch with it")
     if len(refs) > 2:
         raise click.UsageError("diff takes at most two branches or commits")
     if onto and not branch:

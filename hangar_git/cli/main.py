@@ -64,6 +64,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("sync", "Fetch BRANCH from REMOTE and merge it into the write branch."),
     "ls-remote": ("sync", "List the branches of REMOTE and their head commits."),
     "completion": ("completion", "Print the completion script for SHELL (bash or zsh)."),
+    "help": ("help", "Show the help of COMMAND (without one: the list of commands)."),
 }
 """Command name -> (module under ``hangar_git.cli``, the command's one-line help)."""
 
@@ -128,9 +129,8 @@ class HangarGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except HangarError as exc:
-                from .suggest import branch_hint
-                hint = branch_hint(exc, ctx.obj)
-                raise DomainError(one_line(exc) + (f"; {hint}" if hint else "")) from exc
+                from .suggest import with_hint
+                raise DomainError(with_hint(one_line(exc), exc, ctx.obj)) from exc
             except click.exceptions.Exit:
                 raise
             except (click.ClickException, click.Abort):
@@ -190,9 +190,9 @@ def with_global_options(command: click.Command) -> click.Command:
 
 def one_line(exc: HangarError) -> str:
     """The error as one line (a remote's stderr joined in); merge conflicts keep their list."""
-    text = str(exc) or type(exc).__name__
     if isinstance(exc, MergeConflictError):
-        return text
+        return exc.explain("cli")
+    text = str(exc) or type(exc).__name__
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 

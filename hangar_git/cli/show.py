@@ -71,7 +71,7 @@ def show_column(name: str, col: Any, limit: int) -> None:
 
 
 @click.command()
-@click.argument("rev", shell_complete=complete_branches)
+@click.argument("rev", required=False, shell_complete=complete_branches)
 @click.argument("column", required=False, shell_complete=complete_columns)
 @click.argument("key", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
@@ -84,19 +84,19 @@ def show_column(name: str, col: Any, limit: int) -> None:
               help="Read a sample whose data is not here from REMOTE (nothing is fetched into the store).")
 @pass_state
 @without_missing_data_warning
-def show(state: State, rev: str, column: Optional[str], key: Optional[str], output: Optional[str],
+def show(state: State, rev: Optional[str], column: Optional[str], key: Optional[str], output: Optional[str],
          limit: int, str_keys: bool, stream_from: Optional[str]) -> None:
     """Show a commit, a column of it, or one sample (REV COLUMN KEY).
 
-    REV is a branch, REMOTE/BRANCH or a commit (digest or unique prefix).
-    REV COLUMN prints the column as `ls` lists it, then a line per sample
+    REV is a branch, REMOTE/BRANCH or a commit (digest or unique prefix);
+    it defaults to HEAD, the head of the write branch, as in git. REV COLUMN prints the column as `ls` lists it, then a line per sample
     (KEY, SHAPE, its values in numpy's notation, large ones cut to their
     edges); REV COLUMN KEY prints that one sample in full.
     """
     if output and key is None:
         raise click.UsageError("-o writes one sample: give REV COLUMN KEY")
     repo = state.repo
-    digest = resolve_rev(repo, rev)
+    digest = resolve_rev(repo, rev or "HEAD")
     with repo.checkout(commit=digest, stream_from=stream_from or "") as co:
         if column is None:
             show_commit(repo, digest, co)
@@ -144,7 +144,7 @@ def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
     per line, ints before strs (a str key that looks like an int is quoted: '1'). REV defaults to the head of the write branch.
     """
     repo = state.repo
-    digest = resolve_rev(repo, rev or repo.ctx.default_branch)
+    digest = resolve_rev(repo, rev or "HEAD")
     with repo.checkout(commit=digest) as co:
         if column is None:
             for name in sorted(co.columns):

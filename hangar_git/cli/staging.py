@@ -98,7 +98,9 @@ def metadata_get(ctx: click.Context, key: str) -> None:
     values = dict(_read(state, ctx.meta.get("metadata.rev")))
     if key not in values:
         from ..errors import MetadataNotFoundError
-        raise MetadataNotFoundError(key)
+        rev = ctx.meta.get("metadata.rev")
+        raise MetadataNotFoundError(key, f"in {rev!r}" if rev else
+                                    f"in the staging area of branch {ctx.obj.repo.ctx.default_branch!r}")
     click.echo(values[key])
 
 

@@ -1,10 +1,11 @@
-""""Did you mean ...?" for a mistyped command or branch name, as git suggests one."""
+""""Did you mean ...?" for a mistyped command, branch, remote or column name, as git suggests one."""
 from __future__ import annotations
 
 import difflib
 from typing import Any, Iterable
 
-from ..errors import BranchNotFoundError, HangarError, RemoteBranchNotFoundError
+from ..errors import (BranchNotFoundError, ColumnNotFoundError, HangarError, RemoteBranchNotFoundError,
+                      RemoteNotFoundError)
 
 REVISION_SUFFIX = "~^@"
 
@@ -37,3 +38,32 @@ def branch_hint(exc: HangarError, state: Any) -> str:
     except HangarError:
         return ""
     return did_you_mean([n for n in close_names(name, names) if n != name])
+
+
+def with_hint(text: str, exc: HangarError, state: Any) -> str:
+    """``text`` (the error's one line) with a ``did you mean ...?`` for a mistyped branch, remote
+    or column; a mistyped remote's close name replaces the advice to add a remote of that name."""
+    if isinstance(exc, RemoteNotFoundError):
+        hint = remote_hint(exc, state)
+        return f"no remote named {exc.name!r}: {hint}" if hint else text
+    hint = column_hint(exc) or branch_hint(exc, state)
+    return f"{text}; {hint}" if hint else text
+
+
+def remote_hint(exc: RemoteNotFoundError, state: Any) -> str:
+    """The remotes the missing remote's name is close to, as ``did you mean ...?``."""
+    repo = getattr(state, "opened", None)
+    if repo is None or not isinstance(exc.name, str):
+        return ""
+    try:
+        names = repo.ctx.remote_names()
+    except HangarError:
+        return ""
+    return did_you_mean([n for n in close_names(exc.name, names) if n != exc.name])
+
+
+def column_hint(exc: HangarError) -> str:
+    """The columns a missing column's name is close to (of those the error lists)."""
+    if not isinstance(exc, ColumnNotFoundError) or not exc.known or not isinstance(exc.column, str):
+        return ""
+    return did_you_mean([n for n in close_names(exc.column, exc.known) if n != exc.column])

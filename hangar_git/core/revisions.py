@@ -15,7 +15,8 @@ import re
 from typing import Optional
 
 from ..bookkeeping.gitrepo import HEADS, REMOTES, GitRepo, Oid
-from ..errors import CommitNotFoundError, InvalidArgumentError, InvalidNameError, RevisionNotFoundError
+from ..errors import (BranchNotFoundError, CommitNotFoundError, InvalidArgumentError, InvalidNameError,
+                      RevisionNotFoundError)
 from .layout import default_branch
 
 HEAD = "HEAD"
@@ -41,6 +42,23 @@ def _not_found(spec: str) -> RevisionNotFoundError:
         spec)
 
 
+def no_commits_yet(spec: str, branch: str) -> RevisionNotFoundError:
+    """The error for a revision naming the write branch ``branch`` before its first commit."""
+    return RevisionNotFoundError(f"{spec!r} names no commit: the write branch {branch!r} has no commits yet "
+                                 f"(commit once first)", spec)
+
+
+def head_of(git: GitRepo, name: str) -> Oid:
+    """The head of branch ``name`` (local, else remote-tracking): BranchNotFoundError if there
+    is none, saying the write branch has no commits yet when it is that."""
+    head = branch_head(git, name)
+    if head is not None:
+        return head
+    if name == default_branch(git):
+        raise no_commits_yet(name, name)
+    raise BranchNotFoundError(name)
+
+
 def branch_head(git: GitRepo, name: str) -> Optional[Oid]:
     """The head of local branch ``name``, else of remote-tracking branch ``name``, else None."""
     try:
@@ -54,8 +72,7 @@ def _base(git: GitRepo, name: str, spec: str) -> Oid:
         branch = default_branch(git)
         head = git.get_ref(HEADS + branch)
         if head is None:
-            raise RevisionNotFoundError(f"{spec!r} names no commit: the write branch {branch!r} has no commits yet",
-                                        spec)
+            raise no_commits_yet(spec, branch)
         return head
     text = name[2:] if name.startswith("a=") else name
     if len(text) == 40 and _HEX.fullmatch(text):
@@ -69,6 +86,8 @@ def _base(git: GitRepo, name: str, spec: str) -> Oid:
             return git.resolve_commit(text)
         except CommitNotFoundError:
             pass
+    if name == default_branch(git):
+        raise no_commits_yet(spec, name)
     raise _not_found(spec)
 
 

@@ -7,7 +7,7 @@ by what a caller does about an error, one module per group: :mod:`.lookup`
 (not found, already exists), :mod:`.usage` (bad input, state, read-only or
 locked), :mod:`.conflict`, :mod:`.integrity` and :mod:`.remote`.
 """
-from .base import HangarError
+from .base import HangarError, caller_stacklevel
 from .lookup import NotFoundError, BranchNotFoundError, CommitNotFoundError, RevisionNotFoundError, RemoteBranchNotFoundError, RemoteNotFoundError, ColumnNotFoundError, SampleNotFoundError, DatasetKeysError, MetadataNotFoundError, MissingDataError, StoreNotFoundError, RegistrationNotFoundError, AlreadyExistsError, BranchExistsError, RemoteExistsError, ColumnExistsError, RepositoryExistsError, MissingDataWarning
 from .usage import InvalidArgumentError, InvalidNameError, InvalidKeyError, SchemaError, AmbiguousRevisionError, ImportFormatError, StateError, NotInitializedError, NothingStagedError, NothingToCommitError, DirtyStagingError, BranchRemovalError, NoCommitsError, SharedStoreError, StoreInUseError, PermissionDeniedError, CheckoutClosedError, ReadOnlyColumnError, NotPicklableError, LockedError, WriterLockError
 from .conflict import ConflictError, RefMovedError, MergeConflictError, NonFastForwardError
@@ -16,6 +16,7 @@ from .remote import RemoteError, StoreUnreachableError, RemoteDataError, Protoco
 
 __all__ = [
     "HangarError",
+    "caller_stacklevel",
     "NotFoundError",
     "BranchNotFoundError",
     "CommitNotFoundError",

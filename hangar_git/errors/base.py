@@ -1,6 +1,11 @@
 """The root of the exception tree, and what its KeyError branches share."""
 from __future__ import annotations
 
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
 class HangarError(Exception):
     """Base class of every hangar-git error.
 
@@ -18,3 +23,14 @@ class PlainMessage:
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""  # type: ignore[attr-defined]
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised here name the first line outside hangar_git
+    (the user's code), whichever of our functions it came through."""
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

@@ -29,14 +29,24 @@ class MergeConflictError(ConflictError, ValueError):
             kind = str(getattr(c, "kind", "other"))
             kinds[kind] = kinds.get(kind, 0) + 1
         counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
-        lines = [f"  {_describe(c, sides)}" for c in self.conflicts[:self.SHOWN]]
+        self._lines = [f"  {_describe(c, sides)}" for c in self.conflicts[:self.SHOWN]]
         if len(self.conflicts) > self.SHOWN:
-            lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more")
-        super().__init__(
-            f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed. Merge again "
-            f"with `--strategy ours` (keep {sides[0]}'s version of each) or `--strategy theirs` (take "
-            f"{sides[1]}'s), "
-            f"or resolve them on one branch, commit, and merge again:\n" + "\n".join(lines))
+            self._lines.append(f"  ... and {len(self.conflicts) - self.SHOWN} more")
+        self._head = f"merge has {len(self.conflicts)} conflict(s) ({counts}); nothing was changed"
+        super().__init__(self.explain("api"))
+
+    def explain(self, form: str = "api") -> str:
+        """The message, naming the strategy as the Python API takes it (``form='api'``:
+        ``strategy='ours'``) or as the command line does (``'cli'``: ``--strategy ours``)."""
+        ours, theirs = (STRATEGY_FORMS[form].format(side) for side in ("ours", "theirs"))
+        sides = self.sides
+        return (f"{self._head}. Merge again with `{ours}` (keep {sides[0]}'s version of each) or `{theirs}` "
+                f"(take {sides[1]}'s), or resolve them on one branch, commit, and merge again:\n"
+                + "\n".join(self._lines))
+
+
+STRATEGY_FORMS = {"api": "strategy={!r}", "cli": "--strategy {}"}
+"""How a merge strategy is passed: to ``repo.merge`` (api) and to `git hangar merge` (cli)."""
 
 
 def _describe(conflict: object, sides: tuple[str, str]) -> str:

@@ -58,10 +58,12 @@ class RemoteNotFoundError(NotFoundError, ValueError):
 
 
 class ColumnNotFoundError(NotFoundError):
-    def __init__(self, column: str, where: str = "this checkout", known: "Sequence[str] | None" = None) -> None:
+    def __init__(self, column: str, where: str = "in this checkout", known: "Sequence[str] | None" = None) -> None:
         self.column = column
+        self.known = list(known) if known is not None else None
+        """The columns that do exist there (None: not listed)."""
         listed = f" (its columns: {', '.join(known)})" if known else " (it has no columns)" if known == [] else ""
-        super().__init__(f"column {column!r} does not exist in {where}{listed}")
+        super().__init__(f"column {column!r} does not exist {where}{listed}")
 
 
 class SampleNotFoundError(NotFoundError):
@@ -83,9 +85,9 @@ class DatasetKeysError(NotFoundError, ValueError):
 
 
 class MetadataNotFoundError(NotFoundError):
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, where: str = "in this checkout") -> None:
         self.key = key
-        super().__init__(f"no metadata key {key!r} in this checkout")
+        super().__init__(f"no metadata key {key!r} {where}")
 
 
 class MissingDataError(HangarError, FileNotFoundError):

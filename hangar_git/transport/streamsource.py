@@ -147,12 +147,21 @@ class SessionObjects:
                         self._hung = (time.monotonic(), error)
                         raise error from None
                     if attempt:
-                        raise RemoteError(
-                            f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
-                            f"already read stay valid: check the remote, then read again or open a new "
-                            f"checkout") from None
+                        raise self._failed(exc) from None
                     todo = [d for d in todo if d not in received]
         raise AssertionError("unreachable")
+
+    def _failed(self, exc: BaseException) -> RemoteError:
+        """The error for a second failed attempt: a remote never reached (a wrong address, a
+        server that is down) is told apart from one that stopped answering mid-stream."""
+        if self.connections == 0:
+            return RemoteError(
+                f"remote {self.remote!r} cannot be reached to stream samples ({exc}): check its address "
+                f"(`git hangar remote -v`) and that it is up, or fetch the data with "
+                f"`git hangar fetch-data {self.remote}` and check out without streaming")
+        return RemoteError(
+            f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
+            f"already read stay valid: check the remote, then read again or open a new checkout")
 
     def _watched(self, session: Session, digests: list[str], got: Got) -> list[str]:
         """:meth:`_get` with the watchdog armed: a stall closes ``session`` under the reader."""

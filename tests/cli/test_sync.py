@@ -215,3 +215,19 @@ def test_a_too_short_digest_says_how_long_it_must_be(pushed: Path, hangar: Hanga
     head = Repository(pushed).branch_head("master")
     one_line_error(hangar("log", head[:3]), "4 hex digits or more")
     assert head in hangar.ok("log", head[:7]).stdout
+
+
+def test_export_warns_only_about_the_column_it_reads(pushed: Path, hangar: Hangar, files: Files,
+                                                      server: Path, tmp_path: Path) -> None:
+    """Regression: `export imgs` in a partial clone warned about every column with remote references."""
+    hangar.ok("add", "labels", files / "d.csv")
+    hangar.ok("commit", "-m", "labels")
+    hangar.ok("push", "origin", "master")
+    other = clone(tmp_path, server, "other")
+    other.ok("add", "mine", files / "a.npy")
+    other.ok("commit", "-m", "mine")
+    done = other("export", "mine", tmp_path / "out")
+    assert done.exit_code == 0 and done.stderr == "", done.stderr
+    done = other("export", "imgs", tmp_path / "out2")
+    assert "'imgs'" in done.stderr and "'labels'" not in done.stderr, done.stderr
+    assert "git hangar fetch-data origin master" in done.stderr, done.stderr

@@ -9,7 +9,9 @@ import pytest
 
 import hangar_git
 from hangar_git import Repository
-from hangar_git.errors import CheckoutClosedError, IntegrityError, InvalidArgumentError, MissingDataError
+from hangar_git.errors import (CheckoutClosedError, IntegrityError, InvalidArgumentError, MissingDataError,
+                               MissingDataWarning)
+from tests.repos import new_repo
 from tests.storecalls import count_store_reads
 
 
@@ -229,6 +231,23 @@ def test_with_co_closed_read_checkout(committed: Repository) -> None:
         col = co.columns["s"]
     with pytest.raises(PermissionError, match="with"):
         col[0]
+
+
+def test_missing_data_warning_points_at_the_callers_line(tmp_path: Path) -> None:
+    """Regression: the warning named hangar_git/api/repository.py, not the user's line."""
+    source = new_repo(tmp_path / "source")
+    with source.checkout(write=True) as co:
+        co.add_ndarray_column("x", prototype=np.zeros(2))[0] = np.zeros(2)
+        digest = co.commit("one")
+    clone = Repository(tmp_path / "clone", exists=False)
+    clone.clone("me", "me@example.com", str(tmp_path / "source"))
+    for open_it in (lambda: clone.checkout(), lambda: clone.checkout(branch="master"),
+                    lambda: clone.checkout(commit=digest)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            open_it().close()
+        [warning] = [w for w in caught if issubclass(w.category, MissingDataWarning)]
+        assert warning.filename == __file__, warning.filename
 
 
 def test_columns_say_they_hold_no_subsamples(committed: Repository) -> None:

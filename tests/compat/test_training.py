@@ -248,3 +248,26 @@ def test_a_million_rows_through_two_workers(tmp_path: Path) -> None:
     for (batch,) in make_numpy_dataset(co["x"], batch_size=4096):
         seen[batch[:, :4].copy().view(np.uint32).ravel()] = True
     assert seen.all()
+
+
+def test_columns_sharing_no_keys_say_so_and_name_fetch_data_only_for_partial_data(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo")
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("a", prototype=np.zeros(2))[0] = np.zeros(2)
+        co.add_ndarray_column("b", prototype=np.zeros(2))[1] = np.ones(2)
+        co.commit("disjoint keys")
+    with repo.checkout() as co:
+        with pytest.raises(hangar_git.InvalidArgumentError) as raised:
+            make_torch_dataset([co["a"], co["b"]])
+    message = str(raised.value)
+    assert "columns share no keys" in message and "on this machine" not in message, message
+    assert "fetch-data" not in message
+    clone = Repository(tmp_path / "clone", exists=False)
+    clone.clone("me", "me@example.com", str(tmp_path / "repo"))
+    with pytest.warns(UserWarning, match="not on this machine"):
+        co = clone.checkout()
+    with co, pytest.raises(hangar_git.InvalidArgumentError) as raised:
+        make_torch_dataset([co["a"], co["a"]])
+    message = str(raised.value)
+    assert "no keys whose data is on this machine" in message and "fetch-data" in message, message
+    assert "stream_from" in message

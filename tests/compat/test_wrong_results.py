@@ -178,3 +178,16 @@ def test_columns_not_writeable_after_close(committed: Repository) -> None:
     co.close()
     assert not co.columns.iswriteable and not col.iswriteable
     assert not committed.checkout().columns.iswriteable
+
+
+def test_the_nested_column_refusal_suggests_a_key_that_is_valid(repo: Repository) -> None:
+    """Regression: it suggested keys like 'sample/subsample', which '/' makes invalid."""
+    import re
+    with repo.checkout(write=True) as co:
+        with pytest.raises(ValueError) as info:
+            co.add_str_column("c", contains_subsamples=True)
+        examples = re.findall(r"such as '([^']+)'", str(info.value))
+        assert examples, str(info.value)
+        col = co.add_str_column("flat")
+        for key in examples:
+            col[key] = "stored"  # the suggested key is accepted

@@ -354,3 +354,17 @@ def test_identical_change_in_a_shard_both_sides_touched_is_counted_once(repo: Re
     repo.merge("m", "master", "dev")
     assert _stats(repo, "master", "x")[0] == 3000 - 1 + 9
     assert len(state(repo, "master")[0]["x"]) == 3008
+
+
+def test_a_conflict_from_the_api_names_the_api_strategy_and_the_cli_its_flag(forked: Repository) -> None:
+    """Regression: the API's error told Python users to pass `--strategy ours`, a CLI flag."""
+    from hangar_git.cli.main import one_line
+    edit(forked, "master", "m", put={"x": {1: 10}})
+    edit(forked, "dev", "d", put={"x": {1: 11}})
+    with pytest.raises(MergeConflictError) as info:
+        forked.merge("m", "master", "dev")
+    text = str(info.value)
+    assert "strategy='ours'" in text and "strategy='theirs'" in text and "--strategy" not in text, text
+    cli_text = one_line(info.value)
+    assert "`--strategy ours`" in cli_text and "strategy='ours'" not in cli_text, cli_text
+    assert cli_text.splitlines()[1:] == text.splitlines()[1:]  # the same conflicts listed

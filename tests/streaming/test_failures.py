@@ -97,3 +97,20 @@ def test_a_sample_the_remote_lacks_is_missing_data_naming_remote_column_and_key(
             assert "'origin'" in message and "'rows'" in message and "5" in message
             assert info.value.column == "rows" and info.value.key == 5
         assert np.array_equal(co["rows", 6], ROWS[6])
+
+
+def test_a_remote_unreachable_from_the_start_says_it_cannot_be_reached(
+        streamed: Callable[[str], Streamed], tmp_path: Path) -> None:
+    world = streamed("path")
+    moved = tmp_path / "gone.git"
+    world.server.path.rename(moved)
+    try:
+        with world.checkout() as co:
+            with pytest.raises(RemoteError) as raised:
+                co["rows"][0]
+            message = str(raised.value)
+            assert "'origin' cannot be reached" in message, message
+            assert "stopped answering" not in message
+            assert "git hangar remote -v" in message and "fetch-data" in message
+    finally:
+        moved.rename(world.server.path)

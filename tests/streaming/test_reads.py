@@ -46,7 +46,7 @@ def test_every_reading_api_reads_the_remote_and_writes_nothing(kind: str,
         assert all_rows(co)
         assert dict(co["texts"].items()) == dict(enumerate(TEXTS))
         assert sorted(co["rows"].keys()) == list(range(len(ROWS)))
-        assert not co["rows"].contains_remote_references
+        assert co["rows"].contains_remote_references and not co["rows"].has_unreadable_samples
         seen = 0
         for batch in make_numpy_dataset([co["rows"], co["texts"]], batch_size=64, shuffle=True):
             for row, text in zip(*batch):
@@ -169,3 +169,21 @@ def test_cli_show_streams_one_sample_from_the_remote(streamed: Callable[[str], S
     assert result.exit_code != 0 and "fetch-data" in result.output
     result = CliRunner().invoke(cli, ["show", "master", "texts", "17", "--stream-from", "nowhere"])
     assert result.exit_code != 0 and "nowhere" in result.output
+
+
+def test_a_streaming_checkout_reports_its_columns_as_holding_remote_references(
+        streamed: Callable[[str], Streamed]) -> None:
+    world = streamed("path")
+    with world.checkout() as co:
+        assert co.columns.contains_remote_references == {"blobs": True, "rows": True, "texts": True}
+        assert co["rows"].contains_remote_references
+        assert len(co["texts"].remote_reference_keys) == len(TEXTS)
+        assert "      - rows / True\n" in repr(co.columns)
+        assert "Partial Remote References : True" in repr(co["rows"])
+        batch = next(iter(make_numpy_dataset([co["rows"], co["texts"]], batch_size=10)))  # still all readable
+        assert len(batch[0]) == 10
+    with world.checkout(keep=True) as co:
+        assert sorted(co["texts"].values()) == sorted(TEXTS)
+    with world.checkout() as co:  # what keep=True brought here is local now
+        assert not co["texts"].contains_remote_references
+        assert co["rows"].contains_remote_references
