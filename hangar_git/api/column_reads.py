@@ -230,9 +230,8 @@ class ColumnReads(IntKeyReads):
     def _batches_with_missing(self, state: State, reading: bool = False,
                               on_disk: bool = False) -> Iterator[tuple[list[str], list[str], set[str]]]:
         """Records in batches (staged changes applied), each with its digests whose data cannot be
-        read here (``on_disk``: is not in this machine's store, even when a streaming checkout
-        reads it through the remote); ``reading``: the caller reads them all, in order (a
-        streaming store fetches ahead)."""
+        read here (``on_disk``: is not in this machine's store); ``reading``: the caller reads
+        them all, in order (a streaming store fetches ahead)."""
         store = self._session.store
         if on_disk and isinstance(store, StreamingStore):
             store = store.local
@@ -265,8 +264,7 @@ class ColumnReads(IntKeyReads):
     # -- partial data -----------------------------------------------------------
     @property
     def remote_reference_keys(self) -> tuple[Key, ...]:
-        """Keys recorded here whose data is not on this machine (in a streaming checkout: not
-        in this machine's store, though read through the remote)."""
+        """Keys recorded here whose data is not in this machine's store (streamed or not)."""
         if self._is_known_complete():
             return ()
         out: list[Key] = []
