@@ -25,7 +25,7 @@ from ..storage import Digest, Meta, ObjectInfo, ObjectStore, raws_to_digests
 from ..storage.objects import Buffer
 from ..storage.packcache import PackCache
 from ..storage.readcache import MemoryCache
-from ..transport.streamsource import ObjectSource
+from ..transport.streamsource import Entries, ObjectSource
 from .readahead import Prefetcher
 from .streamplan import PlansAhead
 
@@ -54,7 +54,7 @@ class StreamingStore(PlansAhead, ObjectStore):
         self.local, self.source, self.memory, self.disk, self.keep = local, source, memory, disk, keep
         self.request_bytes = request_bytes
         self.absent_remote: set[str] = set()
-        self._inflight: dict[str, threading.Event] = {}
+        self._inflight: dict[str, _InFlight] = {}
         self._claims = threading.Lock()
         self._kept: list[tuple[Digest, Meta, bytes]] = []
         self._kept_bytes = 0
@@ -94,14 +94,17 @@ class StreamingStore(PlansAhead, ObjectStore):
         """Split ``digests`` into those this thread will fetch (now marked in flight) and those
         another thread is fetching (with the event to wait for)."""
         mine, theirs = [], []
+        mark = _InFlight()  # one for all of this claim's digests: done once the last is released
+        inflight, memory = self._inflight, self.memory
         with self._claims:
             for d in dict.fromkeys(digests):
-                event = self._inflight.get(d)
-                if event is not None:
-                    theirs.append((d, event))
-                elif d not in self.memory:
-                    self._inflight[d] = threading.Event()
+                other = inflight.get(d)
+                if other is not None:
+                    theirs.append((d, other.event))
+                elif d not in memory:
+                    inflight[d] = mark
                     mine.append(d)
+            mark.left = len(mine)
         return mine, theirs
 
     def fetch_into(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
@@ -117,29 +120,36 @@ class StreamingStore(PlansAhead, ObjectStore):
             self._release(digests[lo:])
 
     def _release(self, digests: list[str]) -> None:
+        done = []
         with self._claims:
+            pop = self._inflight.pop
             for d in digests:
-                event = self._inflight.pop(d, None)
-                if event is not None:
-                    event.set()
+                mark = pop(d, None)
+                if mark is not None:
+                    mark.left -= 1
+                    if not mark.left:
+                        done.append(mark.event)
+        for event in done:  # waiters wake once every digest of the claim they wait on is released
+            event.set()
 
     def _fetch(self, digests: list[str], into: Optional[dict[str, Entry]]) -> None:
         fetched: list[tuple[Digest, Meta, bytes]] = []
         stored = [0, 0]  # bytes put in the directory cache during this request, bytes waiting
 
-        def got(digest: Digest, meta: Meta, data: bytes) -> None:
+        def got(entries: Entries) -> None:
             if into is not None:
-                into[digest] = (meta, data)
-            self.memory.put(digest, meta, data)
+                into.update((d, (m, b)) for d, m, b in entries)
+            self.memory.put_many(entries)
+            nbytes = sum(len(b) for _, _, b in entries)
             if self.disk is not None:
-                fetched.append((digest, meta, data))
-                stored[1] += len(data)
+                fetched.extend(entries)
+                stored[1] += nbytes
                 if stored[1] >= max(DISK_FIRST_BYTES, stored[0]):  # early, then ever larger appends
                     self._to_disk(fetched, stored)
             if self.keep:
-                self._keep(digest, meta, data)
-            self._seen[0] += 1
-            self._seen[1] += len(data)
+                self._keep(entries, nbytes)
+            self._seen[0] += len(entries)
+            self._seen[1] += nbytes
 
         token = self.disk.claims.claim(digests) if self.disk is not None and digests else None
         try:
@@ -224,10 +234,10 @@ class StreamingStore(PlansAhead, ObjectStore):
             time.sleep(POLL_SECONDS)
 
     # -- keep=True -----------------------------------------------------------------------------
-    def _keep(self, digest: Digest, meta: Meta, data: bytes) -> None:
+    def _keep(self, entries: Entries, nbytes: int) -> None:
         with self._keep_lock:
-            self._kept.append((digest, meta, data))
-            self._kept_bytes += len(data)
+            self._kept.extend(entries)
+            self._kept_bytes += nbytes
             full = self._kept_bytes >= KEEP_FLUSH_BYTES or len(self._kept) >= KEEP_FLUSH_OBJECTS
         if full:
             self.flush_kept()
@@ -354,6 +364,16 @@ class StreamingStore(PlansAhead, ObjectStore):
             self.memory.clear()
             if self.disk is not None:
                 self.disk.close()
+
+
+class _InFlight:
+    """One :meth:`StreamingStore.claim`'s digests in flight: ``event`` is set once all are released."""
+
+    __slots__ = ("left", "event")
+
+    def __init__(self) -> None:
+        self.left = 0
+        self.event = threading.Event()
 
 
 def split_budget(cache_bytes: int) -> tuple[int, int]:

@@ -68,6 +68,24 @@ class MemoryCache:
                 self.nbytes -= len(dropped) + ENTRY_OVERHEAD
                 self.evicted += 1
 
+    def put_many(self, entries: Sequence[tuple[str, Meta, bytes]]) -> None:
+        """:meth:`put` of each (digest, meta, bytes), under one lock."""
+        items = self._items
+        with self._lock:
+            for digest, meta, data in entries:
+                size = len(data) + ENTRY_OVERHEAD
+                if size > self.budget:
+                    continue
+                old = items.pop(digest, None)
+                if old is not None:
+                    self.nbytes -= len(old[1]) + ENTRY_OVERHEAD
+                items[digest] = (meta, data)
+                self.nbytes += size
+            while self.nbytes > self.budget:
+                _, (_, dropped) = items.popitem(last=False)
+                self.nbytes -= len(dropped) + ENTRY_OVERHEAD
+                self.evicted += 1
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

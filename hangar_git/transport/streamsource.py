@@ -14,13 +14,17 @@ import threading
 import time
 from typing import Callable, Optional, Protocol, Sequence
 
+import numpy as np
+
 from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
 from ..storage import Digest, IncomingObject, Meta, ObjectStore, verify_batch
 from .framing import Frame
 from .rpc import Session
 from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_part, encode_digest_list
 
-Got = Callable[[Digest, Meta, bytes], None]
+Entries = list[tuple[Digest, Meta, bytes]]
+Got = Callable[[Entries], None]
+"""Takes verified objects as they arrive, many at a time (a data frame's worth)."""
 STALL_SECONDS = 60.0
 """How long a streaming request may wait for the remote's next frame before it gives up."""
 
@@ -33,7 +37,8 @@ class ObjectSource(Protocol):
     requests: int
 
     def get(self, digests: Sequence[str], got: Got) -> list[str]:
-        """Pass each of ``digests`` the remote holds to ``got`` (verified); returns the others."""
+        """Pass the ``digests`` the remote holds to ``got`` (verified, in lists as they arrive);
+        returns the others."""
 
     @property
     def connected(self) -> bool:
@@ -120,9 +125,9 @@ class SessionObjects:
         todo = list(dict.fromkeys(digests))
         received: set[str] = set()
 
-        def keep(digest: Digest, meta: Meta, data: bytes) -> None:
-            received.add(digest)
-            got(digest, meta, data)
+        def keep(entries: Entries) -> None:
+            received.update(d for d, _, _ in entries)
+            got(entries)
 
         with self._here():
             hung = self._hung
@@ -274,8 +279,13 @@ def _connection_failure(exc: BaseException) -> bool:
 def _deliver(frame: Frame, got: Got) -> None:
     batch = decode_data(frame.header, frame.payload)
     verify_batch(batch)  # all of the frame checked before any of it is handed on
-    for i in range(len(batch)):
-        got(batch.digest(i), batch.meta(i), bytes(batch.part(i)))
+    if not len(batch):
+        return
+    data = batch.data
+    ends = np.cumsum(batch.sizes).tolist()
+    starts = [0, *ends[:-1]]
+    metas = [Meta(m) for m in batch.metas]
+    got([(d, metas[j], bytes(data[a:b])) for d, j, a, b in zip(batch.digests(), batch.meta_index.tolist(), starts, ends)])
 
 
 def _add_part(incoming: Optional[IncomingObject], frame: Frame, got: Got) -> Optional[IncomingObject]:
@@ -291,7 +301,7 @@ def _add_part(incoming: Optional[IncomingObject], frame: Frame, got: Got) -> Opt
     if not incoming.add(part.offset, part.data):
         return incoming
     batch = incoming.finish()  # IntegrityError when the whole does not match its digest
-    got(incoming.digest, incoming.meta, bytes(batch.data))
+    got([(incoming.digest, incoming.meta, bytes(batch.data))])
     return None
 
 
@@ -319,7 +329,7 @@ class StoreObjects:
                 absent = set(store.missing(wanted))
                 for digest, meta, data in store.read_many([d for d in wanted if d not in absent]):
                     self.bytes_received += len(data)
-                    got(digest, meta, bytes(data))
+                    got([(digest, meta, bytes(data))])
             except IntegrityError as exc:
                 raise IntegrityError(f"remote {self.remote!r} holds damaged data: {exc}",
                                      expected=exc.expected, got=exc.got) from None
@@ -345,4 +355,4 @@ class StoreObjects:
             self._close()
 
 
-__all__ = ["Got", "ObjectSource", "STALL_SECONDS", "SessionObjects", "StoreObjects", "Watchdog"]
+__all__ = ["Entries", "Got", "ObjectSource", "STALL_SECONDS", "SessionObjects", "StoreObjects", "Watchdog"]
