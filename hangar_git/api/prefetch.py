@@ -145,13 +145,17 @@ def _object_bytes(columns: list["Column"], cols: list[int]) -> Optional[int]:
 
 
 def lead_epoch(group: "ColumnGroup", order: np.ndarray) -> None:
-    """The sampler's process, at an epoch's start: fetch the epoch's first samples into the
-    shared directory cache while the workers start (see :meth:`StreamingStore.lead`)."""
+    """The sampler's process, at an epoch's start (epoch 0: when the sampler is made): fetch the
+    epoch's first samples into the shared directory cache while the workers start (see
+    :meth:`StreamingStore.lead`), after taking in the cache's index, which workers forked from
+    now on inherit instead of reading every index file before their first batch."""
     streaming = _streaming(group)
     if not streaming:
         return
     lookup = _lookup(group)
     for store, cols in streaming:
+        if store.disk is not None:
+            store.disk.refresh()
         store.hint_sizes(_object_bytes(group.columns, cols))
         first = np.asarray(order[:store.lead_count()], dtype=np.int64)
         store.lead([d for j in cols for d in lookup(j, first)])

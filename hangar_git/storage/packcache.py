@@ -16,9 +16,9 @@ Each process appends to a pack of its own (a forked DataLoader worker begins its
 writers never share an offset; they take turns under ``.lock`` only to keep the whole
 directory (packs and indexes) within ``budget`` bytes, dropping whole packs, oldest first.
 Readers take no lock: each keeps an index of every pack in memory and reads what was
-appended to the index files since it last looked, when it misses. Small objects are read
-through a map of their pack, large ones with ``pread``. A pack removed while a
-reader has it open is still readable through that descriptor (POSIX), so eviction never
+appended to the index files since it last looked, when it misses (a forked child starts from
+its parent's index). Small objects are read through a map of their pack, large ones with
+``pread``. A pack removed while a reader has it open is still readable through that descriptor (POSIX), so eviction never
 breaks a read; the reader lets go of it at its next look. Every object is verified against
 its digest as it is read: a damaged one is a miss, never an answer. A process killed
 mid-append leaves bytes no index record points at, dropped with their pack in time.
@@ -30,19 +30,18 @@ import os
 import secrets
 import threading
 import time
-from itertools import repeat
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..errors import IntegrityError
 from ..locks import exclusive
-from .identity import hex_of, raw_of
+from . import packrecords
+from .identity import raw_of
 from .objects import Digest, Meta, digest_rows, matches, verify
 from .packclaims import Claims
+from .packrecords import RECORD, Location
 
-RECORD = np.dtype([("raw", "S32"), ("offset", "<u8"), ("meta", "<u4"), ("size", "<u8")])
-"""One index record (52 bytes, packed)."""
 PACK_FRACTION = 8
 """A pack is begun anew once it holds ``budget // PACK_FRACTION`` bytes (what one eviction
 drops); an object bigger than that has a pack of its own."""
@@ -50,7 +49,6 @@ MAP_BELOW = 64 << 10
 """Objects up to this size are read through a map of their pack (no system call each); larger
 ones with ``pread`` (their pages never count in the reader's resident memory)."""
 Entry = tuple[Meta, bytes]
-Location = tuple[str, int, int, int]  # pack name, offset, meta length, data length
 
 
 class PackCache:
@@ -66,6 +64,10 @@ class PackCache:
         self.claims = Claims(os.path.join(self.path, ".claims"))
         """Which objects processes are fetching into this cache now (:class:`~.packclaims.Claims`)."""
         self._reset()
+        before = packrecords.latest(self.path, self)
+        if before is not None:  # its index, not its descriptors: packs are opened here when read
+            self._where.update(before._where)
+            self._read.update(before._read)
 
     def _reset(self) -> None:
         """Per-process state (made again in a process that inherited this object)."""
@@ -76,12 +78,25 @@ class PackCache:
         self._fds: dict[str, int] = {}
         self._maps: dict[str, mmap.mmap] = {}
         self._own: Optional[tuple[str, int, int]] = None  # name, pack fd, index fd
-        self.hits = self.misses = self.damaged = 0
+        self.hits = self.misses = self.damaged = self.records_read = 0  # records_read: from index files
+
+    def _forked(self) -> None:
+        """In a forked child: its own lock and pack, the parent's index, descriptors and maps kept
+        (``pread`` and maps use no file offset): a new DataLoader worker reads no index file again."""
+        self._close_own()  # the parent's pack (its descriptors here): the child appends to one of its own
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self.hits = self.misses = self.damaged = self.records_read = 0
 
     def _mine(self) -> threading.Lock:
         if self._pid != os.getpid():
-            self._reset()
+            self._forked()
         return self._lock
+
+    def refresh(self) -> None:
+        """Take in other processes' appends now (before forking readers: they inherit the index)."""
+        with self._mine():
+            self._refresh()
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, digest: str) -> Optional[Entry]:
@@ -143,7 +158,7 @@ class PackCache:
         """The object at ``where``, verified unless not ``check`` (then the caller verifies it:
         :meth:`_verify_many`); None when it cannot be read whole, or is damaged."""
         name, offset, meta_len, size = where
-        fd = self._fds.get(name)
+        fd = self._fd(name)
         try:
             if fd is None:
                 raise FileNotFoundError(name)
@@ -162,6 +177,19 @@ class PackCache:
             self._where.pop(digest, None)
             return None
         return Meta(text), data
+
+    def _fd(self, name: str) -> Optional[int]:
+        """This object's read descriptor of pack ``name`` (opened on first use); None: pack gone."""
+        fd = self._fds.get(name)
+        if fd is None and name in self._read:
+            try:
+                opened = os.open(os.path.join(self.path, name + ".pack"), os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            fd = self._fds.setdefault(name, opened)
+            if fd != opened:  # another thread opened it meanwhile
+                os.close(opened)
+        return fd
 
     def _verify_many(self, digests: Sequence[str], entries: list[Optional[Entry]]) -> None:
         """Verify loaded ``entries`` in place: a damaged one becomes None (a miss). Objects of one
@@ -214,16 +242,10 @@ class PackCache:
         except FileNotFoundError:
             self._forget(name)
             return
-        whole = len(raw) - len(raw) % RECORD.itemsize  # a record being written is taken next time
-        if not whole:
-            self._read[name] = start
-            return
-        records = np.frombuffer(raw[:whole], dtype=RECORD)
-        text = hex_of(records["raw"].tobytes())
-        digests = [text[i:i + 64] for i in range(0, len(text), 64)]
-        places = zip(repeat(name), records["offset"].tolist(), records["meta"].tolist(), records["size"].tolist())
-        self._where.update(zip(digests, places))  # in C loops: a new worker takes in 100,000 records in ~0.1 s
+        digests, places, whole = packrecords.parse(name, raw)
+        self._where.update(zip(digests, places))  # in C loops: 100,000 records in ~0.1 s
         self._read[name] = start + whole
+        self.records_read += len(digests)
 
     def _forget(self, name: str) -> None:
         self._read.pop(name, None)
@@ -310,13 +332,16 @@ class PackCache:
                 break
             if self._own is not None and name == self._own[0]:
                 self._close_own()
-            for ext in (".idx", ".pack"):
-                try:
-                    os.remove(os.path.join(self.path, name + ext))
-                except FileNotFoundError:
-                    pass
+            self._remove(name)
             self._forget(name)
             total -= size
+
+    def _remove(self, name: str) -> None:
+        for ext in (".idx", ".pack"):
+            try:
+                os.remove(os.path.join(self.path, name + ext))
+            except FileNotFoundError:
+                pass
 
     def _packs(self) -> list[tuple[str, int]]:
         """(name, bytes of pack and index) of every pack, oldest first."""
@@ -334,7 +359,6 @@ class PackCache:
     def _append(self, digests: list[str], fresh: dict[str, tuple[bytes, bytes]]) -> None:
         name, pack_fd, index_fd = self._own_pack()
         offset = os.fstat(pack_fd).st_size
-        records = np.zeros(len(digests), dtype=RECORD)
         blobs: list[bytes] = []
         starts, metas, sizes = [], [], []
         for digest in digests:
@@ -344,13 +368,10 @@ class PackCache:
             sizes.append(len(data))
             blobs += (meta, data)
             offset += len(meta) + len(data)
-        records["raw"] = np.frombuffer(raw_of("".join(digests)), dtype="S32")
-        records["offset"], records["meta"], records["size"] = starts, metas, sizes
-        _write_all(pack_fd, b"".join(blobs))
-        _write_all(index_fd, records.tobytes())  # after the bytes: a record never points at nothing
-        if name not in self._fds:
-            self._fds[name] = os.open(os.path.join(self.path, name + ".pack"), os.O_RDONLY)
-        self._read[name] = self._read.get(name, 0) + records.nbytes
+        records = packrecords.make(digests, starts, metas, sizes)
+        packrecords.write_all(pack_fd, b"".join(blobs))
+        packrecords.write_all(index_fd, records)  # after the bytes: a record never points at nothing
+        self._read[name] = self._read.get(name, 0) + len(records)
         for digest, start, meta_len, size in zip(digests, starts, metas, sizes):
             self._where[digest] = (name, start, meta_len, size)
 
@@ -363,27 +384,15 @@ class PackCache:
         with self._mine(), exclusive(self._lockfile):
             self._close_own()
             for name, _ in self._packs():
-                for ext in (".idx", ".pack"):
-                    try:
-                        os.remove(os.path.join(self.path, name + ext))
-                    except FileNotFoundError:
-                        pass
+                self._remove(name)
             self._refresh()
 
     def close(self) -> None:
         """Let go of this process's files (the cache stays on disk for the next reader)."""
-        if self._pid != os.getpid():
-            return
-        with self._lock:
+        with self._mine():
             self._close_own()
             for name in list(self._read):
                 self._forget(name)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 __all__ = ["PackCache"]

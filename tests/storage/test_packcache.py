@@ -222,3 +222,72 @@ def test_sort_out_names_the_absent_and_the_large_objects(tmp_path: Path, extra: 
     assert got_absent == [absent]
     assert got_large == ([d for d, _, _ in large] if extra < 0 else [])
     assert reader.hits == reader.misses == 0  # nothing read
+
+
+def _reads_and_appends(path: str, items: list, fresh: list, out: "multiprocessing.connection.Connection",
+                       inherited: PackCache) -> None:
+    cache = inherited if fresh else PackCache(path, 1 << 20)  # as a DataLoader worker reopening its checkout
+    got = cache.get_many([d for d, _, _ in items])
+    cache.put_many(fresh)
+    out.send((cache.records_read, sum(g == (m, b) for g, (_, m, b) in zip(got, items))))
+    os._exit(0)
+
+
+@pytest.mark.parametrize("appended_after", [0, 1, 7])
+@pytest.mark.parametrize("reopened", [False, True])
+def test_a_forked_child_starts_from_the_parents_index_and_appends_to_a_pack_of_its_own(
+        tmp_path: Path, appended_after: int, reopened: bool) -> None:
+    items, fresh = objects(50 + appended_after, 117), ([] if reopened else objects(5, 117, seed=1))
+    writer = PackCache(str(tmp_path), 1 << 20)
+    writer.put_many(items[:30])
+    parent = PackCache(str(tmp_path), 1 << 20)
+    parent.refresh()
+    assert parent.records_read == 0  # opened after the writer, in one process: it starts from its index
+    other = PackCache(str(tmp_path / "other"), 1 << 20)  # another folder: nothing from it
+    assert other.get(items[0][0]) is None and other.records_read == 0
+    writer.put_many(items[30:50])
+    parent.refresh()
+    assert parent.records_read == 20  # only what was appended since its last look
+    parent.put(*objects(1, 117, seed=2)[0])  # the parent has a pack of its own open for appends
+    own = {p.name for p in tmp_path.glob("*.pack")}
+    if appended_after:
+        writer.put_many(items[50:])  # after the parent looked: the child reads only these records
+    ctx = multiprocessing.get_context("fork")
+    into, out = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_reads_and_appends, args=(parent.path, items, fresh, out, parent))
+    child.start()
+    assert into.poll(60)
+    read, hits = into.recv()
+    child.join(30)
+    assert (read, hits) == (appended_after, len(items))
+    packs = {p.name for p in tmp_path.glob("*.pack")}
+    assert len(packs - own) == (0 if reopened else 1)  # the child appended to a pack of its own, not the parent's
+    reader = PackCache(str(tmp_path), 1 << 20)
+    assert all(reader.get(d) == (m, b) for d, m, b in items + fresh)
+    parent.put(*objects(1, 117, seed=3)[0])  # the parent's pack is still the parent's to append to
+    assert {p.name for p in tmp_path.glob("*.pack")} == packs
+
+
+def test_an_inherited_index_of_packs_removed_since_reads_them_until_the_childs_next_look(tmp_path: Path) -> None:
+    items = objects(20, 117)
+    parent = PackCache(str(tmp_path), 1 << 20)
+    parent.put_many(items)
+    assert parent.get_many([d for d, _, _ in items]) == [(m, b) for _, m, b in items]  # its packs open
+    ctx = multiprocessing.get_context("fork")
+    into, out = ctx.Pipe(duplex=False)
+    PackCache(str(tmp_path), 1 << 20).clear()  # every pack removed before the child reads
+    unknown = objects(1, 117, seed=9)[0][0]
+
+    def child_reads(cache: PackCache) -> None:
+        digests = [d for d, _, _ in items]
+        before = cache.get_many(digests)  # through the inherited descriptors (POSIX), verified
+        missed = cache.get(unknown)  # a miss: the child looks, and lets go of the removed packs
+        out.send((before, missed, cache.get_many(digests)))
+        os._exit(0)
+
+    child = ctx.Process(target=child_reads, args=(parent,))
+    child.start()
+    assert into.poll(60)
+    before, missed, after = into.recv()
+    child.join(30)
+    assert before == [(m, b) for _, m, b in items] and missed is None and after == [None] * len(items)

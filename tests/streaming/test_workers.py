@@ -181,3 +181,32 @@ def test_a_read_waits_for_what_another_process_claimed_instead_of_fetching_it_ag
         assert all(np.array_equal(v, ROWS[k]) for k, v in zip(keys, got))
         source = co.stream_store.source
         assert source.requests == (0 if deliver else 1)  # claimed and delivered: never asked for again
+
+
+def _with_index_reads(batch: list) -> tuple:
+    """collate_fn: the batch, and how many directory-cache index records this worker read itself."""
+    from torch.utils.data import default_collate, get_worker_info
+    info = get_worker_info()
+    store = session_of(info.dataset.group.columns[0]).store
+    return default_collate(batch), store.disk.records_read
+
+
+def test_new_workers_start_from_the_samplers_process_index_of_the_directory_cache(
+        streamed: Callable[[str], Streamed]) -> None:
+    """Regression (second epoch, new workers): each new worker read every index file of the
+    directory cache before its first batch; now it inherits the index the sampler's process took in."""
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        loader = DataLoader(ds, batch_size=128, sampler=ds.sampler(seed=5), num_workers=2,
+                            multiprocessing_context="fork", timeout=TIMEOUT)
+        assert rows_of(loader) == [ROWS[i].tobytes() for i in epoch_order(len(ROWS), 5, 0)]  # fills the cache
+        again = make_torch_dataset([co["rows"]])
+        fresh = DataLoader(again, batch_size=128, sampler=again.sampler(seed=6), num_workers=2,
+                           multiprocessing_context="fork", timeout=TIMEOUT, collate_fn=_with_index_reads)
+        batches = list(fresh)
+        assert [r.tobytes() for b, _ in batches for r in np.asarray(b[0])] == [
+            ROWS[i].tobytes() for i in epoch_order(len(ROWS), 6, 0)]
+        assert [read for _, read in batches] == [0] * len(batches)  # no index record read by a worker
+        disk = co.stream_store.disk
+        assert all(recorded_digest(co["rows"], k) in disk for k in range(len(ROWS)))  # the sampler's process's index
