@@ -81,8 +81,7 @@ class _DigestsByIndex:
 
     def __init__(self, group: "ColumnGroup") -> None:
         self.group = group
-        self.columns = group.columns
-        self._at: list[Optional[tuple[np.ndarray, np.ndarray]]] = [_positions(c, group.keys) for c in self.columns]
+        self._at: list[Optional[tuple[np.ndarray, np.ndarray]]] = [_positions(c, group.keys) for c in group.columns]
 
     def __call__(self, j: int, indices: np.ndarray) -> list[str]:
         found = self._at[j]
@@ -90,7 +89,7 @@ class _DigestsByIndex:
             at, raws = found
             return list(raws_to_digests(raws[at[indices]]))
         keys = self.group.keys
-        col = self.columns[j]
+        col = self.group.columns[j]  # this process's (a forked worker inherits the positions, not the columns)
         return [d for i in indices.tolist() if (d := recorded_digest(col, keys[i])) is not None]
 
 

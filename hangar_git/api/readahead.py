@@ -42,7 +42,7 @@ class Prefetcher:
             self.cond.notify_all()
 
     def consumed_many(self, digests: list[str]) -> None:
-        if any(d in self.ahead for d in digests):
+        if not self.ahead.keys().isdisjoint(digests):
             with self.cond:
                 for d in digests:
                     self.ahead.pop(d, None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from itertools import compress
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -84,8 +85,10 @@ class StreamingStore(PlansAhead, ObjectStore):
         entries = self.memory.get_many(digests)
         rest = [d for d, e in zip(digests, entries) if e is None]
         out.update((d, e) for d, e in zip(digests, entries) if e is not None)
-        if rest and self.disk is not None:  # not copied into memory: read again from there, in batches
-            out.update((d, e) for d, e in zip(rest, self.disk.get_many(rest)) if e is not None)
+        if rest and self.disk is not None:
+            found = [(d, *e) for d, e in zip(rest, self.disk.get_many(rest)) if e is not None]
+            out.update((d, (m, b)) for d, m, b in found)
+            self.memory.put_many(found)  # this process's next read of them: no read, no check again
         if out and self._ahead is not None:
             self._ahead.consumed_many(list(out))
         return out
@@ -303,17 +306,19 @@ class StreamingStore(PlansAhead, ObjectStore):
         digests = raws_to_digests(raws)
         rows = np.empty((len(raws), itemsize), dtype=np.uint8)
         found = np.zeros(len(raws), dtype=bool)
-        entries = self.memory.get_many(digests)
-        hits = [i for i, e in enumerate(entries) if e is not None and len(e[1]) == itemsize]
+        datas = [e[1] if e is not None else b"" for e in self.memory.get_many(digests)]
+        hit = np.fromiter(map(len, datas), dtype=np.int64, count=len(datas)) == itemsize
+        hits = int(hit.sum())
         if hits:
-            block = b"".join([entries[i][1] for i in hits])  # type: ignore[index]
-            rows[hits] = np.frombuffer(block, dtype=np.uint8).reshape(len(hits), itemsize)
-            found[hits] = True
+            rows[hit] = np.frombuffer(b"".join(compress(datas, hit)), dtype=np.uint8).reshape(hits, itemsize)
+            found |= hit
             if self._ahead is not None:
-                self._ahead.consumed_many([digests[i] for i in hits])
-        if self.disk is not None and len(hits) < len(digests):
-            where = np.flatnonzero(~found).tolist()
-            self._fill(rows, found, digests, self._cached_many([digests[i] for i in where]).get, where)
+                self._ahead.consumed_many(list(compress(digests, hit)))
+        if self.disk is not None and hits < len(digests):  # verified in batches, left where they are
+            where = np.flatnonzero(~found)
+            got, ok = self.disk.gather_rows([digests[i] for i in where.tolist()], itemsize)
+            rows[where[ok]] = got[ok]
+            found[where[ok]] = True
         rest = np.flatnonzero(~found)
         if len(rest):
             got, hit = self.local.gather(raws[rest], itemsize)

@@ -41,6 +41,7 @@ from .identity import raw_of
 from .objects import Digest, Meta, digest_rows, matches, verify
 from .packclaims import Claims
 from .packrecords import RECORD, Location
+from .packrows import RowReads
 
 PACK_FRACTION = 8
 """A pack is begun anew once it holds ``budget // PACK_FRACTION`` bytes (what one eviction
@@ -51,7 +52,7 @@ ones with ``pread`` (their pages never count in the reader's resident memory).""
 Entry = tuple[Meta, bytes]
 
 
-class PackCache:
+class PackCache(RowReads):
     """Objects by digest in append-only packs under ``path``, at most ``budget`` bytes in all,
     shared safely by concurrent processes (see the module doc)."""
 

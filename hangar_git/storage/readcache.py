@@ -5,7 +5,8 @@ checkout reads through first (the directory cache shared by processes is
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from itertools import compress
 from typing import Optional, Sequence
 
 from .objects import Digest, Meta
@@ -38,13 +39,10 @@ class MemoryCache:
 
     def get_many(self, digests: Sequence[str]) -> list[Optional[Entry]]:
         """:meth:`get` of each digest, under one lock."""
-        items, out = self._items, []
+        items = self._items
         with self._lock:
-            for d in digests:
-                entry = items.get(d)
-                if entry is not None:
-                    items.move_to_end(d)
-                out.append(entry)
+            out = list(map(items.get, digests))
+            deque(map(items.move_to_end, compress(digests, out)), maxlen=0)  # the hits, most recent now
         return out
 
     def __contains__(self, digest: object) -> bool:

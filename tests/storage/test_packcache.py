@@ -291,3 +291,30 @@ def test_an_inherited_index_of_packs_removed_since_reads_them_until_the_childs_n
     before, missed, after = into.recv()
     child.join(30)
     assert before == [(m, b) for _, m, b in items] and missed is None and after == [None] * len(items)
+
+
+def test_rows_gathered_in_batches_are_verified_and_other_sizes_metas_and_damage_are_not_found(tmp_path: Path) -> None:
+    rows = objects(40, 117)
+    other_meta = [(digest_of(Meta("<i1:117"), b), Meta("<i1:117"), b) for _, _, b in objects(3, 117, seed=4)]
+    wider = objects(3, 118, seed=5)
+    cache = PackCache(str(tmp_path), 1 << 20)
+    cache.put_many(rows[:20])
+    cache.put_many(other_meta + wider)
+    other = PackCache(str(tmp_path), 1 << 20)
+    other.put_many(rows[20:])  # another pack
+    asked = [d for d, _, _ in rows] + [d for d, _, _ in other_meta + wider] + [objects(1, 117, seed=6)[0][0]]
+    got, found = cache.gather_rows(asked, 117)
+    assert found.tolist() == [True] * 40 + [False] * 7  # other meta (hashed apart), other size, unknown
+    assert all(got[i].tobytes() == rows[i][2] for i in range(40))
+    assert cache.gather_rows([d for d, _, _ in other_meta[:1]], 117)[1].tolist() == [True]  # its own meta first
+    assert cache.get_many([d for d, _, _ in rows[:1]]) == [rows[0][1:]]
+    pack = next(p for p in tmp_path.glob("*.pack") if rows[2][2] in p.read_bytes())
+    text = bytearray(pack.read_bytes())
+    text[text.index(rows[2][2]) + 5] ^= 1  # a byte of the third row flipped on disk
+    pack.write_bytes(bytes(text))
+    reader = PackCache(str(tmp_path), 1 << 20)
+    got, found = reader.gather_rows([d for d, _, _ in rows[:5]], 117)
+    assert found.tolist() == [True, True, False, True, True] and reader.damaged == 1
+    assert rows[2][0] not in reader  # dropped: a miss from now on, never an answer
+    assert reader.gather_rows([d for d, _, _ in rows[:5]], 118)[1].tolist() == [False] * 5
+    assert reader.gather_rows([], 117)[0].shape == (0, 117)
