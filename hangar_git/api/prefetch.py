@@ -195,6 +195,10 @@ class _WorkerOrder:
         self.next_at = -1
         self.stride = 0
         self.epoch = -1
+        self.size = 0
+        self.deferred = False
+        """A worker's first plan waits for its second batch: the plan opens the worker's connection,
+        whose key exchange would hold the worker's interpreter while its first batch is handed over."""
 
     def asked(self, indices: Sequence[int]) -> None:
         if not self.enabled or not len(indices):
@@ -202,13 +206,16 @@ class _WorkerOrder:
         got = np.asarray(indices, dtype=np.int64)
         if self.order is not None and self._fits(self.order, self.next_at, got):
             self.next_at += self.stride
-            return
-        for epoch, order in self._candidates():
-            at = int(np.flatnonzero(order == got[0])[0]) if 0 <= got[0] < len(order) else -1
-            if at >= 0 and at % len(got) == 0 and self._fits(order, at, got):
-                self._follow(order, epoch, at, len(got))
-                return
-        self.order = None
+        else:
+            self.order = None
+            for epoch, order in self._candidates():
+                at = int(np.flatnonzero(order == got[0])[0]) if 0 <= got[0] < len(order) else -1
+                if at >= 0 and at % len(got) == 0 and self._fits(order, at, got):
+                    self._follow(order, epoch, at, len(got))
+                    return
+        if self.deferred and self.order is not None:
+            self.deferred = False
+            self._plan()
 
     @staticmethod
     def _fits(order: np.ndarray, at: int, got: np.ndarray) -> bool:
@@ -229,5 +236,14 @@ class _WorkerOrder:
         from torch.utils.data import get_worker_info  # only DataLoaders call batch_asked
         info = get_worker_info()
         self.stride = size * (info.num_workers if info is not None else 1)
-        self.order, self.epoch, self.next_at = order, epoch, at + self.stride
+        first = self.epoch < 0
+        self.order, self.epoch, self.next_at, self.size = order, epoch, at + self.stride, size
+        self.deferred = first and info is not None
+        if not self.deferred:
+            self._plan()
+
+    def _plan(self) -> None:
+        """Read ahead the batches that will come to this process, from the next one on."""
+        order, size = self.order, self.size
+        assert order is not None
         _plan(self.group, (order[lo:lo + size] for lo in range(self.next_at, len(order), self.stride)))

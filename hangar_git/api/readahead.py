@@ -121,23 +121,25 @@ class Prefetcher:
 
     def _run(self) -> None:
         """Fetch the plan in requests of about :meth:`StreamingStore.request_size` objects:
-        small samples of several planned batches go in one request (one round trip)."""
+        small samples of several planned batches go in one request (one round trip), but for
+        the first planned batch, asked for alone."""
         store = self.store
         pending: list[Digest] = []
+        first = True  # the first request goes alone: the reader (or a worker) waits for it soonest
         try:
             while True:
                 step = store.request_size()
                 batch = self._next(wait=not pending)
                 if batch is not None:
                     pending += self._wanted(batch)
-                    if len(pending) < step:
+                    if len(pending) < step and not (first and pending):
                         continue
                 elif not pending:
                     return
                 if not self._room():
                     return
                 mine, _ = store.claim(pending[:step])
-                pending = pending[step:]
+                pending, first = pending[step:], False
                 got: dict[str, "Entry"] = {}
                 store.fetch_into(mine, got)
                 with self.cond:

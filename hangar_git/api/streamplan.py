@@ -62,7 +62,7 @@ class PlansAhead:
         first = [d for d in dict.fromkeys(digests[:self.lead_count()]) if d not in self.memory]
         first = [d for d, e in zip(first, self.disk.get_many(first)) if e is None]
         token = self.disk.claims.claim(first)
-        step = self.request_size()
+        step = min(self.request_size(), LEAD_SAMPLES)  # the first request (the workers' first batches) alone
         self.plan([first[lo:lo + step] for lo in range(0, len(first), step)],
                   limit=max(self.memory.budget // 2, 1), done=lambda: self.disk.claims.release(token) if self.disk else None)
 

@@ -4,6 +4,7 @@ under every start method; the sampler's order is read ahead; new workers share t
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -243,3 +244,52 @@ def test_a_later_epochs_order_comes_at_once_while_its_lead_runs_on_a_thread(
             while not led and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert led == [epoch_order(len(ROWS), 3, 1).tolist()]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_workers_first_read_ahead_waits_for_its_second_batch(
+        workers: int, streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (first batch): a worker's read-ahead opened its connection as its first batch was
+    read, and the key exchange held the worker's interpreter while that batch was handed over
+    (0.1-0.17 s under load); now a worker plans from its second batch on (one process: at once)."""
+    import torch.utils.data as tud
+    from types import SimpleNamespace
+    from hangar_git.api import prefetch
+    world = streamed("path")
+    with world.checkout() as co:
+        ds = make_torch_dataset([co["rows"]])
+        ds.sampler(seed=4)
+        planned: list[list[int]] = []
+        monkeypatch.setattr(prefetch, "_plan", lambda group, batches: planned.append(next(iter(batches)).tolist()))
+        info = SimpleNamespace(num_workers=workers) if workers else None
+        monkeypatch.setattr(tud, "get_worker_info", lambda: info)
+        order, size, stride = epoch_order(len(ROWS), 4, 0), 8, 8 * max(workers, 1)
+        ds.group.samples(order[:size].tolist())
+        assert planned == ([] if workers else [order[stride:stride + size].tolist()])
+        ds.group.samples(order[stride:stride + size].tolist())  # this process's next batch
+        start = 2 * stride if workers else stride  # a worker: from the batch after its second
+        assert planned == [order[start:start + size].tolist()]
+        ds.group.samples(order[2 * stride:2 * stride + size].tolist())
+        assert len(planned) == 1  # one plan for the epoch
+
+
+def test_a_plans_first_batch_is_asked_for_alone_and_the_rest_together(
+        streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (first batch): the first request of a plan (a worker's next batch, the lead's
+    first samples) waited to gather a whole request's worth of batches (4,096 rows), and the reader
+    waited for all of them; now the first planned batch goes alone, later ones together."""
+    world = streamed("path")
+    with world.checkout(cache_dir_bytes=0) as co:
+        store = co.stream_store
+        digests = [recorded_digest(co["rows"], k) for k in range(64)]
+        asked: list[int] = []
+        get = store.source.get
+        monkeypatch.setattr(store.source, "get", lambda ds, got: (asked.append(len(ds)), get(ds, got))[1])
+        store.hint_sizes(ROWS[0].nbytes)
+        assert store.request_size() >= 64
+        done = threading.Event()
+        store.plan([digests[lo:lo + 8] for lo in range(0, 64, 8)], done=done.set)
+        assert done.wait(60)
+        assert asked == [8, 56]
+        assert all(np.array_equal(v, ROWS[k]) for k, v in zip(range(64), co["rows", list(range(64))]))
+        assert asked == [8, 56]  # read from the memory cache
