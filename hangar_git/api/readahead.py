@@ -33,6 +33,8 @@ class Prefetcher:
         self.cond = threading.Condition()
         self.stopped = False
         self.error: Optional[BaseException] = None
+        self.leads = False
+        """Whether this plan is an epoch's lead (for other processes), not a reader's own."""
         self.thread = threading.Thread(target=self._run, name="hangar-stream-ahead", daemon=True)
         self.thread.start()
 

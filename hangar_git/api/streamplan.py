@@ -57,14 +57,17 @@ class PlansAhead:
         the directory cache at once, so that workers wait for them there instead of fetching
         them again (a worker whose first batch is all claimed needs no connection of its own
         for it)."""
-        if self.disk is None:
-            return
+        ahead = self._ahead
+        if self.disk is None or (ahead is not None and ahead.thread.is_alive() and not ahead.leads):
+            return  # a reader in this process follows its own plan (num_workers=0): not replaced
         first = [d for d in dict.fromkeys(digests[:self.lead_count()]) if d not in self.memory]
         first = [d for d, e in zip(first, self.disk.get_many(first)) if e is None]
         token = self.disk.claims.claim(first)
         step = min(self.request_size(), LEAD_SAMPLES)  # the first request (the workers' first batches) alone
         self.plan([first[lo:lo + step] for lo in range(0, len(first), step)],
                   limit=max(self.memory.budget // 2, 1), done=lambda: self.disk.claims.release(token) if self.disk else None)
+        if self._ahead is not None:
+            self._ahead.leads = True
 
     def lead_count(self) -> int:
         """How many of an epoch's first samples :meth:`lead` fetches (0 without a directory cache)."""

@@ -7,7 +7,7 @@ import pickle
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -293,3 +293,30 @@ def test_a_plans_first_batch_is_asked_for_alone_and_the_rest_together(
         assert asked == [8, 56]
         assert all(np.array_equal(v, ROWS[k]) for k, v in zip(range(64), co["rows", list(range(64))]))
         assert asked == [8, 56]  # read from the memory cache
+
+
+def test_an_epochs_lead_leaves_a_readers_own_plan_in_its_process_running(
+        streamed: Callable[[str], Streamed]) -> None:
+    """A later epoch's lead runs beside the epoch: with num_workers=0 the reader's plan for the
+    epoch is made first, and the lead must not replace it (it would stop the read-ahead)."""
+    world = streamed("path")
+    with world.checkout() as co:
+        store = co.stream_store
+        digests = [recorded_digest(co["rows"], k) for k in range(64)]
+        go, done = threading.Event(), threading.Event()
+
+        def batches() -> Iterator[list[str]]:
+            go.wait(30)
+            yield digests[:32]
+
+        store.plan(batches(), done=done.set)
+        store.lead(digests[32:])
+        assert not done.is_set()  # not replaced
+        go.set()
+        assert done.wait(30)
+        assert all(d in store.memory for d in digests[:32])
+        store.lead(digests[32:])  # no plan of its own running now: the lead goes ahead
+        deadline = time.monotonic() + 30
+        while not all(d in store.memory for d in digests[32:]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(d in store.memory for d in digests[32:])
