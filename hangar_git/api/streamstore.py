@@ -25,6 +25,7 @@ from ..errors import ProtocolError
 from ..storage import Digest, Meta, ObjectInfo, ObjectStore, raws_to_digests
 from ..storage.objects import Buffer
 from ..storage.packcache import PackCache
+from ..storage.packrows import ROWS_BELOW
 from ..storage.readcache import MemoryCache
 from ..transport.streamsource import Entries, ObjectSource
 from .readahead import Prefetcher
@@ -317,11 +318,14 @@ class StreamingStore(PlansAhead, ObjectStore):
             found |= hit
             if self._ahead is not None:
                 self._ahead.consumed_many(list(compress(digests, hit)))
-        if self.disk is not None and hits < len(digests):  # verified in batches, left where they are
+        if self.disk is not None and hits < len(digests):
             where = np.flatnonzero(~found)
-            got, ok = self.disk.gather_rows([digests[i] for i in where.tolist()], itemsize)
-            rows[where[ok]] = got[ok]
-            found[where[ok]] = True
+            if itemsize <= ROWS_BELOW:  # verified in batches, left where they are
+                got, ok = self.disk.gather_rows([digests[i] for i in where.tolist()], itemsize)
+                rows[where[ok]] = got[ok]
+                found[where[ok]] = True
+            else:
+                self._fill(rows, found, digests, self._cached_many([digests[i] for i in where]).get, where.tolist())
         rest = np.flatnonzero(~found)
         if len(rest):
             got, hit = self.local.gather(raws[rest], itemsize)

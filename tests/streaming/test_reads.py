@@ -187,3 +187,25 @@ def test_a_streaming_checkout_reports_its_columns_as_holding_remote_references(
     with world.checkout() as co:  # what keep=True brought here is local now
         assert not co["texts"].contains_remote_references
         assert co["rows"].contains_remote_references
+
+
+@pytest.mark.parametrize("rows_below", [None, 0])
+def test_cached_rows_are_read_from_the_caches_without_asking_the_local_store(
+        rows_below: object, streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows held in the directory cache come from there (in batches when small: PackCache.gather_rows;
+    else object by object), never after a lookup in the local store that cannot hold them."""
+    from hangar_git.api import streamstore
+    if rows_below is not None:  # as for objects over 64 KiB
+        monkeypatch.setattr(streamstore, "ROWS_BELOW", rows_below)
+    world = streamed("path")
+    keys = list(range(0, 3000, 7))
+    with world.checkout() as co:
+        assert all(np.array_equal(v, ROWS[k]) for k, v in zip(keys, co["rows", keys]))  # into the cache
+    with world.checkout() as co:
+        store = co.stream_store
+        asked: list[int] = []
+        gather = store.local.gather
+        monkeypatch.setattr(store.local, "gather", lambda raws, size: (asked.append(len(raws)), gather(raws, size))[1])
+        requests = store.source.requests
+        assert all(np.array_equal(v, ROWS[k]) for k, v in zip(keys, co["rows", keys]))
+        assert asked == [] and store.source.requests == requests
