@@ -3,7 +3,11 @@
 ``Repository`` loads on first use, so tools that need only part of the
 package (the ``git hangar serve`` process) do not pay for all of it.
 """
-from typing import Any
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported at start-up (`git hangar -h` would load it)
+if TYPE_CHECKING:
+    from typing import Any
 
 from .errors import (AlreadyExistsError, AuthenticationError, BranchExistsError, BranchNotFoundError,
                      BranchRemovalError, CheckoutClosedError, ColumnExistsError, ColumnNotFoundError,
