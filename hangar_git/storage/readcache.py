@@ -79,10 +79,10 @@ class MemoryCache:
                     self.nbytes -= len(old[1]) + ENTRY_OVERHEAD
                 items[digest] = (meta, data)
                 self.nbytes += size
-            while self.nbytes > self.budget:
-                _, (_, dropped) = items.popitem(last=False)
-                self.nbytes -= len(dropped) + ENTRY_OVERHEAD
-                self.evicted += 1
+                while self.nbytes > self.budget:  # as it goes: never over the budget by more than one
+                    _, (_, dropped) = items.popitem(last=False)
+                    self.nbytes -= len(dropped) + ENTRY_OVERHEAD
+                    self.evicted += 1
 
     def clear(self) -> None:
         with self._lock:

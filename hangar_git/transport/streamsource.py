@@ -25,6 +25,8 @@ from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_
 Entries = list[tuple[Digest, Meta, bytes]]
 Got = Callable[[Entries], None]
 """Takes verified objects as they arrive, many at a time (a data frame's worth)."""
+DELIVER_BYTES = 1 << 20
+"""Objects are handed on in lists of about this many bytes (a frame of small rows in one)."""
 STALL_SECONDS = 60.0
 """How long a streaming request may wait for the remote's next frame before it gives up."""
 
@@ -285,7 +287,16 @@ def _deliver(frame: Frame, got: Got) -> None:
     ends = np.cumsum(batch.sizes).tolist()
     starts = [0, *ends[:-1]]
     metas = [Meta(m) for m in batch.metas]
-    got([(d, metas[j], bytes(data[a:b])) for d, j, a, b in zip(batch.digests(), batch.meta_index.tolist(), starts, ends)])
+    entries: Entries = []
+    held = 0
+    for d, j, a, b in zip(batch.digests(), batch.meta_index.tolist(), starts, ends):
+        entries.append((d, metas[j], bytes(data[a:b])))
+        held += b - a
+        if held >= DELIVER_BYTES:  # large objects: a few at a time, so copies never pile up
+            got(entries)
+            entries, held = [], 0
+    if entries:
+        got(entries)
 
 
 def _add_part(incoming: Optional[IncomingObject], frame: Frame, got: Got) -> Optional[IncomingObject]:
