@@ -86,10 +86,8 @@ class StreamingStore(PlansAhead, ObjectStore):
         entries = self.memory.get_many(digests)
         rest = [d for d, e in zip(digests, entries) if e is None]
         out.update((d, e) for d, e in zip(digests, entries) if e is not None)
-        if rest and self.disk is not None:
-            found = [(d, *e) for d, e in zip(rest, self.disk.get_many(rest)) if e is not None]
-            out.update((d, (m, b)) for d, m, b in found)
-            self.memory.put_many(found)  # this process's next read of them: no read, no check again
+        if rest and self.disk is not None:  # not copied into memory: read again from there, in batches
+            out.update((d, e) for d, e in zip(rest, self.disk.get_many(rest)) if e is not None)
         if out and self._ahead is not None:
             self._ahead.consumed_many(list(out))
         return out
