@@ -13,7 +13,6 @@ A dataset knows the order its batches will be asked for only from its sampler:
 from __future__ import annotations
 
 import secrets
-import threading
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -55,9 +54,8 @@ class OrderSampler:
         epoch, self.epoch = self.epoch, self.epoch + 1
         self.group.order_epoch = epoch
         order = self._order(epoch)
-        if self._led != epoch:  # the first epoch was led as the sampler was made; later ones in the
-            threading.Thread(target=_lead_quietly, args=(self.group, order), daemon=True,  # background:
-                             name="hangar-stream-lead").start()  # the workers' first batch waits on nothing
+        if self._led != epoch:  # the first epoch was led as the sampler was made
+            lead_epoch(self.group, order)
         self._led = -1
         return iter(order.tolist())
 
@@ -160,14 +158,6 @@ def lead_epoch(group: "ColumnGroup", order: np.ndarray) -> None:
         store.hint_sizes(_object_bytes(group.columns, cols))
         first = np.asarray(order[:store.lead_count()], dtype=np.int64)
         store.lead([d for j in cols for d in lookup(j, first)])
-
-
-def _lead_quietly(group: "ColumnGroup", order: np.ndarray) -> None:
-    """:func:`lead_epoch` on a thread of its own: a failure here is met again by the reads."""
-    try:
-        lead_epoch(group, order)
-    except Exception:  # noqa: BLE001 - reading ahead only; the readers fetch and raise themselves
-        pass
 
 
 def plan_epoch(group: "ColumnGroup", order: Sequence[int], batch_size: int) -> None:

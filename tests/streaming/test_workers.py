@@ -214,38 +214,6 @@ def test_new_workers_start_from_the_samplers_process_index_of_the_directory_cach
         assert all(recorded_digest(co["rows"], k) in disk for k in range(len(ROWS)))  # the sampler's process's index
 
 
-@pytest.mark.parametrize("lead", ["held", "failing"])
-def test_a_later_epochs_order_comes_at_once_while_its_lead_runs_on_a_thread(
-        lead: str, streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Regression (persistent workers' second epoch): the sampler's process took in the directory
-    cache's index and looked up the epoch's first samples before the first index of the epoch
-    reached the workers, about 0.2 s under load; now that runs beside the epoch."""
-    import threading
-    from hangar_git.api import prefetch
-    world = streamed("path")
-    with world.checkout() as co:
-        ds = make_torch_dataset([co["rows"]])
-        sampler = ds.sampler(seed=3)
-        assert list(sampler) == epoch_order(len(ROWS), 3, 0).tolist()
-        release, led = threading.Event(), []
-
-        def held_lead(group: object, order: np.ndarray) -> None:
-            if lead == "failing":
-                raise OSError("the remote went away")
-            release.wait(10)
-            led.append(order.tolist())
-
-        monkeypatch.setattr(prefetch, "lead_epoch", held_lead)
-        assert list(sampler) == epoch_order(len(ROWS), 3, 1).tolist()
-        assert not led  # the order came before the lead was done
-        release.set()
-        if lead == "held":
-            deadline = time.monotonic() + 30
-            while not led and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert led == [epoch_order(len(ROWS), 3, 1).tolist()]
-
-
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_workers_first_read_ahead_waits_for_its_second_batch(
         workers: int, streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
