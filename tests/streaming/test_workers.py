@@ -265,8 +265,8 @@ def test_a_plans_first_batch_is_asked_for_alone_and_the_rest_together(
 
 def test_an_epochs_lead_leaves_a_readers_own_plan_in_its_process_running(
         streamed: Callable[[str], Streamed]) -> None:
-    """A later epoch's lead runs beside the epoch: with num_workers=0 the reader's plan for the
-    epoch is made first, and the lead must not replace it (it would stop the read-ahead)."""
+    """An epoch's lead in a process whose reader follows a plan of its own that is still running
+    (num_workers=0) leaves it running: replacing it would stop that reader's read-ahead."""
     world = streamed("path")
     with world.checkout() as co:
         store = co.stream_store
