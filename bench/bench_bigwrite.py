@@ -28,7 +28,10 @@ from .common import Figure
 _WRAP = """
 import json, resource, subprocess, sys, time
 t = time.perf_counter()
-out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+if proc.returncode != 0:
+    sys.exit(proc.stderr[-2000:] or f"exit status {proc.returncode}")
+out = proc.stdout
 wall = time.perf_counter() - t
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024,
