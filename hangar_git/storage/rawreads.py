@@ -163,12 +163,18 @@ class _Catalog:
         if not len(self.prefixes) or not len(raws):
             return
         wanted = digest_prefixes(raws)
+        order = np.argsort(wanted)  # searched in order: each search starts where the last ended
+        wanted = wanted[order]
         at = np.minimum(np.searchsorted(self.prefixes, wanted), len(self.prefixes) - 1)
-        found = np.flatnonzero(self.prefixes[at] == wanted)
-        at = at[found]
-        pack_no, rows = self.pack_no[at], self.rows[at].astype(np.int64)
-        for no in np.unique(pack_no).tolist():
-            mine = pack_no == no
-            pack, hit, pack_rows = self.packs[no], found[mine], rows[mine]
+        matched = np.flatnonzero(self.prefixes[at] == wanted)
+        found, at = order[matched], at[matched]
+        if not len(found):
+            return
+        pack_no = self.pack_no[at]
+        by_pack = np.argsort(pack_no, kind="stable")
+        pack_no, found, rows = pack_no[by_pack], found[by_pack], self.rows[at[by_pack]].astype(np.int64)
+        bounds = np.flatnonzero(np.diff(pack_no)) + 1
+        for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), len(pack_no)]):
+            pack, hit, pack_rows = self.packs[int(pack_no[lo])], found[lo:hi], rows[lo:hi]
             exact = pack.digests[pack_rows] == raws[hit]
             yield pack, hit[exact], pack_rows[exact]
