@@ -139,20 +139,20 @@ class RawReads(ObjectStore):
 class _Catalog:
     """The digest prefixes of every pack in one sorted array, the newest pack's first among
     equal ones: a digest is looked up once, not once per pack (a million rows written as 16
-    packs cost 16 million searches, most of a big flush's locations file)."""
+    packs cost 16 million searches, most of a big flush's locations file). 12 bytes an
+    object: the sorted prefixes, and where each lies among the packs' rows end to end."""
 
     def __init__(self, packs: list[PackIndex]) -> None:
         newest = list(reversed(packs))
         self.packs = newest
+        self.starts = np.cumsum([0] + [len(p) for p in newest]).astype(np.int64)
+        """Where each pack's rows begin, end to end; then the end of the last."""
         prefixes = np.concatenate([p.prefixes for p in newest]) if newest else np.zeros(0, np.uint64)
         order = np.argsort(prefixes, kind="stable")  # stable: the newest pack first among equals
         self.prefixes = prefixes[order]
         del prefixes
-        pack_no = np.repeat(np.arange(len(newest), dtype=np.uint32), [len(p) for p in newest])
-        self.pack_no = pack_no[order]
-        del pack_no
-        starts = np.cumsum([0] + [len(p) for p in newest[:-1]]).astype(np.int64)
-        self.rows = (order - starts[self.pack_no]).astype(np.uint32)
+        self.places = order.astype(np.uint32 if len(order) < 1 << 32 else np.int64)
+        del order
         self.collided = bool(len(self.prefixes) > 1 and (self.prefixes[1:] == self.prefixes[:-1]).any())
         """Whether two entries share a prefix (one digest in two packs, or two digests): then
         a digest whose first entry is not it is searched pack by pack."""
@@ -167,14 +167,17 @@ class _Catalog:
         wanted = wanted[order]
         at = np.minimum(np.searchsorted(self.prefixes, wanted), len(self.prefixes) - 1)
         matched = np.flatnonzero(self.prefixes[at] == wanted)
-        found, at = order[matched], at[matched]
+        del wanted
+        found, places = order[matched], self.places[at[matched]].astype(np.int64)
         if not len(found):
             return
-        pack_no = self.pack_no[at]
-        by_pack = np.argsort(pack_no, kind="stable")
-        pack_no, found, rows = pack_no[by_pack], found[by_pack], self.rows[at[by_pack]].astype(np.int64)
-        bounds = np.flatnonzero(np.diff(pack_no)) + 1
-        for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), len(pack_no)]):
-            pack, hit, pack_rows = self.packs[int(pack_no[lo])], found[lo:hi], rows[lo:hi]
-            exact = pack.digests[pack_rows] == raws[hit]
-            yield pack, hit[exact], pack_rows[exact]
+        by_place = np.argsort(places)  # by pack, then row
+        found, places = found[by_place], places[by_place]
+        bounds = np.searchsorted(places, self.starts).tolist()
+        for no, pack in enumerate(self.packs):
+            lo, hi = bounds[no], bounds[no + 1]
+            if lo == hi:
+                continue
+            hit, rows = found[lo:hi], places[lo:hi] - self.starts[no]
+            exact = pack.digests[rows] == raws[hit]
+            yield pack, hit[exact], rows[exact]
