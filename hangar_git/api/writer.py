@@ -50,6 +50,7 @@ class WriterCheckout(Checkout):
         """Persist staged data and records (they survive this process); returns the staging tree."""
         self._check_open()
         self._store.flush()
+        self._store.release_pages()  # before the records are written (a big flush's peak)
         session = self._session
         if not session.dirty:
             return self.staging_tree
@@ -61,6 +62,7 @@ class WriterCheckout(Checkout):
                 records, changes = column_reads.staged(col)
                 tree, _ = write_column(git, records, col.schema, changes)
                 trees[name] = tree
+                del records, changes  # (the column holds them until it is rebased on its new records)
         metadata = dict(session.metadata) if session.metadata_dirty else None
         root = write_root(git, self.staging_tree, trees, metadata)
         self._ctx.staging.save(self.branch_name, self.base_commit, root, self._ctx.user)
@@ -80,10 +82,12 @@ class WriterCheckout(Checkout):
                 replaced, changes = column_reads.staged(old)
                 if replaced is not None and replaced.samples_tree != rec.samples_tree:
                     self._drop_staged_key_index(name, replaced)
-                if len(changes) * LOCATIONS_SHARE >= rec.count:
+                locate = len(changes) * LOCATIONS_SHARE >= rec.count
+                del replaced, changes
+                column_reads.rebase(old, rec)  # in place: column objects the user holds stay live
+                if locate:  # once the staged changes are let go (a million of them: 40 MB)
                     release_freed()  # the shards' texts and buffers are done with
                     self._write_locations(rec)
-                column_reads.rebase(old, rec)  # in place: column objects the user holds stay live
         self._session.flushed()
 
     def _write_locations(self, rec: ColumnRecords) -> None:

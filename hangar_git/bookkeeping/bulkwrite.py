@@ -46,9 +46,10 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     raws = np.concatenate([int_raws, text_raws]) if len(text_keys) and len(int_keys) else \
         (int_raws if len(int_keys) else text_raws)
     digits = shard_digits_for(count)
-    prefixes = shard_numbers(encs, digits)
-    order = np.lexsort((encs, prefixes))  # by shard, then by encoded key: each shard's order
-    encs, prefixes = encs[order], prefixes[order]  # raws stay: 32 bytes a record, taken by block
+    prefixes = shard_numbers(encs, digits).astype(np.uint32)  # (at most 8 hex digits)
+    order = np.lexsort((encs, prefixes)).astype(np.int32 if count < 1 << 31 else np.int64)
+    encs, prefixes = encs[order], prefixes[order]  # by shard, then by encoded key: each shard's order
+    release_freed()  # the sort's temporaries and the unsorted copies (raws stay: taken by block)
     bounds = np.flatnonzero(np.diff(prefixes)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()

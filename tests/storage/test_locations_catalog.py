@@ -28,7 +28,7 @@ def _by_pack(store: object, raws: np.ndarray, monkeypatch: pytest.MonkeyPatch) -
         return iter(())
     with monkeypatch.context() as m:
         m.setattr(rawreads._Catalog, "hits", nothing)
-        m.setattr(rawreads._Catalog, "__init__", lambda self, packs: setattr(self, "collided", True))
+        m.setattr(rawreads._Catalog, "__init__", lambda self, packs: self.__dict__.update(collided=True, packs=packs))
         return b"".join(store.locations_of(raws) or [])  # type: ignore[attr-defined]
 
 
@@ -56,3 +56,21 @@ def test_catalog_locations_equal_pack_by_pack(make_repo: Callable[[str], Reposit
     files = __import__("json").loads(bytes(newest[-1]))["files"]  # type: ignore[index]
     holding = [p.name for p in store._packs if p.find(shared) >= 0]  # the store's order: newest last
     assert len(holding) == 2 and files == holding[-1:]
+
+
+def test_catalog_without_shared_prefixes_equals_pack_by_pack(make_repo: Callable[[str], Repository],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """No two entries share a prefix (the usual store): matched prefixes are taken without
+    reading the digests, and give what the pack-by-pack look-up gives; absent digests stay
+    without a location."""
+    monkeypatch.setattr(rawreads, "LOCATIONS_BLOCK", 4)
+    store = make_repo("r").ctx.store
+    digests = [os.urandom(32) for _ in range(9)]
+    _pack(store, digests[:4], [os.urandom(64) for _ in range(4)])
+    _pack(store, digests[4:], [os.urandom(64) for _ in range(5)])
+    raws = np.array([digests[8], os.urandom(32), *digests[:8], digests[0]], dtype="S32")
+    got = b"".join(store.locations_of(raws) or [])
+    assert got == _by_pack(store, raws, monkeypatch)
+    from hangar_git.storage import locations as loc
+    recs = np.frombuffer(got[loc.HEAD:loc.HEAD + 16 * len(raws)], dtype=loc._DTYPE)
+    assert recs["file"][1] == loc.NOWHERE and (np.delete(recs["file"], 1) != loc.NOWHERE).all()
