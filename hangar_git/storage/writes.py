@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import IntegrityError, PermissionDeniedError
 from ..faults import checkpoint
-from .files import TmpWriter
+from .files import MAP_MIN, TmpWriter
 from .incoming import IncomingObject
 from .maintenance import Maintenance
 from .objects import (Buffer, Digest, Meta, ObjectBatch, digest_of, digest_rows, raws_to_digests, verify,
@@ -244,8 +244,8 @@ class Writes(Maintenance):
         (56 bytes an object) go, and only the pages looked at stay resident (a million rows
         written held 64 MB of indexes to the end of the add)."""
         self._files.write_index(index)
-        if not self._files.local:
-            return index
+        if not self._files.local or index.digests.nbytes + index.offset.nbytes < MAP_MIN:
+            return index  # (a small index is read whole anyway: kept as it is)
         try:
             mapped = self._files.read_index(index.name)
         except (OSError, IntegrityError):
