@@ -187,6 +187,38 @@ def test_update_ref_needs_the_data_and_the_whole_history(
     server.fsck()
 
 
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_a_refused_data_frame_counts_for_nothing_in_the_ref_update(
+        kind: str, server_address: Callable[[str], ServerRepo], history: Repository) -> None:
+    """The ref update takes the samples its session verified and kept as present without
+    looking them up: a frame refused for a corrupt row must not be among them."""
+    server = server_address(kind)
+    head = history.branch_head("master")
+    digest, meta, data = sample(ROWS[17])
+    corrupt = (digest, meta, data[:-1] + bytes([data[-1] ^ 1]))
+    with open_session(server.address) as s:
+        send_objects(s, raw_objects(history, head))
+        s.recv()
+        send_data(s, [sample(r) for r in ROWS[:15]])
+        assert s.recv().header["stored"] == 15
+    with open_session(server.address) as s:
+        send_data(s, [sample(r) for r in ROWS[15:17]] + [corrupt] + [sample(r) for r in ROWS[18:]])
+        with pytest.raises(IntegrityError, match=digest):
+            s.recv()
+            s.recv()
+    with open_session(server.address) as s:
+        send_data(s, [sample(r) for r in ROWS[18:]])
+        assert s.recv().header["stored"] == 2
+        with pytest.raises(IntegrityError, match=r"3 sample\(s\).*not on the remote"):
+            s.call("update_ref", {"branch": "master", "old": None, "new": head})
+        assert server.heads() == {}
+        send_data(s, [sample(r) for r in ROWS[15:18]])
+        s.recv()
+        s.call("update_ref", {"branch": "master", "old": None, "new": head})
+    assert server.heads() == {"master": head}
+    server.fsck()
+
+
 @pytest.mark.parametrize("header", [
     {"branch": "../evil", "old": None, "new": "0" * 40},
     {"branch": "master", "old": None, "new": "not-a-commit"},

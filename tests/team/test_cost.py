@@ -213,3 +213,13 @@ def test_noop_fetch_data_checks_nothing(measured: dict[int, dict[str, tuple[Coun
         client, server = measured[n]["no-op fetch-data"]
         assert client.digests_checked == 0 and server.digests_checked == 0, (n, client, server)
 
+
+
+def test_the_ref_update_looks_up_no_sample_its_push_just_sent(
+        measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:
+    """Regression: the server's ref update looked up again in the store every sample the same
+    session had just verified and kept; now the only look-up is the client's ``missing_data``
+    (one call, the new samples) and the ref update asks the store about none of them."""
+    for n in measured:
+        _, server = measured[n]["push"]
+        assert server.calls.get("absent") == 1 and server.digests_checked == ADDED, (n, server)
