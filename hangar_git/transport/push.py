@@ -8,7 +8,7 @@ import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
 from ..bookkeeping.added import BlobReader, added_raws
-from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send
+from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send, unverified_reads
 from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
@@ -148,8 +148,9 @@ def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool, kept:
     with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
         session.send("put_objects", {"count": len(todo)})
         small = bool(session.server_info.get("objects_stream"))  # it packs them as they arrive
-        send_objects(git, session, todo, progress=bar, kept=kept,
-                     batch_bytes=PUSH_OBJECTS_BYTES if small else BATCH_BYTES)
+        with unverified_reads():  # the server checks each against its id before it keeps any
+            send_objects(git, session, todo, progress=bar, kept=kept,
+                         batch_bytes=PUSH_OBJECTS_BYTES if small else BATCH_BYTES)
         session.send("end", {})
         session.flush()
     return 1
