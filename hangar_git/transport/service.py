@@ -66,7 +66,7 @@ class VerifiedData:
 
         from ..storage.packindex import found_among
         kept = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
-        if len(kept) == len(raws) and (kept == raws).all():
+        if len(kept) == len(raws) and np.array_equal(kept.view(np.uint64), np.ascontiguousarray(raws).view(np.uint64)):
             return raws[:0]
         return raws[~found_among(raws, kept)]
 
