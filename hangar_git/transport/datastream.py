@@ -364,12 +364,19 @@ def _batch_payload(store: ObjectStore, table: list[str], raws: np.ndarray, meta_
     return (list(read_metas), np.array(index, dtype=np.int64)), parts
 
 
+FIRST_BATCH_BYTES = 1 << 20
+"""The first frame of small objects holds about this many bytes, each next one twice the one
+before, up to ``BATCH_BYTES``: the receiver starts verifying after the first MB arrives, not
+after the first 8 MB were read, sent and received."""
+
+
 def _data_batches(rows: np.ndarray, sizes: np.ndarray) -> Iterator[np.ndarray]:
-    """Rows of ``sizes`` in each data frame (of ``rows``): small objects in frames of up to
-    ``BATCH_BYTES``, large ones (which the receiver writes in parallel) up to ``LARGE_BATCH_BYTES``."""
+    """Rows of ``sizes`` in each data frame (of ``rows``): small objects in frames growing from
+    ``FIRST_BATCH_BYTES`` to ``BATCH_BYTES``, large ones (which the receiver writes in
+    parallel) up to ``LARGE_BATCH_BYTES``."""
     large = sizes[rows] >= LARGE_OBJECT
-    for group, limit in ((rows[~large], BATCH_BYTES), (rows[large], LARGE_BATCH_BYTES)):
-        for lo, hi in batch_bounds(sizes[group], MAX_DATA_ITEMS, limit):
+    for group, limit, first in ((rows[~large], BATCH_BYTES, FIRST_BATCH_BYTES), (rows[large], LARGE_BATCH_BYTES, 0)):
+        for lo, hi in batch_bounds(sizes[group], MAX_DATA_ITEMS, limit, first):
             yield group[lo:hi]
 
 
