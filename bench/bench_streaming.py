@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -311,24 +312,28 @@ def run(quick: bool = False) -> list[Figure]:
     figures: list[Figure] = []
     importlib.import_module("torch.utils.data")  # imported here, not inside the first set-up timed
     tmp = tempfile.mkdtemp(prefix="hangar-bench-stream-")
-    with loopback() as srv:
-        source = _repo(os.path.join(tmp, "source"))
-        _fill(source, "rows", rows, (117,), np.uint8)
-        _fill(source, "images", images, (256, 256), np.float32)
-        address = srv.new_remote("data.git")
-        source.remote.add("origin", address)
-        source.remote.push("origin", "master")
-        host = open(os.path.join(srv.home, ".ssh", "known_hosts")).read().split(None, 1)[1]
-        with LatencyProxy(srv.port, rtt=0.020, bandwidth=100e6) as proxy:
-            with open(os.path.join(srv.home, ".ssh", "known_hosts"), "a") as fh:
-                fh.write(f"[127.0.0.1]:{proxy.port} {host}")
-            for tag, column, n, size in (("rows uint8[117]", "rows", rows, 117),
-                                         ("images float32[256,256]", "images", images, 256 * 256 * 4)):
-                for via in (None, proxy):
-                    print(f"   {tag} {'proxy' if via else 'loopback'}", file=sys.stderr, flush=True)
-                    figures += _condition(srv, tmp, f"{tag} x{n}", column, address, via, n, n * size)
-            figures += _single_reads(tmp, address, address.replace(f":{srv.port}/", f":{proxy.port}/"), rows, images)
-        figures += _rss(srv, tmp, address, "images", images * 256 * 256 * 4)
+    try:  # the clones of each condition hold up to 5 GB: never left behind
+        with loopback() as srv:
+            source = _repo(os.path.join(tmp, "source"))
+            _fill(source, "rows", rows, (117,), np.uint8)
+            _fill(source, "images", images, (256, 256), np.float32)
+            address = srv.new_remote("data.git")
+            source.remote.add("origin", address)
+            source.remote.push("origin", "master")
+            host = open(os.path.join(srv.home, ".ssh", "known_hosts")).read().split(None, 1)[1]
+            with LatencyProxy(srv.port, rtt=0.020, bandwidth=100e6) as proxy:
+                with open(os.path.join(srv.home, ".ssh", "known_hosts"), "a") as fh:
+                    fh.write(f"[127.0.0.1]:{proxy.port} {host}")
+                for tag, column, n, size in (("rows uint8[117]", "rows", rows, 117),
+                                             ("images float32[256,256]", "images", images, 256 * 256 * 4)):
+                    for via in (None, proxy):
+                        print(f"   {tag} {'proxy' if via else 'loopback'}", file=sys.stderr, flush=True)
+                        figures += _condition(srv, tmp, f"{tag} x{n}", column, address, via, n, n * size)
+                via_proxy = address.replace(f":{srv.port}/", f":{proxy.port}/")
+                figures += _single_reads(tmp, address, via_proxy, rows, images)
+            figures += _rss(srv, tmp, address, "images", images * 256 * 256 * 4)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return figures
 
 

@@ -9,7 +9,10 @@ the protocol and the repository layers (no click, API or SSH client).
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Sequence
+
+TYPE_CHECKING = False  # typing is not imported before a command needs it (`-h` would pay 8 ms)
+if TYPE_CHECKING:
+    from typing import Any, Optional, Sequence
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:

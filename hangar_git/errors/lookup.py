@@ -1,7 +1,9 @@
 """Errors about names: a thing that does not exist, or already does."""
 from __future__ import annotations
 
-from typing import Sequence
+TYPE_CHECKING = False  # typing's import is a third of `git hangar -h`: names for mypy only
+if TYPE_CHECKING:
+    from typing import Sequence
 
 from .base import HangarError, PlainMessage
 

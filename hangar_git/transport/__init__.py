@@ -5,13 +5,10 @@ standard library and paramiko/tqdm. SSH pieces load lazily.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from .framing import Frame, FrameReader, FrameWriter
 from .rpc import ServiceHandler, Session, Stream, rpc_method, serve
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {  # what a server answering a request does not need (serve starts on every operation)
     "RemoteAddress": "address", "parse_address": "address",

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 import re
 import shlex
 import threading
-from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, NamedTuple, TypeVar
 
 from hangar_git.errors import PermissionDeniedError, RemoteError, ServerConfigError
 
@@ -36,6 +34,7 @@ T = TypeVar("T")
 # -- names ----------------------------------------------------------------------------
 def fingerprint(blob: bytes) -> str:
     """OpenSSH's SHA256 fingerprint of a public key blob."""
+    import hashlib  # here: serve starts on every operation and seldom names a key
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
@@ -102,8 +101,7 @@ def repo_name(path: str) -> str:
     return os.path.normpath("/" + rel).lstrip("/") or "."
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     pattern: re.Pattern[str]
     key: str
     mode: str

@@ -23,7 +23,6 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from hangar_git.errors import HangarError, PermissionDeniedError, ProtocolError, ServerConfigError
@@ -81,18 +80,20 @@ class AuditLog:
             os.close(fd)
 
 
-@dataclass
 class Activity:
-    """What one connection asked for and what came of it, filled in as requests are served."""
+    """What one connection asked for and what came of it, filled in as requests are served.
+    (A plain class: dataclasses would import inspect, a fifth of serve's start-up.)"""
 
-    requests: Counter[str] = field(default_factory=Counter)
-    refs: list[dict[str, Any]] = field(default_factory=list)
-    objects_in: int = 0
-    objects_out: int = 0
-    failure: str | None = None
-    result: str | None = None
-    current: str | None = None
-    """The request being served (still set after the connection broke: aborted)."""
+    __slots__ = ("requests", "refs", "objects_in", "objects_out", "failure", "result", "current")
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.refs: list[dict[str, Any]] = []
+        self.objects_in = 0
+        self.objects_out = 0
+        self.failure: str | None = None
+        self.result: str | None = None
+        self.current: str | None = None  # the request being served (still set after a break: aborted)
 
     def record(self, kind: str, request: dict[str, Any], reply: Any, error: BaseException | None) -> None:
         """Note one request (its reply header, or the error it raised)."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple, Optional
 
 from hangar_git.errors import HangarError, NotInitializedError, PermissionDeniedError
 
@@ -43,19 +42,17 @@ class Scrubber:
         return re.sub(r"\0(\d+)\0", lambda m: kept[int(m.group(1))], text)
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     handler: ServiceHandler
     repo: str       # the repository's name relative to the root
     mode: str       # "r" or "rw"
 
 
-@dataclass(frozen=True)
-class Refused:
+class Refused(NamedTuple):
     message: str    # for the client
     result: str     # for the log: "denied", "not-found", "invalid" or "error"
     detail: str     # for the log only
-    repo: str | None = None
+    repo: Optional[str] = None
 
 
 def not_found_message(requested: str) -> str:

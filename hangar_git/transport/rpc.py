@@ -22,7 +22,6 @@ Conversation rules (permanent, both sides rely on them):
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Callable, Iterator, TypeVar
 
 from hangar_git import errors
@@ -30,12 +29,12 @@ from hangar_git.errors import ConnectionClosed, HangarError, PermissionDeniedErr
 
 from ..storage.identity import DIGEST_ALGORITHM
 from .auditlog import Activity
+from .logs import logger
 from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Reader,
                       Writer)
 
 PROTOCOL_VERSION = 2
 """Protocol 2 names samples by BLAKE3 digests (protocol 1: SHA-256); both ends state theirs."""
-log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 Payload = bytes | bytearray | memoryview | list[Any]
 Reply = None | dict[str, Any] | tuple[dict[str, Any], Payload] | Frame
@@ -165,7 +164,7 @@ def serve(reader: Reader, writer: Writer, handler: ServiceHandler, *,
             pass
         stream.flush()
     except (OSError, EOFError, ValueError) as exc:  # peer gone; ValueError: closed file
-        log.debug("connection lost: %s", exc)
+        logger(__name__).debug("connection lost: %s", exc)
 
 
 def _serve_one(stream: Stream, handler: ServiceHandler) -> bool:
@@ -201,7 +200,7 @@ def _dispatch(stream: Stream, handler: ServiceHandler, request: Frame) -> bool:
     except (OSError, EOFError):
         raise
     except Exception as exc:  # a bug in a handler: report it, keep the server alive
-        log.exception("handler for %r failed", request.kind)
+        logger(__name__).exception("handler for %r failed", request.kind)
         _note(handler, request, None, exc)
         _send_error(stream, RemoteError(f"internal server error in {request.kind!r}: "
                                         f"{type(exc).__name__}: {exc}"), handler.scrub)

@@ -11,7 +11,6 @@ and refs are safe against an interruption at any point).
 """
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ import paramiko
 
 from hangar_git.errors import HangarError, RemoteError
 
+from .logs import logger
 from ._channelio import channel_streams, use_chunk_pipe
 from .access import (OPEN, STATE_DIR, AccessRules, Reloading, fingerprint, load_authorized_keys,
                      parse_serve_command, resolve_repo_path)
@@ -36,7 +36,7 @@ from .ssh import MAX_PACKET_SIZE, WINDOW_SIZE, no_delay
 
 __all__ = ["HangarSSHServer", "load_authorized_keys", "load_or_create_host_key", "parse_serve_command",
            "resolve_repo_path", "run_server"]
-log = logging.getLogger(__name__)
+log = logger(__name__)
 _CLOSE_GRACE = 5.0
 _POLL = 0.1
 
