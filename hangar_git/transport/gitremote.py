@@ -15,7 +15,6 @@ moves it by compare-and-swap, refusing a non-fast-forward.
 from __future__ import annotations
 
 from functools import partial
-
 from typing import Any, Optional, Sequence
 
 from ..bookkeeping.gitrepo import HEADS, GitRepo, branch_ref, remote_ref
