@@ -79,7 +79,7 @@ def repository_id(git: GitRepo) -> str:
     """This repository's id (``hangar.id``), made on first use; ``cp -a`` copies it."""
     value = git.config_get(ID_KEY)
     if not value:
-        value = os.urandom(16).hex()  # 128 random bits, as uuid4 (its import costs serve start-up)
+        value = f"{int.from_bytes(os.urandom(16), 'big'):032x}"  # 128 random bits (uuid: 2 ms of serve start-up)
         git.config_set(ID_KEY, value)
     return value
 
