@@ -226,6 +226,18 @@ def digest_order(raws: np.ndarray) -> np.ndarray:
     return order
 
 
+def found_among(raws: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Which of ``raws`` (``S32``) are in ``among``: a binary search of their 8-byte prefixes,
+    then the whole digest compared (an equal prefix hiding another digest reads as not found,
+    which costs the caller only a look-up)."""
+    if not len(among):
+        return np.zeros(len(raws), dtype=bool)
+    prefixes = digest_prefixes(among)
+    order = np.argsort(prefixes)
+    at = np.minimum(np.searchsorted(prefixes[order], digest_prefixes(raws)), len(among) - 1)
+    return np.asarray(among[order[at]] == raws, dtype=bool)
+
+
 def first_occurrences(raws: np.ndarray) -> np.ndarray:
     """Positions of the first occurrence of each distinct digest of ``raws`` (``S32``), in
     order: all of them when no two share an 8-byte prefix (no repeats, told without

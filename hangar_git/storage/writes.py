@@ -226,7 +226,7 @@ class Writes(Maintenance):
         name = name or new_name()
         enc = encode_pack(small)
         if enc.chunks:
-            self._files.write_small(f"{self.uri}/data/{name}.pack", enc.blob, sync=True)
+            self._files.write_small(f"{self.uri}/data/{name}.pack", *enc.blobs, sync=True)
             checkpoint("store.flush.after_log")
         index = self.mapped_index(index_for(name, small, enc, large))
         if self._loaded:
