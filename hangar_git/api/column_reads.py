@@ -368,11 +368,6 @@ def rebase(col: ColumnReads, records: ColumnRecords) -> None:
     col._records, col._changes, col._count = records, StagedChanges(), records.count
 
 
-def known_complete(col: ColumnReads) -> bool:
-    """True when every sample's data is known to be here without scanning the store."""
-    return col._is_known_complete()
-
-
 def adopt(col: ColumnReads, fresh: Optional[ColumnReads]) -> bool:
     """After a reset or merge: drop ``col``'s staged changes and take over the records of
     ``fresh``, its successor, if it has the same schema (True: ``col`` stands for it from now

@@ -137,18 +137,9 @@ def _cached_added(git: GitRepo, blob: str, bases: Sequence[str]) -> Any:
         import numpy as np
         seen = np.concatenate([old.digests for old in olds])  # type: ignore[union-attr]
         if len(seen):
-            digests = digests[~_found_in(np, digests, seen)]
+            from ..storage.packindex import found_among
+            digests = digests[~found_among(digests, seen)]
     return digests
-
-
-def _found_in(np: Any, raws: Any, among: Any) -> Any:
-    """Which of ``raws`` (``S32``) are in ``among``: a binary search of their first 8 bytes,
-    then the whole digest compared (an equal prefix hiding another digest reads as absent,
-    which only costs a look-up)."""
-    prefixes = np.frombuffer(among.tobytes(), ">u8")[::4]
-    order = np.argsort(prefixes)
-    at = np.minimum(np.searchsorted(prefixes[order], np.frombuffer(raws.tobytes(), ">u8")[::4]), len(among) - 1)
-    return among[order[at]] == raws
 
 
 def column_trees(git: GitRepo, root: str, columns: Optional[set[str]] = None) -> dict[str, tuple[str, str]]:

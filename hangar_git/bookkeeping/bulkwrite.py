@@ -10,18 +10,17 @@ compares them).
 from __future__ import annotations
 
 import hashlib
-import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterable, Iterator, Optional
-from zlib import crc32
 
 import numpy as np
 
 from ..heap import release_freed
 from ..storage.identity import hex_of
+from .bulkkeys import encoded_keys, shard_numbers
 from .changes import Run, Table, sorted_table
-from .gitrepo import BLOB, LOOSE_COMPRESSION, GitRepo, Oid
-from .packwriter import COMPRESS_THREADS, PACK_MIN, write_objects
+from .gitrepo import BLOB, GitRepo, Oid
+from .packwriter import COMPRESS_THREADS, PACK_MIN, deflate_text, write_objects
 from .recordcache import ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
@@ -43,13 +42,14 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     count = len(int_keys) + len(text_keys)
     if not count:
         return None, 0, 0
-    encs = _encoded(int_keys, text_keys)
+    encs = encoded_keys(int_keys, text_keys)
     raws = np.concatenate([int_raws, text_raws]) if len(text_keys) and len(int_keys) else \
         (int_raws if len(int_keys) else text_raws)
     digits = shard_digits_for(count)
-    prefixes = _prefixes(encs, digits)
-    order = np.lexsort((encs, prefixes))  # by shard, then by encoded key: each shard's order
-    encs, prefixes = encs[order], prefixes[order]  # raws stay: 32 bytes a record, taken by block
+    prefixes = shard_numbers(encs, digits).astype(np.uint32)  # (at most 8 hex digits)
+    order = np.lexsort((encs, prefixes)).astype(np.int32 if count < 1 << 31 else np.int64)
+    encs, prefixes = encs[order], prefixes[order]  # by shard, then by encoded key: each shard's order
+    release_freed()  # the sort's temporaries and the unsorted copies (raws stay: taken by block)
     bounds = np.flatnonzero(np.diff(prefixes)) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
@@ -122,7 +122,7 @@ def _deflated(blobs: list[bytes]) -> list[tuple[str, bytes]]:
     for blob in blobs:
         oid = hashlib.sha1(b"blob %d\0" % len(blob))
         oid.update(blob)
-        out.append((hex_of(oid.digest()), zlib.compress(blob, LOOSE_COMPRESSION)))
+        out.append((hex_of(oid.digest()), deflate_text(blob)))
     return out
 
 
@@ -160,32 +160,6 @@ def _live(table: Table) -> tuple[np.ndarray, np.ndarray]:
         return table.keys, table.raws
     live = ~table.gone
     return table.keys[live], table.raws[live]
-
-
-def _encoded(int_keys: np.ndarray, text_keys: np.ndarray) -> np.ndarray:
-    """The encoded keys (``i<n>``, ``s<text>``) as one ``S`` array, made a block at a time."""
-    width = 1 + max([len(str(int(int_keys[0]))), len(str(int(int_keys[-1])))] if len(int_keys) else [0])
-    width = max(width, 1 + text_keys.dtype.itemsize if len(text_keys) else 1)
-    out = np.empty(len(int_keys) + len(text_keys), dtype=f"S{width}")
-    for lo in range(0, len(int_keys), BLOCK):
-        block = int_keys[lo:lo + BLOCK].tolist()
-        out[lo:lo + len(block)] = [b"i%d" % k for k in block]
-    base = len(int_keys)
-    for lo in range(0, len(text_keys), BLOCK):
-        texts = text_keys[lo:lo + BLOCK].tolist()
-        out[base + lo:base + lo + len(texts)] = [b"s" + k for k in texts]
-    return out
-
-
-def _prefixes(encs: np.ndarray, digits: int) -> np.ndarray:
-    """The shard number of each encoded key (its CRC-32's first ``digits`` hex digits)."""
-    if digits == 0:
-        return np.zeros(len(encs), dtype=np.int64)
-    shift = 32 - 4 * digits
-    out = np.empty(len(encs), dtype=np.int64)
-    for lo in range(0, len(encs), BLOCK):
-        out[lo:lo + BLOCK] = [crc32(e) >> shift for e in encs[lo:lo + BLOCK].tolist()]
-    return out
 
 
 def _lines(encs: np.ndarray, raws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

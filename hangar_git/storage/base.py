@@ -91,6 +91,10 @@ class ObjectStore(ABC):
     def flush(self) -> None:
         """Make every buffered object durable (one write, one index)."""
 
+    def release_pages(self) -> None:
+        """Give memory a big write read and let go of back to the system (stores that map
+        their files do); nothing to give back by default."""
+
     def gather(self, raws: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
         """Many same-sized objects as rows of one array, plus a found-mask.
 

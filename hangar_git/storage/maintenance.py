@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from ..errors import IntegrityError
+from ..heap import release_freed
 from .chunks import ChunkCache
 from .files import StoreFiles
 from .objects import Buffer, Meta, raws_to_digests
@@ -71,6 +72,15 @@ class Maintenance:
     def _damage(self, digest: str, meta: str, pack: PackIndex, chunk_no: int, off: int, end: int) -> None: ...
     def write_pack(self, small: SmallObjects, large: Sequence[tuple[str, tuple[str, int]]],
                    name: Optional[str] = None) -> PackIndex: raise NotImplementedError
+    def mapped_index(self, index: PackIndex) -> PackIndex: raise NotImplementedError
+
+    def release_pages(self) -> None:
+        """Give back what a big write read and freed: the C heap's free memory, and the read
+        pages of mapped index files (merging reads them whole; a million rows' indexes are
+        60 MB). Pages are mapped back in from the page cache when looked up again."""
+        for pack in self._packs:
+            pack.release_pages()
+        release_freed()
 
     def merge_if_needed(self) -> None:
         """Merge indexes once there are more than ``MERGE_AT``."""
@@ -92,8 +102,7 @@ class Maintenance:
         old = sorted(self._packs, key=len)
         if len(old) > 2 and len(old[-1]) > 2 * sum(len(p) for p in old[:-1]):
             old = old[:-1]
-        merged = merge_indexes(new_name(at=max(p.created for p in old)), old)
-        self._files.write_index(merged)
+        merged = self.mapped_index(merge_indexes(new_name(at=max(p.created for p in old)), old))
         gone = {p.name for p in old}
         self._packs = sorted([p for p in self._packs if p.name not in gone] + [merged], key=lambda p: p.name)
         self._pack_names = {p.name for p in self._packs}
@@ -101,6 +110,8 @@ class Maintenance:
         for name in gone:
             self._remove_quietly(f"{self.uri}/index/{name}.idx")
             self._files.forget_index(name)
+        del old, merged
+        self.release_pages()
 
     def _remove_quietly(self, path: str) -> None:
         """Remove a file that another process may have removed already."""

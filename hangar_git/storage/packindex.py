@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import struct
 import time
 import random
@@ -171,6 +172,15 @@ class PackIndex:
                 pos += arr.nbytes
         return cls(name=name, metas=list(header["metas"]), files=list(header["files"]), **arrays)
 
+    def release_pages(self) -> None:
+        """Drop the pages of a mapped index file read so far from the process's resident
+        size (they stay in the page cache; a later look-up maps them back in). In-memory
+        indexes are left as they are."""
+        base = self.digests.base
+        mapped = getattr(base, "obj", base)
+        if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            mapped.madvise(mmap.MADV_DONTNEED)
+
     def age(self) -> float:
         """Seconds since this index was written."""
         return time.time() - self.created
@@ -214,6 +224,18 @@ def digest_order(raws: np.ndarray) -> np.ndarray:
     if (prefixes[order][1:] == prefixes[order][:-1]).any():
         return np.argsort(raws, kind="stable")
     return order
+
+
+def found_among(raws: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Which of ``raws`` (``S32``) are in ``among``: a binary search of their 8-byte prefixes,
+    then the whole digest compared (an equal prefix hiding another digest reads as not found,
+    which costs the caller only a look-up)."""
+    if not len(among):
+        return np.zeros(len(raws), dtype=bool)
+    prefixes = digest_prefixes(among)
+    order = np.argsort(prefixes)
+    at = np.minimum(np.searchsorted(prefixes[order], digest_prefixes(raws)), len(among) - 1)
+    return np.asarray(among[order[at]] == raws, dtype=bool)
 
 
 def first_occurrences(raws: np.ndarray) -> np.ndarray:
@@ -265,6 +287,9 @@ def merge_indexes(name: str, packs: list[PackIndex]) -> PackIndex:
     metas = sorted(meta_pos, key=meta_pos.__getitem__)
     arrays = {f: np.concatenate(v) if v else np.zeros(0, dt)
               for (f, dt), v in zip(_OBJECT_FIELDS + _CHUNK_FIELDS, parts.values())}
+    del parts
+    for p in packs:  # copied: the pages of mapped inputs need not stay resident through the sort
+        p.release_pages()
     digests = arrays["digests"]
     order = digest_order(digests)
     keep = np.ones(len(order), dtype=bool)

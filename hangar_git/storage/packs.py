@@ -55,9 +55,10 @@ class SmallObjects:
 
 @dataclass(frozen=True)
 class EncodedPack:
-    """A pack's data file bytes and where each object and chunk landed in it."""
+    """A pack's data file bytes (its compressed chunks, in order: written one after another,
+    never joined) and where each object and chunk landed in it."""
 
-    blob: bytes
+    blobs: list[bytes]
     chunk_ids: np.ndarray
     """Chunk of each object (in the order given)."""
     offsets: np.ndarray
@@ -71,7 +72,7 @@ def encode_pack(small: SmallObjects) -> EncodedPack:
     chunks end on object edges), compress and checksum each."""
     sizes, data, n = small.sizes, memoryview(small.data), len(small.raws)
     if not n:
-        return EncodedPack(b"", np.zeros(0, np.int64), np.zeros(0, np.int64), [])
+        return EncodedPack([], np.zeros(0, np.int64), np.zeros(0, np.int64), [])
     starts = np.cumsum(sizes) - sizes
     chunk_ids = np.unique(starts // CHUNK_TARGET, return_inverse=True)[1].reshape(-1)
     first_rows = np.flatnonzero(np.diff(chunk_ids, prepend=-1))
@@ -86,7 +87,7 @@ def encode_pack(small: SmallObjects) -> EncodedPack:
         blobs.append(comp)
         pos += len(comp)
     offsets = starts - np.array(bounds[:-1], dtype=np.int64)[chunk_ids]
-    return EncodedPack(b"".join(blobs), chunk_ids, offsets, chunks)
+    return EncodedPack(blobs, chunk_ids, offsets, chunks)
 
 
 def index_for(name: str, small: SmallObjects, enc: EncodedPack,

@@ -364,12 +364,22 @@ def _batch_payload(store: ObjectStore, table: list[str], raws: np.ndarray, meta_
     return (list(read_metas), np.array(index, dtype=np.int64)), parts
 
 
+FIRST_BATCH_BYTES = 4 << 20
+"""The first frame of small objects holds about this many bytes, each next one twice the one
+before, up to ``BATCH_BYTES``: the receiver starts verifying once the first 4 MB are in, not
+8 MB (100,000 rows of 117 bytes still go in two frames, two packs: a 1 MB first frame made
+four, whose fixed costs took back what the earlier start gave on a loaded machine). Same-run
+medians of 6 each, load 4.5: fetch-data of those rows 0.32 s against 0.44-0.49 s with 8 MB,
+push 0.42-0.66 s against 0.71-0.80 s, CPU unchanged."""
+
+
 def _data_batches(rows: np.ndarray, sizes: np.ndarray) -> Iterator[np.ndarray]:
-    """Rows of ``sizes`` in each data frame (of ``rows``): small objects in frames of up to
-    ``BATCH_BYTES``, large ones (which the receiver writes in parallel) up to ``LARGE_BATCH_BYTES``."""
+    """Rows of ``sizes`` in each data frame (of ``rows``): small objects in frames growing from
+    ``FIRST_BATCH_BYTES`` to ``BATCH_BYTES``, large ones (which the receiver writes in
+    parallel) up to ``LARGE_BATCH_BYTES``."""
     large = sizes[rows] >= LARGE_OBJECT
-    for group, limit in ((rows[~large], BATCH_BYTES), (rows[large], LARGE_BATCH_BYTES)):
-        for lo, hi in batch_bounds(sizes[group], MAX_DATA_ITEMS, limit):
+    for group, limit, first in ((rows[~large], BATCH_BYTES, FIRST_BATCH_BYTES), (rows[large], LARGE_BATCH_BYTES, 0)):
+        for lo, hi in batch_bounds(sizes[group], MAX_DATA_ITEMS, limit, first):
             yield group[lo:hi]
 
 

@@ -14,6 +14,7 @@ moves it by compare-and-swap, refusing a non-fast-forward.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Optional, Sequence
 
 from ..bookkeeping.gitrepo import HEADS, GitRepo, branch_ref, remote_ref
@@ -134,7 +135,8 @@ class GitDataRemote:
         haves = [oid for oid in self.heads().values() if git.has_object(oid)]
         commits = new_commits(git, [local], haves)
         target = self.data_store(create=True)
-        sending = data_to_send(git, store, commits, haves, self.name, branch, target.absent)
+        sending = data_to_send(git, store, commits, haves, self.name, branch,
+                               lambda raws: partial(target.absent, raws))
         digests, nbytes = sending.digests(), sending.nbytes
         with progress("Pushing data", total=nbytes, unit="B", quiet=self.quiet) as bar:
             copy_objects(store, target, sending.raws, progress=bar, fault="push.between_data_frames",

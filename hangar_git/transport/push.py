@@ -8,7 +8,7 @@ import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
 from ..bookkeeping.added import BlobReader, added_raws
-from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send
+from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send, unverified_reads
 from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
@@ -56,7 +56,7 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
     kept = KeptBlobs(git)  # the new shards: read once to list their samples, then sent
-    sending = data_to_send(git, store, commits, haves, remote, branch, lambda raws: remote_absent(session, raws),
+    sending = data_to_send(git, store, commits, haves, remote, branch, lambda raws: ask_remote_absent(session, raws),
                            kept)
     # Pipelined: data, then records, then the ref update go out without waiting for each
     # answer (the server takes them in order, and refuses the ref update unless all of the
@@ -88,16 +88,20 @@ class DataToSend(NamedTuple):
 
 
 def data_to_send(git: GitRepo, store: ObjectStore, commits: Sequence[str], haves: Sequence[str], remote: str,
-                 branch: str, remote_lacks: Callable[[np.ndarray], np.ndarray],
+                 branch: str, ask_remote: Callable[[np.ndarray], Callable[[], np.ndarray]],
                  read: Optional[BlobReader] = None) -> DataToSend:
-    """The samples ``commits`` add to their parents that the remote lacks (``remote_lacks``:
-    raw digests to a mask of those it lacks), described by the store; RemoteDataError if any
-    of them is not here either. The remote holds the data of what its refs (``haves``)
-    reach, so the parents' samples need no look-up: the cost follows the change, not the
-    size of the commits' trees."""
+    """The samples ``commits`` add to their parents that the remote lacks, described by the
+    store; RemoteDataError if any of them is not here either. ``ask_remote`` asks the remote
+    which of some raw digests it lacks and returns how to read the answer (a mask): the store
+    describes the samples while the question travels. The remote holds the data of what its
+    refs (``haves``) reach, so the parents' samples need no look-up: the cost follows the
+    change, not the size of the commits' trees."""
     raws = added_raws(git, commits, read=read)
-    raws = raws[remote_lacks(raws)] if len(raws) else raws
+    answer = ask_remote(raws) if len(raws) else None
     table, meta_index, sizes = store.describe_raws(raws)
+    if answer is not None:
+        lacks = answer()
+        raws, meta_index, sizes = raws[lacks], meta_index[lacks], sizes[lacks]
     local_absent = np.flatnonzero(sizes < 0)
     if len(local_absent):
         raise RemoteDataError(
@@ -116,16 +120,25 @@ def remote_missing(session: Session, digests: list[str]) -> list[str]:
 def remote_absent(session: Session, raws: np.ndarray) -> np.ndarray:
     """Per raw digest, True where the remote lacks it: binary digest lists, all requests sent
     before any answer."""
+    return ask_remote_absent(session, raws)()
+
+
+def ask_remote_absent(session: Session, raws: np.ndarray) -> Callable[[], np.ndarray]:
+    """Send :func:`remote_absent`'s requests now; returns what reads their answers (the mask)."""
     parts = [raws[i:i + MAX_DATA_ITEMS] for i in range(0, len(raws), MAX_DATA_ITEMS)]
     for part in parts:
         session.send("missing_data", {"count": len(part)}, part.tobytes())
-    masks = [np.zeros(0, dtype=bool)]
-    for part in parts:
-        reply = session.recv()
-        if reply.header.get("count") != len(part) or len(reply.payload) != (len(part) + 7) // 8:
-            raise ProtocolError("the remote answered missing_data with a malformed bitmap")
-        masks.append(np.unpackbits(np.frombuffer(reply.payload, dtype=np.uint8), count=len(part)).astype(bool))
-    return np.concatenate(masks)
+    session.flush()
+
+    def answers() -> np.ndarray:
+        masks = [np.zeros(0, dtype=bool)]
+        for part in parts:
+            reply = session.recv()
+            if reply.header.get("count") != len(part) or len(reply.payload) != (len(part) + 7) // 8:
+                raise ProtocolError("the remote answered missing_data with a malformed bitmap")
+            masks.append(np.unpackbits(np.frombuffer(reply.payload, dtype=np.uint8), count=len(part)).astype(bool))
+        return np.concatenate(masks)
+    return answers
 
 
 def _send_data(session: Session, store: ObjectStore, sending: DataToSend, quiet: bool) -> int:
@@ -148,8 +161,9 @@ def _send_objects(session: Session, git: GitRepo, todo: list, quiet: bool, kept:
     with progress("Pushing commit records", total=len(todo), quiet=quiet) as bar:
         session.send("put_objects", {"count": len(todo)})
         small = bool(session.server_info.get("objects_stream"))  # it packs them as they arrive
-        send_objects(git, session, todo, progress=bar, kept=kept,
-                     batch_bytes=PUSH_OBJECTS_BYTES if small else BATCH_BYTES)
+        with unverified_reads():  # the server checks each against its id before it keeps any
+            send_objects(git, session, todo, progress=bar, kept=kept,
+                         batch_bytes=PUSH_OBJECTS_BYTES if small else BATCH_BYTES)
         session.send("end", {})
         session.flush()
     return 1

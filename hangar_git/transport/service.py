@@ -35,6 +35,43 @@ MAX_STREAMED_OBJECTS = 1 << 24
 """The most objects a push may announce to have them packed as they arrive (one pack)."""
 RECEIVED_BLOBS_KEPT = 32 << 20
 """Bytes of received shard blobs a session keeps for its ref update (the rest are read again)."""
+VERIFIED_KEPT = 1 << 22
+"""Digests of samples a session verified and kept (``put_data``) that its ref update takes as
+present without looking them up in the store (beyond these, it looks them up)."""
+
+
+class VerifiedData:
+    """The digests of the samples a session's ``put_data`` verified and kept, in order (up to
+    ``VERIFIED_KEPT``), so that its ``update_ref`` looks up only the others in the store.
+    Freshly kept objects are safe from a concurrent ``gc`` (its grace period)."""
+
+    def __init__(self) -> None:
+        self.parts: list[Any] = []
+        self.count = 0
+
+    def add(self, frame: Frame) -> None:
+        """Note the digests of a ``data`` frame once it is kept (called in order as each is)."""
+        count = frame.header.get("count")
+        if frame.kind == "data" and type(count) is int and self.count + count <= VERIFIED_KEPT:
+            import numpy as np
+            self.parts.append(np.frombuffer(bytes(memoryview(frame.payload)[:32 * count]), dtype="S32"))
+            self.count += count
+
+    def not_among(self, raws: Any) -> Any:
+        """``raws`` (``S32``) less those noted here (all of them when the same digests came in
+        the same order, a push's usual case, told by one comparison)."""
+        if not self.parts or not len(raws):
+            return raws
+        import numpy as np
+
+        from ..storage.packindex import found_among
+        kept = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+        if len(kept) == len(raws) and np.array_equal(kept.view(np.uint64), np.ascontiguousarray(raws).view(np.uint64)):
+            return raws[:0]
+        return raws[~found_among(raws, kept)]
+
+    def clear(self) -> None:
+        self.parts, self.count = [], 0
 
 
 class RepositoryService(ServiceHandler):
@@ -58,6 +95,7 @@ class RepositoryService(ServiceHandler):
         self.path = path
         self._store: ObjectStore | None = None
         self._kept: Optional[KeptBlobs] = None
+        self._verified = VerifiedData()
 
     def _open_git(self, path: str) -> GitRepo:
         from ..bookkeeping.transfer import trust_stored_objects
@@ -166,12 +204,14 @@ class RepositoryService(ServiceHandler):
         try:
             # what our refs reach has its data here: check only what the new commits add
             needed = added_raws(self.git, new_commits(self.git, [new], haves), read=self._received)
-            absent = needed[self.store.absent(needed)] if len(needed) else needed
+            unseen = self._verified.not_among(needed)  # what this session verified is here: not looked up
+            absent = unseen[self.store.absent(unseen)] if len(unseen) else unseen
         except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
             raise IntegrityError(f"push of {branch!r} refused: the records of commit {new} are not "
                                  f"hangar records ({type(exc).__name__})") from None
         finally:
             self._received.clear()
+            self._verified.clear()
         if len(absent):
             raise IntegrityError(
                 f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "
@@ -233,7 +273,7 @@ class RepositoryService(ServiceHandler):
     def put_data(self, request: Frame, stream: Stream) -> Reply:
         # what a push brings is read by others, later: keep it out of this server's page cache
         from .datastream import receive_frames
-        return {"stored": receive_frames(self.store, stream.recv_until("end"), uncached=True)}
+        return {"stored": receive_frames(self.store, stream.recv_until("end"), self._verified.add, uncached=True)}
 
     @rpc_method
     def get_data(self, request: Frame, stream: Stream) -> Reply:

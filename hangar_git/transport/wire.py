@@ -249,17 +249,22 @@ def split_payload(sizes: Any, payload: memoryview | bytes, count: int) -> list[m
     return [view[end - n:end] for end, n in zip(ends, sizes)]
 
 
-def batch_bounds(sizes: Sequence[int] | np.ndarray, max_items: int, max_bytes: int) -> list[tuple[int, int]]:
+def batch_bounds(sizes: Sequence[int] | np.ndarray, max_items: int, max_bytes: int,
+                 first_bytes: int = 0) -> list[tuple[int, int]]:
     """(start, end) index ranges of consecutive items within the count and byte limits (an
-    item bigger than ``max_bytes`` alone in its range); one step per range, not per item."""
+    item bigger than the byte limit alone in its range); one step per range, not per item.
+    With ``first_bytes``, the first range's byte limit is that, and each next one's twice
+    the one before, up to ``max_bytes``."""
     ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
     bounds, start, n = [], 0, len(ends)
+    limit = min(first_bytes, max_bytes) if first_bytes > 0 else max_bytes
     while start < n:
         before = int(ends[start - 1]) if start else 0
-        end = int(np.searchsorted(ends, before + max_bytes, side="right"))
+        end = int(np.searchsorted(ends, before + limit, side="right"))
         end = max(start + 1, min(end, start + max_items))
         bounds.append((start, end))
         start = end
+        limit = min(2 * limit, max_bytes)
     return bounds
 
 

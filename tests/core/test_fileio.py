@@ -90,3 +90,33 @@ def test_write_atomic_and_move_into_place(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):  # a missing folder: nothing written, nothing left
         fileio.write_atomic(str(tmp_path / "no" / "f"), b"x")
     assert sorted(os.listdir(tmp_path)) == ["f"]
+
+
+def test_write_atomic_finishes_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``os.write`` may write less than it is given: every byte of every part (bytes, a
+    memoryview, an array's buffer) still lands, in order."""
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real(fd, memoryview(data)[:3]))
+    parts = [b"0123456", memoryview(b"abcdefgh")[1:], np.arange(10, dtype=np.uint16).data]
+    fileio.write_atomic(str(tmp_path / "f"), *parts)
+    assert (tmp_path / "f").read_bytes() == b"0123456bcdefgh" + np.arange(10, dtype=np.uint16).tobytes()
+
+
+def test_write_atomic_that_fails_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails part way (a full disk, Ctrl-C) leaves the file as it was and no
+    temporary file beside it."""
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    real, calls = os.write, []
+    def failing(fd: int, data: bytes) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+    monkeypatch.setattr(os, "write", failing)
+    with pytest.raises(OSError):
+        fileio.write_atomic(str(path), b"new", b"er")
+    monkeypatch.setattr(os, "write", lambda fd, data: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        fileio.write_atomic(str(path), b"new")
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["f"]

@@ -187,6 +187,96 @@ def test_update_ref_needs_the_data_and_the_whole_history(
     server.fsck()
 
 
+def _alter_loose_object(repo: Repository, oid: str, old: bytes, new: bytes) -> None:
+    """Rewrite loose object ``oid`` so that it still inflates, to other bytes of the same size
+    (so that only hashing it again shows it no longer matches its id)."""
+    import zlib
+    path = Path(repo.ctx.git.git_dir) / "objects" / oid[:2] / oid[2:]
+    raw = zlib.decompress(path.read_bytes())
+    assert old in raw and len(old) == len(new)
+    path.chmod(0o644)
+    path.write_bytes(zlib.compress(raw.replace(old, new)))
+
+
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_a_push_of_a_damaged_local_object_is_refused_by_the_server(
+        kind: str, server_address: Callable[[str], ServerRepo], history: Repository) -> None:
+    """The sender reads the objects it sends without hashing them again (the receiver checks
+    each): one that no longer matches its id is refused there and the branch does not move;
+    the sender's own reads hash again once the push is over."""
+    import pygit2
+    server = server_address(kind)
+    stats = _stats_blob(history)  # read by nothing but the sending
+    history.remote.add("origin", server.address)
+    _alter_loose_object(history, stats, b'"count": 20', b'"count": 21')
+    with pytest.raises(IntegrityError, match=stats):
+        history.remote.push("origin", "master")
+    assert server.heads() == {}
+    with pytest.raises(pygit2.GitError, match="hash mismatch"):
+        history.ctx.git.pygit2_repo.odb.read(pygit2.Oid(hex=stats))
+
+
+def _stats_blob(repo: Repository) -> str:
+    """The id of the newest commit's column stats blob (``{"count": 20, ...}``)."""
+    return next(oid for oid, kind, data in raw_objects(repo, repo.branch_head("master"), [])
+                if kind == 3 and data.startswith(b'{"count": 20'))
+
+
+def test_unverified_reads_end_with_their_last_block(history: Repository) -> None:
+    """Several threads may be inside ``unverified_reads`` at once: reads hash again only
+    once the last one has left."""
+    import pygit2
+
+    from hangar_git.bookkeeping.transfer import unverified_reads
+    stats = _stats_blob(history)
+    _alter_loose_object(history, stats, b'"count": 20', b'"count": 21')
+    odb = history.ctx.git.pygit2_repo.odb
+
+    def read() -> bytes:
+        return odb.read(pygit2.Oid(hex=stats))[1]
+
+    with pytest.raises(pygit2.GitError):
+        read()
+    with unverified_reads():
+        with unverified_reads():
+            assert b'"count": 21' in read()
+        assert b'"count": 21' in read()
+    with pytest.raises(pygit2.GitError):
+        read()
+
+
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_a_refused_data_frame_counts_for_nothing_in_the_ref_update(
+        kind: str, server_address: Callable[[str], ServerRepo], history: Repository) -> None:
+    """The ref update takes the samples its session verified and kept as present without
+    looking them up: a frame refused for a corrupt row must not be among them."""
+    server = server_address(kind)
+    head = history.branch_head("master")
+    digest, meta, data = sample(ROWS[17])
+    corrupt = (digest, meta, data[:-1] + bytes([data[-1] ^ 1]))
+    with open_session(server.address) as s:
+        send_objects(s, raw_objects(history, head))
+        s.recv()
+        send_data(s, [sample(r) for r in ROWS[:15]])
+        assert s.recv().header["stored"] == 15
+    with open_session(server.address) as s:
+        send_data(s, [sample(r) for r in ROWS[15:17]] + [corrupt] + [sample(r) for r in ROWS[18:]])
+        with pytest.raises(IntegrityError, match=digest):
+            s.recv()
+            s.recv()
+    with open_session(server.address) as s:
+        send_data(s, [sample(r) for r in ROWS[18:]])
+        assert s.recv().header["stored"] == 2
+        with pytest.raises(IntegrityError, match=r"3 sample\(s\).*not on the remote"):
+            s.call("update_ref", {"branch": "master", "old": None, "new": head})
+        assert server.heads() == {}
+        send_data(s, [sample(r) for r in ROWS[15:18]])
+        s.recv()
+        s.call("update_ref", {"branch": "master", "old": None, "new": head})
+    assert server.heads() == {"master": head}
+    server.fsck()
+
+
 @pytest.mark.parametrize("header", [
     {"branch": "../evil", "old": None, "new": "0" * 40},
     {"branch": "master", "old": None, "new": "not-a-commit"},

@@ -55,6 +55,29 @@ def test_batch_bounds_cuts_as_the_per_item_loop(sizes: list[int], max_items: int
     assert batch_bounds(sizes, max_items, max_bytes) == reference_bounds(sizes, max_items, max_bytes)
 
 
+@pytest.mark.parametrize("first, expected", [
+    (1, [(0, 1), (1, 3), (3, 7), (7, 15), (15, 23), (23, 25)]),   # 1, 2, 4, 8, 8, the rest
+    (7, [(0, 7), (7, 15), (15, 23), (23, 25)]),                  # 7, then the limit
+    (8, [(0, 8), (8, 16), (16, 24), (24, 25)]),                  # the limit from the start
+    (9, [(0, 8), (8, 16), (16, 24), (24, 25)]),                  # never past the limit
+], ids=["ramp", "limit-1", "limit", "limit+1"])
+def test_frames_grow_from_a_small_first_one_to_the_limit(first: int, expected: list[tuple[int, int]]) -> None:
+    """Regression: the first frame of a push or fetch of small rows held 8 MB, read, sent and
+    received whole before the receiver could start verifying; it now holds ``first`` bytes
+    and each next one twice as many, up to the limit."""
+    assert batch_bounds([1] * 25, 100, 8, first) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=60), st.integers(1, 8), st.integers(1, 40), st.integers(1, 40))
+def test_growing_frames_cover_every_item_once_within_the_limits(sizes: list[int], max_items: int, max_bytes: int,
+                                                                first: int) -> None:
+    bounds = batch_bounds(sizes, max_items, max_bytes, first)
+    assert [i for lo, hi in bounds for i in range(lo, hi)] == list(range(len(sizes)))
+    for lo, hi in bounds:
+        assert hi - lo <= max_items and (hi - lo == 1 or sum(sizes[lo:hi]) <= max_bytes)
+
+
 def raws_of(prefixes_and_tails: list[tuple[bytes, bytes]]) -> np.ndarray:
     return np.array([p + t for p, t in prefixes_and_tails], dtype="S32")
 
@@ -96,6 +119,21 @@ def filled_store(path: str, values: list[tuple[str, bytes]]) -> tuple[Any, list[
     digests = [store.put_new(meta, data) for meta, data in values]  # type: ignore[arg-type]
     store.flush()
     return store, digests
+
+
+def test_rows_are_sent_in_a_smaller_first_frame(tmp_path: Any) -> None:
+    """A push or fetch of small rows: the first data frame holds about ``FIRST_BATCH_BYTES``
+    (the receiver starts verifying once it is in), the next ones up to twice as much."""
+    width = 117
+    first = datastream.FIRST_BATCH_BYTES // width
+    rows = np.random.default_rng(5).integers(0, 256, size=(first + first // 2, width), dtype=np.uint8)
+    store = open_store(str(tmp_path / "s"), create=True)
+    raws = store.put_rows("nd:|u1:117", rows)  # type: ignore[arg-type]
+    out = FrameList()
+    assert send_data(store, out, raws) == len(rows)
+    assert [f.header["count"] for f in out.frames] == [first, first // 2]
+    received = np.concatenate([np.frombuffer(f.payload[:32 * f.header["count"]], "S32") for f in out.frames])
+    assert received.tobytes() == raws.tobytes()
 
 
 MIXED = [("bytes", b""), ("str", b"x"), ("bytes", b""), ("nd:|u1:3", b"abc"), ("bytes", b"\0\0"),

@@ -13,9 +13,10 @@ from hangar_git import Repository
 from hangar_git.errors import IntegrityError, ProtocolError
 from hangar_git.storage import ObjectBatch, digest_of, ndarray_meta, raw_to_digest, verify_batch
 from hangar_git.storage.objects import ROW_LINE_MAX, digest_rows
-from hangar_git.storage.packindex import PackIndex, checksum_ok, digest_order
+from hangar_git.storage.packindex import PackIndex, checksum_ok, digest_order, found_among
 from hangar_git.transport.datastream import receive_frames
 from hangar_git.transport.framing import Frame
+from hangar_git.transport.service import VerifiedData
 from hangar_git.transport.wire import MAX_DATA_ITEMS, encode_data_table
 
 WIDTH = 117
@@ -119,3 +120,36 @@ def test_a_frame_of_digests_sorts_as_a_stable_sort_would() -> None:
     assert digest_order(raws).tolist() == np.argsort(raws, kind="stable").tolist()
     tied = np.concatenate([raws, raws[::-1]])  # every digest twice: the stable order of the ties
     assert digest_order(tied).tolist() == np.argsort(tied, kind="stable").tolist()
+
+
+def _raws(*digests: bytes) -> np.ndarray:
+    return np.array(list(digests), dtype="S32")
+
+
+def test_digests_found_among_others_by_prefix_then_whole() -> None:
+    a, b, c = (bytes([i]) * 32 for i in (1, 2, 3))
+    twin = b[:8] + bytes(24)  # shares b's 8-byte prefix: found only where the whole digest is
+    assert found_among(_raws(a, b, c), _raws(c, a)).tolist() == [True, False, True]
+    assert found_among(_raws(twin, b), _raws(b)).tolist() == [False, True]
+    assert found_among(_raws(a), _raws()).tolist() == [False]
+    assert found_among(_raws(), _raws(a)).tolist() == []
+
+
+def test_a_ref_update_takes_as_present_only_what_its_session_verified() -> None:
+    """VerifiedData: the digests of kept data frames, in order; all of them when the same
+    digests come in the same order, else those not among them (looked up in the store)."""
+    rows = np.random.default_rng(3).integers(0, 256, size=(6, 117), dtype=np.uint8)
+    meta = ndarray_meta(rows.dtype, rows.shape[1:])
+    raws = digest_rows(meta, rows)
+    verified = VerifiedData()
+    for lo, hi in ((0, 3), (3, 5)):
+        header, payload = encode_data_table(raws[lo:hi], [meta], np.zeros(hi - lo, np.int64), np.full(hi - lo, 117),
+                                            rows[lo:hi].tobytes())
+        verified.add(Frame("data", header, b"".join(payload)))
+    verified.add(Frame("part", {"count": 1}, b"x" * 32))  # parts are not noted: looked up
+    assert verified.count == 5
+    assert len(verified.not_among(raws[:5])) == 0
+    assert verified.not_among(raws).tolist() == raws[5:].tolist()
+    assert verified.not_among(raws[::-1]).tolist() == raws[5:].tolist()
+    verified.clear()
+    assert verified.not_among(raws[:5]).tolist() == raws[:5].tolist()

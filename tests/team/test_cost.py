@@ -213,3 +213,48 @@ def test_noop_fetch_data_checks_nothing(measured: dict[int, dict[str, tuple[Coun
         client, server = measured[n]["no-op fetch-data"]
         assert client.digests_checked == 0 and server.digests_checked == 0, (n, client, server)
 
+
+
+def test_the_ref_update_looks_up_no_sample_its_push_just_sent(
+        measured: dict[int, dict[str, tuple[Counts, Counts]]]) -> None:
+    """Regression: the server's ref update looked up again in the store every sample the same
+    session had just verified and kept; now the only look-up is the client's ``missing_data``
+    (one call, the new samples) and the ref update asks the store about none of them."""
+    for n in measured:
+        _, server = measured[n]["push"]
+        assert server.calls.get("absent") == 1 and server.digests_checked == ADDED, (n, server)
+
+
+def test_a_push_describes_its_samples_while_the_remote_answers_which_it_lacks(tmp_path: Path) -> None:
+    """Regression: the client waited for the remote's ``missing_data`` answer before its store
+    described the samples; the question now goes out first and is read after the look-up."""
+    server = init_bare(tmp_path / "server.git")
+    local = _repo(tmp_path / "local")
+    _commit(local, 0, ADDED)
+    events: list[str] = []
+    store = local.ctx.store
+    describe = store.describe_raws
+
+    def described(raws: Any) -> Any:
+        events.append("described")
+        return describe(raws)
+
+    store.describe_raws = described  # type: ignore[method-assign]
+    with open_local_session_in_process(RepositoryService(str(server))) as session:
+        send, recv = session.send, session.recv
+
+        def sent(kind: str, *args: Any, **kwargs: Any) -> None:
+            events.append(f"sent {kind}")
+            send(kind, *args, **kwargs)
+
+        def received() -> Any:
+            frame = recv()
+            events.append(f"received {sorted(frame.header)}")
+            return frame
+
+        session.send, session.recv = sent, received  # type: ignore[method-assign]
+        push(local.ctx.git, store, session, "origin", "master", quiet=True)
+    asked = events.index("sent missing_data")
+    assert events[asked + 1] == "described" and events[asked + 2] == "received ['count']", events
+    assert Repository(server).ctx.git.get_ref("refs/hangar/heads/master") == local.ctx.git.get_ref(
+        "refs/hangar/heads/master")
