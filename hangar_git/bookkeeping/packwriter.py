@@ -44,8 +44,10 @@ def deflate_text(data: bytes) -> bytes:
     """``data`` as a zlib stream of Huffman codes only (no string matching): what a big
     commit's shard text is packed as. Hex digests have nothing for LZ77 to find, so this
     takes half zlib level 1's time (0.7 against 1.4 s CPU for a million records' 73 MB)
-    and comes out smaller (38 against 43 MB); git and libgit2 read it as any zlib stream."""
-    packer = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    and comes out smaller (38 against 43 MB); git and libgit2 read it as any zlib stream.
+    memLevel 8 (zlib's default), not 9: 15 % less CPU for 0.2 % more bytes (0.64 against
+    0.76 s for those 73 MB in ~18 KB shards, best of 3)."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_HUFFMAN_ONLY)
     return packer.compress(data) + packer.flush()
 
 
