@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
-from ..bookkeeping.transfer import history_digests, referenced_digests
 from ..errors import RemoteDataError, SharedStoreError
 from ..storage.identity import Digest
 from . import sharing
@@ -16,6 +15,7 @@ DEFAULT_GRACE_SECONDS = 3600.0
 
 def all_referenced(git: GitRepo) -> set[str]:
     """Digests recorded by any commit reachable from any hangar ref (staging included)."""
+    from ..bookkeeping.transfer import history_digests  # (with packwriter: 7 ms of every command's start)
     return set(history_digests(git, list(git.list_refs(HANGAR_NS + "/").values())))
 
 
@@ -73,6 +73,7 @@ def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commi
     Objects still needed by the staging area are kept. Dropped samples
     become remote references again; fetch-data brings them back.
     """
+    from ..bookkeeping.transfer import referenced_digests
     git = ctx.git
     columns = set(column_names) if column_names else None
     wanted = list(referenced_digests(git, list(commits), (), columns))
