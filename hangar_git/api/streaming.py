@@ -103,10 +103,15 @@ class StreamingCheckout(ReaderCheckout):
         """Single reads' neighbours (``.max_bytes = 0`` turns them off)."""
         store.near = self.neighbourhood.around
         self._finalizer = weakref.finalize(self, store.close)
-        if multiprocessing.parent_process() is None:
-            source.connect_ahead()  # the remote's answer to the first read is then one round trip away
-        else:  # a worker: it connects on first need (its first batch may come through the shared cache);
+        if multiprocessing.parent_process() is not None:
+            # a worker: it connects on first need (its first batch may come through the shared cache);
             multiprocessing.util.Finalize(None, self._finalizer, exitpriority=10)  # atexit does not run there
+        elif not options.keep:
+            # the remote's answer to the first read is then one round trip away. Not with keep=True:
+            # an earlier epoch may have kept every sample here, and a session opened for nothing
+            # cost a kept epoch through a 20 ms link 0.4 s; there the first sample found missing
+            # (or a DataLoader sampler's lead) connects
+            source.connect_ahead()
 
     @property
     def stream_args(self) -> tuple:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -209,3 +210,26 @@ def test_cached_rows_are_read_from_the_caches_without_asking_the_local_store(
         requests = store.source.requests
         assert all(np.array_equal(v, ROWS[k]) for k, v in zip(keys, co["rows", keys]))
         assert asked == [] and store.source.requests == requests
+
+
+@pytest.mark.parametrize("kind", ["path", "hangarssh"])
+def test_a_kept_checkout_opens_no_session_while_its_samples_are_local(kind: str,
+                                                                      streamed: Callable[[str], Streamed]) -> None:
+    """Regression: every streaming checkout opened a session as it was made. After a keep=True
+    epoch had brought every sample here, the next keep=True epoch through a 20 ms link took
+    0.65 s against 0.23 s for local reads: the session, opened for nothing, cost 0.4 s."""
+    world = streamed(kind)
+    with world.checkout(keep=True) as co:
+        assert all_rows(co)  # the first epoch fetches and keeps them
+    with world.checkout(keep=True) as co:
+        assert all_rows(co)
+        assert sorted(co["texts"].values()) == sorted(TEXTS)  # not kept yet: read through the remote
+        assert co.stream_store.source.connected
+    with world.checkout(keep=True) as co:  # everything is here now
+        assert all_rows(co) and sorted(co["texts"].values()) == sorted(TEXTS)
+        assert not co.stream_store.source.connected and not co.stream_store.source.connecting()
+    with world.checkout() as co:  # keep=False streams: it connects as it is made
+        deadline = time.monotonic() + 60
+        while co.stream_store.source.connecting() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert co.stream_store.source.connected
