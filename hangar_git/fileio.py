@@ -119,26 +119,34 @@ def move_into_place(tmp: str, path: str, durable: bool = False) -> None:
 
 
 @contextmanager
-def atomic_open(path: str, mode: str = "wb", durable: bool = False, *, sync_folder: bool = True,
-                **kwargs: Any) -> Iterator[IO[Any]]:
-    """A file object whose content appears at ``path`` only when the block succeeds
-    (``open`` arguments ``mode`` and ``kwargs``); on an error nothing is left behind.
-    ``durable`` fsyncs the file and, unless ``sync_folder`` is False (a later write to the
-    same folder will), its new name."""
+def _replacing(path: str, durable: bool) -> Iterator[str]:
+    """A temporary name beside ``path`` for the block to write: it replaces ``path`` when the
+    block succeeds (``durable``: the new name is fsynced), and is removed when it fails."""
     tmp = temp_name(path)
     try:
-        with open(tmp, mode, **kwargs) as fh:
-            yield fh
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        move_into_place(tmp, path, durable and sync_folder)
+        yield tmp
+        move_into_place(tmp, path, durable)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+@contextmanager
+def atomic_open(path: str, mode: str = "wb", durable: bool = False, *, sync_folder: bool = True,
+                **kwargs: Any) -> Iterator[IO[Any]]:
+    """A file object whose content appears at ``path`` only when the block succeeds
+    (``open`` arguments ``mode`` and ``kwargs``); on an error nothing is left behind.
+    ``durable`` fsyncs the file and, unless ``sync_folder`` is False (a later write to the
+    same folder will), its new name."""
+    with _replacing(path, durable and sync_folder) as tmp:
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
 
 
 def write_atomic(path: str, *parts: Buffer, durable: bool = False, sync_folder: bool = True) -> None:
@@ -146,9 +154,8 @@ def write_atomic(path: str, *parts: Buffer, durable: bool = False, sync_folder: 
     temporary name in the same folder, which then replaces ``path`` (``durable`` and
     ``sync_folder``: as for :func:`atomic_open`). Written with plain system calls, no file
     object: a big commit writes thousands of small derived files."""
-    tmp = temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
+    with _replacing(path, durable and sync_folder) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
             for part in parts:
                 _write_fully(fd, part)
@@ -156,13 +163,6 @@ def write_atomic(path: str, *parts: Buffer, durable: bool = False, sync_folder: 
                 os.fsync(fd)
         finally:
             os.close(fd)
-        move_into_place(tmp, path, durable and sync_folder)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _write_fully(fd: int, data: Buffer) -> None:
