@@ -158,14 +158,14 @@ def write_atomic(path: str, *parts: Buffer, durable: bool = False, sync_folder: 
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
             for part in parts:
-                _write_fully(fd, part)
+                write_fully(fd, part)
             if durable:
                 os.fsync(fd)
         finally:
             os.close(fd)
 
 
-def _write_fully(fd: int, data: Buffer) -> None:
+def write_fully(fd: int, data: Buffer) -> None:
     """Write all of ``data`` to ``fd`` (``os.write`` may write less than it is given)."""
     view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
     while view.nbytes:

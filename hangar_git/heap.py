@@ -1,4 +1,5 @@
-"""Giving the C heap's freed memory back to the system between the phases of a big write.
+"""Giving memory back to the system between the phases of a big write: the C heap's freed
+memory, and the resident pages of files mapped and read.
 
 glibc keeps what ``free`` returns for reuse, and moves its mmap threshold up once a large
 block is freed, so after the first few blocks of a million-row add its arrays come from the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import mmap
 from typing import Any, Optional
 
 _libc: Optional[Any] = None
@@ -33,3 +35,11 @@ def release_freed() -> bool:
     """Return the C heap's free memory to the system (glibc); True if anything was released."""
     trim = _trim()
     return bool(trim(0)) if trim is not None else False
+
+
+def drop_mapped_pages(mapped: object) -> None:
+    """Drop the pages of ``mapped`` (an ``mmap``; anything else is left alone) read so far
+    from the process's resident size. They stay in the page cache: a later read maps them
+    back in."""
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)

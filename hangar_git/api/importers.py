@@ -18,7 +18,6 @@ nothing here imports click.
 from __future__ import annotations
 
 import itertools
-import mmap
 import os
 import zipfile
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import HangarError, ImportFormatError
+from ..heap import drop_mapped_pages
 from .keytext import key_from_text
 
 Key = Union[int, str]
@@ -233,9 +233,7 @@ def release_pages(array: np.ndarray) -> None:
     """Drop the pages of a mapped .npy (:func:`npy_rows`) read so far from the process's
     resident size: they stay in the page cache, and a later read maps them back in (a
     million-row import otherwise keeps the whole file resident to its end)."""
-    mapped = array.base
-    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        mapped.madvise(mmap.MADV_DONTNEED)
+    drop_mapped_pages(array.base)
 
 
 def rows_block(array: np.ndarray, lo: int, hi: int, dtype: Optional[np.dtype]) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
+from ..heap import drop_mapped_pages
 from ..storage.objects import digests_to_raw, raw_to_digest, raws_to_digests
 from .derivedfiles import DerivedFiles
 from .recordcache import ShardBlock
@@ -86,9 +87,7 @@ class KeyIndex:
         over every digest (a locations file's look-ups) would otherwise keep all 40 MB of a
         million rows' index resident. They stay in the page cache; a later read maps them
         back in."""
-        advise = getattr(self._buf, "madvise", None)
-        if advise is not None and hasattr(mmap, "MADV_DONTNEED"):
-            advise(mmap.MADV_DONTNEED)
+        drop_mapped_pages(self._buf)
 
     @property
     def int_keys(self) -> Optional[np.ndarray]:

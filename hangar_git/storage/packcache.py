@@ -35,6 +35,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from ..errors import IntegrityError
+from ..fileio import write_fully
 from ..locks import exclusive
 from . import packrecords
 from .identity import raw_of
@@ -370,8 +371,8 @@ class PackCache(RowReads):
             blobs += (meta, data)
             offset += len(meta) + len(data)
         records = packrecords.make(digests, starts, metas, sizes)
-        packrecords.write_all(pack_fd, b"".join(blobs))
-        packrecords.write_all(index_fd, records)  # after the bytes: a record never points at nothing
+        write_fully(pack_fd, b"".join(blobs))
+        write_fully(index_fd, records)  # after the bytes: a record never points at nothing
         self._read[name] = self._read.get(name, 0) + len(records)
         for digest, start, meta_len, size in zip(digests, starts, metas, sizes):
             self._where[digest] = (name, start, meta_len, size)

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Optional, Sequence
 
+from ..fileio import write_fully
 from .identity import hex_of, raw_of
 
 CLAIM_SECONDS = 60.0
@@ -44,7 +45,7 @@ class Claims:
         token = os.path.join(self.path, f"{os.getpid()}-{secrets.token_hex(6)}")
         fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            _write_all(fd, raw_of("".join(digests)))
+            write_fully(fd, raw_of("".join(digests)))
         finally:
             os.close(fd)
         return token
@@ -100,12 +101,6 @@ def _alive(pid: str) -> bool:
     except PermissionError:  # another user's process: alive
         return True
     return True
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 __all__ = ["CLAIM_SECONDS", "Claims"]

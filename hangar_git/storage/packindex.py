@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import struct
 import time
 import random
@@ -25,6 +24,7 @@ from typing import Union
 import numpy as np
 
 from ..errors import IntegrityError
+from ..heap import drop_mapped_pages
 
 Buffer = Union[bytes, bytearray, memoryview]
 MAGIC = b"HGPACK02"
@@ -128,6 +128,11 @@ class PackIndex:
             self.__dict__["_prefixes"] = cached
         return cached
 
+    def take_prefixes(self, prefixes: np.ndarray) -> None:
+        """Use ``prefixes``, computed from these same digests elsewhere (the arrays this index
+        was written from), as :attr:`prefixes`: a mapped file's digests then stay unread."""
+        self.__dict__["_prefixes"] = prefixes
+
     def encode(self) -> bytes:
         return b"".join(self.encode_parts())
 
@@ -177,9 +182,7 @@ class PackIndex:
         size (they stay in the page cache; a later look-up maps them back in). In-memory
         indexes are left as they are."""
         base = self.digests.base
-        mapped = getattr(base, "obj", base)
-        if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-            mapped.madvise(mmap.MADV_DONTNEED)
+        drop_mapped_pages(getattr(base, "obj", base))
 
     def age(self) -> float:
         """Seconds since this index was written."""

@@ -9,7 +9,6 @@ appended to the index files since, not every record again.
 """
 from __future__ import annotations
 
-import os
 import weakref
 from itertools import repeat
 from typing import TYPE_CHECKING, Iterator, Optional, Sequence
@@ -55,10 +54,4 @@ def latest(path: str, opened: "PackCache") -> Optional["PackCache"]:
     return known() if known is not None else None
 
 
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-__all__ = ["Location", "RECORD", "latest", "make", "parse", "write_all"]
+__all__ = ["Location", "RECORD", "latest", "make", "parse"]

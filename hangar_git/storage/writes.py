@@ -250,7 +250,7 @@ class Writes(Maintenance):
             mapped = self._files.read_index(index.name)
         except (OSError, IntegrityError):
             return index
-        mapped.__dict__["_prefixes"] = index.prefixes  # (from the arrays: the file's digests stay unread)
+        mapped.take_prefixes(index.prefixes)
         return mapped
 
 
