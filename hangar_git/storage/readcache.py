@@ -52,37 +52,31 @@ class MemoryCache:
         return len(self._items)
 
     def put(self, digest: str, meta: Meta, data: bytes) -> None:
-        size = len(data) + ENTRY_OVERHEAD
-        if size > self.budget:
+        if len(data) + ENTRY_OVERHEAD > self.budget:
             return
         with self._lock:
-            old = self._items.pop(digest, None)
-            if old is not None:
-                self.nbytes -= len(old[1]) + ENTRY_OVERHEAD
-            self._items[digest] = (meta, data)
-            self.nbytes += size
-            while self.nbytes > self.budget:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self.nbytes -= len(dropped) + ENTRY_OVERHEAD
-                self.evicted += 1
+            self._put_locked(digest, meta, data)
 
     def put_many(self, entries: Sequence[tuple[str, Meta, bytes]]) -> None:
         """:meth:`put` of each (digest, meta, bytes), under one lock."""
-        items = self._items
         with self._lock:
             for digest, meta, data in entries:
-                size = len(data) + ENTRY_OVERHEAD
-                if size > self.budget:
-                    continue
-                old = items.pop(digest, None)
-                if old is not None:
-                    self.nbytes -= len(old[1]) + ENTRY_OVERHEAD
-                items[digest] = (meta, data)
-                self.nbytes += size
-                while self.nbytes > self.budget:  # as it goes: never over the budget by more than one
-                    _, (_, dropped) = items.popitem(last=False)
-                    self.nbytes -= len(dropped) + ENTRY_OVERHEAD
-                    self.evicted += 1
+                if len(data) + ENTRY_OVERHEAD <= self.budget:
+                    self._put_locked(digest, meta, data)
+
+    def _put_locked(self, digest: str, meta: Meta, data: bytes) -> None:
+        """Keep one entry, evicting the least recently used as it goes (never over the budget
+        by more than the entry being put); the caller holds the lock."""
+        items = self._items
+        old = items.pop(digest, None)
+        if old is not None:
+            self.nbytes -= len(old[1]) + ENTRY_OVERHEAD
+        items[digest] = (meta, data)
+        self.nbytes += len(data) + ENTRY_OVERHEAD
+        while self.nbytes > self.budget:
+            _, (_, dropped) = items.popitem(last=False)
+            self.nbytes -= len(dropped) + ENTRY_OVERHEAD
+            self.evicted += 1
 
     def clear(self) -> None:
         with self._lock:

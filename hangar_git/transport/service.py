@@ -121,7 +121,8 @@ class RepositoryService(ServiceHandler):
             self._kept = KeptBlobs(self.git, limit=RECEIVED_BLOBS_KEPT)
         return self._kept
 
-    def _config(self) -> Any:
+    def _refs_and_config(self) -> Any:
+        """The repository's files while libgit2 is not loaded (they answer refs and config), else git."""
         return self._files if self._git is None and self._files is not None else self.git
 
     @property
@@ -134,7 +135,7 @@ class RepositoryService(ServiceHandler):
         return self._store
 
     def hello_info(self) -> dict[str, Any]:
-        return {"default_branch": default_branch(self._config()),
+        return {"default_branch": default_branch(self._refs_and_config()),
                 "access": "r" if self.read_only else "rw",
                 "data_parts": 1,  # takes objects too big for one frame as ``part`` frames
                 "get_data_max": GET_DATA_MAX,
@@ -143,9 +144,7 @@ class RepositoryService(ServiceHandler):
     # -- refs and records -----------------------------------------------------------
     @rpc_method
     def list_refs(self, request: Frame, stream: Stream) -> Reply:
-        if self._git is None and self._files is not None:
-            return {"heads": self._files.list_refs(HEADS)}
-        return {"heads": self.git.list_refs(HEADS)}
+        return {"heads": self._refs_and_config().list_refs(HEADS)}
 
     @rpc_method
     def fetch_objects(self, request: Frame, stream: Stream) -> Reply:
