@@ -18,7 +18,7 @@ import zlib
 from types import TracebackType
 from typing import Optional, Sequence
 
-from ..fileio import fsync_dir, move_into_place, temp_name, write_atomic
+from ..fileio import move_into_place, temp_name, write_atomic
 from ..storage.identity import hex_of, raw_of
 from .packwriter import compress_all, encode_index, entry_header, maybe_gc
 
@@ -85,12 +85,11 @@ class PackStream:
         index = encode_index(self.entries, self.offset, checksum)
         try:
             move_into_place(self.tmp, base + ".pack")
-            write_atomic(base + ".idx", index, durable=self.durable)  # last: git finds packs by their index
+            # last: git finds packs by their index; durable, it fsyncs the folder (both renames)
+            write_atomic(base + ".idx", index, durable=self.durable)
         except BaseException:
             self.abort()
             raise
-        if self.durable:
-            fsync_dir(self.folder)
         maybe_gc(self.git_dir, self.folder)
         return base
 

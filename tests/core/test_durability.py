@@ -63,3 +63,25 @@ def test_received_packs_are_fsynced_only_when_asked(repo: Any, tmp_path: Path, d
     write_pack(dest.git_dir, objects, durable=durable)
     assert len(calls) == (3 if durable else 0)  # the pack, its index, their folder
     assert all(dest.has_object(oid) for oid, _, _ in objects)
+
+
+@pytest.mark.parametrize("durable", [True, False], ids=["fsync", "default"])
+def test_a_pack_received_as_it_arrives_is_fsynced_as_one_written_whole(repo: Any, tmp_path: Path, durable: bool,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pack a push streams in (PackStream) is fsynced as write_pack's: the pack, its index,
+    their folder once (it synced the folder a second time)."""
+    from hangar_git.bookkeeping.packstream import PackStream
+    from hangar_git.bookkeeping.packwriter import RECEIVED_COMPRESSION
+    with repo.checkout(write=True) as co:
+        co.add_str_column("text").update({i: f"t{i}" for i in range(2000)})
+        co.commit("text")
+    git = repo.ctx.git
+    objects = [(oid, *read_raw(git, oid)) for oid, _ in
+               objects_to_send(git, [git.get_ref("refs/hangar/heads/master")], [])]
+    dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
+    calls = _fsyncs(monkeypatch)
+    with PackStream(dest.git_dir, len(objects), RECEIVED_COMPRESSION, durable=durable) as pack:
+        pack.add(objects)
+        pack.finish()
+    assert len(calls) == (3 if durable else 0)
+    assert all(dest.has_object(oid) for oid, _, _ in objects)
