@@ -49,29 +49,20 @@ def test_large_objects_are_fsynced_only_when_asked(tmp_path: Path, durable: bool
         assert all((co["big", i] == a).all() for i, a in enumerate(arrays))
 
 
-@pytest.mark.parametrize("durable", [True, False], ids=["fsync", "default"])
-def test_received_packs_are_fsynced_only_when_asked(repo: Any, tmp_path: Path, durable: bool,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    with repo.checkout(write=True) as co:
-        co.add_str_column("text").update({i: f"t{i}" for i in range(2000)})
-        co.commit("text")
-    git = repo.ctx.git
-    objects = [(oid, *read_raw(git, oid)) for oid, _ in
-               objects_to_send(git, [git.get_ref("refs/hangar/heads/master")], [])]
-    dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
-    calls = _fsyncs(monkeypatch)
-    write_pack(dest.git_dir, objects, durable=durable)
-    assert len(calls) == (3 if durable else 0)  # the pack, its index, their folder
-    assert all(dest.has_object(oid) for oid, _, _ in objects)
-
-
-@pytest.mark.parametrize("durable", [True, False], ids=["fsync", "default"])
-def test_a_pack_received_as_it_arrives_is_fsynced_as_one_written_whole(repo: Any, tmp_path: Path, durable: bool,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pack a push streams in (PackStream) is fsynced as write_pack's: the pack, its index,
-    their folder once (it synced the folder a second time)."""
+def _streamed(git_dir: str, objects: list, durable: bool) -> None:
+    """A pack received as a push's frames arrive (PackStream)."""
     from hangar_git.bookkeeping.packstream import PackStream
     from hangar_git.bookkeeping.packwriter import RECEIVED_COMPRESSION
+    with PackStream(git_dir, len(objects), RECEIVED_COMPRESSION, durable=durable) as pack:
+        pack.add(objects)
+        pack.finish()
+
+
+@pytest.mark.parametrize("durable", [True, False], ids=["fsync", "default"])
+@pytest.mark.parametrize("write", [write_pack, _streamed], ids=["whole", "as-it-arrives"])
+def test_received_packs_are_fsynced_only_when_asked(repo: Any, tmp_path: Path, durable: bool, write: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """(A pack received as it arrives synced its folder a second time: four fsyncs.)"""
     with repo.checkout(write=True) as co:
         co.add_str_column("text").update({i: f"t{i}" for i in range(2000)})
         co.commit("text")
@@ -80,8 +71,6 @@ def test_a_pack_received_as_it_arrives_is_fsynced_as_one_written_whole(repo: Any
                objects_to_send(git, [git.get_ref("refs/hangar/heads/master")], [])]
     dest = GitRepo.init(str(tmp_path / "dest.git"), bare=True)
     calls = _fsyncs(monkeypatch)
-    with PackStream(dest.git_dir, len(objects), RECEIVED_COMPRESSION, durable=durable) as pack:
-        pack.add(objects)
-        pack.finish()
-    assert len(calls) == (3 if durable else 0)
+    write(dest.git_dir, objects, durable=durable)
+    assert len(calls) == (3 if durable else 0)  # the pack, its index, their folder
     assert all(dest.has_object(oid) for oid, _, _ in objects)
