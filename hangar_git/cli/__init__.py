@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from typing import Any, Optional, Sequence
 
 
+INTERRUPTED_LINE = "Error: interrupted; nothing half-done was kept, run the command again to finish"
+"""What a Ctrl-C prints, wherever it lands (exit status 130)."""
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Any:
     """Entry point of ``git-hangar`` and ``python -m hangar_git``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -33,5 +37,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Any:
         from .main import main as full_main
         return full_main(args)
     except KeyboardInterrupt:  # Ctrl-C outside a command (while loading, or closing): the same line
-        sys.stderr.write("Error: interrupted; nothing half-done was kept, run the command again to finish\n")
+        sys.stderr.write(INTERRUPTED_LINE + "\n")
         sys.exit(130)
+    finally:
+        if argv is None:  # the process's own command line, not a caller's
+            _die_on_late_interrupt()
+
+
+def _die_on_late_interrupt() -> None:
+    """Once the command is over, a Ctrl-C ends the process as it would any program (status
+    130, no output): raised as KeyboardInterrupt while the interpreter shuts down, it printed
+    "Exception ignored" tracebacks from callbacks and could leave a module lock held."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

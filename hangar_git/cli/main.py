@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Iterator, Optional, Sequence
 import click
 
 from ..version import __version__
+from . import INTERRUPTED_LINE
 from ..errors import HangarError, MergeConflictError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -142,8 +144,7 @@ class HangarGroup(click.Group):
                     raise
                 raise DomainError(message) from exc
             except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT
-                click.echo("Error: interrupted; nothing half-done was kept, run the command again "
-                           "to finish", err=True)
+                click.echo(INTERRUPTED_LINE, err=True)
                 ctx.exit(INTERRUPTED)
 
 
@@ -232,9 +233,19 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Any:
-    """Console-script entry point (``git-hangar``)."""
-    return cli.main(args=list(argv) if argv is not None else None, prog_name="git hangar",
-                    complete_var="_GIT_HANGAR_COMPLETE")
+    """Console-script entry point (``git-hangar``): click's standalone handling, except that a
+    Ctrl-C while click reads the line or loads a command prints the same line and status as
+    one during the command (click printed "Aborted!" with status 1)."""
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="git hangar",
+                        complete_var="_GIT_HANGAR_COMPLETE", standalone_mode=False)
+    except click.Abort:
+        click.echo(INTERRUPTED_LINE, err=True)
+        sys.exit(INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if type(code) is int else 0)  # an int is ctx.exit's status; commands return None
 
 
 if __name__ == "__main__":  # pragma: no cover

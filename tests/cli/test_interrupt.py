@@ -55,3 +55,44 @@ def test_ctrl_c_during_add_stops_promptly_and_stages_nothing(tmp_path: Path, how
     assert "x" not in str(after.status())  # nothing half-staged
     with after.checkout(write=True) as co:
         assert not co.has_changes and "x" not in co.columns
+
+
+def _run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=subprocesses.python_env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_ctrl_c_outside_the_command_prints_the_same_line_and_status(tmp_path: Path) -> None:
+    """Regression: a Ctrl-C while click read the line or closed the command's context (outside
+    the command itself) printed click's "Aborted!" with status 1."""
+    Repository(str(tmp_path), exists=False).init("t", "t@x")
+    done = _run_python(
+        "import os\n"
+        "from hangar_git.cli import main\n"
+        "def interrupted(path):\n"  # the root context's close callback restores the cwd
+        "    raise KeyboardInterrupt\n"
+        "os.chdir = interrupted\n"
+        "main(['status'])\n", tmp_path)
+    assert done.returncode == 130, done
+    assert done.stderr.strip().splitlines() == [
+        "Error: interrupted; nothing half-done was kept, run the command again to finish"], done.stderr
+
+
+@pytest.mark.parametrize("argv", [None, ["status"]], ids=["own-command-line", "caller's-arguments"])
+def test_a_ctrl_c_after_the_command_ends_the_process_quietly(tmp_path: Path, argv: list[str] | None) -> None:
+    """Regression: a Ctrl-C as the process shut down raised KeyboardInterrupt inside interpreter
+    clean-up ("Exception ignored" lines; once a hang on a module lock). Once a command run
+    from the process's own command line is over, SIGINT has its default action; a caller's
+    call of ``main(argv)`` leaves the caller's handler alone."""
+    Repository(str(tmp_path), exists=False).init("t", "t@x")
+    done = _run_python(
+        "import signal, sys\n"
+        "sys.argv = ['git-hangar', 'status']\n"
+        "from hangar_git.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.SIG_DFL)\n", tmp_path)
+    assert done.returncode == 0, done
+    assert done.stdout.strip().splitlines()[-1] == str(argv is None)
