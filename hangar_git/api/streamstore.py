@@ -282,8 +282,17 @@ class StreamingStore(GathersRows, PlansAhead, ObjectStore):
     def read_many(self, digests: Iterable[Digest], *,
                   verify: bool = True) -> Iterator[tuple[Digest, Meta, memoryview]]:
         digests = list(digests)
-        for lo in range(0, len(digests), READ_WINDOW):
-            yield from self._read_window(digests[lo:lo + READ_WINDOW], verify)
+        step = self._window()
+        for lo in range(0, len(digests), step):
+            yield from self._read_window(digests[lo:lo + step], verify)
+
+    def _window(self) -> int:
+        """Objects read in one window: :data:`READ_WINDOW`, fewer when that many would be more
+        than a request's bytes. A window's entries from the caches and the remote are held until
+        it is read through: 32 images read from the directory cache were held beside the memory
+        cache and the caller's copies (peak RSS 1.8x of ``cache_bytes``, 1.17x without the copies)."""
+        size = self._hint or (self._seen[1] // self._seen[0] if self._seen[0] else 0)
+        return int(min(READ_WINDOW, max(1, self.request_bytes // size))) if size else READ_WINDOW
 
     def _read_window(self, window: list[Digest], verify: bool) -> Iterator[tuple[Digest, Meta, memoryview]]:
         got = self._cached_many(window)
