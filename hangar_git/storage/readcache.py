@@ -16,7 +16,9 @@ ENTRY_OVERHEAD = 160
 """Bytes of bookkeeping counted for each cached object besides its bytes (dict slot, key, tuple)."""
 DEFAULT_CACHE_BYTES = 512 << 20
 RELEASE_EVERY = 8
-"""The C heap's free memory is given back each time the cache has dropped 1/8 of its budget."""
+RELEASE_AFTER = 256 << 10
+"""The C heap's free memory is given back each time the cache has dropped 1/8 of its budget
+(and at least this many bytes: a tiny cache does not trim the heap at every put)."""
 Entry = tuple[Meta, bytes]
 
 
@@ -92,7 +94,7 @@ class MemoryCache:
         threshold rises once one is freed), so a cache that keeps turning over large objects grew
         the process by more than its budget (an RSS growth of 1.7x the budget in random reads
         of images, with 0.74x of it live)."""
-        if self._dropped >= max(self.budget // RELEASE_EVERY, 1):
+        if self._dropped >= max(self.budget // RELEASE_EVERY, RELEASE_AFTER):
             self._dropped = 0
             self.releases += 1
             release_freed()

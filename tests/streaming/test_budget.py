@@ -20,7 +20,7 @@ SHAPE = (256, 256)  # float32: 256 KiB each, read object by object (above the ba
 IMAGE_BYTES = SHAPE[0] * SHAPE[1] * 4
 BUDGET = 4 << 20
 BATCH = 16  # 4 MiB of arrays returned per read: as much as the whole cache
-OVERHEAD = 1 << 20
+OVERHEAD = 512 << 10  # the interpreter's own allocations while reading
 
 PEAK_SCRIPT = r"""
 import random, sys, warnings
@@ -80,5 +80,4 @@ def test_peak_rss_of_random_image_reads_holds_the_cache_budget(
     assert done.returncode == 0, done.stderr
     grown, evicted, requests = (int(x) for x in done.stdout.split())
     assert evicted > IMAGES // 2 and requests > 0  # the cache turned over; the first pass came from the remote
-    print(grown, evicted, requests)
     assert grown <= BUDGET + BATCH * IMAGE_BYTES + OVERHEAD, (grown, BUDGET)
