@@ -30,6 +30,7 @@ class GathersRows:
         def _cached_many(self, digests: Sequence[str]) -> "dict[str, Entry]": ...
         def _obtain(self, digests: Sequence[str]) -> "dict[str, Entry]": ...
         def request_size(self) -> int: ...
+        def missed_memory(self) -> None: ...
 
     def _pieces(self, count: int) -> Iterator[slice]:
         """``range(count)`` in slices of about one request's bytes: the entries a piece loads from
@@ -44,6 +45,8 @@ class GathersRows:
         first of them to serve any is the block returned (a block served whole is not copied: an
         epoch over kept data reads at the local store's speed); later ones fill in what it lacks."""
         got: Optional[Rows] = self._gather_cached(raws, itemsize) if len(self.memory) else None
+        if got is None or not got[1].all():
+            self.missed_memory()
         if self.disk is not None and (got is None or not got[1].all()):
             got = _merged(got, raws, lambda sub: self._gather_disk(sub, itemsize))
         if got is None or not got[1].all():

@@ -71,6 +71,8 @@ class StreamingStore(GathersRows, PlansAhead, ObjectStore):
     # -- fetching ----------------------------------------------------------------------------
     def _cached(self, digest: str) -> Optional[Entry]:
         entry = self.memory.get(digest)
+        if entry is None:
+            self.missed_memory()
         if entry is None and self.disk is not None:
             entry = self.disk.get(digest)
             if entry is not None:
@@ -84,6 +86,8 @@ class StreamingStore(GathersRows, PlansAhead, ObjectStore):
         out: dict[str, Entry] = {}
         entries = self.memory.get_many(digests)
         rest = [d for d, e in zip(digests, entries) if e is None]
+        if rest:
+            self.missed_memory()
         out.update((d, e) for d, e in zip(digests, entries) if e is not None)
         if rest and self.disk is not None:  # not copied into memory: read again from there, in batches
             out.update((d, e) for d, e in zip(rest, self.disk.get_many(rest)) if e is not None)
