@@ -113,16 +113,17 @@ def _lookup(group: "ColumnGroup") -> _DigestsByIndex:
     return lookup
 
 
-def _plan(group: "ColumnGroup", batches: Iterable[np.ndarray]) -> None:
+def _plan(group: "ColumnGroup", batches: Iterable[np.ndarray], lazy: bool = False) -> None:
     """Tell each streaming store the digests of these batches (index arrays), in order; the
-    digests of each batch are looked up as the read-ahead thread comes to it."""
+    digests of each batch are looked up as the read-ahead thread comes to it (``lazy``: started
+    once a read finds something outside the memory cache)."""
     streaming = _streaming(group)
     if not streaming:
         return
     lookup = _lookup(group)
     for store, cols in streaming:
         store.hint_sizes(_object_bytes(group.columns, cols))
-        store.plan(_batch_digests(lookup, cols, batches))
+        store.plan(_batch_digests(lookup, cols, batches), lazy=lazy)
 
 
 def _batch_digests(lookup: _DigestsByIndex, cols: list[int], batches: Iterable[np.ndarray]) -> Iterator[list[str]]:
@@ -236,4 +237,4 @@ class _WorkerOrder:
         """Read ahead the batches that will come to this process, from the next one on."""
         order, size = self.order, self.size
         assert order is not None
-        _plan(self.group, (order[lo:lo + size] for lo in range(self.next_at, len(order), self.stride)))
+        _plan(self.group, (order[lo:lo + size] for lo in range(self.next_at, len(order), self.stride)), lazy=True)

@@ -41,14 +41,21 @@ class PlansAhead:
         return self
 
     def plan(self, batches: Iterable[Sequence[str]], limit: Optional[int] = None,
-             done: Optional[Callable[[], None]] = None) -> None:
+             done: Optional[Callable[[], None]] = None, lazy: bool = False) -> None:
         """The reader will read these digests, batch after batch, in this order: fetch them
         ahead on a background thread (replacing an earlier plan), at most ``limit`` bytes (half
         the memory cache unless told) ahead of what was read; ``done`` is called when the plan
-        ends (fetched, failed or replaced)."""
+        ends (fetched, failed or replaced). ``lazy``: the thread starts when a read first finds
+        something the memory cache does not hold (:meth:`missed_memory`)."""
         self.stop_plan()
         self._ahead = Prefetcher(self._store(), iter(batches), self.memory.budget // 2 if limit is None else limit,
-                                 done=done)
+                                 done=done, start=not lazy)
+
+    def missed_memory(self) -> None:
+        """A read found something the memory cache does not hold: a lazy plan starts fetching."""
+        ahead = self._ahead
+        if ahead is not None and not ahead.started:
+            ahead.wake()
 
     def lead(self, digests: Sequence[str]) -> None:
         """An epoch begins whose first samples are ``digests``, to be read by other processes
@@ -62,6 +69,8 @@ class PlansAhead:
             return  # a reader in this process follows its own plan (num_workers=0): not replaced
         first = [d for d in dict.fromkeys(digests[:self.lead_count()]) if d not in self.memory]
         first = [d for d, e in zip(first, self.disk.get_many(first)) if e is None]
+        if not first:
+            return  # all cached already: no thread
         token = self.disk.claims.claim(first)
         step = min(self.request_size(), LEAD_SAMPLES)  # the first request (the workers' first batches) alone
         self.plan([first[lo:lo + step] for lo in range(0, len(first), step)],

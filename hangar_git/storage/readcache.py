@@ -9,11 +9,16 @@ from collections import OrderedDict, deque
 from itertools import compress
 from typing import Optional, Sequence
 
+from ..heap import release_freed
 from .objects import Digest, Meta
 
 ENTRY_OVERHEAD = 160
 """Bytes of bookkeeping counted for each cached object besides its bytes (dict slot, key, tuple)."""
 DEFAULT_CACHE_BYTES = 512 << 20
+RELEASE_EVERY = 8
+RELEASE_AFTER = 256 << 10
+"""The C heap's free memory is given back each time the cache has dropped 1/8 of its budget
+(and at least this many bytes: a tiny cache does not trim the heap at every put)."""
 Entry = tuple[Meta, bytes]
 
 
@@ -27,6 +32,8 @@ class MemoryCache:
         self.budget = budget
         self.nbytes = 0
         self.evicted = 0
+        self.releases = 0
+        self._dropped = 0  # bytes dropped since the heap's free memory was last given back
         self._items: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -56,6 +63,7 @@ class MemoryCache:
             return
         with self._lock:
             self._put_locked(digest, meta, data)
+        self._release()
 
     def put_many(self, entries: Sequence[tuple[str, Meta, bytes]]) -> None:
         """:meth:`put` of each (digest, meta, bytes), under one lock."""
@@ -63,6 +71,7 @@ class MemoryCache:
             for digest, meta, data in entries:
                 if len(data) + ENTRY_OVERHEAD <= self.budget:
                     self._put_locked(digest, meta, data)
+        self._release()
 
     def _put_locked(self, digest: str, meta: Meta, data: bytes) -> None:
         """Keep one entry, evicting the least recently used as it goes (never over the budget
@@ -76,7 +85,19 @@ class MemoryCache:
         while self.nbytes > self.budget:
             _, (_, dropped) = items.popitem(last=False)
             self.nbytes -= len(dropped) + ENTRY_OVERHEAD
+            self._dropped += len(dropped) + ENTRY_OVERHEAD
             self.evicted += 1
+
+    def _release(self) -> None:
+        """Give the C heap's free memory back once 1/:data:`RELEASE_EVERY` of the budget was dropped
+        since the last time: glibc keeps freed blocks of a few hundred KB for reuse (its mmap
+        threshold rises once one is freed), so a cache that keeps turning over large objects grew
+        the process by more than its budget (an RSS growth of 1.7x the budget in random reads
+        of images, with 0.74x of it live)."""
+        if self._dropped >= max(self.budget // RELEASE_EVERY, RELEASE_AFTER):
+            self._dropped = 0
+            self.releases += 1
+            release_freed()
 
     def clear(self) -> None:
         with self._lock:

@@ -195,9 +195,9 @@ def test_cached_rows_are_read_from_the_caches_without_asking_the_local_store(
         rows_below: object, streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows held in the directory cache come from there (in batches when small: PackCache.gather_rows;
     else object by object), never after a lookup in the local store that cannot hold them."""
-    from hangar_git.api import streamstore
+    from hangar_git.api import streamrows
     if rows_below is not None:  # as for objects over 64 KiB
-        monkeypatch.setattr(streamstore, "ROWS_BELOW", rows_below)
+        monkeypatch.setattr(streamrows, "ROWS_BELOW", rows_below)
     world = streamed("path")
     keys = list(range(0, 3000, 7))
     with world.checkout() as co:
@@ -233,3 +233,25 @@ def test_a_kept_checkout_opens_no_session_while_its_samples_are_local(kind: str,
         while co.stream_store.source.connecting() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert co.stream_store.source.connected
+
+
+def test_kept_rows_are_gathered_by_the_local_store_in_place(streamed: Callable[[str], Streamed],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: an epoch over rows a keep=True epoch had stored read images at 0.31-0.44x of
+    local reads: with nothing in its memory cache the streaming store still built its own block
+    and copied the local store's rows into it (twice over 52 MB of images: a fancy-index gather,
+    then a scatter, each into fresh pages). Now the local store's block is the one returned."""
+    from hangar_git.api.dataset import gathered
+    world = streamed("path")
+    with world.checkout(keep=True) as co:
+        assert all_rows(co)  # the first epoch fetches and keeps them
+    with world.checkout(keep=True) as co:
+        store = co.stream_store
+        served: list[tuple[np.ndarray, np.ndarray]] = []
+        gather = store.local.gather
+        monkeypatch.setattr(store.local, "gather", lambda raws, size: served.append(gather(raws, size)) or served[-1])
+        block = gathered(co["rows"], list(range(len(ROWS))))
+        assert block is not None and np.array_equal(block, ROWS)
+        assert len(served) == 1 and len(served[0][0]) == len(ROWS)  # one local gather of them all
+        assert np.shares_memory(block, served[0][0])  # ... returned as it is, not copied
+        assert store.source.requests == 0 and len(store.memory) == 0
