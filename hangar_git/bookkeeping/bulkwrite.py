@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from .bulkkeys import encoded_keys, shard_numbers
 from .changes import Run, Table, sorted_table
 from .gitrepo import BLOB, GitRepo, Oid
 from .packwriter import COMPRESS_THREADS, PACK_MIN, deflate_text, write_objects
-from .recordcache import ShardBlock
+from .recordcache import BundledEntries, RecordCache, ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
 BLOCK = 1 << 16
@@ -54,9 +54,10 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
-    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
+    with git.record_cache.writing(len(starts)) as cache, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
             ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as compressor:
-        packer = _Packer(git, look, compressor, cache_writer)
+        packer = _Packer(git, look, compressor, cache_writer, cache)
         for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
             prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
             packer.add(shard_path(prefix), blob,
@@ -75,8 +76,9 @@ class _Packer:
     git as one pack per ``PACK_BYTES`` of text; each shard's record cache entry is written
     (on the cache writer's thread) once its blob is in git."""
 
-    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor, cache_writer: ThreadPoolExecutor) -> None:
-        self.git, self.look, self.pool, self.cache_writer = git, look, pool, cache_writer
+    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor, cache_writer: ThreadPoolExecutor,
+                 cache: Union[RecordCache, BundledEntries]) -> None:
+        self.git, self.look, self.pool, self.cache_writer, self.cache = git, look, pool, cache_writer, cache
         self.pending: list[tuple[tuple[str, ...], bytes, tuple]] = []  # (path, blob, cache entry arrays)
         self.deflating: list[Future] = []
         self.cached: list[Future] = []
@@ -105,7 +107,7 @@ class _Packer:
         for (oid, _), (path, _, _) in zip(done, self.pending):
             self.shards[path] = oid
         entries = [(oid, cache) for (oid, _), (_, _, cache) in zip(done, self.pending)]
-        self.cached.append(self.cache_writer.submit(_cache_all, self.git, entries))
+        self.cached.append(self.cache_writer.submit(_cache_all, self.cache, entries))
         self.pending, self.deflating, self.queued, self.size = [], [], 0, 0
 
     def finish(self) -> dict[tuple[str, ...], Optional[str]]:
@@ -126,9 +128,9 @@ def _deflated(blobs: list[bytes]) -> list[tuple[str, bytes]]:
     return out
 
 
-def _cache_all(git: GitRepo, entries: list[tuple[str, tuple]]) -> None:
+def _cache_all(cache: Union[RecordCache, BundledEntries], entries: list[tuple[str, tuple]]) -> None:
     for oid, (encs, raws, ints) in entries:
-        _cache(git, oid, encs, raws, ints)
+        _cache(cache, oid, encs, raws, ints)
 
 
 def records_run(blocks: Iterable[ShardBlock]) -> Run:
@@ -195,14 +197,15 @@ def _shard_texts(encs: np.ndarray, raws: np.ndarray, order: np.ndarray, starts: 
         shard = last + 1
 
 
-def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray, ints: Optional[np.ndarray]) -> None:
+def _cache(cache: Union[RecordCache, BundledEntries], oid: str, encs: np.ndarray, raws: np.ndarray,
+           ints: Optional[np.ndarray]) -> None:
     """The record cache entry of a shard just written (for scans); ``ints``: its keys when
     every key is an int."""
     if ints is not None:
-        git.record_cache.put_ints(oid, ints, raws)
+        cache.put_ints(oid, ints, raws)
         return
     texts = [e.decode() for e in encs.tolist()]
-    git.record_cache.put_arrays(oid, texts, raws)
+    cache.put_arrays(oid, texts, raws)
 
 
 def _key_index(git: GitRepo, samples: Oid, int_keys: np.ndarray, int_raws: np.ndarray,
