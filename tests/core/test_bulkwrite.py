@@ -308,6 +308,22 @@ def test_put_rows_equals_put_one_by_one(repo: Repository, monkeypatch: pytest.Mo
             assert np.array_equal(v, expect[k])
 
 
+@pytest.mark.parametrize("keys, distinct", [([0, 1, 2, 3], True), ([0, 1, 1, 3], False), ([3, 2, 1, 0], True),
+                                           ([0, 2, 1, 2], False), ([5], True), ([-2, -2], False)])
+def test_put_rows_refuses_a_repeated_key_in_order_or_not(repo: Repository, keys: list[int], distinct: bool) -> None:
+    """Ascending keys are checked at once, others by sorting: a repeat is refused either way."""
+    co = repo.checkout(write=True)
+    col = co.add_ndarray_column("x", shape=(2,), dtype=np.uint8)
+    rows = np.arange(2 * len(keys), dtype=np.uint8).reshape(len(keys), 2)
+    if distinct:
+        assert col.put_rows(np.array(keys), rows) == len(keys) and len(col) == len(keys)
+    else:
+        with pytest.raises(KeyError, match="twice"):
+            col.put_rows(np.array(keys), rows)
+        assert len(col) == 0
+    co.close()
+
+
 def test_put_rows_refuses_what_put_refuses(repo: Repository) -> None:
     from hangar_git.errors import SchemaError
     co = repo.checkout(write=True)
