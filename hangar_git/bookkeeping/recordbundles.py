@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import time
 import zlib
 from contextlib import ExitStack
@@ -136,9 +137,8 @@ class Bundles:
         self.folder = folder
         self._stamp: Optional[int] = None  # the folder's mtime at the last listing
         self._indexes: dict[str, np.ndarray] = {}  # bundle name -> index rows
-        self._oids = np.zeros(0, dtype="S20")  # every bundled blob id, sorted
-        self._where = np.zeros(0, dtype=np.int64)  # ... its (bundle number, row) as bundle * 2**32 + row
-        self._names: list[str] = []
+        self._lookup = _Lookup({})  # replaced whole (readers on other threads see one or the other)
+        self._lock = threading.Lock()
 
     def writer(self) -> BundleWriter:
         return BundleWriter(self.folder, self._loaded)
@@ -166,7 +166,7 @@ class Bundles:
     def oids(self) -> list[str]:
         """The blob id of every bundled entry."""
         self._refresh()
-        return [hex_of(bytes(o).ljust(_OID_SIZE, b"\0")) for o in self._oids.tolist()]
+        return [hex_of(bytes(o).ljust(_OID_SIZE, b"\0")) for o in self._lookup.oids.tolist()]
 
     def names(self) -> list[str]:
         """Every bundle's file name (temporary files excluded)."""
@@ -237,13 +237,11 @@ class Bundles:
         self._stamp = None
 
     def _find(self, raw: bytes) -> Optional[tuple[str, int, int]]:
-        at = int(np.searchsorted(self._oids, np.array([raw], dtype="S20"))[0])
-        if at >= len(self._oids) or bytes(self._oids[at]).ljust(_OID_SIZE, b"\0") != raw:
+        lookup = self._lookup
+        at = int(np.searchsorted(lookup.oids, np.array([raw], dtype="S20"))[0])
+        if at >= len(lookup.oids) or bytes(lookup.oids[at]).ljust(_OID_SIZE, b"\0") != raw:
             return None
-        where = int(self._where[at])
-        name = self._names[where >> 32]
-        row = self._indexes[name][where & 0xFFFFFFFF]
-        return name, int(row["offset"]), int(row["length"])
+        return lookup.names[int(lookup.bundle[at])], int(lookup.offset[at]), int(lookup.length[at])
 
     def _refresh(self) -> None:
         """Read the indexes of bundles new since the last listing, and forget those gone."""
@@ -253,28 +251,35 @@ class Bundles:
             stamp = -1
         if stamp == self._stamp:
             return
-        self._stamp = stamp
-        names = set(self.names())
-        for name in names - set(self._indexes):
-            rows = read_index(os.path.join(self.folder, name))
-            if rows is not None:
-                self._indexes[name] = rows
-        for name in set(self._indexes) - names:
-            del self._indexes[name]
-        self._rebuild()
+        with self._lock:
+            self._stamp = stamp
+            names = set(self.names())
+            indexes = {n: rows for n, rows in self._indexes.items() if n in names}
+            for name in names - set(indexes):
+                rows = read_index(os.path.join(self.folder, name))
+                if rows is not None:
+                    indexes[name] = rows
+            self._indexes, self._lookup = indexes, _Lookup(indexes)
 
     def _loaded(self, name: str) -> None:
         """A bundle this process just wrote: indexed at once (the folder's time may not show it)."""
         rows = read_index(os.path.join(self.folder, name))
         if rows is not None:
-            self._indexes[name] = rows
-            self._rebuild()
+            with self._lock:
+                indexes = dict(self._indexes)
+                indexes[name] = rows
+                self._indexes, self._lookup = indexes, _Lookup(indexes)
 
-    def _rebuild(self) -> None:
-        self._names = sorted(self._indexes)
-        parts = [self._indexes[n]["oid"] for n in self._names]
-        where = [(np.int64(b) << np.int64(32)) + np.arange(len(p), dtype=np.int64) for b, p in enumerate(parts)]
-        oids = np.concatenate(parts) if parts else np.zeros(0, dtype="S20")
-        order = np.argsort(oids, kind="stable")
-        self._oids = oids[order]
-        self._where = np.concatenate(where)[order] if where else np.zeros(0, dtype=np.int64)
+
+class _Lookup:
+    """Every bundled blob id, sorted, with the bundle, offset and length of its entry."""
+
+    def __init__(self, indexes: dict[str, np.ndarray]) -> None:
+        self.names = sorted(indexes)
+        parts = [indexes[n] for n in self.names]
+        rows = np.concatenate(parts) if parts else np.zeros(0, dtype=_ROW)
+        bundle = np.concatenate([np.full(len(p), i, dtype=np.int32) for i, p in enumerate(parts)]) if parts \
+            else np.zeros(0, dtype=np.int32)
+        order = np.argsort(rows["oid"], kind="stable")
+        self.oids = rows["oid"][order]
+        self.offset, self.length, self.bundle = rows["offset"][order], rows["length"][order], bundle[order]

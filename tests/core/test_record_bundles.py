@@ -152,3 +152,19 @@ def test_gc_of_a_repository_keeps_the_bundle_of_its_commit(repo: Repository) -> 
     repo.gc(grace_seconds=0)
     assert cache.bundles.names() == before
     assert set(cache.names()) == set(_shard_oids(repo).values())
+
+
+def test_entries_of_several_bundles_are_each_found(tmp_path: Any) -> None:
+    """Blob ids of two bundles interleave in sort order: each still leads to its own entry,
+    in the writing process and in another."""
+    cache = RecordCache(str(tmp_path / "records"), str(tmp_path / "bundles"))
+    oids = {i: "%040x" % (i * 104729 + 1) for i in range(2 * BUNDLE_MIN)}
+    for half in (0, 1):
+        with cache.writing(BUNDLE_MIN) as sink:
+            for i in range(half, 2 * BUNDLE_MIN, 2):
+                sink.put_ints(oids[i], np.array([i, -i], dtype=np.int64), np.zeros(2, dtype="S32"))
+    assert len(cache.bundles.names()) == 2
+    for reader in (cache, RecordCache(str(tmp_path / "records"), str(tmp_path / "bundles"))):
+        for i, oid in oids.items():
+            block = reader.get(oid)
+            assert block is not None and block.keys == [i, -i]
