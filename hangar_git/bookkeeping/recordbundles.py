@@ -49,7 +49,7 @@ class BundleWriter:
         self._rows: list[tuple[bytes, int, int]] = []
         self._offset = len(MAGIC)
         self._failed = False
-        self._name = os.urandom(20).hex()
+        self._name = hex_of(os.urandom(20))  # a random name
 
     def add(self, oid: str, parts: Sequence[bytes]) -> None:
         """Append the entry (its bytes, in parts) of the shard blob ``oid``."""
