@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Optional, Sequence
 
+from ..bookkeeping.added import added_raws
 from ..bookkeeping.gitrepo import HEADS, GitRepo, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF, DataLocation, read_location, write_location
 from ..bookkeeping.transfer import new_commits
@@ -135,8 +136,8 @@ class GitDataRemote:
         haves = [oid for oid in self.heads().values() if git.has_object(oid)]
         commits = new_commits(git, [local], haves)
         target = self.data_store(create=True)
-        sending = data_to_send(git, store, commits, haves, self.name, branch,
-                               lambda raws: partial(target.absent, raws))
+        raws = added_raws(git, commits)
+        sending = data_to_send(store, raws, partial(target.absent, raws) if len(raws) else None, self.name, branch)
         digests, nbytes = sending.digests(), sending.nbytes
         with progress("Pushing data", total=nbytes, unit="B", quiet=self.quiet) as bar:
             copy_objects(store, target, sending.raws, progress=bar, fault="push.between_data_frames",

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
-from ..bookkeeping.added import BlobReader, added_raws
+from ..bookkeeping.added import added_raws
 from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send, unverified_reads
 from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
@@ -56,14 +56,17 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         bar.update(len(todo))
     commits = [oid for oid, kind in todo if kind == COMMIT]
     kept = KeptBlobs(git)  # the new shards: read once to list their samples, then sent
-    sending = data_to_send(git, store, commits, haves, remote, branch, lambda raws: ask_remote_absent(session, raws),
-                           kept)
-    # Pipelined: data, then records, then the ref update go out without waiting for each
-    # answer (the server takes them in order, and refuses the ref update unless all of the
-    # data and records arrived intact); the answers are collected at the end.
-    answers = _send_data(session, store, sending, quiet)
+    raws = added_raws(git, commits, read=kept)
+    lacks = ask_remote_absent(session, raws) if len(raws) else None
+    # Pipelined: the records go out while the remote answers which samples it lacks, then
+    # the data it lacks, then the ref update, without waiting for each answer (the server
+    # takes them in order, and refuses the ref update unless all of the records and data
+    # arrived intact); the answers are collected at the end.
+    answers = _send_objects(session, git, todo, quiet, kept)
+    checkpoint("push.after_records")
+    sending = data_to_send(store, raws, lacks, remote, branch)
+    answers += _send_data(session, store, sending, quiet)
     checkpoint("push.after_data")
-    answers += _send_objects(session, git, todo, quiet, kept)
     checkpoint("push.before_update_ref")
     # the server answers each pipelined request as it has checked it: count the answers, so the
     # wait for its verification shows as progress rather than a frozen "0/1"
@@ -87,21 +90,19 @@ class DataToSend(NamedTuple):
         return list(raws_to_digests(self.raws))
 
 
-def data_to_send(git: GitRepo, store: ObjectStore, commits: Sequence[str], haves: Sequence[str], remote: str,
-                 branch: str, ask_remote: Callable[[np.ndarray], Callable[[], np.ndarray]],
-                 read: Optional[BlobReader] = None) -> DataToSend:
-    """The samples ``commits`` add to their parents that the remote lacks, described by the
-    store; RemoteDataError if any of them is not here either. ``ask_remote`` asks the remote
-    which of some raw digests it lacks and returns how to read the answer (a mask): the store
-    describes the samples while the question travels. The remote holds the data of what its
-    refs (``haves``) reach, so the parents' samples need no look-up: the cost follows the
-    change, not the size of the commits' trees."""
-    raws = added_raws(git, commits, read=read)
-    answer = ask_remote(raws) if len(raws) else None
+def data_to_send(store: ObjectStore, raws: np.ndarray, lacks: Optional[Callable[[], np.ndarray]], remote: str,
+                 branch: str) -> DataToSend:
+    """Of the samples a push adds (raw digests: :func:`~..bookkeeping.added.added_raws` of its
+    new commits), the ones the remote lacks, described by the store; RemoteDataError if any of
+    them is not here either. ``lacks`` reads the remote's answer to the question asked before
+    (a mask, True where it lacks one; None: it lacks all): the store describes the samples
+    while the question travels. The remote holds the data of what its refs reach, so the
+    parents' samples need no look-up: the cost follows the change, not the size of the
+    commits' trees."""
     table, meta_index, sizes = store.describe_raws(raws)
-    if answer is not None:
-        lacks = answer()
-        raws, meta_index, sizes = raws[lacks], meta_index[lacks], sizes[lacks]
+    if lacks is not None:
+        mask = lacks()
+        raws, meta_index, sizes = raws[mask], meta_index[mask], sizes[mask]
     local_absent = np.flatnonzero(sizes < 0)
     if len(local_absent):
         raise RemoteDataError(

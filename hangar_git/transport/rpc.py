@@ -34,6 +34,9 @@ from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Read
                       Writer)
 
 PROTOCOL_VERSION = 2
+_PENDING_ANSWERS_READ = 64
+"""How many frames a failed write looks through for the server's error: the answers to the
+requests pipelined before the one it refused come first."""
 """Protocol 2 names samples by BLAKE3 digests (protocol 1: SHA-256); both ends state theirs."""
 F = TypeVar("F", bound=Callable[..., Any])
 Payload = bytes | bytearray | memoryview | list[Any]
@@ -373,11 +376,13 @@ class Session:
         return RemoteError(f"{self._where()}{what}" + (f"\nremote: {detail}" if detail else ""))
 
     def _pending_error(self, exc: BaseException) -> HangarError:
-        """A write failed: the server probably hung up after an error frame; surface it."""
-        try:
-            frame = self._stream._frames.recv()
-        except (HangarError, OSError, ValueError, EOFError):
-            return self._lost(f"connection lost while sending ({exc})")
-        if frame.kind == "error":
-            return exception_from_error(frame.header, self._where())
+        """A write failed: the server probably hung up after an error frame; surface it (the
+        answers to earlier pipelined requests that come before it are passed over)."""
+        for _ in range(_PENDING_ANSWERS_READ):
+            try:
+                frame = self._stream._frames.recv()
+            except (HangarError, OSError, ValueError, EOFError):
+                break
+            if frame.kind == "error":
+                return exception_from_error(frame.header, self._where())
         return self._lost(f"connection lost while sending ({exc})")

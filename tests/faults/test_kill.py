@@ -42,6 +42,7 @@ KILLS: list[tuple[str, str]] = [
     ("commit", "commit.before_branch_ref"),
     ("commit", "commit.before_staging_drop"),
     # git hangar push origin master (the local `git-hangar serve` inherits the kill point)
+    ("push", "push.after_records"),
     ("push", "push.between_data_frames"),
     ("push", "push.after_data"),
     ("push", "push.before_update_ref"),
@@ -69,6 +70,7 @@ KILLS: list[tuple[str, str]] = [
 DEFAULT = {
     ("commit", "store.large.before_move"),
     ("commit", "commit.before_branch_ref"),
+    ("push", "push.after_records"),
     ("push", "push.between_data_frames"),
     ("push", "serve.update_ref.before_set_ref"),
     ("push-server", "store.batch.verified"),

@@ -225,9 +225,11 @@ def test_the_ref_update_looks_up_no_sample_its_push_just_sent(
         assert server.calls.get("absent") == 1 and server.digests_checked == ADDED, (n, server)
 
 
-def test_a_push_describes_its_samples_while_the_remote_answers_which_it_lacks(tmp_path: Path) -> None:
-    """Regression: the client waited for the remote's ``missing_data`` answer before its store
-    described the samples; the question now goes out first and is read after the look-up."""
+def test_a_push_sends_its_records_while_the_remote_answers_which_samples_it_lacks(tmp_path: Path) -> None:
+    """Regressions: the client waited for the remote's ``missing_data`` answer before its store
+    described the samples, and then before it sent the records (the remote sat idle for the
+    round trip). The question now goes out first; the records follow at once, the store
+    describes the samples, and only then is the answer read."""
     server = init_bare(tmp_path / "server.git")
     local = _repo(tmp_path / "local")
     _commit(local, 0, ADDED)
@@ -255,6 +257,7 @@ def test_a_push_describes_its_samples_while_the_remote_answers_which_it_lacks(tm
         session.send, session.recv = sent, received  # type: ignore[method-assign]
         push(local.ctx.git, store, session, "origin", "master", quiet=True)
     asked = events.index("sent missing_data")
-    assert events[asked + 1] == "described" and events[asked + 2] == "received ['count']", events
+    assert events[asked + 1:asked + 5] == ["sent put_objects", "sent objects", "sent end", "described"], events
+    assert events[asked + 5] == "received ['count']" and events.index("sent put_data") > asked + 5, events
     assert Repository(server).ctx.git.get_ref("refs/hangar/heads/master") == local.ctx.git.get_ref(
         "refs/hangar/heads/master")
