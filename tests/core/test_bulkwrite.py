@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,6 +116,26 @@ def test_bulk_shards_are_byte_identical_to_the_record_format(repo: Repository, n
     staged["i424242424242424"] = None  # a delete is not a record
     samples, count, digits = write_samples(git, staged.merged())
     assert (samples, count, digits) == (expected, n, shard_digits_for(n))
+
+
+@pytest.mark.parametrize("block, ahead", [(50, 0), (400, 1), (400, 3)])
+def test_bulk_shards_made_in_blocks_on_threads_keep_their_order(repo: Repository, monkeypatch: pytest.MonkeyPatch,
+                                                                 block: int, ahead: int) -> None:
+    """Blocks smaller than a shard (one shard each), of two shards, taken 0, 1 or 3 ahead:
+    the same samples tree as the dict path, and a record cache entry per shard that agrees."""
+    from hangar_git.bookkeeping import bulkwrite
+    monkeypatch.setattr(bulkwrite, "BLOCK", block)
+    monkeypatch.setattr(bulkwrite, "BLOCKS_AHEAD", ahead)
+    rng = random.Random(block + ahead)
+    records = {f"i{rng.randint(-10**9, 10**9)}" if i % 2 else f"s{i}-ü": _digest(rng) for i in range(3000)}
+    git = repo.ctx.git
+    expected = _write_all(git, dict(records), shard_digits_for(3000))
+    staged = StagedChanges()
+    for e, d in records.items():
+        staged[e] = d
+    shutil.rmtree(git.record_cache.root, ignore_errors=True)
+    assert write_samples(git, staged.merged()) == (expected, 3000, shard_digits_for(3000))
+    assert len(git.record_cache.names()) == 16 and git.record_cache.audit(git.read_blob) == []
 
 
 @pytest.mark.parametrize("share", [1, 4])
