@@ -103,7 +103,7 @@ class NdarrayColumn(Column):
             return sum(self._put(int(k), v) for k, v in zip(keys.tolist(), values))
         if len(keys) and (keys.min() < -(1 << 63) or keys.max() >= (1 << 63)):
             raise InvalidKeyError("keys of put_rows must fit in 64 bits")
-        if len(np.unique(keys)) != len(keys):
+        if not _distinct(keys):
             raise InvalidKeyError("put_rows was given a key twice: give each key once (or use update())")
         step = max(1, min(ROWS_BLOCK, _GATHER_BYTES // self._nbytes))
         return sum(self._put_block(keys[lo:lo + step].astype(np.int64), values[lo:lo + step])
@@ -287,3 +287,11 @@ def gatherable(col: Column) -> bool:
 def gather_rows(col: NdarrayColumn, keys: list[Key], raws: np.ndarray) -> np.ndarray:
     """The arrays of ``keys`` (raw digests ``raws``) as one block of rows."""
     return col._gather_block(keys, raws, local=False)[1]
+
+
+def _distinct(keys: np.ndarray) -> bool:
+    """Whether no int key repeats: at once when they ascend (rows keyed by index; np.unique
+    took 12 ms a block of 65,536 keys, 0.2 s of a million-row import), else by sorting."""
+    if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()):
+        return True
+    return len(np.unique(keys)) == len(keys)

@@ -65,7 +65,7 @@ def _int_texts(keys: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros((n, width), dtype=np.uint8)
     out[:, 0] = ord("i")
     out[negative, 1] = ord("-")
-    for length in np.unique(lengths).tolist():
+    for length in np.flatnonzero(np.bincount(lengths)).tolist():  # (np.unique hashes: 12 ms a block)
         for sign in (False, True):
             rows = np.flatnonzero((lengths == length) & (negative == sign))
             if len(rows):

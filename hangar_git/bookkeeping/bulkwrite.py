@@ -10,8 +10,9 @@ compares them).
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -21,15 +22,17 @@ from .bulkkeys import encoded_keys, shard_numbers
 from .changes import Run, Table, sorted_table
 from .gitrepo import BLOB, GitRepo, Oid
 from .packwriter import COMPRESS_THREADS, PACK_MIN, deflate_text, write_objects
-from .recordcache import ShardBlock
+from .recordcache import BundledEntries, RecordCache, ShardBlock
 from .records import KEY_INDEX_DIGITS, shard_digits_for, shard_path
 
-BLOCK = 1 << 16
-"""Records turned into shard text at a time."""
+BLOCK = 1 << 14
+"""Records turned into shard text at a time, by one task of the packing threads (a task's
+temporaries are about 300 bytes a record: 65,536-record blocks, two ahead, took a big
+commit's peak from 245 to 293 MB)."""
 PACK_BYTES = 8 << 20
 """Shard text written to git as one pack."""
-COMPRESS_GROUP = 64
-"""Shards compressed by one task of the compressing threads."""
+BLOCKS_AHEAD = 2
+"""Blocks of shards made on the packing threads while the main thread hands over the last."""
 _HEX_PAIRS = np.array([b"%02x" % i for i in range(256)], dtype="S2").view(np.uint16)
 """Each byte's two hex digits, as the ``uint16`` whose bytes they are."""
 
@@ -54,13 +57,17 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     starts = np.concatenate([[0], bounds]).tolist()
     ends = np.concatenate([bounds, [count]]).tolist()
     look = len(starts) < PACK_MIN  # a few shards: loose objects, unless git has them
-    with ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as cache_writer, \
-            ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as compressor:
-        packer = _Packer(git, look, compressor, cache_writer)
-        for lo, hi, blob in _shard_texts(encs, raws, order, starts, ends):
-            prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
-            packer.add(shard_path(prefix), blob,
-                       (encs[lo:hi], raws[order[lo:hi]], None if len(text_keys) else int_keys[order[lo:hi]]))
+    ints = None if len(text_keys) else int_keys
+    with git.record_cache.writing(len(starts)) as cache, \
+            ThreadPoolExecutor(1, thread_name_prefix="hangar-records") as writer, \
+            ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="hangar-pack") as pool:
+        packer = _Packer(git, look, writer, cache)
+        made = (pool.submit(_block_shards, encs, raws, order, ints, starts[a:b], ends[a:b])
+                for a, b in _blocks(starts, ends))
+        for block in _in_order(made, BLOCKS_AHEAD):
+            for lo, oid, blob, packed, entry in block:
+                prefix = f"{int(prefixes[lo]):0{digits}x}" if digits else ""
+                packer.add(shard_path(prefix), oid, blob, packed, entry)
         shards = packer.finish()
     del encs, raws, prefixes, order, packer
     release_freed()  # the shards' texts, packs and sort arrays: before the trees and key index
@@ -70,65 +77,94 @@ def write_samples(git: GitRepo, run: Run) -> tuple[Optional[Oid], int, int]:
     return samples, count, digits
 
 
+_Shard = tuple[int, str, bytes, bytes, tuple]
+"""(first record, git blob id, text, text compressed for a pack, record cache entry arrays)."""
+_Blob = tuple[str, bytes, bytes, tuple]
+"""A shard to write: (git blob id, text, text compressed for a pack, record cache entry arrays)."""
+
+
 class _Packer:
-    """Shard blobs hashed and compressed on other threads while more are made, written to
-    git as one pack per ``PACK_BYTES`` of text; each shard's record cache entry is written
-    (on the cache writer's thread) once its blob is in git."""
+    """Shards written to git as one pack per ``PACK_BYTES`` of text, each pack then its
+    shards' record cache entries on the writer's thread (a pack waits for the one before)."""
 
-    def __init__(self, git: GitRepo, look: bool, pool: ThreadPoolExecutor, cache_writer: ThreadPoolExecutor) -> None:
-        self.git, self.look, self.pool, self.cache_writer = git, look, pool, cache_writer
-        self.pending: list[tuple[tuple[str, ...], bytes, tuple]] = []  # (path, blob, cache entry arrays)
-        self.deflating: list[Future] = []
-        self.cached: list[Future] = []
+    def __init__(self, git: GitRepo, look: bool, writer: ThreadPoolExecutor,
+                 cache: Union[RecordCache, BundledEntries]) -> None:
+        self.git, self.look, self.writer, self.cache = git, look, writer, cache
+        self.pending: list[_Blob] = []
+        self.writing: Optional[Future] = None
         self.shards: dict[tuple[str, ...], Optional[str]] = {}
-        self.queued = self.size = 0
+        self.size = 0
 
-    def add(self, path: tuple[str, ...], blob: bytes, cache: tuple) -> None:
-        self.pending.append((path, blob, cache))
+    def add(self, path: tuple[str, ...], oid: str, blob: bytes, packed: bytes, entry: tuple) -> None:
+        self.pending.append((oid, blob, packed, entry))
+        self.shards[path] = oid
         self.size += len(blob)
-        if len(self.pending) - self.queued >= COMPRESS_GROUP:
-            self._queue()
         if self.size >= PACK_BYTES:
             self._write()
 
-    def _queue(self) -> None:
-        if self.queued < len(self.pending):
-            blobs = [p[1] for p in self.pending[self.queued:]]
-            self.deflating.append(self.pool.submit(_deflated, blobs))
-            self.queued = len(self.pending)
-
     def _write(self) -> None:
-        self._queue()
-        done = [r for f in self.deflating for r in f.result()]
-        write_objects(self.git, [(oid, BLOB, p[1]) for (oid, _), p in zip(done, self.pending)], look=self.look,
-                      packed=[packed for _, packed in done])
-        for (oid, _), (path, _, _) in zip(done, self.pending):
-            self.shards[path] = oid
-        entries = [(oid, cache) for (oid, _), (_, _, cache) in zip(done, self.pending)]
-        self.cached.append(self.cache_writer.submit(_cache_all, self.git, entries))
-        self.pending, self.deflating, self.queued, self.size = [], [], 0, 0
+        if self.writing is not None:
+            self.writing.result()  # (its texts are let go before more pile up)
+            self.writing = None
+        if self.pending:
+            self.writing = self.writer.submit(_store, self.git, self.look, self.cache, self.pending)
+        self.pending, self.size = [], 0
 
     def finish(self) -> dict[tuple[str, ...], Optional[str]]:
         """Write the rest; returns each shard's path and blob id once every write is done."""
         self._write()
-        for future in self.cached:
-            future.result()
+        if self.writing is not None:
+            self.writing.result()
         return self.shards
 
 
-def _deflated(blobs: list[bytes]) -> list[tuple[str, bytes]]:
-    """(git blob id, data compressed for a pack) of each blob (both let go of the GIL)."""
+def _store(git: GitRepo, look: bool, cache: Union[RecordCache, BundledEntries], shards: list[_Blob]) -> None:
+    """Shards to git as one pack, then their record cache entries."""
+    write_objects(git, [(oid, BLOB, blob) for oid, blob, _, _ in shards], look=look,
+                  packed=[packed for _, _, packed, _ in shards])
+    for oid, _, _, (encs, raws, ints) in shards:
+        _cache(cache, oid, encs, raws, ints)
+
+
+def _blocks(starts: list[int], ends: list[int]) -> Iterator[tuple[int, int]]:
+    """Runs of whole shards (first, end) of at most ``BLOCK`` records (or one bigger shard)."""
+    shard = 0
+    while shard < len(starts):
+        last = shard
+        while last + 1 < len(starts) and ends[last + 1] - starts[shard] <= BLOCK:
+            last += 1
+        yield shard, last + 1
+        shard = last + 1
+
+
+def _in_order(futures: Iterator[Future], ahead: int) -> Iterator:
+    """The results of ``futures`` in order, with at most ``ahead`` more submitted meanwhile."""
+    waiting: deque[Future] = deque()
+    for future in futures:
+        waiting.append(future)
+        if len(waiting) > ahead:
+            yield waiting.popleft().result()
+    while waiting:
+        yield waiting.popleft().result()
+
+
+def _block_shards(encs: np.ndarray, raws: np.ndarray, order: np.ndarray, ints: Optional[np.ndarray],
+                  starts: list[int], ends: list[int]) -> list[_Shard]:
+    """The shards starting at ``starts`` (``encs`` in shard order; ``raws[order]`` in shard
+    order; ``ints``: the int keys when every key is one): text cut from one buffer, blob id
+    and compressed text (numpy, hashlib and zlib let go of the GIL: runs on the packing threads)."""
+    lo, hi = starts[0], ends[-1]
+    block_raws = raws[order[lo:hi]]
+    text, lens = _lines(encs[lo:hi], block_raws)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).tolist()
     out = []
-    for blob in blobs:
+    for start, end in zip(starts, ends):
+        blob = text[offsets[start - lo]:offsets[end - lo]].tobytes()
         oid = hashlib.sha1(b"blob %d\0" % len(blob))
         oid.update(blob)
-        out.append((hex_of(oid.digest()), deflate_text(blob)))
+        entry = (encs[start:end], block_raws[start - lo:end - lo], None if ints is None else ints[order[start:end]])
+        out.append((start, hex_of(oid.digest()), blob, deflate_text(blob), entry))
     return out
-
-
-def _cache_all(git: GitRepo, entries: list[tuple[str, tuple]]) -> None:
-    for oid, (encs, raws, ints) in entries:
-        _cache(git, oid, encs, raws, ints)
 
 
 def records_run(blocks: Iterable[ShardBlock]) -> Run:
@@ -177,32 +213,15 @@ def _lines(encs: np.ndarray, raws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grid[grid != 0], 66 + key_lens
 
 
-def _shard_texts(encs: np.ndarray, raws: np.ndarray, order: np.ndarray, starts: list[int],
-                 ends: list[int]) -> Iterator[tuple[int, int, bytes]]:
-    """(first record, end, text) of each shard, built a block of records at a time
-    (``encs`` in shard order; ``raws[order]`` in shard order)."""
-    shard = 0
-    while shard < len(starts):
-        lo = starts[shard]
-        last = shard
-        while last + 1 < len(starts) and ends[last + 1] - lo <= BLOCK:
-            last += 1
-        hi = ends[last]
-        text, lens = _lines(encs[lo:hi], raws[order[lo:hi]])
-        offsets = np.concatenate([[0], np.cumsum(lens)]).tolist()
-        for s in range(shard, last + 1):
-            yield starts[s], ends[s], text[offsets[starts[s] - lo]:offsets[ends[s] - lo]].tobytes()
-        shard = last + 1
-
-
-def _cache(git: GitRepo, oid: str, encs: np.ndarray, raws: np.ndarray, ints: Optional[np.ndarray]) -> None:
+def _cache(cache: Union[RecordCache, BundledEntries], oid: str, encs: np.ndarray, raws: np.ndarray,
+           ints: Optional[np.ndarray]) -> None:
     """The record cache entry of a shard just written (for scans); ``ints``: its keys when
     every key is an int."""
     if ints is not None:
-        git.record_cache.put_ints(oid, ints, raws)
+        cache.put_ints(oid, ints, raws)
         return
     texts = [e.decode() for e in encs.tolist()]
-    git.record_cache.put_arrays(oid, texts, raws)
+    cache.put_arrays(oid, texts, raws)
 
 
 def _key_index(git: GitRepo, samples: Oid, int_keys: np.ndarray, int_raws: np.ndarray,

@@ -116,7 +116,8 @@ class GitRepo:
         """Shard records as arrays, for whole-column scans (derived, local; loads numpy)."""
         if self._record_cache is None:
             from .recordcache import RecordCache
-            self._record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"))
+            self._record_cache = RecordCache(os.path.join(self.git_dir, "hangar", "records"),
+                                             os.path.join(self.git_dir, "hangar", "record-bundles"))
         return self._record_cache
 
     @property

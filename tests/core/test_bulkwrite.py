@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,6 +116,26 @@ def test_bulk_shards_are_byte_identical_to_the_record_format(repo: Repository, n
     staged["i424242424242424"] = None  # a delete is not a record
     samples, count, digits = write_samples(git, staged.merged())
     assert (samples, count, digits) == (expected, n, shard_digits_for(n))
+
+
+@pytest.mark.parametrize("block, ahead", [(50, 0), (400, 1), (400, 3)])
+def test_bulk_shards_made_in_blocks_on_threads_keep_their_order(repo: Repository, monkeypatch: pytest.MonkeyPatch,
+                                                                 block: int, ahead: int) -> None:
+    """Blocks smaller than a shard (one shard each), of two shards, taken 0, 1 or 3 ahead:
+    the same samples tree as the dict path, and a record cache entry per shard that agrees."""
+    from hangar_git.bookkeeping import bulkwrite
+    monkeypatch.setattr(bulkwrite, "BLOCK", block)
+    monkeypatch.setattr(bulkwrite, "BLOCKS_AHEAD", ahead)
+    rng = random.Random(block + ahead)
+    records = {f"i{rng.randint(-10**9, 10**9)}" if i % 2 else f"s{i}-ü": _digest(rng) for i in range(3000)}
+    git = repo.ctx.git
+    expected = _write_all(git, dict(records), shard_digits_for(3000))
+    staged = StagedChanges()
+    for e, d in records.items():
+        staged[e] = d
+    shutil.rmtree(git.record_cache.root, ignore_errors=True)
+    assert write_samples(git, staged.merged()) == (expected, 3000, shard_digits_for(3000))
+    assert len(git.record_cache.names()) == 16 and git.record_cache.audit(git.read_blob) == []
 
 
 @pytest.mark.parametrize("share", [1, 4])
@@ -306,6 +327,22 @@ def test_put_rows_equals_put_one_by_one(repo: Repository, monkeypatch: pytest.Mo
         assert set(got.keys()) == set(expect)
         for k, v in got.items():
             assert np.array_equal(v, expect[k])
+
+
+@pytest.mark.parametrize("keys, distinct", [([0, 1, 2, 3], True), ([0, 1, 1, 3], False), ([3, 2, 1, 0], True),
+                                           ([0, 2, 1, 2], False), ([5], True), ([-2, -2], False)])
+def test_put_rows_refuses_a_repeated_key_in_order_or_not(repo: Repository, keys: list[int], distinct: bool) -> None:
+    """Ascending keys are checked at once, others by sorting: a repeat is refused either way."""
+    co = repo.checkout(write=True)
+    col = co.add_ndarray_column("x", shape=(2,), dtype=np.uint8)
+    rows = np.arange(2 * len(keys), dtype=np.uint8).reshape(len(keys), 2)
+    if distinct:
+        assert col.put_rows(np.array(keys), rows) == len(keys) and len(col) == len(keys)
+    else:
+        with pytest.raises(KeyError, match="twice"):
+            col.put_rows(np.array(keys), rows)
+        assert len(col) == 0
+    co.close()
 
 
 def test_put_rows_refuses_what_put_refuses(repo: Repository) -> None:
