@@ -10,6 +10,7 @@ the new commits reference is present.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..bookkeeping.refnames import HEADS, branch_ref
@@ -18,6 +19,7 @@ from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, 
 from ..faults import checkpoint
 from ..core.gitfiles import NotPlain, RepoFiles
 from ..core.layout import default_branch
+from .addedsamples import RECORD_ERRORS, AddedSamples
 from .framing import Frame
 from .rpc import Reply, ServiceHandler, Stream, rpc_method
 
@@ -96,6 +98,7 @@ class RepositoryService(ServiceHandler):
         self._store: ObjectStore | None = None
         self._kept: Optional[KeptBlobs] = None
         self._verified = VerifiedData()
+        self._added = AddedSamples()
 
     def _open_git(self, path: str) -> GitRepo:
         from ..bookkeeping.transfer import trust_stored_objects
@@ -166,26 +169,32 @@ class RepositoryService(ServiceHandler):
     @rpc_method(writes=True)
     def put_objects(self, request: Frame, stream: Stream) -> Reply:
         from ..bookkeeping.packwriter import PACK_MIN, RECEIVED_COMPRESSION
+        from ..bookkeeping.packstream import PackStream
+        from ..bookkeeping.transfer import COMMIT
         from .datastream import receive_objects
         count = request.header.get("count")
-        stored = 0
-        if not isinstance(count, int) or not PACK_MIN <= count <= MAX_STREAMED_OBJECTS:
-            for frame in stream.recv_until("end"):  # a few (loose objects), or an old client
-                stored += receive_objects(self.git, frame, self._received)
-            return {"stored": stored}
-        from ..bookkeeping.packstream import PackStream
-        with PackStream(self.git.git_dir, count, RECEIVED_COMPRESSION, durable=self.git.durable) as pack:
+        stored, commits = 0, []
+        # a few objects (kept loose), or an old client that does not say how many: no pack
+        pack = PackStream(self.git.git_dir, count, RECEIVED_COMPRESSION, durable=self.git.durable) \
+            if isinstance(count, int) and PACK_MIN <= count <= MAX_STREAMED_OBJECTS else None
+        with pack if pack is not None else nullcontext():
             for frame in stream.recv_until("end"):
                 stored += receive_objects(self.git, frame, self._received, pack)
-            pack.finish()
+                commits += [o for o, t in zip(frame.header["oids"], frame.header["types"]) if t == COMMIT]
+            if pack is not None:
+                pack.finish()
+        # while the push's data is on its way: what its ref update will check
+        self._added.prepare(self.git, commits, self._heads(), read=self._received)
         return {"stored": stored}
+
+    def _heads(self) -> list[str]:
+        return list(self.git.list_refs(HEADS).values())
 
     @rpc_method(writes=True)
     def update_ref(self, request: Frame, stream: Stream) -> Reply:
-        from ..bookkeeping.added import added_raws
         from ..bookkeeping.branches import check_branch_name
         from ..bookkeeping.gitrepo import RefChangedError
-        from ..bookkeeping.transfer import closure_complete, new_commits
+        from ..bookkeeping.transfer import closure_complete
         from ..storage import raw_to_digest
         from .wire import check_oids
         branch = check_branch_name(request.header.get("branch"))
@@ -193,24 +202,24 @@ class RepositoryService(ServiceHandler):
         old = request.header.get("old")
         if old is not None:
             old = check_oids([old], "old")[0]
-        if not closure_complete(self.git, new, trusted=list(self.git.list_refs(HEADS).values())):
+        if not closure_complete(self.git, new, trusted=self._heads()):
             raise IntegrityError(f"push of {branch!r} is incomplete: commit {new} or part of its "
                                  f"history is missing on the remote; push again")
         current = self.git.get_ref(branch_ref(branch))
         if current != old or (old is not None and not self.git.is_ancestor(old, new)):
             raise NonFastForwardError("remote", branch)
-        haves = list(self.git.list_refs(HEADS).values())
         try:
             # what our refs reach has its data here: check only what the new commits add
-            needed = added_raws(self.git, new_commits(self.git, [new], haves), read=self._received)
+            needed = self._added.added(self.git, new, self._heads(), read=self._received)
             unseen = self._verified.not_among(needed)  # what this session verified is here: not looked up
             absent = unseen[self.store.absent(unseen)] if len(unseen) else unseen
-        except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        except RECORD_ERRORS as exc:
             raise IntegrityError(f"push of {branch!r} refused: the records of commit {new} are not "
                                  f"hangar records ({type(exc).__name__})") from None
         finally:
             self._received.clear()
             self._verified.clear()
+            self._added.clear()
         if len(absent):
             raise IntegrityError(
                 f"push of {branch!r} refused: {len(absent)} sample(s) the new commits reference are "

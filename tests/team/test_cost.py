@@ -261,3 +261,45 @@ def test_a_push_sends_its_records_while_the_remote_answers_which_samples_it_lack
     assert events[asked + 5] == "received ['count']" and events.index("sent put_data") > asked + 5, events
     assert Repository(server).ctx.git.get_ref("refs/hangar/heads/master") == local.ctx.git.get_ref(
         "refs/hangar/heads/master")
+
+
+def test_the_ref_update_takes_what_the_records_add_from_when_they_arrived(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the ref update read every new shard after the last byte of data (25 ms of a
+    100,000-row push); the samples the new commit adds are now worked out when its records
+    arrive, while the data is still on its way."""
+    from hangar_git.transport import addedsamples
+    server = init_bare(tmp_path / "server.git")
+    local = _repo(tmp_path / "local")
+    _commit(local, 0, 5000)
+    events: list[str] = []
+    real = addedsamples.added_since
+    monkeypatch.setattr(addedsamples, "added_since", lambda *a, **k: events.append("worked out") or real(*a, **k))
+    service = RepositoryService(str(server))
+    for name in ("put_objects", "put_data", "update_ref"):
+        method = getattr(service, name)
+        monkeypatch.setattr(service, name, lambda *a, _m=method, _n=name, **k: events.append(_n) or _m(*a, **k))
+    with open_local_session_in_process(service) as session:
+        push(local.ctx.git, local.ctx.store, session, "origin", "master", quiet=True)
+    assert events == ["put_objects", "worked out", "put_data", "update_ref"], events
+    assert Repository(server).ctx.git.get_ref("refs/hangar/heads/master") == local.ctx.git.get_ref(
+        "refs/hangar/heads/master")
+
+
+def test_what_was_worked_out_ahead_is_used_only_for_the_same_commit_and_heads(tmp_path: Path) -> None:
+    from hangar_git.transport.addedsamples import AddedSamples, added_since
+    repo = _repo(tmp_path / "r")
+    first = _commit(repo, 0, 20)
+    second = _commit(repo, 20, 5)
+    git = repo.ctx.git
+    added = AddedSamples()
+    added.prepare(git, [first, second], [])
+    assert [k[0] for k in added._known] == [second]  # only the newest is worked out
+    expected = added_since(git, second, [])
+    assert len(expected) == 25
+    assert (added.added(git, second, []) == expected).all()
+    assert not added._known  # used once
+    added.prepare(git, [second], [])
+    assert len(added.added(git, second, [first])) == 5  # other heads: worked out afresh
+    added.prepare(git, ["0" * 40], [])  # a commit that is not here: left to the ref update
+    assert not added._known
