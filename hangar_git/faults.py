@@ -33,11 +33,12 @@ CHECKPOINTS: tuple[str, ...] = (
     "staging.before_ref",                # staging trees and commit written, staging ref not moved
     "commit.before_branch_ref",          # commit object written, branch ref not moved
     "commit.before_staging_drop",        # branch ref moved, staging ref not yet dropped
-    # transport/push.py (client: records, then data, then the ref update; transport/gitremote.py
-    # passes the same data points: data to the bucket, then the branch on the git host)
-    "push.after_records",                # git objects sent to a hangar server, no data yet
+    # transport/push.py (client: records and data, the larger last, then the ref update;
+    # transport/gitremote.py passes the data points: data to the bucket, then the branch on the
+    # git host)
+    "push.after_records",                # git objects sent to a hangar server (data maybe not yet)
     "push.between_data_frames",          # some data frames sent, not all
-    "push.after_data",                   # all data sent (to a git host: no git objects yet)
+    "push.after_data",                   # all data sent (git objects maybe not yet)
     "push.before_update_ref",            # objects and data sent, update_ref not asked
     # transport/service.py (server; its get_data passes the fault name to datastream.send_data)
     "serve.update_ref.before_set_ref",   # push checked, branch ref not moved

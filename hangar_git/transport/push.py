@@ -18,6 +18,11 @@ from .datastream import Described, send_data, send_objects
 from .wire import BATCH_BYTES, MAX_DATA_ITEMS, PUSH_OBJECTS_BYTES
 
 
+RECORD_LINE_BYTES = 72
+"""About what a sample's line in a record shard takes (hex digest, key, separators): the
+records' bytes when the new shards were not read whole (the record cache listed them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PushResult:
     branch: str
@@ -58,15 +63,25 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
     kept = KeptBlobs(git)  # the new shards: read once to list their samples, then sent
     raws = added_raws(git, commits, read=kept)
     lacks = ask_remote_absent(session, raws) if len(raws) else None
-    # Pipelined: the records go out while the remote answers which samples it lacks, then
-    # the data it lacks, then the ref update, without waiting for each answer (the server
-    # takes them in order, and refuses the ref update unless all of the records and data
-    # arrived intact); the answers are collected at the end.
-    answers = _send_objects(session, git, todo, quiet, kept)
-    checkpoint("push.after_records")
-    sending = data_to_send(store, raws, lacks, remote, branch)
-    answers += _send_data(session, store, sending, quiet)
-    checkpoint("push.after_data")
+    described = store.describe_raws(raws)  # while the question travels
+    # Pipelined: records and data, then the ref update, go out without waiting for each answer
+    # (the server takes them in order, and refuses the ref update unless all of the records and
+    # data arrived intact); the answers are collected at the end. The larger part goes last: the
+    # server works through it while the smaller travels first (much data: the records' packing,
+    # and what the new commit adds, are worked out while the data travels and the wait for the
+    # remote's answer is filled; little data: its durable write overlaps the records).
+    if _data_bytes(described) >= max(kept.nbytes, len(raws) * RECORD_LINE_BYTES):
+        answers = _send_objects(session, git, todo, quiet, kept)
+        checkpoint("push.after_records")
+        sending = data_to_send(store, raws, lacks, remote, branch, described)
+        answers += _send_data(session, store, sending, quiet)
+        checkpoint("push.after_data")
+    else:
+        sending = data_to_send(store, raws, lacks, remote, branch, described)
+        answers = _send_data(session, store, sending, quiet)
+        checkpoint("push.after_data")
+        answers += _send_objects(session, git, todo, quiet, kept)
+        checkpoint("push.after_records")
     checkpoint("push.before_update_ref")
     # the server answers each pipelined request as it has checked it: count the answers, so the
     # wait for its verification shows as progress rather than a frozen "0/1"
@@ -91,15 +106,15 @@ class DataToSend(NamedTuple):
 
 
 def data_to_send(store: ObjectStore, raws: np.ndarray, lacks: Optional[Callable[[], np.ndarray]], remote: str,
-                 branch: str) -> DataToSend:
+                 branch: str, described: Optional[Described] = None) -> DataToSend:
     """Of the samples a push adds (raw digests: :func:`~..bookkeeping.added.added_raws` of its
     new commits), the ones the remote lacks, described by the store; RemoteDataError if any of
     them is not here either. ``lacks`` reads the remote's answer to the question asked before
     (a mask, True where it lacks one; None: it lacks all): the store describes the samples
     while the question travels. The remote holds the data of what its refs reach, so the
     parents' samples need no look-up: the cost follows the change, not the size of the
-    commits' trees."""
-    table, meta_index, sizes = store.describe_raws(raws)
+    commits' trees. ``described``: the store's :meth:`describe_raws` of ``raws``, if made already."""
+    table, meta_index, sizes = store.describe_raws(raws) if described is None else described
     if lacks is not None:
         mask = lacks()
         raws, meta_index, sizes = raws[mask], meta_index[mask], sizes[mask]
@@ -110,6 +125,12 @@ def data_to_send(store: ObjectStore, raws: np.ndarray, lacks: Optional[Callable[
             f"this machine nor {remote!r} (e.g. {raw_to_digest(raws[local_absent[0]])}); fetch-data them "
             f"from the remote that has them first")
     return DataToSend(raws, (table, meta_index, sizes), int(sizes.sum()))
+
+
+def _data_bytes(described: Described) -> int:
+    """Bytes of the samples described (those here; before the remote said which it lacks)."""
+    sizes = described[2]
+    return int(sizes[sizes > 0].sum())
 
 
 def remote_missing(session: Session, digests: list[str]) -> list[str]:
