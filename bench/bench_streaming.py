@@ -13,7 +13,8 @@ over a fresh clone that holds no data. Figures, each beside its same-run baselin
   epoch with 2 workers in parallel);
 * second epoch (persistent workers: memory caches, then the shared directory cache; new
   workers: the shared directory cache only) and an epoch over ``keep=True`` data, against the
-  same epoch over local data (target >= 0.9x);
+  same epoch over local data (target >= 0.9x); these, and their baselines, the best of
+  three epochs;
 * bytes through the proxy and bytes written to the store per epoch with keep False / True,
   against the dataset's size;
 * peak RSS of a process reading the images in random order with ``cache_bytes`` of 1/4 of
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -97,6 +98,16 @@ def _epoch(loader: Any) -> tuple[float, float]:
     return first or 0.0, time.perf_counter() - t
 
 
+REPEATS = 3
+"""Epochs within a cache, over kept data and their local baselines are the best of this many:
+an epoch of 200 images is one batch, and one stall of the machine (0.7 s seen) decided it."""
+
+
+def _best(epoch: Callable[[], float]) -> float:
+    """The fastest of :data:`REPEATS` runs of ``epoch`` (seconds)."""
+    return min(epoch() for _ in range(REPEATS))
+
+
 def _store_bytes(repo: Repository) -> int:
     root = repo.ctx.store_uri.removeprefix("file://")
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
@@ -141,14 +152,14 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
         first, epoch1 = _epoch(loader)
         streamed_bytes = (proxy.bytes - moved) if proxy else 0
         streamed_down = (proxy.bytes_down - down) if proxy else 0
-        _, epoch2 = _epoch(loader)
+        epoch2 = _best(lambda persistent=loader: _epoch(persistent)[1])
         del loader
         moved = proxy.bytes if proxy else 0
-        _, fresh2 = _epoch(_loader(co, column))  # new workers: the shared directory cache
-        fresh_bytes = (proxy.bytes - moved) if proxy else 0
+        fresh2 = _best(lambda: _epoch(_loader(co, column))[1])  # new workers: the shared directory cache
+        fresh_bytes = ((proxy.bytes - moved) if proxy else 0) // REPEATS
         single = _loader(co, column, workers=0)
         _epoch(single)
-        _, single2 = _epoch(single)
+        single2 = _best(lambda: _epoch(single)[1])
     disk_keep_false = _store_bytes(a) - disk_before
 
     b = _clone(os.path.join(tmp, f"b-{column}-{via}"), address, stream_address)
@@ -159,14 +170,14 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
         warnings.simplefilter("ignore")
         co = b.checkout(branch="master")
     local_first, local_epoch = _epoch(_loader(co, column))
-    _, local_fresh2 = _epoch(_loader(co, column))  # new workers again, data warm
+    local_fresh2 = _best(lambda: _epoch(_loader(co, column))[1])  # new workers again, data warm
     loader = _loader(co, column, persistent=True)
     _epoch(loader)
-    _, local_epoch2 = _epoch(loader)  # the second epoch of persistent workers, as streamed below
+    local_epoch2 = _best(lambda persistent=loader: _epoch(persistent)[1])  # persistent workers, as streamed
     del loader
     single = _loader(co, column, workers=0)
     _epoch(single)
-    _, local_single2 = _epoch(single)
+    local_single2 = _best(lambda: _epoch(single)[1])
     co.close()
 
     per_sample = _per_request(b, remote, column)
@@ -181,7 +192,7 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
     kept_bytes = (proxy.bytes - moved) if proxy else 0
     disk_keep_true = _store_bytes(c) - before
     with c.checkout(branch="master", stream_from=remote, keep=True) as co:
-        _, kept_epoch = _epoch(_loader(co, column))
+        kept_epoch = _best(lambda: _epoch(_loader(co, column))[1])
 
     physics = (f"; bound: the batch's bytes through this proxy over an open connection take {bound:.3f} s, "
                f"+{connect:.3f} s to open a session" if proxy else "")
@@ -209,7 +220,8 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
         Figure(f"{name}: second epoch in one process (memory cache, num_workers=0)", single2, "s",
                "second epoch over local data (num_workers=0)", local_single2, target="streamed >= 0.9x as fast",
                higher_is_better=False),
-        Figure(f"{name}: epoch after keep=True", kept_epoch, "s", "the same epoch over local data", local_epoch,
+        Figure(f"{name}: epoch after keep=True", kept_epoch, "s", "the same epoch over local data",
+               min(local_epoch, local_fresh2),
                target="streamed >= 0.9x as fast", higher_is_better=False),
         Figure(f"{name}: store bytes written per epoch, keep=False", disk_keep_false, "B", "dataset bytes", nbytes,
                higher_is_better=False),
