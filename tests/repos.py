@@ -31,3 +31,19 @@ def add_bare_origin(repo: Repository, path: Path) -> None:
     Repository(str(path), exists=False).init("s", "s@x", bare=True)
     repo.remote.add("origin", str(path))
     repo.remote.quiet = True
+
+
+def commit_rows(repo: Repository, keys: list, width: int = 7, seed: int = 1) -> dict:
+    """Commit random uint8[``width``] rows under ``keys`` as column ``rows``; key -> row."""
+    rows = np.random.default_rng(seed).integers(0, 255, size=(len(keys), width), dtype=np.uint8)
+    data = dict(zip(keys, rows))
+    with repo.checkout(write=True) as co:
+        co.add_ndarray_column("rows", prototype=rows[0]).update(data)
+        co.commit("rows")
+    return data
+
+
+def shard_oids(repo: Repository) -> dict[str, str]:
+    """Path -> blob id of each record shard of column ``rows`` at the head."""
+    with repo.checkout() as co:
+        return co["rows"]._records.shard_oids()

@@ -12,22 +12,13 @@ from hangar_git import Repository
 from hangar_git.bookkeeping.recordbundles import BUNDLE_MIN, MAGIC
 from hangar_git.bookkeeping.recordcache import RecordCache, block_of
 from hangar_git.bookkeeping.records import decode_shard
+from tests.repos import commit_rows, shard_oids as _shard_oids
 
 N = 20_000  # 256 shards: bundled
 
 
 def _fill(repo: Repository, keys: list[Any]) -> dict[Any, np.ndarray]:
-    rows = np.random.default_rng(2).integers(0, 255, size=(len(keys), 5), dtype=np.uint8)
-    data = dict(zip(keys, rows))
-    with repo.checkout(write=True) as co:
-        co.add_ndarray_column("rows", prototype=rows[0]).update(data)
-        co.commit("rows")
-    return data
-
-
-def _shard_oids(repo: Repository) -> dict[str, str]:
-    with repo.checkout() as co:
-        return co["rows"]._records.shard_oids()
+    return commit_rows(repo, keys, width=5, seed=2)
 
 
 def _scan(repo: Repository) -> dict[Any, bytes]:

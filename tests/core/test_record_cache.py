@@ -13,6 +13,7 @@ import pytest
 from hangar_git import Repository
 from hangar_git.bookkeeping.recordcache import MAGIC, block_of
 from hangar_git.bookkeeping.records import decode_shard
+from tests.repos import commit_rows, shard_oids as _shard_oids
 
 N = 5000  # several shards
 
@@ -25,17 +26,7 @@ KEYS = {
 
 
 def _fill(repo: Repository, keys: list[Any]) -> dict[Any, np.ndarray]:
-    rows = np.random.default_rng(1).integers(0, 255, size=(len(keys), 7), dtype=np.uint8)
-    data = dict(zip(keys, rows))
-    with repo.checkout(write=True) as co:
-        co.add_ndarray_column("rows", prototype=rows[0]).update(data)
-        co.commit("rows")
-    return data
-
-
-def _shard_oids(repo: Repository) -> dict[str, str]:
-    with repo.checkout() as co:
-        return co["rows"]._records.shard_oids()
+    return commit_rows(repo, keys, width=7, seed=1)
 
 
 def _scan(repo: Repository) -> list[tuple[Any, bytes]]:
