@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
+from functools import partial
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -103,6 +104,10 @@ REPEATS = 3
 an epoch of 200 images is one batch, and one stall of the machine (0.7 s seen) decided it."""
 
 
+def _epoch_seconds(loader: Any) -> float:
+    return _epoch(loader)[1]
+
+
 def _best(epoch: Callable[[], float]) -> float:
     """The fastest of :data:`REPEATS` runs of ``epoch`` (seconds)."""
     return min(epoch() for _ in range(REPEATS))
@@ -152,7 +157,7 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
         first, epoch1 = _epoch(loader)
         streamed_bytes = (proxy.bytes - moved) if proxy else 0
         streamed_down = (proxy.bytes_down - down) if proxy else 0
-        epoch2 = _best(lambda persistent=loader: _epoch(persistent)[1])
+        epoch2 = _best(partial(_epoch_seconds, loader))
         del loader
         moved = proxy.bytes if proxy else 0
         fresh2 = _best(lambda: _epoch(_loader(co, column))[1])  # new workers: the shared directory cache
@@ -173,7 +178,7 @@ def _condition(srv: Loopback, tmp: str, tag: str, column: str, address: str, pro
     local_fresh2 = _best(lambda: _epoch(_loader(co, column))[1])  # new workers again, data warm
     loader = _loader(co, column, persistent=True)
     _epoch(loader)
-    local_epoch2 = _best(lambda persistent=loader: _epoch(persistent)[1])  # persistent workers, as streamed
+    local_epoch2 = _best(partial(_epoch_seconds, loader))  # persistent workers, as streamed
     del loader
     single = _loader(co, column, workers=0)
     _epoch(single)

@@ -72,7 +72,10 @@ def test_through_the_proxy_a_remote_that_hangs_is_a_remote_error_after_the_timeo
         with pytest.raises(RemoteError, match=r"'via' sent nothing for [0-9.]+ s") as caught:
             list(batches)
         waited = time.monotonic() - start
-        assert seconds <= waited < seconds + 8  # hung up on after the timeout, not reconnected
+        # hung up on after the timeout, not reconnected; the timeout counts from the last byte that
+        # came, which a read-ahead request may have brought just before the stall began (2.4994 s
+        # was measured against a 2.5 s timeout)
+        assert seconds - 0.25 <= waited < seconds + 8
         assert f"{seconds:g} s" in str(caught.value)
         assert np.array_equal(first[0], copy)  # what was returned stays valid
         proxy.stall = False
