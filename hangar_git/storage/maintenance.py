@@ -278,10 +278,11 @@ class Maintenance:
             return out
         try:
             bad = self._chunks.load([(pack, c)])
-        except FileNotFoundError:
+        except (FileNotFoundError, IntegrityError) as exc:  # the data file gone, or cut short
             lost = [digests[r] for r in rows]
             self.mark_damaged(lost)
-            return [f"object {d}: data file {pack.files[int(pack.chunk_file[c])]} missing" for d in lost]
+            what = "missing" if isinstance(exc, FileNotFoundError) else "truncated"
+            return [f"object {d}: data file {pack.files[int(pack.chunk_file[c])]} {what}" for d in lost]
         if not bad and not rehash:
             return []
         broken = set(self._chunks.salvage(pack, c)) if (bad or rehash) else set()

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..errors import IntegrityError
 from .codec import UNDECODABLE, checksum, compress, decompress, typesize
 from .objects import Buffer, digests_to_raw
 from .packindex import LARGE, PackIndex, build_index_arrays
@@ -162,10 +163,12 @@ class LocalFiles:
         return self._maps[path]
 
     def read(self, path: str, start: int, length: int) -> bytes:
-        """``length`` bytes at ``start`` (OSError if the file is gone or short)."""
+        """``length`` bytes at ``start`` (OSError if the file is gone; IntegrityError if it is
+        shorter than that: damaged, as a remote store's file that short is)."""
         data = os.pread(self._fd(path), length, start)
         if len(data) != length:
-            raise OSError(f"{path}: short read ({len(data)} of {length} bytes at {start})")
+            raise IntegrityError(f"{path} is shorter than its index says ({len(data)} of {length} bytes at "
+                                 f"{start}): run `git hangar fsck`")
         return data
 
     def _fd(self, path: str) -> int:

@@ -70,6 +70,26 @@ def test_fsck_finds_corrupt_store_and_reads_refuse(tmp_path, rows, quick):
     assert result.exit_code == 1 and "problem" in result.output
 
 
+def test_a_truncated_data_file_is_an_fsck_problem_and_a_one_line_error(tmp_path, rows):
+    """Regression: a store pack cut short made `fsck` and `show` print a traceback (OSError
+    "short read") and `export` call it a failure to write its output."""
+    repo = _repo(tmp_path / "r")
+    _commit_rows(repo, rows[:50])
+    for path in glob.glob(os.path.join(repo.ctx.store_uri, "data", "*.pack")):
+        os.truncate(path, 10)
+    where = ["-C", str(tmp_path / "r")]
+    result = CliRunner().invoke(cli, [*where, "fsck"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    problems = [line for line in result.output.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 50 and all("truncated" in p and "column 'x' key" in p for p in problems), result.output
+    for args in (["show", "master", "x", "3"], ["export", "x", str(tmp_path / "out")]):
+        result = CliRunner().invoke(cli, [*where, *args])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (args, result.exception)
+        lines = [line for line in result.output.strip().splitlines() if not line.startswith("Warning: ")]
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and "cannot write" not in lines[0], lines
+        assert "shorter than its index says" in lines[0] or "damaged" in lines[0], lines  # (fsck marked it)
+
+
 def test_fsck_reports_lost_data_but_not_remote_references(tmp_path, rows):
     origin = _repo(tmp_path / "a")
     _commit_rows(origin, rows)
