@@ -80,14 +80,17 @@ def writing(out_dir: str) -> Iterator[None]:
 
 
 def write_sample(value: Any, path: str) -> None:
-    """One sample to ``path``: an array as .npy, str as UTF-8 text, bytes as they are (atomic)."""
+    """One sample to ``path``: an array as .npy; str as UTF-8 text and bytes as they are, or,
+    when ``path`` ends in .npy, a str as a 0-d string array and bytes as a uint8 array (numpy's
+    bytes strings drop trailing NULs) (atomic)."""
     from ..fileio import write_atomic
-    if isinstance(value, (bytes, str)):
+    if isinstance(value, (bytes, str)) and not path.lower().endswith(".npy"):
         data = value if isinstance(value, bytes) else value.encode()
     else:
         import io
         buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
+        array = np.frombuffer(value, dtype=np.uint8) if isinstance(value, bytes) else np.asarray(value)
+        np.save(buffer, array, allow_pickle=False)
         data = buffer.getvalue()
     check_free(path, force=True)  # a directory is refused; a file is overwritten, as -o asks
     with writing(os.path.dirname(path) or "."):

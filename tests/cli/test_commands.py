@@ -140,6 +140,10 @@ def test_show_str_and_bytes_samples(repo_dir: Path, hangar: Hangar, tmp_path: Pa
     assert hangar.ok("show", "master", "raw", "k").stdout_bytes == b"\x00\x01"
     hangar.ok("show", "master", "raw", "k", "-o", tmp_path / "raw.bin")
     assert (tmp_path / "raw.bin").read_bytes() == b"\x00\x01"
+    # regression: -o x.npy of a str or bytes sample wrote the raw text, which np.load refused
+    hangar.ok("show", "master", "text", "k", "-o", tmp_path / "text.npy")
+    hangar.ok("show", "master", "raw", "k", "-o", tmp_path / "raw.npy")
+    assert np.load(tmp_path / "text.npy").item() == "hello" and np.load(tmp_path / "raw.npy").tobytes() == b"\x00\x01"
 
 
 def test_ls_columns_and_keys(committed: Path, hangar: Hangar) -> None:
