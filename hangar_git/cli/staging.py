@@ -112,9 +112,14 @@ def metadata_get(ctx: click.Context, key: str) -> None:
 def metadata_set(state: State, key: str, value: str, branch: Optional[str]) -> None:
     """Stage metadata KEY = VALUE."""
     with staged_or_nothing(state.repo, branch) as co:
-        co.metadata[key] = value
         target = co.branch_name
-    state.say(f"Staged metadata {key!r} on {target!r}; record it with `git hangar commit`")
+        unchanged = key in co.metadata and co.metadata[key] == value
+        if not unchanged:
+            co.metadata[key] = value
+    if unchanged:
+        state.say(f"Metadata {key!r} on {target!r} is {value!r} already: nothing staged")
+    else:
+        state.say(f"Staged metadata {key!r} on {target!r}; record it with `git hangar commit`")
 
 
 @metadata.command("delete")

@@ -99,6 +99,18 @@ def test_metadata_set_get_list_delete(committed: Path, hangar: Hangar) -> None:
     one_line_error(hangar("metadata", "delete", "source"), "'source'")
 
 
+def test_setting_metadata_to_its_value_stages_nothing_and_says_so(committed: Path, hangar: Hangar) -> None:
+    """Regression: `metadata set k v` where k was v already printed "Staged metadata", while
+    status said "No changes"."""
+    hangar.ok("metadata", "set", "k", "v")
+    again = hangar.ok("metadata", "set", "k", "v").stdout
+    assert "nothing staged" in again and "Staged" not in again
+    hangar.ok("commit", "-m", "k")
+    assert "nothing staged" in hangar.ok("metadata", "set", "k", "v").stdout
+    assert "No changes" in hangar.ok("status").stdout
+    assert "Staged metadata 'k'" in hangar.ok("metadata", "set", "k", "w").stdout
+
+
 def test_metadata_of_an_older_commit(committed: Path, hangar: Hangar) -> None:
     hangar.ok("metadata", "set", "k", "v1")
     hangar.ok("commit", "-m", "v1")
