@@ -150,7 +150,7 @@ def push(state: State, remote_name: Optional[str], branches: tuple[str, ...], al
 
 
 @click.command()
-@click.argument("remote_name", metavar="REMOTE", required=False, shell_complete=complete_remotes)
+@click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=complete_remotes)
 @click.argument("branch", required=False, shell_complete=complete_local_branches)
 @click.option("--all", "all_remotes", is_flag=True, help="Fetch every branch of every remote.")
 @trust_option
@@ -159,10 +159,13 @@ def fetch(state: State, remote_name: Optional[str], branch: Optional[str], all_r
           trust_host_key: bool) -> None:
     """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data).
 
-    Without BRANCH: every branch of REMOTE; with --all: of every remote.
+    REMOTE defaults to origin (or the only remote), as in git. Without BRANCH: every branch
+    of REMOTE; with --all: of every remote.
     """
-    if all_remotes == bool(remote_name):
-        raise click.UsageError("give REMOTE [BRANCH], or --all (every branch of every remote)")
+    if all_remotes and remote_name:
+        raise click.UsageError("give REMOTE [BRANCH], or --all (every branch of every remote), not both")
+    if not all_remotes and not remote_name:
+        remote_name = default_remote(state)
     repo = adopting(state, remote_name) if remote_name else state.repo
     handle = remotes(repo, "fetch", state.quiet, trust_host_key)
     names = [remote_name] if remote_name else [info.name for info in handle.list_all()]

@@ -128,7 +128,7 @@ def test_initialised_git_repo_without_hangar(tmp_path: Path) -> None:
     ("add",), ("add", "col"), ("add", "c", "f.csv", "--key-column", "0", "--key-from", "name"),
     ("add", "c", "f.csv", "--key-from", "bogus"), ("add", "c", "f.csv", "--delimiter", ";;"),
     ("add", "c", "f.npy", "--shape", "3,y"), ("export", "c", ".git/HEAD"), ("merge", "a", "b", "c"), ("merge",),
-    ("rm", "c"), ("rm", "c", "k", "--column"), ("show", "master", "-o", "x.npy"), ("fetch",), ("push", "r", "--delete"),
+    ("rm", "c"), ("rm", "c", "k", "--column"), ("show", "master", "-o", "x.npy"), ("fetch", "r", "--all"), ("push", "r", "--delete"),
     ("branch", "-d"), ("branch", "--base", "x"), ("checkout", "x", "--base", "y"),
     ("export", "c", "o", "--branch", "a", "--commit", "b"), ("export", "c", "o", "--format", "tif"),
     ("log", "a", "--commit", "b"), ("log", "--all", "a"),

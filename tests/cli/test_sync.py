@@ -170,6 +170,7 @@ def test_fetch_all_and_pull(pushed: Path, server: Path, tmp_path: Path, git_hang
     out = other.ok("fetch", "--all").stdout
     assert "Fetched origin/dev ([new branch])" in out and "Fetched origin/master (" in out
     assert "origin/master is up to date" in other.ok("fetch", "origin").stdout
+    assert "origin/master is up to date" in other.ok("fetch").stdout  # origin, as in git (was a usage error)
     status = other.ok("status").stdout
     assert "Behind origin/master by 1 commit(s)" in status
     assert "2 sample(s) of the head have no data on this machine" in status and "Warning" not in status
