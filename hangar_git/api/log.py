@@ -174,12 +174,12 @@ def _contents(start: Optional[str], order: list[str], labels: dict[str, str],
     branch_heads: dict[str, list[str]] = {}
     for name in sorted(labels):
         branch_heads.setdefault(labels[name], []).append(name)
-    hangar_specs = {c: {**s, "commit_message": s["message"], "commit_author": s["author"],
-                        "commit_email": s["email"], "commit_time": float(s["time"])}
-                    for c, s in specs.items()}
+    hangar_specs = {c: {**specs[c], "commit_message": specs[c]["message"], "commit_author": specs[c]["author"],
+                        "commit_email": specs[c]["email"], "commit_time": float(specs[c]["time"])}
+                    for c in order}  # the commits listed (``max_count`` of them), not all walked
     return {"head": start or (order[0] if order else None), "order": order, "eval": list(order),
             "heads": labels, "branch_heads": branch_heads,
-            "ancestors": {c: (p or [""]) for c, p in ancestors.items()}, "specs": hangar_specs}
+            "ancestors": {c: (ancestors[c] or [""]) for c in order}, "specs": hangar_specs}
 
 
 def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_user: bool,

@@ -151,6 +151,14 @@ def test_log_contents(forked: Repository, merged: dict[str, str], capsys: pytest
     assert isinstance(spec["time"], int)
 
 
+def test_log_contents_of_the_newest_commits_hold_only_those(forked: Repository, merged: dict[str, str]) -> None:
+    """Regression: `log --json -n 1` listed one commit in ``order`` but every commit walked in
+    ``ancestors`` and ``specs``."""
+    c = forked.log(branch="master", return_contents=True, max_count=2)
+    assert c is not None and c["order"] == [merged["merge"], merged["train"]]
+    assert sorted(c["ancestors"]) == sorted(c["specs"]) == sorted(c["order"])
+
+
 def test_log_of_all_branches(forked: Repository, capsys: pytest.CaptureFixture) -> None:
     init = forked.branch_head("master")
     dev = edit(forked, "dev", "on dev", put={"x": {1: 1.5}})
