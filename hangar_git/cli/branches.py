@@ -29,7 +29,7 @@ def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> Non
 
 @click.command()
 @click.argument("name", required=False, shell_complete=complete_local_branches)
-@click.argument("new_name", metavar="[NEW]", required=False)
+@click.argument("new_name", metavar="[NEW|START]", required=False)
 @click.option("--base", metavar="COMMIT|BRANCH", shell_complete=complete_branches,
               help="Where the new branch starts (default: head of the write branch).")
 @click.option("-d", "--delete", is_flag=True,
@@ -48,15 +48,19 @@ def branch(state: State, name: Optional[str], new_name: Optional[str], base: Opt
     """List branches (the write branch marked *), create NAME, rename or delete it.
 
     \b
-    branch NAME [--base REV]   create NAME
+    branch NAME [START]        create NAME at START (a revision; or --base START;
+                               default: the head of the write branch)
     branch -m [OLD] NEW        rename OLD (default: the write branch) to NEW
     branch -d NAME             delete NAME
     """
     repo = state.repo
     if sum((delete or force_delete, move or force_move)) > 1:
         raise click.UsageError("give one of -d/-D and -m/-M")
-    if new_name is not None and not (move or force_move):
-        raise click.UsageError(f"unexpected extra argument {new_name!r} (rename with `branch -m OLD NEW`)")
+    if new_name is not None and not (move or force_move):  # `branch NAME START`, as in git
+        if base is not None or delete or force_delete:
+            raise click.UsageError(f"unexpected extra argument {new_name!r}: give the start as START or "
+                                   f"--base, not both (rename with `branch -m OLD NEW`)")
+        base, new_name = new_name, None
     if move or force_move:
         rename(state, name, new_name, force_move, base)
     elif delete or force_delete:

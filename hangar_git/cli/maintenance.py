@@ -72,7 +72,10 @@ def drop(state: State, remote: str, branch: Optional[str], commit: Optional[str]
     if branch and commit:
         raise click.UsageError("give a branch or a commit, not both")
     result = state.repo.drop(remote, branch, commit, column_names=list(columns) or None)
-    state.say(f"dropped {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
+    if not result.removed:
+        state.say(f"nothing to drop; kept {result.kept}")
+    else:
+        state.say(f"dropped {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
 
 
 COMMANDS = [fsck, gc, drop]

@@ -68,7 +68,7 @@ def test_rename_refusals(tmp_path: Path, two_branches: Repository) -> None:
     one_line_error(hangar("branch", "-m", "dev", "bad..name"), "invalid branch name")
     assert hangar("branch", "-m").exit_code == 2
     assert hangar("branch", "-m", "-d", "dev").exit_code == 2
-    assert hangar("branch", "a", "b").exit_code == 2
+    one_line_error(hangar("branch", "a", "b"), "'b'")  # a at revision b, as in git: there is none
     with pytest.raises(BranchNotFoundError):
         two_branches.rename_branch("nosuch", "y")
     with pytest.raises(BranchExistsError):
@@ -80,3 +80,16 @@ def test_rename_refusals(tmp_path: Path, two_branches: Repository) -> None:
             two_branches.rename_branch("dev", "feature")
     assert two_branches.list_branches() == ["dev", "master"]
     assert two_branches.rename_branch("dev", "dev") == two_branches.branch_head("dev")
+
+
+def test_branch_name_start_creates_at_start_as_in_git(tmp_path: Path, two_branches: Repository) -> None:
+    """Regression: `branch f1 master~1` was refused as an extra argument (pointing to -m)."""
+    hangar = Hangar(tmp_path / "r")
+    with two_branches.checkout(write=True) as co:
+        co.columns["x"][5] = np.zeros(3)
+        co.commit("second")
+    parent = two_branches.ctx.git.commit_info(two_branches.branch_head("master")).parents[0]
+    assert hangar.ok("branch", "f1", "master~1").stdout.startswith("Created branch f1 at ")
+    assert Repository(str(tmp_path / "r")).branch_head("f1") == parent
+    both = hangar("branch", "f2", "master~1", "--base", "master")
+    assert both.exit_code == 2 and "not both" in both.output

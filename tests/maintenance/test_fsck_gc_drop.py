@@ -157,6 +157,10 @@ def test_drop_needs_a_remote_copy_then_fetch_data_restores(tmp_path, rows):
     fresh.remote.fetch_data("origin", branch="master")
     with fresh.checkout() as co:
         assert all((co["x", i] == rows[i]).all() for i in range(len(rows)))
+    where = ["-C", str(tmp_path / "a")]
+    assert CliRunner().invoke(cli, [*where, "drop", "origin", "master"]).output.startswith("dropped 300 object(s)")
+    again = CliRunner().invoke(cli, [*where, "drop", "origin", "master"])  # regression: "dropped 0 object(s)"
+    assert again.exit_code == 0 and again.output.startswith("nothing to drop"), again.output
 
 
 def _store_files(repo: Repository, sub: str) -> list[str]:
