@@ -174,9 +174,10 @@ def _contents(start: Optional[str], order: list[str], labels: dict[str, str],
     branch_heads: dict[str, list[str]] = {}
     for name in sorted(labels):
         branch_heads.setdefault(labels[name], []).append(name)
-    hangar_specs = {c: {**specs[c], "commit_message": specs[c]["message"], "commit_author": specs[c]["author"],
-                        "commit_email": specs[c]["email"], "commit_time": float(specs[c]["time"])}
-                    for c in order}  # the commits listed (``max_count`` of them), not all walked
+    listed = {c: specs[c] for c in order}  # the commits listed (``max_count`` of them), not all walked
+    hangar_specs = {c: {**s, "commit_message": s["message"], "commit_author": s["author"],
+                        "commit_email": s["email"], "commit_time": float(s["time"])}
+                    for c, s in listed.items()}
     return {"head": start or (order[0] if order else None), "order": order, "eval": list(order),
             "heads": labels, "branch_heads": branch_heads,
             "ancestors": {c: (ancestors[c] or [""]) for c in order}, "specs": hangar_specs}

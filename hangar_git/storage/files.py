@@ -28,7 +28,7 @@ from .codec import UNDECODABLE, compress, decompress, typesize
 from .objects import Buffer, Meta
 from .objects import verify as verify_object
 from .packindex import PackIndex, checksum_ok, new_name
-from .packs import LocalFiles
+from .packs import LocalFiles, short_file
 from .runtime import tiledb_vfs
 
 if TYPE_CHECKING:  # TileDB loads with the first remote store (or local store creation)
@@ -158,7 +158,7 @@ class StoreFiles:
                     raise FileNotFoundError(f"{path}: no such file") from exc
                 raise
         if len(data) != length:
-            raise IntegrityError(f"{path} is shorter than its index says: run `git hangar fsck`")
+            raise short_file(path, len(data), length, start)
         return bytes(data)
 
     def write_small(self, path: str, *parts: Buffer, sync: bool = False) -> None:

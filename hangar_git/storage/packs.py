@@ -134,6 +134,12 @@ def coalesce(ranges: list[tuple[int, int]], gap: int = COALESCE_GAP) -> list[tup
     return reads
 
 
+def short_file(path: str, got: int, length: int, start: int) -> IntegrityError:
+    """The error for a store file that holds fewer bytes than its index says (damaged)."""
+    return IntegrityError(f"{path} is shorter than its index says ({got} of {length} bytes at {start}): "
+                          f"run `git hangar fsck`")
+
+
 class LocalFiles:
     """Read ranges of local data files with ``pread``, keeping a few descriptors open
     (a file deleted by gc stays readable through an open descriptor)."""
@@ -167,8 +173,7 @@ class LocalFiles:
         shorter than that: damaged, as a remote store's file that short is)."""
         data = os.pread(self._fd(path), length, start)
         if len(data) != length:
-            raise IntegrityError(f"{path} is shorter than its index says ({len(data)} of {length} bytes at "
-                                 f"{start}): run `git hangar fsck`")
+            raise short_file(path, len(data), length, start)
         return data
 
     def _fd(self, path: str) -> int:

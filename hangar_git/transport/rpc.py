@@ -34,10 +34,10 @@ from .framing import (DEFAULT_MAX_PAYLOAD, Frame, FrameReader, FrameWriter, Read
                       Writer)
 
 PROTOCOL_VERSION = 2
+"""Protocol 2 names samples by BLAKE3 digests (protocol 1: SHA-256); both ends state theirs."""
 _PENDING_ANSWERS_READ = 64
 """How many frames a failed write looks through for the server's error: the answers to the
 requests pipelined before the one it refused come first."""
-"""Protocol 2 names samples by BLAKE3 digests (protocol 1: SHA-256); both ends state theirs."""
 F = TypeVar("F", bound=Callable[..., Any])
 Payload = bytes | bytearray | memoryview | list[Any]
 Reply = None | dict[str, Any] | tuple[dict[str, Any], Payload] | Frame

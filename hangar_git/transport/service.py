@@ -202,7 +202,8 @@ class RepositoryService(ServiceHandler):
         old = request.header.get("old")
         if old is not None:
             old = check_oids([old], "old")[0]
-        if not closure_complete(self.git, new, trusted=self._heads()):
+        heads = self._heads()
+        if not closure_complete(self.git, new, trusted=heads):
             raise IntegrityError(f"push of {branch!r} is incomplete: commit {new} or part of its "
                                  f"history is missing on the remote; push again")
         current = self.git.get_ref(branch_ref(branch))
@@ -210,7 +211,7 @@ class RepositoryService(ServiceHandler):
             raise NonFastForwardError("remote", branch)
         try:
             # what our refs reach has its data here: check only what the new commits add
-            needed = self._added.added(self.git, new, self._heads(), read=self._received)
+            needed = self._added.added(self.git, new, heads, read=self._received)
             unseen = self._verified.not_among(needed)  # what this session verified is here: not looked up
             absent = unseen[self.store.absent(unseen)] if len(unseen) else unseen
         except RECORD_ERRORS as exc:
