@@ -34,6 +34,17 @@ class AmbiguousRevisionError(InvalidArgumentError):
                          f"(`git hangar log` lists commits)")
 
 
+class AmbiguousBranchError(InvalidArgumentError):
+    """A branch to check out exists only as remote-tracking branches of several remotes, so
+    which one the new local branch should start from and track is the user's choice."""
+
+    def __init__(self, branch: str, candidates: "list[str]") -> None:
+        self.branch, self.candidates = branch, candidates
+        choices = " or ".join(f"`git hangar checkout -b {branch} {name}`" for name in candidates)
+        super().__init__(f"there is no local branch {branch!r} and several remotes have one "
+                         f"({', '.join(candidates)}): create it from one of them with {choices}")
+
+
 class ImportFormatError(InvalidArgumentError):
     """A file given to `git hangar add` cannot be read."""
 
