@@ -72,8 +72,9 @@ class NothingToCommitError(NothingStagedError):
     """`commit` was called with no staged changes."""
 
 
-class DirtyStagingError(StateError):
-    """An operation needs a clean staging area but there are uncommitted changes."""
+class DirtyStagingError(StateError, ValueError):
+    """An operation needs a clean staging area but there are uncommitted changes (a ValueError
+    too: Hangar 0.5 raised one for a write checkout of another branch over staged changes)."""
 
 
 class BranchRemovalError(StateError):
