@@ -37,11 +37,21 @@ trust_option = click.option(
 
 # -- remote add / remove / list --------------------------------------------------------
 @click.group(invoke_without_command=True)
-@click.pass_context
-def remote(ctx: click.Context) -> None:
-    """Manage remotes (without a subcommand: list them)."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(remote_list)
+@click.option("-v", "--verbose", is_flag=True,
+              help="Without a subcommand: each remote's address, as git prints it (NAME<TAB>ADDRESS (fetch) "
+                   "and (push)), and its data store (NAME<TAB>DATA_URL (data)) if it has a separate one.")
+@pass_state
+def remote(state: State, verbose: bool) -> None:
+    """Manage remotes (without a subcommand: list their names, as `git remote` does)."""
+    if click.get_current_context().invoked_subcommand is not None:
+        return
+    for info in api(remotes(state.repo, "remote"), "list_all", "remote")():
+        if not verbose:
+            click.echo(info.name)
+            continue
+        click.echo(f"{info.name}\t{info.address} (fetch)\n{info.name}\t{info.address} (push)")
+        if info.data_url:
+            click.echo(f"{info.name}\t{info.data_url} (data)")
 
 
 @remote.command("add")
