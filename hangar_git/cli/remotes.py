@@ -11,6 +11,7 @@ import click
 from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import remote_ref
+from ..core import upstream
 from ..errors import NotInitializedError
 from .common import (State, api, fmt_digest, git_root, pass_repo, pass_state, complete_branches, complete_columns,
                      complete_local_branches, complete_remotes)
@@ -137,11 +138,13 @@ def push(state: State, remote_name: Optional[str], branches: tuple[str, ...], al
          delete: bool, trust_host_key: bool) -> None:
     """Send BRANCH (its commits and their data) to REMOTE.
 
-    REMOTE defaults to origin (or the only remote), BRANCH to the write branch;
+    REMOTE defaults to the remote the write branch tracks (set by `checkout -b NEW
+    origin/dev`), else to origin (or the only remote); BRANCH to the write branch;
     --all pushes every local branch; --delete BRANCH... deletes those branches on REMOTE.
     """
     repo = state.repo
-    remote_name = remote_name or default_remote(state)
+    tracked = upstream.of(repo.ctx.git, repo.ctx.default_branch)
+    remote_name = remote_name or (tracked.remote if tracked else default_remote(state))
     handle = remotes(repo, "push", state.quiet, trust_host_key)
     if delete:
         if all_branches or not branches:

@@ -118,6 +118,16 @@ def test_upstream_follows_rename_and_goes_with_delete(remotes: Remotes, hangar: 
     assert not [k for k in git.config_items("hangar-branch.")]
 
 
+def test_push_without_remote_goes_to_the_branch_upstream(remotes: Remotes, hangar: Hangar, tmp_path: Path) -> None:
+    """As git's push: REMOTE defaults to the remote the branch tracks (origin would be wrong)."""
+    add_second_remote_with_dev(remotes, tmp_path / "upstream.git")
+    hangar.ok("checkout", "-b", "dev", "upstream/dev")
+    mine = _commit(remotes.repo, 7, "mine on dev")
+    assert "Pushed dev to upstream" in hangar.ok("push").output
+    assert Repository(str(tmp_path / "upstream.git")).branch_head("dev") == mine
+    assert remotes.repo.ctx.git.get_ref("refs/hangar/remotes/origin/dev") == remotes.dev
+
+
 # -- checkout BRANCH that only a remote has ---------------------------------------------------
 def test_checkout_creates_a_branch_only_one_remote_has(remotes: Remotes, hangar: Hangar) -> None:
     out = hangar.ok("checkout", "dev").output
