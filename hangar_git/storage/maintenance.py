@@ -28,7 +28,7 @@ from ..errors import IntegrityError
 from ..heap import release_freed
 from .chunks import ChunkCache
 from .files import StoreFiles
-from .objects import Buffer, Meta, raws_to_digests
+from .objects import Meta, raws_to_digests
 from .packindex import LARGE, PackIndex, merge_indexes, name_time, new_name
 from .packs import SmallObjects
 
@@ -171,8 +171,9 @@ class Maintenance:
         result = RewriteResult()
         small, large, dead_large = self._sort_out(before, keep, grace_seconds, result)
         if result.removed or self._damaged or (force and not _one_pack(before)):
-            new = self.write_pack(SmallObjects.of(small), large, name=new_name())
-            del small, large
+            rows = [(d, meta, bytes(self._read_small(pack, r))) for d, meta, pack, r in small]
+            new = self.write_pack(SmallObjects.of(rows), large, name=new_name())
+            del rows, small, large
             result.repacked = len(before)
             result.pack_files = len(_data_files(before))
             result.freed_bytes -= self._stored_bytes(new)
@@ -186,11 +187,11 @@ class Maintenance:
         return result
 
     def _sort_out(self, before: list[PackIndex], keep: Callable[[str], bool], grace_seconds: float,
-                  result: RewriteResult) -> tuple[list[tuple[str, str, Buffer]], list[tuple[str, tuple[str, int]]],
-                                                  list[str]]:
-        """(small objects kept, with their bytes; large ones kept; large ones dropped), counted
-        in ``result``."""
-        small: list[tuple[str, str, Buffer]] = []
+                  result: RewriteResult) -> tuple[list[tuple[str, str, PackIndex, int]],
+                                                  list[tuple[str, tuple[str, int]]], list[str]]:
+        """(small objects kept, with the pack and row that hold them; large ones kept; large
+        ones dropped), counted in ``result``; nothing is read."""
+        small: list[tuple[str, str, PackIndex, int]] = []
         large: list[tuple[str, tuple[str, int]]] = []
         dead_large: list[str] = []
         seen: set[str] = set()
@@ -206,7 +207,7 @@ class Maintenance:
                     if is_large:
                         large.append((d, (meta, n)))
                     else:
-                        small.append((d, meta, bytes(self._read_small(pack, r))))
+                        small.append((d, meta, pack, r))
                     result.kept += 1
                     result.spared += not wanted
                     continue
