@@ -1,6 +1,7 @@
 """Small real repositories that tests of several capabilities start from."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Union
 
@@ -47,3 +48,8 @@ def shard_oids(repo: Repository) -> dict[str, str]:
     """Path -> blob id of each record shard of column ``rows`` at the head."""
     with repo.checkout() as co:
         return co["rows"]._records.shard_oids()
+
+
+def store_bytes(uri: str) -> int:
+    """Bytes of every file under a local store (what ``du -sb`` counts)."""
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(uri) for f in files)

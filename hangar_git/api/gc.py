@@ -30,7 +30,17 @@ class GcResult:
     shared_with: list[str] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
     repacked: int = 0
-    """Packs merged into one; within the grace period their files stay (a later gc removes them)."""
+    """Packs rewritten into one (0: gc rewrote nothing); their files stay for the grace period."""
+    pack_files: int = 0
+    """The data files of those packs."""
+    spared: int = 0
+    """Unreferenced objects kept because they are younger than the grace period."""
+    freed_bytes: int = 0
+    """What the store shrank by on disk: the files removed less those written (negative: it grew)."""
+    waiting_bytes: int = 0
+    """Bytes of replaced pack files kept for the grace period (a later gc removes them)."""
+    waiting_seconds: float = 0.0
+    """How long the last of them still waits, for a gc with the same grace period."""
 
 
 def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -61,8 +71,9 @@ def gc(ctx: RepoContext, grace_seconds: float = DEFAULT_GRACE_SECONDS,
     ctx.git.key_indexes.prune(ctx.git.has_object)  # key indexes of records trees git has pruned
     # locations of pruned trees, and every one once gc moved objects (stale hints cost speed only)
     ctx.git.locations.prune(lambda tree: not rewrite.removed and ctx.git.has_object(tree))
-    return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept,
-                    [u.entry.label for u in others], forgotten, rewrite.repacked)
+    return GcResult(rewrite.removed, rewrite.removed_bytes, rewrite.kept, [u.entry.label for u in others],
+                    forgotten, rewrite.repacked, rewrite.pack_files, rewrite.spared, rewrite.freed_bytes,
+                    rewrite.waiting_bytes, rewrite.waiting_seconds)
 
 
 def drop(ctx: RepoContext, remote_lacks: Callable[[list[str]], list[str]], commits: Sequence[Oid],

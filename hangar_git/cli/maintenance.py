@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
 from ..api.repository import Repository
 from .common import (State, pass_repo, pass_state, complete_branches, complete_columns, complete_remotes)
+
+if TYPE_CHECKING:
+    from ..api.gc import GcResult
 
 
 @click.command()
@@ -31,7 +35,8 @@ def fsck(repo: Repository, quick: bool, remote: Optional[str], as_json: bool) ->
 
 @click.command()
 @click.option("--grace", "grace_seconds", default=3600.0, show_default=True, type=float,
-              help="Keep unreferenced objects younger than this many seconds (in-flight writes).")
+              help="Keep unreferenced objects younger than this many seconds (in-flight writes), and "
+                   "the pack files an earlier gc replaced as long (readers); 0 removes them now.")
 @click.option("--forget", "forget", multiple=True, metavar="PATH",
               help="First unregister a repository that shared the store and is gone for good "
                    "(as gc's refusal names it; repeatable).")
@@ -50,10 +55,30 @@ def gc(state: State, grace_seconds: float, forget: tuple[str, ...]) -> None:
     if result.shared_with:
         state.say(f"kept what {len(result.shared_with)} other repositories sharing the store need: "
                   + ", ".join(result.shared_with))
-    state.say(f"removed {result.removed} object(s), {result.removed_bytes:,} bytes; kept {result.kept}")
-    if result.repacked and grace_seconds > 0:
-        state.say(f"rewrote {result.repacked} pack(s) into one; the old files stay until a gc after the grace "
-                  f"period (`git hangar gc --grace 0` removes them now)")
+    for line in gc_report(result, grace_seconds):
+        state.say(line)
+
+
+def gc_report(result: GcResult, grace_seconds: float) -> list[str]:
+    """What a gc did, as it happened on disk, then what the grace period kept."""
+    if not result.repacked and not result.freed_bytes:
+        lines = [f"nothing to do: kept {result.kept} object(s), already in one pack"]
+    else:
+        lines = [f"removed {result.removed} object(s); kept {result.kept}"]
+        if result.pack_files > 1:
+            lines.append(f"packed the kept objects of {result.pack_files} pack files into one")
+        lines.append(f"freed {result.freed_bytes:,} bytes" if result.freed_bytes >= 0
+                     else f"the store grew by {-result.freed_bytes:,} bytes for now")
+    if result.spared:
+        lines.append(f"{result.spared} unreferenced object(s) stay: younger than the grace period "
+                     f"({grace_seconds:g} s)")
+    if result.waiting_bytes:
+        lines.append(f"{result.waiting_bytes:,} bytes of replaced pack files stay for the grace period "
+                     f"(another process may still read them): a gc in {math.ceil(result.waiting_seconds / 60)} "
+                     f"minute(s) removes them")
+    if result.spared or result.waiting_bytes:
+        lines.append("`git hangar gc --grace 0` removes them now (if no other process uses the store)")
+    return lines
 
 
 @click.command()

@@ -68,13 +68,6 @@ def encode(meta: str, view: memoryview) -> tuple[int, Buffer]:
     return RAW, view
 
 
-def local_path(uri: str) -> Optional[str]:
-    """The file system path of a local store URI (a path or ``file://``), None for a remote one."""
-    if uri.startswith("file://"):
-        return uri[len("file://"):]
-    return None if "://" in uri else uri
-
-
 def _tiledb_error() -> type[Exception]:
     """TileDB's error class, loading TileDB (only once something may have raised it)."""
     return __import__("tiledb").TileDBError  # type: ignore[no-any-return]
@@ -130,15 +123,8 @@ class StoreFiles:
         if self.local:
             with open(self._os(path), "rb") as fh:
                 return fh.read()
-        with reaching(self.uri):
-            try:
-                size = self._vfs.file_size(path)
-                with self._vfs.open(path, "rb") as fh:
-                    return fh.read(size)
-            except _tiledb_error() as exc:
-                if not self._vfs.is_file(path):
-                    raise FileNotFoundError(f"{path}: no such file") from exc
-                raise
+        with self._remote(path), self._vfs.open(path, "rb") as fh:
+            return fh.read(self._vfs.file_size(path))
 
     def mapped(self, path: str) -> Optional[mmap.mmap]:
         """A local file mapped read-only for slicing (None on a remote store, or if it cannot be)."""
@@ -148,15 +134,9 @@ class StoreFiles:
         """``length`` bytes of a file from ``start`` (FileNotFoundError when there is none)."""
         if self.local:
             return self._local_files.read(self._os(path), start, length)
-        with reaching(self.uri):
-            try:
-                with self._vfs.open(path, "rb") as fh:
-                    fh.seek(start)
-                    data = fh.read(length)
-            except _tiledb_error() as exc:
-                if not self._vfs.is_file(path):
-                    raise FileNotFoundError(f"{path}: no such file") from exc
-                raise
+        with self._remote(path), self._vfs.open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(length)
         if len(data) != length:
             raise short_file(path, len(data), length, start)
         return bytes(data)
@@ -241,25 +221,44 @@ class StoreFiles:
         except OSError:  # a read-only store: the next process checks it again
             pass
 
-    def forget_index(self, name: str) -> None:
-        """Remove the marker of an index that was removed (see :meth:`read_index`)."""
-        if self.local:
-            try:
-                os.unlink(self._os(f"{self.uri}/checked/{name}"))
-            except OSError:
-                pass
+    def forget_index(self, name: str) -> int:
+        """Remove the marker of an index that was removed (see :meth:`read_index`); its bytes."""
+        try:
+            return self.remove(f"{self.uri}/checked/{name}") if self.local else 0
+        except OSError:
+            return 0
 
     def close(self) -> None:
         """Close files kept open for reading."""
         self._local_files.close()
 
-    def remove(self, path: str) -> None:
-        """Delete a file."""
+    def remove(self, path: str) -> int:
+        """Delete a file; returns the bytes it held."""
+        size = self.size(path)
         if self.local:
             os.unlink(self._os(path))
         else:
             with reaching(self.uri):
                 self._vfs.remove_file(path)
+        return size
+
+    def size(self, path: str) -> int:
+        """A file's length in bytes (FileNotFoundError when there is none)."""
+        if self.local:
+            return os.stat(self._os(path)).st_size
+        with self._remote(path):
+            return int(self._vfs.file_size(path))
+
+    @contextlib.contextmanager
+    def _remote(self, path: str) -> Iterator[None]:
+        """Reach a remote store: an error about a file that is not there is FileNotFoundError."""
+        with reaching(self.uri):
+            try:
+                yield
+            except _tiledb_error() as exc:
+                if not self._vfs.is_file(path):
+                    raise FileNotFoundError(f"{path}: no such file") from exc
+                raise
 
     def exists(self, path: str) -> bool:
         """True when ``path`` is a file."""
@@ -292,10 +291,8 @@ class StoreFiles:
         return Meta(meta), memoryview(data)
 
     def write_tmp(self, meta: str, data: Buffer, *, uncached: bool = False, digest: Optional[str] = None) -> str:
-        """Write an object's file before it is published; returns its name (see :meth:`new_tmp`).
-
-        ``uncached`` writes it around the page cache (objects received in bulk).
-        """
+        """Write an object's file before it is published; returns its name (see :meth:`new_tmp`);
+        ``uncached`` writes it around the page cache (objects received in bulk)."""
         view = memoryview(data).cast("B")
         flag, payload = encode(meta, view)
         tmp = self.new_tmp(digest)

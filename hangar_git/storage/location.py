@@ -9,6 +9,7 @@ store along and a linked worktree uses its main repository's store.
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 
 DEFAULT_STORE = "hangar/store"
@@ -16,6 +17,13 @@ DEFAULT_STORE = "hangar/store"
 
 def is_uri(value: str) -> bool:
     return "://" in value
+
+
+def local_path(uri: str) -> Optional[str]:
+    """The file system path of a local store URI (a path or ``file://``), None for a remote one."""
+    if uri.startswith("file://"):
+        return uri[len("file://"):]
+    return None if is_uri(uri) else uri
 
 
 def resolve_store(value: str, common_dir: str) -> str:

@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
-from .files import StoreFiles, local_path, reaching
+from .files import StoreFiles, reaching
+from .location import local_path
 from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex, Probe
 from .batchreads import MEMO_MAX, BatchReads

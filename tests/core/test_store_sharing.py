@@ -14,13 +14,9 @@ from hangar_git import IntegrityError, Repository
 from hangar_git.storage import digest_of, open_store
 from hangar_git.api.gc import GcResult
 
-from tests.repos import add_bare_origin
+from tests.repos import add_bare_origin, store_bytes
 
 from .conftest import new_repo, python_env
-
-
-def store_bytes(uri: str) -> int:
-    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(uri) for f in files)
 
 
 def test_small_commits_add_about_their_size(tmp_path: Path) -> None:

@@ -188,7 +188,8 @@ def test_gc_says_when_merged_packs_wait_for_the_grace_period(tmp_path, rows):
         _commit_rows(repo, rows[:n], message=f"{n}")
     out = CliRunner().invoke(cli, ["-C", str(tmp_path / "r"), "gc"])
     assert out.exit_code == 0, out.output
-    assert "rewrote 2 pack(s) into one" in out.output and "--grace 0" in out.output
+    assert "packed the kept objects of 2 pack files into one" in out.output, out.output
+    assert "replaced pack files stay for the grace period" in out.output and "--grace 0" in out.output
 
 
 def test_gc_compacts_into_one_pack(tmp_path, rows):
