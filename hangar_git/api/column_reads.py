@@ -143,12 +143,15 @@ class ColumnReads(IntKeyReads):
         streamed = getattr(self._session.owner, "stream_from", "")
         if streamed:
             return MissingDataError(self._name, key, digest, remote=streamed, on_remote=True)
-        remotes = self._session.ctx.remote_names()
-        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
-        branch = getattr(self._session.owner, "branch_name", "")
-        commit = getattr(self._session.owner, "commit_hash", "")
-        where = branch or (f"--commit {commit}" if commit else "BRANCH")
-        return MissingDataError(self._name, key, digest, remote=remote, where=where)
+        return MissingDataError(self._name, key, digest, hint=self.fetch_data_hint(("--column", self._name)))
+
+    def fetch_data_hint(self, options: Sequence[str] = (), them: bool = False, stream: bool = False) -> str:
+        """What to run to get this column's data that is not here (:func:`.hints.fetch_data_hint`
+        for the branch or commit its checkout shows)."""
+        from .hints import fetch_data_hint, revision_words
+        owner = self._session.owner
+        words = revision_words(getattr(owner, "branch_name", ""), getattr(owner, "commit_hash", ""))
+        return fetch_data_hint(self._session.ctx, words, options=options, them=them, stream=stream)
 
     def _damaged(self, key: Key, digest: str, exc: IntegrityError) -> IntegrityError:
         return IntegrityError(f"sample {key!r} of column {self._name!r} (object {digest}) cannot be "

@@ -17,7 +17,7 @@ import os
 import shutil
 import weakref
 from dataclasses import astuple, dataclass, replace
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ..bookkeeping.gitrepo import Oid
 from ..errors import InvalidArgumentError
@@ -122,7 +122,7 @@ class StreamingCheckout(ReaderCheckout):
         """The read-through store (its ``source`` counts requests and bytes received)."""
         return self._store  # type: ignore[return-value]
 
-    def _warn_remote_references(self, revision: str) -> None:
+    def _warn_remote_references(self, revision: Sequence[str]) -> None:
         """Nothing to warn about: every sample is readable through the remote."""
 
     def __reduce__(self) -> tuple:

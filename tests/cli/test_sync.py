@@ -109,8 +109,8 @@ def test_reads_warn_only_about_what_they_read(pushed: Path, server: Path, tmp_pa
     for args in (("ls", "master", "imgs"), ("show", "master", "imgs"), ("show", "master", "imgs", "z")):
         done = other(*args)
         assert done.exit_code == 0 and done.stderr == "", (args, done.stderr)
-    assert "`git hangar fetch-data origin master` gets them" in other.ok("status").stdout
-    with pytest.warns(UserWarning, match="Run `git hangar fetch-data origin master`"):
+    assert "run `git hangar fetch-data origin master` to retrieve them" in other.ok("status").stdout
+    with pytest.warns(UserWarning, match="run `git hangar fetch-data origin master`"):
         Repository(other.path).checkout(branch="master").close()
 
 
