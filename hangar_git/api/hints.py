@@ -58,10 +58,11 @@ def fetch_data_commands(ctx: RepoContext, words: Sequence[str], *, commit: Optio
                         options: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[str]:
     """The fetch-data commands (one per remote to choose from) that get the data of ``words``
     here, with ``options`` (e.g. ``--column NAME``, ``--all-history``); none without a remote."""
-    return [_command(name, words, options) for name in data_remotes(ctx, words, commit, exclude)]
+    return [fetch_data_command(name, words, options) for name in data_remotes(ctx, words, commit, exclude)]
 
 
-def _command(remote: str, words: Sequence[str], options: Sequence[str]) -> str:
+def fetch_data_command(remote: str, words: Sequence[str], options: Sequence[str] = ()) -> str:
+    """``git hangar fetch-data REMOTE WORDS... OPTIONS...``, quoted for a shell."""
     return shlex.join(["git", "hangar", "fetch-data", remote, *words, *options])
 
 
@@ -73,7 +74,7 @@ def fetch_data_hint(ctx: RepoContext, words: Sequence[str], *, commit: Optional[
     how to read it through the remote instead, for the Python API)."""
     it = "them" if them else "it"
     names = data_remotes(ctx, words, commit, exclude)
-    commands = [_command(name, words, options) for name in names]
+    commands = [fetch_data_command(name, words, options) for name in names]
     streaming = " or ".join(f"repo.checkout(stream_from={name!r})" for name in names)
     streaming = f", or read {it} through the remote with {streaming}" if stream and names else ""
     if len(commands) == 1:
