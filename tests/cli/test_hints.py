@@ -10,6 +10,7 @@ import shlex
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hangar_git import Repository
@@ -155,3 +156,21 @@ def test_a_refused_push_with_no_other_remote_suggests_adding_one(pushed: Path, s
     other.ok("remote", "add", "backup", bare(tmp_path, "backup.git"))
     line = one_line_error(other("push", "backup", "master"), "column 'imgs' key '", "git hangar remote add NAME")
     assert "fetch-data backup" not in line and "REMOTE" not in line, line
+
+
+# -- damaged at rest -----------------------------------------------------------------------------
+def test_a_damaged_sample_names_the_fetch_data_that_repairs_it(pushed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    """Regression: reading a damaged object said "run `git hangar fetch-data` to fetch it again",
+    naming neither the remote nor the branch."""
+    np.save(tmp_path / "big.npy", np.random.default_rng(0).standard_normal((400, 400)))
+    hangar.ok("add", "large", tmp_path / "big.npy")
+    hangar.ok("commit", "-m", "a large sample")
+    hangar.ok("push", "origin", "master")
+    [stored] = (pushed / ".git" / "hangar" / "store" / "large").glob("*/*")
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    stored.write_bytes(bytes(raw))
+    line = one_line_error(hangar("show", "master", "large", "big"), "'big'")
+    assert suggested(line) == ["git hangar fetch-data origin master --column large"], line
+    run_literally(hangar, suggested(line)[0])
+    hangar.ok("show", "master", "large", "big")
