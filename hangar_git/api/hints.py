@@ -89,6 +89,18 @@ def fetch_data_hint(ctx: RepoContext, words: Sequence[str], *, commit: Optional[
             f"add a repository that holds {it} with `git hangar remote add NAME ADDRESS`")
 
 
+def repair_hint(ctx: RepoContext, digest: str, words: Sequence[str], options: Sequence[str] = ()) -> str:
+    """For an object found damaged: ``; run `git hangar fetch-data ...` to retrieve it`` once the
+    store has marked it so (absent from then on), with every user of the store made to forget
+    which columns it knew complete (else fetch-data would skip them); "" while it is still there."""
+    from ..storage import Digest
+    from .sharing import forget_presence
+    if ctx.store.contains(Digest(digest)):
+        return ""
+    forget_presence(ctx)
+    return f"; {fetch_data_hint(ctx, words, options=options)}"
+
+
 def refused_push(ctx: RepoContext, exc: PushDataMissingError) -> PushDataMissingError:
     """A push refused for data that is on neither this machine nor the remote, as the user should
     read it: a missing sample's column, key and commit rather than its digest, and the fetch-data
