@@ -5,7 +5,7 @@ Every module under hangar_git/ is parsed with ``ast`` (nothing is imported) and 
 for what only the concept's home may contain:
 
 * renaming a file over another (``os.replace``, ``os.rename``): fileio.py (atomic writes);
-* ``hangar.*`` / ``hangar-remote.*`` config key names: core/layout.py (and the few the layers
+* ``hangar.*`` / ``hangar-remote.*`` / ``hangar-branch.*`` config key names: core/layout.py (and the few the layers
   below the core define themselves: bookkeeping/gitrepo.py, storage/s3config.py);
 * the writer lock (``HeldLock``, ``writer.lock``): core/writerlock.py (and core/layout.py);
 * the staging area's ref and format (``STAGING``, ``STAGING_MESSAGE``): core/staging.py;
@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "hangar_git"
-KEY = re.compile(r"^hangar(-remote)?\.[a-z]")
+KEY = re.compile(r"^hangar(-remote|-branch)?\.[a-z]")
 NOT_KEYS = {"hangar.json"}  # the record format's file in a commit tree, not a config key
 
 Finder = Callable[[ast.AST], bool]

@@ -1,19 +1,32 @@
 """The branch methods of ``Repository``: create, rename, remove, list, and the write branch."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Protocol
 
 from ..bookkeeping import branches
-from ..bookkeeping.gitrepo import Oid, branch_ref
-from ..core import revisions
-from ..core.layout import BRANCH_KEY
-from ..errors import (BranchExistsError, BranchNotFoundError, BranchRemovalError, DirtyStagingError,
-                      InvalidNameError)
+from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref
+from ..core import revisions, upstream
+from ..core.layout import BRANCH_KEY, REMOTES
+from ..errors import (AmbiguousBranchError, BranchExistsError, BranchNotFoundError, BranchRemovalError,
+                      DirtyStagingError, InvalidNameError)
 
 if TYPE_CHECKING:
     from .context import RepoContext
 
 RENAME_BUSY = "a write checkout is open ({holder}): close it before renaming a branch"
+
+
+@dataclass(frozen=True, slots=True)
+class Switched:
+    """What :meth:`BranchMethods.set_write_branch` did: ``branch`` is the write branch now;
+    ``created`` if it was made first, tracking ``upstream`` (``'origin/dev'``) if that is set;
+    ``already`` if it was the write branch before."""
+
+    branch: str
+    created: bool = False
+    upstream: Optional[str] = None
+    already: bool = False
 
 
 class _Repository(Protocol):
@@ -27,20 +40,29 @@ class BranchMethods:
     """Mixed into ``Repository``: its branches."""
 
     def create_branch(self: _Repository, name: str, base_commit: Optional[str] = None) -> branches.BranchHead:
-        """New branch at ``base_commit``, any revision (default: head of the write branch)."""
+        """New branch at ``base_commit``, any revision (default: head of the write branch). Made
+        from a remote-tracking branch (``'origin/dev'``), it tracks that branch, as in git."""
         git = self.ctx.git
+        tracked = None
         if base_commit is None:
             base_commit = git.get_ref(branch_ref(self.ctx.default_branch))
         else:
             branches.check_branch_name(name)
+            tracked = upstream.named(git, base_commit)
             base_commit = self.ctx.resolve(base_commit)
         from .remotes import check_branch_not_remote
         check_branch_not_remote(git, name)
-        return branches.create_branch(git, name, base_commit)
+        created = branches.create_branch(git, name, base_commit)
+        upstream.forget(git, name)  # a stale one, left by a branch of that name deleted by hand
+        if tracked is not None:
+            upstream.record(git, name, tracked)
+        return created
 
     def remove_branch(self: _Repository, name: str, *, force_delete: bool = False) -> branches.BranchHead:
         """Delete a branch (refused if its commits are on no other branch, unless forced)."""
-        return branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
+        removed = branches.remove_branch(self.ctx.git, name, self.ctx.default_branch, force_delete)
+        upstream.forget(self.ctx.git, name)
+        return removed
 
     def rename_branch(self: _Repository, old: str, new: str, *, force: bool = False) -> Optional[Oid]:
         """Rename branch ``old`` to ``new``, as `git branch -m`; returns its head (None for the
@@ -75,6 +97,7 @@ class BranchMethods:
                 ctx.staging.save(new, staged.base, staged.tree, ctx.user)
             if old == current:
                 git.config_set(BRANCH_KEY, new)
+            upstream.move(git, old, new)
             if head is not None:
                 git.set_ref(branch_ref(old), None, expected=head)
         return head
@@ -96,37 +119,63 @@ class BranchMethods:
         return self.ctx.resolve(revision)
 
     def set_write_branch(self: _Repository, name: str, *, create: bool = False,
-                         base_commit: Optional[str] = None) -> None:
+                         base_commit: Optional[str] = None) -> Switched:
         """Make ``name``, a local branch, the branch write checkouts use (CLI ``checkout``).
         A remote-tracking branch is refused: only fetch moves it; create a local branch from it.
         ``create``: make the branch first (at ``base_commit``, default the write branch's head),
-        only once switching is known to be allowed (CLI ``checkout -b``)."""
+        only once switching is known to be allowed (CLI ``checkout -b``). A ``name`` that is no
+        local branch but the branch of exactly one remote (``origin/name``) is made from that
+        one, tracking it, as git's checkout does (AmbiguousBranchError if several remotes have
+        it). Refused (DirtyStagingError) while the write branch has staged changes: there is
+        one staging area, and it stays with its branch."""
         ctx = self.ctx
+        if not create and ctx.git.get_ref(branch_ref(name)) is None:
+            start = _only_remote_branch(ctx.git, name)
+            if start is not None:
+                create, base_commit = True, start
         if create:
             _check_can_leave(ctx, name)
             self.create_branch(name, base_commit=base_commit)
+            ctx.git.config_set(BRANCH_KEY, name)
+            tracked = upstream.of(ctx.git, name)
+            return Switched(name, created=True, upstream=tracked.name if tracked else None)
         if ctx.git.get_ref(branch_ref(name)) is None:
-            if revisions.is_remote_tracking(ctx.git, name):
-                local = name.split("/", 1)[1]
-                if ctx.git.get_ref(branch_ref(local)) is not None:
-                    how = (f"switch to the local branch with `git hangar checkout {local}` and bring it "
-                           f"up to date with `git hangar merge {name}` (or `pull`)")
-                else:
-                    how = (f"create a local branch from it with `git hangar checkout -b {local} --base "
-                           f"{name}` (repo.create_branch({local!r}, {name!r}))")
-                raise InvalidNameError(
-                    f"{name!r} is a remote-tracking branch (only fetch moves it), so it cannot be the "
-                    f"write branch: {how}, or read it with repo.checkout(branch={name!r})")
-            if revisions.branch_head(ctx.git, revisions.split(name)[0]) is not None or name == revisions.HEAD:
-                raise InvalidNameError(
-                    f"{name!r} names a commit, not a branch, so it cannot be the write branch: create a "
-                    f"branch there with `git hangar checkout -b NAME --base {name}`, or read it with "
-                    f"repo.checkout(commit={name!r})")
-            raise BranchNotFoundError(name)
+            raise _not_a_branch(ctx.git, name)
         if name == ctx.default_branch:
-            return  # already the write branch: nothing to switch, staged changes stay
+            return Switched(name, already=True)  # nothing to switch, staged changes stay
         _check_can_leave(ctx, name)
         ctx.git.config_set(BRANCH_KEY, name)
+        return Switched(name)
+
+
+def _only_remote_branch(git: GitRepo, name: str) -> Optional[str]:
+    """``REMOTE/name`` if exactly one remote has a branch ``name`` (as last fetched), None if
+    none has; AmbiguousBranchError if several have."""
+    found = sorted(tracking for tracking in git.list_refs(REMOTES) if tracking.partition("/")[2] == name)
+    if len(found) > 1:
+        raise AmbiguousBranchError(name, found)
+    return found[0] if found else None
+
+
+def _not_a_branch(git: GitRepo, name: str) -> Exception:
+    """Why ``name``, which is no local branch, cannot become the write branch."""
+    if revisions.is_remote_tracking(git, name):
+        local = name.split("/", 1)[1]
+        if git.get_ref(branch_ref(local)) is not None:
+            how = (f"switch to the local branch with `git hangar checkout {local}` and bring it "
+                   f"up to date with `git hangar merge {name}` (or `pull`)")
+        else:
+            how = (f"create a local branch from it with `git hangar checkout -b {local} {name}` "
+                   f"(repo.create_branch({local!r}, {name!r}))")
+        return InvalidNameError(
+            f"{name!r} is a remote-tracking branch (only fetch moves it), so it cannot be the "
+            f"write branch: {how}, or read it with repo.checkout(branch={name!r})")
+    if revisions.branch_head(git, revisions.split(name)[0]) is not None or name == revisions.HEAD:
+        return InvalidNameError(
+            f"{name!r} names a commit, not a branch, so it cannot be the write branch: create a "
+            f"branch there with `git hangar checkout -b NAME {name}`, or read it with "
+            f"repo.checkout(commit={name!r})")
+    return BranchNotFoundError(name)
 
 
 def _check_can_leave(ctx: "RepoContext", name: str) -> None:
@@ -137,6 +186,7 @@ def _check_can_leave(ctx: "RepoContext", name: str) -> None:
     with WriterCheckout(ctx, ctx.default_branch) as writer:
         if writer.has_changes:
             raise DirtyStagingError(
-                f"uncommitted changes on {ctx.default_branch!r}: commit or reset them before "
-                f"switching to {name!r}")
+                f"uncommitted changes on {ctx.default_branch!r} (the staging area stays with its branch): "
+                f"commit them with `git hangar commit -m MESSAGE` or discard them with `git hangar reset` "
+                f"before switching to {name!r}")
 

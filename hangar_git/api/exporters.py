@@ -79,10 +79,11 @@ def writing(out_dir: str) -> Iterator[None]:
         raise ExportError(f"cannot write {where!r}: {exc.strerror or exc}") from None
 
 
-def write_sample(value: Any, path: str) -> None:
+def write_sample(value: Any, path: str, force: bool = False) -> None:
     """One sample to ``path``: an array as .npy; str as UTF-8 text and bytes as they are, or,
     when ``path`` ends in .npy, a str as a 0-d string array and bytes as a uint8 array (numpy's
-    bytes strings drop trailing NULs) (atomic)."""
+    bytes strings drop trailing NULs) (atomic). An existing file is overwritten only if
+    ``force``, as :func:`export_column` does."""
     from ..fileio import write_atomic
     if isinstance(value, (bytes, str)) and not path.lower().endswith(".npy"):
         data = value if isinstance(value, bytes) else value.encode()
@@ -92,7 +93,7 @@ def write_sample(value: Any, path: str) -> None:
         array = np.frombuffer(value, dtype=np.uint8) if isinstance(value, bytes) else np.asarray(value)
         np.save(buffer, array, allow_pickle=False)
         data = buffer.getvalue()
-    check_free(path, force=True)  # a directory is refused; a file is overwritten, as -o asks
+    check_free(path, force)
     with writing(os.path.dirname(path) or "."):
         if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise ExportError(f"cannot write {path!r}: no directory {os.path.dirname(path)!r} (create it first)")

@@ -58,7 +58,7 @@ class Sample:
 
     name: str                  # file stem, or member name in an .npz
     value: "np.ndarray | str | bytes"
-    where: str                 # for messages: "a.csv row 3", "b.npz:x"
+    where: str                 # for messages: "a.csv line 3", "b.npz:x", "c.npy row 2"
     row: Optional[int] = None  # row index, for row imports
     key: Optional[Key] = None  # key given by the file (CSV key column)
 

@@ -1,7 +1,8 @@
 """CSV files behind `git hangar add` (see :mod:`.importers`): each non-blank row is a 1-D
 sample. A single CSV file keyed by row is parsed at once by :func:`csv_rows` (numpy's C
 parser, strict): what it cannot parse exactly the way :func:`read_csv` does is left to
-:func:`read_csv`, row by row, which names the bad value.
+:func:`read_csv`, row by row, which names the bad value. Messages name a place in a file
+as an editor does: ``PATH line N``, lines counted from 1 (the header and blank lines too).
 """
 from __future__ import annotations
 
@@ -60,24 +61,53 @@ def _loadtxt(fh: object, delimiter: str, dtype: np.dtype) -> Optional[np.ndarray
 
 def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
     with reading(path, "CSV"):
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [row for row in csv.reader(fh, delimiter=options.delimiter, strict=True) if row]
+        rows, lines = csv_records(path, options.delimiter)
         header = rows.pop(0) if options.header and rows else None
+        if header is not None:
+            lines.pop(0)
+        places = [f"{path} line {n}" for n in lines]
         key_column = options.key_column
         if key_column is None and header and header[0] == KEY_FIELD:
             key_column = KEY_FIELD  # as `git hangar export` writes keys
-        keys = pop_key_column(path, rows, key_column, header)
+        keys = pop_key_column(path, rows, key_column, header, places)
         dtype = options.dtype or options.column_dtype or infer_dtype(rows)
-        values: Sequence[Union[np.ndarray, str]] = (text_rows(path, rows) if is_text(dtype) else
-                                                    parse_rows(path, rows, dtype, header is not None))
+        values: Sequence[Union[np.ndarray, str]] = (text_rows(rows, places) if is_text(dtype) else
+                                                    parse_rows(path, rows, dtype, header is not None, places))
     name = stem_of(path)
     for i, value in enumerate(values):
-        yield Sample(name, value, f"{path} row {i}", row=i,
-                     key=None if keys is None else parse_key(keys[i], f"{path} row {i}"))
+        yield Sample(name, value, places[i], row=i,
+                     key=None if keys is None else parse_key(keys[i], places[i]))
+
+
+def csv_records(path: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
+    """The non-blank records of a CSV file, and the line (from 1, as an editor numbers them)
+    each starts on: a record may span lines (a quoted field holding a newline)."""
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        start = 1
+        try:
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(start)
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise ImportFormatError(f"{path} line {reader.line_num}: cannot read it as CSV: {exc}") from None
+    return rows, lines
+
+
+def line_of_row(path: str, options: ImportOptions, index: int) -> str:
+    """Where row ``index`` (from 0, after the header) of a CSV file is, as :func:`read_csv`
+    names it: ``"PATH line N"``."""
+    _, lines = csv_records(path, options.delimiter)
+    lines = lines[1:] if options.header else lines
+    return f"{path} line {lines[index]}" if index < len(lines) else path
 
 
 def pop_key_column(path: str, rows: list[list[str]], key_column: Optional[str],
-                   header: Optional[list[str]]) -> Optional[list[str]]:
+                   header: Optional[list[str]], places: Sequence[str]) -> Optional[list[str]]:
     """Remove the key column from every row; returns its values."""
     if key_column is None:
         return None
@@ -91,7 +121,7 @@ def pop_key_column(path: str, rows: list[list[str]], key_column: Optional[str],
     keys = []
     for i, row in enumerate(rows):
         if not -len(row) <= index < len(row):
-            raise ImportFormatError(f"{path} row {i}: has no column {index} for the keys")
+            raise ImportFormatError(f"{places[i]}: has no column {index} for the keys")
         keys.append(row.pop(index))
     return keys
 
@@ -118,18 +148,19 @@ def is_text(dtype: np.dtype) -> bool:
     return dtype.kind == "U"
 
 
-def text_rows(path: str, rows: list[list[str]]) -> list[str]:
-    """Each row's one field, a str sample (a row of several fields is an error naming it)."""
+def text_rows(rows: list[list[str]], places: Sequence[str]) -> list[str]:
+    """Each row's one field, a str sample (a row of several fields is an error naming its place)."""
     for i, row in enumerate(rows):
         if len(row) != 1:
-            raise ImportFormatError(f"{path} row {i}: has {len(row)} fields: a str sample is one field "
+            raise ImportFormatError(f"{places[i]}: has {len(row)} fields: a str sample is one field "
                                     f"(quote a value holding the delimiter)")
     return [row[0] for row in rows]
 
 
-def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool = False) -> list[np.ndarray]:
-    """The rows as 1-D arrays of ``dtype``; a bad value is reported with its row (and, on the
-    first row of a file read without ``header``, the hint that it may be a header)."""
+def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool, places: Sequence[str]) \
+        -> list[np.ndarray]:
+    """The rows as 1-D arrays of ``dtype``; a bad value is reported at its place (and, on the
+    first row of a file read without ``header``, with the hint that it may be a header)."""
     if not rows:
         return []
     try:
@@ -145,6 +176,6 @@ def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool =
             except (ValueError, OverflowError, TypeError):
                 first = "pass --header if the first line names the fields, " if i == 0 and not header else ""
                 raise ImportFormatError(
-                    f"{path} row {i}: cannot parse {value!r} as {dtype} ({first}--dtype str for text samples, "
+                    f"{places[i]}: cannot parse {value!r} as {dtype} ({first}--dtype str for text samples, "
                     f"--key-column for a column of names, or another --dtype)") from None
     raise ImportFormatError(f"cannot parse {path!r} as {dtype}")

@@ -183,12 +183,24 @@ def _contents(start: Optional[str], order: list[str], labels: dict[str, str],
             "ancestors": {c: (ancestors[c] or [""]) for c in order}, "specs": hangar_specs}
 
 
+def decorations(labels: dict[str, str], current: str, remotes: set[str]) -> dict[str, list[str]]:
+    """The branch names each commit is decorated with, in git's order: the current (write)
+    branch first, then the other local branches, then the remote-tracking ones, each sorted
+    (``(master, b2, origin/master)``). Hangar keeps no tags."""
+    by_commit: dict[str, list[str]] = {}
+    for name in sorted(labels, key=lambda n: (n != current, n in remotes, n)):
+        by_commit.setdefault(labels[name], []).append(name)
+    return by_commit
+
+
 def _describe(commit: str, spec: dict, labels: list[str], show_time: bool, show_user: bool,
               colour: bool, remotes: set[str], abbrev: Optional[int] = None) -> str:
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{RESET}" if colour else text
     parts = [paint(f"a={commit[:abbrev]}", DIGEST_COLOUR)]
-    parts += [paint(f"({name})", REMOTE_COLOUR if name in remotes else LOCAL_COLOUR) for name in labels]
+    if labels:
+        parts.append("(" + ", ".join(paint(name, REMOTE_COLOUR if name in remotes else LOCAL_COLOUR)
+                                     for name in labels) + ")")
     if show_time:
         parts.append(f"({time.strftime('%d%b%Y %H:%M:%S', time.gmtime(spec['time']))})")
     if show_user:
@@ -222,9 +234,7 @@ def log(ctx: RepoContext, start: Optional[str], *, heads: Optional[list[str]] = 
         return None
     colour = sys.stdout.isatty() if colour is None else colour
     remotes = set(ctx.git.list_refs(REMOTES))
-    by_commit: dict[str, list[str]] = {}
-    for name in sorted(labels, key=lambda n: (n in remotes, n)):
-        by_commit.setdefault(labels[name], []).append(name)
+    by_commit = decorations(labels, ctx.default_branch, remotes)
     texts = {c: _describe(c, specs[c], by_commit.get(c, []), show_time, show_user, colour, remotes, abbrev)
              for c in order}
     for line in draw(order, ancestors, texts, colour):

@@ -82,10 +82,9 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
         echo(f"Already up to date: {master_branch!r} contains {dev_branch!r}")
         return master_head
     if git.is_ancestor(master_head, dev_head):
-        echo(FAST_FORWARD)
         _move(ctx, master_branch, dev_head, master_head)
+        echo(FAST_FORWARD)  # (said once the merge is done: a merge that fails says only why)
         return dev_head
-    echo(THREE_WAY)
     base = git.merge_base(master_head, dev_head)
     trees = [git.commit_info(c).tree if c else None for c in (base, master_head, dev_head)]
     resolved: list = []
@@ -93,13 +92,14 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
         root, combined = merge_trees(git, trees[0], trees[1], trees[2], prefer=prefer, resolved=resolved)
     except MergeConflictError as exc:  # the same conflicts, told with the branches' names
         raise MergeConflictError(exc.conflicts, sides=(master_branch, dev_branch)) from None
-    if resolved:
-        echo(f"Resolved {len(resolved)} conflict(s) with the version of "
-             f"{(master_branch if prefer == 'master' else dev_branch)!r}")
     text = message.strip() if isinstance(message, str) and message.strip() else (
         f"Merge branch '{dev_branch}' into '{master_branch}'")
     commit = git.create_commit(root, [master_head, dev_head], text + "\n", *ctx.user)
     _move(ctx, master_branch, commit, master_head)
+    echo(THREE_WAY)
+    if resolved:
+        echo(f"Resolved {len(resolved)} conflict(s) with the version of "
+             f"{(master_branch if prefer == 'master' else dev_branch)!r}")
     for merged, master_tree, dev_tree in combined.values():
         if ctx.presence.is_complete(master_tree) and ctx.presence.is_complete(dev_tree):
             ctx.presence.mark_complete(merged)

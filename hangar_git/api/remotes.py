@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..bookkeeping.snapshot import Snapshot
-from ..core import revisions
+from ..core import revisions, upstream
 from ..core.layout import BRANCH_KEY, HEADS, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
 from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
@@ -121,6 +121,7 @@ class Remotes:
         self._git.config_delete(command_key(name))
         for b in list(self._git.list_refs(f"{REMOTES}{name}/")):
             self._git.set_ref(remote_ref(name, b), None)
+        upstream.forget_remote(self._git, name)
         return info
 
     def list_all(self) -> list[RemoteInfo]:

@@ -2,7 +2,7 @@
 
 ``main.py`` holds the root group, error handling and the list of command
 modules; each sibling module holds one group of commands. :func:`main` is
-the console-script entry point: ``git hangar serve PATH``, which every
+the entry point of the ``git-hangar`` launcher: ``git hangar serve PATH``, which every
 remote operation starts on the server, takes a short path that loads only
 the protocol and the repository layers (no click, API or SSH client).
 """

@@ -6,6 +6,7 @@ from typing import Optional
 import click
 
 from ..api.repository import Repository
+from ..core import upstream
 from ..errors import BranchExistsError
 from .common import (State, api, first_line, fmt_digest, pass_state, require_identity_to_merge, complete_branches,
                      complete_local_branches)
@@ -70,6 +71,9 @@ def branch(state: State, name: Optional[str], new_name: Optional[str], base: Opt
         state.say(f"Deleted branch {name} (was {fmt_digest(removed.digest)})")
     elif name is not None:
         created = repo.create_branch(name, base_commit=base)
+        tracked = upstream.of(repo.ctx.git, name)
+        if tracked is not None:
+            state.say(f"branch {name!r} set up to track {tracked.name!r}.")
         state.say(f"Created branch {name} at {fmt_digest(created.digest)}")
     elif base is not None:
         raise click.UsageError("--base needs a branch NAME to create")
@@ -93,22 +97,38 @@ def rename(state: State, old: Optional[str], new: Optional[str], force: bool, ba
 
 @click.command()
 @click.argument("branch", shell_complete=complete_local_branches)
-@click.option("-b", "create", is_flag=True, help="Create BRANCH first.")
-@click.option("--base", metavar="COMMIT|BRANCH",
-              help="With -b: where BRANCH starts (default: head of the write branch).")
+@click.argument("start", metavar="[START]", required=False, shell_complete=complete_branches)
+@click.option("-b", "create", is_flag=True, help="Create BRANCH first, at START.")
+@click.option("--base", metavar="COMMIT|BRANCH", shell_complete=complete_branches,
+              help="With -b: the same as START.")
 @pass_state
-def checkout(state: State, branch: str, create: bool, base: Optional[str]) -> None:
+def checkout(state: State, branch: str, start: Optional[str], create: bool, base: Optional[str]) -> None:
     """Make BRANCH the write branch (where `add` and `commit` go).
 
-    Refused while the staging area holds uncommitted changes or a write
-    checkout is open.
+    \b
+    checkout BRANCH            switch to BRANCH; if it is no local branch but
+                               exactly one remote has it (origin/BRANCH), create
+                               it from that one, tracking it
+    checkout -b BRANCH [START] create BRANCH at START (any revision; default: the
+                               head of the write branch), then switch to it; from
+                               a remote-tracking branch (origin/dev) it tracks it
+    Refused while the write branch has staged changes (commit them, or discard
+    them with `git hangar reset`) or a write checkout is open.
     """
-    repo = state.repo
+    if start is not None and not create:
+        raise click.UsageError(f"START goes with -b: `git hangar checkout -b {branch} {start}` creates "
+                               f"{branch!r} at {start!r}")
+    if start is not None and base is not None:
+        raise click.UsageError("give the start as START or --base, not both")
     if base is not None and not create:
         raise click.UsageError("--base goes with -b")
-    already = not create and branch == repo.ctx.default_branch
-    repo.set_write_branch(branch, create=create, base_commit=base)
-    state.say(f"Already on {branch!r}" if already else f"Switched to branch {branch!r}")
+    switched = state.repo.set_write_branch(branch, create=create, base_commit=start or base)
+    if switched.upstream:
+        state.say(f"branch {branch!r} set up to track {switched.upstream!r}.")
+    if switched.already:
+        state.say(f"Already on {branch!r}")
+    else:
+        state.say(f"Switched to {'a new ' if switched.created else ''}branch {branch!r}")
 
 
 @click.command()

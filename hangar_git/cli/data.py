@@ -17,9 +17,9 @@ from ..api.hints import revision_words
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys, sample_kind,
-                             check_sources, expand_directories, max_shape, npy_rows, parse_dtype, release_pages,
-                             rows_block)
-from ..api.importers_csv import csv_rows
+                             check_sources, expand_directories, max_shape, npy_rows, parse_dtype, reading,
+                             release_pages, rows_block, suffix_of)
+from ..api.importers_csv import csv_rows, line_of_row
 
 
 # -- add ------------------------------------------------------------------------------
@@ -103,14 +103,54 @@ def existing_column(col: Any, shape: Optional[tuple[int, ...]], variable_shape: 
     return col
 
 
-def with_where(exc: Exception, where: str) -> Exception:
-    """The same error, its message prefixed by where the sample came from."""
+def with_where(exc: Exception, where: str, col: Any = None, created: bool = False) -> Exception:
+    """The same error, its message prefixed by where the sample came from (and, for a sample
+    of another shape than ``col``'s, followed by what to do: see :func:`shape_hint`)."""
     if isinstance(exc, SchemaError):
-        return SchemaError(f"{where}: {exc}", expected=exc.expected, given=exc.given)
+        hint = shape_hint(exc, col, created) if col is not None else ""
+        return SchemaError(f"{where}: {exc}{hint}", expected=exc.expected, given=exc.given)
     return type(exc)(f"{where}: {exc}")
 
 
-def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int, int]:
+def shape_hint(exc: SchemaError, col: Any, created: bool) -> str:
+    """For a sample whose shape a fixed-shape column refuses (one of as many dimensions): how to
+    get a column that takes several shapes (``created``: this command made ``col``)."""
+    expected, given = exc.expected, exc.given
+    if col.column_type != "ndarray" or col.schema.variable_shape or not isinstance(expected, tuple) \
+            or not isinstance(given, tuple) or len(expected) != len(given):
+        return ""
+    if created:
+        return (f": this command created the column with its first sample's shape; add again with --variable-shape "
+                f"to make column {col.name!r} take every shape up to the largest")
+    return (f"; column {col.name!r} has a fixed shape: to hold samples of several shapes, create a column with "
+            f"--variable-shape")
+
+
+def check_rows_shape(col: Any, shape: tuple[int, ...], path: str) -> None:
+    """--rows: the rows (along axis 0) of the array of shape ``shape`` in ``path`` must be
+    samples ``col`` takes (1-D arrays give scalar rows: samples of shape ())."""
+    row, want = tuple(shape[1:]), tuple(col.shape)
+    if col.column_type != "ndarray" or not shape or row == want or (
+            col.schema.variable_shape and len(row) == len(want) and all(r <= w for r, w in zip(row, want))):
+        return
+    takes = f"shape up to {want}" if col.schema.variable_shape else f"shape {want}"
+    needs = "(" + ", ".join(["N", *map(str, want)]) + ("," if not want else "") + ")"
+    raise SchemaError(f"{path} holds an array of shape {tuple(shape)}: --rows makes its rows (along axis 0) samples "
+                      f"of shape {row}, but column {col.name!r} takes samples of {takes}: --rows needs an array of "
+                      f"shape {needs}", expected=want, given=row)
+
+
+def check_rows_of_files(col: Any, paths: Iterable[str]) -> None:
+    """:func:`check_rows_shape` for each .npy file of a --rows import (read: its header only)."""
+    import numpy as np
+    for path in paths:
+        if suffix_of(path) == ".npy":
+            with reading(path, ".npy"):
+                shape = np.lib.format.open_memmap(path, mode="r").shape
+            check_rows_shape(col, shape, path)
+
+
+def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any, created: bool = False) -> tuple[int, int]:
     """Stage the samples; returns (how many were read, how many changed the staging area)."""
     count = changed = 0
     with col:
@@ -118,7 +158,7 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any) -> tuple[int,
             try:
                 changed += col.put(key, sample.value)
             except (SchemaError, InvalidNameError) as exc:
-                raise with_where(exc, sample.where) from None
+                raise with_where(exc, sample.where, col, created) from None
             count += 1
             bar.update(1)
     return count, changed
@@ -189,9 +229,12 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
                                             bar, files[0])
         else:
             importer = Importer(files, options)
+            created = column not in co.columns
             col, samples = open_column(co, column, importer, max_dims, variable_shape)
+            if rows:
+                check_rows_of_files(col, files)
             with state.progress(f"add {column}", total=count_samples(files, options)) as bar:
-                count, changed = stage(col, assign_keys(samples, key_from, start), bar)
+                count, changed = stage(col, assign_keys(samples, key_from, start), bar, created)
                 if bar.total != count:  # (a CSV field quoted across lines): the bar still ends at its total
                     bar.total = count
                     bar.refresh()
@@ -230,17 +273,22 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
 
     from ..heap import release_freed
     dtype = options.dtype or array.dtype
-    if column in co.columns:
+    created = column not in co.columns
+    if not created:
         col = existing_column(co.columns[column], shape, False)
     else:
         col = co.add_ndarray_column(column, shape=array.shape[1:] if shape is None else shape, dtype=dtype)
+    csv = suffix_of(source) == ".csv"
+    if not csv:
+        check_rows_shape(col, array.shape, source)
     changed = 0
     for lo in range(0, len(array), ROWS_BLOCK):
         block = rows_block(array, lo, lo + ROWS_BLOCK, options.dtype)
         try:
             changed += col.put_rows(np.arange(first_key + lo, first_key + lo + len(block)), block)
         except (SchemaError, InvalidNameError) as exc:
-            raise with_where(exc, f"{source} rows {lo}-{lo + len(block) - 1}") from None
+            where = line_of_row(source, options, lo) if csv else f"{source} rows {lo}-{lo + len(block) - 1}"
+            raise with_where(exc, where, col, created) from None
         release_freed()  # the block's digests and packs are done with: their heap goes back
         release_pages(array)
         bar.update(len(block))

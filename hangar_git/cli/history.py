@@ -8,6 +8,7 @@ import click
 
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import REMOTES
+from ..core import upstream as upstreams
 from ..errors import BranchNotFoundError, NothingToCommitError
 from .common import (State, api, first_line, fmt_digest, pass_repo, pass_state, require_identity,
                      complete_branches)
@@ -52,12 +53,14 @@ def commit(state: State, messages: tuple[str, ...]) -> None:
 
 # -- status -----------------------------------------------------------------------------
 def tracking(repo: Repository, branch: str, head: Optional[str]) -> list[dict[str, Any]]:
-    """For each remote with a REMOTE/BRANCH: how far the write branch is ahead and behind."""
+    """How far the write branch is ahead of and behind its upstream (the remote-tracking branch
+    it tracks), or if it tracks none, each remote's REMOTE/BRANCH."""
     git = repo.ctx.git
+    tracked = upstreams.of(git, branch)
     out = []
     for name, upstream in sorted(git.list_refs(REMOTES).items()):
         remote, _, tail = name.partition("/")
-        if tail != branch:
+        if (name != tracked.name) if tracked is not None else (tail != branch):
             continue
         ahead, behind = git.ahead_behind(head, upstream) if head else (0, len(list(git.walk([upstream]))))
         out.append({"remote": remote, "branch": name, "ahead": ahead, "behind": behind})

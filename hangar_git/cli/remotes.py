@@ -11,6 +11,7 @@ import click
 from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import remote_ref
+from ..core import upstream
 from ..errors import NotInitializedError
 from .common import (State, api, fmt_digest, git_root, pass_repo, pass_state, complete_branches, complete_columns,
                      complete_local_branches, complete_remotes)
@@ -37,11 +38,21 @@ trust_option = click.option(
 
 # -- remote add / remove / list --------------------------------------------------------
 @click.group(invoke_without_command=True)
-@click.pass_context
-def remote(ctx: click.Context) -> None:
-    """Manage remotes (without a subcommand: list them)."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(remote_list)
+@click.option("-v", "--verbose", is_flag=True,
+              help="Without a subcommand: each remote's address, as git prints it (NAME<TAB>ADDRESS (fetch) "
+                   "and (push)), and its data store (NAME<TAB>DATA_URL (data)) if it has a separate one.")
+@pass_state
+def remote(state: State, verbose: bool) -> None:
+    """Manage remotes (without a subcommand: list their names, as `git remote` does)."""
+    if click.get_current_context().invoked_subcommand is not None:
+        return
+    for info in api(remotes(state.repo, "remote"), "list_all", "remote")():
+        if not verbose:
+            click.echo(info.name)
+            continue
+        click.echo(f"{info.name}\t{info.address} (fetch)\n{info.name}\t{info.address} (push)")
+        if info.data_url:
+            click.echo(f"{info.name}\t{info.data_url} (data)")
 
 
 @remote.command("add")
@@ -127,11 +138,13 @@ def push(state: State, remote_name: Optional[str], branches: tuple[str, ...], al
          delete: bool, trust_host_key: bool) -> None:
     """Send BRANCH (its commits and their data) to REMOTE.
 
-    REMOTE defaults to origin (or the only remote), BRANCH to the write branch;
+    REMOTE defaults to the remote the write branch tracks (set by `checkout -b NEW
+    origin/dev`), else to origin (or the only remote); BRANCH to the write branch;
     --all pushes every local branch; --delete BRANCH... deletes those branches on REMOTE.
     """
     repo = state.repo
-    remote_name = remote_name or default_remote(state)
+    tracked = upstream.of(repo.ctx.git, repo.ctx.default_branch)
+    remote_name = remote_name or (tracked.remote if tracked else default_remote(state))
     handle = remotes(repo, "push", state.quiet, trust_host_key)
     if delete:
         if all_branches or not branches:

@@ -81,6 +81,7 @@ def show_column(name: str, col: Any, limit: int) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the sample to FILE (.npy for arrays; the text or bytes as they are) instead of "
                    "printing it.")
+@click.option("--force", is_flag=True, help="With -o: overwrite FILE if it exists.")
 @click.option("-n", "--max-count", "limit", type=click.IntRange(min=0), default=10, show_default=True,
               help="REV COLUMN: show this many samples (0: all).")
 @str_keys_option
@@ -89,7 +90,7 @@ def show_column(name: str, col: Any, limit: int) -> None:
 @pass_state
 @without_missing_data_warning
 def show(state: State, rev: Optional[str], column: Optional[str], key: Optional[str], output: Optional[str],
-         limit: int, str_keys: bool, stream_from: Optional[str]) -> None:
+         force: bool, limit: int, str_keys: bool, stream_from: Optional[str]) -> None:
     """Show a commit, a column of it, or one sample (REV COLUMN KEY).
 
     REV is a branch, REMOTE/BRANCH or a commit (digest or unique prefix);
@@ -112,7 +113,7 @@ def show(state: State, rev: Optional[str], column: Optional[str], key: Optional[
         value = col[resolve_keys(col, [key], str_keys)[0]]
     if output:
         from ..api.exporters import write_sample
-        write_sample(value, output)
+        write_sample(value, output, force)
         state.say(f"Wrote sample {key} of column {column!r} to {output}")
     else:
         print_sample(value)

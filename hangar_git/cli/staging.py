@@ -42,8 +42,12 @@ def rm(state: State, column: str, keys: tuple[str, ...], whole_column: bool, str
     committed: run `git hangar commit` next. If any KEY does not exist, nothing
     is removed.
     """
-    if whole_column == bool(keys):
-        raise click.UsageError("give KEYS to remove samples, or --column to remove the column (not both)")
+    if not whole_column and not keys:
+        raise click.UsageError(f"to remove column {column!r} itself, run `git hangar rm {column} --column`; to "
+                               f"remove samples of it, give their keys after the column name")
+    if whole_column and keys:
+        raise click.UsageError("--column removes the whole column: give no KEYS with it (or run the command without "
+                               "--column to remove only those samples)")
     with staged_or_nothing(state.repo, branch) as co:
         target = co.branch_name
         if whole_column:

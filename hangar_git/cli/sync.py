@@ -7,6 +7,7 @@ from typing import Optional
 import click
 
 from ..bookkeeping.gitrepo import branch_ref
+from ..core import upstream
 from .common import (State, api, fmt_digest, pass_state, require_identity_to_merge, complete_local_branches,
                      complete_remotes)
 from .remotes import default_remote, remotes, trust_option
@@ -24,14 +25,17 @@ def pull(state: State, remote_name: Optional[str], branch: Optional[str], messag
          strategy: Optional[str], trust_host_key: bool) -> None:
     """Fetch BRANCH from REMOTE and merge it into the write branch.
 
-    REMOTE defaults to origin (or the only remote), BRANCH to the write
-    branch's name. Like `fetch`, this moves commits, not sample data: run
+    REMOTE and BRANCH default to the branch the write branch tracks (set by
+    `checkout -b NEW origin/dev`), else to origin (or the only remote) and the
+    write branch's name. Like `fetch`, this moves commits, not sample data: run
     `git hangar fetch-data REMOTE` for the data.
     """
     repo = state.repo
-    remote_name = remote_name or default_remote(state)
     current = repo.ctx.default_branch
-    branch = branch or current
+    tracked = upstream.of(repo.ctx.git, current)
+    remote_name = remote_name or (tracked.remote if tracked else default_remote(state))
+    if branch is None:
+        branch = tracked.branch if tracked is not None and tracked.remote == remote_name else current
     handle = remotes(repo, "pull", state.quiet, trust_host_key)
     with state.hush():
         fetched = api(handle, "fetch_result", "pull")(remote_name, branch)

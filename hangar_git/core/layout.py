@@ -14,6 +14,7 @@ Config keys (``git config``)::
     hangar-remote.R.url           remote R's address
     hangar-remote.R.data          remote R's data URL (a plain git host plus a data store)
     hangar-remote.R.s3NAME        the S3 settings of remote R's data store
+    hangar-branch.B.remote/merge  the upstream of branch B: remote R and its branch (B tracks R/merge)
     remote.R.hangarcommand        the program an SSH remote R runs (default git-hangar)
 
 Files, under the git common dir (shared by linked worktrees, as refs and objects are)::
@@ -46,8 +47,8 @@ class ConfigReader(Protocol):
 
 __all__ = ["BRANCH_KEY", "DEFAULT_BRANCH", "DURABLE_KEY", "HANGAR_DIR", "HANGAR_NS", "HEADS", "ID_KEY",
            "PRESENCE_FILE", "REMOTES", "STREAM_CACHE", "REMOTE_PREFIX", "S3_NAMES", "S3_PREFIX", "STAGING", "STORE_KEY",
-           "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "author_identity", "branch_ref", "command_key", "default_branch",
-           "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls", "repository_id"]
+           "UPSTREAM_PREFIX", "USER_EMAIL_KEY", "USER_NAME_KEY", "WRITER_LOCK", "author_identity", "branch_ref", "command_key", "default_branch",
+           "hangar_dir", "hangar_path", "remote_key", "remote_ref", "remote_s3_key", "remote_urls", "repository_id", "upstream_key"]
 
 STORE_KEY = "hangar.store"
 ID_KEY = "hangar.id"
@@ -55,6 +56,7 @@ BRANCH_KEY = "hangar.branch"
 USER_NAME_KEY = "hangar.username"
 USER_EMAIL_KEY = "hangar.useremail"
 REMOTE_PREFIX = "hangar-remote."
+UPSTREAM_PREFIX = "hangar-branch."
 DEFAULT_BRANCH = "master"
 
 HANGAR_DIR = "hangar"
@@ -102,6 +104,12 @@ def author_identity(git: GitRepo) -> tuple[str, str]:
 def remote_key(remote: str, field: str = "url") -> str:
     """A remote's git config key (``hangar-remote.NAME.url``, ``.data``)."""
     return f"{REMOTE_PREFIX}{remote}.{field}"
+
+
+def upstream_key(branch: str, field: str) -> str:
+    """A key of branch ``branch``'s upstream (``hangar-branch.NAME.remote``, ``.merge``): git's
+    ``branch.NAME.*`` under hangar's own name, as hangar branches are not the code's branches."""
+    return f"{UPSTREAM_PREFIX}{branch}.{field}"
 
 
 def remote_urls(git: GitRepo) -> dict[str, str]:

@@ -34,6 +34,17 @@ class AmbiguousRevisionError(InvalidArgumentError):
                          f"(`git hangar log` lists commits)")
 
 
+class AmbiguousBranchError(InvalidArgumentError):
+    """A branch to check out exists only as remote-tracking branches of several remotes, so
+    which one the new local branch should start from and track is the user's choice."""
+
+    def __init__(self, branch: str, candidates: "list[str]") -> None:
+        self.branch, self.candidates = branch, candidates
+        choices = " or ".join(f"`git hangar checkout -b {branch} {name}`" for name in candidates)
+        super().__init__(f"there is no local branch {branch!r} and several remotes have one "
+                         f"({', '.join(candidates)}): create it from one of them with {choices}")
+
+
 class ImportFormatError(InvalidArgumentError):
     """A file given to `git hangar add` cannot be read."""
 
@@ -61,8 +72,9 @@ class NothingToCommitError(NothingStagedError):
     """`commit` was called with no staged changes."""
 
 
-class DirtyStagingError(StateError):
-    """An operation needs a clean staging area but there are uncommitted changes."""
+class DirtyStagingError(StateError, ValueError):
+    """An operation needs a clean staging area but there are uncommitted changes (a ValueError
+    too: Hangar 0.5 raised one for a write checkout of another branch over staged changes)."""
 
 
 class BranchRemovalError(StateError):

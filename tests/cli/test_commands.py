@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -82,8 +83,24 @@ def test_rm_column(committed: Path, hangar: Hangar) -> None:
     hangar.ok("commit", "-m", "no more imgs")
     with Repository(committed).checkout() as co:
         assert "imgs" not in co.columns
-    assert hangar("rm", "imgs").exit_code == 2          # neither keys nor --column
     one_line_error(hangar("rm", "--column", "nosuch"), "'nosuch'")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("rm", "imgs"), ("`git hangar rm imgs --column`", "give their keys")),
+    (("rm", "imgs", "a", "--column"), ("--column removes the whole column", "without --column")),
+], ids=["neither-keys-nor-column", "keys-and-column"])
+def test_rm_without_keys_says_how_to_remove_the_column_or_samples(committed: Path, hangar: Hangar,
+                                                                 args: tuple[str, ...],
+                                                                 fragments: tuple[str, ...]) -> None:
+    """Regression: `rm imgs` (no keys) said "give KEYS ..., or --column ... (not both)"."""
+    result = hangar(*args)
+    assert result.exit_code == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: ") and "not both" not in error, error
+    for fragment in fragments:
+        assert fragment in error, (fragment, error)
+    assert keys_of(committed, "imgs") == {"a", "b"}
 
 
 # -- metadata ----------------------------------------------------------------------------------
@@ -141,6 +158,27 @@ def test_show_to_a_path_it_cannot_write_is_one_line(committed: Path, hangar: Han
     """Regression: `show master imgs a -o /nonexistent/dir/x.npy` printed a traceback."""
     one_line_error(hangar("show", "master", "imgs", "a", "-o", tmp_path / where), "cannot write")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def export_sample(hangar: Hangar, target: Path, *extra: str) -> object:
+    return hangar("export", "imgs", target.parent, *extra)
+
+
+def show_sample(hangar: Hangar, target: Path, *extra: str) -> object:
+    return hangar("show", "master", "imgs", "a", "-o", target, *extra)
+
+
+@pytest.mark.parametrize("write", [show_sample, export_sample], ids=["show-o", "export"])
+def test_an_existing_file_is_overwritten_only_with_force(committed: Path, hangar: Hangar, files: Files,
+                                                         tmp_path: Path, write: Callable[..., Any]) -> None:
+    """Regression: `show REV COL KEY -o x.npy` overwrote an existing x.npy, which `export` refuses."""
+    target = tmp_path / "out" / "a.npy"
+    target.parent.mkdir()
+    target.write_bytes(b"mine")
+    one_line_error(write(hangar, target), repr(str(target)), "exists", "--force")
+    assert target.read_bytes() == b"mine"
+    assert write(hangar, target, "--force").exit_code == 0
+    np.testing.assert_array_equal(np.load(target), files.a)
 
 
 def test_show_str_and_bytes_samples(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
@@ -205,6 +243,7 @@ def test_merge_strategy_resolves_conflicts(committed: Path, hangar: Hangar, stra
     conflicting_branches(committed, hangar)
     error = hangar("merge", "dev")
     assert error.exit_code == 1
+    assert error.stdout == ""  # regression: "Selected 3-Way Merge Strategy" came before the failure
     assert "sample conflict: column 'imgs' key 'a'" in error.stderr
     assert "--strategy ours" in error.stderr and ".conflicts" not in error.stderr
     hangar.ok("merge", "dev", "--strategy", strategy)

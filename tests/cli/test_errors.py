@@ -38,6 +38,28 @@ def write(name: str, data: bytes) -> Callable[[Path, Hangar, Files], None]:
     return setup
 
 
+def vector_column(path: Path, hangar: Hangar, files: Files) -> None:
+    """Column 'vec' of samples of shape (3,) (d.csv's rows), and w.npy, a 1-D array of 5 values."""
+    hangar.ok("add", "vec", str(files / "d.csv"))
+    np.save(files / "w.npy", np.arange(5, dtype=np.int64))
+    np.save(files / "m.npy", np.zeros((2, 4), np.int64))
+
+
+def npz(name: str, **arrays: np.ndarray) -> Callable[[Path, Hangar, Files], None]:
+    def setup(path: Path, hangar: Hangar, files: Files) -> None:
+        np.savez(files / name, **arrays)
+    return setup
+
+
+def both(*setups: Callable[[Path, Hangar, Files], None]) -> Callable[[Path, Hangar, Files], None]:
+    def setup(path: Path, hangar: Hangar, files: Files) -> None:
+        for each in setups:
+            each(path, hangar, files)
+    return setup
+
+
+TWO_SHAPES = {"a": np.zeros((2, 3), np.float32), "b": np.zeros((4, 3), np.float32)}
+
 CASES = [
     Case("unknown-branch-checkout", ("checkout", "nope"), ("branch 'nope' does not exist",),
          committed),
@@ -57,7 +79,7 @@ CASES = [
     Case("wrong-shape", ("add", "imgs", "{files}/wrong_shape.npy"),
          ("wrong_shape.npy", "expects shape (2, 3), got (4,)"), committed),
     Case("wrong-dtype", ("add", "imgs", "{files}/d.csv", "--dtype", "float64"),
-         ("expects dtype float32, got float64",), committed),
+         ("d.csv line 1: column 'imgs' expects dtype float32, got float64",), committed),
     Case("bad-cast", ("add", "ints", "{files}/a.npy", "--dtype", "int32"),
          ("cannot cast float32 to int32",)),
     Case("missing-file", ("add", "imgs", "{files}/a.npy", "{files}/nope.npy"),
@@ -66,14 +88,32 @@ CASES = [
          lambda path, hangar, files: (files / "empty").mkdir()),
     Case("unknown-type", ("add", "imgs", "{files}/notes.doc"), ("unknown file type",),
          write("notes.doc", b"hi")),
-    Case("unreadable-csv-text", ("add", "c", "{files}/bad.csv"), ("bad.csv row 1", "'abc'"),
+    # CSV places are lines as an editor numbers them: from 1, the header and blank lines counted
+    Case("unreadable-csv-text", ("add", "c", "{files}/bad.csv"), ("bad.csv line 2: cannot parse 'abc'",),
          write("bad.csv", b"1,2\n3,abc\n")),
+    Case("unreadable-csv-after-header-and-blank-line", ("add", "c", "{files}/bad.csv", "--header"),
+         ("bad.csv line 4: cannot parse 'x'",), write("bad.csv", b"p,q\n1,2\n\n3,x\n")),
+    Case("unreadable-csv-first-line", ("add", "c", "{files}/bad.csv"), ("bad.csv line 1: cannot parse 'p'",
+                                                                         "--header"),
+         write("bad.csv", b"p,q\n1,2\n")),
+    Case("csv-str-row-after-quoted-newlines", ("add", "c", "{files}/s.csv", "--dtype", "str"),
+         ("s.csv line 5: has 2 fields",), write("s.csv", b'"a\nb"\n"c\nd"\ne,f\n')),
+    Case("csv-bad-quoting", ("add", "c", "{files}/q.csv"), ("q.csv line 2",),
+         write("q.csv", b'1,2\n"3"x,4\n')),
+    Case("csv-empty-key", ("add", "c", "{files}/k.csv", "--key-column", "0"), ("k.csv line 2: the key column is empty",),
+         write("k.csv", b"a,1\n,2\n")),
+    Case("csv-wrong-shape-bulk", ("add", "imgs", "{files}/h.csv", "--header"),
+         ("h.csv line 3: column 'imgs' expects shape (2, 3), got (2,)",),
+         both(committed, write("h.csv", b"p,q\n\n1,2\n3,4\n"))),
+    Case("csv-wrong-shape-row-by-row", ("add", "imgs", "{files}/h.csv", "--header", "--key-from", "name"),
+         ("h.csv line 3: column 'imgs' expects shape (2, 3), got (2,)",),
+         both(committed, write("h.csv", b"p,q\n\n1,2\n3,4\n"))),
     Case("unreadable-csv-binary", ("add", "c", "{files}/bin.csv"), ("bin.csv",),
          write("bin.csv", b"\xff\xfe\x00garbage\x81")),
     Case("csv-bad-key-column", ("add", "c", "{files}/d.csv", "--key-column", "id"),
          ("no key column 'id'",)),
     Case("csv-key-column-out-of-range", ("add", "c", "{files}/d.csv", "--key-column", "7"),
-         ("has no column 7",)),
+         ("d.csv line 1: has no column 7",)),
     Case("not-npy", ("add", "c", "{files}/fake.npy"), ("fake.npy", "as .npy"),
          write("fake.npy", b"not an array")),
     Case("not-npz", ("add", "c", "{files}/fake.npz"), ("fake.npz", "as .npz"),
@@ -88,6 +128,25 @@ CASES = [
          ("needs row imports",)),
     Case("rows-of-a-scalar", ("add", "c", "{files}/scalar.npy", "--rows"), ("scalar",),
          lambda path, hangar, files: np.save(files / "scalar.npy", np.float32(1))),
+    # --rows of a 1-D array: scalar samples, which a column of shape (3,) does not take
+    Case("rows-of-a-1d-array", ("add", "vec", "{files}/w.npy", "--rows"),
+         ("w.npy holds an array of shape (5,)", "samples of shape ()", "column 'vec' takes samples of shape (3,)",
+          "--rows needs an array of shape (N, 3)"), vector_column),
+    Case("rows-of-a-1d-array-row-by-row", ("add", "vec", "{files}/w.npy", "--rows", "--key-from", "name"),
+         ("w.npy holds an array of shape (5,)", "samples of shape ()", "column 'vec' takes samples of shape (3,)",
+          "--rows needs an array of shape (N, 3)"), vector_column),
+    Case("rows-of-other-length", ("add", "vec", "{files}/m.npy", "--rows"),
+         ("m.npy holds an array of shape (2, 4)", "samples of shape (4,)", "--rows needs an array of shape (N, 3)"),
+         vector_column),
+    # samples of several shapes into a fixed-shape column: --variable-shape makes one that takes them
+    Case("npz-of-two-shapes-new-column", ("add", "z", "{files}/two.npz"),
+         ("two.npz:b: column 'z' expects shape (2, 3), got (4, 3)", "add again with --variable-shape"),
+         npz("two.npz", **TWO_SHAPES)),
+    Case("npz-of-two-shapes-existing-column", ("add", "imgs", "{files}/two.npz"),
+         ("two.npz:b: column 'imgs' expects shape (2, 3), got (4, 3)", "fixed shape",
+          "create a column with --variable-shape"), both(committed, npz("two.npz", **TWO_SHAPES))),
+    Case("npz-of-two-ranks", ("add", "z", "{files}/ranks.npz"), ("ranks.npz:b", "got (4,)"),
+         npz("ranks.npz", a=np.zeros((2, 3)), b=np.zeros(4))),
     Case("bad-dtype", ("add", "c", "{files}/d.csv", "--dtype", "notadtype"), ("unknown dtype",)),
     Case("existing-column-other-shape", ("add", "imgs", "{files}/a.npy", "--shape", "5"),
          ("exists with shape (2, 3)",), committed),

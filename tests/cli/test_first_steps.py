@@ -70,13 +70,13 @@ def test_a_mistyped_column_names_the_close_ones_and_where_it_looked(repo_dir: Pa
 def test_a_csv_parse_error_hints_at_header_and_dtype_str(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
     (tmp_path / "s.csv").write_text("hello\nworld\n")
-    header = one_line_error(hangar("add", "t", tmp_path / "t.csv"), "t.csv row 0: cannot parse 'x'", "--header")
+    header = one_line_error(hangar("add", "t", tmp_path / "t.csv"), "t.csv line 1: cannot parse 'x'", "--header")
     assert "--dtype str" in header
     hangar.ok("add", "t", tmp_path / "t.csv", "--header")
-    later = one_line_error(hangar("add", "u", tmp_path / "s.csv"), "s.csv row 0", "--dtype str")
-    assert "--header" in later  # row 0: could be a header
+    later = one_line_error(hangar("add", "u", tmp_path / "s.csv"), "s.csv line 1", "--dtype str")
+    assert "--header" in later  # line 1: could be a header
     (tmp_path / "late.csv").write_text("1\n2\nthree\n")
-    later = one_line_error(hangar("add", "u", tmp_path / "late.csv"), "late.csv row 2", "--dtype str")
+    later = one_line_error(hangar("add", "u", tmp_path / "late.csv"), "late.csv line 3", "--dtype str")
     assert "--header" not in later  # not the first line: no header to skip
 
 
@@ -85,7 +85,7 @@ def test_a_str_csv_imports_with_dtype_str(repo_dir: Path, hangar: Hangar, tmp_pa
     (tmp_path / "s.csv").write_text('hello\n"world, with a comma"\n')
     hangar.ok("add", "s", tmp_path / "s.csv", "--dtype", "str")
     (tmp_path / "two.csv").write_text("a,b\n")
-    one_line_error(hangar("add", "s2", tmp_path / "two.csv", "--dtype", "str"), "two.csv row 0", "one field")
+    one_line_error(hangar("add", "s2", tmp_path / "two.csv", "--dtype", "str"), "two.csv line 1", "one field")
     hangar.ok("commit", "-m", "texts")
     with Repository(repo_dir).checkout() as co:
         assert co["s"].column_type == "str"

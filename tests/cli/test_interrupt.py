@@ -96,3 +96,31 @@ def test_a_ctrl_c_after_the_command_ends_the_process_quietly(tmp_path: Path, arg
         "print(signal.getsignal(signal.SIGINT) is signal.SIG_DFL)\n", tmp_path)
     assert done.returncode == 0, done
     assert done.stdout.strip().splitlines()[-1] == str(argv is None)
+
+
+INSTALLED = Path(sys.executable).parent / "git-hangar"
+SOURCE_LAUNCHER = Path(__file__).resolve().parents[2] / "git-hangar"
+
+
+def test_the_installed_command_is_our_launcher() -> None:
+    """The venv's ``git-hangar`` is the checkout's launcher (pip rewrites only its first line),
+    not a console-script wrapper, which imports ``re`` before our code runs."""
+    installed = INSTALLED.read_text().splitlines()
+    assert installed[0].startswith("#!") and installed[1:] == SOURCE_LAUNCHER.read_text().splitlines()[1:]
+
+
+@pytest.mark.parametrize("where", ["package", "command"])
+def test_a_ctrl_c_while_the_command_loads_ends_it_quietly(tmp_path: Path, where: str) -> None:
+    """Regression: a Ctrl-C during start-up (the wrapper's imports, ours) printed a traceback.
+    The launcher runs beside a stand-in package that receives SIGINT while it is imported
+    (``package``) or as the command begins (``command``)."""
+    (tmp_path / "git-hangar").write_text(INSTALLED.read_text())
+    package = tmp_path / "hangar_git"
+    (package / "cli").mkdir(parents=True)
+    interrupt = "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
+    (package / "__init__.py").write_text(interrupt if where == "package" else "")
+    (package / "cli" / "__init__.py").write_text(
+        "def main():\n" + "".join("    " + line + "\n" for line in interrupt.splitlines()) if where == "command"
+        else "def main():\n    return 0\n")
+    done = subprocess.run([sys.executable, str(tmp_path / "git-hangar")], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, ""), done

@@ -51,7 +51,7 @@ def test_checkout_of_a_remote_tracking_branch_is_refused(two_commits: tuple[Repo
     repo.create_branch("side")
     hangar.ok("checkout", "side")
     repo.remove_branch("master")
-    one_line_error(hangar("checkout", "origin/master"), "git hangar checkout -b master --base origin/master")
+    one_line_error(hangar("checkout", "origin/master"), "git hangar checkout -b master origin/master`")
     hangar.ok("checkout", "-b", "master", "--base", "origin/master")
     assert hangar.ok("checkout", "master").output == "Already on 'master'\n"
     with repo.checkout(write=True) as co:

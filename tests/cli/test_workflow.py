@@ -161,7 +161,7 @@ def test_add_csv_into_an_existing_column_parses_as_its_dtype(repo_dir: Path, han
     hangar.ok("add", "small", path)
     big = tmp_path / "big.csv"
     big.write_text("1,2\n300,4\n")
-    one_line_error(hangar("add", "small", big), "row 1", "'300'", "int8")
+    one_line_error(hangar("add", "small", big), "big.csv line 2", "'300'", "int8")
     hangar.ok("commit", "-m", "int8 rows")
     assert read_column(repo_dir, "small")[1].dtype == np.int8
 
@@ -255,6 +255,40 @@ def test_log_and_summary(repo_dir: Path, hangar: Hangar, files: Files) -> None:
     summary = hangar.ok("summary").stdout
     assert "imgs" in summary and second in summary
     assert first in hangar.ok("summary", "--commit", first[:12]).stdout
+
+
+def test_log_decorates_a_commit_with_its_branches_as_git_does(repo_dir: Path, hangar: Hangar, files: Files) -> None:
+    """Regression: a commit two branches point at was decorated ``(b2) (master)``; git writes one
+    list, the current branch first: ``(master, b2)``; then the other branches, then the
+    remote-tracking ones, each sorted."""
+    hangar.ok("add", "imgs", files / "a.npy")
+    hangar.ok("commit", "-m", "first")
+    hangar.ok("branch", "b2")
+    assert " (master, b2) : first" in hangar.ok("log").stdout
+    repo = Repository(repo_dir)
+    for name in ("origin/master", "origin/b2", "backup/master"):
+        repo.ctx.git.set_ref(f"refs/hangar/remotes/{name}", repo.branch_head("master"))
+    hangar.ok("branch", "a1")
+    decorated = " (master, a1, b2, backup/master, origin/b2, origin/master) : first"
+    assert decorated in hangar.ok("log").stdout
+    assert decorated in hangar.ok("log", "--oneline", "--color").stdout.replace("\033[m", "").replace(
+        "\033[1;32m", "").replace("\033[1;31m", "").replace("\033[33m", "")
+    hangar.ok("checkout", "b2")
+    assert " (b2, a1, master, backup/master, origin/b2, origin/master) : first" in hangar.ok("log").stdout
+
+
+def test_rows_of_a_1d_array_are_scalar_samples(repo_dir: Path, hangar: Hangar, files: Files) -> None:
+    """`add --rows` of a 1-D array: its rows are scalars, which a column of shape () takes (one
+    of another shape refuses them: tests/cli/test_errors.py rows-of-a-1d-array)."""
+    np.save(files / "w.npy", np.arange(5, dtype=np.int64))
+    np.save(files / "v.npy", np.arange(10, 13, dtype=np.int64))
+    hangar.ok("add", "s", files / "w.npy", "--rows")
+    hangar.ok("add", "s", files / "v.npy", "--rows", "--start", "5", "--key-from", "index")
+    hangar.ok("add", "s", files / "v.npy", "--rows", "--key-from", "name")
+    hangar.ok("commit", "-m", "scalars")
+    assert hangar.ok("ls").stdout == "s\tndarray\tint64\t()\t11\n"
+    got = read_column(repo_dir, "s")
+    assert got[4] == 4 and got[7] == 12 and got["v:1"] == 11 and got[0].shape == ()
 
 
 # -- branches ---------------------------------------------------------------------------------
@@ -381,7 +415,8 @@ def test_remotes_push_clone_and_partial_data(tmp_path: Path, repo_dir: Path, han
     hangar.ok("commit", "-m", "arrays")
     Hangar(tmp_path).ok("init", "--bare", "srv.git")
     hangar.ok("remote", "add", "origin", tmp_path / "srv.git")
-    assert hangar.ok("remote").stdout == f"origin\t{tmp_path / 'srv.git'}\n"
+    assert hangar.ok("remote").stdout == "origin\n"  # names, as `git remote`; `remote list` has addresses
+    assert hangar.ok("remote", "list").stdout == f"origin\t{tmp_path / 'srv.git'}\n"
     hangar.ok("-q", "push", "origin", "master")
 
     Hangar(tmp_path).ok("-q", "clone", tmp_path / "srv.git")

@@ -102,6 +102,20 @@ def test_runtime_errors(committed: Repository, tmp_path: Path) -> None:
     assert isinstance(info.value, NotInitializedError)
 
 
+def test_writing_another_branch_over_staged_changes_is_a_value_error(committed: Repository) -> None:
+    """Hangar 0.5 refused a write checkout of another branch while the staging area held changes
+    with a ValueError ("Please commit or stash uncommitted changes"); ours is one too (and still
+    the RuntimeError every state error is), and the staged change stays."""
+    committed.create_branch("dev")
+    with committed.checkout(write=True) as co:
+        co["s", 99] = "staged"
+    with pytest.raises(ValueError) as info:
+        committed.checkout(write=True, branch="dev")
+    assert isinstance(info.value, DirtyStagingError) and isinstance(info.value, RuntimeError)
+    with committed.checkout(write=True) as co:
+        assert co.branch_name == "master" and co["s", 99] == "staged"
+
+
 def test_merge_conflict_is_a_value_error(committed: Repository) -> None:
     committed.create_branch("dev")
     for branch, text in (("master", "on master"), ("dev", "on dev")):

@@ -110,7 +110,7 @@ def test_log_prints_the_tutorial_graph(forked: Repository, merged: dict[str, str
     capsys.readouterr()
     assert forked.log() is None
     assert capsys.readouterr().out.splitlines() == [
-        f"*   a={merged['merge']} (master) (origin/master) : merge commit message",
+        f"*   a={merged['merge']} (master, origin/master) : merge commit message",
         "|\\",
         f"| * a={merged['train']} (dev) : added training data",
         f"* | a={merged['relabel']} : relabel",
@@ -134,7 +134,7 @@ def test_log_time_and_user(forked: Repository, capsys: pytest.CaptureFixture) ->
     when = time.strftime("%d%b%Y %H:%M:%S", time.gmtime(forked.ctx.git.commit_info(head).time))
     capsys.readouterr()
     forked.log(show_time=True, show_user=True)
-    assert capsys.readouterr().out == f"* a={head} (dev) (master) ({when}) (tester) : initial commit\n"
+    assert capsys.readouterr().out == f"* a={head} (master, dev) ({when}) (tester) : initial commit\n"
 
 
 def test_log_contents(forked: Repository, merged: dict[str, str], capsys: pytest.CaptureFixture) -> None:

@@ -145,7 +145,8 @@ def test_conflicts(forked: Repository, master: dict, dev: dict, expected: Confli
     assert heads(forked) == before
 
 
-def test_every_conflict_is_listed_by_kind_and_nothing_changes(forked: Repository) -> None:
+def test_every_conflict_is_listed_by_kind_and_nothing_changes(forked: Repository,
+                                                               capsys: pytest.CaptureFixture) -> None:
     edit(forked, "master", "m", put={"x": {1: 10, 2: 20, 7: 70}}, delete={"x": [3]}, meta={"a": "m"},
          add={"s": "str"})
     edit(forked, "dev", "d", put={"x": {1: 11, 2: 20, 3: 33, 8: 80}}, meta={"a": "d"},
@@ -154,8 +155,10 @@ def test_every_conflict_is_listed_by_kind_and_nothing_changes(forked: Repository
     with forked.checkout(write=True, branch="dev") as co:      # uncommitted work on dev stays
         co["x"][0] = value(-1)
     before = heads(forked)
+    capsys.readouterr()
     with pytest.raises(MergeConflictError) as info:
         forked.merge("m", "master", "dev")
+    assert capsys.readouterr().out == ""  # regression: "Selected 3-Way Merge Strategy", then the failure
     conflicts: list[Any] = info.value.conflicts
     kinds = [(c.kind, c.column, c.key) for c in conflicts]
     assert kinds == [("schema", "s", None), ("sample", "x", 1), ("sample", "x", 3), ("metadata", None, "a")]
