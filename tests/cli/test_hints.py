@@ -9,6 +9,7 @@ import re
 import shlex
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -40,43 +41,63 @@ def bare(tmp_path: Path, name: str) -> Path:
 
 
 # -- where the data can come from: none, one, two remotes ---------------------------------------
-def no_remote(other: Hangar, server: Path, tmp_path: Path) -> list[str]:
+# Each scenario arranges the remotes of a partial clone and returns (the branch it reads, the
+# fetch-data commands every hint must suggest, in order).
+Scenario = Callable[[Hangar, Path, Path], tuple[str, list[str]]]
+
+
+def no_remote(other: Hangar, server: Path, tmp_path: Path) -> tuple[str, list[str]]:
     other.ok("remote", "remove", "origin")
-    return []
+    return "master", []
 
 
-def one_remote(other: Hangar, server: Path, tmp_path: Path) -> list[str]:
-    return ["git hangar fetch-data origin master"]
+def one_remote(other: Hangar, server: Path, tmp_path: Path) -> tuple[str, list[str]]:
+    return "master", ["git hangar fetch-data origin master"]
 
 
-def two_remotes_one_holding(other: Hangar, server: Path, tmp_path: Path) -> list[str]:
+def two_remotes_one_holding(other: Hangar, server: Path, tmp_path: Path) -> tuple[str, list[str]]:
     """origin/master holds the commit; backup (empty, never fetched) does not."""
     other.ok("remote", "add", "backup", bare(tmp_path, "backup.git"))
-    return ["git hangar fetch-data origin master"]
+    return "master", ["git hangar fetch-data origin master"]
 
 
-def two_remotes_unknown(other: Hangar, server: Path, tmp_path: Path) -> list[str]:
+def two_remotes_unknown(other: Hangar, server: Path, tmp_path: Path) -> tuple[str, list[str]]:
     """Two remotes, neither fetched from: which holds the data is not known here."""
     other.ok("remote", "remove", "origin")
     other.ok("remote", "add", "left", server)
     other.ok("remote", "add", "right", server)
-    return ["git hangar fetch-data left master", "git hangar fetch-data right master"]
+    return "master", ["git hangar fetch-data left master", "git hangar fetch-data right master"]
 
 
-SCENARIOS = [no_remote, one_remote, two_remotes_one_holding, two_remotes_unknown]
+def two_remotes_both_holding(other: Hangar, server: Path, tmp_path: Path) -> tuple[str, list[str]]:
+    """origin and backup both have the commit, and master tracks neither: both are choices."""
+    other.ok("remote", "add", "backup", server)
+    other.ok("fetch", "backup")
+    return "master", ["git hangar fetch-data origin master", "git hangar fetch-data backup master"]
 
 
-def outputs(other: Hangar, tmp_path: Path) -> dict[str, str]:
-    """What each way of meeting the missing data prints: status, a sample, a column, export,
-    the Python checkout's warning, a dataset over the column."""
+def two_remotes_upstream(other: Hangar, server: Path, tmp_path: Path) -> tuple[str, list[str]]:
+    """Both have the commit; the branch read tracks backup/master: its upstream is the one."""
+    two_remotes_both_holding(other, server, tmp_path)
+    other.ok("checkout", "-b", "dev", "backup/master")
+    return "dev", ["git hangar fetch-data backup dev"]
+
+
+SCENARIOS: list[Scenario] = [no_remote, one_remote, two_remotes_one_holding, two_remotes_unknown,
+                             two_remotes_both_holding, two_remotes_upstream]
+
+
+def outputs(other: Hangar, tmp_path: Path, branch: str) -> dict[str, str]:
+    """What each way of meeting the missing data of ``branch`` (the write branch) prints: status,
+    a sample, a column, export, the Python checkout's warning, a dataset over the column."""
     out = {"status": other.ok("status").stdout,
-           "show sample": other("show", "master", "imgs", "a").stderr,
-           "show column": other.ok("show", "master", "imgs").stdout,
+           "show sample": other("show", branch, "imgs", "a").stderr,
+           "show column": other.ok("show", branch, "imgs").stdout,
            "export": other("export", "imgs", tmp_path / "out").stderr}
     repo = Repository(other.path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        co = repo.checkout(branch="master")
+        co = repo.checkout(branch=branch)
     out["checkout warning"] = " ".join(str(w.message) for w in caught)
     with co:
         with pytest.raises(Exception) as info:
@@ -86,13 +107,14 @@ def outputs(other: Hangar, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
-def test_missing_data_hints_name_the_real_remotes(scenario, pushed: Path, server: Path, tmp_path: Path) -> None:
+def test_missing_data_hints_name_the_real_remotes(scenario: Scenario, pushed: Path, server: Path,
+                                                  tmp_path: Path) -> None:
     """Regression: `show REV COLUMN` printed `fetch-data REMOTE`; with two remotes the checkout
     warning said REMOTE, a sample's error named the first remote configured whether or not it
     held the data, and a dataset said `fetch-data REMOTE` and stream_from='origin'."""
     other = clone(tmp_path, server, "other")
-    expected = scenario(other, server, tmp_path)
-    for what, text in outputs(other, tmp_path).items():
+    branch, expected = scenario(other, server, tmp_path)
+    for what, text in outputs(other, tmp_path, branch).items():
         assert "REMOTE" not in text and "BRANCH" not in text, (what, text)
         if not expected:
             assert "fetch-data" not in text and "stream_from" not in text, (what, text)
@@ -103,7 +125,8 @@ def test_missing_data_hints_name_the_real_remotes(scenario, pushed: Path, server
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS[1:], ids=lambda f: f.__name__)
-def test_the_suggested_fetch_data_gets_the_data(scenario, pushed: Path, server: Path, tmp_path: Path) -> None:
+def test_the_suggested_fetch_data_gets_the_data(scenario: Scenario, pushed: Path, server: Path,
+                                                tmp_path: Path) -> None:
     other = clone(tmp_path, server, "other")
     scenario(other, server, tmp_path)
     for command in suggested(other.ok("status").stdout):
