@@ -6,8 +6,9 @@ missing (a branch, or ``--commit DIGEST``), never a placeholder such as REMOTE.
   `git hangar remote add NAME ADDRESS` (NAME and ADDRESS are the user's to choose);
 * one remote: that one (``git hangar fetch-data origin master``);
 * several: the remote whose remote-tracking branches reach the commit (a remote holds the
-  data of what its branches reach), the one tracking the branch if that leaves several;
-  when this is not known, every remote, each as a command to choose from.
+  data of what its branches reach); if that leaves several (or none), the branch's upstream
+  (:mod:`..core.upstream`), else the one remote with a remote-tracking branch of that name;
+  when none of this tells, every remote, each as a command to choose from.
 
 Every message about missing data (a sample's MissingDataError, the checkout's warning,
 `status`, `show`, `export`, a dataset, a refused push) words its advice with
@@ -19,6 +20,7 @@ import shlex
 from typing import Optional, Sequence
 
 from ..bookkeeping.gitrepo import REMOTES, branch_ref, remote_ref
+from ..core import upstream
 from ..errors import PushDataMissingError
 from .context import RepoContext
 
@@ -44,6 +46,9 @@ def data_remotes(ctx: RepoContext, words: Sequence[str], commit: Optional[str] =
     holders = [n for n in names if commit and _reaches(ctx, n, commit)]
     if len(holders) == 1:
         return holders
+    tracked = upstream.of(git, branch) if branch else None
+    if tracked is not None and tracked.remote in (holders or names):
+        return [tracked.remote]
     choices = holders or names
     tracking = [n for n in choices if branch and git.get_ref(remote_ref(n, branch)) is not None]
     return tracking if len(tracking) == 1 else choices
