@@ -166,7 +166,7 @@ class SessionObjects:
         if self.connections == 0:
             return RemoteError(
                 f"remote {self.remote!r} cannot be reached to stream samples ({exc}): check its address "
-                f"(`git hangar remote` lists them) and that it is up, or fetch the data with "
+                f"(`git hangar remote -v`) and that it is up, or fetch the data with "
                 f"`{self.fetch_command}` and check out without streaming")
         return RemoteError(
             f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
