@@ -59,13 +59,6 @@ def _reaches(ctx: RepoContext, remote: str, commit: str) -> bool:
     return any(ctx.git.is_ancestor(commit, head) for head in ctx.git.list_refs(f"{REMOTES}{remote}/").values())
 
 
-def fetch_data_commands(ctx: RepoContext, words: Sequence[str], *, commit: Optional[str] = None,
-                        options: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[str]:
-    """The fetch-data commands (one per remote to choose from) that get the data of ``words``
-    here, with ``options`` (e.g. ``--column NAME``, ``--all-history``); none without a remote."""
-    return [fetch_data_command(name, words, options) for name in data_remotes(ctx, words, commit, exclude)]
-
-
 def fetch_data_command(remote: str, words: Sequence[str], options: Sequence[str] = ()) -> str:
     """``git hangar fetch-data REMOTE WORDS... OPTIONS...``, quoted for a shell."""
     return shlex.join(["git", "hangar", "fetch-data", remote, *words, *options])
