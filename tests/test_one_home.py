@@ -8,7 +8,9 @@ for what only the concept's home may contain:
 * ``hangar.*`` / ``hangar-remote.*`` / ``hangar-branch.*`` config key names: core/layout.py (and the few the layers
   below the core define themselves: bookkeeping/gitrepo.py, storage/s3config.py);
 * the writer lock (``HeldLock``, ``writer.lock``): core/writerlock.py (and core/layout.py);
-* the staging area's ref and format (``STAGING``, ``STAGING_MESSAGE``): core/staging.py.
+* the staging area's ref and format (``STAGING``, ``STAGING_MESSAGE``): core/staging.py;
+* the ``git hangar fetch-data`` command a hint suggests: api/hints.py, which builds it from the
+  repository's remotes and the branch (no REMOTE placeholder, none without a remote).
 
 The planted-violation tests at the end show that each search finds what it looks for.
 """
@@ -53,11 +55,19 @@ def staging_ref(node: ast.AST) -> bool:
             or (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("/staging")))
 
 
+def fetch_data_command(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return "hangar fetch-data" in node.value
+    return isinstance(node, ast.List) and [getattr(e, "value", None) for e in node.elts[:3]] == [
+        "git", "hangar", "fetch-data"]
+
+
 HOMES: dict[str, tuple[Finder, set[str]]] = {
     "atomic-writes": (file_rename, {"fileio.py"}),
     "config-keys": (config_key, {"core/layout.py", "bookkeeping/refnames.py", "storage/s3config.py"}),
     "writer-lock": (writer_lock, {"core/writerlock.py", "core/layout.py", "locks.py"}),
     "staging-ref": (staging_ref, {"core/staging.py", "core/layout.py", "bookkeeping/refnames.py"}),
+    "fetch-data-hint": (fetch_data_command, {"api/hints.py"}),
 }
 
 
@@ -101,7 +111,7 @@ import os
 from ..bookkeeping.gitrepo import STAGING
 def f(git):
     os.replace("a", "b")
-    return git.config_get("hangar.branch"), "writer.lock", STAGING
+    return git.config_get("hangar.branch"), "writer.lock", STAGING, f"run `git hangar fetch-data REMOTE {git}`"
 '''
 
 
@@ -114,4 +124,5 @@ def test_planted_violations_are_found(tmp_path: Path) -> None:
         "config-keys": ["api/bad.py:6"],
         "writer-lock": ["api/bad.py:6"],
         "staging-ref": ["api/bad.py:3", "api/bad.py:6"],
+        "fetch-data-hint": ["api/bad.py:6"],
     }

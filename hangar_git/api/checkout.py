@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Iterator, Optional, TypeVar
+from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
 
 from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.snapshot import Snapshot
@@ -13,6 +13,7 @@ from .column_reads import read_samples
 from .column_set import Columns
 from .columns import Column, make_column
 from .context import RepoContext
+from .hints import fetch_data_hint, revision_words
 from .metadata import Metadata
 from .session import CheckoutSession
 
@@ -161,25 +162,22 @@ class Checkout:
     def close(self) -> None:
         self.closed = True
 
-    def _warn_remote_references(self, revision: str) -> None:
+    def _warn_remote_references(self, revision: Sequence[str]) -> None:
         """Warn once when columns hold samples whose data is elsewhere; ``revision`` is how a
         fetch-data command names what this checkout shows (a branch, or ``--commit DIGEST``)."""
         partial = [name for name, col in self.columns.items() if col.contains_remote_references]
         warn_remote_references(self._ctx, partial, revision)
 
 
-def warn_remote_references(ctx: RepoContext, columns: list[str], revision: str) -> None:
-    """A MissingDataWarning (naming the user's line) that ``columns`` of ``revision`` have samples
-    whose data is not on this machine, and what to run; nothing for no columns."""
+def warn_remote_references(ctx: RepoContext, columns: list[str], revision: Sequence[str]) -> None:
+    """A MissingDataWarning (naming the user's line) that ``columns`` of ``revision`` (a branch,
+    or ``--commit DIGEST``) have samples whose data is not on this machine, and what to do
+    (:func:`.hints.fetch_data_hint`); nothing for no columns."""
     if not columns:
         return
-    if not ctx.remote_names():
-        message = (f"column(s) {join_names(columns)} have samples whose data is not on this machine, and this "
-                   f"repository has no remote to fetch it from: `git hangar fsck` lists them")
-    else:
-        from .presence import fetch_data_command
-        message = (f"column(s) {join_names(columns)} contain remote references: some samples' data "
-                   f"is not on this machine. Run `{fetch_data_command(ctx, revision)}` to retrieve it")
+    what = ("contain remote references: some samples' data is not on this machine" if ctx.remote_names()
+            else "have samples whose data is not on this machine")
+    message = f"column(s) {join_names(columns)} {what}; {fetch_data_hint(ctx, revision)}"
     warnings.warn(message, MissingDataWarning, stacklevel=caller_stacklevel())
 
 
@@ -191,7 +189,7 @@ class ReaderCheckout(Checkout):
         self.commit_hash = commit
         self.branch_name = branch
         self._load(ctx.git.commit_info(commit).tree)
-        self._warn_remote_references(branch or f"--commit {commit}")
+        self._warn_remote_references(revision_words(branch, commit))
 
     def __reduce__(self) -> tuple:
         """A pickle names the repository, commit and branch; it reopens in the receiving

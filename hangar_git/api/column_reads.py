@@ -9,6 +9,7 @@ from ..bookkeeping.snapshot import ColumnRecords
 
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
+from .hints import fetch_data_hint, repair_hint, revision_words
 from .intkeyreads import IntKeyReads
 from .recordbatches import BATCH, State, large_batches, record_batches
 from .streamstore import StreamingStore
@@ -138,21 +139,25 @@ class ColumnReads(IntKeyReads):
         raise NotImplementedError
 
     def _missing(self, key: Key, digest: str) -> MissingDataError:
-        """The error for a sample whose data is elsewhere, naming the command that fetches it
-        (or, in a streaming checkout, the remote that does not hold it either)."""
+        """The error for a sample whose data is elsewhere (streaming: the remote lacks it too)."""
         streamed = getattr(self._session.owner, "stream_from", "")
         if streamed:
             return MissingDataError(self._name, key, digest, remote=streamed, on_remote=True)
-        remotes = self._session.ctx.remote_names()
-        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
-        branch = getattr(self._session.owner, "branch_name", "")
-        commit = getattr(self._session.owner, "commit_hash", "")
-        where = branch or (f"--commit {commit}" if commit else "BRANCH")
-        return MissingDataError(self._name, key, digest, remote=remote, where=where)
+        return MissingDataError(self._name, key, digest, hint=self.fetch_data_hint(("--column", self._name)))
+
+    def fetch_data_hint(self, options: Sequence[str] = (), them: bool = False, stream: bool = False) -> str:
+        """What to run to get this column's data that is not here (:func:`.hints.fetch_data_hint`
+        for the branch or commit its checkout shows)."""
+        return fetch_data_hint(self._session.ctx, self._revision(), options=options, them=them, stream=stream)
+
+    def _revision(self) -> list[str]:
+        owner = self._session.owner  # what fetch-data is to name: the branch, or --commit DIGEST
+        return revision_words(getattr(owner, "branch_name", ""), getattr(owner, "commit_hash", ""))
 
     def _damaged(self, key: Key, digest: str, exc: IntegrityError) -> IntegrityError:
+        again = repair_hint(self._session.ctx, digest, self._revision(), ("--column", self._name))
         return IntegrityError(f"sample {key!r} of column {self._name!r} (object {digest}) cannot be "
-                              f"read: {exc}", expected=digest)
+                              f"read: {exc}{again}", expected=digest)
 
     # -- single lookups ---------------------------------------------------------
     def _digest(self, e: str, warm: bool = True) -> Optional[str]:

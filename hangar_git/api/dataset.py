@@ -216,9 +216,9 @@ def _no_samples(cols: list[Column]) -> str:
     if not any(col.has_unreadable_samples for col in cols):
         return ("the dataset would hold no samples: its columns share no keys: "
                 "choose columns whose samples have the same keys")
+    partial = next(col for col in cols if col.has_unreadable_samples)
     return ("the dataset would hold no samples: its columns share no keys whose data is on this machine: "
-            "fetch the data (`git hangar fetch-data REMOTE`) or read it through the remote "
-            "(`repo.checkout(stream_from='origin')`)")
+            + partial.fetch_data_hint(them=True, stream=True))
 
 
 def _local_keys(col: Column) -> list[Any]:

@@ -106,7 +106,8 @@ def name_samples(git: GitRepo, commits: Sequence[str], problems: list[str]) -> l
     wanted = {m for p in problems[:NAMED] for m in _DIGEST.findall(p)}
     if not wanted:
         return problems
-    where = _locate(git, commits, wanted)
+    where = {d: f"column {col!r} key {key!r} in commit {commit}"
+             for d, (col, key, commit) in locate_samples(git, commits, wanted).items()}
     out = []
     for problem in problems:
         found = [where[d] for d in _DIGEST.findall(problem) if d in where]
@@ -114,9 +115,9 @@ def name_samples(git: GitRepo, commits: Sequence[str], problems: list[str]) -> l
     return out
 
 
-def _locate(git: GitRepo, commits: Sequence[str], wanted: set[str]) -> dict[str, str]:
-    """Digest -> "column 'c' key k in commit X" for the newest commit using it."""
-    found: dict[str, str] = {}
+def locate_samples(git: GitRepo, commits: Sequence[str], wanted: set[str]) -> dict[str, tuple[str, Any, str]]:
+    """Digest -> (column, key, commit) of the first of ``commits`` (newest first) using it."""
+    found: dict[str, tuple[str, Any, str]] = {}
     seen: set[str] = set()
     for commit in commits:
         snap = Snapshot(git, git.commit_info(commit).tree)
@@ -126,7 +127,7 @@ def _locate(git: GitRepo, commits: Sequence[str], wanted: set[str]) -> dict[str,
             seen.add(tree)
             for enc, digest in snap.column(name).items():
                 if digest in wanted and digest not in found:
-                    found[digest] = f"column {name!r} key {decode_key(enc)!r} in commit {commit}"
+                    found[digest] = (name, decode_key(enc), commit)
         if len(found) == len(wanted):
             break
     return found

@@ -25,9 +25,3 @@ def samples_without_data(ctx: RepoContext, commit: str) -> int:
     finally:
         co.close()
 
-
-def fetch_data_command(ctx: RepoContext, rev: str) -> str:
-    """The command that gets the data of ``rev`` here: the remote named when there is one
-    remote, ``REMOTE`` for the user to choose when there are several."""
-    names = ctx.remote_names()
-    return f"git hangar fetch-data {names[0] if len(names) == 1 else 'REMOTE'} {rev}"

@@ -28,7 +28,8 @@ from ..core.layout import BRANCH_KEY, HEADS, REMOTES, S3_NAMES, command_key, rem
 from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
                       GitCommandError, HostKeyError, InvalidAddressError, InvalidArgumentError, InvalidNameError,
-                      NonFastForwardError, RemoteBranchNotFoundError, RemoteError, RemoteExistsError, RemoteNotFoundError)
+                      NonFastForwardError, PushDataMissingError, RemoteBranchNotFoundError, RemoteError,
+                      RemoteExistsError, RemoteNotFoundError)
 from ..storage import is_uri
 from ..transport.address import parse_address
 from ..transport.fetch import FetchResult
@@ -224,6 +225,9 @@ class Remotes:
                 return link.push(self._repo.ctx.store, branch)
             except NonFastForwardError as exc:  # the server names no remote: it does not know ours
                 raise NonFastForwardError(remote, exc.branch) from None
+            except PushDataMissingError as exc:  # named by column and key, with the fetch-data that works
+                from .hints import refused_push
+                raise refused_push(self._repo.ctx, exc) from None
 
     def fetch_result(self, remote: str, branch: str) -> FetchResult:
         """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""

@@ -109,8 +109,10 @@ class Repository(BranchMethods, HangarCompat):
         ctx = self.ctx
         if stream_from or keep or cache_dir is not None or stream_timeout is not None:
             if write:
-                raise InvalidArgumentError("a streaming checkout is read-only: drop write=True, or fetch the "
-                                           "data first (`git hangar fetch-data`) and then check out for writing")
+                from .hints import fetch_data_hint, revision_words
+                hint = fetch_data_hint(ctx, revision_words(branch or ("" if commit else ctx.default_branch), commit))
+                raise InvalidArgumentError(f"a streaming checkout is read-only: drop write=True, or get the data "
+                                           f"here first ({hint}) and then check out for writing")
             from .streaming import StreamOptions, open_streaming
             sizes: dict[str, Any] = {k: v for k, v in (("cache_bytes", cache_bytes),
                                                       ("cache_dir_bytes", cache_dir_bytes),

@@ -17,7 +17,7 @@ import os
 import shutil
 import weakref
 from dataclasses import astuple, dataclass, replace
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from ..bookkeeping.gitrepo import Oid
 from ..errors import InvalidArgumentError
@@ -27,6 +27,7 @@ from ..storage.readcache import DEFAULT_CACHE_BYTES, MemoryCache
 from ..transport.streamsource import STALL_SECONDS, ObjectSource, SessionObjects, StoreObjects
 from .checkout import ReaderCheckout
 from .context import RepoContext
+from .hints import fetch_data_command, revision_words
 from .streamnear import Neighbourhood
 from .streamstore import StreamingStore, split_budget
 
@@ -122,7 +123,7 @@ class StreamingCheckout(ReaderCheckout):
         """The read-through store (its ``source`` counts requests and bytes received)."""
         return self._store  # type: ignore[return-value]
 
-    def _warn_remote_references(self, revision: str) -> None:
+    def _warn_remote_references(self, revision: Sequence[str]) -> None:
         """Nothing to warn about: every sample is readable through the remote."""
 
     def __reduce__(self) -> tuple:
@@ -141,9 +142,11 @@ class StreamingCheckout(ReaderCheckout):
         super().close()
 
 
-def source_for(remotes: "Remotes", name: str, stall: float = STALL_SECONDS) -> ObjectSource:
+def source_for(remotes: "Remotes", name: str, stall: float = STALL_SECONDS,
+               revision: Sequence[str] = ()) -> ObjectSource:
     """The objects of remote ``name``: its hangar server over one lazily opened session, or its
-    data store read directly (a git host plus an object store)."""
+    data store read directly (a git host plus an object store). ``revision``: what the checkout
+    shows (a branch, or ``--commit DIGEST``), for the fetch-data an unreachable server suggests."""
     info = remotes.info(name)  # RemoteNotFoundError for an unknown name
     if remotes.is_git_host(info):
         link: Any = None
@@ -154,7 +157,7 @@ def source_for(remotes: "Remotes", name: str, stall: float = STALL_SECONDS) -> O
             return link.data_store()
 
         return StoreObjects(name, data_store, lambda: link.close() if link is not None else None)
-    return SessionObjects(name, lambda: remotes.connect(name), stall)
+    return SessionObjects(name, lambda: remotes.connect(name), stall, fetch_command=fetch_data_command(name, revision))
 
 
 def with_directory_cache(repo: "Repository", options: StreamOptions) -> StreamOptions:
@@ -178,7 +181,8 @@ def _folder_bytes(path: str) -> int:
 
 def open_streaming(repo: "Repository", commit: Oid, branch: str, options: StreamOptions) -> StreamingCheckout:
     options = with_directory_cache(repo, options)
-    return StreamingCheckout(repo.ctx, commit, branch, options, source_for(repo.remote, options.remote, options.stream_timeout))
+    source = source_for(repo.remote, options.remote, options.stream_timeout, revision_words(branch, commit))
+    return StreamingCheckout(repo.ctx, commit, branch, options, source)
 
 
 def reopen(git_dir: str, commit: str, branch: str, *options: Any) -> StreamingCheckout:

@@ -189,6 +189,17 @@ def resolve_rev(repo: Repository, rev: str) -> str:
     from ..api.diff import resolve
     return resolve(repo.ctx.git, rev)
 
+
+def open_rev(repo: Repository, rev: Optional[str], **options: Any) -> Any:
+    """A read checkout of ``rev`` (default HEAD): of the branch when ``rev`` names a local branch
+    (so that its advice names the branch, as fetch-data takes it), else of the commit."""
+    from ..bookkeeping.gitrepo import branch_ref
+    digest = resolve_rev(repo, rev or "HEAD")
+    branch = repo.ctx.default_branch if rev in (None, "HEAD") else rev
+    if isinstance(branch, str) and repo.ctx.git.get_ref(branch_ref(branch)) == digest:
+        return repo.checkout(branch=branch, **options)
+    return repo.checkout(commit=digest, **options)
+
 # -- shell completion of names in the repository ------------------------------------------
 # click's ``shell_complete`` callbacks (the scripts of cli/completion.py ask click): branches,
 # columns and remotes, read from git records only (no store, numpy or TileDB), in the repository

@@ -13,6 +13,7 @@ from ..errors import ImportFormatError, InvalidNameError, SchemaError
 from .common import (State, pass_state, complete_branches, complete_columns, complete_local_branches,
                      without_missing_data_warning)
 from ..api.checkout import warn_remote_references
+from ..api.hints import revision_words
 from ..api.exporters import FORMATS, export_column
 from ..api.importcount import count_samples
 from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key, Sample, assign_keys, sample_kind,
@@ -324,8 +325,8 @@ def export(state: State, column: str, out_dir: str, branch: Optional[str], commi
                                                      stream_from=stream_from or "") as co:
         col = co.columns[column]
         if not stream_from and col.contains_remote_references:  # the other columns are not read
-            warn_remote_references(repo.ctx, [column], f"--commit {commit}" if commit
-                                   else branch or repo.ctx.default_branch)
+            shown = revision_words(branch or ("" if commit else repo.ctx.default_branch), commit or "")
+            warn_remote_references(repo.ctx, [column], shown)
         with state.progress(f"export {column}", total=len(col)) as bar:
             count = export_column(col, out_dir, fmt, force=force, keys=keys, header=header, progress=bar.update)
     state.say(f"Exported {count} sample(s) of column {column!r} to {out_dir}")

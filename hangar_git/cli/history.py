@@ -116,9 +116,9 @@ def status(repo: Repository, as_json: bool) -> None:
     for t in remotes:
         click.echo(tracking_line(t))
     if missing:
-        from ..api.presence import fetch_data_command
-        click.echo(f"{missing} sample(s) of the head have no data on this machine "
-                   f"(`{fetch_data_command(repo.ctx, branch)}` gets them)")
+        from ..api.hints import fetch_data_hint
+        click.echo(f"{missing} sample(s) of the head have no data on this machine: "
+                   f"{fetch_data_hint(repo.ctx, [branch], them=True)}")
     if locked:
         click.echo("A write checkout is open: changes it has not flushed are not shown")
     click.echo(str(changes).rstrip("\n"))

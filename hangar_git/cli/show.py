@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from .common import (State, fmt_digest, pass_state, resolve_keys, resolve_rev, str_keys_option,
+from .common import (State, fmt_digest, open_rev, pass_state, resolve_keys, resolve_rev, str_keys_option,
                      without_missing_data_warning, complete_branches, complete_columns)
 
 
@@ -59,12 +59,16 @@ def show_column(name: str, col: Any, limit: int) -> None:
     click.echo(column_line(name, col))
     keys = key_sort(col.keys())
     shown = keys if limit <= 0 else keys[:limit]
+    absent = 0
     for key in shown:
         try:
             summary = sample_summary(col[key])
         except MissingDataError:
-            summary = "-\t(data not on this machine: `git hangar fetch-data REMOTE`)"
+            summary, absent = "-\t(data not on this machine)", absent + 1
         click.echo(f"{key_to_text(key)}\t{summary}")
+    if absent:
+        click.echo(f"{absent} of these sample(s) have no data on this machine: "
+                   f"{col.fetch_data_hint(('--column', name), them=True)}")
     if len(shown) < len(keys):
         click.echo(f"... {len(keys) - len(shown)} more sample(s): `-n 0` shows all, `git hangar show REV "
                    f"COLUMN KEY` one in full")
@@ -98,7 +102,7 @@ def show(state: State, rev: Optional[str], column: Optional[str], key: Optional[
         raise click.UsageError("-o writes one sample: give REV COLUMN KEY")
     repo = state.repo
     digest = resolve_rev(repo, rev or "HEAD")
-    with repo.checkout(commit=digest, stream_from=stream_from or "") as co:
+    with open_rev(repo, rev, stream_from=stream_from or "") as co:
         if column is None:
             show_commit(repo, digest, co)
             return
@@ -145,8 +149,7 @@ def ls(state: State, rev: Optional[str], column: Optional[str]) -> None:
     per line, ints before strs (a str key that looks like an int is quoted: '1'). REV defaults to the head of the write branch.
     """
     repo = state.repo
-    digest = resolve_rev(repo, rev or "HEAD")
-    with repo.checkout(commit=digest) as co:
+    with open_rev(repo, rev) as co:
         if column is None:
             for name in sorted(co.columns):
                 click.echo(column_line(name, co.columns[name]))

@@ -12,7 +12,7 @@ from .lookup import NotFoundError, BranchNotFoundError, CommitNotFoundError, Rev
 from .usage import InvalidArgumentError, InvalidNameError, InvalidKeyError, SchemaError, AmbiguousRevisionError, AmbiguousBranchError, ImportFormatError, StateError, NotInitializedError, NothingStagedError, NothingToCommitError, DirtyStagingError, BranchRemovalError, NoCommitsError, SharedStoreError, StoreInUseError, PermissionDeniedError, CheckoutClosedError, ReadOnlyColumnError, NotPicklableError, LockedError, WriterLockError
 from .conflict import ConflictError, RefMovedError, MergeConflictError, NonFastForwardError
 from .integrity import IntegrityError, DamagedObjectError, StoreFormatError, RecordFormatError
-from .remote import RemoteError, StoreUnreachableError, RemoteDataError, ProtocolError, ConnectionClosed, HostKeyError, AuthenticationError, InvalidAddressError, ServerConfigError, GitCommandError, DataLocationError
+from .remote import RemoteError, StoreUnreachableError, RemoteDataError, PushDataMissingError, ProtocolError, ConnectionClosed, HostKeyError, AuthenticationError, InvalidAddressError, ServerConfigError, GitCommandError, DataLocationError
 
 __all__ = [
     "HangarError",
@@ -69,6 +69,7 @@ __all__ = [
     "RemoteError",
     "StoreUnreachableError",
     "RemoteDataError",
+    "PushDataMissingError",
     "ProtocolError",
     "ConnectionClosed",
     "HostKeyError",

@@ -95,26 +95,20 @@ class MetadataNotFoundError(NotFoundError):
 class MissingDataError(HangarError, FileNotFoundError):
     """A sample is recorded but its data is not on this machine."""
 
-    def __init__(self, column: str, key: object, digest: str = "", *, remote: "str | None" = "REMOTE",
-                 where: str = "BRANCH", on_remote: bool = False) -> None:
+    def __init__(self, column: str, key: object, digest: str = "", *, remote: str = "", hint: str = "",
+                 on_remote: bool = False) -> None:
+        """``hint``: what to do, as :func:`hangar_git.api.hints.fetch_data_hint` words it; ``remote``
+        with ``on_remote``: the remote a streaming checkout asked, which lacks it too."""
         self.column, self.key, self.digest = column, key, digest
-        self.remote = remote if on_remote and remote else ""
-        if on_remote:  # a streaming checkout asked the remote, which lacks it too
+        self.remote = remote if on_remote else ""
+        if on_remote:
             super().__init__(
                 f"data of sample {key!r} in column {column!r} is neither on this machine nor on "
                 f"remote {remote!r} (object {digest}): push it there from a repository that has it, "
                 f"or stream from another remote")
             return
-        if remote is None:  # nowhere to fetch it from: not a "remote reference"
-            super().__init__(
-                f"data of sample {key!r} in column {column!r} is not on this machine, and this repository "
-                f"has no remote to fetch it from: `git hangar fsck` lists what is missing; add a "
-                f"repository that holds it with `git hangar remote add NAME ADDRESS`")
-            return
-        super().__init__(
-            f"data of sample {key!r} in column {column!r} is not on this machine "
-            f"(remote reference): run `git hangar fetch-data {remote} {where} "
-            f"--column {column}` to retrieve it")
+        super().__init__(f"data of sample {key!r} in column {column!r} is not on this machine"
+                         + (f": {hint}" if hint else ""))
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -1,6 +1,8 @@
 """Errors of transport: a remote or a data store that cannot be used as asked."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from .base import HangarError
 from .usage import InvalidArgumentError
 
@@ -23,6 +25,15 @@ class StoreUnreachableError(RemoteError, ConnectionError):
 
 class RemoteDataError(RemoteError):
     """The remote lacks data or commits asked of it, or refused part of a transfer."""
+
+
+class PushDataMissingError(RemoteDataError):
+    """A push would bring samples whose data is on neither this machine nor the remote;
+    ``digests`` names them (the api layer names their column, key and commit)."""
+
+    def __init__(self, message: str, *, remote: str, branch: str, digests: Sequence[str]) -> None:
+        self.remote, self.branch, self.digests = remote, branch, list(digests)
+        super().__init__(message)
 
 
 class ProtocolError(RemoteError):

@@ -305,8 +305,7 @@ def verify(digest: str, meta: str, data: Buffer) -> None:
     got = digest_of(meta, data)
     if got != digest:
         raise IntegrityError(
-            f"object {digest} is corrupt: its bytes hash to {got}. Run "
-            f"`git hangar fsck` and fetch the object again from a remote",
+            f"object {digest} is corrupt: its bytes hash to {got} (`git hangar fsck` lists all damage)",
             expected=digest, got=got)
 
 

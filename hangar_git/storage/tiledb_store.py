@@ -280,8 +280,8 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         loc = self._locate(digest)
         if loc is None:
             if digest in self._damaged:
-                raise IntegrityError(f"object {digest} in store {self.uri} is damaged: run `git hangar "
-                                     f"fetch-data` to fetch it again", expected=digest)
+                raise IntegrityError(f"object {digest} in store {self.uri} is damaged (marked so: fetch-data "
+                                     f"fetches it again)", expected=digest)
             raise KeyError(digest)
         pack, row = loc
         meta = pack.metas[pack.meta.item(row)]
@@ -313,8 +313,8 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         self.mark_damaged(bad)
         if digest in bad:
             raise IntegrityError(f"object {digest} is damaged (chunk {chunk_no} of pack {pack.name} in "
-                                 f"store {self.uri} fails its checksum): run `git hangar fetch-data` to "
-                                 f"fetch it again, or `git hangar fsck` to list all damage", expected=digest)
+                                 f"store {self.uri} fails its checksum; marked so: fetch-data fetches it "
+                                 f"again, and `git hangar fsck` lists all damage)", expected=digest)
 
     def mark_damaged(self, digests: Iterable[str]) -> None:
         """Record objects found damaged: absent from now on, so fetch-data fetches them again."""

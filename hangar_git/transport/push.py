@@ -9,9 +9,9 @@ import numpy as np
 from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
 from ..bookkeeping.added import added_raws
 from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send, unverified_reads
-from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, RemoteDataError
+from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, PushDataMissingError
 from ..faults import checkpoint
-from ..storage import ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
+from ..storage import ObjectStore, digests_to_raw, raws_to_digests
 from .progress import progress
 from .rpc import Session
 from .datastream import Described, send_data, send_objects
@@ -110,7 +110,7 @@ class DataToSend(NamedTuple):
 def data_to_send(store: ObjectStore, raws: np.ndarray, lacks: Optional[Callable[[], np.ndarray]], remote: str,
                  branch: str) -> DataToSend:
     """Of the samples a push adds (raw digests: :func:`~..bookkeeping.added.added_raws` of its
-    new commits), the ones the remote lacks, described by the store; RemoteDataError if any of
+    new commits), the ones the remote lacks, described by the store; PushDataMissingError if any of
     them is not here either. ``lacks`` reads the remote's answer to the question asked before
     (a mask, True where it lacks one; None: it lacks all): the store describes the samples
     while the question travels. The remote holds the data of what its refs reach, so the
@@ -122,10 +122,11 @@ def data_to_send(store: ObjectStore, raws: np.ndarray, lacks: Optional[Callable[
         raws, meta_index, sizes = raws[mask], meta_index[mask], sizes[mask]
     local_absent = np.flatnonzero(sizes < 0)
     if len(local_absent):
-        raise RemoteDataError(
-            f"cannot push {branch!r}: {len(local_absent)} sample(s) its commits reference are on neither "
-            f"this machine nor {remote!r} (e.g. {raw_to_digest(raws[local_absent[0]])}); fetch-data them "
-            f"from the remote that has them first")
+        absent = list(raws_to_digests(raws[local_absent]))
+        raise PushDataMissingError(
+            f"cannot push {branch!r} to {remote!r}: {len(absent)} sample(s) its commits reference have "
+            f"their data on neither this machine nor {remote!r} (e.g. object {absent[0]}): fetch-data them "
+            f"from a remote that has them first", remote=remote, branch=branch, digests=absent)
     return DataToSend(raws, (table, meta_index, sizes), int(sizes.sum()))
 
 

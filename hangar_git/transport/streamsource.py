@@ -67,8 +67,10 @@ class SessionObjects:
     opens its own session and never touches its parent's.
     """
 
-    def __init__(self, remote: str, connect: Callable[[], Session], stall: float = STALL_SECONDS) -> None:
+    def __init__(self, remote: str, connect: Callable[[], Session], stall: float = STALL_SECONDS, *,
+                 fetch_command: str) -> None:
         self.remote = remote
+        self.fetch_command = fetch_command  # the fetch-data that gets the checkout's data (api/hints.py)
         self._connect = connect
         self._session: Optional[Session] = None
         self._pid = os.getpid()
@@ -165,7 +167,7 @@ class SessionObjects:
             return RemoteError(
                 f"remote {self.remote!r} cannot be reached to stream samples ({exc}): check its address "
                 f"(`git hangar remote -v`) and that it is up, or fetch the data with "
-                f"`git hangar fetch-data {self.remote}` and check out without streaming")
+                f"`{self.fetch_command}` and check out without streaming")
         return RemoteError(
             f"remote {self.remote!r} stopped answering while streaming ({exc}); samples "
             f"already read stay valid: check the remote, then read again or open a new checkout")

@@ -7,6 +7,8 @@ subprocess (``git_hangar``).
   test failure, not an output to assert on).
 * ``repo_dir``: an initialised repository (via `git hangar init`).
 * ``files``: small .npy/.npz/.csv files under tmp_path/files.
+* ``server``, ``pushed``, ``clone(tmp_path, server, name)``, ``add_sample``: a bare hangar
+  repository as remote origin, a repository with one commit pushed there, partial clones.
 * ``git_hangar(*args, cwd=...)``: `git hangar args` in a subprocess, with
   this interpreter's bin dir (and the source checkout's ./git-hangar
   launcher) first on PATH.
@@ -25,6 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import hangar_git
+from hangar_git import Repository
 from hangar_git.cli.main import cli
 
 SRC_ROOT = Path(hangar_git.__file__).resolve().parent.parent
@@ -103,6 +106,36 @@ def files(tmp_path: Path) -> Files:
     (root / "d.csv").write_text("".join(",".join(map(str, r)) + "\n" for r in rows))
     np.save(root / "wrong_shape.npy", np.zeros((4,), np.float32))
     return Files(root, a, b, npz, rows)
+
+
+# -- remotes: a server, a pushed repository, clones -------------------------------------
+@pytest.fixture
+def server(tmp_path: Path) -> Path:
+    path = tmp_path / "server.git"
+    Hangar(tmp_path).ok("init", "--bare", path)
+    return path
+
+
+@pytest.fixture
+def pushed(repo_dir: Path, hangar: Hangar, files: Files, server: Path) -> Path:
+    """repo_dir with one commit, pushed to remote origin (a local hangar repository)."""
+    hangar.ok("add", "imgs", files / "a.npy", files / "b.npy")
+    hangar.ok("commit", "-m", "two arrays")
+    hangar.ok("remote", "add", "origin", server)
+    hangar.ok("push", "origin", "master")
+    return repo_dir
+
+
+def clone(tmp_path: Path, server: Path, name: str) -> Hangar:
+    Hangar(tmp_path).ok("clone", server, tmp_path / name)
+    return Hangar(tmp_path / name)
+
+
+def add_sample(path: Path, key: str, value: float, branch: str = "master") -> str:
+    with Repository(path).checkout(write=True, branch=branch) as co:
+        co["imgs"][key] = np.full((2, 3), value, np.float32)
+        return co.commit(f"{key} = {value}")
+
 
 
 # -- subprocess ---------------------------------------------------------------------

@@ -57,9 +57,11 @@ def test_a_mistyped_column_names_the_close_ones_and_where_it_looked(repo_dir: Pa
     error = one_line_error(hangar("export", "arays", tmp_path / "out"), "column 'arays' does not exist on branch "
                            "'master'", "did you mean 'arrays'?")
     assert "this checkout" not in error
-    error = one_line_error(hangar("show", "master", "imags"), "column 'imags' does not exist in commit a=",
-                           "did you mean 'images'?")
+    error = one_line_error(hangar("show", "master", "imags"), "column 'imags' does not exist on branch 'master'",
+                           "did you mean 'images'?")  # as named: `show` of a branch reads the branch
     assert "this checkout" not in error
+    head = Repository(repo_dir).branch_head("master")
+    one_line_error(hangar("show", head, "imags"), "column 'imags' does not exist in commit a=", "did you mean")
     one_line_error(hangar("ls", "HEAD", "arrrays"), "did you mean 'arrays'?")
     far = one_line_error(hangar("export", "zzzzz", tmp_path / "out"), "column 'zzzzz' does not exist")
     assert "did you mean" not in far

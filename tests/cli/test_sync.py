@@ -14,35 +14,7 @@ import pytest
 
 from hangar_git import Repository
 
-from .conftest import Files, GitHangar, Hangar, one_line_error, subprocess_env
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Path:
-    path = tmp_path / "server.git"
-    Hangar(tmp_path).ok("init", "--bare", path)
-    return path
-
-
-@pytest.fixture
-def pushed(repo_dir: Path, hangar: Hangar, files: Files, server: Path) -> Path:
-    """repo_dir with one commit, pushed to remote origin (a local hangar repository)."""
-    hangar.ok("add", "imgs", files / "a.npy", files / "b.npy")
-    hangar.ok("commit", "-m", "two arrays")
-    hangar.ok("remote", "add", "origin", server)
-    hangar.ok("push", "origin", "master")
-    return repo_dir
-
-
-def clone(tmp_path: Path, server: Path, name: str) -> Hangar:
-    Hangar(tmp_path).ok("clone", server, tmp_path / name)
-    return Hangar(tmp_path / name)
-
-
-def add_sample(path: Path, key: str, value: float, branch: str = "master") -> str:
-    with Repository(path).checkout(write=True, branch=branch) as co:
-        co["imgs"][key] = np.full((2, 3), value, np.float32)
-        return co.commit(f"{key} = {value}")
+from .conftest import Files, GitHangar, Hangar, add_sample, clone, one_line_error, subprocess_env
 
 
 # -- untrue output, made true --------------------------------------------------------------------
@@ -137,8 +109,8 @@ def test_reads_warn_only_about_what_they_read(pushed: Path, server: Path, tmp_pa
     for args in (("ls", "master", "imgs"), ("show", "master", "imgs"), ("show", "master", "imgs", "z")):
         done = other(*args)
         assert done.exit_code == 0 and done.stderr == "", (args, done.stderr)
-    assert "`git hangar fetch-data origin master` gets them" in other.ok("status").stdout
-    with pytest.warns(UserWarning, match="Run `git hangar fetch-data origin master`"):
+    assert "run `git hangar fetch-data origin master` to retrieve them" in other.ok("status").stdout
+    with pytest.warns(UserWarning, match="run `git hangar fetch-data origin master`"):
         Repository(other.path).checkout(branch="master").close()
 
 

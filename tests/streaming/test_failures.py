@@ -101,6 +101,8 @@ def test_a_sample_the_remote_lacks_is_missing_data_naming_remote_column_and_key(
 
 def test_a_remote_unreachable_from_the_start_says_it_cannot_be_reached(
         streamed: Callable[[str], Streamed], tmp_path: Path) -> None:
+    """Regression (issue 11): it said to run `git hangar fetch-data origin`, not naming the
+    checkout's branch."""
     world = streamed("path")
     moved = tmp_path / "gone.git"
     world.server.path.rename(moved)
@@ -111,6 +113,6 @@ def test_a_remote_unreachable_from_the_start_says_it_cannot_be_reached(
             message = str(raised.value)
             assert "'origin' cannot be reached" in message, message
             assert "stopped answering" not in message
-            assert "git hangar remote -v" in message and "fetch-data" in message
+            assert "`git hangar remote -v`" in message and "`git hangar fetch-data origin master`" in message
     finally:
         moved.rename(world.server.path)
