@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "branch": ("branches", "List branches (the write branch marked *), create NAME, rename or delete it."),
     "checkout": ("branches", "Make BRANCH the write branch (where `add` and `commit` go)."),
     "merge": ("branches", "Merge branch DEV into MASTER (default: the write branch), fast-forward or 3-way."),
-    "remote": ("remotes", "Manage remotes (without a subcommand: list them)."),
+    "remote": ("remotes", "Manage remotes (without a subcommand: list their names, as `git remote` does)."),
     "push": ("remotes", "Send BRANCH (its commits and their data) to REMOTE."),
     "fetch": ("remotes", "Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."),
     "fetch-data": ("remotes", "Get sample data from REMOTE: of the head of BRANCH (default: the write branch; "
