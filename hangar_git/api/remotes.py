@@ -224,11 +224,13 @@ class Remotes:
             except NonFastForwardError as exc:  # the server names no remote: it does not know ours
                 raise NonFastForwardError(remote, exc.branch) from None
 
-    def fetch_result(self, remote: str, branch: str) -> FetchResult:
-        """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
+    def fetch_result(self, remote: str, branch: str, *, refetch: bool = False) -> FetchResult:
+        """:meth:`fetch` without its warning, as git fetches (the CLI's fetch). ``refetch``: ask
+        for every object of the branch's history, as a fresh clone would, and store those this
+        repository lacks (repairs damaged objects once their files are removed: see fsck)."""
         with self.open(remote) as link:
             try:
-                return link.fetch(branch)
+                return link.fetch(branch, refetch=refetch)
             except BranchNotFoundError:
                 raise RemoteBranchNotFoundError(remote, branch) from None
 

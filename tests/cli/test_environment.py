@@ -172,5 +172,6 @@ def test_commands_name_the_damaged_object_and_a_repair_that_works(
             assert done.returncode == 0, (command, done.stderr)
     done = git_hangar("fsck", cwd=repo)
     assert done.returncode == 0 and done.stdout.splitlines()[-1] == "ok", done.stdout
+    subprocess.run(["rm", "-rf", str(tmp_path / "out")], check=True)
     for args in commands:
         assert git_hangar(*args, cwd=repo).returncode == 0, args
