@@ -43,8 +43,9 @@ def environment_failure(exc: BaseException, state: Any = None) -> Optional[str]:
 
 
 def damage_line(exc: "DamagedObjectError", state: Any) -> str:
-    """A damaged git object, named (found by fsck's scan when the git library did not say which),
-    and how to repair it in this repository: remove its file, fetch it again from a remote."""
+    """A damaged git object, named with its branch, commit and column (found by fsck's scan of
+    the refs, which also names it when the git library did not), and how to repair it in this
+    repository: remove its file, fetch it again from a remote."""
     from ..api.fsck import repair_advice
     from ..bookkeeping.damage import Scan, loose_file
     from ..bookkeeping.refnames import HANGAR_NS
@@ -53,8 +54,11 @@ def damage_line(exc: "DamagedObjectError", state: Any) -> str:
         return str(exc)
     git = repo.ctx.git
     head, path = exc.head, exc.path or loose_file(git.git_dir, exc.oid)
-    if not exc.oid:
-        found = next(iter(Scan(git).refs(git.list_refs(HANGAR_NS + "/")).damage.values()), None)
-        if found is not None and found.detail:
-            head, path = f"{found} in this repository", found.path
+    try:
+        found = Scan(git).refs(git.list_refs(HANGAR_NS + "/")).damage
+    except Exception:  # naming the place is a courtesy: the error line must come out regardless
+        found = {}
+    named = found.get(exc.oid) if exc.oid else next(iter(found.values()), None)
+    if named is not None and named.detail:
+        head, path = str(named), named.path
     return f"{head}: {repair_advice(repo.ctx, [path] if path else [])}"

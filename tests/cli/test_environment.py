@@ -160,7 +160,7 @@ def test_commands_name_the_damaged_object_and_a_repair_that_works(
     assert errors, "no command needed the damaged object"
     path = str(repo / ".git" / "objects" / oid[:2] / oid[2:])
     for line in errors:
-        assert path in line, line
+        assert path in line and "of branch 'master'" in line, line
         assert ("git hangar fetch --refetch mirror" in line) == with_remote, line
         assert with_remote or ("fetch" not in line and "backup" in line), line
     if not with_remote:
