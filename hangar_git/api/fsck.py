@@ -163,15 +163,14 @@ def _git_fsck(git_dir: str, known: set[str]) -> list[str]:
                           capture_output=True, text=True)
     if proc.returncode == 0:
         return []
-    lines = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines()
+    lines = [ln.strip() for ln in "\n".join((proc.stderr, proc.stdout)).splitlines()
              if ln.strip() and not ln.strip().startswith(("notice:", "dangling ", "broken link", "to "))]
     named: dict[str, str] = {}
     for line in lines:
         for oid in _OID.findall(line):
             named.setdefault(oid, line)
     if named:
-        return [f"git object {oid} is damaged or missing (git fsck: {line})"
-                for oid, line in named.items() if oid not in known][:50]
+        return list(dict.fromkeys(f"git fsck: {line}" for oid, line in named.items() if oid not in known))[:50]
     return [f"git fsck: {ln}" for ln in lines[:50]] or [f"git fsck exited {proc.returncode}"]
 
 

@@ -175,3 +175,23 @@ def test_commands_name_the_damaged_object_and_a_repair_that_works(
     subprocess.run(["rm", "-rf", str(tmp_path / "out")], check=True)
     for args in commands:
         assert git_hangar(*args, cwd=repo).returncode == 0, args
+
+
+def test_fsck_names_a_damaged_object_of_the_code_once(repo_dir: Path, hangar: Hangar, files: Files,
+                                                      git_hangar: GitHangar) -> None:
+    """An object outside the hangar records (the code's history beside them) is git fsck's to
+    find: one line naming it, none of git's notices or follow-up lines."""
+    hangar.ok("add", "imgs", files / "a.npy")
+    hangar.ok("commit", "-m", "one")
+    (repo_dir / "code.py").write_text("print(1)\n")
+    git_out(repo_dir, "add", "code.py")
+    git_out(repo_dir, "-c", "user.name=a", "-c", "user.email=a@x", "commit", "-q", "-m", "code")
+    oid = git_out(repo_dir, "rev-parse", "HEAD:code.py")
+    victim = repo_dir / ".git" / "objects" / oid[:2] / oid[2:]
+    os.chmod(victim, 0o644)
+    victim.write_bytes(b"garbage")
+    done = git_hangar("fsck", cwd=repo_dir)
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+    listed = problems(done.stdout)
+    assert len(listed) == 1 and oid in listed[0] and listed[0].startswith("git fsck: "), done.stdout
+    assert "notice" not in done.stdout and "checked 1 commit(s)" in done.stdout, done.stdout
