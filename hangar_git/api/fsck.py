@@ -83,10 +83,11 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: 
     git = ctx.git
     report.problems += [f"record cache entry of shard {oid} was damaged or disagreed with git; removed "
                         f"(it is rebuilt from git on the next scan)"
-                        for oid in git.record_cache.audit(lambda o: _readable(git.read_blob, o))]
+                        for oid in git.record_cache.audit(lambda o: _readable(scan, git.read_blob, o))]
     report.problems += [f"key index of records tree {tree} was damaged or disagreed with git; removed "
                         f"(it is rebuilt on the next commit or random reads)"
-                        for tree in git.key_indexes.audit(lambda t: _readable(partial(samples_records, git), t))]
+                        for tree in git.key_indexes.audit(
+                            lambda t: _readable(scan, partial(samples_records, git), t))]
     report.commits = len(scan.commits)
     digests = list(scan.digests)
     report.samples = len(digests)
@@ -109,8 +110,11 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: 
     report.problems = name_samples(git, scan.intact, report.problems)
 
 
-def _readable(read: Callable[[Oid], T], oid: str) -> Optional[T]:
-    """``read(oid)``, or None when git lacks the object or cannot read it (fsck lists it)."""
+def _readable(scan: Scan, read: Callable[[Oid], T], oid: str) -> Optional[T]:
+    """``read(oid)``, or None when git lacks the object or cannot read it (the scan lists it;
+    it is not read again: libgit2 may never return from a truncated loose object)."""
+    if not scan.sound(oid):
+        return None
     try:
         return read(Oid(oid))
     except READ_FAILURES:

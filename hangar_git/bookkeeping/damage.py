@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 
@@ -22,6 +23,23 @@ def loose_file(git_dir: str, oid: str) -> str:
     """The loose object file of ``oid`` when there is one, else ''."""
     path = os.path.join(git_dir, "objects", oid[:2], oid[2:])
     return path if len(oid) == 40 and os.path.isfile(path) else ""
+
+
+def loose_problem(git_dir: str, oid: str) -> str:
+    """Why the loose object file of ``oid`` cannot be inflated ('' when it can, or is not loose).
+    Checked before libgit2 reads it: libgit2 1.9 loops forever on a truncated zlib stream
+    (libgit2 issue 7342, fixed upstream after 1.9.x)."""
+    path = loose_file(git_dir, oid)
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            inflate = zlib.decompressobj()
+            while not inflate.eof and (chunk := fh.read(1 << 16)):
+                inflate.decompress(chunk, 0)
+    except (OSError, zlib.error) as exc:
+        return f"loose object cannot be inflated: {exc}"
+    return "" if inflate.eof else "loose object is truncated"
 
 
 def damaged_object(exc: BaseException, git: Optional["GitRepo"] = None, oid: str = "",
@@ -119,6 +137,7 @@ class Scan:
 
     def _commit(self, commit: str, where: str, inside: str, times: dict[str, int]) -> None:
         try:
+            self._inflates(commit)
             info = self.git.commit_info(commit)
         except READ_FAILURES as exc:
             self._ok[commit] = False
@@ -133,6 +152,7 @@ class Scan:
         if oid in self._ok:
             return self._ok[oid]
         try:
+            self._inflates(oid)
             if is_tree:
                 entries = self.git.tree_entries(oid)
             else:
@@ -150,10 +170,21 @@ class Scan:
         self._ok[oid] = ok
         return ok
 
+    def _inflates(self, oid: str) -> None:
+        """Raise DamagedObjectError when ``oid`` is a loose object that cannot be inflated."""
+        problem = loose_problem(self.git.git_dir, oid)
+        if problem:
+            raise DamagedObjectError(oid, problem, path=loose_file(self.git.git_dir, oid))
+
     def _note(self, oid: str, kind: str, where: str, exc: BaseException) -> None:
         damaged = self.git.has_object(oid) and damaged_object(exc, self.git, oid)
         detail = (damaged.detail if damaged else str(exc)) if self.git.has_object(oid) else ""
         self.damage[oid] = Damage(oid, kind, where, detail or "", loose_file(self.git.git_dir, oid))
+
+    def sound(self, oid: str) -> bool:
+        """Whether ``oid`` (and all below it) can be read: as the scan found it, else whether
+        its loose file (if any) inflates."""
+        return self._ok[oid] if oid in self._ok else not loose_problem(self.git.git_dir, oid)
 
     def problems(self) -> list[str]:
         return [str(d) for d in self.damage.values()]

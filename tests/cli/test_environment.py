@@ -195,3 +195,20 @@ def test_fsck_names_a_damaged_object_of_the_code_once(repo_dir: Path, hangar: Ha
     listed = problems(done.stdout)
     assert len(listed) == 1 and oid in listed[0] and listed[0].startswith("git fsck: "), done.stdout
     assert "notice" not in done.stdout and "checked 1 commit(s)" in done.stdout, done.stdout
+
+
+def test_fsck_lists_a_truncated_loose_object_and_returns(repo_dir: Path, hangar: Hangar, files: Files,
+                                                         git_hangar: GitHangar) -> None:
+    """Regression: libgit2 (1.9) loops forever inflating a truncated loose object, and fsck's
+    audit of the record cache read the truncated shard through it: fsck never returned."""
+    hangar.ok("add", "imgs", files / "a.npy")
+    hangar.ok("commit", "-m", "one")
+    assert list((repo_dir / ".git" / "hangar").glob("record*")), "the record cache holds the shard"
+    oid = git_out(repo_dir, "rev-parse", DAMAGED["record blob"])
+    victim = repo_dir / ".git" / "objects" / oid[:2] / oid[2:]
+    os.chmod(victim, 0o644)
+    victim.write_bytes(victim.read_bytes()[:20])
+    done = git_hangar("fsck", cwd=repo_dir)
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+    listed = problems(done.stdout)
+    assert len(listed) == 1 and oid in listed[0] and "truncated" in listed[0], done.stdout
