@@ -46,7 +46,8 @@ class FsckReport:
         lines = [f"checked {self.commits} commit(s), {self.samples} distinct sample(s), "
                  f"{self.objects_verified} stored object(s); {self.remote_references} remote reference(s)"]
         lines += [f"problem: {p}" for p in self.problems]
-        lines.append("ok" if self.ok else f"{len(self.problems)} problem(s) found" + (f"; {self.repair}" if self.repair else ""))
+        summary = f"{len(self.problems)} problem(s) found" + (f"; {self.repair}" if self.repair else "")
+        lines.append("ok" if self.ok else summary)
         return "\n".join(lines)
 
 
