@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from functools import partial
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
-from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid, damaged_object
+from ..bookkeeping.damage import READ_FAILURES, Scan
+from ..bookkeeping.gitrepo import HANGAR_NS, GitRepo, Oid
 from ..bookkeeping.records import decode_key
 from ..bookkeeping.snapshot import Snapshot, samples_records
-from ..bookkeeping.transfer import closure_complete, history_digests, referenced_digests
+from ..bookkeeping.transfer import history_digests
 from ..storage import Digest
 from . import sharing
 from .context import RepoContext
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,6 +30,8 @@ class FsckReport:
     remote_references: int = 0
     objects_verified: int = 0
     problems: list[str] = field(default_factory=list)
+    repair: str = ""
+    """How to repair the damaged git objects among the problems ('' when there are none)."""
 
     @property
     def ok(self) -> bool:
@@ -33,54 +40,62 @@ class FsckReport:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "commits": self.commits, "samples": self.samples,
                 "remote_references": self.remote_references, "objects_verified": self.objects_verified,
-                "problems": list(self.problems)}
+                "problems": list(self.problems), "repair": self.repair}
 
     def __str__(self) -> str:
         lines = [f"checked {self.commits} commit(s), {self.samples} distinct sample(s), "
                  f"{self.objects_verified} stored object(s); {self.remote_references} remote reference(s)"]
         lines += [f"problem: {p}" for p in self.problems]
-        lines.append("ok" if self.ok else f"{len(self.problems)} problem(s) found")
+        summary = f"{len(self.problems)} problem(s) found" + (f"; {self.repair}" if self.repair else "")
+        lines.append("ok" if self.ok else summary)
         return "\n".join(lines)
 
 
 def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
-    """Check everything; ``quick`` skips re-hashing stored data. A damaged git object that stops
-    the record checks is listed as a problem (after what ``git fsck`` says of it)."""
+    """Check everything; ``quick`` skips re-hashing stored data. Every ref's commits, trees and
+    blobs are read: each damaged or missing one is a problem naming its branch, commit and column,
+    and the checks go on with the rest."""
     report = FsckReport()
-    report.problems += _git_fsck(ctx.git.git_dir)
-    try:
-        _check(ctx, quick, report)
-    except Exception as exc:
-        damaged = damaged_object(exc)
-        if damaged is None:
-            raise
-        report.problems.append(f"records cannot be read: {damaged}")
+    git = ctx.git
+    refs = git.list_refs(HANGAR_NS + "/")  # names below refs/hangar/: heads/..., remotes/..., staging
+    scan = Scan(git).refs(refs)
+    report.problems += scan.problems() + _git_fsck(git.git_dir, set(scan.damage))
+    _check(ctx, quick, report, scan, refs)
+    if scan.damage:
+        report.repair = repair_advice(ctx, scan.damaged_files())
     return report
 
 
-def _check(ctx: RepoContext, quick: bool, report: FsckReport) -> None:
+def repair_advice(ctx: RepoContext, files: Sequence[str]) -> str:
+    """How to repair damaged git objects (their loose ``files``): remove the files, then fetch
+    the records again from this repository's remote; a backup when it has none."""
+    names = ctx.remote_names()
+    plural = "s" if len(files) > 1 else ""
+    if not names:
+        what = f"the file{plural} {' '.join(files)}" if files else "the damaged objects"
+        return f"restore {what} from a backup or another copy of this repository (it has no remotes)"
+    remove = f"remove the damaged file{plural} (`rm -f {' '.join(map(shlex.quote, files))}`), then " if files else ""
+    command = f"git hangar fetch --refetch {shlex.quote(names[0])}" if len(names) == 1 else \
+        "git hangar fetch --refetch --all"
+    return f"{remove}fetch the records again from a remote that has them: `{command}`"
+
+
+def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: dict[str, Oid]) -> None:
     git = ctx.git
     report.problems += [f"record cache entry of shard {oid} was damaged or disagreed with git; removed "
                         f"(it is rebuilt from git on the next scan)"
-                        for oid in git.record_cache.audit(lambda o: git.read_blob(o) if git.has_object(o) else None)]
+                        for oid in git.record_cache.audit(lambda o: _readable(scan, git.read_blob, o))]
     report.problems += [f"key index of records tree {tree} was damaged or disagreed with git; removed "
                         f"(it is rebuilt on the next commit or random reads)"
                         for tree in git.key_indexes.audit(
-                            lambda t: samples_records(git, Oid(t)) if git.has_object(t) else None)]
-    refs = git.list_refs(HANGAR_NS + "/")  # names below refs/hangar/: heads/..., remotes/..., staging
-    verified: set[str] = set()
-    complete = {name: closure_complete(git, oid, verified=verified) for name, oid in refs.items()}
-    for name, oid in sorted(refs.items()):
-        if not complete[name]:
-            report.problems.append(f"ref refs/hangar/{name} points at {oid}, whose records are incomplete")
-    heads = [oid for name, oid in refs.items() if complete[name]]
-    commits = [c.oid for c in git.walk(heads)] if heads else []
-    report.commits = len(commits)
-    digests = list(referenced_digests(git, commits))
+                            lambda t: _readable(scan, partial(samples_records, git), t))]
+    report.commits = len(scan.commits)
+    digests = list(scan.digests)
     report.samples = len(digests)
     missing = ctx.store.missing([Digest(d) for d in digests])
     if missing:
-        remote_heads = [oid for name, oid in refs.items() if name.startswith("remotes/") and complete[name]]
+        remote_heads = [oid for name, oid in refs.items() if name.startswith("remotes/")
+                        and name not in scan.damaged_refs]
         on_remotes = set(history_digests(git, remote_heads))
         lost = [d for d in missing if d not in on_remotes]
         report.remote_references = len(missing) - len(lost)
@@ -93,7 +108,18 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport) -> None:
     if missing or (store_problems and ctx.store.missing([Digest(d) for d in digests])):
         sharing.forget_presence(ctx)  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
-    report.problems = name_samples(git, commits, report.problems)
+    report.problems = name_samples(git, scan.intact, report.problems)
+
+
+def _readable(scan: Scan, read: Callable[[Oid], T], oid: str) -> Optional[T]:
+    """``read(oid)``, or None when git lacks the object or cannot read it (the scan lists it;
+    it is not read again: libgit2 may never return from a truncated loose object)."""
+    if not scan.sound(oid):
+        return None
+    try:
+        return read(Oid(oid))
+    except READ_FAILURES:
+        return None
 
 
 _DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
@@ -133,16 +159,28 @@ def locate_samples(git: GitRepo, commits: Sequence[str], wanted: set[str]) -> di
     return found
 
 
-def _git_fsck(git_dir: str) -> list[str]:
-    """Run ``git fsck`` when git is installed (it checks every object's hash)."""
+def _git_fsck(git_dir: str, known: set[str]) -> list[str]:
+    """What ``git fsck`` (when git is installed: it checks every object's hash, the code's too)
+    finds beyond the ``known`` damaged objects: one line per object it names, its notices and
+    follow-up lines left out."""
     if shutil.which("git") is None:
         return []
     proc = subprocess.run(["git", "--git-dir", git_dir, "fsck", "--full", "--no-dangling", "--no-progress"],
                           capture_output=True, text=True)
     if proc.returncode == 0:
         return []
-    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in "\n".join((proc.stderr, proc.stdout)).splitlines()
+             if ln.strip() and not ln.strip().startswith(("notice:", "dangling ", "broken link", "to "))]
+    named: dict[str, str] = {}
+    for line in lines:
+        for oid in _OID.findall(line):
+            named.setdefault(oid, line)
+    if named:
+        return list(dict.fromkeys(f"git fsck: {line}" for oid, line in named.items() if oid not in known))[:50]
     return [f"git fsck: {ln}" for ln in lines[:50]] or [f"git fsck exited {proc.returncode}"]
+
+
+_OID = re.compile(r"\b[0-9a-f]{40}\b")
 
 
 def fsck_remote(ctx: RepoContext, remote: str, link: Any) -> FsckReport:

@@ -229,11 +229,13 @@ class Remotes:
                 from .hints import refused_push
                 raise refused_push(self._repo.ctx, exc) from None
 
-    def fetch_result(self, remote: str, branch: str) -> FetchResult:
-        """:meth:`fetch` without its warning, as git fetches (the CLI's fetch)."""
+    def fetch_result(self, remote: str, branch: str, *, refetch: bool = False) -> FetchResult:
+        """:meth:`fetch` without its warning, as git fetches (the CLI's fetch). ``refetch``: ask
+        for every object of the branch's history, as a fresh clone would, and store those this
+        repository lacks (repairs damaged objects once their files are removed: see fsck)."""
         with self.open(remote) as link:
             try:
-                return link.fetch(branch)
+                return link.fetch(branch, refetch=refetch)
             except BranchNotFoundError:
                 raise RemoteBranchNotFoundError(remote, branch) from None
 

@@ -7,16 +7,16 @@ module family that imports pygit2. Object ids cross the boundary as 40-hex strin
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import TYPE_CHECKING, Container, Iterator, Mapping, Optional, Sequence
 
 import pygit2
 from pygit2.enums import SortMode
 
-from ..errors import AmbiguousRevisionError, CommitNotFoundError, DamagedObjectError, InvalidNameError, RefMovedError
+from ..errors import AmbiguousRevisionError, CommitNotFoundError, InvalidNameError, RefMovedError
 from ..locks import exclusive
 from . import gitrefs, gittrees
+from .damage import damaged_object, loose_file
 from .derivedfiles import DerivedFiles
 from .refnames import (DURABLE_KEY, HANGAR_NS, HEADS, REMOTES, Oid, RefName,
                        branch_ref, remote_ref)
@@ -239,6 +239,8 @@ class GitRepo:
             c = self._repo[oid]
         except (KeyError, ValueError):
             raise CommitNotFoundError(oid) from None
+        except pygit2.GitError as exc:
+            raise damaged_object(exc, self, oid, "commit") or exc from None
         if c.type_str != "commit":
             raise CommitNotFoundError(oid)
         assert isinstance(c, pygit2.Commit)
@@ -257,7 +259,11 @@ class GitRepo:
             obj = self._repo[text] if len(text) == 40 else self._repo.revparse_single(text)
         except pygit2.AmbiguousError:
             raise AmbiguousRevisionError(spec) from None
-        except (KeyError, ValueError, pygit2.GitError):
+        except pygit2.GitError as exc:
+            if loose_file(self.git_dir, text):
+                raise damaged_object(exc, self, text, "commit") or exc from None
+            raise CommitNotFoundError(spec) from None
+        except (KeyError, ValueError):
             raise CommitNotFoundError(spec) from None
         if obj.type_str != "commit":
             raise CommitNotFoundError(spec)
@@ -281,13 +287,26 @@ class GitRepo:
         """Commits reachable from ``heads``, newest first (topological)."""
         if not heads:
             return
-        walker = self._repo.walk(pygit2.Oid(hex=heads[0]), SortMode.TOPOLOGICAL | SortMode.TIME)
-        for h in heads[1:]:
-            walker.push(pygit2.Oid(hex=h))
-        for c in walker:
-            yield CommitInfo(
-                oid=Oid(str(c.id)), tree=Oid(str(c.tree_id)), parents=[Oid(str(p)) for p in c.parent_ids],
-                message=c.message, author=c.author.name, email=c.author.email, time=c.commit_time)
+        try:
+            walker = self._repo.walk(pygit2.Oid(hex=heads[0]), SortMode.TOPOLOGICAL | SortMode.TIME)
+            for h in heads[1:]:
+                walker.push(pygit2.Oid(hex=h))
+            for c in walker:
+                yield CommitInfo(
+                    oid=Oid(str(c.id)), tree=Oid(str(c.tree_id)), parents=[Oid(str(p)) for p in c.parent_ids],
+                    message=c.message, author=c.author.name, email=c.author.email, time=c.commit_time)
+        except pygit2.GitError as exc:  # libgit2's walker does not say which commit it could not read
+            self._damaged_commit(heads)
+            raise damaged_object(exc, self) or exc from None
+
+    def _damaged_commit(self, heads: Sequence[str]) -> None:
+        """Raise DamagedObjectError for the first commit of ``heads``' history that cannot be read."""
+        stack, seen = list(heads), set()
+        while stack:
+            oid = stack.pop()
+            if oid not in seen:
+                seen.add(oid)
+                stack.extend(self.commit_info(oid).parents)
 
     # -- refs ----------------------------------------------------------------------
     def get_ref(self, name: str) -> Optional[Oid]:
@@ -331,17 +350,6 @@ class GitRepo:
             if entry.name.startswith(prefix) and entry.value is not None:
                 out[entry.name] = entry.value
         return out
-
-
-def damaged_object(exc: BaseException) -> Optional[DamagedObjectError]:
-    """A git library failure to read an object (a damaged or truncated loose object, a broken
-    pack) as the domain error it is; None for anything else."""
-    if not isinstance(exc, pygit2.GitError):
-        return None
-    text = " ".join(str(exc).split())
-    found = re.search(r"\b[0-9a-f]{40}\b", text)
-    oid = found.group(0) if found else ""
-    return DamagedObjectError(oid, text.replace(f"{oid}: ", "") if oid else text)
 
 
 class CommitInfo:

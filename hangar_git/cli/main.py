@@ -139,7 +139,7 @@ class HangarGroup(click.Group):
                 raise
             except Exception as exc:
                 from .failures import environment_failure
-                message = environment_failure(exc)
+                message = environment_failure(exc, ctx.obj)
                 if message is None:
                     raise
                 raise DomainError(message) from exc

@@ -166,9 +166,12 @@ def push(state: State, remote_name: Optional[str], branches: tuple[str, ...], al
 @click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=complete_remotes)
 @click.argument("branch", required=False, shell_complete=complete_local_branches)
 @click.option("--all", "all_remotes", is_flag=True, help="Fetch every branch of every remote.")
+@click.option("--refetch", is_flag=True,
+              help="Fetch all the commit records again, as a fresh clone would: repairs damaged git "
+                   "objects once their files are removed (`git hangar fsck` says which).")
 @trust_option
 @pass_state
-def fetch(state: State, remote_name: Optional[str], branch: Optional[str], all_remotes: bool,
+def fetch(state: State, remote_name: Optional[str], branch: Optional[str], all_remotes: bool, refetch: bool,
           trust_host_key: bool) -> None:
     """Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data).
 
@@ -189,7 +192,7 @@ def fetch(state: State, remote_name: Optional[str], branch: Optional[str], all_r
         for one in wanted:
             before = repo.ctx.git.get_ref(remote_ref(name, one))
             with state.hush():
-                result = api(handle, "fetch_result", "fetch")(name, one)
+                result = api(handle, "fetch_result", "fetch")(name, one, refetch=refetch)
             if result.head == before:
                 state.say(f"{result.tracking_name} is up to date at {fmt_digest(result.head)}")
             else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterable
 
-from ..errors import (BranchNotFoundError, ColumnNotFoundError, HangarError, RemoteBranchNotFoundError,
-                      RemoteNotFoundError)
+from ..errors import (BranchNotFoundError, ColumnNotFoundError, DamagedObjectError, HangarError,
+                      RemoteBranchNotFoundError, RemoteNotFoundError)
 
 REVISION_SUFFIX = "~^@"
 
@@ -42,10 +42,14 @@ def branch_hint(exc: HangarError, state: Any) -> str:
 
 def with_hint(text: str, exc: HangarError, state: Any) -> str:
     """``text`` (the error's one line) with a ``did you mean ...?`` for a mistyped branch, remote
-    or column; a mistyped remote's close name replaces the advice to add a remote of that name."""
+    or column; a mistyped remote's close name replaces the advice to add a remote of that name; a
+    damaged git object's advice names the file to remove and the remote to fetch it from again."""
     if isinstance(exc, RemoteNotFoundError):
         hint = remote_hint(exc, state)
         return f"no remote named {exc.name!r}: {hint}" if hint else text
+    if isinstance(exc, DamagedObjectError):
+        from .failures import damage_line
+        return damage_line(exc, state)
     hint = column_hint(exc) or branch_hint(exc, state)
     return f"{text}; {hint}" if hint else text
 

@@ -14,13 +14,15 @@ class IntegrityError(HangarError):
 
 
 class DamagedObjectError(IntegrityError):
-    """A git object of the repository cannot be read (damaged on disk)."""
+    """A git object of the repository cannot be read (damaged on disk). ``what`` says what the
+    object is and where it is used when the reader knows (``commit``, ``tree (...)``); ``path``
+    is its loose file when it has one (the file to remove before fetching it again)."""
 
-    def __init__(self, oid: str, detail: str) -> None:
-        self.oid, self.detail = oid, detail
-        super().__init__(f"git object {oid or '(unknown)'} of this repository is damaged ({detail}): `git hangar "
-                         f"fsck` lists the damage; restore the object from another clone (`git fetch` from it) "
-                         f"or a backup", expected=oid)
+    def __init__(self, oid: str, detail: str, *, what: str = "git object", path: str = "") -> None:
+        self.oid, self.detail, self.what, self.path = oid, detail, what, path
+        self.head = f"{what} {oid or '(unknown)'} of this repository is damaged ({detail})"
+        """The message without its advice (the CLI gives one naming this repository's remotes)."""
+        super().__init__(f"{self.head}: `git hangar fsck` lists the damage and how to repair it", expected=oid)
 
 
 class StoreFormatError(IntegrityError):

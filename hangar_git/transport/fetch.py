@@ -24,16 +24,19 @@ class FetchResult:
         return f"{self.remote}/{self.branch}"
 
 
-def fetch(git: GitRepo, session: Session, remote: str, branch: str, *, quiet: bool = False) -> FetchResult:
-    """Copy the commits of ``branch`` that we lack and set ``refs/hangar/remotes/remote/branch``."""
+def fetch(git: GitRepo, session: Session, remote: str, branch: str, *, quiet: bool = False,
+          refetch: bool = False) -> FetchResult:
+    """Copy the commits of ``branch`` that we lack and set ``refs/hangar/remotes/remote/branch``.
+    ``refetch``: ask for all its history's objects, as a fresh clone would, and store those git
+    lacks (what repairs damaged objects once their files are removed)."""
     heads: dict[str, str] = session.call("list_refs").header["heads"]
     head = heads.get(branch)
     if head is None:
         raise BranchNotFoundError(f"{remote}/{branch}")
     received = 0
     refs = list({**git.list_refs(HEADS), **git.list_refs(REMOTES)}.values())
-    if not closure_complete(git, head, trusted=refs):  # our refs only ever name complete histories
-        haves = [h for h in refs if git.has_object(h)]
+    if refetch or not closure_complete(git, head, trusted=refs):  # our refs only name complete histories
+        haves = [] if refetch else [h for h in refs if git.has_object(h)]
         with progress("Fetching commit records", quiet=quiet) as bar:
             for frame in session.stream("fetch_objects", {"wants": [head], "haves": haves}):
                 if frame.kind == "count":

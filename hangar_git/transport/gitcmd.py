@@ -128,10 +128,12 @@ class GitHost:
                 out[name] = oid
         return out
 
-    def fetch(self, refspecs: Sequence[str]) -> None:
-        """Bring the objects of ``refspecs`` (``+src:dst`` or a bare ``src``) from the host."""
+    def fetch(self, refspecs: Sequence[str], refetch: bool = False) -> None:
+        """Bring the objects of ``refspecs`` (``+src:dst`` or a bare ``src``) from the host;
+        ``refetch``: all of them, as a fresh clone would (git 2.36 or later)."""
         self.run("git fetch from", ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-                                    "--no-recurse-submodules", "--", self.address, *refspecs])
+                                    "--no-recurse-submodules", *(["--refetch"] if refetch else []),
+                                    "--", self.address, *refspecs])
 
     def push(self, updates: Sequence[RefUpdate]) -> PushOutcome:
         """Send the objects of ``updates`` and move each ref by compare-and-swap.

@@ -173,13 +173,14 @@ class GitDataRemote:
             raise IntegrityError(f"{len(absent)} sample(s) copied to {self.data_url} are not there "
                                  f"(e.g. {absent[0]}); the branch was not moved: push again")
 
-    def fetch(self, branch: str) -> FetchResult:
-        """Bring ``branch``'s commits (no data) into ``NAME/branch``."""
+    def fetch(self, branch: str, refetch: bool = False) -> FetchResult:
+        """Bring ``branch``'s commits (no data) into ``NAME/branch``; ``refetch``: all its
+        history's objects, as a fresh clone would."""
         tracking = remote_ref(self.name, branch)
         before = self.git.get_ref(tracking)
         try:
             with progress("Fetching commit records", quiet=self.quiet):
-                self.host.fetch([f"+{HEADS}{branch}:{tracking}"])
+                self.host.fetch([f"+{HEADS}{branch}:{tracking}"], refetch=refetch)
         except GitCommandError as exc:
             if "couldn't find remote ref" in exc.detail:
                 raise BranchNotFoundError(f"{self.name}/{branch}") from None

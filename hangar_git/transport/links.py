@@ -20,7 +20,7 @@ from .rpc import Session
 class Link(Protocol):
     def push(self, store: ObjectStore, branch: str) -> PushResult: ...
 
-    def fetch(self, branch: str) -> FetchResult: ...
+    def fetch(self, branch: str, refetch: bool = False) -> FetchResult: ...
 
     def fetch_data(self, store: ObjectStore, commits: list[str], *, columns: Optional[set[str]] = None,
                    max_num_bytes: Optional[int] = None, presence: Optional[Presence] = None) -> FetchDataResult: ...
@@ -50,8 +50,8 @@ class ServerLink:
     def push(self, store: ObjectStore, branch: str) -> PushResult:
         return push_branch(self.git, store, self.session, self.name, branch, quiet=self.quiet)
 
-    def fetch(self, branch: str) -> FetchResult:
-        return fetch_records(self.git, self.session, self.name, branch, quiet=self.quiet)
+    def fetch(self, branch: str, refetch: bool = False) -> FetchResult:
+        return fetch_records(self.git, self.session, self.name, branch, quiet=self.quiet, refetch=refetch)
 
     def fetch_data(self, store: ObjectStore, commits: list[str], *, columns: Optional[set[str]] = None,
                    max_num_bytes: Optional[int] = None, presence: Optional[Presence] = None) -> FetchDataResult:

@@ -170,3 +170,30 @@ def test_fetch_data_selectors_read_the_bucket(git_host: Callable[[str], GitHost]
     assert sum(1 for _ in clone.ctx.store.iter_objects()) == 110
     with reader(clone) as co:
         assert co.columns.contains_remote_references == {"a": False, "b": False}
+
+
+def test_refetch_from_a_git_host_repairs_a_damaged_record_blob(git_host: Callable[[str], GitHost], data_url: str,
+                                                                make_repo: Callable[[str], Repository]) -> None:
+    """Regression: a damaged git object's advice was `git fetch`, which brings nothing back
+    (git has the object's file, and the refs are up to date): fsck names the file to remove and
+    `git hangar fetch --refetch origin`, which restores it from the git host."""
+    host = git_host("path")
+    first = make_repo("first")
+    add_rows(first, "master", "rows", ROWS, "rows")
+    first.remote.add("origin", host.address, data_url=data_url)
+    first.remote.push("origin", "master")
+    oid = git("rev-parse", "refs/hangar/heads/master:columns/rows/samples/_", cwd=first.path).strip()
+    victim = Path(first.ctx.git.git_dir) / "objects" / oid[:2] / oid[2:]
+    victim.chmod(0o644)
+    victim.write_bytes(b"garbage")
+    report = first.fsck(quick=True)
+    assert [p for p in report.problems if oid in p] == report.problems and len(report.problems) == 1
+    assert report.repair == (f"remove the damaged file (`rm -f {victim}`), then fetch the records again from a "
+                             f"remote that has them: `git hangar fetch --refetch origin`")
+    victim.unlink()
+    first.remote.quiet = True
+    first.remote.fetch_result("origin", "master")  # a plain fetch finds nothing to bring
+    assert not first.fsck(quick=True).ok
+    first.remote.fetch_result("origin", "master", refetch=True)
+    assert first.fsck(quick=True).ok
+    assert_fsck_clean(first.path)
