@@ -44,7 +44,6 @@ class ColumnReads(IntKeyReads):
         self._records = records
         self._changes = StagedChanges()
         self._count = records.count if records else 0
-        self._batching = 0
         self._locs: Any = None
         self._locs_of: Optional[ColumnRecords] = None
 
