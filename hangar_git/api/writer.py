@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import atexit
-import concurrent.futures.thread  # noqa: F401  (its exit hook must be registered before ours)
+import importlib
 import os
 import sys
 import threading
@@ -293,5 +293,6 @@ def _close_open_writers() -> None:
 # threading shutdown has run (before ``atexit`` handlers): this runs at that shutdown, ahead of
 # the thread pools' own hook (registered earlier, as concurrent.futures.thread is imported,
 # and run later: these hooks run last-registered first).
+importlib.import_module("concurrent.futures.thread")  # (registers the thread pools' hook now)
 _at_threading_exit = getattr(threading, "_register_atexit", None)
 (_at_threading_exit or atexit.register)(_close_open_writers)
