@@ -294,5 +294,7 @@ def _close_open_writers() -> None:
 # the thread pools' own hook (registered earlier, as concurrent.futures.thread is imported,
 # and run later: these hooks run last-registered first).
 importlib.import_module("concurrent.futures.thread")  # (registers the thread pools' hook now)
-_at_threading_exit = getattr(threading, "_register_atexit", None)
-(_at_threading_exit or atexit.register)(_close_open_writers)
+try:
+    getattr(threading, "_register_atexit")(_close_open_writers)
+except (AttributeError, RuntimeError):  # no such hook in this Python, or imported during shutdown
+    atexit.register(_close_open_writers)
