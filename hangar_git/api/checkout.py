@@ -82,24 +82,37 @@ class Checkout:
             return read_samples(self._pairs(index), except_missing=True)
         return self.columns[index]
 
-    def get(self, keys: Any, key: Any = None, default: Any = None, *, except_missing: bool = False) -> Any:
-        """Like ``co[keys]``, but ``None`` (or ``default``) for absent columns or keys unless
-        ``except_missing``; ``co.get(name, key, default)`` is the two-argument form."""
-        if key is not None:
-            keys = (keys, key)
+    def get(self, keys: Any, default: Any = None, except_missing: bool = False) -> Any:
+        """Like ``co[keys]`` (Hangar 0.5's signature): ``default`` in place of each absent column
+        or key, unless ``except_missing`` (then a KeyError). ``keys``: a column name, a
+        ``(name, key)`` pair, ``(name, [k1, k2])``, or a list (or tuple) of pairs."""
         try:
-            if isinstance(keys, list):
-                return read_samples(self._pairs(keys), default, except_missing=except_missing)
-            if type(keys) is tuple and len(keys) == 2 and isinstance(keys[1], (list, tuple)):
-                col = self.columns[keys[0]]
-                return read_samples([(col, k) for k in keys[1]], default, except_missing=except_missing)
-            if type(keys) is tuple and len(keys) == 2:
-                return read_samples(self._pairs([keys]), default, except_missing=except_missing)[0]
+            if isinstance(keys, str):
+                return self.columns[keys]
+            if type(keys) is tuple and len(keys) == 2 and isinstance(keys[0], str):
+                if isinstance(keys[1], (list, tuple)):
+                    col = self.columns[keys[0]]
+                    return read_samples([(col, k) for k in keys[1]], default, except_missing=except_missing)
+                return self._read_pairs([keys], default, except_missing)[0]
+            if isinstance(keys, (list, tuple)):
+                return self._read_pairs(list(keys), default, except_missing)
             return self.columns[keys]
         except ColumnNotFoundError:
             if except_missing:
                 raise
             return default
+
+    def _read_pairs(self, index: list, default: Any, except_missing: bool) -> list[Any]:
+        """``(name, key)`` items read in one batch; ``default`` for those whose column is absent
+        too (unless ``except_missing``)."""
+        if except_missing:
+            return read_samples(self._pairs(index), default, except_missing=True)
+        present = [i for i, item in enumerate(index)
+                   if not (isinstance(item, tuple) and len(item) == 2 and item[0] not in self.columns)]
+        out = [default] * len(index)
+        for i, value in zip(present, read_samples(self._pairs([index[i] for i in present]), default)):
+            out[i] = value
+        return out
 
     def _pairs(self, index: list) -> list[tuple[Column, Any]]:
         """(column, key) of each ``(name, key)`` item of a multi-sample read."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from ..bookkeeping.changes import StagedChanges
-from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
+from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key, key_sort
 from ..bookkeeping.snapshot import ColumnRecords
 
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
@@ -44,7 +44,6 @@ class ColumnReads(IntKeyReads):
         self._records = records
         self._changes = StagedChanges()
         self._count = records.count if records else 0
-        self._batching = 0
         self._locs: Any = None
         self._locs_of: Optional[ColumnRecords] = None
 
@@ -269,7 +268,8 @@ class ColumnReads(IntKeyReads):
     # -- partial data -----------------------------------------------------------
     @property
     def remote_reference_keys(self) -> tuple[Key, ...]:
-        """Keys recorded here whose data is not in this machine's store (streamed or not)."""
+        """Keys recorded here whose data is not in this machine's store (streamed or not), in
+        key order (ints first, numerically, then strs)."""
         if self._is_known_complete():
             return ()
         out: list[Key] = []
@@ -277,7 +277,7 @@ class ColumnReads(IntKeyReads):
             out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
         if not out:
             self._note_complete()
-        return tuple(out)
+        return tuple(key_sort(out))
 
     @property
     def contains_remote_references(self) -> bool:

@@ -18,12 +18,11 @@ class Columns:
     """The columns of a checkout, by name (``co.columns``).
 
     ``with co.columns:`` batches writes to every column and leaves the checkout
-    open (as in Hangar 0.5); the data is flushed to the store on exit.
+    open (as in Hangar 0.5); what they wrote is in the staging area when the block ends.
     """
 
     def __init__(self, session: "CheckoutSession") -> None:
         self._session = session
-        self._batching = 0
 
     @property
     def _columns(self) -> dict[str, Column]:
@@ -86,13 +85,11 @@ class Columns:
 
     def __enter__(self) -> "Columns":
         self._session.check_open()
-        self._batching += 1
+        self._session.begin_batch()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._batching -= 1
-        if self._batching == 0 and self._session.writable:
-            self._session.store.flush()
+        self._session.end_batch(exc[0])
 
     def __repr__(self) -> str:
         remote = self.contains_remote_references

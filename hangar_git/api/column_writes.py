@@ -90,13 +90,8 @@ class ColumnWrites(ColumnReads):
 
     # -- batching context ---------------------------------------------------------
     def __enter__(self) -> Any:
-        self._batching += 1
+        self._session.begin_batch()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._batching -= 1
-        # Ctrl-C (KeyboardInterrupt, not an Exception) stops at once: the buffered writes wait for
-        # the checkout's own flush (commit, close), if it goes on at all
-        interrupted = isinstance(exc[0], type) and not issubclass(exc[0], Exception)
-        if self._batching == 0 and self._session.writable and not interrupted:
-            self._session.store.flush()
+        self._session.end_batch(exc[0])

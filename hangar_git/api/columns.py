@@ -60,9 +60,12 @@ class NdarrayColumn(Column):
 
     def _encode(self, value: Any) -> tuple[Meta, Any]:
         if type(value) is not np.ndarray:
-            if not isinstance(value, np.ndarray):
+            if isinstance(value, np.generic):  # a numpy scalar (np.int64(3)): a 0-d array
+                value = np.asarray(value)
+            elif not isinstance(value, np.ndarray):
                 raise SchemaError(
-                    f"column {self._name!r} holds numpy arrays; got {type(value).__name__}",
+                    f"column {self._name!r} holds numpy arrays; got {type(value).__name__}: "
+                    f"wrap it with np.asarray(value, dtype='{self._np_dtype}')",
                     expected="numpy.ndarray", given=type(value).__name__)
         if value.dtype != self._np_dtype:
             raise SchemaError(

@@ -35,6 +35,8 @@ class CheckoutSession:
         self.dirty = False
         self.dirty_columns: dict[str, "Column"] = {}
         self.removed: set[str] = set()
+        self.batching = 0
+        """How many ``with col:`` / ``with co.columns:`` blocks are running."""
 
     def check_open(self) -> None:
         """CheckoutClosedError when the checkout was closed."""
@@ -58,6 +60,23 @@ class CheckoutSession:
         self.dirty = True
         if column is not None:
             self.dirty_columns[column.name] = column
+
+    def begin_batch(self) -> None:
+        """A ``with col:`` or ``with co.columns:`` block starts."""
+        self.batching += 1
+
+    def end_batch(self, exc_type: object) -> None:
+        """A batching block ends (raising ``exc_type``, or None). When the outermost one ends
+        in a write checkout, what it wrote is put in the staging area (a flush), as in Hangar
+        0.5; after an error only the samples' data is stored (the records wait for the next
+        flush: close, commit, exit) and after Ctrl-C (not an Exception) nothing is."""
+        self.batching -= 1
+        if self.batching or not self.writable:
+            return
+        if exc_type is None:
+            self.owner.flush()
+        elif isinstance(exc_type, type) and issubclass(exc_type, Exception):
+            self.store.flush()
 
     def where(self) -> str:
         """Where this checkout's columns and metadata are, for messages: ``on branch 'dev'`` (its

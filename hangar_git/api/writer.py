@@ -1,7 +1,11 @@
 """The write checkout: the single writer of a branch, its staging area and commits."""
 from __future__ import annotations
 
+import atexit
+import importlib
 import os
+import sys
+import threading
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -26,8 +30,14 @@ LOCATIONS_SHARE = 8
 (a new column, a rewrite): its cost, one lookup per row, is then small beside the flush's own."""
 
 
+_OPEN: dict[int, "WriterCheckout"] = {}
+"""The write checkouts open in this process (held, so one dropped unclosed is still saved at exit)."""
+
+
 class WriterCheckout(Checkout):
-    """The single writer of a branch; its staging area survives process exits."""
+    """The single writer of a branch. What it writes is in the staging area (which outlives
+    the process) once a ``with col:`` / ``with co.columns:`` block ends, on ``flush()``,
+    ``commit()`` and ``close()``, and at a normal interpreter exit if it is still open."""
 
     is_writer = True
 
@@ -40,6 +50,8 @@ class WriterCheckout(Checkout):
         except BaseException:
             self._lock.release()
             raise
+        self._pid = os.getpid()
+        _OPEN[id(self)] = self
 
     # -- staging area ------------------------------------------------------------
     def _open_staging(self) -> None:
@@ -235,16 +247,30 @@ class WriterCheckout(Checkout):
         try:
             self.flush()
         finally:
-            self.closed = True
-            self._lock.release()
+            self._release()
 
     def discard(self) -> None:
         """Close without persisting what was written since the last flush (the staging area
         stays as the last flush left it) and release the writer lock: prompt, for a writer
         given up on (an error or Ctrl-C); data already stored is freed by ``gc``."""
         if not self.closed:
-            self.closed = True
-            self._lock.release()
+            self._release()
+
+    def _release(self) -> None:
+        self.closed = True
+        _OPEN.pop(id(self), None)
+        self._lock.release()
+
+    def close_at_exit(self) -> None:
+        """Close at interpreter exit, in the process that opened this checkout only (a forked
+        child's copy neither flushes nor releases its parent's); a failure is one line on stderr."""
+        if self.closed or self._pid != os.getpid():
+            return
+        try:
+            self.close()
+        except Exception as exc:  # the interpreter is exiting: say what was lost, no traceback
+            print(f"hangar-git: the staging area of branch {self.branch_name!r} could not be saved at exit "
+                  f"({exc}): what was written since the last flush is lost", file=sys.stderr)
 
     def __reduce__(self) -> tuple:
         raise NotPicklableError(
@@ -255,3 +281,20 @@ class WriterCheckout(Checkout):
         return ("Hangar WriterCheckout\n    Writer       : True\n"
                 f"    Base Branch  : {self.branch_name}\n    Num Columns  : {len(self.columns)}\n"
                 f"    Num Metadata : {len(self.metadata)}\n")
+
+
+def _close_open_writers() -> None:
+    """Save and close what this process left open (a Hangar 0.5 habit: no ``co.close()``)."""
+    for co in list(_OPEN.values()):
+        co.close_at_exit()
+
+
+# The store's flush hashes and writes with thread pools, which refuse work once Python's
+# threading shutdown has run (before ``atexit`` handlers): this runs at that shutdown, ahead of
+# the thread pools' own hook (registered earlier, as concurrent.futures.thread is imported,
+# and run later: these hooks run last-registered first).
+importlib.import_module("concurrent.futures.thread")  # (registers the thread pools' hook now)
+try:
+    getattr(threading, "_register_atexit")(_close_open_writers)
+except (AttributeError, RuntimeError):  # no such hook in this Python, or imported during shutdown
+    atexit.register(_close_open_writers)

@@ -148,7 +148,7 @@ def test_duplicate_and_unknown_columns(wco: Any) -> None:
     assert isinstance(info.value, KeyError) and "'nope'" in str(info.value)
     with pytest.raises(ColumnNotFoundError):
         wco["nope", 1]
-    assert wco.get("nope", 1, "dflt") == "dflt"
+    assert wco.get(("nope", 1), "dflt") == "dflt"
 
 
 # -- the mapping API --------------------------------------------------------------------

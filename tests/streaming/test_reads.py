@@ -42,7 +42,7 @@ def test_every_reading_api_reads_the_remote_and_writes_nothing(kind: str,
         many = co["rows", [4, 2999, 4]]
         assert all(np.array_equal(a, ROWS[k]) for a, k in zip(many, [4, 2999, 4]))
         assert co[[("rows", 9), ("texts", 8)]][1] == TEXTS[8]
-        assert co.get("rows", 10_000, "absent") == "absent"
+        assert co.get(("rows", 10_000), "absent") == "absent"
         assert co["rows"].get_many([1, 2])[1].tolist() == ROWS[2].tolist()
         assert all_rows(co)
         assert dict(co["texts"].items()) == dict(enumerate(TEXTS))
