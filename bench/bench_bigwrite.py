@@ -3,7 +3,8 @@ whose peak RSS is read with ``getrusage(RUSAGE_CHILDREN)`` by a one-child wrappe
 ``numpy.load`` (``numpy.loadtxt`` for CSV) of the same file in a fresh process of the same run.
 
 * the first commit of 1,000,000 rows of uint8[16] through the API (``col[i] = row`` inside
-  ``with co.columns:``, then ``co.commit``): the writes and the commit timed apart;
+  ``with co.columns:``, then ``co.commit``): the writes and the commit timed apart (the
+  commit's time includes the block's end, which stages the records);
 * ``git hangar add --rows`` of the same rows as one 16 MB .npy;
 * ``git hangar add`` of a 200,000-row CSV of the same rows.
 
@@ -51,8 +52,8 @@ t, c = time.perf_counter(), time.process_time()
 with co.columns:
     for i in range(len(rows)):
         col[i] = rows[i]
-write, write_cpu = time.perf_counter() - t, time.process_time() - c
-t, c = time.perf_counter(), time.process_time()
+    write, write_cpu = time.perf_counter() - t, time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()  # the block's end stages the records: the commit's work
 co.commit("rows")
 commit, commit_cpu = time.perf_counter() - t, time.process_time() - c
 co.close()
