@@ -180,17 +180,20 @@ class Repository(BranchMethods, HangarCompat):
         """
         return _diff.status(self.ctx, branch, writer=self._open_writer())
 
-    def merge(self, message: str, master_branch: str, dev_branch: str, *, strategy: Optional[str] = None) -> str:
+    def merge(self, message: str, master_branch: str, dev_branch: str, *, strategy: Optional[str] = None,
+              allow_unrelated_histories: bool = False) -> str:
         """Merge ``dev_branch`` into ``master_branch``; returns master's new head digest.
 
         Prints the strategy: fast-forward when master is an ancestor of dev, else a 3-way
         merge against the merge base. Raises MergeConflictError (nothing changed) on
         conflicts and DirtyStagingError if master has uncommitted changes.
         ``strategy='ours'`` / ``'theirs'`` resolves each conflicting key (or column) with
-        master's / dev's version instead of raising.
+        master's / dev's version instead of raising. Branches with no commit in common
+        (another dataset's history) raise UnrelatedHistoriesError, as git refuses them, unless
+        ``allow_unrelated_histories=True``.
         """
         return _merge.merge(self.ctx, message, master_branch, dev_branch, writer=self._open_writer(),
-                            strategy=strategy)
+                            strategy=strategy, allow_unrelated_histories=allow_unrelated_histories)
 
     def log(self, branch: Optional[str] = None, commit: Optional[str] = None, *,
             return_contents: bool = False, show_time: bool = False, show_user: bool = False,
