@@ -161,15 +161,15 @@ def test_status_tells_a_dead_writer_from_a_live_one(committed: Path, hangar: Han
     code = ("import sys, time; from hangar_git import Repository\n"
             f"co = Repository({str(committed)!r}).checkout(write=True)\n"
             "print('open', flush=True); time.sleep(60)\n")
-    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              env=subprocess_env())
-    try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
-        out = hangar.ok("status").stdout
-        assert f"A write checkout is open (pid {writer.pid} " in out
-    finally:
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait()
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                          env=subprocess_env()) as writer:
+        try:
+            assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+            out = hangar.ok("status").stdout
+            assert f"A write checkout is open (pid {writer.pid} " in out
+        finally:
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait()
     out = hangar.ok("status").stdout
     assert "A write checkout is open" not in out
     assert f"pid {writer.pid}" in out and "gone" in out
