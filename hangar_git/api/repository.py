@@ -156,6 +156,20 @@ class Repository(BranchMethods, HangarCompat):
         """Remove the writer lock even if its holder may be alive (use with care)."""
         return self.ctx.writer_lock().force_release()
 
+    def reset_staging_area(self, branch: Optional[str] = None) -> bool:
+        """Discard the staged changes of ``branch`` (default: the write branch) without opening a
+        write checkout, so also those one refuses to open on (staged before the branch moved,
+        conflicting with the commits since). True if there were any; WriterLockError while a
+        write checkout is open (``co.reset_staging_area()`` there)."""
+        ctx = self.ctx
+        name = branch or ctx.default_branch
+        branches.check_branch_name(name)
+        with ctx.writer_lock():
+            if not ctx.staging.of(name).changed:
+                return False
+            ctx.staging.drop()
+        return True
+
     # -- history: diff, merge, log, summary ---------------------------------------------
     def _open_writer(self) -> Optional[WriterCheckout]:
         co = self._writer() if self._writer is not None else None

@@ -32,8 +32,7 @@ def head(path: Path, branch: str = "master") -> str:
 
 
 def keys(path: Path, rev: str = "master") -> list[str]:
-    with Repository(str(path)).checkout(commit=rev) as co:
-        return sorted(co["imgs"].keys())
+    return sorted(Hangar(path).ok("ls", rev, "imgs").stdout.split())
 
 
 # -- 1. pushes into a non-bare repository's write branch ------------------------------------------
