@@ -16,7 +16,7 @@ import pytest
 from hangar_git import Repository
 from hangar_git.errors import InvalidNameError, UnrelatedHistoriesError
 
-from .conftest import Files, GitHangar, Hangar, add_sample, clone, one_line_error, subprocess_env
+from .conftest import Files, Hangar, add_sample, clone, one_line_error, subprocess_env
 
 
 @pytest.fixture
