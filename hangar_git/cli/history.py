@@ -121,6 +121,11 @@ def status(repo: Repository, as_json: bool) -> None:
         from ..api.hints import fetch_data_hint
         click.echo(f"{missing} sample(s) of the head have no data on this machine: "
                    f"{fetch_data_hint(repo.ctx, [branch], them=True)}")
+    staged = repo.ctx.staging.of(branch)
+    if staged.changed and staged.base != head:
+        click.echo(f"The staged changes were made on {fmt_digest(staged.base) if staged.base else 'no commit'} and "
+                   f"{branch!r} has moved since: `git hangar commit` merges them onto its head (`git hangar reset` "
+                   f"discards them)")
     if writer is not None:
         click.echo(f"A write checkout is open ({writer}): changes it has not flushed are not shown")
     elif stale is not None:

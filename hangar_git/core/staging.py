@@ -83,17 +83,18 @@ class StagingArea:
         same_base = (info.parents[:1] == [head]) if head else not info.parents
         if same_branch and same_base:
             return Staged(head, head_tree, info.tree)
-        if same_branch and head_tree is not None and info.tree == head_tree:
+        if self._is_clean(info) or (same_branch and info.tree == head_tree):
+            git.set_ref(STAGING, None)  # nothing staged, or nothing the new head lacks
             return Staged(head, head_tree, head_tree)
-        if self._is_clean(info):
+        if not same_branch:
+            raise DirtyStagingError(
+                f"the staging area holds uncommitted changes made on another base "
+                f"({info.message.splitlines()[-1]}): check out that branch and commit or "
+                f"reset them first")
+        tree = self._onto(branch, info, head, head_tree)
+        if tree == head_tree:  # the new commits made the same changes
             git.set_ref(STAGING, None)
-            return Staged(head, head_tree, head_tree)
-        if same_branch:
-            return Staged(head, head_tree, self._onto(branch, info, head, head_tree))
-        raise DirtyStagingError(
-            f"the staging area holds uncommitted changes made on another base "
-            f"({info.message.splitlines()[-1]}): check out that branch and commit or "
-            f"reset them first")
+        return Staged(head, head_tree, tree)
 
     def _onto(self, branch: str, info: CommitInfo, head: Optional[Oid], head_tree: Optional[Oid]) -> Optional[Oid]:
         """The staged tree of ``info`` (staged on an earlier head of ``branch``) merged onto ``head``."""

@@ -83,11 +83,23 @@ def test_staged_changes_whose_branch_moved_are_committed_on_the_new_head(
     hangar.ok("add", "imgs", files / "b.npy")
     pushed = _move_under_staged(committed, tmp_path, "y", 2.0)
     status = hangar.ok("status").stdout
-    assert "added: 'b'" in status and "'y'" not in status
+    assert "added: 'b'" in status and "'y'" not in status and "has moved since" in status
     hangar.ok("commit", "-m", "b")
     new = head(committed)
     assert Repository(str(committed)).ctx.git.commit_info(new).parents == [pushed]
     assert keys(committed) == ["a", "b", "y"]
+
+
+def test_staged_changes_the_moved_branch_already_has_leave_nothing_staged(
+        committed: Path, hangar: Hangar, files: Files, tmp_path: Path) -> None:
+    """The same change staged here and committed there: nothing is left to commit, and status
+    no longer shows it as staged once a writer opened."""
+    with Repository(str(committed)).checkout(write=True) as co:
+        co["imgs"]["y"] = np.full((2, 3), 2.0, np.float32)
+    _move_under_staged(committed, tmp_path, "y", 2.0)
+    assert "nothing to commit" in one_line_error(hangar("commit", "-m", "y"))
+    out = hangar.ok("status").stdout
+    assert "No changes" in out and "moved since" not in out
 
 
 def test_conflicting_staged_changes_whose_branch_moved_can_be_reset(
