@@ -22,7 +22,8 @@ if TYPE_CHECKING:
                          RemoteDataError, RemoteError, RemoteExistsError, RemoteNotFoundError,
                          RepositoryExistsError, RevisionNotFoundError, SampleNotFoundError, SchemaError,
                          SharedStoreError, StateError, StoreFormatError, StoreInUseError, StoreNotFoundError,
-                         StoreUnreachableError, WriterLockError, AmbiguousRevisionError, LockedError)
+                         StoreUnreachableError, WriterLockError, AmbiguousRevisionError, LockedError,
+                         UnrelatedHistoriesError)
 
 from .version import __version__
 
@@ -38,7 +39,7 @@ __all__ = ["AlreadyExistsError", "AuthenticationError", "BranchExistsError", "Br
            "RemoteDataError", "RemoteError", "RemoteExistsError", "RemoteNotFoundError",
            "RepositoryExistsError", "RevisionNotFoundError", "SampleNotFoundError", "SchemaError",
            "SharedStoreError", "StateError", "StoreFormatError", "StoreInUseError", "StoreNotFoundError",
-           "StoreUnreachableError", "WriterLockError", "AmbiguousRevisionError", "LockedError", "Repository",
+           "StoreUnreachableError", "WriterLockError", "AmbiguousRevisionError", "LockedError", "UnrelatedHistoriesError", "Repository",
            "make_numpy_dataset", "make_tf_dataset", "make_torch_dataset", "__version__"]
 
 

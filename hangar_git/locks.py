@@ -42,9 +42,16 @@ class HeldLock:
 
     def holder(self) -> dict | None:
         """The holder's info, or None when the lock is free (a lock file copied here with the
-        repository, naming a lock at another path, holds nothing here)."""
+        repository, naming a lock at another path, holds nothing here; nor does a holder
+        whose process is gone: see :meth:`stale`)."""
         info = self._read()
-        return None if info is None or _copied(info, self.path) else info
+        return None if info is None or _copied(info, self.path) or _is_stale(info) else info
+
+    def stale(self) -> dict | None:
+        """The info of a holder whose process is gone (the next :meth:`try_acquire` takes
+        its lock over), or None."""
+        info = self._read()
+        return info if info is not None and not _copied(info, self.path) and _is_stale(info) else None
 
     def _read(self) -> dict | None:
         try:

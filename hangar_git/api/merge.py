@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ..bookkeeping.gitrepo import Oid, RefChangedError, branch_ref
 from ..bookkeeping.merge import merge_trees
 from ..core import revisions
-from ..errors import BranchNotFoundError, InvalidArgumentError, MergeConflictError, RefMovedError, WriterLockError
+from ..errors import (BranchNotFoundError, InvalidArgumentError, MergeConflictError, RefMovedError,
+                      UnrelatedHistoriesError, WriterLockError)
 from .context import RepoContext
 from .diff import check_clean
 
@@ -38,11 +39,12 @@ def prefer_of(strategy: Optional[str]) -> Optional[str]:
 
 def merge(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
           writer: "Optional[WriterCheckout]" = None, echo: Callable[[str], None] = print,
-          strategy: Optional[str] = None) -> Oid:
+          strategy: Optional[str] = None, allow_unrelated_histories: bool = False) -> Oid:
     """Merge ``dev_branch`` into ``master_branch``; returns the new head of master.
 
     ``strategy``: None (conflicts raise MergeConflictError), ``'ours'`` or ``'theirs'``
-    (each conflicting key or column takes master's or dev's version)."""
+    (each conflicting key or column takes master's or dev's version). Branches with no
+    common commit raise UnrelatedHistoriesError unless ``allow_unrelated_histories``."""
     prefer = prefer_of(strategy)
     git = ctx.git
     master_head = git.get_ref(branch_ref(master_branch))
@@ -57,13 +59,15 @@ def merge(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
         raise
     try:
         check_clean(ctx, master_branch)
-        return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo, prefer)
+        return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo, prefer,
+                             allow_unrelated_histories)
     finally:
         lock.release()
 
 
 def merge_held(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
-               echo: Callable[[str], None] = print, strategy: Optional[str] = None) -> Oid:
+               echo: Callable[[str], None] = print, strategy: Optional[str] = None,
+               allow_unrelated_histories: bool = False) -> Oid:
     """:func:`merge` for the holder of the writer lock (a write checkout of ``master_branch``
     with a clean staging area)."""
     master_head = ctx.git.get_ref(branch_ref(master_branch))
@@ -71,12 +75,12 @@ def merge_held(ctx: RepoContext, message: str, master_branch: str, dev_branch: s
         raise BranchNotFoundError(master_branch)
     dev_head = revisions.resolve(ctx.git, dev_branch)
     return _merge_locked(ctx, message, master_branch, dev_branch, master_head, dev_head, echo,
-                         prefer_of(strategy))
+                         prefer_of(strategy), allow_unrelated_histories)
 
 
 def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch: str,
                   master_head: Oid, dev_head: Oid, echo: Callable[[str], None],
-                  prefer: Optional[str] = None) -> Oid:
+                  prefer: Optional[str] = None, allow_unrelated: bool = False) -> Oid:
     git = ctx.git
     if git.is_ancestor(dev_head, master_head):
         echo(f"Already up to date: {master_branch!r} contains {dev_branch!r}")
@@ -86,6 +90,8 @@ def _merge_locked(ctx: RepoContext, message: str, master_branch: str, dev_branch
         echo(FAST_FORWARD)  # (said once the merge is done: a merge that fails says only why)
         return dev_head
     base = git.merge_base(master_head, dev_head)
+    if base is None and not allow_unrelated:
+        raise UnrelatedHistoriesError(master_branch, dev_branch)
     trees = [git.commit_info(c).tree if c else None for c in (base, master_head, dev_head)]
     resolved: list = []
     try:

@@ -156,6 +156,20 @@ class Repository(BranchMethods, HangarCompat):
         """Remove the writer lock even if its holder may be alive (use with care)."""
         return self.ctx.writer_lock().force_release()
 
+    def reset_staging_area(self, branch: Optional[str] = None) -> bool:
+        """Discard the staged changes of ``branch`` (default: the write branch) without opening a
+        write checkout, so also those one refuses to open on (staged before the branch moved,
+        conflicting with the commits since). True if there were any; WriterLockError while a
+        write checkout is open (``co.reset_staging_area()`` there)."""
+        ctx = self.ctx
+        name = branch or ctx.default_branch
+        branches.check_branch_name(name)
+        with ctx.writer_lock():
+            if not ctx.staging.of(name).changed:
+                return False
+            ctx.staging.drop()
+        return True
+
     # -- history: diff, merge, log, summary ---------------------------------------------
     def _open_writer(self) -> Optional[WriterCheckout]:
         co = self._writer() if self._writer is not None else None
@@ -180,17 +194,20 @@ class Repository(BranchMethods, HangarCompat):
         """
         return _diff.status(self.ctx, branch, writer=self._open_writer())
 
-    def merge(self, message: str, master_branch: str, dev_branch: str, *, strategy: Optional[str] = None) -> str:
+    def merge(self, message: str, master_branch: str, dev_branch: str, *, strategy: Optional[str] = None,
+              allow_unrelated_histories: bool = False) -> str:
         """Merge ``dev_branch`` into ``master_branch``; returns master's new head digest.
 
         Prints the strategy: fast-forward when master is an ancestor of dev, else a 3-way
         merge against the merge base. Raises MergeConflictError (nothing changed) on
         conflicts and DirtyStagingError if master has uncommitted changes.
         ``strategy='ours'`` / ``'theirs'`` resolves each conflicting key (or column) with
-        master's / dev's version instead of raising.
+        master's / dev's version instead of raising. Branches with no commit in common
+        (another dataset's history) raise UnrelatedHistoriesError, as git refuses them, unless
+        ``allow_unrelated_histories=True``.
         """
         return _merge.merge(self.ctx, message, master_branch, dev_branch, writer=self._open_writer(),
-                            strategy=strategy)
+                            strategy=strategy, allow_unrelated_histories=allow_unrelated_histories)
 
     def log(self, branch: Optional[str] = None, commit: Optional[str] = None, *,
             return_contents: bool = False, show_time: bool = False, show_user: bool = False,

@@ -194,7 +194,7 @@ class WriterCheckout(Checkout):
             if column_reads.adopt(col, fresh.get(name)):
                 fresh[name] = col
 
-    def merge(self, message: str, dev_branch: str) -> str:
+    def merge(self, message: str, dev_branch: str, *, allow_unrelated_histories: bool = False) -> str:
         """Merge ``dev_branch`` into this checkout's branch (as ``repo.merge`` does, under
         this checkout's writer lock); returns the branch's new head digest."""
         from .merge import merge_held
@@ -202,7 +202,8 @@ class WriterCheckout(Checkout):
         if self.has_changes:
             raise DirtyStagingError(
                 f"uncommitted changes on {self.branch_name!r}: commit or reset them before merging")
-        head = merge_held(self._ctx, message, self.branch_name, dev_branch)
+        head = merge_held(self._ctx, message, self.branch_name, dev_branch,
+                          allow_unrelated_histories=allow_unrelated_histories)
         self._reopen()
         return head
 

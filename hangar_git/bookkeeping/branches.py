@@ -16,13 +16,21 @@ class BranchHead:
     digest: Oid
 
 
+RESERVED_NAMES = frozenset(("HEAD", "@"))
+"""Valid ref names that name no branch: as revisions both mean the write branch's head (git
+refuses 'HEAD' for a branch; '@' it takes, but then cannot tell it from HEAD either)."""
+
+
 def check_branch_name(name: object) -> str:
+    """``name`` if git would take it for a branch (`git check-ref-format --branch`), else
+    InvalidNameError: the one check of every branch created, renamed or pushed."""
     if (not isinstance(name, str) or not name or len(name) > 200
             or not name.isprintable()  # also rules out lone surrogates, which pygit2 cannot encode
-            or not pygit2.reference_is_valid_name(HEADS + name) or name.startswith("-")):
+            or not pygit2.reference_is_valid_name(HEADS + name) or name.startswith("-")
+            or name in RESERVED_NAMES):
         raise InvalidNameError(
-            f"invalid branch name {name!r}: use letters, digits, '-', '_', '.' and '/' "
-            f"(git ref rules)")
+            f"invalid branch name {name!r}: use letters, digits, '-', '_', '.' and '/', not starting "
+            f"with '-', and not 'HEAD' or '@' (git's rules)")
     return name
 
 

@@ -8,8 +8,8 @@ import click
 from ..api.repository import Repository
 from ..core import upstream
 from ..errors import BranchExistsError
-from .common import (State, api, first_line, fmt_digest, pass_state, require_identity_to_merge, complete_branches,
-                     complete_local_branches)
+from .common import (State, api, first_line, fmt_digest, pass_state, require_identity_to_merge, unrelated_option,
+                     complete_branches, complete_local_branches)
 
 
 def list_branches(repo: Repository, verbose: bool, remotes: bool = False) -> None:
@@ -137,8 +137,10 @@ def checkout(state: State, branch: str, start: Optional[str], create: bool, base
                                       "'MASTER'\").")
 @click.option("-s", "--strategy", type=click.Choice(["ours", "theirs"]),
               help="Resolve each conflicting key (or column) with MASTER's version (ours) or DEV's (theirs).")
+@unrelated_option
 @pass_state
-def merge(state: State, branches: tuple[str, ...], message: Optional[str], strategy: Optional[str]) -> None:
+def merge(state: State, branches: tuple[str, ...], message: Optional[str], strategy: Optional[str],
+          allow_unrelated: bool) -> None:
     """Merge branch DEV into MASTER (default: the write branch), fast-forward or 3-way.
 
     \b
@@ -154,7 +156,8 @@ def merge(state: State, branches: tuple[str, ...], message: Optional[str], strat
     before = repo.branch_head(master)
     require_identity_to_merge(repo, master, dev)
     with state.hush():
-        digest = api(repo, "merge", "merge")(message or "", master, dev, strategy=strategy)
+        digest = api(repo, "merge", "merge")(message or "", master, dev, strategy=strategy,
+                                             allow_unrelated_histories=allow_unrelated)
     if digest != before:  # (when it is, the merge said "Already up to date")
         state.say(f"Merged {dev!r} into {master!r}: {fmt_digest(digest)}")
 

@@ -130,6 +130,11 @@ def first_line(text: str) -> str:
 
 
 # -- sample keys typed on the command line ------------------------------------------------
+unrelated_option = click.option(
+    "--allow-unrelated-histories", "allow_unrelated", is_flag=True,
+    help="Merge even if the two histories share no commit (refused otherwise, as by git: "
+         "usually another dataset's repository).")
+
 str_keys_option = click.option(
     "--str-keys", is_flag=True,
     help="KEYS are str keys even where they look like integers ('1' rather than 1).")

@@ -101,9 +101,11 @@ def status(repo: Repository, as_json: bool) -> None:
     changes = api(repo, "status", "status")()
     remotes = tracking(repo, branch, head)
     missing = samples_without_data(repo, head)
-    locked = repo.writer_lock_held
+    lock = repo.ctx.writer_lock()
+    writer, stale = lock.holder(), lock.stale_holder()
     if as_json:
-        echo_json({"branch": branch, "head": head, "writer_open": locked, "tracking": remotes,
+        echo_json({"branch": branch, "head": head, "writer_open": writer is not None, "stale_writer": stale,
+                   "tracking": remotes,
                    "samples_without_data": missing, "changes": changes.to_dict(),
                    "clean": not changes.has_changes})
         return
@@ -119,8 +121,16 @@ def status(repo: Repository, as_json: bool) -> None:
         from ..api.hints import fetch_data_hint
         click.echo(f"{missing} sample(s) of the head have no data on this machine: "
                    f"{fetch_data_hint(repo.ctx, [branch], them=True)}")
-    if locked:
-        click.echo("A write checkout is open: changes it has not flushed are not shown")
+    staged = repo.ctx.staging.of(branch)
+    if staged.changed and staged.base != head:
+        click.echo(f"The staged changes were made on {fmt_digest(staged.base) if staged.base else 'no commit'} and "
+                   f"{branch!r} has moved since: `git hangar commit` merges them onto its head (`git hangar reset` "
+                   f"discards them)")
+    if writer is not None:
+        click.echo(f"A write checkout is open ({writer}): changes it has not flushed are not shown")
+    elif stale is not None:
+        click.echo(f"The write checkout of {stale} is gone (its process ended without closing it): changes it "
+                   f"had not flushed are lost; the next write checkout recovers its lock")
     click.echo(str(changes).rstrip("\n"))
 
 

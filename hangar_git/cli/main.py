@@ -29,7 +29,7 @@ import click
 
 from ..version import __version__
 from . import INTERRUPTED_LINE
-from ..errors import HangarError, MergeConflictError
+from ..errors import HangarError, MergeConflictError, UnrelatedHistoriesError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "Create a hangar repository."),
@@ -190,8 +190,9 @@ def with_global_options(command: click.Command) -> click.Command:
 
 
 def one_line(exc: HangarError) -> str:
-    """The error as one line (a remote's stderr joined in); merge conflicts keep their list."""
-    if isinstance(exc, MergeConflictError):
+    """The error as one line (a remote's stderr joined in); merge conflicts keep their list.
+    An error that names an API option (``explain``) names the command line's instead."""
+    if isinstance(exc, (MergeConflictError, UnrelatedHistoriesError)):
         return exc.explain("cli")
     text = str(exc) or type(exc).__name__
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -5,7 +5,8 @@ from typing import Any, Optional
 
 import click
 
-from ..errors import NothingStagedError
+from ..bookkeeping.gitrepo import branch_ref
+from ..errors import BranchNotFoundError
 from .common import (State, pass_state, resolve_keys, str_keys_option, complete_columns)
 from .data import staged_or_nothing
 
@@ -15,13 +16,13 @@ from .data import staged_or_nothing
 @pass_state
 def reset(state: State, branch: Optional[str]) -> None:
     """Discard every staged change of the write branch (back to its head)."""
-    with state.repo.checkout(write=True, branch=branch or "") as co:
-        target = co.branch_name
-        try:
-            co.reset_staging_area()
-        except NothingStagedError:
-            state.say(f"Nothing to reset: the staging area of {target!r} matches its head")
-            return
+    repo = state.repo
+    target = branch or repo.ctx.default_branch
+    if repo.ctx.git.get_ref(branch_ref(target)) is None and repo.list_branches():
+        raise BranchNotFoundError(target)
+    if not repo.reset_staging_area(target):
+        state.say(f"Nothing to reset: the staging area of {target!r} matches its head")
+        return
     state.say(f"Discarded the staged changes of {target!r}")
 
 

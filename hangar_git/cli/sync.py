@@ -8,8 +8,8 @@ import click
 
 from ..bookkeeping.gitrepo import branch_ref
 from ..core import upstream
-from .common import (State, api, fmt_digest, pass_state, require_identity_to_merge, complete_local_branches,
-                     complete_remotes)
+from .common import (State, api, fmt_digest, pass_state, require_identity_to_merge, unrelated_option,
+                     complete_local_branches, complete_remotes)
 from .remotes import default_remote, remotes, trust_option
 
 
@@ -19,10 +19,11 @@ from .remotes import default_remote, remotes, trust_option
 @click.option("-m", "--message", help="Message of the merge commit, if one is made.")
 @click.option("-s", "--strategy", type=click.Choice(["ours", "theirs"]),
               help="Resolve each conflicting key with the local version (ours) or the remote's (theirs).")
+@unrelated_option
 @trust_option
 @pass_state
 def pull(state: State, remote_name: Optional[str], branch: Optional[str], message: Optional[str],
-         strategy: Optional[str], trust_host_key: bool) -> None:
+         strategy: Optional[str], allow_unrelated: bool, trust_host_key: bool) -> None:
     """Fetch BRANCH from REMOTE and merge it into the write branch.
 
     REMOTE and BRANCH default to the branch the write branch tracks (set by
@@ -47,7 +48,8 @@ def pull(state: State, remote_name: Optional[str], branch: Optional[str], messag
         return
     require_identity_to_merge(repo, current, tracking)
     with state.hush():
-        head = repo.merge(message or f"Merge {tracking} into '{current}'", current, tracking, strategy=strategy)
+        head = repo.merge(message or f"Merge {tracking} into '{current}'", current, tracking, strategy=strategy,
+                          allow_unrelated_histories=allow_unrelated)
     if head != before:  # (when it is, the merge said "Already up to date")
         state.say(f"Merged {tracking} into {current!r}: {fmt_digest(head)}")
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..bookkeeping.gitrepo import CommitInfo, GitRepo, Oid, RefChangedError, branch_ref
+from ..bookkeeping.merge import Conflict, merge_trees
 from ..bookkeeping.refnames import STAGING, STAGING_MESSAGE
-from ..errors import DirtyStagingError, RefMovedError
+from ..errors import DirtyStagingError, MergeConflictError, RefMovedError
 from ..faults import checkpoint
 
 
@@ -66,9 +67,12 @@ class StagingArea:
         return Staged(head, tree, tree)
 
     def open(self, branch: str) -> Staged:
-        """The staging area a writer of ``branch`` starts from. One staged on another base
-        (another branch, or this branch before it moved) is dropped when it holds no changes
-        and refused (DirtyStagingError) when it does."""
+        """The staging area a writer of ``branch`` starts from. One staged on another branch
+        is dropped when it holds no changes and refused (DirtyStagingError) when it does. One
+        staged on this branch before it moved (a push into this repository, a plain `git push`
+        or `git update-ref` of its ref) is merged onto the new head, 3-way (as `git stash pop`
+        would); where its changes conflict with the new commits, DirtyStagingError says how
+        to discard them (:meth:`drop`)."""
         git = self.git
         head = git.get_ref(branch_ref(branch))
         head_tree = _tree(git, head)
@@ -79,15 +83,32 @@ class StagingArea:
         same_base = (info.parents[:1] == [head]) if head else not info.parents
         if same_branch and same_base:
             return Staged(head, head_tree, info.tree)
-        if same_branch and head_tree is not None and info.tree == head_tree:
+        if self._is_clean(info) or (same_branch and info.tree == head_tree):
+            git.set_ref(STAGING, None)  # nothing staged, or nothing the new head lacks
             return Staged(head, head_tree, head_tree)
-        if self._is_clean(info):
+        if not same_branch:
+            raise DirtyStagingError(
+                f"the staging area holds uncommitted changes made on another base "
+                f"({info.message.splitlines()[-1]}): check out that branch and commit or "
+                f"reset them first")
+        tree = self._onto(branch, info, head, head_tree)
+        if tree == head_tree:  # the new commits made the same changes
             git.set_ref(STAGING, None)
-            return Staged(head, head_tree, head_tree)
-        raise DirtyStagingError(
-            f"the staging area holds uncommitted changes made on another base "
-            f"({info.message.splitlines()[-1]}): check out that branch and commit or "
-            f"reset them first")
+        return Staged(head, head_tree, tree)
+
+    def _onto(self, branch: str, info: CommitInfo, head: Optional[Oid], head_tree: Optional[Oid]) -> Optional[Oid]:
+        """The staged tree of ``info`` (staged on an earlier head of ``branch``) merged onto ``head``."""
+        base = info.parents[0] if info.parents else None
+        try:
+            root, _ = merge_trees(self.git, _tree(self.git, base), head_tree, info.tree)
+        except MergeConflictError as exc:
+            first = exc.conflicts[0]
+            example = first.describe(f"{branch} now", "the staging area") if isinstance(first, Conflict) else first
+            raise DirtyStagingError(
+                f"the staged changes of {branch!r} conflict with the commits that moved it since they were "
+                f"staged ({len(exc.conflicts)} conflict(s), e.g. {example}): discard them with "
+                f"`git hangar reset` (in Python: repo.reset_staging_area()), then redo them") from None
+        return root
 
     def _is_clean(self, info: CommitInfo) -> bool:
         if not info.parents:
@@ -113,8 +134,9 @@ class StagingArea:
             git.set_ref(branch_ref(branch), commit, expected=base)
         except RefChangedError:
             raise RefMovedError(
-                f"branch {branch!r} moved while this checkout was open; nothing was "
-                f"committed. Close this checkout, open a new one and redo the changes") from None
+                f"branch {branch!r} moved while this checkout was open; nothing was committed, "
+                f"and its staged changes are kept: close this checkout and open a new one to "
+                f"commit them onto the new head") from None
         checkpoint("commit.before_staging_drop")
         self.drop()
         return commit

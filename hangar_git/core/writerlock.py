@@ -30,6 +30,11 @@ class WriterLock:
         info = self._lock.holder()
         return HeldLock.describe(info) if info is not None else None
 
+    def stale_holder(self) -> Optional[str]:
+        """Who left a stale lock (its process is gone; the next writer recovers it), or None."""
+        info = self._lock.stale()
+        return HeldLock.describe(info) if info is not None else None
+
     @property
     def held(self) -> bool:
         return self._lock.holder() is not None

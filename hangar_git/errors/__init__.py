@@ -10,7 +10,7 @@ locked), :mod:`.conflict`, :mod:`.integrity` and :mod:`.remote`.
 from .base import HangarError, caller_stacklevel
 from .lookup import NotFoundError, BranchNotFoundError, CommitNotFoundError, RevisionNotFoundError, RemoteBranchNotFoundError, RemoteNotFoundError, ColumnNotFoundError, SampleNotFoundError, DatasetKeysError, MetadataNotFoundError, MissingDataError, StoreNotFoundError, RegistrationNotFoundError, AlreadyExistsError, BranchExistsError, RemoteExistsError, ColumnExistsError, RepositoryExistsError, MissingDataWarning
 from .usage import InvalidArgumentError, InvalidNameError, InvalidKeyError, SchemaError, AmbiguousRevisionError, AmbiguousBranchError, ImportFormatError, StateError, NotInitializedError, NothingStagedError, NothingToCommitError, DirtyStagingError, BranchRemovalError, NoCommitsError, SharedStoreError, StoreInUseError, PermissionDeniedError, CheckoutClosedError, ReadOnlyColumnError, NotPicklableError, LockedError, WriterLockError
-from .conflict import ConflictError, RefMovedError, MergeConflictError, NonFastForwardError
+from .conflict import ConflictError, RefMovedError, MergeConflictError, NonFastForwardError, UnrelatedHistoriesError
 from .integrity import IntegrityError, DamagedObjectError, StoreFormatError, RecordFormatError
 from .remote import RemoteError, StoreUnreachableError, RemoteDataError, PushDataMissingError, ProtocolError, ConnectionClosed, HostKeyError, AuthenticationError, InvalidAddressError, ServerConfigError, GitCommandError, DataLocationError
 
@@ -62,6 +62,7 @@ __all__ = [
     "RefMovedError",
     "MergeConflictError",
     "NonFastForwardError",
+    "UnrelatedHistoriesError",
     "IntegrityError",
     "DamagedObjectError",
     "StoreFormatError",

@@ -47,6 +47,27 @@ class MergeConflictError(ConflictError, ValueError):
                 + "\n".join(self._lines))
 
 
+class UnrelatedHistoriesError(ConflictError, ValueError):
+    """A merge of two branches with no common commit (another dataset's history, likely a
+    mistyped remote or branch); refused unless asked for, as git does."""
+
+    def __init__(self, master: str, dev: str) -> None:
+        self.master, self.dev = master, dev
+        super().__init__(self.explain("api"))
+
+    def explain(self, form: str = "api") -> str:
+        """The message, naming the option as the Python API takes it or as the command line does."""
+        option = UNRELATED_FORMS[form]
+        return (f"refusing to merge unrelated histories: {self.master!r} and {self.dev!r} have no commit "
+                f"in common (another dataset?); nothing was changed. Merge again with `{option}` if they "
+                f"belong together")
+
+
+UNRELATED_FORMS = {"api": "allow_unrelated_histories=True", "cli": "--allow-unrelated-histories"}
+"""How a merge of unrelated histories is allowed: by ``repo.merge`` (api) and by `git hangar merge`
+or `pull` (cli)."""
+
+
 STRATEGY_FORMS = {"api": "strategy={!r}", "cli": "--strategy {}"}
 """How a merge strategy is passed: to ``repo.merge`` (api) and to `git hangar merge` (cli)."""
 

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..bookkeeping.refnames import HEADS, branch_ref
-from ..errors import (BranchRemovalError, CommitNotFoundError, RemoteDataError, IntegrityError,
+from ..errors import (BranchRemovalError, CommitNotFoundError, DirtyStagingError, RemoteDataError, IntegrityError,
                       NonFastForwardError, NotInitializedError, ProtocolError, RefMovedError)
 from ..faults import checkpoint
 from ..core.gitfiles import NotPlain, RepoFiles
@@ -209,6 +209,7 @@ class RepositoryService(ServiceHandler):
         current = self.git.get_ref(branch_ref(branch))
         if current != old or (old is not None and not self.git.is_ancestor(old, new)):
             raise NonFastForwardError("remote", branch)
+        self._check_not_staged_on(branch)
         try:
             # what our refs reach has its data here: check only what the new commits add
             needed = self._added.added(self.git, new, heads, read=self._received)
@@ -231,6 +232,17 @@ class RepositoryService(ServiceHandler):
         except RefChangedError:
             raise NonFastForwardError("remote", branch) from None
         return {"branch": branch, "head": new}
+
+    def _check_not_staged_on(self, branch: str) -> None:
+        """Refuse to move a branch that holds staged changes here, as git refuses to update a
+        checked-out branch whose work tree has changes (``receive.denyCurrentBranch=updateInstead``;
+        a clean staging area just follows its branch)."""
+        from ..core.staging import StagingArea
+        if StagingArea(self.git).of(branch).changed:
+            raise DirtyStagingError(
+                f"push of {branch!r} refused: the remote repository has uncommitted changes staged on "
+                f"{branch!r} (as git refuses a push to a checked-out branch with changes); commit them "
+                f"(`git hangar commit`) or discard them (`git hangar reset`) there first, or push another branch")
 
     @rpc_method(writes=True)
     def delete_ref(self, request: Frame, stream: Stream) -> Reply:
