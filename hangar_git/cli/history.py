@@ -191,7 +191,8 @@ def diff(repo: Repository, refs: tuple[str, ...], branch: Optional[str], onto: O
     diff --staged    the same (also --cached, as in git: there is no
                      working tree besides the staging area)
     diff A           from A to the write branch
-    diff A B         from A to B
+    diff A B         from A to B (also A..B, as in git)
+    diff A...B       from the merge base of A and B to B
     diff --branch D  what branch D changed since it forked
     A and B are branches, REMOTE/BRANCH or commit digests.
     """

@@ -78,6 +78,28 @@ def remote_remove(state: State, name: str) -> None:
     state.say(f"Removed remote {name}")
 
 
+@remote.command("set-url")
+@click.argument("name", shell_complete=complete_remotes)
+@click.argument("address")
+@click.option("--data", "data_url", metavar="URL", help="Also move the data store of a git host remote to URL.")
+@pass_state
+def remote_set_url(state: State, name: str, address: str, data_url: Optional[str]) -> None:
+    """Change the ADDRESS of remote NAME (its branches and upstreams stay)."""
+    info = api(remotes(state.repo, "remote set-url"), "set_url", "remote set-url")(name, address, data_url=data_url)
+    state.say(f"Remote {info.name} -> {info.address}" + (f" (data: {info.data_url})" if info.data_url else ""))
+
+
+@remote.command("rename")
+@click.argument("old", shell_complete=complete_remotes)
+@click.argument("new")
+@pass_state
+def remote_rename(state: State, old: str, new: str) -> None:
+    """Rename remote OLD to NEW: its remote-tracking branches become NEW/..., and branches
+    that tracked OLD track NEW."""
+    api(remotes(state.repo, "remote rename"), "rename", "remote rename")(old, new)
+    state.say(f"Renamed remote {old} to {new}")
+
+
 @remote.command("list")
 @pass_repo
 def remote_list(repo: Repository) -> None:

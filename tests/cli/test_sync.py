@@ -204,3 +204,24 @@ def test_export_warns_only_about_the_column_it_reads(pushed: Path, hangar: Hanga
     done = other("export", "imgs", tmp_path / "out2")
     assert "'imgs'" in done.stderr and "'labels'" not in done.stderr, done.stderr
     assert "git hangar fetch-data origin master" in done.stderr, done.stderr
+
+
+def test_remote_set_url_and_rename(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """There was no `remote set-url` nor `remote rename` (only "remove it first")."""
+    other = clone(tmp_path, server, "other")
+    moved = tmp_path / "moved.git"
+    server.rename(moved)
+    other.ok("remote", "set-url", "origin", moved)
+    assert other.ok("remote", "-v").stdout.startswith(f"origin\t{moved} (fetch)\n")
+    assert "origin/master is up to date" in other.ok("fetch").stdout
+    other.ok("remote", "rename", "origin", "upstream")
+    assert other.ok("remote").stdout == "upstream\n"
+    assert "upstream/master" in other.ok("branch", "-a").stdout
+    assert "Up to date with upstream/master" in other.ok("status").stdout  # master tracks upstream now
+    add_sample(other.path, "c", 3.0)
+    assert other.ok("push").stdout.startswith("Pushed master to upstream (")
+    other.ok("remote", "add", "origin", moved)
+    one_line_error(other("remote", "rename", "origin", "upstream"), "'upstream' already exists", "set-url")
+    one_line_error(other("remote", "rename", "nope", "x"), "nope")
+    one_line_error(other("remote", "set-url", "nope", moved), "nope")
+    one_line_error(other("remote", "set-url", "origin", " "), "needs an address")
