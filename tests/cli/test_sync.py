@@ -225,3 +225,20 @@ def test_remote_set_url_and_rename(pushed: Path, server: Path, tmp_path: Path) -
     one_line_error(other("remote", "rename", "nope", "x"), "nope")
     one_line_error(other("remote", "set-url", "nope", moved), "nope")
     one_line_error(other("remote", "set-url", "origin", " "), "needs an address")
+
+
+def test_fetch_data_defaults_to_the_remote_as_push_does(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """Regression: `fetch-data` required REMOTE while push and pull defaulted to origin.
+    One word is REMOTE if a remote has that name, else BRANCH."""
+    Hangar(pushed).ok("branch", "dev")
+    add_sample(pushed, "c", 3.0, branch="dev")
+    Hangar(pushed).ok("push", "origin", "dev")
+    other = clone(tmp_path, server, "other")
+    assert "Fetched 2 sample(s)" in other.ok("fetch-data").stdout
+    other.ok("fetch")
+    out = other.ok("fetch-data", "dev").stdout  # a branch: only origin has it
+    assert out.startswith("Fetched 1 sample(s)") and "of dev from origin" in out
+    other.ok("remote", "rename", "origin", "dev")  # now a remote has that name: REMOTE wins
+    assert other.ok("fetch-data", "dev").stdout.startswith("Already up to date: every sample of master")
+    assert "of dev" in other.ok("fetch-data", "dev", "dev").stdout
+    one_line_error(other("fetch-data", "nosuch"), "nosuch")
