@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,6 +111,9 @@ def parse_dtype(text: Optional[str]) -> Optional[np.dtype]:
 
 
 # -- reading -------------------------------------------------------------------------
+_OBJECT_ARRAY = re.compile(r"Python objects in dtype|Object arrays cannot be loaded")
+
+
 @contextmanager
 def reading(path: str, what: str) -> Iterator[None]:
     """Turn whatever a parser raises into one ImportFormatError naming the file.
@@ -122,6 +126,9 @@ def reading(path: str, what: str) -> Iterator[None]:
     except HangarError:
         raise
     except Exception as exc:
+        if isinstance(exc, ValueError) and _OBJECT_ARRAY.search(str(exc)):  # numpy's words for them
+            raise ImportFormatError(f"cannot import {path!r}: object arrays are not supported "
+                                    f"(save a numeric array)") from None
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ImportFormatError(f"cannot read {path!r} as {what}: {reason or type(exc).__name__}") from None
 

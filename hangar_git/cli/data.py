@@ -180,7 +180,7 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any, created: bool
               help="CSV: the field holding each row's key (0-based, or a name with --header).")
 @click.option("--header", is_flag=True, help="CSV: the first row names the fields; a first field named "
                                                "'key' (as `export` writes) holds the keys.")
-@click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter.")
+@click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter ('\\t' for a tab).")
 @click.option("--variable-shape", is_flag=True,
               help="New column: samples may have any shape up to --shape (default: the "
                    "largest of the imported samples).")
@@ -206,6 +206,7 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     """
     if key_column is not None and key_from != "auto":
         raise click.UsageError("--key-column gives the keys: do not combine it with --key-from")
+    delimiter = "\t" if delimiter == "\\t" else delimiter
     if len(delimiter) != 1:
         raise click.BadParameter("must be one character", param_hint="--delimiter")
     options = ImportOptions(rows=rows, dtype=parse_dtype(dtype), key_column=key_column,
