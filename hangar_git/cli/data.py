@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator, Optional
 import click
 
 from ..api.repository import Repository
-from ..errors import ImportFormatError, InvalidNameError, SchemaError
+from ..errors import ColumnNotFoundError, ImportFormatError, InvalidNameError, SchemaError
 from .common import (State, pass_state, complete_branches, complete_columns, complete_local_branches,
                      without_missing_data_warning)
 from ..api.checkout import warn_remote_references
@@ -296,6 +296,14 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
     return len(array), changed
 
 
+def refuse_staged_only(repo: Repository, column: str, branch: str) -> None:
+    """Export reads commits: a column only in the staging area of ``branch`` is named as such."""
+    if repo.ctx.git.is_bare or column not in repo.status(branch).columns_added:
+        return
+    raise ColumnNotFoundError(column, f"on branch {branch!r} yet: it is only in the staging area; "
+                                      f"export reads commits, so record it first (`git hangar commit -m MESSAGE`)")
+
+
 # -- export ---------------------------------------------------------------------------
 @click.command()
 @click.argument("column", shell_complete=complete_columns)
@@ -324,6 +332,8 @@ def export(state: State, column: str, out_dir: str, branch: Optional[str], commi
     repo = state.repo
     with without_missing_data_warning(repo.checkout)(branch=branch or "", commit=commit or "",
                                                      stream_from=stream_from or "") as co:
+        if column not in co.columns and not commit:
+            refuse_staged_only(repo, column, branch or repo.ctx.default_branch)
         col = co.columns[column]
         if not stream_from and col.contains_remote_references:  # the other columns are not read
             shown = revision_words(branch or ("" if commit else repo.ctx.default_branch), commit or "")

@@ -121,3 +121,16 @@ def test_stacked_export_refuses_mixed_shapes(repo_dir: Path, hangar: Hangar, tmp
 def test_export_is_an_api_function(mixed: Path, tmp_path: Path) -> None:
     with Repository(mixed).checkout() as co:
         assert export_column(co.columns["v"], str(tmp_path), "npz") == 6
+
+
+def test_export_of_a_staged_column_says_it_needs_a_commit(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    """Regression: it said "column 'grid2' does not exist on branch 'master'", though status listed it."""
+    np.save(tmp_path / "g.npy", np.zeros((2, 2), np.float32))
+    hangar.ok("add", "grid2", tmp_path / "g.npy")
+    one_line_error(hangar("export", "grid2", tmp_path / "out"), "'grid2'", "only in the staging area",
+                   "`git hangar commit -m MESSAGE`")
+    hangar.ok("branch", "side")
+    one_line_error(hangar("export", "grid2", tmp_path / "out", "--branch", "side"), "'grid2' does not exist",
+                   "(its columns:")  # side's staging area does not hold it
+    hangar.ok("commit", "-m", "grid2")
+    assert "Exported 1 sample(s)" in hangar.ok("export", "grid2", tmp_path / "out").stdout
