@@ -51,6 +51,7 @@ class ImportOptions:
     key_column: Optional[str] = None         # CSV: index or header name of the keys
     header: bool = False                     # CSV: the first row names the fields
     delimiter: str = ","
+    stacked: frozenset = frozenset()          # .npy files of stacked exports (keys file beside)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,10 @@ class Importer:
 
 def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
     suffix = suffix_of(path)
-    if suffix == ".npy":
+    if path in options.stacked:
+        from .importers_stacked import read_stacked
+        samples = read_stacked(path)
+    elif suffix == ".npy":
         samples = read_npy(path, options.rows)
     elif suffix == ".npz":
         samples = read_npz(path)
@@ -224,7 +228,7 @@ def npy_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variab
     row or index), mapped, not read: what a bulk import stages a block at a time. None when
     the import is of another kind (or holds no rows): samples are then read one by one."""
     if len(paths) != 1 or not options.rows or suffix_of(paths[0]) != ".npy" or variable_shape \
-            or key_from not in ("auto", "row", "index"):
+            or key_from not in ("auto", "row", "index") or paths[0] in options.stacked:
         return None
     with reading(paths[0], ".npy"):
         array = np.lib.format.open_memmap(paths[0], mode="r")

@@ -20,6 +20,7 @@ from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key,
                              check_sources, expand_directories, max_shape, npy_rows, parse_dtype, reading,
                              release_pages, rows_block, suffix_of)
 from ..api.importers_csv import csv_rows, line_of_row
+from ..api.importers_stacked import pair_stacked
 
 
 # -- add ------------------------------------------------------------------------------
@@ -129,8 +130,10 @@ def shape_hint(exc: SchemaError, col: Any, created: bool) -> str:
 def check_rows_shape(col: Any, shape: tuple[int, ...], path: str) -> None:
     """--rows: the rows (along axis 0) of the array of shape ``shape`` in ``path`` must be
     samples ``col`` takes (1-D arrays give scalar rows: samples of shape ())."""
+    if col.column_type != "ndarray" or not shape:
+        return
     row, want = tuple(shape[1:]), tuple(col.shape)
-    if col.column_type != "ndarray" or not shape or row == want or (
+    if row == want or (
             col.schema.variable_shape and len(row) == len(want) and all(r <= w for r, w in zip(row, want))):
         return
     takes = f"shape up to {want}" if col.schema.variable_shape else f"shape {want}"
@@ -200,7 +203,9 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     row), images (.png, .jpg, ...; needs Pillow), and .txt / .bin (the whole
     file is one str / bytes sample, as `export` writes them). A directory
     stands for the files in it of those types, sorted by name (its
-    subdirectories are not read). The column is created from the first sample
+    subdirectories are not read). A stacked export (NAME.npy and NAME.keys.txt,
+    both given or in a given directory) is its rows under its keys. The column is
+    created from the first sample
     if it does not exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
     any sample fails, nothing of this command is staged.
     """
@@ -217,7 +222,9 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
         raise click.ClickException("cannot add in a bare repository: it has no write branch to stage on (as git "
                                    "refuses `git add` there); clone it (`git hangar clone ADDRESS DIR`) and add "
                                    "in the clone")
-    files = tuple(expand_directories(files))
+    paired, stacked = pair_stacked(expand_directories(files))
+    files = tuple(paired)
+    options = replace(options, stacked=stacked)
     check_sources(files)
     array = npy_rows(files, options, key_from, variable_shape)
     with staged_or_nothing(repo, branch) as co:
