@@ -242,3 +242,48 @@ def test_fetch_data_defaults_to_the_remote_as_push_does(pushed: Path, server: Pa
     assert other.ok("fetch-data", "dev").stdout.startswith("Already up to date: every sample of master")
     assert "of dev" in other.ok("fetch-data", "dev", "dev").stdout
     one_line_error(other("fetch-data", "nosuch"), "nosuch")
+
+
+@pytest.mark.parametrize("moved_on", [False, True])
+def test_push_counts_only_the_commits_it_sends(pushed: Path, server: Path, tmp_path: Path, moved_on: bool) -> None:
+    """Regression: a new branch whose commits the remote already had (feat2 at origin/feat, after
+    someone else pushed on feat) was reported as "[new branch]: 3 commit(s)"."""
+    hangar = Hangar(pushed)
+    hangar.ok("checkout", "-b", "feat")
+    for i in range(3):
+        add_sample(pushed, f"f{i}", 10.0 + i, branch="feat")
+    assert ": 3 commit(s), 3 sample(s)" in hangar.ok("push", "origin", "feat").stdout
+    other = clone(tmp_path, server, "other")
+    other.ok("fetch")
+    if moved_on:  # the remote's feat is ahead of other's origin/feat now
+        add_sample(pushed, "f3", 13.0, branch="feat")
+        hangar.ok("push", "origin", "feat")
+    other.ok("branch", "feat2", "origin/feat")
+    out = other.ok("push", "origin", "feat2").stdout
+    assert out.startswith("Pushed feat2 to origin ([new branch]: 0 commit(s), 0 sample(s), 0 bytes)"), out
+    assert Repository(server).branch_head("feat2") == Repository(other.path).branch_head("feat2")
+
+
+def test_push_trusting_a_stale_tracking_branch_recovers(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """The remote-tracking branch a push trusted is stale: its branch was deleted and made again on
+    the remote, whose gc freed the old commits' data. The push is refused as incomplete, then
+    made again trusting the remote's heads alone (not left stuck)."""
+    hangar = Hangar(pushed)
+    hangar.ok("checkout", "-b", "feat")
+    add_sample(pushed, "f0", 10.0, branch="feat")
+    hangar.ok("push", "origin", "feat")
+    other = clone(tmp_path, server, "other")
+    other.ok("fetch")
+    other.ok("fetch-data", "origin", "feat")
+    hangar.ok("push", "--delete", "origin", "feat")
+    hangar.ok("checkout", "master")
+    hangar.ok("branch", "-D", "feat")
+    hangar.ok("checkout", "-b", "feat")
+    add_sample(pushed, "g0", 20.0, branch="feat")
+    hangar.ok("push", "origin", "feat")
+    Repository(server).gc(grace_seconds=0)
+    other.ok("branch", "feat2", "origin/feat")
+    out = other.ok("push", "origin", "feat2").stdout
+    assert out.startswith("Pushed feat2 to origin ([new branch]: 1 commit(s), 1 sample(s)"), out
+    with Repository(server).checkout(branch="feat2") as co:
+        assert float(co["imgs"]["f0"][0, 0]) == 10.0
