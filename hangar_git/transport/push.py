@@ -10,7 +10,7 @@ from ..bookkeeping.gitrepo import REMOTES, GitRepo, branch_ref, remote_ref
 from ..bookkeeping.added import added_raws
 from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send, unverified_reads
 from ..errors import (BranchNotFoundError, IntegrityError, NonFastForwardError, ProtocolError,
-                      PushDataMissingError)
+                      PushDataMissingError, RemoteError)
 from ..faults import checkpoint
 from ..storage import ObjectStore, digests_to_raw, raws_to_digests
 from .progress import progress
@@ -50,12 +50,17 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
     holds them even when it moved on to commits this repository lacks): those commits and their
     data are neither sent nor counted. Should the remote refuse the push as incomplete (such a
     branch was deleted and made again meanwhile), it is pushed again trusting its heads alone."""
+    heads: dict[str, str] = session.call("list_refs").header["heads"]
+    trusted = _tracked_haves(git, remote, heads)
     try:
-        return _push(git, store, session, remote, branch, quiet, trust_tracking=True)
-    except IntegrityError:
-        if not _tracked_haves(git, remote, session.call("list_refs").header["heads"]):
+        return _push(git, store, session, remote, branch, quiet, heads, trusted)
+    except IntegrityError as refused:
+        if not trusted:
             raise
-        return _push(git, store, session, remote, branch, quiet, trust_tracking=False)
+        try:
+            return _push(git, store, session, remote, branch, quiet, session.call("list_refs").header["heads"], [])
+        except RemoteError:  # the remote hung up on the refused push: its refusal is the answer
+            raise refused from None
 
 
 def _tracked_haves(git: GitRepo, remote: str, heads: dict[str, str]) -> list[str]:
@@ -65,11 +70,10 @@ def _tracked_haves(git: GitRepo, remote: str, heads: dict[str, str]) -> list[str
 
 
 def _push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch: str, quiet: bool,
-          trust_tracking: bool) -> PushResult:
+          heads: dict[str, str], trusted: list[str]) -> PushResult:
     local = git.get_ref(branch_ref(branch))
     if local is None:
         raise BranchNotFoundError(branch)
-    heads: dict[str, str] = session.call("list_refs").header["heads"]
     old = heads.get(branch)
     if old == local:
         git.set_ref(remote_ref(remote, branch), local)
@@ -81,7 +85,7 @@ def _push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branc
         # (after pipelined data it hangs up mid-stream and the client saw a lost connection)
         session.call("update_ref", {"branch": branch, "old": old, "new": local})
     haves = [h for h in heads.values() if git.has_object(h)]
-    haves += _tracked_haves(git, remote, heads) if trust_tracking else []
+    haves += trusted
     with progress("Counting objects", quiet=quiet) as bar:
         todo = objects_to_send(git, [local], haves)
         bar.update(len(todo))
