@@ -71,9 +71,13 @@ def rm(state: State, column: str, keys: tuple[str, ...], whole_column: bool, str
 @click.option("--json", "as_json", is_flag=True, help="List it as one JSON object: key -> value.")
 @click.pass_context
 def metadata(ctx: click.Context, rev: Optional[str], as_json: bool) -> None:
-    """Show, set or delete commit metadata (without a subcommand: list it, a KEY<TAB>VALUE
-    line per key, with backslash, tab, newline and other control characters in VALUE
-    escaped as \\\\, \\t, \\n, \\xNN; `metadata get KEY` prints a value as it is)."""
+    """Show, set or delete commit metadata (without a subcommand: list it).
+
+    The list is a KEY<TAB>VALUE line per key, with backslash, tab, newline and other
+    control characters in VALUE escaped as \\\\, \\t, \\n, \\xNN (`metadata get KEY`
+    prints a value as it is; --json lists them unescaped). Keys are 1-64 ASCII letters,
+    digits, '.', '_' or '-', as in Hangar.
+    """
     ctx.meta["metadata.rev"] = rev
     if ctx.invoked_subcommand is None:
         items = _read(ctx.find_object(State), rev)
