@@ -70,6 +70,21 @@ def check_clean(ctx: RepoContext, branch: str, writer: "Optional[WriterCheckout]
             f"(co.commit / `git hangar commit`) or reset them (co.reset_staging_area()) first")
 
 
+def _range(ctx: RepoContext, spec: str) -> DiffResult:
+    """git's ranges: ``A..B`` is from A to B, ``A...B`` from the merge base of A and B to B
+    (an empty side is the write branch)."""
+    dots = "..." if "..." in spec else ".."
+    left, _, right = spec.partition(dots)
+    left, right = left or ctx.default_branch, right or ctx.default_branch
+    if dots == "..":
+        return diff(ctx, left, right)
+    git = ctx.git
+    head, other = resolve(git, right), resolve(git, left)
+    base = git.merge_base(head, other)
+    source = f"merge base of {left} and {right} (a={base})" if base else "empty (no common history)"
+    return diff_trees(git, _tree(git, base), _tree(git, head), source=source, target=_label(right, head))
+
+
 def diff(ctx: RepoContext, a: Optional[str] = None, b: Optional[str] = None, *,
          branch: Optional[str] = None, onto: Optional[str] = None,
          writer: "Optional[WriterCheckout]" = None) -> DiffResult:
@@ -86,6 +101,8 @@ def diff(ctx: RepoContext, a: Optional[str] = None, b: Optional[str] = None, *,
     if a is None and b is None:
         return status(ctx, writer=writer)
     write_branch = ctx.default_branch
+    if b is None and a is not None and ".." in a:
+        return _range(ctx, a)
     specs = [s if s is not None else write_branch for s in (a, b)]
     oids: list[Optional[Oid]] = []
     for spec in specs:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import HangarError
 from ..fileio import atomic_open, move_into_place, temp_name
-from .keytext import KEY_FIELD, key_to_text
+from .keytext import KEY_FIELD, KEYS_SUFFIX, key_to_text
 from .zipwrite import StoredZip
 
 Key = Union[int, str]
@@ -179,7 +179,7 @@ def write_npz_fixed(column: Any, path: str, progress: Progress) -> int:
 def write_stacked(column: Any, out_dir: str, force: bool, progress: Progress) -> int:
     """One (N, ...) array: every sample must have one shape (str samples: one unicode array)."""
     path = os.path.join(out_dir, f"{column.name}.npy")
-    keys_path = os.path.join(out_dir, f"{column.name}.keys.txt")
+    keys_path = os.path.join(out_dir, column.name + KEYS_SUFFIX)
     check_free(path, force)
     check_free(keys_path, force)
     ordered = sorted(column.keys(), key=sort_key)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..fileio import atomic_open, move_into_place, temp_name
 from .exporters import ExportError, check_free, sort_key
-from .keytext import key_to_text
+from .keytext import KEYS_SUFFIX, key_to_text
 
 COPY_ROWS_BYTES = 32 << 20
 """Rows copied into key order at a time."""
@@ -21,7 +21,7 @@ COPY_ROWS_BYTES = 32 << 20
 def write_stacked_fixed(column: Any, out_dir: str, force: bool, progress: Callable[[int], Any]) -> int:
     """``<column>.npy`` of every sample in key order, and ``<column>.keys.txt`` of the keys."""
     path = os.path.join(out_dir, f"{column.name}.npy")
-    keys_path = os.path.join(out_dir, f"{column.name}.keys.txt")
+    keys_path = os.path.join(out_dir, column.name + KEYS_SUFFIX)
     check_free(path, force)
     check_free(keys_path, force)
     stored, tmp = temp_name(path) + ".stored", temp_name(path)

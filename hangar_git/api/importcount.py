@@ -20,6 +20,9 @@ def count_samples(paths: Sequence[str], options: ImportOptions) -> int:
 def count_file(path: str, options: ImportOptions) -> int:
     suffix = suffix_of(path)
     if suffix == ".npy":
+        if path in options.stacked:
+            from .importers_stacked import stacked_keys
+            return len(stacked_keys(path))
         if not options.rows:
             return 1
         with reading(path, ".npy"):

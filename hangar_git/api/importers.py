@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class ImportOptions:
     key_column: Optional[str] = None         # CSV: index or header name of the keys
     header: bool = False                     # CSV: the first row names the fields
     delimiter: str = ","
+    stacked: frozenset = frozenset()          # .npy files of stacked exports (keys file beside)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,9 @@ def parse_dtype(text: Optional[str]) -> Optional[np.dtype]:
 
 
 # -- reading -------------------------------------------------------------------------
+_OBJECT_ARRAY = re.compile(r"Python objects in dtype|Object arrays cannot be loaded")
+
+
 @contextmanager
 def reading(path: str, what: str) -> Iterator[None]:
     """Turn whatever a parser raises into one ImportFormatError naming the file.
@@ -122,6 +127,9 @@ def reading(path: str, what: str) -> Iterator[None]:
     except HangarError:
         raise
     except Exception as exc:
+        if isinstance(exc, ValueError) and _OBJECT_ARRAY.search(str(exc)):  # numpy's words for them
+            raise ImportFormatError(f"cannot import {path!r}: object arrays are not supported "
+                                    f"(save a numeric array)") from None
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ImportFormatError(f"cannot read {path!r} as {what}: {reason or type(exc).__name__}") from None
 
@@ -144,7 +152,10 @@ class Importer:
 
 def read_samples(path: str, options: ImportOptions) -> Iterator[Sample]:
     suffix = suffix_of(path)
-    if suffix == ".npy":
+    if path in options.stacked:
+        from .importers_stacked import read_stacked
+        samples = read_stacked(path)
+    elif suffix == ".npy":
         samples = read_npy(path, options.rows)
     elif suffix == ".npz":
         samples = read_npz(path)
@@ -217,7 +228,7 @@ def npy_rows(paths: Sequence[str], options: ImportOptions, key_from: str, variab
     row or index), mapped, not read: what a bulk import stages a block at a time. None when
     the import is of another kind (or holds no rows): samples are then read one by one."""
     if len(paths) != 1 or not options.rows or suffix_of(paths[0]) != ".npy" or variable_shape \
-            or key_from not in ("auto", "row", "index"):
+            or key_from not in ("auto", "row", "index") or paths[0] in options.stacked:
         return None
     with reading(paths[0], ".npy"):
         array = np.lib.format.open_memmap(paths[0], mode="r")

@@ -72,7 +72,8 @@ def read_csv(path: str, options: ImportOptions) -> Iterator[Sample]:
         keys = pop_key_column(path, rows, key_column, header, places)
         dtype = options.dtype or options.column_dtype or infer_dtype(rows)
         values: Sequence[Union[np.ndarray, str]] = (text_rows(rows, places) if is_text(dtype) else
-                                                    parse_rows(path, rows, dtype, header is not None, places))
+                                                    parse_rows(path, rows, dtype, header is not None, places,
+                                                               options.delimiter))
     name = stem_of(path)
     for i, value in enumerate(values):
         yield Sample(name, value, places[i], row=i,
@@ -157,10 +158,20 @@ def text_rows(rows: list[list[str]], places: Sequence[str]) -> list[str]:
     return [row[0] for row in rows]
 
 
-def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool, places: Sequence[str]) \
-        -> list[np.ndarray]:
+DELIMITERS = {";": ";", "\t": "\\t", "|": "|", ",": ","}
+"""The delimiters a value that fails to parse is checked for, and how --delimiter spells them."""
+
+
+def other_delimiter(value: str, delimiter: str) -> Optional[str]:
+    """The --delimiter spelling of a delimiter other than ``delimiter`` that ``value`` holds, if any."""
+    return next((spelt for char, spelt in DELIMITERS.items() if char != delimiter and char in value), None)
+
+
+def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool, places: Sequence[str],
+               delimiter: str = ",") -> list[np.ndarray]:
     """The rows as 1-D arrays of ``dtype``; a bad value is reported at its place (and, on the
-    first row of a file read without ``header``, with the hint that it may be a header)."""
+    first row of a file read without ``header``, with the hint that it may be a header; holding
+    another delimiter, with the hint to pass it)."""
     if not rows:
         return []
     try:
@@ -174,6 +185,10 @@ def parse_rows(path: str, rows: list[list[str]], dtype: np.dtype, header: bool, 
             try:
                 np.array([value], dtype=str).astype(dtype)
             except (ValueError, OverflowError, TypeError):
+                spelt = other_delimiter(value, delimiter)
+                if spelt is not None:
+                    raise ImportFormatError(f"{places[i]}: cannot parse {value!r} as {dtype}: the fields seem "
+                                            f"separated by {spelt!r}: pass --delimiter '{spelt}'") from None
                 first = "pass --header if the first line names the fields, " if i == 0 and not header else ""
                 raise ImportFormatError(
                     f"{places[i]}: cannot parse {value!r} as {dtype} ({first}--dtype str for text samples, "

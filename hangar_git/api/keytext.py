@@ -13,6 +13,8 @@ Key = Union[int, str]
 KEY_FIELD = "key"
 """The CSV header field of the keys: export writes it first; import with a header takes a
 first field of this name as the key column."""
+KEYS_SUFFIX = ".keys.txt"
+"""A stacked export's keys file: ``<column>.keys.txt`` beside ``<column>.npy``, a key per line."""
 _INT = re.compile(r"[+-]?[0-9]+")
 
 

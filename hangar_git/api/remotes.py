@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,27 +23,25 @@ from ..bookkeeping.gitrepo import GitRepo, Oid, branch_ref, remote_ref
 from ..bookkeeping.remoteconfig import CONFIG_REF
 from ..bookkeeping.snapshot import Snapshot
 from ..core import revisions, upstream
-from ..core.layout import BRANCH_KEY, HEADS, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
+from ..core.layout import BRANCH_KEY, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
 from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
-                      GitCommandError, HostKeyError, InvalidAddressError, InvalidArgumentError, InvalidNameError,
+                      GitCommandError, HostKeyError, InvalidArgumentError, InvalidNameError,
                       NonFastForwardError, PushDataMissingError, RemoteBranchNotFoundError, RemoteError,
-                      RemoteExistsError, RemoteNotFoundError)
-from ..storage import is_uri
+                      RemoteNotFoundError)
 from ..transport.address import parse_address
 from ..transport.fetch import FetchResult
 from ..transport.fetch_data import FetchDataResult
-from ..transport.gitcmd import GitHost, check_git_address, is_git_only_address
+from ..transport.gitcmd import GitHost, is_git_only_address
 from ..transport.gitremote import GitDataRemote
 from ..transport.links import AnyLink, ServerLink
 from ..transport.push import PushResult
 from ..transport.rpc import Session
+from . import remoteedit as _edit
+from .remoteedit import REMOTE_NAME, data_url_setting
 
 if TYPE_CHECKING:
     from .repository import Repository
-
-_REMOTE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
-
 
 @dataclass(frozen=True, slots=True)
 class RemoteInfo:
@@ -53,13 +50,6 @@ class RemoteInfo:
     name: str
     address: str
     data_url: Optional[str] = None
-
-
-def data_url_setting(url: str, typed_in: str) -> str:
-    """A data URL as saved and published: URIs as given, paths made absolute."""
-    if not isinstance(url, str) or not url.strip():
-        raise InvalidNameError("empty data URL: give s3://bucket/prefix or a shared folder")
-    return url if is_uri(url) else os.path.normpath(os.path.join(typed_in, os.path.expanduser(url)))
 
 
 def check_branch_not_remote(git: GitRepo, name: str) -> None:
@@ -93,20 +83,8 @@ class Remotes:
     def add(self, name: str, address: str, data_url: Optional[str] = None) -> RemoteInfo:
         """Record a remote: a hangar server at ``address`` (ssh://..., user@host:path, file://, a
         path), or with ``data_url`` any git remote whose data lives at ``data_url``."""
-        if not isinstance(name, str) or not _REMOTE_NAME.match(name):
-            raise InvalidNameError(f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-'")
-        if self._git.config_get(remote_key(name)) is not None:
-            raise RemoteExistsError(name)
-        if not isinstance(address, str) or not address.strip():
-            raise InvalidAddressError(f"remote {name!r} needs an address: a path, file://..., "
-                                      f"ssh://[user@]host[:port]/path or user@host:path")
-        shadowed = sorted(b for b in self._git.list_refs(HEADS) if b.startswith(name + "/"))
-        if shadowed:
-            raise InvalidNameError(
-                f"invalid remote name {name!r}: local branch {shadowed[0]!r} would hide its "
-                f"remote-tracking branches; rename that branch or pick another remote name")
-        if data_url is not None or is_git_only_address(address):
-            check_git_address(address)
+        _edit.check_new_name(self._git, name)
+        _edit.check_address(name, address, data_url)
         if data_url is not None:
             data_url = data_url_setting(data_url, os.getcwd())
             self._git.config_set(remote_key(name, "data"), data_url)
@@ -124,6 +102,18 @@ class Remotes:
         upstream.forget_remote(self._git, name)
         return info
 
+    def set_url(self, name: str, address: str, data_url: Optional[str] = None) -> RemoteInfo:
+        """Point remote ``name`` at ``address`` (and, given ``data_url``, its data store there)."""
+        self.info(name)
+        _edit.set_url(self._git, name, address, data_url)
+        return self.info(name)
+
+    def rename(self, old: str, new: str) -> RemoteInfo:
+        """Rename remote ``old`` to ``new``, with its remote-tracking branches and upstreams."""
+        self.info(old)
+        _edit.rename(self._git, old, new)
+        return self.info(new)
+
     def list_all(self) -> list[RemoteInfo]:
         out = []
         for name, value in sorted(remote_urls(self._git).items()):
@@ -134,7 +124,7 @@ class Remotes:
         """The remote ``name`` (RemoteNotFoundError if there is none)."""
         address = self._git.config_get(remote_key(name))
         if address is None:
-            git_url = self._git.config_get(f"remote.{name}.url") if _REMOTE_NAME.match(name) else None
+            git_url = self._git.config_get(f"remote.{name}.url") if REMOTE_NAME.match(name) else None
             if git_url is None:
                 raise RemoteNotFoundError(name)
             return RemoteInfo(name, git_url, None)  # the git remote of a `git clone`: data URL on the host

@@ -181,7 +181,8 @@ class Repository(BranchMethods, HangarCompat):
 
         * ``diff()``: the staging area against the head of the write branch (``status()``);
         * ``diff(a, b)``: from ``a`` to ``b`` (branch names, ``remote/branch`` or commit digests);
-          ``diff(a)`` is ``diff(a, <write branch>)``;
+          ``diff(a)`` is ``diff(a, <write branch>)``; ``diff('a..b')`` is ``diff(a, b)`` and
+          ``diff('a...b')`` is from the merge base of a and b to b, as in git;
         * ``diff(branch='dev')``: what ``dev`` changed since it forked from the write branch
           (or from ``onto``), i.e. from their merge base to ``dev``.
         """

@@ -51,6 +51,7 @@ Key = Union[str, int]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 # C0/C1 controls, line/paragraph separators, path separators; surrogates have no UTF-8 form
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/\\\ud800-\udfff]")
+_METADATA_KEY_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _INT64 = 1 << 63
 
@@ -89,10 +90,11 @@ def decode_key(text: str) -> Key:
 
 
 def check_metadata_key(key: object) -> str:
-    if not isinstance(key, str) or not (0 < len(key) <= MAX_KEY_LEN) or _BAD_KEY_CHARS.search(key):
+    """Hangar 0.5's rule for metadata keys: 1-64 ASCII letters, digits, '.', '_' or '-'."""
+    if not isinstance(key, str) or not _METADATA_KEY_RE.fullmatch(key):
         raise InvalidNameError(
-            f"invalid metadata key {key!r}: use a non-empty str of at most {MAX_KEY_LEN} "
-            f"characters without '/', '\\' or control characters")
+            f"invalid metadata key {key!r}: use 1-64 ASCII letters, digits, '.', '_' or '-' "
+            f"(no spaces), as Hangar does")
     return key
 
 

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator, Optional
 import click
 
 from ..api.repository import Repository
-from ..errors import ImportFormatError, InvalidNameError, SchemaError
+from ..errors import ColumnNotFoundError, ImportFormatError, InvalidNameError, SchemaError
 from .common import (State, pass_state, complete_branches, complete_columns, complete_local_branches,
                      without_missing_data_warning)
 from ..api.checkout import warn_remote_references
@@ -20,6 +20,7 @@ from ..api.importers import (KEY_FROM, ROWS_BLOCK, Importer, ImportOptions, Key,
                              check_sources, expand_directories, max_shape, npy_rows, parse_dtype, reading,
                              release_pages, rows_block, suffix_of)
 from ..api.importers_csv import csv_rows, line_of_row
+from ..api.importers_stacked import pair_stacked
 
 
 # -- add ------------------------------------------------------------------------------
@@ -129,8 +130,10 @@ def shape_hint(exc: SchemaError, col: Any, created: bool) -> str:
 def check_rows_shape(col: Any, shape: tuple[int, ...], path: str) -> None:
     """--rows: the rows (along axis 0) of the array of shape ``shape`` in ``path`` must be
     samples ``col`` takes (1-D arrays give scalar rows: samples of shape ())."""
+    if col.column_type != "ndarray" or not shape:
+        return
     row, want = tuple(shape[1:]), tuple(col.shape)
-    if col.column_type != "ndarray" or not shape or row == want or (
+    if row == want or (
             col.schema.variable_shape and len(row) == len(want) and all(r <= w for r, w in zip(row, want))):
         return
     takes = f"shape up to {want}" if col.schema.variable_shape else f"shape {want}"
@@ -180,7 +183,7 @@ def stage(col: Any, keyed: Iterable[tuple[Key, Sample]], bar: Any, created: bool
               help="CSV: the field holding each row's key (0-based, or a name with --header).")
 @click.option("--header", is_flag=True, help="CSV: the first row names the fields; a first field named "
                                                "'key' (as `export` writes) holds the keys.")
-@click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter.")
+@click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter ('\\t' for a tab).")
 @click.option("--variable-shape", is_flag=True,
               help="New column: samples may have any shape up to --shape (default: the "
                    "largest of the imported samples).")
@@ -200,12 +203,15 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
     row), images (.png, .jpg, ...; needs Pillow), and .txt / .bin (the whole
     file is one str / bytes sample, as `export` writes them). A directory
     stands for the files in it of those types, sorted by name (its
-    subdirectories are not read). The column is created from the first sample
+    subdirectories are not read). A stacked export (NAME.npy and NAME.keys.txt,
+    both given or in a given directory) is its rows under its keys. The column is
+    created from the first sample
     if it does not exist. Nothing is committed: run `git hangar commit -m MESSAGE` next. If
     any sample fails, nothing of this command is staged.
     """
     if key_column is not None and key_from != "auto":
         raise click.UsageError("--key-column gives the keys: do not combine it with --key-from")
+    delimiter = "\t" if delimiter == "\\t" else delimiter
     if len(delimiter) != 1:
         raise click.BadParameter("must be one character", param_hint="--delimiter")
     options = ImportOptions(rows=rows, dtype=parse_dtype(dtype), key_column=key_column,
@@ -216,7 +222,9 @@ def add(state: State, column: str, files: tuple[str, ...], key_from: str, start:
         raise click.ClickException("cannot add in a bare repository: it has no write branch to stage on (as git "
                                    "refuses `git add` there); clone it (`git hangar clone ADDRESS DIR`) and add "
                                    "in the clone")
-    files = tuple(expand_directories(files))
+    paired, stacked = pair_stacked(expand_directories(files))
+    files = tuple(paired)
+    options = replace(options, stacked=stacked)
     check_sources(files)
     array = npy_rows(files, options, key_from, variable_shape)
     with staged_or_nothing(repo, branch) as co:
@@ -295,6 +303,14 @@ def stage_rows(co: Any, column: str, array: Any, options: ImportOptions, shape: 
     return len(array), changed
 
 
+def refuse_staged_only(repo: Repository, column: str, branch: str) -> None:
+    """Export reads commits: a column only in the staging area of ``branch`` is named as such."""
+    if repo.ctx.git.is_bare or column not in repo.status(branch).columns_added:
+        return
+    raise ColumnNotFoundError(column, f"on branch {branch!r} yet: it is only in the staging area; "
+                                      f"export reads commits, so record it first (`git hangar commit -m MESSAGE`)")
+
+
 # -- export ---------------------------------------------------------------------------
 @click.command()
 @click.argument("column", shell_complete=complete_columns)
@@ -323,6 +339,8 @@ def export(state: State, column: str, out_dir: str, branch: Optional[str], commi
     repo = state.repo
     with without_missing_data_warning(repo.checkout)(branch=branch or "", commit=commit or "",
                                                      stream_from=stream_from or "") as co:
+        if column not in co.columns and not commit:
+            refuse_staged_only(repo, column, branch or repo.ctx.default_branch)
         col = co.columns[column]
         if not stream_from and col.contains_remote_references:  # the other columns are not read
             shown = revision_words(branch or ("" if commit else repo.ctx.default_branch), commit or "")

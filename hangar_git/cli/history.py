@@ -98,23 +98,22 @@ def status(repo: Repository, as_json: bool) -> None:
         head: Optional[str] = repo.branch_head(branch)
     except BranchNotFoundError:
         head = None
+    if repo.ctx.git.is_bare:
+        bare_status(repo, branch, head, as_json)
+        return
     changes = api(repo, "status", "status")()
     remotes = tracking(repo, branch, head)
     missing = samples_without_data(repo, head)
     lock = repo.ctx.writer_lock()
     writer, stale = lock.holder(), lock.stale_holder()
     if as_json:
-        echo_json({"branch": branch, "head": head, "writer_open": writer is not None, "stale_writer": stale,
-                   "tracking": remotes,
+        echo_json({"bare": False, "branch": branch, "head": head, "writer_open": writer is not None,
+                   "stale_writer": stale, "tracking": remotes,
                    "samples_without_data": missing, "changes": changes.to_dict(),
                    "clean": not changes.has_changes})
         return
     click.echo(f"On branch {branch}")
-    if head is None:
-        click.echo("No commits yet")
-    else:
-        message = repo.ctx.git.commit_info(head).message
-        click.echo(f"Head: {fmt_digest(head)} {first_line(message)}")
+    echo_head(repo, head)
     for t in remotes:
         click.echo(tracking_line(t))
     if missing:
@@ -132,6 +131,24 @@ def status(repo: Repository, as_json: bool) -> None:
         click.echo(f"The write checkout of {stale} is gone (its process ended without closing it): changes it "
                    f"had not flushed are lost; the next write checkout recovers its lock")
     click.echo(str(changes).rstrip("\n"))
+
+
+def echo_head(repo: Repository, head: Optional[str]) -> None:
+    if head is None:
+        click.echo("No commits yet")
+    else:
+        click.echo(f"Head: {fmt_digest(head)} {first_line(repo.ctx.git.commit_info(head).message)}")
+
+
+def bare_status(repo: Repository, branch: str, head: Optional[str], as_json: bool) -> None:
+    """A bare repository has no write branch nor staging area (as git has no work tree there):
+    its default branch and head only."""
+    if as_json:
+        echo_json({"bare": True, "branch": branch, "head": head, "changes": None, "clean": True})
+        return
+    click.echo(f"Bare repository: no write branch and no staging area (clone it to add and commit); "
+               f"default branch {branch}")
+    echo_head(repo, head)
 
 
 # -- log / diff / summary -------------------------------------------------------------------
@@ -201,7 +218,8 @@ def diff(repo: Repository, refs: tuple[str, ...], branch: Optional[str], onto: O
     diff --staged    the same (also --cached, as in git: there is no
                      working tree besides the staging area)
     diff A           from A to the write branch
-    diff A B         from A to B
+    diff A B         from A to B (also A..B, as in git)
+    diff A...B       from the merge base of A and B to B
     diff --branch D  what branch D changed since it forked
     A and B are branches, REMOTE/BRANCH or commit digests.
     """

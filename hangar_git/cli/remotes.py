@@ -12,7 +12,7 @@ from ..api.remotes import check_git_remote_has_data
 from ..api.repository import Repository
 from ..bookkeeping.gitrepo import remote_ref
 from ..core import upstream
-from ..errors import NotInitializedError
+from ..errors import NotInitializedError, RemoteNotFoundError
 from .common import (State, api, fmt_digest, git_root, pass_repo, pass_state, complete_branches, complete_columns,
                      complete_local_branches, complete_remotes)
 from .init import git_config, identity
@@ -76,6 +76,28 @@ def remote_remove(state: State, name: str) -> None:
     """Remove remote NAME (and its remote-tracking branches)."""
     api(remotes(state.repo, "remote remove"), "remove", "remote remove")(name)
     state.say(f"Removed remote {name}")
+
+
+@remote.command("set-url")
+@click.argument("name", shell_complete=complete_remotes)
+@click.argument("address")
+@click.option("--data", "data_url", metavar="URL", help="Also move the data store of a git host remote to URL.")
+@pass_state
+def remote_set_url(state: State, name: str, address: str, data_url: Optional[str]) -> None:
+    """Change the ADDRESS of remote NAME (its branches and upstreams stay)."""
+    info = api(remotes(state.repo, "remote set-url"), "set_url", "remote set-url")(name, address, data_url=data_url)
+    state.say(f"Remote {info.name} -> {info.address}" + (f" (data: {info.data_url})" if info.data_url else ""))
+
+
+@remote.command("rename")
+@click.argument("old", shell_complete=complete_remotes)
+@click.argument("new")
+@pass_state
+def remote_rename(state: State, old: str, new: str) -> None:
+    """Rename remote OLD to NEW: its remote-tracking branches become NEW/..., and branches
+    that tracked OLD track NEW."""
+    api(remotes(state.repo, "remote rename"), "rename", "remote rename")(old, new)
+    state.say(f"Renamed remote {old} to {new}")
 
 
 @remote.command("list")
@@ -217,9 +239,36 @@ class ByteSize(click.ParamType):
         return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
 
 
+def names_remote(state: State, word: str) -> bool:
+    """Whether ``word`` is a remote (or an address) rather than a branch."""
+    try:
+        handle = remotes(state.repo, "fetch-data")
+    except NotInitializedError:
+        return True  # a git repository without hangar: only a git remote can be meant
+    try:
+        handle.info(word)
+    except RemoteNotFoundError:
+        return ":" in word or word.startswith(("/", ".", "~"))  # branch names never look like this
+    return True
+
+
+def remote_and_branch(state: State, first: Optional[str], second: Optional[str]) -> tuple[str, Optional[str]]:
+    """fetch-data's ``[REMOTE] [BRANCH]``: two words are REMOTE BRANCH; one word is REMOTE if a
+    remote has that name, else BRANCH. REMOTE defaults as push's does: the remote the branch
+    tracks, else origin (or the only remote)."""
+    if first is not None and (second is not None or names_remote(state, first)):
+        return first, second
+    try:
+        git = state.repo.ctx.git
+    except NotInitializedError:
+        return "origin", first
+    tracked = upstream.of(git, first or state.repo.ctx.default_branch)
+    return (tracked.remote if tracked else default_remote(state)), first
+
+
 @click.command("fetch-data")
-@click.argument("remote_name", metavar="REMOTE", shell_complete=complete_remotes)
-@click.argument("branch", required=False, shell_complete=complete_branches)
+@click.argument("remote_name", metavar="[REMOTE]", required=False, shell_complete=complete_remotes)
+@click.argument("branch", metavar="[BRANCH]", required=False, shell_complete=complete_branches)
 @click.option("--commit", help="Fetch the data of this commit instead of a branch head.")
 @click.option("--column", "columns", multiple=True, metavar="NAME", shell_complete=complete_columns,
               help="Only this column (repeatable; default: all).")
@@ -227,11 +276,17 @@ class ByteSize(click.ParamType):
 @click.option("--all-history", is_flag=True, help="Also the data of every ancestor commit.")
 @trust_option
 @pass_state
-def fetch_data(state: State, remote_name: str, branch: Optional[str], commit: Optional[str],
+def fetch_data(state: State, remote_name: Optional[str], branch: Optional[str], commit: Optional[str],
                columns: tuple[str, ...], max_bytes: Optional[int], all_history: bool,
                trust_host_key: bool) -> None:
     """Get sample data from REMOTE: of the head of BRANCH (default: the write
-    branch; REMOTE/BRANCH if there is no local one), or of --commit."""
+    branch; REMOTE/BRANCH if there is no local one), or of --commit.
+
+    REMOTE defaults to the remote the branch tracks, else to origin (or the only
+    remote), as push's does; a single word is REMOTE if a remote has that name,
+    else BRANCH.
+    """
+    remote_name, branch = remote_and_branch(state, remote_name, branch)
     if branch and commit:
         raise click.UsageError("give a BRANCH or --commit, not both")
     repo = adopting(state, remote_name)

@@ -9,6 +9,7 @@ from ..bookkeeping.gitrepo import branch_ref
 from ..errors import BranchNotFoundError
 from .common import (State, pass_state, resolve_keys, str_keys_option, complete_columns)
 from .data import staged_or_nothing
+from .history import echo_json
 
 
 @click.command()
@@ -68,13 +69,33 @@ def rm(state: State, column: str, keys: tuple[str, ...], whole_column: bool, str
 @click.group(invoke_without_command=True)
 @click.option("--rev", metavar="REV", help="Read the metadata of this commit or branch (default: the "
                                            "staging area of the write branch).")
+@click.option("--json", "as_json", is_flag=True, help="List it as one JSON object: key -> value.")
 @click.pass_context
-def metadata(ctx: click.Context, rev: Optional[str]) -> None:
-    """Show, set or delete commit metadata (without a subcommand: list it)."""
+def metadata(ctx: click.Context, rev: Optional[str], as_json: bool) -> None:
+    """Show, set or delete commit metadata (without a subcommand: list it).
+
+    The list is a KEY<TAB>VALUE line per key, with backslash, tab, newline and other
+    control characters in VALUE escaped as \\\\, \\t, \\n, \\xNN (`metadata get KEY`
+    prints a value as it is; --json lists them unescaped). Keys are 1-64 ASCII letters,
+    digits, '.', '_' or '-', as in Hangar.
+    """
     ctx.meta["metadata.rev"] = rev
     if ctx.invoked_subcommand is None:
-        for key, value in _read(ctx.find_object(State), rev):
-            click.echo(f"{key}\t{value}")
+        items = _read(ctx.find_object(State), rev)
+        if as_json:
+            echo_json(dict(items))
+            return
+        for key, value in items:
+            click.echo(f"{key}\t{escaped(value)}")
+
+
+_ESCAPES = {**{c: f"\\x{c:02x}" for c in range(32)}, 127: "\\x7f",
+            ord("\\"): "\\\\", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
+
+
+def escaped(value: str) -> str:
+    """``value`` on one line: backslash and control characters escaped, as C and Python write them."""
+    return value.translate(_ESCAPES)
 
 
 def _read(state: Any, rev: Optional[str]) -> list[tuple[str, str]]:

@@ -69,3 +69,11 @@ def forget_remote(git: GitRepo, remote: str) -> None:
     for key, value in git.config_items(UPSTREAM_PREFIX).items():
         if key.endswith(suffix) and value == remote:
             forget(git, key[len(UPSTREAM_PREFIX):-len(suffix)])
+
+
+def rename_remote(git: GitRepo, old: str, new: str) -> None:
+    """Remote ``old`` is called ``new`` now: the branches that tracked it track ``new``."""
+    suffix = ".remote"
+    for key, value in git.config_items(UPSTREAM_PREFIX).items():
+        if key.endswith(suffix) and value == old:
+            git.config_set(key, new)

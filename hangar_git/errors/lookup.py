@@ -142,7 +142,8 @@ class BranchExistsError(AlreadyExistsError, ValueError):
 class RemoteExistsError(AlreadyExistsError, ValueError):
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"remote {name!r} already exists: remove it first or pick another name")
+        super().__init__(f"remote {name!r} already exists: pick another name, or change its address "
+                         f"with `git hangar remote set-url {name} ADDRESS`")
 
 
 class ColumnExistsError(AlreadyExistsError, LookupError):

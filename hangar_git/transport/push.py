@@ -6,10 +6,11 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from ..bookkeeping.gitrepo import GitRepo, branch_ref, remote_ref
+from ..bookkeeping.gitrepo import REMOTES, GitRepo, branch_ref, remote_ref
 from ..bookkeeping.added import added_raws
 from ..bookkeeping.transfer import COMMIT, KeptBlobs, objects_to_send, unverified_reads
-from ..errors import BranchNotFoundError, NonFastForwardError, ProtocolError, PushDataMissingError
+from ..errors import (BranchNotFoundError, IntegrityError, NonFastForwardError, ProtocolError,
+                      PushDataMissingError, RemoteError)
 from ..faults import checkpoint
 from ..storage import ObjectStore, digests_to_raw, raws_to_digests
 from .progress import progress
@@ -42,11 +43,37 @@ class PushResult:
 
 def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch: str,
          *, quiet: bool = False) -> PushResult:
-    """Push ``branch`` to the remote behind ``session`` (fast-forward only)."""
+    """Push ``branch`` to the remote behind ``session`` (fast-forward only).
+
+    What the remote has is what its heads reach, and what the remote-tracking branches of
+    ``remote`` reach whose branch it still has (a branch only moves forward there, so it still
+    holds them even when it moved on to commits this repository lacks): those commits and their
+    data are neither sent nor counted. Should the remote refuse the push as incomplete (such a
+    branch was deleted and made again meanwhile), it is pushed again trusting its heads alone."""
+    heads: dict[str, str] = session.call("list_refs").header["heads"]
+    trusted = _tracked_haves(git, remote, heads)
+    try:
+        return _push(git, store, session, remote, branch, quiet, heads, trusted)
+    except IntegrityError as refused:
+        if not trusted:
+            raise
+        try:
+            return _push(git, store, session, remote, branch, quiet, session.call("list_refs").header["heads"], [])
+        except RemoteError:  # the remote hung up on the refused push: its refusal is the answer
+            raise refused from None
+
+
+def _tracked_haves(git: GitRepo, remote: str, heads: dict[str, str]) -> list[str]:
+    """The heads of ``remote``'s remote-tracking branches of branches it still has, other than its heads."""
+    return [oid for name, oid in git.list_refs(f"{REMOTES}{remote}/").items()
+            if name in heads and oid != heads[name] and git.has_object(oid)]
+
+
+def _push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch: str, quiet: bool,
+          heads: dict[str, str], trusted: list[str]) -> PushResult:
     local = git.get_ref(branch_ref(branch))
     if local is None:
         raise BranchNotFoundError(branch)
-    heads: dict[str, str] = session.call("list_refs").header["heads"]
     old = heads.get(branch)
     if old == local:
         git.set_ref(remote_ref(remote, branch), local)
@@ -58,6 +85,7 @@ def push(git: GitRepo, store: ObjectStore, session: Session, remote: str, branch
         # (after pipelined data it hangs up mid-stream and the client saw a lost connection)
         session.call("update_ref", {"branch": branch, "old": old, "new": local})
     haves = [h for h in heads.values() if git.has_object(h)]
+    haves += trusted
     with progress("Counting objects", quiet=quiet) as bar:
         todo = objects_to_send(git, [local], haves)
         bar.update(len(todo))

@@ -116,6 +116,23 @@ def test_metadata_set_get_list_delete(committed: Path, hangar: Hangar) -> None:
     one_line_error(hangar("metadata", "delete", "source"), "'source'")
 
 
+def test_metadata_listing_keeps_one_line_per_key(committed: Path, hangar: Hangar) -> None:
+    """Regression: `metadata` printed KEY<TAB>VALUE raw, so a multi-line value broke the listing."""
+    value = "line 1\nline 2\twith a tab and a \\ backslash"
+    hangar.ok("metadata", "set", "notes", value)
+    hangar.ok("metadata", "set", "z", "ü")
+    assert hangar.ok("metadata").stdout == "notes\tline 1\\nline 2\\twith a tab and a \\\\ backslash\nz\tü\n"
+    assert json.loads(hangar.ok("metadata", "--json").stdout) == {"notes": value, "z": "ü"}
+    assert hangar.ok("metadata", "get", "notes").stdout == value + "\n"
+
+
+@pytest.mark.parametrize("key", ["with space", "tab\tkey", "x" * 65, "ü", "a:b"])
+def test_metadata_keys_follow_hangars_rule(committed: Path, hangar: Hangar, key: str) -> None:
+    """Regression: keys with spaces were accepted; Hangar 0.5 refused them."""
+    one_line_error(hangar("metadata", "set", key, "v"), "invalid metadata key", "ASCII letters, digits")
+    assert hangar.ok("metadata").stdout == ""
+
+
 def test_setting_metadata_to_its_value_stages_nothing_and_says_so(committed: Path, hangar: Hangar) -> None:
     """Regression: `metadata set k v` where k was v already printed "Staged metadata", while
     status said "No changes"."""

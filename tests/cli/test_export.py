@@ -109,6 +109,31 @@ def test_stacked_export(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
     assert np.load(tmp_path / "text.npy").tolist() == ["two\nlines", "hello, world"]
 
 
+@pytest.mark.parametrize("column", ["v", "text"])
+@pytest.mark.parametrize("given", ["dir", "files", "rows"])
+def test_stacked_export_adds_back_with_its_keys(mixed: Path, hangar: Hangar, tmp_path: Path, column: str,
+                                                given: str) -> None:
+    """Regression: `add vec2 st/` after `export vec st --format stacked` failed with "column 'vec2'
+    holds str values; got ndarray" (its type guessed from vec.keys.txt)."""
+    st = tmp_path / "st"
+    hangar.ok("export", column, st, "--format", "stacked")
+    sources = {"dir": [st], "files": [st / f"{column}.keys.txt", st / f"{column}.npy"],
+               "rows": [st, "--rows"]}[given]
+    count = len(samples(mixed, column))
+    assert f"Staged {count} sample(s)" in hangar.ok("add", "back", *map(str, sources)).stdout
+    hangar.ok("commit", "-m", "back")
+    back, original = samples(mixed, "back"), samples(mixed, column)
+    assert same(back, original) and all(type(v) is type(original[k]) for k, v in back.items())
+
+
+def test_stacked_import_checks_its_keys_file(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    st = tmp_path / "st"
+    hangar.ok("export", "v", st, "--format", "stacked")
+    (st / "v.keys.txt").write_text("1\n2\n")
+    one_line_error(hangar("add", "back", st), "6 row(s) but 2 key(s)", "v.keys.txt")
+    assert "Staged 1 sample(s)" in hangar.ok("add", "whole", st / "v.npy").stdout  # one file alone: as before
+
+
 def test_stacked_export_refuses_mixed_shapes(repo_dir: Path, hangar: Hangar, tmp_path: Path) -> None:
     with Repository(repo_dir).checkout(write=True) as co:
         col = co.add_ndarray_column("var", shape=(4,), dtype=np.float32, variable_shape=True)
@@ -121,3 +146,16 @@ def test_stacked_export_refuses_mixed_shapes(repo_dir: Path, hangar: Hangar, tmp
 def test_export_is_an_api_function(mixed: Path, tmp_path: Path) -> None:
     with Repository(mixed).checkout() as co:
         assert export_column(co.columns["v"], str(tmp_path), "npz") == 6
+
+
+def test_export_of_a_staged_column_says_it_needs_a_commit(mixed: Path, hangar: Hangar, tmp_path: Path) -> None:
+    """Regression: it said "column 'grid2' does not exist on branch 'master'", though status listed it."""
+    np.save(tmp_path / "g.npy", np.zeros((2, 2), np.float32))
+    hangar.ok("add", "grid2", tmp_path / "g.npy")
+    one_line_error(hangar("export", "grid2", tmp_path / "out"), "'grid2'", "only in the staging area",
+                   "`git hangar commit -m MESSAGE`")
+    hangar.ok("branch", "side")
+    one_line_error(hangar("export", "grid2", tmp_path / "out", "--branch", "side"), "'grid2' does not exist",
+                   "(its columns:")  # side's staging area does not hold it
+    hangar.ok("commit", "-m", "grid2")
+    assert "Exported 1 sample(s)" in hangar.ok("export", "grid2", tmp_path / "out").stdout

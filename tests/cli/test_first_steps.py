@@ -2,6 +2,7 @@
 --staged`, `show` alone), and messages that name the command line's own words."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,20 @@ def test_add_in_a_bare_repository_is_refused(tmp_path: Path, hangar: Hangar, fil
     assert "clone" in error
     with Repository(tmp_path / "srv.git").checkout(write=True) as co:
         assert len(co.columns) == 0  # nothing was staged
+
+
+
+def test_status_of_a_bare_repository_says_it_has_no_staging_area(pushed: Path, server: Path,
+                                                                  hangar: Hangar) -> None:
+    """Regression: status printed "On branch master ... -> staging area" where add said a bare
+    repository "has no write branch"."""
+    out = hangar.ok("status", cwd=server).stdout
+    assert out.startswith("Bare repository: no write branch and no staging area") and "default branch master" in out
+    assert "On branch" not in out and "staging area\n" not in out.split("\n", 1)[1]
+    head = Repository(pushed).branch_head("master")
+    assert f"Head: a={head} two arrays" in out
+    assert json.loads(hangar.ok("status", "--json", cwd=server).stdout) == {
+        "bare": True, "branch": "master", "head": head, "changes": None, "clean": True}
 
 
 def test_add_of_a_directory_imports_its_files_sorted_not_recursing(repo_dir: Path, hangar: Hangar,

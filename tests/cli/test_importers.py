@@ -105,9 +105,31 @@ def test_npy_whole_and_rows(tmp_path: Path) -> None:
 
 
 def test_npy_with_objects_is_refused(tmp_path: Path) -> None:
+    """Regression: the message was numpy's "Array can't be memory-mapped: Python objects in dtype"."""
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ImportFormatError, match="o.npy"):
-        list(read_samples(str(tmp_path / "o.npy"), ImportOptions()))
+    np.savez(tmp_path / "o.npz", m=np.array([{"a": 1}], dtype=object))
+    for name in ("o.npy", "o.npz"):
+        with pytest.raises(ImportFormatError, match=f"{name}.*object arrays are not supported"):
+            list(read_samples(str(tmp_path / name), ImportOptions()))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    Hangar(repo).ok("init")
+    for args in (["o.npy"], ["o.npy", "--rows"], ["o.npz"]):
+        one_line_error(Hangar(repo)("add", "c", str(tmp_path / args[0]), *args[1:]),
+                       "object arrays are not supported (save a numeric array)")
+
+
+@pytest.mark.parametrize("delimiter,spelt", [(";", ";"), ("\t", "\\t"), ("|", "|")])
+def test_csv_with_another_delimiter_hints_at_it(tmp_path: Path, delimiter: str, spelt: str) -> None:
+    """Regression: a ';'-separated file got "cannot parse '1;2' as float64 (pass --header ...,
+    --dtype str ...)", which never mentioned --delimiter."""
+    (tmp_path / "semi.csv").write_text(f"1{delimiter}2\n3{delimiter}4\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    Hangar(repo).ok("init")
+    one_line_error(Hangar(repo)("add", "x", str(tmp_path / "semi.csv")), f"pass --delimiter '{spelt}'")
+    Hangar(repo).ok("add", "x", str(tmp_path / "semi.csv"), "--delimiter", spelt)
+    assert "2 added" in Hangar(repo).ok("status").stdout
 
 
 def test_npz_members_in_order(tmp_path: Path) -> None:

@@ -86,3 +86,18 @@ def test_log_max_count_and_oneline(two_commits: tuple[Repository, list[str]], ha
     assert contents["order"] == newest_first[:count]
     refused = hangar("log", "-n", "-1")
     assert refused.exit_code == 2 and "-1 is not in the range" in refused.output
+
+
+def test_diff_takes_git_ranges(two_commits: tuple[Repository, list[str]], hangar: Hangar) -> None:
+    """`diff master~1..master` said "no branch or commit named 'master~1..master'"."""
+    repo, _ = two_commits
+    assert hangar.ok("diff", "master~1..master").output == hangar.ok("diff", "master~1", "master").output
+    assert hangar.ok("diff", "master~1..").output == hangar.ok("diff", "master~1", "master").output
+    with repo.checkout(write=True, branch=repo.create_branch("dev", "master~1").name) as co:
+        co["x"][7] = np.zeros(3)
+        co.commit("dev adds 7")
+    three = json.loads(hangar.ok("diff", "--json", "master...dev").output)
+    branch = json.loads(hangar.ok("diff", "--json", "--branch", "dev", "--onto", "master").output)
+    assert three["samples"] == branch["samples"] == {"x": {"added": [7], "removed": [], "mutated": []}} and "merge base of master and dev" in three["source"]
+    two = json.loads(hangar.ok("diff", "--json", "master..dev").output)
+    assert two["samples"] != three["samples"]  # master..dev also undoes master's commit 1

@@ -204,3 +204,86 @@ def test_export_warns_only_about_the_column_it_reads(pushed: Path, hangar: Hanga
     done = other("export", "imgs", tmp_path / "out2")
     assert "'imgs'" in done.stderr and "'labels'" not in done.stderr, done.stderr
     assert "git hangar fetch-data origin master" in done.stderr, done.stderr
+
+
+def test_remote_set_url_and_rename(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """There was no `remote set-url` nor `remote rename` (only "remove it first")."""
+    other = clone(tmp_path, server, "other")
+    moved = tmp_path / "moved.git"
+    server.rename(moved)
+    other.ok("remote", "set-url", "origin", moved)
+    assert other.ok("remote", "-v").stdout.startswith(f"origin\t{moved} (fetch)\n")
+    assert "origin/master is up to date" in other.ok("fetch").stdout
+    other.ok("remote", "rename", "origin", "upstream")
+    assert other.ok("remote").stdout == "upstream\n"
+    assert "upstream/master" in other.ok("branch", "-a").stdout
+    assert "Up to date with upstream/master" in other.ok("status").stdout  # master tracks upstream now
+    add_sample(other.path, "c", 3.0)
+    assert other.ok("push").stdout.startswith("Pushed master to upstream (")
+    other.ok("remote", "add", "origin", moved)
+    one_line_error(other("remote", "rename", "origin", "upstream"), "'upstream' already exists", "set-url")
+    one_line_error(other("remote", "rename", "nope", "x"), "nope")
+    one_line_error(other("remote", "set-url", "nope", moved), "nope")
+    one_line_error(other("remote", "set-url", "origin", " "), "needs an address")
+
+
+def test_fetch_data_defaults_to_the_remote_as_push_does(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """Regression: `fetch-data` required REMOTE while push and pull defaulted to origin.
+    One word is REMOTE if a remote has that name, else BRANCH."""
+    Hangar(pushed).ok("branch", "dev")
+    add_sample(pushed, "c", 3.0, branch="dev")
+    Hangar(pushed).ok("push", "origin", "dev")
+    other = clone(tmp_path, server, "other")
+    assert "Fetched 2 sample(s)" in other.ok("fetch-data").stdout
+    other.ok("fetch")
+    out = other.ok("fetch-data", "dev").stdout  # a branch: only origin has it
+    assert out.startswith("Fetched 1 sample(s)") and "of dev from origin" in out
+    other.ok("remote", "rename", "origin", "dev")  # now a remote has that name: REMOTE wins
+    assert other.ok("fetch-data", "dev").stdout.startswith("Already up to date: every sample of master")
+    assert "of dev" in other.ok("fetch-data", "dev", "dev").stdout
+    one_line_error(other("fetch-data", "nosuch"), "nosuch")
+
+
+@pytest.mark.parametrize("moved_on", [False, True])
+def test_push_counts_only_the_commits_it_sends(pushed: Path, server: Path, tmp_path: Path, moved_on: bool) -> None:
+    """Regression: a new branch whose commits the remote already had (feat2 at origin/feat, after
+    someone else pushed on feat) was reported as "[new branch]: 3 commit(s)"."""
+    hangar = Hangar(pushed)
+    hangar.ok("checkout", "-b", "feat")
+    for i in range(3):
+        add_sample(pushed, f"f{i}", 10.0 + i, branch="feat")
+    assert ": 3 commit(s), 3 sample(s)" in hangar.ok("push", "origin", "feat").stdout
+    other = clone(tmp_path, server, "other")
+    other.ok("fetch")
+    if moved_on:  # the remote's feat is ahead of other's origin/feat now
+        add_sample(pushed, "f3", 13.0, branch="feat")
+        hangar.ok("push", "origin", "feat")
+    other.ok("branch", "feat2", "origin/feat")
+    out = other.ok("push", "origin", "feat2").stdout
+    assert out.startswith("Pushed feat2 to origin ([new branch]: 0 commit(s), 0 sample(s), 0 bytes)"), out
+    assert Repository(server).branch_head("feat2") == Repository(other.path).branch_head("feat2")
+
+
+def test_push_trusting_a_stale_tracking_branch_recovers(pushed: Path, server: Path, tmp_path: Path) -> None:
+    """The remote-tracking branch a push trusted is stale: its branch was deleted and made again on
+    the remote, whose gc freed the old commits' data. The push is refused as incomplete, then
+    made again trusting the remote's heads alone (not left stuck)."""
+    hangar = Hangar(pushed)
+    hangar.ok("checkout", "-b", "feat")
+    add_sample(pushed, "f0", 10.0, branch="feat")
+    hangar.ok("push", "origin", "feat")
+    other = clone(tmp_path, server, "other")
+    other.ok("fetch")
+    other.ok("fetch-data", "origin", "feat")
+    hangar.ok("push", "--delete", "origin", "feat")
+    hangar.ok("checkout", "master")
+    hangar.ok("branch", "-D", "feat")
+    hangar.ok("checkout", "-b", "feat")
+    add_sample(pushed, "g0", 20.0, branch="feat")
+    hangar.ok("push", "origin", "feat")
+    Repository(server).gc(grace_seconds=0)
+    other.ok("branch", "feat2", "origin/feat")
+    out = other.ok("push", "origin", "feat2").stdout
+    assert out.startswith("Pushed feat2 to origin ([new branch]: 1 commit(s), 1 sample(s)"), out
+    with Repository(server).checkout(branch="feat2") as co:
+        assert float(co["imgs"]["f0"][0, 0]) == 10.0

@@ -56,7 +56,7 @@ def test_commands_of_the_contract_exist() -> None:
     names = set(commands_of(cli))
     assert {"init", "clone", "add", "status", "commit", "log", "branch", "checkout", "diff",
             "merge", "summary", "remote", "push", "fetch", "fetch-data", "export"} <= names
-    assert set(commands_of(commands_of(cli)["remote"])) == {"add", "remove", "list"}  # type: ignore[arg-type]
+    assert set(commands_of(commands_of(cli)["remote"])) == {"add", "remove", "list", "set-url", "rename"}  # type: ignore[arg-type]
 
 
 def test_dash_c_must_exist(tmp_path: Path) -> None:
