@@ -202,6 +202,8 @@ class ColumnReads(IntKeyReads):
     def __contains__(self, key: object) -> bool:
         try:
             return self._digest(enc(key)) is not None
+        except IntegrityError:  # damaged records are not absent ones
+            raise
         except Exception:  # invalid keys are simply not present
             return False
 

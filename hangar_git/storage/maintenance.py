@@ -28,6 +28,7 @@ from ..errors import IntegrityError
 from ..heap import release_freed
 from .chunks import ChunkCache
 from .files import StoreFiles
+from .indexrepair import corrupt_index_error, rebuild
 from .objects import Meta, raws_to_digests
 from .packindex import LARGE, PackIndex, merge_indexes, name_time, new_name
 from .packs import SmallObjects
@@ -89,6 +90,7 @@ class Maintenance:
     _packs: list[PackIndex]
     _pack_names: set[str]
     _damaged: set[str]
+    _corrupt: dict[str, Optional[PackIndex]]
     _memo: dict[str, Any]
 
     def _check_writable(self) -> None: ...
@@ -167,6 +169,8 @@ class Maintenance:
         self._check_writable()
         self.flush()
         self._reload()
+        if self._corrupt:  # its pack's data file would look unneeded: fsck rebuilds the index first
+            raise corrupt_index_error(self.uri, min(self._corrupt))
         before = list(self._packs)
         result = RewriteResult()
         small, large, dead_large = self._sort_out(before, keep, grace_seconds, result)
@@ -344,11 +348,8 @@ class Maintenance:
     def verify(self, rehash: bool = True) -> list[str]:
         """Problems found re-reading the store (every object re-hashed unless ``rehash=False``);
         damaged objects are marked, so fetch-data fetches them again."""
-        try:
-            self._reload()
-        except IntegrityError as exc:
-            return [str(exc)]
-        problems: list[str] = []
+        self._reload()
+        problems = [rebuild(self, name) for name in sorted(self._corrupt)]
         seen: set[str] = set()
         for pack in reversed(self._packs):
             digests = raws_to_digests(pack.digests)

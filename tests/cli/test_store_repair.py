@@ -10,7 +10,7 @@ import pytest
 
 from hangar_git import Repository
 
-from .conftest import Hangar, clone
+from .conftest import Hangar, clone, one_line_error
 
 
 def _flip(path: Path) -> None:
@@ -73,3 +73,23 @@ def test_a_damaged_object_stays_an_fsck_problem_through_gc_until_fetched(fetched
     c.ok("fetch-data", "origin", "master")
     assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
     _exported(c, tmp_path / "out")
+
+
+def test_a_corrupt_pack_index_is_damage_that_fsck_rebuilds(fetched: Hangar, tmp_path: Path) -> None:
+    c = fetched
+    (index,) = (_store(c.path) / "index").glob("*.idx")
+    _flip(index)
+    assert "s1" in c.ok("ls", "master", "img").output
+    one_line_error(c("show", "master", "img", "s1"), f"pack index {index.stem}", "corrupt", "`git hangar fsck`")
+    one_line_error(c("gc"), f"pack index {index.stem}", "corrupt", "`git hangar fsck`")
+    result = c("fsck")
+    assert result.exit_code == 1 and f"pack index {index.stem} was corrupt" in result.output, result.output
+    assert "rebuilt from its pack" in result.output, result.output
+    result = c("fsck")                         # what the rebuild lost (the flip may hit a digest) is damage
+    if result.exit_code:
+        assert "is damaged here" in result.output and "fetch-data origin master" in result.output, result.output
+        c.ok("fetch-data", "origin", "master")
+    assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
+    _exported(c, tmp_path / "out")
+    c.ok("gc")
+    _exported(c, tmp_path / "out2")

@@ -280,3 +280,33 @@ def test_a_repaired_copy_wins_every_later_read(backend: Backend, size: int) -> N
         store.rewrite(lambda digest: True)    # type: ignore[attr-defined]
         assert bytes(backend.open().read(d)[1]) == b
         assert backend.open().damaged([neighbours[1][0]]) == [neighbours[1][0]]  # kept: still wanted
+
+
+@pytest.mark.parametrize("size", [117, LARGE_THRESHOLD + 1], ids=["small", "large"])
+def test_a_corrupt_pack_index_reads_as_damage_and_verify_rebuilds_it(backend: Backend, size: int) -> None:
+    """Objects only a corrupt index names are damaged, not absent; verify (fsck) lists the index
+    and rebuilds it from the objects that still hash to their digests."""
+    if backend.root is None:
+        pytest.skip("an in-memory store has no index files")
+    items = [item(payload(size, 31 + i)) for i in range(3)]
+    store = backend.open()
+    for obj in items:
+        store.put(*obj)
+    store.flush()
+    (index,) = (backend.root / "index").glob("*.idx")
+    raw = bytearray(index.read_bytes())
+    raw[len(raw) - 45] ^= 0x01                # a chunk checksum or object size: no digest
+    index.write_bytes(bytes(raw))
+    reader = backend.open()
+    d = items[0][0]
+    with pytest.raises(IntegrityError, match=f"pack index {index.stem}.* is corrupt"):
+        reader.read(d)
+    assert reader.damaged([d]) == [d]
+    with pytest.raises(IntegrityError, match="git hangar fsck"):
+        reader.rewrite(lambda digest: True)   # type: ignore[attr-defined]  # gc waits for the rebuild
+    problems = reader.verify()                # type: ignore[attr-defined]
+    assert any(index.stem in p and "rebuilt" in p for p in problems), problems
+    assert not (backend.root / "index" / index.name).exists()
+    fresh = backend.open()
+    assert_holds(fresh, items)
+    assert fresh.verify() == [] and fresh.damaged([d]) == []  # type: ignore[attr-defined]
