@@ -3,6 +3,8 @@ copies with good ones for good, a corrupt pack index is rebuilt, and a deleted s
 re-created without losing a branch."""
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,29 @@ def test_a_corrupt_pack_index_is_damage_that_fsck_rebuilds(fetched: Hangar, tmp_
     _exported(c, tmp_path / "out")
     c.ok("gc")
     _exported(c, tmp_path / "out2")
+
+
+def _advice(text: str) -> list[str]:
+    """The `git hangar ...` commands a message tells the user to run, as argument lists."""
+    return [cmd.split() for cmd in re.findall(r"`git hangar ([^`]+)`", text)]
+
+
+def test_a_deleted_store_comes_back_by_following_the_advice_literally(fetched: Hangar, tmp_path: Path) -> None:
+    c = fetched
+    shutil.rmtree(_store(c.path))
+    line = one_line_error(c("fsck"), "no hangar data store", "`git hangar init`")
+    assert ["init"] in _advice(line), line
+    said = c.ok("init").output                 # re-creates an empty store; nothing else changes
+    assert "branches" in said and "kept" in said, said
+    assert ["fetch-data", "origin", "master"] in _advice(said), said
+    assert "s1" in c.ok("ls", "master", "img").output
+    c.ok("fetch-data", "origin", "master")
+    assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
+    _exported(c, tmp_path / "out")
+    one_line_error(c("init"), "already a hangar repository")  # with its store there, init refuses as before
+
+
+def test_init_recreating_a_store_without_remotes_says_the_data_is_gone(repo_dir: Path, hangar: Hangar) -> None:
+    shutil.rmtree(_store(repo_dir))
+    said = hangar.ok("init").output
+    assert "no remote" in said and "REMOTE" not in said, said
