@@ -11,7 +11,7 @@ The lost ones are marked damaged, so fsck lists them and fetch-data fetches them
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -89,35 +89,51 @@ def _large_objects(files: Any, index: PackIndex, rows: np.ndarray) -> list[tuple
     return out
 
 
-def rebuild(store: Any, name: str) -> str:
-    """Rebuild corrupt pack index ``name`` of ``store`` (see the module); returns the problem
-    to report, saying what was done."""
-    index = store._corrupt.get(name)
-    if store.read_only:
-        return f"pack index {name} is corrupt (checksum mismatch): {REPAIR} (the store is open read-only here)"
-    small: list[tuple[str, str, bytes]] = []
-    large: list[tuple[str, tuple[str, int]]] = []
-    named: list[str] = []
-    if index is not None:
-        named = list(raws_to_digests(index.digests))
-        for c in np.unique(index.chunk).tolist():
-            rows = np.flatnonzero(index.chunk == c)
-            if int(c) == int(LARGE):
-                large += _large_objects(store._files, index, rows)
-            else:
-                small += _small_objects(store._files, store.uri, index, rows, int(c))
-    small = list({d: (d, meta, blob) for d, meta, blob in small}.values())  # rows may repeat an object
-    if small or large:
-        store.write_pack(SmallObjects.of(small), large)
-    store._files.remove(f"{store.uri}/index/{name}.idx")
-    store._files.forget_index(name)
-    del store._corrupt[name]
-    store._reload()
-    kept = {d for d, _, _ in small} | {d for d, _ in large}
-    lost = store.missing([d for d in dict.fromkeys(named) if d not in kept])
-    store.mark_damaged(lost)
-    if index is None:
-        return (f"pack index {name} was corrupt beyond reading and was removed: the objects only it named "
-                f"are absent now (fetch-data fetches them again)")
-    return (f"pack index {name} was corrupt (checksum mismatch): rebuilt from its pack, {len(kept)} object(s) "
-            f"kept (each under the digest its bytes hash to), {len(lost)} lost (marked damaged: fetch-data fetches them again)")
+class IndexRepair:
+    """fsck's rebuild of corrupt indexes, a part of :class:`~.tiledb_store.TileDBStore` (which
+    provides what is declared here)."""
+
+    uri: str
+    read_only: bool
+    _files: Any
+    _corrupt: dict[str, Optional[PackIndex]]
+
+    def _reload(self) -> None: ...
+    def missing(self, digests: Any) -> list[Any]: raise NotImplementedError
+    def mark_damaged(self, digests: Any) -> None: ...
+    def write_pack(self, small: SmallObjects, large: Sequence[tuple[str, tuple[str, int]]],
+                   name: Optional[str] = None) -> PackIndex: raise NotImplementedError
+
+    def rebuild_index(self, name: str) -> str:
+        """Rebuild corrupt pack index ``name`` (see the module); returns the problem to report,
+        saying what was done."""
+        index = self._corrupt.get(name)
+        if self.read_only:
+            return f"pack index {name} is corrupt (checksum mismatch): {REPAIR} (the store is open read-only here)"
+        small: list[tuple[str, str, bytes]] = []
+        large: list[tuple[str, tuple[str, int]]] = []
+        named: list[str] = []
+        if index is not None:
+            named = list(raws_to_digests(index.digests))
+            for c in np.unique(index.chunk).tolist():
+                rows = np.flatnonzero(index.chunk == c)
+                if int(c) == int(LARGE):
+                    large += _large_objects(self._files, index, rows)
+                else:
+                    small += _small_objects(self._files, self.uri, index, rows, int(c))
+        small = list({d: (d, meta, blob) for d, meta, blob in small}.values())  # rows may repeat an object
+        if small or large:
+            self.write_pack(SmallObjects.of(small), large)
+        self._files.remove(f"{self.uri}/index/{name}.idx")
+        self._files.forget_index(name)
+        del self._corrupt[name]
+        self._reload()
+        kept = {d for d, _, _ in small} | {d for d, _ in large}
+        lost = self.missing([d for d in dict.fromkeys(named) if d not in kept])
+        self.mark_damaged(lost)
+        if index is None:
+            return (f"pack index {name} was corrupt beyond reading and was removed: the objects only it "
+                    f"named are absent now (fetch-data fetches them again)")
+        return (f"pack index {name} was corrupt (checksum mismatch): rebuilt from its pack, {len(kept)} "
+                f"object(s) kept (each under the digest its bytes hash to), {len(lost)} lost (marked "
+                f"damaged: fetch-data fetches them again)")

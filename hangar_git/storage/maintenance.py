@@ -28,7 +28,7 @@ from ..errors import IntegrityError
 from ..heap import release_freed
 from .chunks import ChunkCache
 from .files import StoreFiles
-from .indexrepair import corrupt_index_error, rebuild
+from .indexrepair import IndexRepair, corrupt_index_error
 from .objects import Meta, raws_to_digests
 from .packindex import LARGE, PackIndex, merge_indexes, name_time, new_name
 from .packs import SmallObjects
@@ -80,7 +80,7 @@ def _one_pack(packs: list[PackIndex]) -> bool:
     return len(packs) <= 1 and len(_data_files(packs)) <= 1
 
 
-class Maintenance:
+class Maintenance(IndexRepair):
     """Maintenance methods of :class:`~.tiledb_store.TileDBStore` (which provides what is
     declared here)."""
 
@@ -349,7 +349,7 @@ class Maintenance:
         """Problems found re-reading the store (every object re-hashed unless ``rehash=False``);
         damaged objects are marked, so fetch-data fetches them again."""
         self._reload()
-        problems = [rebuild(self, name) for name in sorted(self._corrupt)]
+        problems = [self.rebuild_index(name) for name in sorted(self._corrupt)]
         seen: set[str] = set()
         for pack in reversed(self._packs):
             digests = raws_to_digests(pack.digests)
