@@ -10,6 +10,7 @@ from ..bookkeeping.snapshot import ColumnRecords
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
 from .hints import fetch_data_hint, repair_hint, revision_words
+from .columnpresence import ColumnPresence
 from .intkeyreads import IntKeyReads
 from .recordbatches import BATCH, State, large_batches, record_batches
 from .streamstore import StreamingStore
@@ -30,7 +31,7 @@ def enc(key: object) -> str:
     return encode_key(check_key(key))
 
 
-class ColumnReads(IntKeyReads):
+class ColumnReads(IntKeyReads, ColumnPresence):
     """Read side of a column; :class:`~.columns.Column` adds writes and value types."""
 
     column_type = ""
@@ -107,8 +108,7 @@ class ColumnReads(IntKeyReads):
 
     @property
     def contains_subsamples(self) -> bool:
-        """Always False: columns are flat (Hangar's nested columns are refused; keys such as
-        'sample-subsample' stand in for them)."""
+        """Always False: columns are flat (keys such as 'sample-subsample' stand in for Hangar's nested ones)."""
         return False
 
     @property
@@ -202,9 +202,9 @@ class ColumnReads(IntKeyReads):
     def __contains__(self, key: object) -> bool:
         try:
             return self._digest(enc(key)) is not None
-        except IntegrityError:  # damaged records are not absent ones
-            raise
-        except Exception:  # invalid keys are simply not present
+        except Exception as exc:  # invalid keys are simply not present; damaged records are not absent
+            if isinstance(exc, IntegrityError):
+                raise
             return False
 
     def __len__(self) -> int:
@@ -267,51 +267,6 @@ class ColumnReads(IntKeyReads):
 
     def values(self, local: bool = False) -> Iterator[Any]:
         return (value for _, value in self.items(local=local))
-
-    # -- partial data -----------------------------------------------------------
-    @property
-    def remote_reference_keys(self) -> tuple[Key, ...]:
-        """Keys recorded here whose data is not in this machine's store (streamed or not)."""
-        if self._is_known_complete():
-            return ()
-        out: list[Key] = []
-        for encs, digests, missing in self._batches_with_missing(self._state(), on_disk=True):
-            out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
-        if not out:
-            self._note_complete()
-        return tuple(out)
-
-    @property
-    def contains_remote_references(self) -> bool:
-        """True when some samples' data has not been fetched to this machine (in a streaming
-        checkout: is read through the remote)."""
-        return self._lacks_data(on_disk=True)
-
-    @property
-    def has_unreadable_samples(self) -> bool:
-        """True when some samples cannot be read from this checkout: their data is not on this
-        machine (nor, in a streaming checkout, on the remote)."""
-        return self._lacks_data(on_disk=False)
-
-    def _lacks_data(self, on_disk: bool) -> bool:
-        if self._is_known_complete():
-            return False
-        if any(missing for _, _, missing in self._batches_with_missing(self._state(), on_disk=on_disk)):
-            return True
-        self._note_complete()
-        return False
-
-    def _note_complete(self) -> None:
-        """Remember that every sample of these committed records is local."""
-        if self._records is not None and not self._changes:
-            self._session.ctx.presence.mark_complete(self._records.tree)
-
-    def _is_known_complete(self) -> bool:
-        if self._records is None:
-            return not any(d is not None and not self._session.store.contains(Digest(d))
-                           for d in self._changes.values())
-        return (self._session.ctx.presence.is_complete(self._records.tree)
-                and all(d is None or self._session.store.contains(Digest(d)) for d in self._changes.values()))
 
 
 def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, *,

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from hangar_git import Repository
+from hangar_git.errors import DamagedDataWarning, IntegrityError, MissingDataError
 
-from .conftest import Hangar, clone, one_line_error
+from .conftest import Hangar, clone, one_line_error, subprocess_env
 
 
 def _flip(path: Path) -> None:
@@ -23,6 +24,13 @@ def _flip(path: Path) -> None:
 
 def _store(repo: Path) -> Path:
     return repo / ".git/hangar/store"
+
+
+@pytest.fixture(autouse=True)
+def _servers_run_this_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local remote is served by a `git-hangar serve` subprocess: it runs this checkout's code."""
+    for name in ("PATH", "PYTHONPATH"):
+        monkeypatch.setenv(name, subprocess_env()[name])
 
 
 SAMPLES = {f"s{i}": np.random.default_rng(i).standard_normal((8, 8)).astype(np.float32) for i in range(200)}
@@ -121,3 +129,33 @@ def test_init_recreating_a_store_without_remotes_says_the_data_is_gone(repo_dir:
     shutil.rmtree(_store(repo_dir))
     said = hangar.ok("init").output
     assert "no remote" in said and "REMOTE" not in said, said
+
+
+def _damage_server(server: Path) -> None:
+    """Flip a byte of the server's pack and let its fsck find (and mark) the damage."""
+    (pack,) = (server / "hangar/store/data").glob("*.pack")
+    _flip(pack)
+    assert not Repository(server).fsck().ok
+
+
+def test_data_damaged_on_the_remote_is_an_integrity_error_not_missing_data(
+        fetched: Hangar, server: Path, tmp_path: Path) -> None:
+    _damage_server(server)
+    c = clone(tmp_path, server, "c2")
+    line = one_line_error(c("fetch-data", "origin", "master"), "remote 'origin' holds", "damaged", "`git hangar fsck`")
+    assert "does not hold" not in line and "another remote" not in line, line
+    with Repository(c.path).checkout(stream_from="origin") as co:
+        with pytest.raises(IntegrityError, match="'origin'.*damaged") as err:
+            [co["img", k] for k in SAMPLES]
+        assert not isinstance(err.value, MissingDataError)
+
+
+def test_local_damage_is_not_reported_as_data_elsewhere(fetched: Hangar, tmp_path: Path) -> None:
+    c = fetched
+    (pack,) = (_store(c.path) / "data").glob("*.pack")
+    _flip(pack)
+    assert c("fsck").exit_code == 1             # marks the damaged object
+    with pytest.warns(DamagedDataWarning, match="damaged.*`git hangar fetch-data origin master`"):
+        Repository(c.path).checkout().close()
+    result = c("export", "img", tmp_path / "out")
+    assert "remote reference" not in result.output and "damaged" in result.output, result.output
