@@ -138,9 +138,13 @@ class ColumnReads(IntKeyReads, ColumnPresence):
     def _decode(self, meta: str, data: memoryview) -> Any:
         raise NotImplementedError
 
-    def _missing(self, key: Key, digest: str) -> MissingDataError:
-        """The error for a sample whose data is elsewhere (streaming: the remote lacks it too)."""
+    def _missing(self, key: Key, digest: str) -> Union[MissingDataError, IntegrityError]:
+        """The error for a sample whose data is elsewhere (streaming: the remote lacks it too), or
+        whose copy here was found damaged (absent to the store too, but not elsewhere)."""
         streamed = getattr(self._session.owner, "stream_from", "")
+        if not streamed and self._session.ctx.store.damaged([Digest(digest)]):
+            return self._damaged(key, digest, IntegrityError("its copy on this machine is damaged (it failed "
+                                                             "its digest check)"))
         if streamed:
             return MissingDataError(self._name, key, digest, remote=streamed, on_remote=True)
         return MissingDataError(self._name, key, digest, hint=self.fetch_data_hint(("--column", self._name)))

@@ -4,6 +4,7 @@ re-created without losing a branch."""
 from __future__ import annotations
 
 import re
+import traceback
 import shutil
 from pathlib import Path
 
@@ -156,6 +157,13 @@ def test_local_damage_is_not_reported_as_data_elsewhere(fetched: Hangar, tmp_pat
     _flip(pack)
     assert c("fsck").exit_code == 1             # marks the damaged object
     with pytest.warns(DamagedDataWarning, match="damaged.*`git hangar fetch-data origin master`"):
-        Repository(c.path).checkout().close()
+        co = Repository(c.path).checkout()
+    for read in (lambda: dict(co["img"].items()), lambda: co["img"].get_many(list(SAMPLES)),
+                 lambda: [co["img", k] for k in SAMPLES]):
+        with pytest.raises(IntegrityError, match="damaged") as err:
+            read()
+        assert not isinstance(err.value, MissingDataError), err.value
+        assert "fetch-data origin master" in str(err.value), "".join(traceback.format_exception(err.value))
+    co.close()
     result = c("export", "img", tmp_path / "out")
     assert "remote reference" not in result.output and "damaged" in result.output, result.output
