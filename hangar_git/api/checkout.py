@@ -177,7 +177,7 @@ def warn_remote_references(ctx: RepoContext, columns: list[str], revision: Seque
     a DamagedDataWarning instead: their copies here were found damaged, not absent."""
     if damaged:
         message = (f"column(s) {join_names(list(damaged))} have samples whose copies on this machine are damaged "
-                   f"(they fail their digest check); {fetch_data_hint(ctx, revision, them=True)} again")
+                   f"(they fail their digest check; fetch-data replaces them): {fetch_data_hint(ctx, revision, them=True)}")
         warnings.warn(message, DamagedDataWarning, stacklevel=caller_stacklevel())
     columns = [c for c in columns if c not in damaged]
     if not columns:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import IntegrityError
 from .objects import digest_of, raws_to_digests
-from .packindex import LARGE, PackIndex
+from .packindex import LARGE, PackIndex, checksum_ok
 from .packs import SmallObjects, open_chunk
 
 REPAIR = "`git hangar fsck` rebuilds it from the objects of its pack that still verify"
@@ -97,12 +97,30 @@ class IndexRepair:
     read_only: bool
     _files: Any
     _corrupt: dict[str, Optional[PackIndex]]
+    _packs: list[PackIndex]
+    _pack_names: set[str]
+    _memo: dict[str, Any]
 
     def _reload(self) -> None: ...
     def missing(self, digests: Any) -> list[Any]: raise NotImplementedError
     def mark_damaged(self, digests: Any) -> None: ...
     def write_pack(self, small: SmallObjects, large: Sequence[tuple[str, tuple[str, int]]],
                    name: Optional[str] = None) -> PackIndex: raise NotImplementedError
+
+    def recheck_indexes(self) -> None:
+        """Hash every loaded index file whole, whatever its ``checked/`` marker says (damage that
+        left a file's size, time and inode as they were): a corrupt one is set aside for
+        :meth:`rebuild_index`."""
+        for pack in list(self._packs):
+            try:
+                blob = self._files.read(f"{self.uri}/index/{pack.name}.idx")
+            except FileNotFoundError:  # merged or collected away meanwhile
+                continue
+            if not checksum_ok(blob):
+                self._corrupt[pack.name] = unverified(self._files, self.uri, pack.name)
+                self._packs.remove(pack)
+                self._pack_names.discard(pack.name)
+                self._memo.clear()
 
     def rebuild_index(self, name: str) -> str:
         """Rebuild corrupt pack index ``name`` (see the module); returns the problem to report,

@@ -349,6 +349,7 @@ class Maintenance(IndexRepair):
         """Problems found re-reading the store (every object re-hashed unless ``rehash=False``);
         damaged objects are marked, so fetch-data fetches them again."""
         self._reload()
+        self.recheck_indexes()
         problems = [self.rebuild_index(name) for name in sorted(self._corrupt)]
         seen: set[str] = set()
         for pack in reversed(self._packs):

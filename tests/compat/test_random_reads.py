@@ -202,6 +202,23 @@ def test_a_pack_index_written_after_its_check_is_checked_again(big: Repository) 
     assert not any("pack index" in p for p in big.fsck(quick=True).problems)
 
 
+def test_fsck_hashes_every_index_whatever_its_marker_says(big: Repository) -> None:
+    """Damage that leaves an index file's size, time and inode as they were passes the marker,
+    never fsck: it hashes every index, and rebuilds a corrupt one."""
+    store = Path(GitRepo.discover(big.path).git_dir) / "hangar" / "store"  # type: ignore[union-attr]
+    (idx,) = (store / "index").iterdir()
+    st = idx.stat()
+    with open(idx, "r+b") as fh:
+        fh.seek(st.st_size - 40)
+        byte = fh.read(1)
+        fh.seek(st.st_size - 40)
+        fh.write(bytes([byte[0] ^ 1]))
+    os.utime(idx, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = big.fsck(quick=True)
+    assert any(idx.name[:-4] in p and "checksum mismatch" in p and "rebuilt" in p for p in report.problems), report
+    assert big.fsck(quick=True).ok
+
+
 @pytest.mark.slow
 def test_a_million_rows_random_reads_in_a_fresh_process(tmp_path: Path) -> None:
     n = 1_000_000
