@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
 
 from ..bookkeeping.gitrepo import Oid
 from ..bookkeeping.snapshot import Snapshot
-from ..errors import ColumnNotFoundError, InvalidArgumentError, MissingDataWarning, caller_stacklevel
+from ..errors import ColumnNotFoundError, DamagedDataWarning, InvalidArgumentError, MissingDataWarning, caller_stacklevel
 from ..storage import ObjectStore
 from . import log as _log
 from .column_reads import read_samples
@@ -179,13 +179,20 @@ class Checkout:
         """Warn once when columns hold samples whose data is elsewhere; ``revision`` is how a
         fetch-data command names what this checkout shows (a branch, or ``--commit DIGEST``)."""
         partial = [name for name, col in self.columns.items() if col.contains_remote_references]
-        warn_remote_references(self._ctx, partial, revision)
+        warn_remote_references(self._ctx, partial, revision, [n for n in partial if self.columns[n].has_damaged_samples])
 
 
-def warn_remote_references(ctx: RepoContext, columns: list[str], revision: Sequence[str]) -> None:
+def warn_remote_references(ctx: RepoContext, columns: list[str], revision: Sequence[str],
+                           damaged: Sequence[str] = ()) -> None:
     """A MissingDataWarning (naming the user's line) that ``columns`` of ``revision`` (a branch,
     or ``--commit DIGEST``) have samples whose data is not on this machine, and what to do
-    (:func:`.hints.fetch_data_hint`); nothing for no columns."""
+    (:func:`.hints.fetch_data_hint`); nothing for no columns. Those of them in ``damaged`` get
+    a DamagedDataWarning instead: their copies here were found damaged, not absent."""
+    if damaged:
+        message = (f"column(s) {join_names(list(damaged))} have samples whose copies on this machine are damaged "
+                   f"(they fail their digest check; fetch-data replaces them): {fetch_data_hint(ctx, revision, them=True)}")
+        warnings.warn(message, DamagedDataWarning, stacklevel=caller_stacklevel())
+    columns = [c for c in columns if c not in damaged]
     if not columns:
         return
     what = ("contain remote references: some samples' data is not on this machine" if ctx.remote_names()

@@ -4,12 +4,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 from ..bookkeeping.changes import StagedChanges
-from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key, key_sort
+from ..bookkeeping.records import ColumnSchema, check_key, decode_key, encode_key
 from ..bookkeeping.snapshot import ColumnRecords
 
 from ..errors import IntegrityError, InvalidKeyError, MissingDataError, NotPicklableError, SampleNotFoundError
 from ..storage import Digest
 from .hints import fetch_data_hint, repair_hint, revision_words
+from .columnpresence import ColumnPresence
 from .intkeyreads import IntKeyReads
 from .recordbatches import BATCH, State, large_batches, record_batches
 from .streamstore import StreamingStore
@@ -30,7 +31,7 @@ def enc(key: object) -> str:
     return encode_key(check_key(key))
 
 
-class ColumnReads(IntKeyReads):
+class ColumnReads(IntKeyReads, ColumnPresence):
     """Read side of a column; :class:`~.columns.Column` adds writes and value types."""
 
     column_type = ""
@@ -106,8 +107,7 @@ class ColumnReads(IntKeyReads):
 
     @property
     def contains_subsamples(self) -> bool:
-        """Always False: columns are flat (Hangar's nested columns are refused; keys such as
-        'sample-subsample' stand in for them)."""
+        """Always False: columns are flat (keys such as 'sample-subsample' stand in for Hangar's nested ones)."""
         return False
 
     @property
@@ -137,9 +137,13 @@ class ColumnReads(IntKeyReads):
     def _decode(self, meta: str, data: memoryview) -> Any:
         raise NotImplementedError
 
-    def _missing(self, key: Key, digest: str) -> MissingDataError:
-        """The error for a sample whose data is elsewhere (streaming: the remote lacks it too)."""
+    def _missing(self, key: Key, digest: str) -> Union[MissingDataError, IntegrityError]:
+        """The error for a sample whose data is elsewhere (streaming: the remote lacks it too), or
+        whose copy here was found damaged (absent to the store too, but not elsewhere)."""
         streamed = getattr(self._session.owner, "stream_from", "")
+        if not streamed and self._session.ctx.store.damaged([Digest(digest)]):
+            return self._damaged(key, digest, IntegrityError("its copy on this machine is damaged (it failed "
+                                                             "its digest check)"))
         if streamed:
             return MissingDataError(self._name, key, digest, remote=streamed, on_remote=True)
         return MissingDataError(self._name, key, digest, hint=self.fetch_data_hint(("--column", self._name)))
@@ -201,7 +205,9 @@ class ColumnReads(IntKeyReads):
     def __contains__(self, key: object) -> bool:
         try:
             return self._digest(enc(key)) is not None
-        except Exception:  # invalid keys are simply not present
+        except Exception as exc:  # invalid keys are simply not present; damaged records are not absent
+            if isinstance(exc, IntegrityError):
+                raise
             return False
 
     def __len__(self) -> int:
@@ -264,52 +270,6 @@ class ColumnReads(IntKeyReads):
 
     def values(self, local: bool = False) -> Iterator[Any]:
         return (value for _, value in self.items(local=local))
-
-    # -- partial data -----------------------------------------------------------
-    @property
-    def remote_reference_keys(self) -> tuple[Key, ...]:
-        """Keys recorded here whose data is not in this machine's store (streamed or not), in
-        key order (ints first, numerically, then strs)."""
-        if self._is_known_complete():
-            return ()
-        out: list[Key] = []
-        for encs, digests, missing in self._batches_with_missing(self._state(), on_disk=True):
-            out.extend(decode_key(e) for e, d in zip(encs, digests) if d in missing)
-        if not out:
-            self._note_complete()
-        return tuple(key_sort(out))
-
-    @property
-    def contains_remote_references(self) -> bool:
-        """True when some samples' data has not been fetched to this machine (in a streaming
-        checkout: is read through the remote)."""
-        return self._lacks_data(on_disk=True)
-
-    @property
-    def has_unreadable_samples(self) -> bool:
-        """True when some samples cannot be read from this checkout: their data is not on this
-        machine (nor, in a streaming checkout, on the remote)."""
-        return self._lacks_data(on_disk=False)
-
-    def _lacks_data(self, on_disk: bool) -> bool:
-        if self._is_known_complete():
-            return False
-        if any(missing for _, _, missing in self._batches_with_missing(self._state(), on_disk=on_disk)):
-            return True
-        self._note_complete()
-        return False
-
-    def _note_complete(self) -> None:
-        """Remember that every sample of these committed records is local."""
-        if self._records is not None and not self._changes:
-            self._session.ctx.presence.mark_complete(self._records.tree)
-
-    def _is_known_complete(self) -> bool:
-        if self._records is None:
-            return not any(d is not None and not self._session.store.contains(Digest(d))
-                           for d in self._changes.values())
-        return (self._session.ctx.presence.is_complete(self._records.tree)
-                and all(d is None or self._session.store.contains(Digest(d)) for d in self._changes.values()))
 
 
 def read_samples(pairs: Sequence[tuple[ColumnReads, Any]], default: Any = None, *,

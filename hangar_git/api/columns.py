@@ -11,7 +11,7 @@ import numpy as np
 
 from ..bookkeeping.records import ColumnSchema, decode_key
 from ..bookkeeping.snapshot import ColumnRecords
-from ..errors import InvalidKeyError, SchemaError
+from ..errors import IntegrityError, InvalidKeyError, SchemaError
 from ..storage import Meta, digests_to_raw, ndarray_meta, parse_meta, raw_to_digest
 from .column_reads import Key
 from .recordbatches import BATCH, State, large_batches, merged
@@ -213,6 +213,8 @@ class NdarrayColumn(Column):
                 if local:
                     continue
                 raise self._missing(int(keys[i]) if isinstance(keys, np.ndarray) else keys[i], digest) from None
+            except IntegrityError as exc:
+                raise self._damaged(int(keys[i]) if isinstance(keys, np.ndarray) else keys[i], digest, exc) from None
             values[i] = self._decode(meta, data)
             found[i] = True
         return keys, values, (None if found.all() else found)

@@ -17,6 +17,7 @@ from ..bookkeeping.transfer import history_digests
 from ..storage import Digest
 from . import sharing
 from .context import RepoContext
+from .hints import fetch_data_hint
 
 T = TypeVar("T")
 
@@ -93,12 +94,18 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: 
     digests = list(scan.digests)
     report.samples = len(digests)
     missing = ctx.store.missing([Digest(d) for d in digests])
+    damaged = set(ctx.store.damaged(missing)) if missing else set()
+    if damaged:
+        report.problems += [f"object {d} is damaged here (its copy failed its digest check)"
+                            for d in sorted(damaged)[:100]]
+        report.problems.append(f"{len(damaged)} damaged object(s): {fetch_data_hint(ctx, [ctx.default_branch], them=True)}"
+                               f" (fetch-data replaces damaged copies)")
     if missing:
         remote_heads = [oid for name, oid in refs.items() if name.startswith("remotes/")
                         and name not in scan.damaged_refs]
         on_remotes = set(history_digests(git, remote_heads))
-        lost = [d for d in missing if d not in on_remotes]
-        report.remote_references = len(missing) - len(lost)
+        lost = [d for d in missing if d not in on_remotes and d not in damaged]
+        report.remote_references = len(missing) - len(lost) - len(damaged)
         report.problems += [f"sample data {d} is neither here nor on any fetched remote branch"
                             for d in lost[:100]]
         if len(lost) > 100:

@@ -28,7 +28,7 @@ class IntKeyReads:
     """The records whose locations file ``_locs`` is (None: not opened yet)."""
 
     def _decode(self, meta: str, data: memoryview) -> Any: raise NotImplementedError
-    def _missing(self, key: Any, digest: str) -> MissingDataError: raise NotImplementedError
+    def _missing(self, key: Any, digest: str) -> MissingDataError | IntegrityError: raise NotImplementedError
     def _damaged(self, key: Any, digest: str, exc: IntegrityError) -> IntegrityError: raise NotImplementedError
 
     def _read_int(self, recs: ColumnRecords, key: int) -> Any:

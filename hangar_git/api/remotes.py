@@ -26,7 +26,7 @@ from ..core import revisions, upstream
 from ..core.layout import BRANCH_KEY, REMOTES, S3_NAMES, command_key, remote_key, remote_s3_key, remote_urls
 from ..core.locate import is_initialized
 from ..errors import (AuthenticationError, BranchNotFoundError, ColumnNotFoundError, DataLocationError,
-                      GitCommandError, HostKeyError, InvalidArgumentError, InvalidNameError,
+                      GitCommandError, HostKeyError, IntegrityError, InvalidArgumentError, InvalidNameError,
                       NonFastForwardError, PushDataMissingError, RemoteBranchNotFoundError, RemoteError,
                       RemoteNotFoundError)
 from ..transport.address import parse_address
@@ -278,8 +278,15 @@ class Remotes:
         if columns:
             check_columns_exist(git, commits, columns)
         with self.open(remote) as link:
-            return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
-                                   presence=ctx.presence)
+            try:
+                return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
+                                       presence=ctx.presence)
+            except IntegrityError as exc:  # damage the remote found in its store: say which remote
+                from ..transport.datastream import naming_remote
+                renamed = naming_remote(exc, remote)
+                if renamed is None:
+                    raise
+                raise renamed from None
 
     def list_remote_branches(self, remote: str) -> dict[str, str]:
         with self.open(remote) as link:

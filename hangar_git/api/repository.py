@@ -13,7 +13,7 @@ from ..core import locate, revisions
 from ..core.layout import BRANCH_KEY, HANGAR_NS, ID_KEY, STORE_KEY, USER_EMAIL_KEY, USER_NAME_KEY, hangar_dir
 from ..core.repostore import open_repo_store
 from ..errors import (BranchNotFoundError, HangarError, InvalidArgumentError,
-                      NotInitializedError, RepositoryExistsError)
+                      NotInitializedError, RepositoryExistsError, StoreNotFoundError)
 from ..storage import DEFAULT_STORE, registry, remove_store, store_exists, store_setting
 from .gc import DEFAULT_GRACE_SECONDS
 from .branching import BranchMethods
@@ -92,6 +92,21 @@ class Repository(BranchMethods, HangarCompat):
                 git.config_set(key, value)
         self._ctx = _open_context(git)
         return self._path
+
+    def recreate_store(self) -> bool:
+        """Make an empty data store where ``hangar.store`` points when none is there (deleted,
+        or its disk replaced), keeping branches and history; fetch-data then brings the data
+        back. False, doing nothing, when the store is there."""
+        ctx = self.ctx
+        try:
+            ctx.store
+            return False
+        except StoreNotFoundError:
+            pass
+        open_repo_store(ctx.git, create=True).close()
+        ctx.reset_store()
+        ctx.presence.clear()  # no column is complete here any more: fetch-data fetches every one
+        return True
 
     # -- checkouts ---------------------------------------------------------------------
     def checkout(self, write: bool = False, *, branch: str = "", commit: str = "", stream_from: str = "",

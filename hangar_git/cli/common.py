@@ -112,9 +112,10 @@ def without_missing_data_warning(command: F) -> F:
     def run(*args: Any, **kwargs: Any) -> Any:
         import warnings
 
-        from ..errors import MissingDataWarning
+        from ..errors import DamagedDataWarning, MissingDataWarning
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingDataWarning)
+            warnings.simplefilter("ignore", DamagedDataWarning)
             return command(*args, **kwargs)
     return run  # type: ignore[return-value]
 

@@ -344,7 +344,7 @@ def export(state: State, column: str, out_dir: str, branch: Optional[str], commi
         col = co.columns[column]
         if not stream_from and col.contains_remote_references:  # the other columns are not read
             shown = revision_words(branch or ("" if commit else repo.ctx.default_branch), commit or "")
-            warn_remote_references(repo.ctx, [column], shown)
+            warn_remote_references(repo.ctx, [column], shown, [column] if col.has_damaged_samples else [])
         with state.progress(f"export {column}", total=len(col)) as bar:
             count = export_column(col, out_dir, fmt, force=force, keys=keys, header=header, progress=bar.update)
     state.say(f"Exported {count} sample(s) of column {column!r} to {out_dir}")

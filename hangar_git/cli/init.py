@@ -7,6 +7,7 @@ from typing import Optional
 
 import click
 
+from ..api.hints import fetch_data_hint
 from ..api.repository import Repository
 from ..errors import RepositoryExistsError
 from .common import State, git_root, pass_state
@@ -55,6 +56,8 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     none. With PATH (`init .` too): exactly there, a nested git repository
     if PATH is inside another, as `git init PATH` makes. No git identity is
     needed: `commit` asks for user.name and user.email when it records one.
+    In a hangar repository whose data store is gone (deleted), it makes an
+    empty one there, keeping branches and history (fetch-data refills it).
     """
     target = os.path.abspath(path) if path else (git_root(state.cwd) or state.cwd)
     user, mail = identity(name, email)
@@ -62,6 +65,11 @@ def init(state: State, path: Optional[str], name: Optional[str], email: Optional
     try:
         repo.init(user, mail, remove_old=remove_old, bare=bare, store_uri=store)
     except RepositoryExistsError:
+        if not remove_old and store is None and repo.initialized and repo.recreate_store():
+            hint = fetch_data_hint(repo.ctx, [repo.ctx.default_branch], them=True)
+            state.say(f"Re-created an empty data store for {target}: its branches and history are kept, its "
+                      f"sample data is not here any more ({hint})")
+            return
         if path is None and target != state.cwd:  # found from a subdirectory, as every command finds it
             raise click.ClickException(
                 f"{target!r}, the git repository this directory is in, is already a hangar repository: "

@@ -11,7 +11,7 @@ from .base import HangarError, caller_stacklevel
 from .lookup import NotFoundError, BranchNotFoundError, CommitNotFoundError, RevisionNotFoundError, RemoteBranchNotFoundError, RemoteNotFoundError, ColumnNotFoundError, SampleNotFoundError, DatasetKeysError, MetadataNotFoundError, MissingDataError, StoreNotFoundError, RegistrationNotFoundError, AlreadyExistsError, BranchExistsError, RemoteExistsError, ColumnExistsError, RepositoryExistsError, MissingDataWarning
 from .usage import InvalidArgumentError, InvalidNameError, InvalidKeyError, SchemaError, AmbiguousRevisionError, AmbiguousBranchError, ImportFormatError, StateError, NotInitializedError, NothingStagedError, NothingToCommitError, DirtyStagingError, BranchRemovalError, NoCommitsError, SharedStoreError, StoreInUseError, PermissionDeniedError, CheckoutClosedError, ReadOnlyColumnError, NotPicklableError, LockedError, WriterLockError
 from .conflict import ConflictError, RefMovedError, MergeConflictError, NonFastForwardError, UnrelatedHistoriesError
-from .integrity import IntegrityError, DamagedObjectError, StoreFormatError, RecordFormatError
+from .integrity import IntegrityError, DamagedDataWarning, DamagedObjectError, StoreFormatError, RecordFormatError
 from .remote import RemoteError, StoreUnreachableError, RemoteDataError, PushDataMissingError, ProtocolError, ConnectionClosed, HostKeyError, AuthenticationError, InvalidAddressError, ServerConfigError, GitCommandError, DataLocationError
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "UnrelatedHistoriesError",
     "IntegrityError",
     "DamagedObjectError",
+    "DamagedDataWarning",
     "StoreFormatError",
     "RecordFormatError",
     "RemoteError",

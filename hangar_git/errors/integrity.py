@@ -13,6 +13,11 @@ class IntegrityError(HangarError):
         super().__init__(message)
 
 
+class DamagedDataWarning(UserWarning):
+    """A checkout opened with samples whose stored copies on this machine were found damaged
+    (not absent: fetch-data replaces them); reading one of them raises :class:`IntegrityError`."""
+
+
 class DamagedObjectError(IntegrityError):
     """A git object of the repository cannot be read (damaged on disk). ``what`` says what the
     object is and where it is used when the reader knows (``commit``, ``tree (...)``); ``path``

@@ -121,7 +121,8 @@ class StoreNotFoundError(NotFoundError, FileNotFoundError):
         self.uri = uri
         super().__init__(
             f"no hangar data store at {uri!r}: check the repository's `hangar.store` setting "
-            f"(`git config hangar.store`), or run `git hangar init` to create one")
+            f"(`git config hangar.store`), or run `git hangar init` to create an empty one there (branches and "
+            f"history are kept; fetch-data then fetches the data again)")
 
 
 class RegistrationNotFoundError(NotFoundError):

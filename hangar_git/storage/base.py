@@ -40,6 +40,11 @@ class ObjectStore(ABC):
     def missing(self, digests: Iterable[Digest]) -> list[Digest]:
         """The given digests that this store does not hold, in order."""
 
+    def damaged(self, digests: Iterable[Digest]) -> list[Digest]:
+        """The given digests this store holds no good copy of because the copy it held was
+        found damaged (absent to :meth:`missing` too, until received again), in order."""
+        return []
+
     @abstractmethod
     def info(self, digest: Digest) -> ObjectInfo: ...
 

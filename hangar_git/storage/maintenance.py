@@ -28,6 +28,7 @@ from ..errors import IntegrityError
 from ..heap import release_freed
 from .chunks import ChunkCache
 from .files import StoreFiles
+from .indexrepair import IndexRepair, corrupt_index_error
 from .objects import Meta, raws_to_digests
 from .packindex import LARGE, PackIndex, merge_indexes, name_time, new_name
 from .packs import SmallObjects
@@ -79,7 +80,7 @@ def _one_pack(packs: list[PackIndex]) -> bool:
     return len(packs) <= 1 and len(_data_files(packs)) <= 1
 
 
-class Maintenance:
+class Maintenance(IndexRepair):
     """Maintenance methods of :class:`~.tiledb_store.TileDBStore` (which provides what is
     declared here)."""
 
@@ -89,6 +90,7 @@ class Maintenance:
     _packs: list[PackIndex]
     _pack_names: set[str]
     _damaged: set[str]
+    _corrupt: dict[str, Optional[PackIndex]]
     _memo: dict[str, Any]
 
     def _check_writable(self) -> None: ...
@@ -167,6 +169,8 @@ class Maintenance:
         self._check_writable()
         self.flush()
         self._reload()
+        if self._corrupt:  # its pack's data file would look unneeded: fsck rebuilds the index first
+            raise corrupt_index_error(self.uri, min(self._corrupt))
         before = list(self._packs)
         result = RewriteResult()
         small, large, dead_large = self._sort_out(before, keep, grace_seconds, result)
@@ -182,7 +186,7 @@ class Maintenance:
             current = before + self._indexes_besides({p.name for p in before})
         else:
             return result
-        self._sweep(current, _data_files(before), grace_seconds, result)
+        self._sweep(current, _data_files(before), grace_seconds, result, keep)
         self._reload()
         return result
 
@@ -210,6 +214,8 @@ class Maintenance:
                         small.append((d, meta, pack, r))
                     result.kept += 1
                     result.spared += not wanted
+                    continue
+                if d in self._damaged and wanted:  # its bytes are lost here; its marker stays
                     continue
                 result.removed += 1
                 result.removed_bytes += n
@@ -257,11 +263,12 @@ class Maintenance:
         return [new, *newer]
 
     def _sweep(self, current: list[PackIndex], known: set[str], grace_seconds: float,
-               result: RewriteResult) -> None:
+               result: RewriteResult, keep: Callable[[str], bool] = lambda d: False) -> None:
         """Remove condemned files that are due (see :meth:`_collect`), data files that no index
         names (``current``), none names since this gc began (``known``) and none waits as
         condemned, once older than ``ORPHAN_SECONDS`` (a killed writer's), likewise temporary
-        files, and damaged markers of objects no index names."""
+        files, and damaged markers of objects no index names and ``keep`` lets go (a wanted
+        object stays marked: fsck reports it and fetch-data fetches it again)."""
         files = set().union(*(p.files for p in current))
         spare = files | known | self._collect(current, files, grace_seconds, result)
         now = time.time()
@@ -271,7 +278,7 @@ class Maintenance:
         damaged = self._files.list("damaged")
         if damaged:
             needed = set().union(*(raws_to_digests(p.digests) for p in current))
-            gone += [p for p in damaged if _name(p) not in needed]
+            gone += [p for p in damaged if _name(p) not in needed and not keep(_name(p))]
         result.freed_bytes += sum(self._remove_quietly(path) for path in gone)
 
     def _condemn(self, paths: list[str]) -> int:
@@ -341,11 +348,9 @@ class Maintenance:
     def verify(self, rehash: bool = True) -> list[str]:
         """Problems found re-reading the store (every object re-hashed unless ``rehash=False``);
         damaged objects are marked, so fetch-data fetches them again."""
-        try:
-            self._reload()
-        except IntegrityError as exc:
-            return [str(exc)]
-        problems: list[str] = []
+        self._reload()
+        self.recheck_indexes()
+        problems = [self.rebuild_index(name) for name in sorted(self._corrupt)]
         seen: set[str] = set()
         for pack in reversed(self._packs):
             digests = raws_to_digests(pack.digests)
@@ -381,7 +386,8 @@ class Maintenance:
             return [f"object {d}: data file {pack.files[int(pack.chunk_file[c])]} {what}" for d in lost]
         if not bad and not rehash:
             return []
-        broken = set(self._chunks.salvage(pack, c)) if (bad or rehash) else set()
+        ours = {digests[r] for r in rows}  # not those a newer copy shadows
+        broken = set(self._chunks.salvage(pack, c)) & ours if (bad or rehash) else set()
         self.mark_damaged(broken)
         return [f"object {digests[r]} is corrupt (its bytes do not hash to its name)"
                 for r in rows if digests[r] in broken]

@@ -34,6 +34,7 @@ from ..errors import IntegrityError, StoreFormatError
 from .base import ObjectInfo, ObjectStore
 from .chunks import ChunkCache
 from .files import StoreFiles, reaching
+from .indexrepair import corrupt_index_error, names_digest, unverified
 from .location import local_path
 from .objects import Digest, Meta, digest_to_raw, digests_to_raw, raw_to_digest, raws_to_digests
 from .packindex import LARGE, PackIndex, Probe
@@ -62,6 +63,8 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         self._packs: list[PackIndex] = []
         self._pack_names: set[str] = set()
         self._damaged: set[str] = set()
+        self._corrupt: dict[str, Optional[PackIndex]] = {}
+        """Corrupt indexes (not loaded), as decoded without their checksums (see :mod:`.indexrepair`)."""
         self._pending: dict[str, tuple[str, bytes]] = {}
         self._pending_large: dict[str, tuple[str, int]] = {}
         self._chunks = ChunkCache(self.uri, self._files, cache_bytes)
@@ -106,13 +109,18 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         """Load pack indexes not yet seen (and forget removed ones); True if any were new."""
         names = {p.rsplit("/", 1)[-1][:-4] for p in self._files.list("index") if p.endswith(".idx")}
         new = False
-        for name in sorted(names - self._pack_names):
+        for gone in set(self._corrupt) - names:
+            del self._corrupt[gone]
+        for name in sorted(names - self._pack_names - set(self._corrupt)):
             index = _INDEXES.get((self.uri, name))
             if index is None:
                 try:
                     index = self._files.read_index(name)
                 except FileNotFoundError:
                     continue  # merged or collected away by another process since we listed
+                except IntegrityError:  # its objects are damaged until fsck rebuilds it
+                    self._corrupt[name] = unverified(self._files, self.uri, name)
+                    continue
                 _INDEXES[(self.uri, name)] = index
             self._packs.append(index)
             self._pack_names.add(name)
@@ -136,7 +144,9 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
         if not self._loaded:
             self._load_packs()
         if self._damaged and digest in self._damaged:
-            return None
+            self._load_packs()  # another process may have received it again since
+            if digest in self._damaged:
+                return None
         raw = digest_to_raw(digest)
         for pack in reversed(self._packs):
             row = pack.find(raw)
@@ -169,7 +179,32 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
     def _is_pending(self, digest: str) -> bool:
         return digest in self._pending or digest in self._pending_large
 
+    def _newest_in(self, pack: PackIndex, digests: Sequence[str]) -> list[str]:
+        """Those of ``digests`` whose newest stored copy is in ``pack``: a damaged copy that a
+        newer one (received again) shadows is no damage of the object."""
+        if not digests:
+            return []
+        self._load_packs()  # damage is rare: look for copies other processes wrote since
+        raws = digests_to_raw(list(digests))
+        taken = np.zeros(len(raws), dtype=bool)
+        here = np.zeros(len(raws), dtype=bool)
+        for other, hit, _ in self._pack_hits(raws, taken):
+            taken[hit] = True
+            here[hit] = other.name == pack.name
+        return [digests[i] for i in np.flatnonzero(here).tolist() if not self._is_pending(digests[i])]
+
     # -- queries -------------------------------------------------------------
+    def damaged(self, digests: Iterable[Digest]) -> list[Digest]:
+        self._load_packs()
+        wanted = list(dict.fromkeys(digests))
+        absent = set(self.missing(wanted))
+        return [d for d in wanted if d in absent and (d in self._damaged or self._corrupt_naming(d))]
+
+    def _corrupt_naming(self, digest: str) -> str:
+        """The corrupt index that may name ``digest`` ("" if none)."""
+        raw = digest_to_raw(digest)
+        return next((name for name, index in self._corrupt.items() if names_digest(index, raw)), "")
+
     def contains(self, digest: Digest) -> bool:
         return self._is_pending(digest) or self._locate(digest) is not None
 
@@ -282,6 +317,9 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
             if digest in self._damaged:
                 raise IntegrityError(f"object {digest} in store {self.uri} is damaged (marked so: fetch-data "
                                      f"fetches it again)", expected=digest)
+            corrupt = self._corrupt_naming(digest) if self._corrupt else ""
+            if corrupt:
+                raise corrupt_index_error(self.uri, corrupt, digest)
             raise KeyError(digest)
         pack, row = loc
         meta = pack.metas[pack.meta.item(row)]
@@ -309,7 +347,7 @@ class TileDBStore(Writes, RawReads, BatchReads, ObjectStore):
     def _damage(self, digest: str, meta: str, pack: PackIndex, chunk_no: int, off: int, end: int) -> None:
         """A chunk failed its checksum: mark the objects in it whose bytes no longer hash to
         their digest as damaged (fetch-data brings them back) and raise if ``digest`` is one."""
-        bad = self._chunks.salvage(pack, chunk_no)
+        bad = self._newest_in(pack, self._chunks.salvage(pack, chunk_no))
         self.mark_damaged(bad)
         if digest in bad:
             raise IntegrityError(f"object {digest} is damaged (chunk {chunk_no} of pack {pack.name} in "

@@ -257,6 +257,37 @@ def stage_data(store: ObjectStore, frame: Frame, uncached: bool = False) -> tupl
         raise _refused(exc) from None
 
 
+DAMAGED_SIZE = -2
+"""The size ``data_sizes`` answers for an object held only as a damaged copy (-1: absent)."""
+
+
+def stored_sizes(store: ObjectStore, digests: Sequence[str]) -> list[int]:
+    """Each object's size in ``store``: -1 where it is absent, ``DAMAGED_SIZE`` where the only
+    copy there was found damaged (an older receiver takes either as absent)."""
+    sizes = store.describe([Digest(d) for d in digests])[1].tolist()
+    absent = [Digest(d) for d, n in zip(digests, sizes) if n < 0]
+    damaged = set(store.damaged(absent)) if absent else set()
+    return [DAMAGED_SIZE if d in damaged else n for d, n in zip(digests, sizes)]
+
+
+def remote_damage(count: int, example: str, remote: str = "") -> IntegrityError:
+    """What a receiver is told of objects the sending side holds only damaged copies of."""
+    where = f"remote {remote!r}" if remote else "the remote"
+    return IntegrityError(f"{where} holds {count} requested object(s) only as damaged copies (e.g. {example}: "
+                          f"they fail their digest check there): run `git hangar fsck` in that repository to "
+                          f"list them, then push them to it again from a repository that holds them",
+                          expected=example)
+
+
+def naming_remote(exc: IntegrityError, remote: str) -> Optional[IntegrityError]:
+    """:func:`remote_damage` as a server said it (of "the remote"), naming ``remote``; None for
+    any other IntegrityError."""
+    text = str(exc)
+    if not text.startswith("the remote holds"):
+        return None
+    return IntegrityError(text.replace("the remote", f"remote {remote!r}", 1), expected=exc.expected, got=exc.got)
+
+
 def _refused(exc: IntegrityError) -> IntegrityError:
     """What a receiver says of an object whose bytes do not match its digest."""
     return IntegrityError(
@@ -285,6 +316,9 @@ def send_data(store: ObjectStore, stream: Any, digests: Sequence[str] | np.ndarr
     raws = digests if isinstance(digests, np.ndarray) else digests_to_raw(list(digests))
     table, meta_index, sizes = described if described is not None else store.describe_raws(raws)
     absent = np.flatnonzero(sizes < 0)
+    damaged = store.damaged(raws_to_digests(raws[absent])) if len(absent) else []
+    if damaged:
+        raise remote_damage(len(damaged), damaged[0])
     if len(absent):
         raise RemoteDataError(f"the remote does not hold {len(absent)} requested object(s) "
                               f"(e.g. {raw_to_digest(raws[absent[0]])}); they may have been pushed to "

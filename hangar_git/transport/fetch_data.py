@@ -11,11 +11,11 @@ from ..bookkeeping.gitrepo import GitRepo
 from ..bookkeeping.added import column_trees, samples_added_raws, unique_in_order
 from ..bookkeeping.transfer import referenced_digests
 from ..errors import RemoteDataError
-from ..storage import Digest, ObjectStore, digests_to_raw, raws_to_digests
+from ..storage import ObjectStore, digests_to_raw, raws_to_digests
 from .progress import progress, progress_enabled
 from .rpc import Session
 from .framing import Frame
-from .datastream import receive_frames
+from .datastream import DAMAGED_SIZE, receive_frames, remote_damage, stored_sizes
 from .storecopy import copy_objects
 from .wire import MAX_DATA_ITEMS, chunked
 
@@ -87,7 +87,7 @@ class StoreSource:
         self.store = store
 
     def sizes(self, digests: Sequence[str]) -> list[int]:
-        return self.store.describe([Digest(d) for d in digests])[1].tolist()
+        return stored_sizes(self.store, digests)
 
     def receive(self, store: ObjectStore, digests: Sequence[str] | np.ndarray, on_stored: Callable[[Frame], None],
                 fault: str = "") -> int:
@@ -184,6 +184,9 @@ def _complete_base(git: GitRepo, commit: str, column: str, presence: Presence) -
 
 def _sizes(source: DataSource, digests: Sequence[str]) -> list[int]:
     out = source.sizes(digests) if digests else []
+    damaged = [d for d, n in zip(digests, out) if n == DAMAGED_SIZE]
+    if damaged:
+        raise remote_damage(len(damaged), damaged[0])
     missing = [d for d, n in zip(digests, out) if n < 0]
     if missing:
         raise RemoteDataError(f"the remote does not hold {len(missing)} of the requested samples "

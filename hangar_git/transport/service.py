@@ -286,9 +286,8 @@ class RepositoryService(ServiceHandler):
     @rpc_method
     def data_sizes(self, request: Frame, stream: Stream) -> Reply:
         from .wire import check_digests
-        digests = check_digests(request.header.get("digests"))
-        _, sizes = self.store.describe(digests)  # type: ignore[arg-type]
-        return {"sizes": sizes.tolist()}
+        from .datastream import stored_sizes
+        return {"sizes": stored_sizes(self.store, check_digests(request.header.get("digests")))}
 
     @rpc_method(writes=True)
     def put_data(self, request: Frame, stream: Stream) -> Reply:

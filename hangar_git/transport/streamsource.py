@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
 from ..storage import Digest, IncomingObject, Meta, ObjectStore, verify_batch
+from .datastream import naming_remote, remote_damage
 from .framing import Frame
 from .rpc import Session
 from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_part, encode_digest_list
@@ -142,8 +143,8 @@ class SessionObjects:
                     return self._watched(self._open(), todo, keep)
                 except IntegrityError as exc:
                     self._drop()  # the rest of that answer is still on the wire
-                    raise IntegrityError(f"remote {self.remote!r} sent damaged data: {exc}",
-                                         expected=exc.expected, got=exc.got) from None
+                    raise naming_remote(exc, self.remote) or IntegrityError(  # damage found there, or in transit
+                        f"remote {self.remote!r} sent damaged data: {exc}", expected=exc.expected, got=exc.got) from None
                 except (RemoteDataError, RemoteError, OSError) as exc:
                     if isinstance(exc, RemoteDataError) or not _connection_failure(exc):
                         raise
@@ -340,6 +341,7 @@ class StoreObjects:
             wanted = [Digest(d) for d in dict.fromkeys(digests)]
             try:
                 absent = set(store.missing(wanted))
+                damaged = store.damaged([d for d in wanted if d in absent]) if absent else []
                 for digest, meta, data in store.read_many([d for d in wanted if d not in absent]):
                     self.bytes_received += len(data)
                     got([(digest, meta, bytes(data))])
@@ -350,6 +352,8 @@ class StoreObjects:
                 raise
             except OSError as exc:
                 raise RemoteError(f"remote {self.remote!r}: its data store stopped answering ({exc})") from None
+            if damaged:
+                raise remote_damage(len(damaged), damaged[0], self.remote)
             return [d for d in wanted if d in absent]
 
     @property

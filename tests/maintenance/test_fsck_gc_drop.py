@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hangar_git import HangarError, IntegrityError, MissingDataError, Repository
+from hangar_git import DamagedDataWarning, HangarError, IntegrityError, MissingDataError, Repository
 from hangar_git.cli.main import cli
 
 from ..repos import add_bare_origin
@@ -62,8 +62,8 @@ def test_fsck_finds_corrupt_store_and_reads_refuse(tmp_path, rows, quick):
     fresh = Repository(str(tmp_path / "r"))
     report = fresh.fsck(quick=quick)
     assert not report.ok and any("corrupt" in p for p in report.problems)
-    # fsck forgot that the column was complete: the checkout says data is missing, as it is
-    with pytest.warns(UserWarning, match="no remote to fetch it from"), fresh.checkout() as co:
+    # fsck forgot that the column was complete: the checkout says data is damaged, as it is
+    with pytest.warns(DamagedDataWarning, match="damaged.*no remote to fetch them from"), fresh.checkout() as co:
         with pytest.raises(IntegrityError, match="corrupt|damaged"):
             list(co["x"].values())
     result = CliRunner().invoke(cli, ["-C", str(tmp_path / "r"), "fsck"])

@@ -244,3 +244,69 @@ def test_damaged_bytes_raise_integrity_error_and_a_new_copy_repairs(backend: Bac
     damaged.flush()
     assert bytes(backend.open().read(d)[1]) == b
 
+
+
+@pytest.mark.parametrize("size", [117, LARGE_THRESHOLD + 1], ids=["small", "large"])
+def test_a_repaired_copy_wins_every_later_read(backend: Backend, size: int) -> None:
+    """A damaged object received again reads back whole from then on: after reads of its
+    damaged neighbours (which share its old chunk), in a store object opened before the
+    repair and in one opened after, after a verify and after a rewrite that keeps it."""
+    d, m, b = item(payload(size, 21))
+    neighbours = [item(payload(size, 22 + i)) for i in range(2)]
+    store = backend.open()
+    for obj in ((d, m, b), *neighbours):
+        store.put(*obj)
+    store.flush()                             # one pack: small ones share a chunk
+    before = backend.open()
+    assert before.missing([d]) == []          # its indexes loaded before the repair
+    backend.corrupt(b)
+    backend.corrupt(neighbours[1][2])         # a neighbour damaged too: it stays so
+    with pytest.raises(IntegrityError):
+        backend.open().read(d)
+    assert store.damaged([d, neighbours[0][0]]) in ([d], [])
+    fixer = backend.open()
+    fixer.put_verified(d, m, b)               # received again (fetch-data)
+    fixer.flush()
+    for reader in (before, backend.open(), store):
+        with pytest.raises((IntegrityError, KeyError)):
+            reader.read(neighbours[1][0])     # reads the old chunk: marks what is damaged in it
+        assert bytes(reader.read(d)[1]) == b
+        assert reader.missing([d]) == [] and reader.damaged([d]) == []
+    verify = getattr(store, "verify", None)
+    if verify is not None:
+        problems = verify()
+        assert problems and not any(d in p for p in problems), problems
+        assert bytes(backend.open().read(d)[1]) == b
+        store.rewrite(lambda digest: True)    # type: ignore[attr-defined]
+        assert bytes(backend.open().read(d)[1]) == b
+        assert backend.open().damaged([neighbours[1][0]]) == [neighbours[1][0]]  # kept: still wanted
+
+
+@pytest.mark.parametrize("size", [117, LARGE_THRESHOLD + 1], ids=["small", "large"])
+def test_a_corrupt_pack_index_reads_as_damage_and_verify_rebuilds_it(backend: Backend, size: int) -> None:
+    """Objects only a corrupt index names are damaged, not absent; verify (fsck) lists the index
+    and rebuilds it from the objects that still hash to their digests."""
+    if backend.root is None:
+        pytest.skip("an in-memory store has no index files")
+    items = [item(payload(size, 31 + i)) for i in range(3)]
+    store = backend.open()
+    for obj in items:
+        store.put(*obj)
+    store.flush()
+    (index,) = (backend.root / "index").glob("*.idx")
+    raw = bytearray(index.read_bytes())
+    raw[len(raw) - 45] ^= 0x01                # a chunk checksum or object size: no digest
+    index.write_bytes(bytes(raw))
+    reader = backend.open()
+    d = items[0][0]
+    with pytest.raises(IntegrityError, match=f"pack index {index.stem}.* is corrupt"):
+        reader.read(d)
+    assert reader.damaged([d]) == [d]
+    with pytest.raises(IntegrityError, match="git hangar fsck"):
+        reader.rewrite(lambda digest: True)   # type: ignore[attr-defined]  # gc waits for the rebuild
+    problems = reader.verify()                # type: ignore[attr-defined]
+    assert any(index.stem in p and "rebuilt" in p for p in problems), problems
+    assert not (backend.root / "index" / index.name).exists()
+    fresh = backend.open()
+    assert_holds(fresh, items)
+    assert fresh.verify() == [] and fresh.damaged([d]) == []  # type: ignore[attr-defined]
