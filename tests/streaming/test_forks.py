@@ -83,7 +83,7 @@ def fresh_epoch(world: Streamed, start: str, own: bool = False, **options: objec
 @pytest.mark.parametrize("kind,start,own", [
     ("path", "fork", False), ("path", "fork", True), ("hangarssh", "fork", False), ("openssh", "fork", True),
     pytest.param("path", "forkserver", False, marks=pytest.mark.slow),
-    pytest.param("path", "spawn", True, marks=pytest.mark.slow)])
+    pytest.param("openssh", "spawn", False, marks=pytest.mark.slow)])
 def test_workers_forked_while_the_checkout_still_connects_read_every_sample(
         kind: str, start: str, own: bool, streamed: Callable[[str], Streamed]) -> None:
     """Regression (new-user report): workers forked while the checkout's background thread was
