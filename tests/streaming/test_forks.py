@@ -13,13 +13,13 @@ from typing import Callable
 
 import pytest
 
-from hangar_git import RemoteError
+from hangar_git import RemoteError, make_torch_dataset
 from hangar_git.transport import connect
 
 from ..subprocesses import python_env
 from .conftest import ROWS, Streamed
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 SILENT = "import time; time.sleep(20)"
 """A local server that starts and never says a word."""
@@ -120,8 +120,8 @@ def test_a_remote_that_never_answers_the_connection_is_a_stream_timeout_error(
 
 def test_a_worker_whose_remote_never_answers_fails_with_the_stream_timeout(
         streamed: Callable[[str], Streamed], monkeypatch: pytest.MonkeyPatch) -> None:
-    torch = pytest.importorskip("torch")
-    from hangar_git import make_torch_dataset
+    """Regression: each worker's reads waited for its connection as long as the silent server
+    lived (here 20 s, three times); now the DataLoader raises the worker's stream-timeout error."""
     world = streamed("path")
     monkeypatch.setattr(connect, "local_server_command", lambda path: [sys.executable, "-c", SILENT])
     with world.checkout(stream_timeout=1.5) as co:
