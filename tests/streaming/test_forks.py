@@ -14,6 +14,7 @@ from typing import Callable
 import pytest
 
 from hangar_git import RemoteError, make_torch_dataset
+from hangar_git.api.column_reads import recorded_digest
 from hangar_git.transport import connect
 
 from ..subprocesses import python_env
@@ -132,3 +133,35 @@ def test_a_worker_whose_remote_never_answers_fails_with_the_stream_timeout(
         with pytest.raises(RemoteError, match=r"'origin' sent nothing for 1.5 s"):
             next(iter(loader))
         assert time.monotonic() - began < 30
+
+
+def _in_forked_child(co: object, out: object) -> None:
+    import os
+    store = co.stream_store  # type: ignore[attr-defined]
+    source = store.source
+    fresh = not source.connected and not source.connecting() and store._ahead is None and not store._inflight
+    try:
+        row = co["rows", 7]  # type: ignore[index]
+        out.put((fresh, row.tobytes(), source.connections))  # type: ignore[attr-defined]
+    finally:
+        os._exit(0)
+
+
+def test_a_fork_waits_for_the_connection_being_opened_and_the_child_connects_anew(
+        streamed: Callable[[str], Streamed]) -> None:
+    """The checkout connects ahead as it opens: a fork at once waits for that connection (the parent is
+    connected as the fork returns); the child uses none of it, nor the parent's read-ahead, and opens its own."""
+    import multiprocessing
+    world = streamed("path")
+    with world.checkout() as co:
+        source = co.stream_store.source
+        co.stream_store.lead([recorded_digest(co["rows"], k) for k in range(200, 300)])  # a read-ahead thread too
+        ctx = multiprocessing.get_context("fork")
+        out = ctx.SimpleQueue()
+        child = ctx.Process(target=_in_forked_child, args=(co, out))
+        child.start()
+        assert source.connected and not source.connecting()  # the fork waited for it
+        child.join(60)
+        fresh, row, connections = out.get()
+        assert fresh and row == ROWS[7].tobytes()
+        assert connections >= 1  # its own, opened for that read
