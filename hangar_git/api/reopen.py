@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..bookkeeping.gitrepo import Oid
 from ..core import locate
 from ..errors import NotInitializedError
+from ..forks import set_aside
 from .context import RepoContext
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 _opened: dict[tuple, "ReaderCheckout"] = {}
 _pid = os.getpid()
-_inherited: list[object] = []
-"""Checkouts a parent process reopened, set aside (not used, not freed) in a forked child."""
 
 
 def reader(git_dir: str, commit: str, branch: str, *stream: object) -> "ReaderCheckout":
@@ -35,7 +34,7 @@ def reader(git_dir: str, commit: str, branch: str, *stream: object) -> "ReaderCh
     from .checkout import ReaderCheckout
     global _pid
     if _pid != os.getpid():
-        _inherited.append(dict(_opened))
+        set_aside(dict(_opened))  # the parent's: not used, not freed here
         _opened.clear()
         _pid = os.getpid()
     key = (git_dir, commit, branch, *stream)

@@ -120,7 +120,8 @@ class Repository(BranchMethods, HangarCompat):
         (default ``<git dir>/hangar/streamcache``) of ``cache_dir_bytes`` (default 4 GiB, or half
         the free disk if less; 0 for none); ``keep=True`` also keeps them in the store, and uses no
         directory cache unless given one. A remote that sends nothing for ``stream_timeout``
-        seconds (default 60) while a read waits on it is a RemoteError (see :mod:`.streaming`)."""
+        seconds (default 60) while a read waits on it (or on its connection) is a RemoteError
+        (see :mod:`.streaming`)."""
         ctx = self.ctx
         if stream_from or keep or cache_dir is not None or stream_timeout is not None:
             if write:

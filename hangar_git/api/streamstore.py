@@ -11,6 +11,7 @@ unless ``keep``: then fetched objects are written to it in large flushes.
 A background thread fetches ahead whatever the reader said it will read next
 (:meth:`StreamingStore.plan`), at most half the memory budget ahead of it.
 A digest the remote does not hold reads as absent (KeyError, as for any store).
+A forked child starts from none of its parent's threads or connections (:mod:`hangar_git.forks`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from .. import forks
 from ..errors import ProtocolError
 from ..storage import Digest, Meta, ObjectInfo, ObjectStore
 from ..storage.objects import Buffer
@@ -67,6 +69,17 @@ class StreamingStore(GathersRows, PlansAhead, ObjectStore):
         """Digests to fetch along with a single read's miss (see :mod:`.streamnear`)."""
         self.kept_objects = 0
         self.flushes = 0
+        forks.in_child(self)
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child (a DataLoader worker reading a column of its parent's checkout): none
+        of the parent's read-ahead, requests in flight or objects waiting to be kept is this
+        process's (their threads are not here; the parent writes what it kept); its locks are
+        new. The source connects anew, the caches' entries stay."""
+        forks.set_aside(self._ahead)  # not stopped: its ``done`` would end the parent's claims
+        self._ahead, self._inflight, self._kept, self._kept_bytes = None, {}, [], 0
+        self._claims, self._keep_lock = threading.Lock(), threading.Lock()
+        self.memory.after_fork_in_child()
 
     # -- fetching ----------------------------------------------------------------------------
     def _cached(self, digest: str) -> Optional[Entry]:

@@ -37,6 +37,11 @@ class MemoryCache:
         self._items: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
+    def after_fork_in_child(self) -> None:
+        """A lock of this process's own (a parent's thread may have held the one copied); the
+        entries stay (copied on write)."""
+        self._lock = threading.Lock()
+
     def get(self, digest: str) -> Optional[Entry]:
         with self._lock:
             entry = self._items.get(digest)

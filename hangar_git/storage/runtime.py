@@ -9,7 +9,7 @@ or frees it (its destructor joins threads that do not exist there). So:
   remembered with that process's id;
 * in a child (``os.register_at_fork``, and a pid check for forks that skip
   Python's hooks) the parent's resources are set aside, never used, shut
-  down or freed: :data:`_inherited` keeps them alive until the child ends;
+  down or freed: :func:`hangar_git.forks.set_aside` keeps them alive until the child ends;
 * TileDB's own signal handlers are off, so SIGINT and SIGTERM reach Python.
 
 TileDB also leaves a process-wide watchdog thread whose state a forked child
@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, Optional, TypeVar
+
+from ..forks import set_aside
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -38,14 +40,12 @@ HASH_THREADS = 4
 IO_THREADS = 4
 T = TypeVar("T")
 
-_inherited: list[Any] = []
-"""Resources a parent made, set aside in its forked child and never freed there."""
 
 class ProcessLocal(Generic[T]):
     """A value that belongs to the process that set it.
 
     In a forked child :meth:`get` returns None (the child makes its own) and
-    the parent's value is kept in :data:`_inherited`, so it is never freed there.
+    the parent's value is set aside (:func:`hangar_git.forks.set_aside`), so it is never freed there.
     """
 
     def __init__(self) -> None:
@@ -56,7 +56,7 @@ class ProcessLocal(Generic[T]):
         """This process's value (None if unset, or set by another process)."""
         if self._pid != os.getpid():
             if self._value is not None:
-                _inherited.append(self._value)
+                set_aside(self._value)
             self._value, self._pid = None, os.getpid()
         return self._value
 
@@ -98,7 +98,7 @@ def _after_fork_in_child() -> None:
     """Set the parent's resources aside: never used, shut down or freed in this process."""
     global _mine
     if _mine.pid != os.getpid():
-        _inherited.append(_mine)
+        set_aside(_mine)
         _mine = _Resources()
 
 

@@ -16,11 +16,13 @@ from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
+from .. import forks
 from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
 from ..storage import Digest, IncomingObject, Meta, ObjectStore, verify_batch
 from .datastream import naming_remote, remote_damage
 from .framing import Frame
 from .rpc import Session
+from .streamwait import Opening, Watchdog
 from .wire import MAX_BATCH_ITEMS, MAX_DATA_ITEMS, chunked, decode_data, decode_part, encode_digest_list
 
 Entries = list[tuple[Digest, Meta, bytes]]
@@ -62,10 +64,12 @@ class SessionObjects:
     A session that breaks is opened again once, transparently, for what was
     not yet received; a second failure is a RemoteError naming the remote. A
     remote that keeps the connection open but sends nothing for ``stall``
-    seconds while a request waits is hung up on: a RemoteError naming it, at
-    once, and again at once for any read in the next ``stall`` seconds (no
-    thread waits out the same hang twice). A process that inherited this object (a forked DataLoader worker)
-    opens its own session and never touches its parent's.
+    seconds while a request waits, or while the session is opened (on a thread
+    of its own: :class:`~.streamwait.Opening`), is hung up on: a RemoteError
+    naming it, at once, and again at once for any read in the next ``stall``
+    seconds (no thread waits out the same hang twice). A process that inherited
+    this object (a forked DataLoader worker) opens its own session and never
+    touches its parent's (:mod:`hangar_git.forks`).
     """
 
     def __init__(self, remote: str, connect: Callable[[], Session], stall: float = STALL_SECONDS, *,
@@ -79,47 +83,76 @@ class SessionObjects:
         self.stall = stall
         self._watch: Optional[Watchdog] = None
         self._hung: Optional[tuple[float, RemoteError]] = None
-        self._ahead: Optional[threading.Thread] = None
+        self._opening: Optional[Opening[Session]] = None
+        self._opening_lock = threading.Lock()
         self.requests = 0
         self.connections = 0
         self.bytes_received = 0
+        forks.in_child(self)
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's session, threads and lock (a fork may have copied them mid-use: the
+        parent's connection is not this process's to use or close); this one connects anew."""
+        forks.set_aside((self._session, self._opening, self._watch))
+        self._session, self._pid, self._watch, self._opening, self._hung = None, os.getpid(), None, None, None
+        self._lock, self._opening_lock = threading.Lock(), threading.Lock()
 
     def _here(self) -> threading.Lock:
-        """This process's lock, after forgetting a parent's session, threads and lock (a fork may
-        have copied them mid-use: the parent's pipe is not ours to use or close)."""
+        """This process's lock (a fork that skipped Python's fork hooks is noticed by pid)."""
         if self._pid != os.getpid():
-            self._session, self._pid, self._watch, self._ahead, self._hung = None, os.getpid(), None, None, None
-            self._lock = threading.Lock()
+            self.after_fork_in_child()
         return self._lock
 
     def _open(self) -> Session:
-        if self._session is None:
-            self._session = self._connect()
-            self.connections += 1
-        return self._session
+        """The session (under the lock): the open one, else the one being opened (begun now if
+        none is), waited for until the stream timeout counted from when its opening began."""
+        if self._session is not None:
+            return self._session
+        opening = self._begin()
+        assert opening is not None
+        session: Optional[Session] = None
+        try:
+            session = opening.result()
+        finally:
+            with self._opening_lock:
+                self._opening = None
+                if session is not None:
+                    self._session = session
+        if session is None:
+            opening.abandon()  # a new one once this hang's errors are over
+            raise self._hang_up("while a connection to it was being opened")
+        self.connections += 1
+        return session
+
+    def _begin(self) -> Optional[Opening[Session]]:
+        """The opening under way, or a new one (None once connected)."""
+        with self._opening_lock:
+            if self._session is None and self._opening is None:
+                self._opening = Opening(self._connect, self.stall, lambda session: session.close(graceful=False))
+            return self._opening
 
     @property
     def connected(self) -> bool:
-        return self._session is not None and self._pid == os.getpid()
+        opening = self._opening
+        return self._pid == os.getpid() and (self._session is not None or (opening is not None and opening.opened))
 
     def connect_ahead(self) -> None:
         self._here()
-        if self.connected or self.connecting():
-            return
-        self._ahead = threading.Thread(target=self._open_quietly, name="hangar-stream-connect", daemon=True)
-        self._ahead.start()
+        self._begin()
 
     def connecting(self) -> bool:
-        """Whether :meth:`connect_ahead` is still opening the connection."""
-        ahead = self._ahead
-        return ahead is not None and ahead.is_alive()
+        """Whether :meth:`connect_ahead` is still opening the connection (within the stream timeout)."""
+        opening = self._opening
+        return opening is not None and self._pid == os.getpid() and opening.pending
 
-    def _open_quietly(self) -> None:
-        try:
-            with self._here():
-                self._open()
-        except Exception:  # noqa: BLE001 - the next request opens again and raises what it meets
-            pass
+    def _hang_up(self, when: str) -> RemoteError:
+        """The stream-timeout error, remembered: reads in the next ``stall`` seconds fail at once."""
+        error = RemoteError(
+            f"remote {self.remote!r} sent nothing for {self.stall:g} s {when} and was hung up on; samples "
+            f"already read stay valid: check the remote (or the network to it), then read again or open a "
+            f"new checkout")
+        self._hung = (time.monotonic(), error)
+        return error
 
     def _drop(self) -> None:
         session, self._session = self._session, None
@@ -146,16 +179,12 @@ class SessionObjects:
                     raise naming_remote(exc, self.remote) or IntegrityError(  # damage found there, or in transit
                         f"remote {self.remote!r} sent damaged data: {exc}", expected=exc.expected, got=exc.got) from None
                 except (RemoteDataError, RemoteError, OSError) as exc:
-                    if isinstance(exc, RemoteDataError) or not _connection_failure(exc):
+                    hung = self._hung
+                    if isinstance(exc, RemoteDataError) or not _connection_failure(exc) or (hung and hung[1] is exc):
                         raise
                     self._drop()
                     if self._watch is not None and self._watch.fired:
-                        error = RemoteError(
-                            f"remote {self.remote!r} sent nothing for {self.stall:g} s while streaming and was "
-                            f"hung up on; samples already read stay valid: check the remote (or the network "
-                            f"to it), then read again or open a new checkout")
-                        self._hung = (time.monotonic(), error)
-                        raise error from None
+                        raise self._hang_up("while streaming") from None
                     if attempt:
                         raise self._failed(exc) from None
                     todo = [d for d in todo if d not in received]
@@ -228,52 +257,11 @@ class SessionObjects:
         if self._pid == os.getpid():
             with self._lock:
                 session, self._session = self._session, None
+                opening, self._opening = self._opening, None
+                if opening is not None:
+                    opening.abandon()
                 if session is not None:
                     session.close()
-
-
-class Watchdog:
-    """Calls its armed action once nothing beat for ``seconds`` while armed (one thread, lazily)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.fired = False
-        self._action: Optional[Callable[[], None]] = None
-        self._last = 0.0
-        self._cond = threading.Condition()
-        self._thread: Optional[threading.Thread] = None
-
-    def arm(self, action: Callable[[], None]) -> None:
-        with self._cond:
-            self._action, self._last, self.fired = action, time.monotonic(), False
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="hangar-stream-watchdog", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def beat(self) -> None:
-        self._last = time.monotonic()
-
-    def disarm(self) -> None:
-        with self._cond:
-            self._action = None
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                if self._action is None:
-                    self._cond.wait()
-                    continue
-                left = self._last + self.seconds - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
-                action, self._action, self.fired = self._action, None, True
-                self._cond.release()
-                try:
-                    action()
-                finally:
-                    self._cond.acquire()
 
 
 def _connection_failure(exc: BaseException) -> bool:
@@ -320,7 +308,8 @@ def _add_part(incoming: Optional[IncomingObject], frame: Frame, got: Got) -> Opt
 
 
 class StoreObjects:
-    """A git remote's data store (an S3 prefix or shared folder), read directly."""
+    """A git remote's data store (an S3 prefix or shared folder), read directly; opened at the
+    first request, which a fork waits for (see :mod:`hangar_git.forks`)."""
 
     def __init__(self, remote: str, open_store: Callable[[], ObjectStore], close: Callable[[], None]) -> None:
         self.remote = remote
@@ -331,11 +320,20 @@ class StoreObjects:
         self._lock = threading.Lock()
         self.requests = 0
         self.bytes_received = 0
+        forks.in_child(self)
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's store and lock: this process opens its own."""
+        forks.set_aside(self._store)
+        self._store, self._pid, self._lock = None, os.getpid(), threading.Lock()
 
     def get(self, digests: Sequence[str], got: Got) -> list[str]:
+        if self._pid != os.getpid():
+            self.after_fork_in_child()
         with self._lock:
-            if self._store is None or self._pid != os.getpid():
-                self._store, self._pid = self._open_store(), os.getpid()
+            if self._store is None:
+                with forks.unforked(STALL_SECONDS):
+                    self._store = self._open_store()
             store = self._store
             self.requests += 1
             wanted = [Digest(d) for d in dict.fromkeys(digests)]
