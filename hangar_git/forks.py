@@ -119,4 +119,24 @@ def _in_child() -> None:
 
 os.register_at_fork(before=_before, after_in_parent=_in_parent, after_in_child=_in_child)
 
-__all__ = ["ForkAware", "in_child", "set_aside", "unforked"]
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is running: not gone, and not a zombie (exited, not yet
+    reaped by its parent: a claim or lock it holds is as good as released). Another user's
+    process counts as running."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[:1]  # the field after "(command name)"
+    except OSError:  # no /proc (not Linux), or it just went
+        return True
+    return state != [b"Z"]
+
+
+__all__ = ["ForkAware", "in_child", "process_alive", "set_aside", "unforked"]

@@ -9,6 +9,8 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
+from .forks import process_alive
+
 
 @contextmanager
 def exclusive(path: str | None) -> Iterator[None]:
@@ -112,16 +114,7 @@ def _copied(info: dict, path: str) -> bool:
 def _is_stale(info: dict) -> bool:
     if info.get("host") != socket.gethostname():
         return False
-    pid = int(info.get("pid", 0))
-    if pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not process_alive(int(info.get("pid", 0)))
 
 
 def _remove(path: str) -> None:

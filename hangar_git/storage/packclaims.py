@@ -15,6 +15,7 @@ import time
 from typing import Optional, Sequence
 
 from ..fileio import write_fully
+from ..forks import process_alive
 from .identity import hex_of, raw_of
 
 CLAIM_SECONDS = 60.0
@@ -95,12 +96,9 @@ class Claims:
 
 def _alive(pid: str) -> bool:
     try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
+        return process_alive(int(pid))
+    except ValueError:
         return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
 
 
 __all__ = ["CLAIM_SECONDS", "Claims"]
