@@ -3,6 +3,7 @@ it goes, a first flush writing shards from arrays (byte-identical to the shard f
 a killed bulk add leaving a usable repository."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -270,9 +271,10 @@ def test_killed_bulk_add_leaves_a_usable_repository(tmp_path: Any) -> None:
     killed = subprocess.run(argv, cwd=path, capture_output=True, text=True, timeout=600,
                             env=python_env({"HANGAR_FAULT": "store.flush.after_index:2", "HANGAR_FAULT_LOG": log}))
     assert killed.returncode == -signal.SIGKILL and os.path.exists(log)
-    status = subprocess.run([sys.executable, "-m", "hangar_git", "status"], cwd=path, capture_output=True,
+    status = subprocess.run([sys.executable, "-m", "hangar_git", "status", "--json"], cwd=path, capture_output=True,
                             text=True, env=python_env(), check=True)
-    assert "x" not in status.stdout.replace("master", "")
+    told = json.loads(status.stdout)
+    assert told["clean"] and told["stale_writer"] and not told["writer_open"]  # the killed add: gone, not open
     with pytest.warns(UserWarning, match="stale writer lock"):
         co = Repository(path).checkout(write=True)
     assert "x" not in co.columns and not co.has_changes
