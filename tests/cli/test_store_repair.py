@@ -59,31 +59,24 @@ def _exported(c: Hangar, out: Path) -> None:
     assert {k: v.tobytes() for k, v in got.items()} == {k: v.tobytes() for k, v in SAMPLES.items()}
 
 
-def test_fetch_data_replaces_a_damaged_small_object_for_good(fetched: Hangar, tmp_path: Path) -> None:
+@pytest.mark.parametrize("gc_first", [False, True], ids=["fetch-then-gc", "gc-then-fetch"])
+def test_a_damaged_small_object_is_a_problem_until_fetch_data_replaces_it_for_good(
+        fetched: Hangar, tmp_path: Path, gc_first: bool) -> None:
     c = fetched
     (pack,) = (_store(c.path) / "data").glob("*.pack")
     _flip(pack)
     assert c("fsck").exit_code == 1
+    if gc_first:  # gc neither removes it nor hides the damage
+        c.ok("gc")
+        result = c("fsck")
+        assert result.exit_code == 1 and "is damaged here" in result.output, result.output
+        assert "run `git hangar fetch-data origin master`" in result.output, result.output
     c.ok("fetch-data", "origin", "master")
     assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
     _exported(c, tmp_path / "out")
     c.ok("gc")
     assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
     _exported(c, tmp_path / "out2")
-
-
-def test_a_damaged_object_stays_an_fsck_problem_through_gc_until_fetched(fetched: Hangar, tmp_path: Path) -> None:
-    c = fetched
-    (pack,) = (_store(c.path) / "data").glob("*.pack")
-    _flip(pack)
-    assert c("fsck").exit_code == 1
-    c.ok("gc")
-    result = c("fsck")
-    assert result.exit_code == 1 and "is damaged here" in result.output, result.output
-    assert "run `git hangar fetch-data origin master`" in result.output, result.output
-    c.ok("fetch-data", "origin", "master")
-    assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
-    _exported(c, tmp_path / "out")
 
 
 def test_a_corrupt_pack_index_is_damage_that_fsck_rebuilds(fetched: Hangar, tmp_path: Path) -> None:
