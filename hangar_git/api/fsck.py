@@ -32,7 +32,8 @@ class FsckReport:
     objects_verified: int = 0
     problems: list[str] = field(default_factory=list)
     repair: str = ""
-    """How to repair the damaged git objects among the problems ('' when there are none)."""
+    """How to repair what is damaged among the problems (git objects, stored samples; '' when
+    nothing is)."""
 
     @property
     def ok(self) -> bool:
@@ -62,8 +63,8 @@ def fsck(ctx: RepoContext, quick: bool = False) -> FsckReport:
     scan = Scan(git).refs(refs)
     report.problems += scan.problems() + _git_fsck(git.git_dir, set(scan.damage))
     _check(ctx, quick, report, scan, refs)
-    if scan.damage:
-        report.repair = repair_advice(ctx, scan.damaged_files())
+    if scan.damage:  # the git objects' repair first: the data's fetch-data needs the records
+        report.repair = "; ".join(filter(None, (repair_advice(ctx, scan.damaged_files()), report.repair)))
     return report
 
 
@@ -98,8 +99,8 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: 
     if damaged:
         report.problems += [f"object {d} is damaged here (its copy failed its digest check)"
                             for d in sorted(damaged)[:100]]
-        report.problems.append(f"{len(damaged)} damaged object(s): {fetch_data_hint(ctx, [ctx.default_branch], them=True)}"
-                               f" (fetch-data replaces damaged copies)")
+        report.repair = (f"{len(damaged)} damaged object(s): {fetch_data_hint(ctx, [ctx.default_branch], them=True)}"
+                         f" (fetch-data replaces damaged copies)")
     if missing:
         remote_heads = [oid for name, oid in refs.items() if name.startswith("remotes/")
                         and name not in scan.damaged_refs]
