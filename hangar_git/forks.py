@@ -19,6 +19,7 @@ A child started by ``spawn`` or ``forkserver`` inherits none of this and needs n
 """
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import threading
@@ -46,6 +47,7 @@ def set_aside(value: Any) -> None:
 
 def in_child(obj: ForkAware) -> None:
     """Call ``obj.after_fork_in_child()`` in every child forked from now on (while ``obj`` lives)."""
+    _register_hooks()
     _aware.add(obj)
 
 
@@ -94,6 +96,7 @@ _gate = _Gate()
 @contextmanager
 def unforked(seconds: float) -> Iterator[None]:
     """Run the body with forks waiting for it to end (for ``seconds`` at most)."""
+    _register_hooks()
     gate = _gate
     key = gate.enter(seconds)
     try:
@@ -117,7 +120,25 @@ def _in_child() -> None:
         obj.after_fork_in_child()
 
 
-os.register_at_fork(before=_before, after_in_parent=_in_parent, after_in_child=_in_child)
+_registered = threading.Lock()
+_hooks: list[bool] = []
+
+
+def _register_hooks() -> None:
+    """Register the fork hooks, once, when first needed (not at import: the CLI's start-up
+    does not pay for logging). os.fork runs the ``before`` hooks in reverse order of
+    registration, and logging's and the thread pools' take their locks there: ours must come
+    first (registered after theirs), or a fork would hold the logging lock while waiting for a
+    connection being opened that needs it (every fork then waited the whole stream timeout)."""
+    if _hooks:
+        return
+    with _registered:
+        if not _hooks:
+            for first in ("concurrent.futures.thread", "logging"):  # their hooks registered before ours
+                importlib.import_module(first)
+            os.register_at_fork(before=_before, after_in_parent=_in_parent, after_in_child=_in_child)
+            _hooks.append(True)
+
 
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` of this host is running: not gone, and not a zombie (exited, not yet

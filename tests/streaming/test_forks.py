@@ -165,3 +165,37 @@ def test_a_fork_waits_for_the_connection_being_opened_and_the_child_connects_ane
         fresh, row, connections = out.get()
         assert fresh and row == ROWS[7].tobytes()
         assert connections >= 1  # its own, opened for that read
+
+
+HOOK_ORDER = """
+import os, sys, threading, time
+from hangar_git.forks import unforked  # before logging and concurrent.futures: their hooks come later
+import logging
+import concurrent.futures.thread
+
+entered = threading.Event()
+def connect():  # a connection being opened: paramiko asks logging for a logger (its lock)
+    with unforked(30):
+        entered.set()
+        time.sleep(0.3)  # the main thread forks meanwhile
+        logging.getLogger("hangar-test")
+        concurrent.futures.ThreadPoolExecutor(1).submit(lambda: None).result()
+threading.Thread(target=connect, daemon=True).start()
+entered.wait()
+t = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print(round(time.monotonic() - t, 1))
+"""
+
+
+def test_a_fork_waiting_for_a_connection_does_not_hold_the_locks_that_connection_takes() -> None:
+    """Regression: os.fork's hooks run in reverse order of registration; logging's (and the
+    thread pools') took their locks before ours waited for the connection being opened, which
+    needed the logging lock: every fork waited the whole stream timeout (60 s)."""
+    done = subprocess.run([sys.executable, "-c", HOOK_ORDER], capture_output=True, text=True, timeout=120,
+                          env=python_env())
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 5, done.stdout
