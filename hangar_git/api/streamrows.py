@@ -13,6 +13,7 @@ from ..storage.packcache import PackCache
 from ..storage.packrows import ROWS_BELOW
 from ..storage.readcache import MemoryCache
 from .readahead import Prefetcher
+from .rereads import RereadMarks
 
 if TYPE_CHECKING:
     from .streamstore import Entry
@@ -25,6 +26,7 @@ class GathersRows:
     memory: MemoryCache
     disk: Optional[PackCache]
     _ahead: Optional[Prefetcher]
+    _rereads: Optional[RereadMarks] = None
 
     if TYPE_CHECKING:  # the store's own (StreamingStore, PlansAhead)
         def _cached_many(self, digests: Sequence[str]) -> "dict[str, Entry]": ...
@@ -48,7 +50,7 @@ class GathersRows:
         if got is None or not got[1].all():
             self.missed_memory()
         if self.disk is not None and (got is None or not got[1].all()):
-            got = _merged(got, raws, lambda sub: self._gather_disk(sub, itemsize))
+            got = _merged(got, raws, lambda sub: self._gather_disk_again(sub, itemsize))
         if got is None or not got[1].all():
             got = _merged(got, raws, lambda sub: self.local.gather(sub, itemsize))
         rows, found = got if got is not None else (np.empty((len(raws), itemsize), np.uint8), np.zeros(len(raws), bool))
@@ -74,6 +76,27 @@ class GathersRows:
         if self._ahead is not None:
             self._ahead.consumed_many(list(compress(digests, hit)))
         return rows, hit
+
+    def _gather_disk_again(self, raws: np.ndarray, itemsize: int) -> Rows:
+        """:meth:`_gather_disk`; the rows this process read there before are copied into the
+        memory cache (read again, they come from memory: see :mod:`.rereads`)."""
+        rows, found = self._gather_disk(raws, itemsize)
+        if self._rereads is None:
+            self._rereads = RereadMarks()
+        at = np.flatnonzero(found)
+        again = at[self._rereads.seen_before(raws[at])]
+        if len(again):
+            self._keep_in_memory(raws[again], rows[again])
+        return rows, found
+
+    def _keep_in_memory(self, raws: np.ndarray, rows: np.ndarray) -> None:
+        digests = raws_to_digests(raws)
+        assert self.disk is not None
+        entry = self.disk.get(digests[0])  # one column's rows: one meta
+        if entry is None:
+            return
+        meta = entry[0]
+        self.memory.put_many([(d, meta, row.tobytes()) for d, row in zip(digests, rows)])
 
     def _gather_disk(self, raws: np.ndarray, itemsize: int) -> Rows:
         """The rows of ``raws`` the directory cache holds: small ones verified in batches and left

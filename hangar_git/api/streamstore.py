@@ -79,6 +79,7 @@ class StreamingStore(GathersRows, PlansAhead, ObjectStore):
         forks.set_aside(self._ahead)  # not stopped: its ``done`` would end the parent's claims
         self._ahead, self._inflight, self._kept, self._kept_bytes = None, {}, [], 0
         self._claims, self._keep_lock = threading.Lock(), threading.Lock()
+        self._rereads = None  # what the parent read is not this process's to read again
         self.memory.after_fork_in_child()
 
     # -- fetching ----------------------------------------------------------------------------
