@@ -7,7 +7,9 @@ them raise IntegrityError naming the index, and :meth:`ObjectStore.damaged` list
 rebuilds it: every object it names is read and kept only if its bytes hash to its
 digest (objects are verified by digest, so a wrong row can only lose an object, never
 serve a wrong one), the survivors go to a new pack, and the corrupt index is removed.
-The lost ones are marked damaged, so fsck lists them and fetch-data fetches them again.
+The lost ones are marked damaged, so fsck lists them and fetch-data fetches them again. An
+index whose layout does not decode at all is left in place with its pack (nothing of the pack
+can be read without it): fsck says so, and gc keeps refusing while it is there.
 """
 from __future__ import annotations
 
@@ -128,6 +130,10 @@ class IndexRepair:
         index = self._corrupt.get(name)
         if self.read_only:
             return f"pack index {name} is corrupt (checksum mismatch): {REPAIR} (the store is open read-only here)"
+        if index is None:  # nothing of it decodes: its pack cannot be read without it, so both stay
+            return (f"pack index {name} is corrupt beyond reading (its layout does not decode): it and its "
+                    f"pack are left as they are, and the objects only it names cannot be read here; "
+                    f"fetch-data fetches them again (or restore index/{name}.idx from a backup)")
         small: list[tuple[str, str, bytes]] = []
         large: list[tuple[str, tuple[str, int]]] = []
         named: list[str] = []
@@ -149,9 +155,6 @@ class IndexRepair:
         kept = {d for d, _, _ in small} | {d for d, _ in large}
         lost = self.missing([d for d in dict.fromkeys(named) if d not in kept])
         self.mark_damaged(lost)
-        if index is None:
-            return (f"pack index {name} was corrupt beyond reading and was removed: the objects only it "
-                    f"named are absent now (fetch-data fetches them again)")
         return (f"pack index {name} was corrupt (checksum mismatch): rebuilt from its pack, {len(kept)} "
                 f"object(s) kept (each under the digest its bytes hash to), {len(lost)} lost (marked "
                 f"damaged: fetch-data fetches them again)")

@@ -17,9 +17,9 @@ from hangar_git.errors import DamagedDataWarning, IntegrityError, MissingDataErr
 from .conftest import Hangar, clone, one_line_error, subprocess_env
 
 
-def _flip(path: Path) -> None:
+def _flip(path: Path, at: int = -1) -> None:
     raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0x20
+    raw[len(raw) // 2 if at < 0 else at] ^= 0x20
     path.write_bytes(bytes(raw))
 
 
@@ -77,6 +77,25 @@ def test_a_damaged_small_object_is_a_problem_until_fetch_data_replaces_it_for_go
     c.ok("gc")
     assert c.ok("fsck").output.endswith("0 remote reference(s)\nok\n")
     _exported(c, tmp_path / "out2")
+
+
+def test_an_index_corrupt_beyond_reading_is_kept_with_its_pack_until_fetch_data_restores(
+        fetched: Hangar, tmp_path: Path) -> None:
+    """Regression (data loss): an index whose header no longer decoded was removed by fsck, its
+    pack's objects unreadable for good (and its pack left for gc to delete). Now both stay;
+    fsck says what cannot be read and what brings it back."""
+    c = fetched
+    (index,) = (_store(c.path) / "index").glob("*.idx")
+    (pack,) = (_store(c.path) / "data").glob("*.pack")
+    _flip(index, at=60)  # in its header: nothing of it decodes
+    for _ in range(2):
+        result = c("fsck")
+        assert result.exit_code == 1 and "beyond reading" in result.output, result.output
+        assert "fetch-data" in result.output, result.output
+        assert index.exists() and pack.exists()  # nothing deleted
+    one_line_error(c("gc"), f"pack index {index.stem}", "corrupt")
+    c.ok("fetch-data", "origin", "master")
+    _exported(c, tmp_path / "out")
 
 
 def test_a_corrupt_pack_index_is_damage_that_fsck_rebuilds(fetched: Hangar, tmp_path: Path) -> None:
