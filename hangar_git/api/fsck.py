@@ -97,8 +97,8 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: 
     missing = ctx.store.missing([Digest(d) for d in digests])
     damaged = set(ctx.store.damaged(missing)) if missing else set()
     if damaged:
-        report.problems += [f"object {d} is damaged here (its copy failed its digest check)"
-                            for d in sorted(damaged)[:100]]
+        report.problems += _capped([f"object {d} is damaged here (its copy failed its digest check)"
+                                    for d in sorted(damaged)], "damaged objects")
         report.repair = (f"{len(damaged)} damaged object(s): {fetch_data_hint(ctx, [ctx.default_branch], them=True)}"
                          f" (fetch-data replaces damaged copies)")
     if missing:
@@ -107,16 +107,23 @@ def _check(ctx: RepoContext, quick: bool, report: FsckReport, scan: Scan, refs: 
         on_remotes = set(history_digests(git, remote_heads))
         lost = [d for d in missing if d not in on_remotes and d not in damaged]
         report.remote_references = len(missing) - len(lost) - len(damaged)
-        report.problems += [f"sample data {d} is neither here nor on any fetched remote branch"
-                            for d in lost[:100]]
-        if len(lost) > 100:
-            report.problems.append(f"... and {len(lost) - 100} more samples without data")
+        report.problems += _capped([f"sample data {d} is neither here nor on any fetched remote branch"
+                                    for d in lost], "samples without data")
     store_problems = ctx.store.verify(rehash=not quick)  # type: ignore[attr-defined]
-    report.problems += store_problems
+    report.problems += _capped(store_problems, "problems of the store")
     if missing or (store_problems and ctx.store.missing([Digest(d) for d in digests])):
         sharing.forget_presence(ctx)  # columns marked complete lost data (fetch-data brings it back): check afresh
     report.objects_verified = sum(1 for _ in ctx.store.iter_objects())
     report.problems = name_samples(git, scan.intact, report.problems)
+
+
+LISTED = 100
+"""Problems of one kind listed one by one; the rest are counted (one flipped byte of a chunk of
+1,000 objects listed 1,000 lines)."""
+
+
+def _capped(lines: list[str], what: str) -> list[str]:
+    return lines if len(lines) <= LISTED else lines[:LISTED] + [f"... and {len(lines) - LISTED} more {what}"]
 
 
 def _readable(scan: Scan, read: Callable[[Oid], T], oid: str) -> Optional[T]:

@@ -269,3 +269,21 @@ def test_gc_with_a_grace_period_condemns_files_before_removing_them(tmp_path: Pa
     store.rewrite(lambda d: True, grace_seconds=1e-9, force=True)  # type: ignore[attr-defined]
     assert not set(data_before) & set(files("data"))
     assert os.listdir(os.path.join(uri, "large", dead[:2])) == [] and files("condemned") == []
+
+
+def test_fsck_counts_what_one_damaged_chunk_costs_instead_of_listing_every_object(tmp_path: Path) -> None:
+    """Regression: one flipped byte of a chunk holding 1,000 objects listed 1,000 problem lines."""
+    repo = new_repo(tmp_path / "r")
+    rows = np.arange(8000, dtype=np.float32).reshape(1000, 8)  # compressible: one chunk
+    with repo.checkout(write=True) as co:
+        col = co.add_ndarray_column("x", prototype=rows[0])
+        col.update({i: r for i, r in enumerate(rows)})
+        co.commit("rows")
+    (pack,) = (Path(repo.ctx.store_uri) / "data").glob("*.pack")
+    blob = bytearray(pack.read_bytes())
+    blob[100] ^= 0x10
+    pack.write_bytes(bytes(blob))
+    report = Repository(str(tmp_path / "r")).fsck()
+    assert not report.ok
+    assert len(report.problems) <= 2 * 101, len(report.problems)
+    assert any(p.startswith("... and ") for p in report.problems), report.problems[-3:]
