@@ -128,6 +128,18 @@ def test_push_without_remote_goes_to_the_branch_upstream(remotes: Remotes, hanga
     assert remotes.repo.ctx.git.get_ref("refs/hangar/remotes/origin/dev") == remotes.dev
 
 
+@pytest.mark.parametrize("single", [False, True], ids=["every-branch", "single-branch"])
+def test_clone_brings_every_branch_unless_single_branch(remotes: Remotes, hangar: Hangar, tmp_path: Path,
+                                                        single: bool) -> None:
+    """Regression: clone brought only the default branch; `checkout dev` then found no dev."""
+    target = tmp_path / "again"
+    hangar.ok("clone", *(["--single-branch"] if single else []), str(tmp_path / "origin.git"), str(target))
+    tracked = Repository(str(target)).ctx.git.get_ref("refs/hangar/remotes/origin/dev")
+    assert tracked == (None if single else remotes.dev)
+    if not single:
+        assert "set up to track 'origin/dev'" in hangar.ok("-C", str(target), "checkout", "dev").output
+
+
 # -- checkout BRANCH that only a remote has ---------------------------------------------------
 def test_checkout_creates_a_branch_only_one_remote_has(remotes: Remotes, hangar: Hangar) -> None:
     out = hangar.ok("checkout", "dev").output
