@@ -61,8 +61,12 @@ def remote_hint(exc: RemoteNotFoundError, state: Any) -> str:
         return ""
     try:
         names = repo.ctx.remote_names()
+        branch = exc.name in repo.list_branches(remotes=False)
     except HangarError:
         return ""
+    if branch and exc.name not in names:  # `drop master`: the branch where the remote goes
+        example = f" (`{names[0]} {exc.name}`)" if len(names) == 1 else ""
+        return f"{exc.name!r} is a branch, not a remote: give the remote first{example}"
     return did_you_mean([n for n in close_names(exc.name, names) if n != exc.name])
 
 

@@ -140,6 +140,15 @@ def test_clone_brings_every_branch_unless_single_branch(remotes: Remotes, hangar
         assert "set up to track 'origin/dev'" in hangar.ok("-C", str(target), "checkout", "dev").output
 
 
+@pytest.mark.parametrize("command", ["drop", "fetch-data", "push", "fetch"])
+def test_a_branch_given_where_the_remote_goes_is_named_as_such(remotes: Remotes, hangar: Hangar,
+                                                               command: str) -> None:
+    """Regression: `drop master` said "no remote named 'master': `git hangar remote add master
+    ADDRESS` adds one"."""
+    one_line_error(hangar(command, "master", "master"), "'master' is a branch, not a remote",
+                   "(`origin master`)")
+
+
 # -- checkout BRANCH that only a remote has ---------------------------------------------------
 def test_checkout_creates_a_branch_only_one_remote_has(remotes: Remotes, hangar: Hangar) -> None:
     out = hangar.ok("checkout", "dev").output
