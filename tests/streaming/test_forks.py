@@ -35,6 +35,11 @@ import torch
 from torch.utils.data import DataLoader
 from hangar_git import Repository, make_torch_dataset
 
+# batches come back through files, not torch's passing of descriptors: under load (1 run in
+# about 10 beside two busy cores) the parent waited for ever in that hand-over (answer_challenge
+# of multiprocessing's resource sharer, no thread of ours involved), which is not what is tested
+torch.multiprocessing.set_sharing_strategy("file_system")
+
 class SlowImports:  # a cold disk: the modules of a connection load slowly (a second, not a moment)
     def find_spec(self, name, path=None, target=None):
         if name == "hangar_git.transport.connect":
