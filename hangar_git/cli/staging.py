@@ -53,7 +53,11 @@ def rm(state: State, column: str, keys: tuple[str, ...], whole_column: bool, str
     with staged_or_nothing(state.repo, branch) as co:
         target = co.branch_name
         if whole_column:
+            committed = _committed_column(state.repo, target, column)
             co.columns.delete(column)
+            if not committed:
+                state.say(f"Discarded column {column!r} on {target!r}: it was only staged (nothing of it to commit)")
+                return
             message = f"Removed column {column!r}"
         else:
             col = co.columns[column]
@@ -63,6 +67,16 @@ def rm(state: State, column: str, keys: tuple[str, ...], whole_column: bool, str
                     del col[key]
             message = f"Removed {len(resolved)} sample(s) from column {column!r}"
     state.say(f"{message} on {target!r}; record it with `git hangar commit`")
+
+
+def _committed_column(repo: Any, branch: str, column: str) -> bool:
+    """Whether the head of ``branch`` has ``column`` (False before the first commit)."""
+    try:
+        head = repo.branch_head(branch)
+    except BranchNotFoundError:
+        return False
+    with repo.checkout(commit=head) as co:
+        return column in co.columns
 
 
 # -- metadata ----------------------------------------------------------------------------

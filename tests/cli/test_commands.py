@@ -86,6 +86,15 @@ def test_rm_column(committed: Path, hangar: Hangar) -> None:
     one_line_error(hangar("rm", "--column", "nosuch"), "'nosuch'")
 
 
+def test_rm_column_only_staged_says_it_was_discarded(committed: Path, hangar: Hangar, files: Path) -> None:
+    """Regression: removing a column that was only staged said to record the removal with a
+    commit, while status (rightly) showed nothing to commit."""
+    hangar.ok("add", "fresh", files / "a.npy")
+    out = hangar.ok("rm", "--column", "fresh").output
+    assert "was only staged" in out and "`git hangar commit`" not in out, out
+    assert "No changes" in hangar.ok("status").output
+
+
 @pytest.mark.parametrize("args, fragments", [
     (("rm", "imgs"), ("`git hangar rm imgs --column`", "give their keys")),
     (("rm", "imgs", "a", "--column"), ("--column removes the whole column", "without --column")),
