@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import click
 
+from .staging import escaped
 from .common import (State, fmt_digest, open_rev, pass_state, resolve_keys, resolve_rev, str_keys_option,
                      without_missing_data_warning, complete_branches, complete_columns)
 
@@ -134,7 +135,7 @@ def show_commit(repo: Any, digest: str, co: Any) -> None:
     for name in sorted(co.columns):
         click.echo(column_line(name, co.columns[name]))
     for key, value in co.metadata.items():
-        click.echo(f"metadata {key}\t{value}")
+        click.echo(f"metadata {key}\t{escaped(value)}")  # one line each, as `metadata` lists them
 
 
 @click.command()

@@ -378,3 +378,10 @@ def test_status_json_facts(committed: Path, hangar: Hangar) -> None:
     assert status["branch"] == "master" and status["clean"] is False
     assert status["changes"]["samples"]["imgs"]["removed"] == ["a"]
     assert status["samples_without_data"] == 0 and status["tracking"] == []
+
+
+def test_show_lists_a_multi_line_metadata_value_on_one_line(committed: Path, hangar: Hangar) -> None:
+    """Regression: `show` printed a multi-line value raw, across lines (`metadata` escaped it)."""
+    hangar.ok("metadata", "set", "note", "line1\nline2")
+    hangar.ok("commit", "-m", "a note")
+    assert "metadata note\tline1\\nline2\n" in hangar.ok("show", "master").output
