@@ -282,7 +282,7 @@ class Remotes:
                 return link.fetch_data(ctx.store, list(commits), columns=columns, max_num_bytes=max_num_bytes,
                                        presence=ctx.presence)
             except IntegrityError as exc:  # damage the remote found in its store: say which remote
-                from ..transport.datastream import naming_remote
+                from ..transport.objectdamage import naming_remote
                 renamed = naming_remote(exc, remote)
                 if renamed is None:
                     raise

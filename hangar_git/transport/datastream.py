@@ -23,6 +23,7 @@ from ..errors import IntegrityError, ProtocolError, RemoteDataError
 from ..faults import checkpoint
 from ..storage import Digest, IncomingObject, ObjectBatch, ObjectStore, digests_to_raw, raw_to_digest, raws_to_digests
 from .framing import Frame
+from .objectdamage import refused, remote_damage
 from .wire import (BATCH_BYTES, LARGE_BATCH_BYTES, LARGE_OBJECT, MAX_BATCH_ITEMS, MAX_DATA_ITEMS, MAX_WHOLE_OBJECT,
                    PART_BYTES, Part, batch_bounds, check_oids, decode_data, decode_part, encode_data_table,
                    encode_part, split_payload)
@@ -239,7 +240,7 @@ def _keep_part(store: ObjectStore, incoming: IncomingObject, part: Part, hashing
     try:
         staged = incoming.finish()
     except IntegrityError as exc:
-        raise _refused(exc) from None
+        raise refused(exc) from None
     store.commit_batch(staged)
     return 1
 
@@ -254,47 +255,7 @@ def stage_data(store: ObjectStore, frame: Frame, uncached: bool = False) -> tupl
     except IntegrityError as exc:
         if not exc.expected:
             raise
-        raise _refused(exc) from None
-
-
-DAMAGED_SIZE = -2
-"""The size ``data_sizes`` answers for an object held only as a damaged copy (-1: absent)."""
-
-
-def stored_sizes(store: ObjectStore, digests: Sequence[str]) -> list[int]:
-    """Each object's size in ``store``: -1 where it is absent, ``DAMAGED_SIZE`` where the only
-    copy there was found damaged (an older receiver takes either as absent)."""
-    sizes = store.describe([Digest(d) for d in digests])[1].tolist()
-    absent = [Digest(d) for d, n in zip(digests, sizes) if n < 0]
-    damaged = set(store.damaged(absent)) if absent else set()
-    return [DAMAGED_SIZE if d in damaged else n for d, n in zip(digests, sizes)]
-
-
-def remote_damage(count: int, example: str, remote: str = "") -> IntegrityError:
-    """What a receiver is told of objects the sending side holds only damaged copies of."""
-    where = f"remote {remote!r}" if remote else "the remote"
-    return IntegrityError(f"{where} holds {count} requested object(s) only as damaged copies (e.g. {example}: "
-                          f"they fail their digest check there): run `git hangar fsck` in that repository to "
-                          f"list them, then push them to it again from a repository that holds them",
-                          expected=example)
-
-
-def naming_remote(exc: IntegrityError, remote: str) -> Optional[IntegrityError]:
-    """:func:`remote_damage` as a server said it (of "the remote"), naming ``remote``; None for
-    any other IntegrityError."""
-    text = str(exc)
-    if not text.startswith("the remote holds"):
-        return None
-    return IntegrityError(text.replace("the remote", f"remote {remote!r}", 1), expected=exc.expected, got=exc.got)
-
-
-def _refused(exc: IntegrityError) -> IntegrityError:
-    """What a receiver says of an object whose bytes do not match its digest."""
-    return IntegrityError(
-        f"received object {exc.expected} does not match its digest (its bytes hash to {exc.got}); "
-        f"nothing of it was kept. The sender's copy is damaged or was altered in transit: "
-        f"run `git hangar fsck` in the sending repository, then try again",
-        expected=exc.expected, got=exc.got)
+        raise refused(exc) from None
 
 
 Described = tuple[list[str], np.ndarray, np.ndarray]

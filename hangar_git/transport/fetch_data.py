@@ -15,7 +15,8 @@ from ..storage import ObjectStore, digests_to_raw, raws_to_digests
 from .progress import progress, progress_enabled
 from .rpc import Session
 from .framing import Frame
-from .datastream import DAMAGED_SIZE, receive_frames, remote_damage, stored_sizes
+from .datastream import receive_frames
+from .objectdamage import DAMAGED_SIZE, remote_damage, stored_sizes
 from .storecopy import copy_objects
 from .wire import MAX_DATA_ITEMS, chunked
 

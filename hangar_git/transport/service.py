@@ -286,7 +286,7 @@ class RepositoryService(ServiceHandler):
     @rpc_method
     def data_sizes(self, request: Frame, stream: Stream) -> Reply:
         from .wire import check_digests
-        from .datastream import stored_sizes
+        from .objectdamage import stored_sizes
         return {"sizes": stored_sizes(self.store, check_digests(request.header.get("digests")))}
 
     @rpc_method(writes=True)

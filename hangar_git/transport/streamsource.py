@@ -19,7 +19,7 @@ import numpy as np
 from .. import forks
 from ..errors import ConnectionClosed, HangarError, IntegrityError, ProtocolError, RemoteDataError, RemoteError
 from ..storage import Digest, IncomingObject, Meta, ObjectStore, verify_batch
-from .datastream import naming_remote, remote_damage
+from .objectdamage import naming_remote, remote_damage
 from .framing import Frame
 from .rpc import Session
 from .streamwait import Opening, Watchdog
