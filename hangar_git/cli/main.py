@@ -48,9 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("remotes", "Get the commits of BRANCH from REMOTE as REMOTE/BRANCH (no sample data)."),
     "fetch-data": ("remotes", "Get sample data from REMOTE: of the head of BRANCH (default: the write branch; "
                               "REMOTE/BRANCH if there is no local one), or of --commit."),
-    "clone": ("remotes", "Clone the repository at ADDRESS into DIRECTORY: the history of every branch (the "
-                         "default branch checked out, the others as origin/NAME), no sample data (get it with "
-                         "`fetch-data`)."),
+    "clone": ("remotes", "Clone the repository at ADDRESS into DIRECTORY: the default branch's history, no "
+                         "sample data (get it with `fetch-data`)."),
     "serve": ("serve", "Speak the hangar protocol for the repository at PATH on stdin/stdout."),
     "server": ("serve", "Run a standalone SSH server for the repositories under --root."),
     "fsck": ("maintenance", "Check records, that every sample's data is here or on a fetched remote, and "
