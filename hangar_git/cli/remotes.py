@@ -321,17 +321,15 @@ def default_dir(address: str) -> str:
 @click.option("--name", help="Author name for commits (default: git config user.name).")
 @click.option("--email", help="Author email for commits (default: git config user.email).")
 @click.option("-b", "--branch", help="Clone this branch (default: the remote's default branch).")
-@click.option("--single-branch", is_flag=True, help="Fetch only that branch (default: every branch, as origin/NAME).")
 @click.option("--remote-command", metavar="CMD",
               help="Program to run on an SSH remote instead of `git-hangar` (kept as remote.origin.hangarcommand).")
 @trust_option
 @pass_state
 def clone(state: State, address: str, directory: Optional[str], name: Optional[str],
-          email: Optional[str], branch: Optional[str], single_branch: bool, remote_command: Optional[str],
+          email: Optional[str], branch: Optional[str], remote_command: Optional[str],
           trust_host_key: bool) -> None:
-    """Clone the repository at ADDRESS into DIRECTORY: the history of every
-    branch (the default branch checked out, the others as origin/NAME), no
-    sample data (get it with `fetch-data`)."""
+    """Clone the repository at ADDRESS into DIRECTORY: the default branch's
+    history, no sample data (get it with `fetch-data`)."""
     target = os.path.abspath(directory or default_dir(address))
     if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
         raise click.ClickException(f"{target!r} exists and is not empty")
@@ -342,8 +340,6 @@ def clone(state: State, address: str, directory: Optional[str], name: Optional[s
     try:
         with state.hush():
             api(repo, "clone", "clone")(user, mail, address, branch=branch)
-            if not single_branch:
-                fetch_other_branches(repo, remotes(repo, "clone", state.quiet, trust_host_key))
     except BaseException:
         # like git clone: a failed clone leaves no half-made repository to block a retry
         shutil.rmtree(target, ignore_errors=True)
@@ -351,13 +347,6 @@ def clone(state: State, address: str, directory: Optional[str], name: Optional[s
             os.makedirs(target, exist_ok=True)
         raise
     state.say(f"Cloned {address} into {target}")
-
-
-def fetch_other_branches(repo: Repository, handle: Any) -> None:
-    """A clone's other branches, as git's clone brings them: origin/NAME for each (records only)."""
-    for name in sorted(handle.list_remote_branches("origin")):
-        if repo.ctx.git.get_ref(remote_ref("origin", name)) is None:
-            api(handle, "fetch_result", "clone")("origin", name)
 
 
 COMMANDS = [remote, push, fetch, fetch_data, clone]

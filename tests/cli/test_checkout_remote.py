@@ -128,18 +128,6 @@ def test_push_without_remote_goes_to_the_branch_upstream(remotes: Remotes, hanga
     assert remotes.repo.ctx.git.get_ref("refs/hangar/remotes/origin/dev") == remotes.dev
 
 
-@pytest.mark.parametrize("single", [False, True], ids=["every-branch", "single-branch"])
-def test_clone_brings_every_branch_unless_single_branch(remotes: Remotes, hangar: Hangar, tmp_path: Path,
-                                                        single: bool) -> None:
-    """Regression: clone brought only the default branch; `checkout dev` then found no dev."""
-    target = tmp_path / "again"
-    hangar.ok("clone", *(["--single-branch"] if single else []), str(tmp_path / "origin.git"), str(target))
-    tracked = Repository(str(target)).ctx.git.get_ref("refs/hangar/remotes/origin/dev")
-    assert tracked == (None if single else remotes.dev)
-    if not single:
-        assert "set up to track 'origin/dev'" in hangar.ok("-C", str(target), "checkout", "dev").output
-
-
 @pytest.mark.parametrize("command", ["drop", "fetch-data", "push", "fetch"])
 def test_a_branch_given_where_the_remote_goes_is_named_as_such(remotes: Remotes, hangar: Hangar,
                                                                command: str) -> None:
