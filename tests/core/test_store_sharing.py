@@ -96,18 +96,24 @@ def test_gc_beside_another_open_repository_object(tmp_path: Path) -> None:
     reader.close()
 
 
-def test_one_flipped_byte_costs_only_the_samples_it_lands_in(tmp_path: Path) -> None:
-    """Regression: one flipped byte made a whole chunk of samples unreadable."""
-    repo = new_repo(tmp_path / "r")
-    rows = np.random.default_rng(1).integers(0, 256, (200, 117), dtype=np.uint8)  # incompressible
+def _rows_with_a_flipped_pack_byte(path: Path, rows: np.ndarray, at: int) -> None:
+    """A repository whose first commit holds ``rows`` (column x) in one pack, then one bit of
+    that pack flipped at byte ``at`` (-1: its middle)."""
+    repo = new_repo(path)
     with repo.checkout(write=True) as co:
         col = co.add_ndarray_column("x", prototype=rows[0])
         col.update({i: r for i, r in enumerate(rows)})
         co.commit("rows")
     (pack,) = (Path(repo.ctx.store_uri) / "data").glob("*.pack")
     blob = bytearray(pack.read_bytes())
-    blob[len(blob) // 2] ^= 0x10
+    blob[len(blob) // 2 if at < 0 else at] ^= 0x10
     pack.write_bytes(bytes(blob))
+
+
+def test_one_flipped_byte_costs_only_the_samples_it_lands_in(tmp_path: Path) -> None:
+    """Regression: one flipped byte made a whole chunk of samples unreadable."""
+    rows = np.random.default_rng(1).integers(0, 256, (200, 117), dtype=np.uint8)  # incompressible
+    _rows_with_a_flipped_pack_byte(tmp_path / "r", rows, at=-1)
     fresh = Repository(str(tmp_path / "r"))
     bad = []
     with fresh.checkout() as co:
@@ -273,16 +279,8 @@ def test_gc_with_a_grace_period_condemns_files_before_removing_them(tmp_path: Pa
 
 def test_fsck_counts_what_one_damaged_chunk_costs_instead_of_listing_every_object(tmp_path: Path) -> None:
     """Regression: one flipped byte of a chunk holding 1,000 objects listed 1,000 problem lines."""
-    repo = new_repo(tmp_path / "r")
     rows = np.arange(8000, dtype=np.float32).reshape(1000, 8)  # compressible: one chunk
-    with repo.checkout(write=True) as co:
-        col = co.add_ndarray_column("x", prototype=rows[0])
-        col.update({i: r for i, r in enumerate(rows)})
-        co.commit("rows")
-    (pack,) = (Path(repo.ctx.store_uri) / "data").glob("*.pack")
-    blob = bytearray(pack.read_bytes())
-    blob[100] ^= 0x10
-    pack.write_bytes(bytes(blob))
+    _rows_with_a_flipped_pack_byte(tmp_path / "r", rows, at=100)
     report = Repository(str(tmp_path / "r")).fsck()
     assert not report.ok
     assert len(report.problems) <= 2 * 101, len(report.problems)
